@@ -1,0 +1,176 @@
+import type { Experiment } from "../../core/experiment.js";
+import { LIFECYCLE_STATES, matchesFilter } from "../../core/experiment.js";
+import { UsageError } from "../../core/errors.js";
+import type { Gate } from "../../core/gates/gate.js";
+import { GATE_OP_SYMBOLS, parseGate } from "../../core/gates/gate.js";
+import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
+import { compareScores } from "../../core/ranking/compare-scores.js";
+import { didYouMean } from "../../core/suggest.js";
+import { metricRegistryOf } from "../../config/load.js";
+import { LocalStore } from "../../stores/local/local-store.js";
+import type { Store } from "../../stores/store.js";
+import type { CommandContext, FormatFlags } from "../context.js";
+import { formatOf } from "../context.js";
+import type { Column } from "../output/render.js";
+import { formatNumber, renderRows } from "../output/render.js";
+import type { MetricRegistry } from "../../core/metrics/registry.js";
+
+/** Flags of `expflow compare-scores`, as parsed. */
+export interface CompareScoresFlags extends FormatFlags {
+  registry?: string;
+  project?: string;
+  tags?: string[];
+  status?: string[];
+  sortBy: string;
+  ascending?: boolean;
+  descending?: boolean;
+  thenBy?: string[];
+  gate?: string[];
+  useThresholds?: boolean;
+  onlyPassing?: boolean;
+  max?: number;
+}
+
+/** The JSON contract of `compare-scores --json` (documented in the README; keep it stable). */
+export function compareScoresJson(result: CompareScoresResult): unknown {
+  return {
+    sort_by: result.sortBy,
+    ascending: result.ascending,
+    gates: result.gates.map((g) => ({ metric: g.metric, op: g.op, value: g.value })),
+    results: result.results.map((r) => ({
+      rank: r.rank,
+      id: r.experiment.id,
+      name: r.experiment.name,
+      status: r.experiment.status,
+      passed: r.passed,
+      value: r.value,
+      metrics: r.experiment.metrics,
+      gates: r.gates.map((g) => ({
+        metric: g.metric,
+        op: g.op,
+        threshold: g.threshold,
+        actual: g.actual,
+        passed: g.passed,
+        reason: g.reason,
+      })),
+    })),
+  };
+}
+
+function failedGates(r: RankedExperiment): string {
+  return r.gates
+    .filter((g) => !g.passed)
+    .map((g) =>
+      g.reason === "missing"
+        ? `${g.metric} missing`
+        : `${g.metric} ${formatNumber(g.actual!)} not ${GATE_OP_SYMBOLS[g.op]} ${formatNumber(g.threshold)}`,
+    )
+    .join("; ");
+}
+
+/** The columns of the listing: the same spec feeds the table, CSV and Markdown. */
+export function compareScoresColumns(result: CompareScoresResult, registry: MetricRegistry): Column<RankedExperiment>[] {
+  const metricValue = (metric: string) => (r: RankedExperiment) => {
+    if (metric === result.sortBy) return r.value;
+    const fromGate = r.gates.find((g) => g.metric === metric);
+    if (fromGate) return fromGate.actual;
+    const v = r.experiment.metrics[metric];
+    return typeof v === "number" && Number.isFinite(v) ? v : null;
+  };
+  const shown = [result.sortBy, ...result.thenBy.map((t) => t.metric), ...result.gates.map((g: Gate) => g.metric)];
+  const metrics = [...new Set(shown)];
+  const cols: Column<RankedExperiment>[] = [
+    { header: "RANK", key: "rank", get: (r) => r.rank, align: "right" },
+    { header: "ID", key: "id", get: (r) => r.experiment.id },
+    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 40 },
+    { header: "STATUS", key: "status", get: (r) => r.experiment.status },
+    ...metrics.map(
+      (m): Column<RankedExperiment> => ({
+        header: registry.get(m)?.unit ? `${m} (${registry.get(m)!.unit})` : m,
+        key: m,
+        get: metricValue(m),
+        align: "right",
+        paint: (r, text, c) => (metricValue(m)(r) === null ? c.dim(text) : m === result.sortBy ? c.bold(text) : text),
+      }),
+    ),
+    {
+      header: "RESULT",
+      key: "passed",
+      get: (r) => (r.passed ? "PASS" : "FAIL"),
+      paint: (r, text, c) => (r.passed ? c.green(text) : c.red(text)),
+    },
+  ];
+  if (result.gates.length > 0) cols.push({ header: "FAILED GATES", key: "failed_gates", get: (r) => failedGates(r) || null });
+  return cols;
+}
+
+function csvColumns(cols: Column<RankedExperiment>[]): Column<RankedExperiment>[] {
+  return cols.map((c) => (c.key === "passed" ? { ...c, get: (r: RankedExperiment) => (r.passed ? "true" : "false") } : c));
+}
+
+function checkStatuses(statuses: readonly string[], experiments: readonly Experiment[]): void {
+  const seen = new Set(experiments.map((e) => e.status));
+  for (const s of statuses) {
+    if ((LIFECYCLE_STATES as readonly string[]).includes(s) || seen.has(s)) continue;
+    throw new UsageError(
+      "E_UNKNOWN_STATUS",
+      `unknown status '${s}' in --status: it is not a lifecycle state and no selected experiment has it.${didYouMean(s, [...LIFECYCLE_STATES, ...seen])}`,
+      { hint: `lifecycle states: ${LIFECYCLE_STATES.join(", ")}` },
+    );
+  }
+}
+
+/**
+ * Ranks the experiments of a store. Returns the exit code: 0 when at least one experiment passes
+ * every gate, 1 when none does.
+ */
+export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry): Promise<number> {
+  // Parse gates before reading anything: a typo fails fast, whatever the registry's size.
+  const gates = (flags.gate ?? []).map(parseGate);
+  const selection = await store.list({ project: flags.project, tags: flags.tags });
+  const statuses = flags.status ?? [];
+  checkStatuses(statuses, selection);
+  const experiments = statuses.length > 0 ? selection.filter((e) => matchesFilter(e, { statuses })) : selection;
+
+  const result = compareScores(experiments, {
+    sortBy: flags.sortBy,
+    ascending: flags.ascending ? true : flags.descending ? false : undefined,
+    thenBy: flags.thenBy,
+    gates,
+    useThresholds: flags.useThresholds,
+    onlyPassing: flags.onlyPassing,
+    max: flags.max,
+    registry,
+  });
+
+  const format = formatOf(flags);
+  const { stdout } = ctx.io;
+  if (experiments.length === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
+  if (format === "json") {
+    stdout.write(`${JSON.stringify(compareScoresJson(result))}\n`);
+  } else {
+    const cols = compareScoresColumns(result, registry);
+    if (format === "table") {
+      if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors));
+      const def = registry.get(result.sortBy);
+      const dir = result.ascending ? "ascending" : "descending";
+      const better = def ? `, ${def.direction} is better` : "";
+      const shown = result.results.length < result.total ? ` (showing ${result.results.length})` : "";
+      const gateText = result.gates.length === 0 ? "no gates" : `${result.gates.length} gate${result.gates.length === 1 ? "" : "s"}`;
+      stdout.write(
+        `${result.passedCount} of ${result.total} experiment${result.total === 1 ? "" : "s"} pass ${gateText}${shown}; ranked by ${result.sortBy} (${dir}${better}).\n`,
+      );
+    } else {
+      stdout.write(renderRows(format, result.results, format === "csv" ? csvColumns(cols) : cols, ctx.colors));
+    }
+  }
+  return result.passedCount > 0 ? 0 : 1;
+}
+
+/** `expflow compare-scores` on the local registry. */
+export async function compareScoresCommand(flags: CompareScoresFlags, ctx: CommandContext): Promise<number> {
+  const config = await ctx.config({ registry: flags.registry });
+  const registry = metricRegistryOf(config);
+  const store = new LocalStore({ path: config.registry.value, onWarning: ctx.warn });
+  return rankStore(store, flags, ctx, registry);
+}

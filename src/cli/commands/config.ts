@@ -1,0 +1,30 @@
+import type { CommandContext } from "../context.js";
+
+/** `expflow config show`: the effective settings and the layer each came from. */
+export async function configShowCommand(flags: { json?: boolean }, ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const view = {
+    home: config.home,
+    files: config.files,
+    registry: { value: config.registry.value, source: config.registry.source },
+    metrics: Object.fromEntries(Object.entries(config.metrics).map(([k, v]) => [k, { ...v, source: config.metricSources[k] }])),
+  };
+  if (flags.json) {
+    ctx.io.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    return 0;
+  }
+  const c = ctx.colors;
+  const lines = [
+    `${c.bold("home")}      ${view.home}`,
+    `${c.bold("files")}     ${view.files.length > 0 ? view.files.join(", ") : "none (defaults only)"}`,
+    `${c.bold("registry")}  ${view.registry.value}  ${c.dim(`(from ${view.registry.source})`)}`,
+  ];
+  const overridden = Object.entries(view.metrics);
+  lines.push(`${c.bold("metrics")}   ${overridden.length === 0 ? "standard only" : `${overridden.length} added or overridden`}`);
+  for (const [name, m] of overridden) {
+    const { source, ...fields } = m;
+    lines.push(`  ${name}: ${JSON.stringify(fields)}  ${c.dim(`(from ${source})`)}`);
+  }
+  ctx.io.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}

@@ -1,0 +1,86 @@
+import { NotFoundError, UsageError } from "../../core/errors.js";
+import type { MetricDefinition } from "../../core/metrics/registry.js";
+import { didYouMean } from "../../core/suggest.js";
+import { metricRegistryOf } from "../../config/load.js";
+import type { CommandContext, FormatFlags } from "../context.js";
+import { formatOf } from "../context.js";
+import type { Column } from "../output/render.js";
+import { formatNumber, renderRows } from "../output/render.js";
+
+/** A metric definition as JSON (snake_case, stable). */
+export function metricJson(d: MetricDefinition): unknown {
+  return {
+    name: d.name,
+    group: d.group,
+    direction: d.direction,
+    description: d.description,
+    threshold: d.threshold,
+    unit: d.unit,
+    aliases: d.aliases,
+    standard: d.standard,
+  };
+}
+
+/** The threshold as a person reads it: `< 18.09` for lower-is-better. */
+export function thresholdText(d: MetricDefinition): string | null {
+  if (d.threshold === null) return null;
+  return `${d.direction === "lower" ? "<" : ">"} ${formatNumber(d.threshold)}`;
+}
+
+const COLUMNS: Column<MetricDefinition>[] = [
+  { header: "NAME", key: "name", get: (d) => d.name, paint: (_d, t, c) => c.bold(t) },
+  { header: "GROUP", key: "group", get: (d) => d.group },
+  { header: "BETTER", key: "direction", get: (d) => d.direction },
+  { header: "THRESHOLD", key: "threshold", get: (d) => thresholdText(d) },
+  { header: "UNIT", key: "unit", get: (d) => d.unit },
+  { header: "ALIASES", key: "aliases", get: (d) => (d.aliases.length > 0 ? d.aliases.join(", ") : null) },
+  { header: "DESCRIPTION", key: "description", get: (d) => d.description },
+];
+
+const CSV_COLUMNS: Column<MetricDefinition>[] = COLUMNS.map((c) =>
+  c.key === "threshold" ? { ...c, get: (d: MetricDefinition) => d.threshold } : c.key === "aliases" ? { ...c, get: (d: MetricDefinition) => d.aliases.join(";") } : c,
+);
+
+/** `expflow metrics list [--group G]`. */
+export async function metricsListCommand(flags: FormatFlags & { group?: string }, ctx: CommandContext): Promise<number> {
+  const registry = metricRegistryOf(await ctx.config());
+  const defs = registry.list(flags.group);
+  if (flags.group !== undefined && defs.length === 0) {
+    throw new UsageError("E_UNKNOWN_GROUP", `unknown metric group '${flags.group}'.${didYouMean(flags.group, registry.groups())}`, {
+      hint: `groups: ${registry.groups().join(", ")}`,
+    });
+  }
+  const format = formatOf(flags);
+  if (format === "json") ctx.io.stdout.write(`${JSON.stringify(defs.map(metricJson), null, 2)}\n`);
+  else ctx.io.stdout.write(renderRows(format, defs, format === "csv" ? CSV_COLUMNS : COLUMNS, ctx.colors));
+  return 0;
+}
+
+/** `expflow metrics show NAME`. */
+export async function metricsShowCommand(name: string, flags: { json?: boolean }, ctx: CommandContext): Promise<number> {
+  const registry = metricRegistryOf(await ctx.config());
+  const d = registry.get(name);
+  if (d === undefined) {
+    throw new NotFoundError("E_UNKNOWN_METRIC", `unknown metric '${name}'.${didYouMean(name, registry.allNames())}`, {
+      hint: `known metrics: ${registry.names().join(", ")}`,
+    });
+  }
+  if (flags.json) {
+    ctx.io.stdout.write(`${JSON.stringify(metricJson(d), null, 2)}\n`);
+    return 0;
+  }
+  const c = ctx.colors;
+  const rows: [string, string][] = [
+    ["name", d.name],
+    ["group", d.group],
+    ["better", d.direction === "lower" ? "lower (ranked ascending)" : "higher (ranked descending)"],
+    ["threshold", thresholdText(d) ?? "none"],
+    ["unit", d.unit ?? "none"],
+    ["aliases", d.aliases.length > 0 ? d.aliases.join(", ") : "none"],
+    ["standard", d.standard ? "yes" : "no (added in config)"],
+    ["description", d.description || "none"],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  ctx.io.stdout.write(rows.map(([k, v]) => `${c.bold(k.padEnd(width))}  ${v}`).join("\n") + "\n");
+  return 0;
+}

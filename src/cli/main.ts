@@ -1,0 +1,188 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { loadConfig } from "../config/load.js";
+import type { ResolvedConfig } from "../config/load.js";
+import { ExpflowError } from "../core/errors.js";
+import type { CliIO, CommandContext } from "./context.js";
+import { colors, shouldColor } from "./output/color.js";
+
+/** Exit code for an unexpected internal error (a bug): EX_SOFTWARE. */
+export const EXIT_INTERNAL = 70;
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function commaList(value: string, previous: string[] | undefined): string[] {
+  return [
+    ...(previous ?? []),
+    ...value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  ];
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
+    throw new InvalidArgumentError(`expected a positive whole number, got '${value}'.`);
+  }
+  return Number(value);
+}
+
+function formatOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--json", "print JSON (a stable contract: see the README)").conflicts(["csv", "markdown"]))
+    .addOption(new Option("--csv", "print CSV").conflicts(["json", "markdown"]))
+    .addOption(new Option("--markdown", "print a Markdown table").conflicts(["json", "csv"]));
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+}
+
+function jsonError(code: string, message: string): string {
+  return `${JSON.stringify({ error: { code, message } })}\n`;
+}
+
+/**
+ * Runs the CLI with `argv` (the arguments after the program name) and returns the exit code:
+ * 0 ok, 1 negative verdict, 2 usage or input error, 3 denied, 4 backend failure,
+ * 70 internal error. Never exits the process itself.
+ */
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  const json = wantsJson(argv);
+  const colorFlag = !argv.includes("--no-color");
+  let exitCode = 0;
+  let configPromise: Promise<ResolvedConfig> | undefined;
+  const ctx: CommandContext = {
+    io,
+    colors: colors(shouldColor(io.stdout, io.env, colorFlag)),
+    config: (flags = {}) => (configPromise ??= loadConfig({ env: io.env, cwd: io.cwd }, flags)),
+    warn: (message) => {
+      const c = colors(shouldColor(io.stderr, io.env, colorFlag));
+      io.stderr.write(`${c.yellow("warning:")} ${message}\n`);
+    },
+  };
+  const errColors = colors(shouldColor(io.stderr, io.env, colorFlag));
+
+  const program = new Command("expflow")
+    .description("Governance for machine-learning experiment workflows: metrics registry, ranking with gates.")
+    .version(__EXPFLOW_VERSION__, "-V, --version", "print the version")
+    .option("--no-color", "never colour the output (colour is used only on a terminal, and never with NO_COLOR)")
+    .helpOption("-h, --help", "show help")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(json ? jsonError("E_USAGE", s.replace(/^error: /, "").trim()) : s),
+    })
+    .addHelpText(
+      "after",
+      `
+Exit codes: 0 ok, 1 negative verdict (nothing passes), 2 usage or input error,
+3 denied by governance, 4 backend failure.
+Environment: EXPFLOW_HOME (default ~/.expflow), EXPFLOW_REGISTRY, NO_COLOR.`,
+    );
+  program.configureHelp({ showGlobalOptions: true });
+
+  formatOptions(
+    program
+      .command("compare-scores")
+      .description("rank experiments of the local registry by a metric and gate them")
+      .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
+      .option("--project <name>", "only experiments of this project (exact name)")
+      .option("--tags <a,b>", "only experiments carrying all of these tags", commaList)
+      .option("--status <s1,s2>", "only experiments in one of these states", commaList)
+      .requiredOption("--sort-by <metric>", "metric to rank by")
+      .addOption(new Option("--ascending", "lowest value first").conflicts("descending"))
+      .addOption(new Option("--descending", "highest value first").conflicts("ascending"))
+      .option("--then-by <metric>", "tie-breaker, in its registered direction (repeatable)", collect)
+      .option("--gate <metric:op:value>", "gate, e.g. pde_mean:lt:18.09; ops lt le gt ge eq ne (repeatable)", collect)
+      .option("--use-thresholds", "gate every registered metric that has a threshold")
+      .option("--only-passing", "show only experiments passing every gate")
+      .option("--max <n>", "show at most n rows, after ordering", positiveInt),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  expflow compare-scores --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60
+  expflow compare-scores --registry examples/experiments.jsonl --tags task1 --sort-by seg_total --use-thresholds --json
+
+Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input error.`,
+    )
+    .action(async (opts) => {
+      const { compareScoresCommand } = await import("./commands/compare-scores.js");
+      exitCode = await compareScoresCommand(opts, ctx);
+    });
+
+  const metrics = program.command("metrics").description("the metrics registry: standard metrics and your own");
+  formatOptions(metrics.command("list").description("list registered metrics").option("--group <group>", "only this group (Score, Loss, PDE, Time, Model, Training, ...)")).action(
+    async (opts) => {
+      const { metricsListCommand } = await import("./commands/metrics.js");
+      exitCode = await metricsListCommand(opts, ctx);
+    },
+  );
+  metrics
+    .command("show")
+    .description("show one metric's definition")
+    .argument("<name>", "metric name or alias")
+    .option("--json", "print JSON")
+    .action(async (name: string, opts) => {
+      const { metricsShowCommand } = await import("./commands/metrics.js");
+      exitCode = await metricsShowCommand(name, opts, ctx);
+    });
+
+  const config = program.command("config").description("the layered configuration");
+  config
+    .command("show")
+    .description("show the effective configuration and where each setting comes from")
+    .option("--json", "print JSON")
+    .action(async (opts) => {
+      const { configShowCommand } = await import("./commands/config.js");
+      exitCode = await configShowCommand(opts, ctx);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      // Commander has already printed the message (through outputError).
+      return 2;
+    }
+    if (e instanceof ExpflowError) {
+      if (json) io.stderr.write(jsonError(e.code, e.hint ? `${e.message}\n${e.hint}` : e.message));
+      else {
+        io.stderr.write(`${errColors.red("error:")} ${e.message}\n`);
+        if (e.hint) io.stderr.write(`${errColors.dim("hint:")} ${e.hint}\n`);
+      }
+      return e.exitCode;
+    }
+    const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    if (json) io.stderr.write(jsonError("E_INTERNAL", String(e instanceof Error ? e.message : e)));
+    else io.stderr.write(`internal error (a bug in expflow; please report it):\n${message}\n`);
+    return EXIT_INTERNAL;
+  }
+}
+
+/** The executable's entry: runs the CLI on the process's arguments and sets its exit code. */
+export async function main(): Promise<void> {
+  // A reader that goes away early (`expflow ... | head`) is not an error of ours.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+  process.exitCode = await run(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+  });
+}

@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { ConfigError } from "../core/errors.js";
+import type { MetricOverride } from "../core/metrics/registry.js";
+import { didYouMean } from "../core/suggest.js";
+
+const metricOverride = z.strictObject({
+  direction: z.enum(["higher", "lower"]).optional(),
+  threshold: z.number().finite().nullable().optional(),
+  group: z.string().min(1).optional(),
+  unit: z.string().nullable().optional(),
+  description: z.string().optional(),
+  aliases: z.array(z.string().min(1)).optional(),
+});
+
+const configFile = z.strictObject({
+  registry: z.string().min(1).optional(),
+  metrics: z.record(z.string(), metricOverride).optional(),
+});
+
+/** One configuration file's content, validated. */
+export interface ConfigFileContent {
+  registry?: string;
+  metrics?: Record<string, MetricOverride>;
+}
+
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  "": Object.keys(configFile.shape),
+  metric: Object.keys(metricOverride.shape),
+};
+
+/**
+ * Validates the parsed content of one configuration file. Pure.
+ *
+ * @param source the file name, for messages.
+ * @throws {ConfigError} naming the file and the dotted key at fault.
+ */
+export function validateConfigFile(data: unknown, source: string): ConfigFileContent {
+  if (data === null || data === undefined) return {};
+  const result = configFile.safeParse(data);
+  if (result.success) return result.data as ConfigFileContent;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0]!;
+    const inMetric = path[0] === "metrics" && path.length === 2;
+    const known = inMetric ? KNOWN_KEYS["metric"]! : path.length === 0 ? KNOWN_KEYS[""]! : [];
+    throw new ConfigError(source, [...path, key].join("."), `unknown key.${didYouMean(key, known)} Known keys here: ${known.join(", ")}`);
+  }
+  if (path.length === 0) {
+    throw new ConfigError(source, undefined, "the file must hold a mapping of keys (registry, metrics)");
+  }
+  throw new ConfigError(source, path.join("."), issue.message);
+}

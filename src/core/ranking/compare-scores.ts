@@ -1,0 +1,189 @@
+import { UsageError } from "../errors.js";
+import type { Experiment } from "../experiment.js";
+import type { Gate, GateResult } from "../gates/gate.js";
+import { evaluateGates, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
+import { MetricRegistry } from "../metrics/registry.js";
+import { didYouMean } from "../suggest.js";
+
+/** Options of {@link compareScores}. */
+export interface CompareScoresOptions {
+  /** The metric to rank by (a name or a registered alias). */
+  sortBy: string;
+  /**
+   * `true` ranks the lowest value first, `false` the highest. Default: the metric's registered
+   * direction, best first; unregistered metrics rank descending.
+   */
+  ascending?: boolean;
+  /** Tie-breakers, each in its registered direction (unregistered: descending). */
+  thenBy?: readonly string[];
+  /** Gates, parsed or as `metric:op:value` text. */
+  gates?: readonly (Gate | string)[];
+  /** Add a gate for every registered metric with a threshold. Default `false`. */
+  useThresholds?: boolean;
+  /** Drop experiments that fail a gate from `results`. Default `false`. */
+  onlyPassing?: boolean;
+  /** Keep at most this many results, after ordering. Default: all. */
+  max?: number;
+  /** The metrics registry. Default: the standard metrics. */
+  registry?: MetricRegistry;
+}
+
+/** One ranked experiment. */
+export interface RankedExperiment {
+  /** 1-based rank among those passing every gate; `null` for those failing one. */
+  readonly rank: number | null;
+  readonly experiment: Experiment;
+  readonly passed: boolean;
+  /** The sort metric's value, or `null` when missing. */
+  readonly value: number | null;
+  readonly gates: readonly GateResult[];
+}
+
+/** The outcome of {@link compareScores}. */
+export interface CompareScoresResult {
+  /** The canonical sort metric. */
+  readonly sortBy: string;
+  readonly ascending: boolean;
+  readonly thenBy: readonly { metric: string; ascending: boolean }[];
+  /** Every gate applied, explicit ones first, then those from thresholds. */
+  readonly gates: readonly Gate[];
+  /** Ordered results, after `onlyPassing` and `max`. */
+  readonly results: readonly RankedExperiment[];
+  /** How many experiments were ranked (the selection). */
+  readonly total: number;
+  /** How many of them pass every gate. */
+  readonly passedCount: number;
+}
+
+interface Keyed {
+  readonly experiment: Experiment;
+  readonly passed: boolean;
+  readonly value: number | null;
+  readonly tieValues: (number | null)[];
+  readonly createdMs: number | null;
+  readonly gates: GateResult[];
+}
+
+/**
+ * Resolves a metric named on the command line: a registered name or alias gives the canonical
+ * name; otherwise some experiment of the selection must report it.
+ *
+ * @throws {UsageError} `E_UNKNOWN_METRIC` with a did-you-mean suggestion.
+ */
+export function resolveMetricName(
+  name: string,
+  registry: MetricRegistry,
+  reported: () => ReadonlySet<string>,
+  role: string,
+): string {
+  const canonical = registry.resolve(name);
+  if (canonical !== undefined) return canonical;
+  const seen = reported();
+  if (seen.has(name)) return name;
+  throw new UsageError(
+    "E_UNKNOWN_METRIC",
+    `unknown metric '${name}' in ${role}: it is neither registered nor reported by any selected experiment.${didYouMean(name, [...registry.allNames(), ...seen])}`,
+    { hint: "`expflow metrics list` shows the registered metrics; add your own under `metrics:` in expflow.yaml" },
+  );
+}
+
+/** Ascending comparison with missing values (null) after every present value. */
+function compareNullable(a: number | null, b: number | null, ascending: boolean): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return ascending ? a - b : b - a;
+}
+
+function parseTime(text: string | null): number | null {
+  if (text === null) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/**
+ * Ranks experiments by a metric and gates them. Pure: it reads nothing and prints nothing.
+ *
+ * Order: experiments passing every gate first, ranked 1..k; then those failing one, with
+ * `rank: null`. Within each group, experiments with the sort metric come before those missing
+ * it, ordered by value; ties are broken by each `thenBy` metric in its direction, then by earlier
+ * `created`, then by id. With no gates every experiment passes. 0 and negative values are values.
+ *
+ * @throws {UsageError} `E_GATE_SYNTAX` for a malformed gate, `E_UNKNOWN_METRIC` for a sort,
+ *   tie-break or gate metric that is neither registered nor reported by any experiment given,
+ *   `E_USAGE` for a `max` that is not a positive integer.
+ */
+export function compareScores(experiments: readonly Experiment[], options: CompareScoresOptions): CompareScoresResult {
+  const registry = options.registry ?? MetricRegistry.standard();
+  if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0)) {
+    throw new UsageError("E_USAGE", `max must be a positive whole number, got ${String(options.max)}`);
+  }
+  let reportedCache: Set<string> | undefined;
+  const reported = (): ReadonlySet<string> => {
+    if (reportedCache === undefined) {
+      reportedCache = new Set();
+      for (const e of experiments) for (const k in e.metrics) reportedCache.add(k);
+    }
+    return reportedCache;
+  };
+  const parsed = (options.gates ?? []).map((g) => (typeof g === "string" ? parseGate(g) : g));
+  const sortBy = resolveMetricName(options.sortBy, registry, reported, "--sort-by");
+  const thenBy = (options.thenBy ?? []).map((m) => {
+    const metric = resolveMetricName(m, registry, reported, "--then-by");
+    return { metric, ascending: registry.get(metric)?.direction === "lower" };
+  });
+  const gates: Gate[] = [];
+  const seenGates = new Set<string>();
+  const addGate = (g: Gate): void => {
+    const key = `${g.metric}\u0000${g.op}\u0000${g.value}`;
+    if (seenGates.has(key)) return;
+    seenGates.add(key);
+    gates.push(g);
+  };
+  for (const g of parsed) addGate({ ...g, metric: resolveMetricName(g.metric, registry, reported, `gate '${g.metric}:${g.op}:${g.value}'`) });
+  if (options.useThresholds) for (const g of thresholdGates(registry)) addGate(g);
+
+  const ascending = options.ascending ?? registry.get(sortBy)?.direction === "lower";
+  const aliasesOf = (m: string): readonly string[] => registry.get(m)?.aliases ?? [];
+  const sortAliases = aliasesOf(sortBy);
+  const thenAliases = thenBy.map((t) => aliasesOf(t.metric));
+
+  const keyed: Keyed[] = experiments.map((experiment) => {
+    const evaluation = evaluateGates(experiment.metrics, gates, { registry });
+    return {
+      experiment,
+      passed: evaluation.passed,
+      value: metricValue(experiment.metrics, sortBy, sortAliases),
+      tieValues: thenBy.map((t, i) => metricValue(experiment.metrics, t.metric, thenAliases[i])),
+      createdMs: parseTime(experiment.created),
+      gates: evaluation.results,
+    };
+  });
+
+  keyed.sort((a, b) => {
+    if (a.passed !== b.passed) return a.passed ? -1 : 1;
+    let c = compareNullable(a.value, b.value, ascending);
+    if (c !== 0) return c;
+    for (let i = 0; i < thenBy.length; i++) {
+      c = compareNullable(a.tieValues[i]!, b.tieValues[i]!, thenBy[i]!.ascending);
+      if (c !== 0) return c;
+    }
+    c = compareNullable(a.createdMs, b.createdMs, true);
+    if (c !== 0) return c;
+    return a.experiment.id < b.experiment.id ? -1 : a.experiment.id > b.experiment.id ? 1 : 0;
+  });
+
+  let rank = 0;
+  let passedCount = 0;
+  const results: RankedExperiment[] = [];
+  for (const k of keyed) {
+    if (k.passed) passedCount++;
+    else if (options.onlyPassing) continue;
+    if (options.max !== undefined && results.length >= options.max) {
+      if (k.passed) continue;
+      else break;
+    }
+    results.push({ rank: k.passed ? ++rank : null, experiment: k.experiment, passed: k.passed, value: k.value, gates: k.gates });
+  }
+  return { sortBy, ascending, thenBy, gates, results, total: experiments.length, passedCount };
+}

@@ -1,0 +1,2 @@
+/** The package version, replaced at build time (tsup `define`, vitest `define`). */
+declare const __EXPFLOW_VERSION__: string;

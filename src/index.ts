@@ -1,0 +1,47 @@
+/**
+ * expflow as a library: the metrics registry, the gate grammar, ranking, and the local store.
+ *
+ * @example
+ * import { compareScores, parseGate, LocalStore } from "expflow";
+ * const experiments = await new LocalStore({ path: "experiments.jsonl" }).list();
+ * const ranked = compareScores(experiments, { sortBy: "pde_mean", gates: [parseGate("pde_mean:lt:18.09")] });
+ */
+export * from "./core/errors.js";
+export { editDistance, nearest, didYouMean } from "./core/suggest.js";
+export {
+  STANDARD_METRICS,
+  MetricRegistry,
+  reportStandard,
+  validateMetricValues,
+  parseDecimal,
+  type Direction,
+  type MetricDefinition,
+  type MetricOverride,
+  type MetricSink,
+  type MetricValues,
+} from "./core/metrics/registry.js";
+export {
+  GATE_OPS,
+  GATE_OP_SYMBOLS,
+  parseGate,
+  formatGate,
+  compareOp,
+  evaluateGates,
+  metricValue,
+  thresholdGates,
+  type Gate,
+  type GateOp,
+  type GateResult,
+  type GateFailure,
+} from "./core/gates/gate.js";
+export {
+  compareScores,
+  resolveMetricName,
+  type CompareScoresOptions,
+  type CompareScoresResult,
+  type RankedExperiment,
+} from "./core/ranking/compare-scores.js";
+export { LIFECYCLE_STATES, matchesFilter, type Experiment, type ExperimentFilter } from "./core/experiment.js";
+export type { Store, WarningSink } from "./stores/store.js";
+export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
+export { loadConfig, metricRegistryOf, expflowHome, type ResolvedConfig, type ConfigEnvironment } from "./config/load.js";

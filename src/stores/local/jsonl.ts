@@ -1,0 +1,120 @@
+import { closeSync, openSync, readSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
+
+/** A line that could not be read as a JSON object. */
+export interface DamagedLine {
+  /** 1-based line number in the file. */
+  readonly line: number;
+  readonly reason: string;
+}
+
+const CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Calls `onLine` for every non-blank line of a file, with its 1-based number, reading in chunks
+ * so memory stays bounded by the longest line, not the file. A trailing `\r` is dropped; a UTF-8
+ * BOM at the start is ignored.
+ */
+export function forEachLine(path: string, onLine: (text: string, line: number) => void): void {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const decoder = new StringDecoder("utf8");
+    let carry = "";
+    let lineNo = 0;
+    let first = true;
+    const emit = (text: string): void => {
+      lineNo++;
+      const t = text.endsWith("\r") ? text.slice(0, -1) : text;
+      if (t.trim() !== "") onLine(t, lineNo);
+    };
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      let text = n === 0 ? decoder.end() : decoder.write(buf.subarray(0, n));
+      if (first && text.length > 0) {
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        first = false;
+      }
+      let start = 0;
+      let nl = text.indexOf("\n");
+      if (nl >= 0) {
+        emit(carry + text.slice(0, nl));
+        carry = "";
+        start = nl + 1;
+        while ((nl = text.indexOf("\n", start)) >= 0) {
+          emit(text.slice(start, nl));
+          start = nl + 1;
+        }
+      }
+      carry += text.slice(start);
+      if (n === 0) break;
+    }
+    if (carry !== "") emit(carry);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces the bare `NaN`, `Infinity` and `-Infinity` tokens that Python's `json.dumps` writes
+ * (outside strings) with `null`, so records written by the earlier tool still parse; such
+ * values then count as missing.
+ */
+export function replacePythonNonFinite(text: string): string {
+  let out = "";
+  let i = 0;
+  let inString = false;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (inString) {
+      out += ch;
+      if (ch === "\\") {
+        out += text[i + 1] ?? "";
+        i += 2;
+        continue;
+      }
+      if (ch === '"') inString = false;
+      i++;
+      continue;
+    }
+    if (ch === '"') {
+      inString = true;
+      out += ch;
+      i++;
+      continue;
+    }
+    const rest = text.startsWith("-Infinity", i) ? 9 : text.startsWith("Infinity", i) ? 8 : text.startsWith("NaN", i) ? 3 : 0;
+    if (rest > 0) {
+      out += "null";
+      i += rest;
+      continue;
+    }
+    out += ch;
+    i++;
+  }
+  return out;
+}
+
+/**
+ * Parses one line as a JSON object. Returns the object, or a reason why it is not one.
+ */
+export function parseObjectLine(text: string): { value: Record<string, unknown> } | { reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    if (/NaN|Infinity/.test(text)) {
+      try {
+        value = JSON.parse(replacePythonNonFinite(text));
+      } catch {
+        return { reason: `not valid JSON (${(e as Error).message})` };
+      }
+    } else {
+      return { reason: `not valid JSON (${(e as Error).message})` };
+    }
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { reason: `not a JSON object (found ${Array.isArray(value) ? "an array" : value === null ? "null" : typeof value})` };
+  }
+  return { value: value as Record<string, unknown> };
+}

@@ -1,0 +1,107 @@
+import { statSync } from "node:fs";
+import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
+import { matchesFilter } from "../../core/experiment.js";
+import { NotFoundError, ValidationError } from "../../core/errors.js";
+import type { Store, WarningSink } from "../store.js";
+import type { DamagedLine } from "./jsonl.js";
+import { forEachLine, parseObjectLine } from "./jsonl.js";
+import { experimentFromRecord, recordId } from "./record.js";
+
+/** How many damaged lines are named one by one before the rest are summed up. */
+export const MAX_LINE_WARNINGS = 20;
+
+/** Options of {@link LocalStore}. */
+export interface LocalStoreOptions {
+  /** The registry file (`$EXPFLOW_HOME/experiments.jsonl` by default in the CLI). */
+  path: string;
+  /** Receives one message per damaged line (up to {@link MAX_LINE_WARNINGS}, then a summary). */
+  onWarning?: WarningSink;
+}
+
+/** What a full read of the registry found. */
+export interface RegistrySnapshot {
+  /** The latest record of each experiment, in order of first appearance. */
+  readonly experiments: Experiment[];
+  /** Lines skipped because they are not a JSON object with an `experiment_id`. */
+  readonly damaged: DamagedLine[];
+  /** Non-blank lines read. */
+  readonly lines: number;
+}
+
+/**
+ * The local registry: a JSON-lines file, one record a line, where a later line with the same
+ * `experiment_id` supersedes the earlier one (whole record). Reads the earlier Python tool's
+ * records unchanged. Reading never modifies the file.
+ */
+export class LocalStore implements Store {
+  readonly location: string;
+  private readonly onWarning: WarningSink;
+
+  constructor(options: LocalStoreOptions) {
+    this.location = options.path;
+    this.onWarning = options.onWarning ?? (() => {});
+  }
+
+  /**
+   * Reads the whole registry.
+   *
+   * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the file does not exist.
+   * @throws {ValidationError} `E_REGISTRY_UNREADABLE` when the path is not a readable file.
+   */
+  snapshot(): RegistrySnapshot {
+    const path = this.location;
+    let isFile: boolean;
+    try {
+      isFile = statSync(path).isFile();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new NotFoundError("E_REGISTRY_NOT_FOUND", `registry file not found: ${path}`, {
+          hint: "pass --registry FILE, set `registry:` in expflow.yaml or EXPFLOW_REGISTRY, or point EXPFLOW_HOME at the directory holding experiments.jsonl",
+        });
+      }
+      throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
+    }
+    if (!isFile) throw new ValidationError("E_REGISTRY_UNREADABLE", `registry ${path} is not a file`);
+
+    const latest = new Map<string, Record<string, unknown>>();
+    const damaged: DamagedLine[] = [];
+    let lines = 0;
+    try {
+      forEachLine(path, (text, line) => {
+        lines++;
+        const parsed = parseObjectLine(text);
+        if ("reason" in parsed) {
+          damaged.push({ line, reason: parsed.reason });
+          return;
+        }
+        const id = recordId(parsed.value);
+        if (id === null) {
+          damaged.push({ line, reason: "record has no experiment_id" });
+          return;
+        }
+        // A later line replaces the whole record (it keeps its first position in the map).
+        latest.set(id, parsed.value);
+      });
+    } catch (e) {
+      throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
+    }
+    damaged.slice(0, MAX_LINE_WARNINGS).forEach((d) => this.onWarning(`${path}: line ${d.line} skipped: ${d.reason}`));
+    if (damaged.length > MAX_LINE_WARNINGS) {
+      this.onWarning(`${path}: ${damaged.length - MAX_LINE_WARNINGS} more damaged lines skipped (${damaged.length} in all)`);
+    }
+    const experiments: Experiment[] = [];
+    for (const [id, record] of latest) experiments.push(experimentFromRecord(record, id));
+    return { experiments, damaged, lines };
+  }
+
+  /** {@inheritDoc Store.list} */
+  async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
+    const all = this.snapshot().experiments;
+    return all.filter((e) => matchesFilter(e, filter));
+  }
+
+  /** {@inheritDoc Store.get} */
+  async get(id: string): Promise<Experiment | undefined> {
+    return this.snapshot().experiments.find((e) => e.id === id);
+  }
+}

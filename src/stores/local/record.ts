@@ -1,0 +1,78 @@
+import type { Experiment } from "../../core/experiment.js";
+
+/**
+ * A line of the local registry (`experiments.jsonl`): the earlier Python tool's fields plus
+ * expflow's own. Every field but `experiment_id` is optional when reading.
+ */
+export interface RegistryRecord {
+  experiment_id: string;
+  name?: string | null;
+  status?: string;
+  queue?: string | null;
+  command?: string | string[] | null;
+  project?: string | null;
+  tags?: string[];
+  timestamp?: string | number | null;
+  method?: string | null;
+  clearml_task_id?: string | null;
+  metrics?: Record<string, unknown>;
+  params?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+function str(v: unknown): string | null {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  return null;
+}
+
+function created(v: unknown): string | null {
+  if (typeof v === "string") return v === "" ? null : v;
+  if (typeof v === "number" && Number.isFinite(v)) {
+    // The earlier tool may have written time.time(): seconds since the epoch.
+    const d = new Date(v > 1e12 ? v : v * 1000);
+    return Number.isNaN(d.getTime()) ? null : d.toISOString();
+  }
+  return null;
+}
+
+function tags(v: unknown): string[] {
+  if (Array.isArray(v)) return v.filter((t): t is string => typeof t === "string");
+  if (typeof v === "string") return v.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  return [];
+}
+
+function plainObject(v: unknown): Record<string, unknown> | null {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+function params(v: unknown): Record<string, string> {
+  const o = plainObject(v);
+  if (o === null) return {};
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(o)) {
+    if (value === null || value === undefined) continue;
+    out[k] = typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+  }
+  return out;
+}
+
+/** The id of a parsed line, or `null` when it has none usable. */
+export function recordId(o: Record<string, unknown>): string | null {
+  const id = str(o["experiment_id"]);
+  return id === null || id.trim() === "" ? null : id;
+}
+
+/** Normalises a registry record (of either tool) into an {@link Experiment}. */
+export function experimentFromRecord(o: Record<string, unknown>, id: string): Experiment {
+  return {
+    id,
+    name: str(o["name"]),
+    status: str(o["status"]) ?? "unknown",
+    project: str(o["project"]),
+    tags: tags(o["tags"]),
+    created: created(o["timestamp"] ?? o["created_at"]),
+    metrics: plainObject(o["metrics"]) ?? {},
+    params: params(o["params"]),
+  };
+}

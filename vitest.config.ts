@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  define: { __EXPFLOW_VERSION__: JSON.stringify("0.0.0-test") },
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Every test gets its own EXPFLOW_HOME; none ever touches the real ~/.expflow.
+    setupFiles: ["test/setup-home.ts"],
+    testTimeout: 30_000,
+  },
+});
