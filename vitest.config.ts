@@ -6,6 +6,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Every test gets its own EXPFLOW_HOME; none ever touches the real ~/.expflow.
     setupFiles: ["test/setup-home.ts"],
+    globalSetup: ["test/global-setup.ts"],
     testTimeout: 30_000,
   },
 });

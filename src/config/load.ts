@@ -74,12 +74,12 @@ async function readConfigFile(path: string): Promise<{ registry?: string; metric
   if (text.trim() === "") return {};
   // YAML and the schema library are loaded only when a file exists, to keep start-up fast.
   const [{ parseDocument }, { validateConfigFile }] = await Promise.all([import("yaml"), import("./schema.js")]);
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err !== undefined) {
     const pos = err.linePos?.[0];
     const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
-    throw new ConfigError(path, undefined, `not valid YAML: ${where}${err.message.split("\n")[0]}`);
+    throw new ConfigError(path, undefined, `not valid YAML: ${where}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
   }
   return validateConfigFile(doc.toJS(), path);
 }

@@ -69,7 +69,7 @@ function failedGates(r: RankedExperiment): string {
 }
 
 /** The columns of the listing: the same spec feeds the table, CSV and Markdown. */
-export function compareScoresColumns(result: CompareScoresResult, registry: MetricRegistry): Column<RankedExperiment>[] {
+export function compareScoresColumns(result: CompareScoresResult): Column<RankedExperiment>[] {
   const metricValue = (metric: string) => (r: RankedExperiment) => {
     if (metric === result.sortBy) return r.value;
     const fromGate = r.gates.find((g) => g.metric === metric);
@@ -86,7 +86,7 @@ export function compareScoresColumns(result: CompareScoresResult, registry: Metr
     { header: "STATUS", key: "status", get: (r) => r.experiment.status },
     ...metrics.map(
       (m): Column<RankedExperiment> => ({
-        header: registry.get(m)?.unit ? `${m} (${registry.get(m)!.unit})` : m,
+        header: m,
         key: m,
         get: metricValue(m),
         align: "right",
@@ -149,17 +149,20 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
   if (format === "json") {
     stdout.write(`${JSON.stringify(compareScoresJson(result))}\n`);
   } else {
-    const cols = compareScoresColumns(result, registry);
+    const cols = compareScoresColumns(result);
     if (format === "table") {
       if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors));
       const def = registry.get(result.sortBy);
-      const dir = result.ascending ? "ascending" : "descending";
-      const better = def ? `, ${def.direction} is better` : "";
+      const order = result.ascending ? "lowest first" : "highest first";
+      const against = def !== undefined && (def.direction === "lower") !== result.ascending ? ` (against its registered direction: ${def.direction} is better)` : "";
       const shown = result.results.length < result.total ? ` (showing ${result.results.length})` : "";
       const gateText = result.gates.length === 0 ? "no gates" : `${result.gates.length} gate${result.gates.length === 1 ? "" : "s"}`;
-      stdout.write(
-        `${result.passedCount} of ${result.total} experiment${result.total === 1 ? "" : "s"} pass ${gateText}${shown}; ranked by ${result.sortBy} (${dir}${better}).\n`,
-      );
+      const plural = result.total === 1 ? "" : "s";
+      const verdict =
+        result.gates.length === 0
+          ? `${result.total} experiment${plural}, no gates`
+          : `${result.passedCount} of ${result.total} experiment${plural} pass ${gateText}`;
+      stdout.write(`${verdict}${shown}; ranked by ${result.sortBy}, ${order}${against}.\n`);
     } else {
       stdout.write(renderRows(format, result.results, format === "csv" ? csvColumns(cols) : cols, ctx.colors));
     }

@@ -8,17 +8,18 @@ export interface DamagedLine {
   readonly reason: string;
 }
 
-const CHUNK = 4 * 1024 * 1024;
+/** Bytes read at a time: large enough that reading costs about what one whole-file read does. */
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Calls `onLine` for every non-blank line of a file, with its 1-based number, reading in chunks
  * so memory stays bounded by the longest line, not the file. A trailing `\r` is dropped; a UTF-8
- * BOM at the start is ignored.
+ * BOM at the start is ignored. Multi-byte characters split across chunks are decoded whole.
  */
-export function forEachLine(path: string, onLine: (text: string, line: number) => void): void {
+export function forEachLine(path: string, onLine: (text: string, line: number) => void, chunkBytes = DEFAULT_CHUNK_BYTES): void {
   const fd = openSync(path, "r");
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const buf = Buffer.allocUnsafe(chunkBytes);
     const decoder = new StringDecoder("utf8");
     let carry = "";
     let lineNo = 0;
@@ -29,7 +30,7 @@ export function forEachLine(path: string, onLine: (text: string, line: number) =
       if (t.trim() !== "") onLine(t, lineNo);
     };
     for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
+      const n = readSync(fd, buf, 0, chunkBytes, null);
       let text = n === 0 ? decoder.end() : decoder.write(buf.subarray(0, n));
       if (first && text.length > 0) {
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

@@ -1,0 +1,152 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CLI, ROOT, runCli, tempDir } from "../helpers/cli.js";
+
+const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), so standard output is a TTY. */
+function onTty(args: string, env: Record<string, string | undefined> = {}): string {
+  const r = spawnSync("script", ["-qec", `"${process.execPath}" "${CLI}" ${args}`, "/dev/null"], {
+    encoding: "utf8",
+    env: { ...process.env, TERM: "xterm", ...env },
+    input: "",
+  });
+  return r.stdout;
+}
+
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+describe("expflow (global)", () => {
+  it("--version prints the package version", () => {
+    for (const flag of ["--version", "-V"]) {
+      const r = runCli([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+    }
+  });
+
+  it("--help lists the commands and exit codes", () => {
+    const r = runCli(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("compare-scores");
+    expect(r.stdout).toContain("metrics");
+    expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 negative verdict/);
+  });
+
+  it("<cmd> --help shows the command's options", () => {
+    const r = runCli(["compare-scores", "--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of ["--sort-by", "--gate", "--then-by", "--use-thresholds", "--only-passing", "--max", "--json", "--csv", "--markdown"]) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(runCli(["metrics", "list", "--help"]).stdout).toContain("--group");
+  });
+
+  it("an unknown command or option is a usage error, exit 2, with a suggestion", () => {
+    const r = runCli(["compare-score"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command 'compare-score'");
+    expect(r.stderr).toContain("compare-scores");
+    const o = runCli(["compare-scores", "--sort-by", "x", "--gates", "a:lt:1"]);
+    expect(o.code).toBe(2);
+    expect(o.stderr).toContain("unknown option '--gates'");
+  });
+
+  it.skipIf(!hasScript)("colours output on a terminal only, never with NO_COLOR or --no-color", () => {
+    expect(onTty("metrics list")).toContain("\u001b[1m");
+    expect(onTty("metrics list", { NO_COLOR: "1" })).not.toContain("\u001b[");
+    expect(onTty("metrics list --no-color")).not.toContain("\u001b[");
+    expect(runCli(["metrics", "list"]).stdout).not.toContain("\u001b[");
+  });
+});
+
+describe("expflow metrics", () => {
+  it("lists the 13 standard metrics as JSON", () => {
+    const r = runCli(["metrics", "list", "--json"]);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as { name: string; group: string; direction: string; threshold: number | null }[];
+    expect(list.map((m) => m.name)).toEqual([
+      "seg_total", "seg1", "seg2", "seg3", "val_mse", "val_relmse", "pde_mean", "pde_seg1", "pde_seg2", "pde_seg3", "train_time_min", "arch_params", "epochs",
+    ]);
+    expect(list.find((m) => m.name === "pde_mean")).toMatchObject({ group: "PDE", direction: "lower", threshold: 18.09 });
+    expect(list.find((m) => m.name === "epochs")).toMatchObject({ group: "Training", direction: "lower", threshold: null });
+  });
+
+  it("filters by --group (case-insensitive) and rejects an unknown group", () => {
+    const r = runCli(["metrics", "list", "--group", "score", "--csv"]);
+    expect(r.stdout.trim().split("\r\n").slice(1).map((l) => l.split(",")[0])).toEqual(["seg_total", "seg1", "seg2", "seg3"]);
+    const bad = runCli(["metrics", "list", "--group", "Scor"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Did you mean 'Score'?");
+  });
+
+  it("includes the user's metrics from config, and shows one", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "expflow.yaml"), "metrics:\n  f1_macro:\n    direction: higher\n    group: Score\n    threshold: 0.8\n    aliases: [f1]\n    description: Macro F1\n");
+    const list = JSON.parse(runCli(["metrics", "list", "--group", "Score", "--json"], { cwd: dir }).stdout) as { name: string }[];
+    expect(list.map((m) => m.name)).toContain("f1_macro");
+    const show = runCli(["metrics", "show", "f1", "--json"], { cwd: dir });
+    expect(JSON.parse(show.stdout)).toMatchObject({ name: "f1_macro", threshold: 0.8, aliases: ["f1"], standard: false });
+  });
+
+  it("show: an unknown metric is exit 2 with a suggestion", () => {
+    const r = runCli(["metrics", "show", "seg_totl"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Did you mean 'seg_total'?");
+    expect(r.stderr).toContain("known metrics: seg_total");
+  });
+});
+
+describe("configuration layers", () => {
+  it("project expflow.yaml beats $EXPFLOW_HOME/config.yaml; env beats both; config show names the source", () => {
+    const home = tempDir();
+    const project = tempDir();
+    writeFileSync(join(home, "config.yaml"), "registry: home.jsonl\nmetrics:\n  pde_mean:\n    threshold: 20\n    unit: residual\n");
+    writeFileSync(join(project, "expflow.yaml"), "registry: project.jsonl\nmetrics:\n  pde_mean:\n    threshold: 19\n");
+    mkdirSync(join(project, "deep", "er"), { recursive: true });
+    const show = (env: Record<string, string> = {}) =>
+      JSON.parse(runCli(["config", "show", "--json"], { cwd: join(project, "deep", "er"), env: { EXPFLOW_HOME: home, ...env } }).stdout) as {
+        files: string[];
+        registry: { value: string; source: string };
+        metrics: Record<string, { threshold: number; unit: string; source: string }>;
+      };
+    const a = show();
+    expect(a.files).toEqual([join(home, "config.yaml"), join(project, "expflow.yaml")]);
+    expect(a.registry).toEqual({ value: join(project, "project.jsonl"), source: join(project, "expflow.yaml") });
+    // Merged field by field: the project's threshold, the home file's unit.
+    expect(a.metrics["pde_mean"]).toMatchObject({ threshold: 19, unit: "residual" });
+    const b = show({ EXPFLOW_REGISTRY: "/tmp/x.jsonl" });
+    expect(b.registry).toEqual({ value: "/tmp/x.jsonl", source: "env" });
+  });
+
+  it.each([
+    ["regsitry: x.jsonl\n", "key 'regsitry'", "Did you mean 'registry'?"],
+    ["metrics:\n  pde_mean:\n    treshold: 3\n", "key 'metrics.pde_mean.treshold'", "Did you mean 'threshold'?"],
+    ["metrics:\n  newone:\n    group: X\n", "key 'metrics.newone.direction'", "needs a direction"],
+    ["metrics:\n  pde_mean:\n    direction: up\n", "key 'metrics.pde_mean.direction'", ""],
+    ["metrics:\n  pde_mean:\n    aliases: [seg1]\n", "key 'metrics.pde_mean.aliases'", "already the name of a metric"],
+    ["metrics: [1, 2\n", "not valid YAML: line", ""],
+    ["- just\n- a list\n", "must hold a mapping", ""],
+  ])("a bad config file (%j) is exit 2 naming the file and key", (text, key, extra) => {
+    const dir = tempDir();
+    const file = join(dir, "expflow.yaml");
+    writeFileSync(file, text);
+    const r = runCli(["metrics", "list"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toContain(key);
+    expect(r.stderr).toContain(extra);
+    expect(r.stdout).toBe("");
+  });
+
+  it("a bad $EXPFLOW_HOME/config.yaml is named too", () => {
+    const home = tempDir();
+    writeFileSync(join(home, "config.yaml"), "metrics:\n  epochs:\n    threshold: .inf\n");
+    const r = runCli(["metrics", "list"], { env: { EXPFLOW_HOME: home } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(join(home, "config.yaml"));
+    expect(r.stderr).toContain("metrics.epochs.threshold");
+  });
+});

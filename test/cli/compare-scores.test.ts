@@ -1,0 +1,272 @@
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
+
+const EXAMPLE = join(ROOT, "examples", "experiments.jsonl");
+
+interface JsonOut {
+  sort_by: string;
+  ascending: boolean;
+  gates: { metric: string; op: string; value: number }[];
+  results: {
+    rank: number | null;
+    id: string;
+    name: string | null;
+    status: string;
+    passed: boolean;
+    value: number | null;
+    metrics: Record<string, unknown>;
+    gates: { metric: string; op: string; threshold: number; actual: number | null; passed: boolean; reason: string | null }[];
+  }[];
+}
+
+function json(stdout: string): JsonOut {
+  return JSON.parse(stdout) as JsonOut;
+}
+
+describe("expflow compare-scores on the example registry", () => {
+  it("ranks the README quick start: passing first, exit 0", () => {
+    const r = runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:18.09", "--gate", "train_time_min:lt:60"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^RANK +ID +NAME +STATUS +pde_mean +train_time_min +RESULT +FAILED GATES$/m);
+    expect(r.stdout).toMatch(/\d+ of 68 experiments pass 2 gates; ranked by pde_mean, lowest first\.$/m);
+    // No colour when standard output is not a terminal.
+    expect(r.stdout).not.toContain("\u001b[");
+  });
+
+  it("prints exactly one JSON object with the documented contract", () => {
+    const r = runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
+    expect(r.code).toBe(0);
+    const out = json(r.stdout);
+    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "results"]);
+    expect(out.sort_by).toBe("pde_mean");
+    expect(out.ascending).toBe(true);
+    expect(out.gates).toEqual([
+      { metric: "pde_mean", op: "lt", value: 18.09 },
+      { metric: "train_time_min", op: "lt", value: 60 },
+    ]);
+    expect(out.results).toHaveLength(68);
+    const first = out.results[0]!;
+    expect(Object.keys(first)).toEqual(["rank", "id", "name", "status", "passed", "value", "metrics", "gates"]);
+    expect(Object.keys(first.gates[0]!)).toEqual(["metric", "op", "threshold", "actual", "passed", "reason"]);
+    // Passing first with ranks 1..k, then failing with rank null and a reason for each failed gate.
+    const k = out.results.filter((x) => x.passed).length;
+    expect(k).toBeGreaterThan(0);
+    expect(out.results.slice(0, k).map((x) => x.rank)).toEqual(Array.from({ length: k }, (_, i) => i + 1));
+    for (const x of out.results.slice(k)) {
+      expect(x.passed).toBe(false);
+      expect(x.rank).toBeNull();
+      expect(x.gates.filter((g) => !g.passed).every((g) => g.reason === "missing" || g.reason === "not_met")).toBe(true);
+    }
+    // The legacy record (no metrics) fails with reason missing.
+    const legacy = out.results.find((x) => x.id === "exp-legacy01")!;
+    expect(legacy.value).toBeNull();
+    expect(legacy.gates.map((g) => g.reason)).toEqual(["missing", "missing"]);
+  });
+
+  it("uses the later line of a superseded record", () => {
+    const lines = readFileSync(EXAMPLE, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { experiment_id: string; status: string });
+    const counts = new Map<string, number>();
+    for (const l of lines) counts.set(l.experiment_id, (counts.get(l.experiment_id) ?? 0) + 1);
+    const superseded = [...counts].find(([, n]) => n > 1)![0];
+    const latest = lines.filter((l) => l.experiment_id === superseded).at(-1)!;
+    const out = json(runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "pde_mean", "--json"]).stdout);
+    const hits = out.results.filter((x) => x.id === superseded);
+    expect(hits).toHaveLength(1);
+    expect(hits[0]!.status).toBe(latest.status);
+    expect(hits[0]!.value).not.toBeNull();
+  });
+
+  it("keeps experiments carrying all of --tags, and honours --max after ordering", () => {
+    const all = json(runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "seg_total", "--tags", "task2", "--json"]).stdout);
+    expect(all.results.length).toBeGreaterThan(10);
+    const both = json(runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "seg_total", "--tags", "task2,baseline", "--json"]).stdout);
+    expect(both.results.length).toBeGreaterThan(0);
+    expect(both.results.length).toBeLessThan(all.results.length);
+    const top = json(runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "seg_total", "--tags", "task2", "--max", "3", "--json"]).stdout);
+    expect(top.results.map((x) => x.id)).toEqual(all.results.slice(0, 3).map((x) => x.id));
+  });
+});
+
+describe("expflow compare-scores: verdicts and exit codes", () => {
+  const reg = (): string =>
+    writeRegistry([
+      record("a", { pde_mean: 20, train_time_min: 30 }),
+      record("b", { pde_mean: 0, train_time_min: 61 }, { status: "failed" }),
+      record("c", { pde_mean: -1.5, train_time_min: 10 }, { tags: ["task2"] }),
+      record("d", { train_time_min: 10 }, { project: "Q" }),
+    ]);
+
+  it("exits 1 when no experiment passes the gates (like grep)", () => {
+    const r = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "pde_mean:lt:-10"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/0 of 4 experiments pass 1 gate/);
+  });
+
+  it("treats 0 and negative values as values", () => {
+    const out = json(runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "pde_mean:le:0", "--json"]).stdout);
+    expect(out.results.map((x) => [x.id, x.rank])).toEqual([
+      ["c", 1],
+      ["b", 2],
+      ["a", null],
+      ["d", null],
+    ]);
+    expect(out.results.find((x) => x.id === "d")!.gates[0]!.reason).toBe("missing");
+  });
+
+  it("filters by --project and --status, and --only-passing drops failures", () => {
+    const path = reg();
+    const p = json(runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--project", "Q", "--json"]).stdout);
+    expect(p.results.map((x) => x.id)).toEqual(["d"]);
+    const s = json(runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", "failed,running", "--json"]).stdout);
+    expect(s.results.map((x) => x.id)).toEqual(["b"]);
+    const o = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--use-thresholds", "--only-passing", "--json"]);
+    expect(json(o.stdout).results.map((x) => x.id)).toEqual(["c"]);
+    expect(o.code).toBe(0);
+  });
+
+  it("rejects an unknown status with a suggestion", () => {
+    const r = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--status", "complted"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown status 'complted'");
+    expect(r.stderr).toContain("Did you mean 'completed'?");
+  });
+
+  it.each([
+    ["pde_mean:lt", "expected three parts"],
+    ["pde_mean:less:18", "unknown operator 'less'"],
+    ["pde_mean:lt:abc", "'abc' is not a finite decimal number"],
+    ["pde_mean:lt:Infinity", "'Infinity' is not a finite decimal number"],
+    [":lt:5", "the metric name is empty"],
+  ])("rejects the malformed gate %s with exit 2, quoting it", (gate, why) => {
+    const r = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "train_time_min:lt:60", "--gate", gate]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`invalid gate '${gate}'`);
+    expect(r.stderr).toContain(why);
+    expect(r.stdout).toBe("");
+  });
+
+  it("rejects a gate or sort metric nobody knows, with did-you-mean", () => {
+    const g = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "pde_maen:lt:5"]);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain("unknown metric 'pde_maen'");
+    expect(g.stderr).toContain("Did you mean 'pde_mean'?");
+    const s = runCli(["compare-scores", "--registry", reg(), "--sort-by", "seg_totl"]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toContain("Did you mean 'seg_total'?");
+  });
+
+  it("accepts an unregistered metric that an experiment reports, ranking it descending", () => {
+    const path = writeRegistry([record("a", { my_f1: 0.5 }), record("b", { my_f1: 0.9 })]);
+    const out = json(runCli(["compare-scores", "--registry", path, "--sort-by", "my_f1", "--json"]).stdout);
+    expect(out.ascending).toBe(false);
+    expect(out.results.map((x) => x.id)).toEqual(["b", "a"]);
+  });
+
+  it("reports usage errors as JSON on stderr under --json", () => {
+    const r = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "x:lt:y", "--json"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    const err = JSON.parse(r.stderr) as { error: { code: string; message: string } };
+    expect(err.error.code).toBe("E_GATE_SYNTAX");
+    expect(err.error.message).toContain("invalid gate 'x:lt:y'");
+  });
+
+  it("rejects bad --max and conflicting flags with exit 2", () => {
+    expect(runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--max", "0"]).code).toBe(2);
+    expect(runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--max", "2.5"]).code).toBe(2);
+    const c = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--ascending", "--descending"]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain("cannot be used with");
+    expect(runCli(["compare-scores", "--registry", reg()]).code).toBe(2);
+  });
+
+  it("names the path of a missing registry, exit 2", () => {
+    const missing = join(tempDir(), "nope.jsonl");
+    const r = runCli(["compare-scores", "--registry", missing, "--sort-by", "pde_mean"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`registry file not found: ${missing}`);
+  });
+
+  it("exits 1 on an empty registry, saying nothing matched", () => {
+    const r = runCli(["compare-scores", "--registry", writeRegistry([]), "--sort-by", "pde_mean", "--json"]);
+    expect(r.code).toBe(1);
+    expect(json(r.stdout).results).toEqual([]);
+    expect(r.stderr).toContain("no experiments match");
+  });
+
+  it("skips corrupt lines with one warning each, naming the line, and never modifies the file", () => {
+    const path = writeRegistry([record("a", { pde_mean: 10 }), '{"experiment_id": "b", "metr', "\u0000\u0001garbage", "[1,2]", record("c", { pde_mean: 5 })]);
+    const before = createHash("sha256").update(readFileSync(path)).digest("hex");
+    const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--json"]);
+    expect(r.code).toBe(0);
+    expect(json(r.stdout).results.map((x) => x.id)).toEqual(["c", "a"]);
+    const warnings = r.stderr.trim().split("\n");
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toContain("line 2 skipped");
+    expect(warnings[1]).toContain("line 3 skipped");
+    expect(warnings[2]).toContain("line 4 skipped: not a JSON object");
+    expect(createHash("sha256").update(readFileSync(path)).digest("hex")).toBe(before);
+  });
+
+  it("reads records the Python tool wrote with bare NaN as missing values", () => {
+    const path = writeRegistry(['{"experiment_id": "py1", "status": "completed", "metrics": {"pde_mean": NaN, "seg_total": 50.5}}', record("a", { pde_mean: 12 })]);
+    const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:18.09", "--json"]);
+    expect(r.stderr).toBe("");
+    const out = json(r.stdout);
+    expect(out.results.map((x) => [x.id, x.passed, x.gates[0]!.reason])).toEqual([
+      ["a", true, null],
+      ["py1", false, "missing"],
+    ]);
+  });
+
+  it("renders CSV and Markdown from the same columns", () => {
+    const path = writeRegistry([record("a", { pde_mean: 10.5 }, { name: 'has, "comma"' }), record("b", { pde_mean: 30 }, { name: "pipe | name" })]);
+    const csv = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:20", "--csv"]);
+    expect(csv.stdout.split("\r\n")).toEqual([
+      "rank,id,name,status,pde_mean,passed,failed_gates",
+      '1,a,"has, ""comma""",completed,10.5,true,',
+      ",b,pipe | name,completed,30,false,pde_mean 30 not < 20",
+      "",
+    ]);
+    const md = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--markdown"]);
+    expect(md.stdout).toContain("| RANK | ID | NAME | STATUS | pde\\_mean | RESULT |");
+    expect(md.stdout).toContain("pipe \\| name");
+  });
+
+  it("reads $EXPFLOW_HOME/experiments.jsonl by default, and EXPFLOW_REGISTRY over it", () => {
+    const home = tempDir();
+    writeRegistry([record("home1", { pde_mean: 1 })], home);
+    const other = writeRegistry([record("env1", { pde_mean: 1 })]);
+    const a = json(runCli(["compare-scores", "--sort-by", "pde_mean", "--json"], { env: { EXPFLOW_HOME: home } }).stdout);
+    expect(a.results.map((x) => x.id)).toEqual(["home1"]);
+    const b = json(runCli(["compare-scores", "--sort-by", "pde_mean", "--json"], { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: other } }).stdout);
+    expect(b.results.map((x) => x.id)).toEqual(["env1"]);
+  });
+
+  it("follows a metric's direction and threshold overridden in expflow.yaml", () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "expflow.yaml"), "metrics:\n  pde_mean:\n    threshold: 25\n  train_time_min:\n    threshold: null\n  my_acc:\n    direction: lower\n");
+    const path = writeRegistry([record("a", { pde_mean: 20, my_acc: 0.9 }), record("b", { pde_mean: 30, my_acc: 0.1 })]);
+    const out = json(runCli(["compare-scores", "--registry", path, "--sort-by", "my_acc", "--use-thresholds", "--json"], { cwd: join(dir, "sub") }).stdout);
+    expect(out.ascending).toBe(true);
+    expect(out.gates[0]).toEqual({ metric: "pde_mean", op: "lt", value: 25 });
+    expect(out.results.map((x) => [x.id, x.passed])).toEqual([
+      ["a", true],
+      ["b", false],
+    ]);
+  });
+
+  it("fails on a bad config file with exit 2 naming the file and key", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "expflow.yaml"), "metrics:\n  pde_mean:\n    threshold: low\n");
+    const r = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(join(dir, "expflow.yaml"));
+    expect(r.stderr).toContain("metrics.pde_mean.threshold");
+  });
+});
