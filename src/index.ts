@@ -27,6 +27,7 @@ export {
   formatGate,
   compareOp,
   evaluateGates,
+  gatePredicate,
   metricValue,
   thresholdGates,
   type Gate,

@@ -31,30 +31,51 @@ export interface CompareScoresFlags extends FormatFlags {
   max?: number;
 }
 
-/** The JSON contract of `compare-scores --json` (documented in the README; keep it stable). */
-export function compareScoresJson(result: CompareScoresResult): unknown {
+function resultJson(r: RankedExperiment): unknown {
+  return {
+    rank: r.rank,
+    id: r.experiment.id,
+    name: r.experiment.name,
+    status: r.experiment.status,
+    passed: r.passed,
+    value: r.value,
+    metrics: r.experiment.metrics,
+    gates: r.gates.map((g) => ({
+      metric: g.metric,
+      op: g.op,
+      threshold: g.threshold,
+      actual: g.actual,
+      passed: g.passed,
+      reason: g.reason,
+    })),
+  };
+}
+
+function headerJson(result: CompareScoresResult): { sort_by: string; ascending: boolean; gates: unknown[] } {
   return {
     sort_by: result.sortBy,
     ascending: result.ascending,
     gates: result.gates.map((g) => ({ metric: g.metric, op: g.op, value: g.value })),
-    results: result.results.map((r) => ({
-      rank: r.rank,
-      id: r.experiment.id,
-      name: r.experiment.name,
-      status: r.experiment.status,
-      passed: r.passed,
-      value: r.value,
-      metrics: r.experiment.metrics,
-      gates: r.gates.map((g) => ({
-        metric: g.metric,
-        op: g.op,
-        threshold: g.threshold,
-        actual: g.actual,
-        passed: g.passed,
-        reason: g.reason,
-      })),
-    })),
   };
+}
+
+/** The JSON contract of `compare-scores --json` (documented in the README; keep it stable). */
+export function compareScoresJson(result: CompareScoresResult): unknown {
+  return { ...headerJson(result), results: result.results.map(resultJson) };
+}
+
+/**
+ * Writes `JSON.stringify(compareScoresJson(result))` and a newline, in batches of rows, so a
+ * large ranking never needs its whole text in memory at once.
+ */
+export function writeCompareScoresJson(result: CompareScoresResult, write: (text: string) => unknown, batch = 1000): void {
+  const head = JSON.stringify(headerJson(result));
+  write(`${head.slice(0, -1)},"results":[`);
+  for (let i = 0; i < result.results.length; i += batch) {
+    const rows = result.results.slice(i, i + batch).map((r) => JSON.stringify(resultJson(r)));
+    write((i === 0 ? "" : ",") + rows.join(","));
+  }
+  write("]}\n");
 }
 
 function failedGates(r: RankedExperiment): string {
@@ -147,7 +168,7 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
   const { stdout } = ctx.io;
   if (experiments.length === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
   if (format === "json") {
-    stdout.write(`${JSON.stringify(compareScoresJson(result))}\n`);
+    writeCompareScoresJson(result, (text) => stdout.write(text));
   } else {
     const cols = compareScoresColumns(result);
     if (format === "table") {

@@ -139,6 +139,21 @@ export function evaluateGates(
 }
 
 /**
+ * A predicate telling whether an experiment's metrics pass every gate: {@link evaluateGates}
+ * without the per-gate detail, with aliases resolved once, for ranking many experiments.
+ */
+export function gatePredicate(gates: readonly Gate[], options: { registry?: MetricRegistry } = {}): (metrics: Readonly<Record<string, unknown>>) => boolean {
+  const compiled = gates.map((g) => ({ ...g, aliases: options.registry?.get(g.metric)?.aliases ?? [] }));
+  return (metrics) => {
+    for (const g of compiled) {
+      const actual = metricValue(metrics, g.metric, g.aliases);
+      if (actual === null || !compareOp(g.op, actual, g.value)) return false;
+    }
+    return true;
+  };
+}
+
+/**
  * One gate for each registered metric with a threshold, strict and in its direction:
  * `lower` gives `lt`, `higher` gives `gt` (`pde_mean:lt:18.09`, `train_time_min:lt:60`).
  */

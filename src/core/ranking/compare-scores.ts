@@ -1,7 +1,7 @@
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
 import type { Gate, GateResult } from "../gates/gate.js";
-import { evaluateGates, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
+import { evaluateGates, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
 import { MetricRegistry } from "../metrics/registry.js";
 import { didYouMean } from "../suggest.js";
 
@@ -59,9 +59,9 @@ interface Keyed {
   readonly experiment: Experiment;
   readonly passed: boolean;
   readonly value: number | null;
-  readonly tieValues: (number | null)[];
-  readonly createdMs: number | null;
-  readonly gates: GateResult[];
+  readonly tieValues: (number | null)[] | null;
+  /** Parsed `created`, computed only when a tie needs it (`undefined`: not yet). */
+  createdMs: number | null | undefined;
 }
 
 /**
@@ -148,27 +148,28 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const sortAliases = aliasesOf(sortBy);
   const thenAliases = thenBy.map((t) => aliasesOf(t.metric));
 
-  const keyed: Keyed[] = experiments.map((experiment) => {
-    const evaluation = evaluateGates(experiment.metrics, gates, { registry });
-    return {
-      experiment,
-      passed: evaluation.passed,
-      value: metricValue(experiment.metrics, sortBy, sortAliases),
-      tieValues: thenBy.map((t, i) => metricValue(experiment.metrics, t.metric, thenAliases[i])),
-      createdMs: parseTime(experiment.created),
-      gates: evaluation.results,
-    };
-  });
+  const passes = gatePredicate(gates, { registry });
+  const keyed: Keyed[] = experiments.map((experiment) => ({
+    experiment,
+    passed: passes(experiment.metrics),
+    value: metricValue(experiment.metrics, sortBy, sortAliases),
+    tieValues: thenBy.length === 0 ? null : thenBy.map((t, i) => metricValue(experiment.metrics, t.metric, thenAliases[i])),
+    createdMs: undefined,
+  }));
+  const createdOf = (k: Keyed): number | null => {
+    if (k.createdMs === undefined) k.createdMs = parseTime(k.experiment.created);
+    return k.createdMs;
+  };
 
   keyed.sort((a, b) => {
     if (a.passed !== b.passed) return a.passed ? -1 : 1;
     let c = compareNullable(a.value, b.value, ascending);
     if (c !== 0) return c;
     for (let i = 0; i < thenBy.length; i++) {
-      c = compareNullable(a.tieValues[i]!, b.tieValues[i]!, thenBy[i]!.ascending);
+      c = compareNullable(a.tieValues![i]!, b.tieValues![i]!, thenBy[i]!.ascending);
       if (c !== 0) return c;
     }
-    c = compareNullable(a.createdMs, b.createdMs, true);
+    c = compareNullable(createdOf(a), createdOf(b), true);
     if (c !== 0) return c;
     return a.experiment.id < b.experiment.id ? -1 : a.experiment.id > b.experiment.id ? 1 : 0;
   });
@@ -183,7 +184,9 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
       if (k.passed) continue;
       else break;
     }
-    results.push({ rank: k.passed ? ++rank : null, experiment: k.experiment, passed: k.passed, value: k.value, gates: k.gates });
+    // Per-gate detail only for the rows returned: the ranking itself needs just pass or fail.
+    const gateResults = evaluateGates(k.experiment.metrics, gates, { registry }).results;
+    results.push({ rank: k.passed ? ++rank : null, experiment: k.experiment, passed: k.passed, value: k.value, gates: gateResults });
   }
   return { sortBy, ascending, thenBy, gates, results, total: experiments.length, passedCount };
 }

@@ -63,7 +63,7 @@ export class LocalStore implements Store {
     }
     if (!isFile) throw new ValidationError("E_REGISTRY_UNREADABLE", `registry ${path} is not a file`);
 
-    const latest = new Map<string, Record<string, unknown>>();
+    const latest = new Map<string, Experiment>();
     const damaged: DamagedLine[] = [];
     let lines = 0;
     try {
@@ -80,7 +80,8 @@ export class LocalStore implements Store {
           return;
         }
         // A later line replaces the whole record (it keeps its first position in the map).
-        latest.set(id, parsed.value);
+        // Normalising now lets the parsed line's other fields be collected young.
+        latest.set(id, experimentFromRecord(parsed.value, id));
       });
     } catch (e) {
       throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
@@ -89,9 +90,7 @@ export class LocalStore implements Store {
     if (damaged.length > MAX_LINE_WARNINGS) {
       this.onWarning(`${path}: ${damaged.length - MAX_LINE_WARNINGS} more damaged lines skipped (${damaged.length} in all)`);
     }
-    const experiments: Experiment[] = [];
-    for (const [id, record] of latest) experiments.push(experimentFromRecord(record, id));
-    return { experiments, damaged, lines };
+    return { experiments: [...latest.values()], damaged, lines };
   }
 
   /** {@inheritDoc Store.list} */

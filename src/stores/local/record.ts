@@ -36,8 +36,10 @@ function created(v: unknown): string | null {
   return null;
 }
 
+// The two helpers below return the recorded value itself when it is already in shape, so a
+// large registry is not copied record by record.
 function tags(v: unknown): string[] {
-  if (Array.isArray(v)) return v.filter((t): t is string => typeof t === "string");
+  if (Array.isArray(v)) return v.every((t) => typeof t === "string") ? (v as string[]) : v.filter((t): t is string => typeof t === "string");
   if (typeof v === "string") return v.split(",").map((t) => t.trim()).filter((t) => t !== "");
   return [];
 }
@@ -49,6 +51,14 @@ function plainObject(v: unknown): Record<string, unknown> | null {
 function params(v: unknown): Record<string, string> {
   const o = plainObject(v);
   if (o === null) return {};
+  let inShape = true;
+  for (const k in o) {
+    if (typeof o[k] !== "string") {
+      inShape = false;
+      break;
+    }
+  }
+  if (inShape) return o as Record<string, string>;
   const out: Record<string, string> = {};
   for (const [k, value] of Object.entries(o)) {
     if (value === null || value === undefined) continue;
