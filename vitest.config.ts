@@ -6,7 +6,9 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Every test gets its own EXPFLOW_HOME; none ever touches the real ~/.expflow.
     setupFiles: ["test/setup-home.ts"],
-    globalSetup: ["test/global-setup.ts"],
     testTimeout: 30_000,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
+    reporters: ["default", "json"],
+    outputFile: { json: ".vitest/report.json" },
   },
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +25,7 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? tempDir(),
     env,

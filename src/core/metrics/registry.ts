@@ -116,6 +116,14 @@ export class MetricRegistry {
       if (o.threshold !== undefined && o.threshold !== null && !Number.isFinite(o.threshold)) {
         throw new ConfigError(sourceOf(name), `${key}.threshold`, "must be a finite number (or null for none)");
       }
+      if (o.direction !== undefined && o.direction !== "higher" && o.direction !== "lower") {
+        throw new ConfigError(sourceOf(name), `${key}.direction`, `must be 'higher' or 'lower', got ${JSON.stringify(o.direction)}`);
+      }
+      for (const alias of o.aliases ?? []) {
+        if (typeof alias !== "string" || alias.trim() === "" || /\s/.test(alias)) {
+          throw new ConfigError(sourceOf(name), `${key}.aliases`, `alias ${JSON.stringify(alias)} must be non-empty and contain no whitespace`);
+        }
+      }
       const base = definitions.get(name);
       if (base === undefined && o.direction === undefined) {
         throw new ConfigError(sourceOf(name), `${key}.direction`, `'${name}' is not a standard metric, so it needs a direction`, {
@@ -241,7 +249,8 @@ export function validateMetricValues(values: unknown, registry: MetricRegistry =
   }
   const problems: string[] = [];
   let unknownSeen = false;
-  const out: MetricValues = {};
+  // A Map, not an object: metric names such as `constructor` or `__proto__` are names like any other.
+  const out = new Map<string, number>();
   for (const [rawName, value] of entries) {
     const name = String(rawName);
     const canonical = registry.resolve(name);
@@ -257,18 +266,18 @@ export function validateMetricValues(values: unknown, registry: MetricRegistry =
       problems.push(`metric '${name}' has value ${describe(value)}: it must be a finite number`);
       continue;
     }
-    if (canonical in out) {
+    if (out.has(canonical)) {
       problems.push(`metric '${canonical}' is given twice (as '${name}' and under another name)`);
       continue;
     }
-    out[canonical] = n;
+    out.set(canonical, n);
   }
   if (problems.length > 0) {
     throw new ValidationError("E_METRIC_VALIDATION", problems.join("\n"), {
       hint: unknownSeen ? `known metrics: ${registry.names().join(", ")}` : undefined,
     });
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /**

@@ -1,0 +1,416 @@
+// expflow benchmark harness: `npm run bench` (builds dist/ first, then runs this file).
+//
+// 1. Cold start: `node dist/cli.js --version` against bare `node -e 0`, interleaved.
+// 2. Throughput: `compare-scores` on a generated 100,000-experiment registry against a floor
+//    (bench/floor.mjs: read the file and JSON.parse each line, nothing else), interleaved.
+// 3. Peak memory (max RSS) of the throughput commands, through bench/rss-probe.mjs.
+//
+// Prints the tables to stdout (progress goes to stderr) and overwrites BENCHMARKS.md with them.
+// It reports; it does not assert: a missed goal still exits 0. A command that fails (an exit
+// code it should not have, a signal) makes it print that command's stderr and exit 1.
+//
+// Knobs (environment variables, defaults in brackets): BENCH_COLD_RUNS [30],
+// BENCH_COLD_WARMUP [3], BENCH_RUNS [7], BENCH_WARMUP [1], BENCH_RECORDS [100000],
+// BENCH_SEED [20260101], BENCH_KEEP=1 keeps the temporary directory.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { generateRegistry } from "./generate.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(ROOT, "dist", "cli.js");
+const FLOOR = fileURLToPath(new URL("./floor.mjs", import.meta.url));
+const PROBE = pathToFileURL(fileURLToPath(new URL("./rss-probe.mjs", import.meta.url))).href;
+const OUT_MD = join(ROOT, "BENCHMARKS.md");
+const NODE = process.execPath;
+
+const intEnv = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got '${v}'`);
+  return n;
+};
+const COLD_RUNS = Math.max(1, intEnv("BENCH_COLD_RUNS", 30));
+const COLD_WARMUP = intEnv("BENCH_COLD_WARMUP", 3);
+const RUNS = Math.max(1, intEnv("BENCH_RUNS", 7));
+const WARMUP = Math.max(1, intEnv("BENCH_WARMUP", 1)); // the first warm-up also checks the output
+const RECORDS = Math.max(1, intEnv("BENCH_RECORDS", 100_000));
+const SEED = intEnv("BENCH_SEED", 20260101);
+
+const GOAL_COLD = 1.5;
+const GOAL_THROUGHPUT = 2.5;
+
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+const log = (s) => process.stderr.write(s);
+
+/** A command that failed: reported with its stderr, then the harness exits 1. */
+class CommandFailed extends Error {}
+
+// ---------------------------------------------------------------------------------------------
+// Running and timing
+
+/**
+ * Runs `node ...args` once and returns its wall time in ms (process.hrtime.bigint around
+ * spawnSync). `stdout`: "ignore" (/dev/null), "pipe" (returned) or a file descriptor.
+ */
+function runOnce(spec, { stdout = "ignore", env = spec.env, nodeArgs = [] } = {}) {
+  const args = [...nodeArgs, ...spec.args];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(NODE, args, {
+    cwd: spec.cwd,
+    env,
+    stdio: ["ignore", stdout, "pipe"],
+    maxBuffer: 1024 * 1024 * 1024,
+    encoding: "utf8",
+  });
+  const t1 = process.hrtime.bigint();
+  const ok = r.error === undefined && r.status !== null && spec.okCodes.includes(r.status);
+  if (!ok) {
+    const why = r.error ? `could not run: ${r.error.message}` : r.status === null ? `killed by ${r.signal}` : `exit code ${r.status}`;
+    throw new CommandFailed(
+      `command failed (${why}; expected exit ${spec.okCodes.join(" or ")}):\n  ${[NODE, ...args].join(" ")}\n` +
+        `--- stderr ---\n${r.stderr ?? ""}${r.stderr && !r.stderr.endsWith("\n") ? "\n" : ""}--------------`,
+    );
+  }
+  return { ms: Number(t1 - t0) / 1e6, status: r.status, stdout: typeof r.stdout === "string" ? r.stdout : "", stderr: r.stderr ?? "" };
+}
+
+/**
+ * Runs the specs interleaved (A, B, C, A, B, C, ...): `warmup` untimed rounds, then `runs` timed
+ * ones. `check(spec, result)` sees the first warm-up run of each spec (its stdout captured).
+ */
+function interleaved(specs, { runs, warmup, capture, check }) {
+  const times = new Map(specs.map((s) => [s.key, []]));
+  for (let round = 0; round < warmup + runs; round++) {
+    const timed = round >= warmup;
+    for (const spec of specs) {
+      const first = round === 0 && check !== undefined;
+      const r = runOnce(spec, { stdout: first ? capture(spec) : "ignore" });
+      if (first) check(spec, r);
+      if (timed) times.get(spec.key).push(r.ms);
+    }
+    log(timed ? "." : "w");
+  }
+  log("\n");
+  return times;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const n = s.length;
+  const median = n % 2 === 1 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  const p90 = s[Math.min(n - 1, Math.ceil(0.9 * n) - 1)]; // nearest rank
+  return { n, median, p90, min: s[0], max: s[n - 1] };
+}
+
+const ms = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const ratio = (x) => `${x.toFixed(2)}x`;
+const mib = (kib) => (kib / 1024).toFixed(1);
+const verdict = (value, goal) => (value <= goal ? "met" : "not met");
+
+/** A Markdown table with padded columns, so it reads as well in a terminal. */
+function table(header, rows, align) {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(3, ...all.map((r) => String(r[c]).length)));
+  const cell = (text, c) => (align[c] === "r" ? String(text).padStart(widths[c]) : String(text).padEnd(widths[c]));
+  const line = (r) => `| ${r.map(cell).join(" | ")} |`;
+  const rule = `|${widths.map((w, c) => (align[c] === "r" ? `${"-".repeat(w + 1)}:` : `${"-".repeat(w + 2)}`)).join("|")}|`;
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context
+
+function gitDescribe() {
+  const git = (args) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8" });
+  const head = git(["rev-parse", "--short", "HEAD"]);
+  if (head.status !== 0) return null;
+  const dirty = git(["status", "--porcelain", "--", "src", "package.json", "tsup.config.ts"]);
+  return `${head.stdout.trim()}${dirty.status === 0 && dirty.stdout.trim() !== "" ? " (with uncommitted changes under src/)" : ""}`;
+}
+
+/** A fingerprint of dist/, to notice a rebuild (say, by a concurrent `npm test`) during the run. */
+function distFingerprint() {
+  const h = createHash("sha256");
+  try {
+    for (const f of readdirSync(join(ROOT, "dist")).sort()) h.update(f).update("\0").update(readFileSync(join(ROOT, "dist", f))).update("\0");
+  } catch (e) {
+    h.update(String(e));
+  }
+  return h.digest("hex");
+}
+
+/** An `expflow.yaml` the CLI would pick up from `dir` (it searches upwards), if any. */
+function strayProjectConfig(dir) {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "expflow.yaml"))) return join(d, "expflow.yaml");
+    if (dirname(d) === d) return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function main(tmp) {
+  if (!existsSync(CLI)) throw new CommandFailed(`${CLI} does not exist: run \`npm run bench\` (it builds first).`);
+  const cpus = os.cpus();
+  const machine = {
+    node: process.version,
+    cpu: cpus[0]?.model?.trim() ?? "unknown",
+    cores: cpus.length,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    memGiB: (os.totalmem() / 1024 ** 3).toFixed(1),
+    load: os.loadavg().map((l) => l.toFixed(2)).join(", "),
+  };
+  const date = new Date().toISOString();
+  const distAtStart = distFingerprint();
+  const source = gitDescribe();
+
+  // The children get a clean, isolated environment: an empty EXPFLOW_HOME (no config.yaml),
+  // the temporary directory as working directory (no expflow.yaml), no colour, no NODE_OPTIONS.
+  const env = { ...process.env, EXPFLOW_HOME: join(tmp, "home"), NO_COLOR: "1" };
+  delete env.NODE_OPTIONS;
+  delete env.EXPFLOW_REGISTRY;
+  delete env.FORCE_COLOR;
+  const stray = strayProjectConfig(tmp);
+  if (stray) log(`warning: ${stray} exists and will be read by expflow as project configuration\n`);
+
+  // 1. Cold start ------------------------------------------------------------------------------
+  log(`cold start: ${COLD_WARMUP} warm-up + ${COLD_RUNS} timed runs each, interleaved `);
+  const bare = { key: "bare", label: "node -e 0", args: ["-e", "0"], cwd: tmp, env, okCodes: [0] };
+  const version = { key: "version", label: "node dist/cli.js --version", args: [CLI, "--version"], cwd: tmp, env, okCodes: [0] };
+  const coldSpecs = [version, bare];
+  const cold = interleaved(coldSpecs, {
+    runs: COLD_RUNS,
+    warmup: COLD_WARMUP,
+    capture: () => "pipe",
+    check: (spec, r) => {
+      if (spec === version && r.stdout.trim() !== pkg.version) {
+        throw new CommandFailed(`--version printed '${r.stdout.trim()}', expected '${pkg.version}'`);
+      }
+    },
+  });
+  const coldStats = { bare: stats(cold.get("bare")), version: stats(cold.get("version")) };
+  const coldRatio = coldStats.version.median / coldStats.bare.median;
+
+  // 2. Throughput ------------------------------------------------------------------------------
+  log(`generating ${RECORDS} experiments (seed ${SEED}) ... `);
+  const registry = join(tmp, "experiments.jsonl");
+  const gen = generateRegistry(RECORDS, SEED);
+  writeFileSync(registry, gen.text);
+  const lineLengths = gen.text.split("\n").filter((l) => l !== "").map((l) => Buffer.byteLength(l)).sort((a, b) => a - b);
+  const statusCount = {};
+  for (const m of gen.text.matchAll(/"status":"([a-z]+)"/g)) statusCount[m[1]] = (statusCount[m[1]] ?? 0) + 1;
+  gen.text = ""; // let the harness's copy go
+  log(`${(gen.bytes / 1024 ** 2).toFixed(1)} MiB\n`);
+
+  const gateArgs = ["--sort-by", "pde_mean", "--gate", "pde_mean:lt:18.09", "--gate", "train_time_min:lt:60"];
+  const A = {
+    key: "A",
+    label: "compare-scores --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60 --max 20",
+    args: [CLI, "compare-scores", "--registry", registry, ...gateArgs, "--max", "20"],
+    cwd: tmp,
+    env,
+    okCodes: [0, 1],
+  };
+  const A2 = {
+    key: "A2",
+    label: "compare-scores --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60 --json",
+    args: [CLI, "compare-scores", "--registry", registry, ...gateArgs, "--json"],
+    cwd: tmp,
+    env,
+    okCodes: [0, 1],
+  };
+  const F = { key: "floor", label: "floor: node bench/floor.mjs (readFileSync + split + JSON.parse per line)", args: [FLOOR, registry], cwd: tmp, env, okCodes: [0] };
+  const tpSpecs = [A, A2, F];
+
+  const warnings = [];
+  let passing = null;
+  const outFile = (spec) => join(tmp, `out-${spec.key}.txt`);
+  const fds = new Map();
+  log(`throughput: ${WARMUP} warm-up + ${RUNS} timed runs each of A, A2, floor, interleaved `);
+  const tp = interleaved(tpSpecs, {
+    runs: RUNS,
+    warmup: WARMUP,
+    capture: (spec) => {
+      const fd = openSync(outFile(spec), "w");
+      fds.set(spec.key, fd);
+      return fd;
+    },
+    check: (spec, r) => {
+      closeSync(fds.get(spec.key));
+      const out = readFileSync(outFile(spec), "utf8");
+      if (r.stderr.trim() !== "") warnings.push(`${spec.key} wrote to stderr: ${r.stderr.trim().split("\n")[0]}`);
+      if (spec === F && out.trim() !== String(RECORDS)) throw new CommandFailed(`floor parsed ${out.trim()} lines, expected ${RECORDS}`);
+      if (spec === A && !out.includes(String(RECORDS))) warnings.push(`A's output does not mention ${RECORDS} experiments`);
+      if (spec === A2) {
+        let json;
+        try {
+          json = JSON.parse(out);
+        } catch (e) {
+          throw new CommandFailed(`compare-scores --json did not print valid JSON: ${e.message}`);
+        }
+        const results = Array.isArray(json?.results) ? json.results : [];
+        if (results.length !== RECORDS) warnings.push(`A2 returned ${results.length} results, expected ${RECORDS}`);
+        passing = results.filter((x) => x.passed === true).length;
+      }
+      rmSync(outFile(spec));
+    },
+  });
+  const tpStats = Object.fromEntries(tpSpecs.map((s) => [s.key, stats(tp.get(s.key))]));
+  const ratioA = tpStats.A.median / tpStats.floor.median;
+  const ratioA2 = tpStats.A2.median / tpStats.floor.median;
+
+  // 3. Peak memory -----------------------------------------------------------------------------
+  log("peak memory: one probed run each ");
+  const rss = {};
+  for (const spec of tpSpecs) {
+    const file = join(tmp, `rss-${spec.key}.txt`);
+    runOnce(spec, { env: { ...env, BENCH_RSS_FILE: file }, nodeArgs: ["--import", PROBE] });
+    if (!existsSync(file)) throw new CommandFailed(`the RSS probe wrote nothing for ${spec.key} (${file})`);
+    rss[spec.key] = Number(readFileSync(file, "utf8").trim());
+    log(".");
+  }
+  log("\n");
+
+  if (distFingerprint() !== distAtStart) warnings.push("dist/ changed during the run (rebuilt concurrently?): the figures may mix two builds; run again");
+
+  // Report ---------------------------------------------------------------------------------------
+  const coldHeader = ["Command", "Runs", "Median (ms)", "p90 (ms)", "Min (ms)", "Max (ms)"];
+  const coldRows = [version, bare].map((s) => {
+    const st = coldStats[s.key];
+    return [`\`${s.label}\``, st.n, ms(st.median), ms(st.p90), ms(st.min), ms(st.max)];
+  });
+  const coldTable = table(coldHeader, coldRows, ["l", "r", "r", "r", "r", "r"]);
+
+  const tpHeader = ["Command", "Runs", "Median (ms)", "p90 (ms)", "Min (ms)", "Max (ms)", "Median / floor", "Min / floor", "Peak RSS (MiB)"];
+  const tpRows = [
+    ["A: `compare-scores ... --max 20` (table)", A],
+    ["A2: `compare-scores ... --json` (all rows)", A2],
+    ["Floor: `bench/floor.mjs`", F],
+  ].map(([name, s]) => {
+    const st = tpStats[s.key];
+    return [name, st.n, ms(st.median), ms(st.p90), ms(st.min), ms(st.max), ratio(st.median / tpStats.floor.median), ratio(st.min / tpStats.floor.min), mib(rss[s.key])];
+  });
+  const tpTable = table(tpHeader, tpRows, ["l", "r", "r", "r", "r", "r", "r", "r", "r"]);
+
+  const goalsTable = table(
+    ["Goal", "Measured", "Target", "Verdict"],
+    [
+      ["Cold start: median `--version` / median `node -e 0`", ratio(coldRatio), `≤ ${GOAL_COLD}x`, verdict(coldRatio, GOAL_COLD)],
+      ["Throughput: median A / median floor", ratio(ratioA), `≤ ${GOAL_THROUGHPUT}x`, verdict(ratioA, GOAL_THROUGHPUT)],
+      ["Throughput: median A2 (`--json`) / median floor", ratio(ratioA2), "none", "reported"],
+    ],
+    ["l", "r", "r", "l"],
+  );
+
+  const statusText = Object.entries(statusCount)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${v} ${k}`)
+    .join(", ");
+  const registryText =
+    `${RECORDS.toLocaleString("en-US")} experiments (seed ${SEED}), ${(gen.bytes / 1024 ** 2).toFixed(1)} MiB; ` +
+    `line length ${lineLengths[0]}–${lineLengths[lineLengths.length - 1]} bytes (median ${lineLengths[Math.floor(lineLengths.length / 2)]}); ` +
+    `${statusText}; ${gen.missingMetrics} records miss 1–3 metrics.` +
+    (passing !== null ? ` ${passing} of them pass both gates.` : "");
+
+  const stdoutReport = [
+    "",
+    `expflow ${pkg.version} benchmarks — ${date}`,
+    `node ${machine.node}, ${machine.cpu}, ${machine.cores} cores, load ${machine.load}`,
+    "",
+    "Cold start",
+    coldTable,
+    "",
+    `Throughput — registry: ${registryText}`,
+    tpTable,
+    "",
+    "Goals",
+    goalsTable,
+    ...(warnings.length ? ["", ...warnings.map((w) => `warning: ${w}`)] : []),
+    "",
+    `written to ${relative(process.cwd(), OUT_MD) || OUT_MD}`,
+    "",
+  ].join("\n");
+
+  const md = `# Benchmarks
+
+Figures from \`bench/run.mjs\`. Reproduce them with:
+
+\`\`\`sh
+npm run bench
+\`\`\`
+
+It builds \`dist/\` with tsup, then runs every command below as a fresh \`node\` process
+(\`child_process.spawnSync\`, wall time measured with \`process.hrtime.bigint()\`, so process
+start-up and exit are included), interleaving the commands compared (A, B, A, B, ...) so that
+drift in the machine's load hits them alike. It rewrites this file each time. The children run
+in a temporary directory with an empty \`EXPFLOW_HOME\` (no configuration files) and
+\`NO_COLOR=1\`; standard output goes to \`/dev/null\` in timed runs (the first, untimed run of
+each throughput command is captured and checked instead). Timings on a shared machine vary
+from run to run: compare ratios, not absolute times.
+
+## Machine
+
+- Date: ${date}
+- Node: ${machine.node}
+- CPU: ${machine.cpu}, ${machine.cores} cores (\`os.cpus()\`)
+- OS: ${machine.platform}, ${machine.memGiB} GiB RAM
+- Load average at start (1, 5, 15 min): ${machine.load}
+- expflow: ${pkg.version}${source ? `, commit ${source}` : ""}
+
+## Cold start
+
+\`node dist/cli.js --version\` against bare \`node -e 0\`: ${COLD_WARMUP} warm-up round${COLD_WARMUP === 1 ? "" : "s"}, then
+${COLD_RUNS} timed runs of each, interleaved.
+
+${coldTable}
+
+Ratio of medians: **${ratio(coldRatio)}** (goal ≤ ${GOAL_COLD}x: ${verdict(coldRatio, GOAL_COLD)}).
+
+## Throughput and peak memory
+
+Registry: ${registryText} Generated by \`bench/generate.mjs\` (deterministic, seeded PRNG) into a
+temporary directory, removed afterwards.
+
+- A: \`node dist/cli.js compare-scores --registry FILE --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60 --max 20\`
+- A2: the same with \`--json\` and without \`--max\` (every experiment in the JSON output)
+- Floor: \`node bench/floor.mjs FILE\` — \`readFileSync\` + \`split("\\n")\` + \`JSON.parse\` of each
+  non-empty line, nothing else: the least any tool reading this file must do.
+
+${WARMUP} warm-up round${WARMUP === 1 ? "" : "s"}, then ${RUNS} timed runs of each, interleaved (A, A2, floor, A, ...).
+Peak RSS: one more run of each under \`node --import bench/rss-probe.mjs\`, which records
+\`process.resourceUsage().maxRSS\` when the process exits. The goal is judged on medians; the
+ratio of minimums is shown too, as it is less sensitive to other load on a shared machine.
+
+${tpTable}
+
+## Goals
+
+${goalsTable}
+${warnings.length ? `\nWarnings:\n\n${warnings.map((w) => `- ${w}`).join("\n")}\n` : ""}`;
+
+  writeFileSync(OUT_MD, md);
+  process.stdout.write(stdoutReport);
+}
+
+const tmp = mkdtempSync(join(os.tmpdir(), "expflow-bench-"));
+try {
+  main(tmp);
+} catch (e) {
+  if (e instanceof CommandFailed) {
+    process.stderr.write(`\nbench: ${e.message}\n`);
+    process.exitCode = 1;
+  } else {
+    throw e;
+  }
+} finally {
+  if (process.env.BENCH_KEEP === "1") log(`kept ${tmp}\n`);
+  else rmSync(tmp, { recursive: true, force: true });
+}
