@@ -46,3 +46,24 @@ export { LIFECYCLE_STATES, matchesFilter, type Experiment, type ExperimentFilter
 export type { Store, WarningSink } from "./stores/store.js";
 export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
 export { loadConfig, metricRegistryOf, expflowHome, type ResolvedConfig, type ConfigEnvironment } from "./config/load.js";
+export { guard, type GuardOptions, type GuardContext, type GuardOutcome } from "./security/guard.js";
+export {
+  initPin,
+  verifyPin,
+  pinIsSet,
+  clearPin,
+  pinStatus,
+  activePin,
+  lockedUntil,
+  lockoutMs,
+  LOCKOUT_THRESHOLD,
+  LOCKOUT_BASE_MS,
+  LOCKOUT_MAX_MS,
+  type PinContext,
+  type PinSource,
+  type PinStatus,
+  type ActivePin,
+  type VerifyResult,
+} from "./security/pin.js";
+export { hashPin, parsePinHash, isValidPin, SCRYPT_DEFAULTS, type PinHashFormat } from "./security/pin-hash.js";
+export { appendAudit, readAudit, verifyAudit, auditHash, type AuditRecord, type AuditOutcome, type AuditVerification, type AuditActor } from "./security/audit-log.js";

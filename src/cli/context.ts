@@ -8,8 +8,14 @@ export interface OutStream {
   readonly isTTY?: boolean;
 }
 
+/** A readable text stream, as much of one as the CLI needs. */
+export interface InStream extends NodeJS.ReadableStream {
+  readonly isTTY?: boolean;
+}
+
 /** Everything a command reads from or writes to the outside world; injected for tests. */
 export interface CliIO {
+  readonly stdin: InStream;
   readonly stdout: OutStream;
   readonly stderr: OutStream;
   readonly env: Readonly<Record<string, string | undefined>>;

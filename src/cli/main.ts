@@ -67,7 +67,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const errColors = colors(shouldColor(io.stderr, io.env, colorFlag));
 
   const program = new Command("expflow")
-    .description("Governance for machine-learning experiment workflows: metrics registry, ranking with gates.")
+    .description("Governance for machine-learning experiment workflows: metrics registry, ranking with gates, PIN-protected actions.")
     .version(__EXPFLOW_VERSION__, "-V, --version", "print the version")
     .option("--no-color", "never colour the output (colour is used only on a terminal, and never with NO_COLOR)")
     .helpOption("-h, --help", "show help")
@@ -84,7 +84,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       `
 Exit codes: 0 ok, 1 negative verdict (nothing passes), 2 usage or input error,
 3 denied by governance, 4 backend failure.
-Environment: EXPFLOW_HOME (default ~/.expflow), EXPFLOW_REGISTRY, NO_COLOR.`,
+Environment: EXPFLOW_HOME (default ~/.expflow), EXPFLOW_REGISTRY, EXPFLOW_PIN, EXPFLOW_PIN_HASH, NO_COLOR.`,
     );
   program.configureHelp({ showGlobalOptions: true });
 
@@ -146,6 +146,58 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
       exitCode = await configShowCommand(opts, ctx);
     });
 
+  const pin = program.command("pin").description("the PIN that protects destructive actions");
+  pin
+    .command("init")
+    .description("set the PIN (changing an existing one needs the current PIN)")
+    .argument("[PIN]", "the new PIN, 4 digits (visible in the process list: prefer --new-pin-stdin or the prompt)")
+    .option("--new-pin-stdin", "read the new PIN from standard input (after the current one, with --pin-stdin)")
+    .addOption(new Option("--pin <pin>", "the current PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
+    .option("--pin-stdin", "read the current PIN from the first line of standard input")
+    .option("--force", "change without the current PIN, where pin.allow_force permits")
+    .action(async (newPin: string | undefined, opts) => {
+      const { pinInitCommand } = await import("./commands/pin.js");
+      exitCode = await pinInitCommand(newPin, opts, ctx);
+    });
+  pin
+    .command("check")
+    .description("check a PIN: exit 0 right (or no PIN set), 3 wrong, locked or not supplied")
+    .addOption(new Option("--pin <pin>", "the PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
+    .option("--pin-stdin", "read the PIN from one line of standard input")
+    .action(async (opts) => {
+      const { pinCheckCommand } = await import("./commands/pin.js");
+      exitCode = await pinCheckCommand(opts, ctx);
+    });
+  pin
+    .command("clear")
+    .description("remove the PIN (needs the current PIN)")
+    .addOption(new Option("--pin <pin>", "the current PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
+    .option("--pin-stdin", "read the current PIN from one line of standard input")
+    .option("--force", "clear without the PIN, where pin.allow_force permits")
+    .action(async (opts) => {
+      const { pinClearCommand } = await import("./commands/pin.js");
+      exitCode = await pinClearCommand(opts, ctx);
+    });
+  pin
+    .command("status")
+    .description("whether a PIN is active, where its hash comes from, its format and any lockout")
+    .option("--json", "print JSON")
+    .action(async (opts) => {
+      const { pinStatusCommand } = await import("./commands/pin.js");
+      exitCode = await pinStatusCommand(opts, ctx);
+    });
+
+  const audit = program.command("audit").description("the tamper-evident audit log of protected actions");
+  audit
+    .command("log")
+    .description("show the audit log, or verify its hash chain with --verify (exit 1 when broken)")
+    .option("--json", "print JSON")
+    .option("--verify", "verify the hash chain: exit 0 intact, 1 naming the first record altered, removed or inserted")
+    .action(async (opts) => {
+      const { auditLogCommand } = await import("./commands/audit-log.js");
+      exitCode = await auditLogCommand(opts, ctx);
+    });
+
   try {
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;
@@ -180,6 +232,7 @@ export async function main(): Promise<void> {
     });
   }
   process.exitCode = await run(process.argv.slice(2), {
+    stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

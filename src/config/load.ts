@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../core/errors.js";
 import type { MetricOverride } from "../core/metrics/registry.js";
 import { MetricRegistry } from "../core/metrics/registry.js";
+import type { ConfigFileContent } from "./schema.js";
 
 /** Where a setting came from. */
 export type Provenance = "default" | "env" | "flag" | string;
@@ -26,6 +27,13 @@ export interface ResolvedConfig {
   readonly metrics: Readonly<Record<string, MetricOverride>>;
   /** For each overridden metric, the file that last set one of its fields. */
   readonly metricSources: Readonly<Record<string, string>>;
+  /**
+   * `pin.allow_force`: whether `--force` may skip the PIN. Default true (as the earlier tool).
+   * The most restrictive layer wins: `false` in any file cannot be undone by another file.
+   */
+  readonly allowForce: Sourced<boolean>;
+  /** `pin.hash` from a file (the lowest-precedence hash source), with that file. */
+  readonly pinHash: { value: string; source: string } | undefined;
 }
 
 /** What {@link loadConfig} reads from; injected so tests control it. */
@@ -64,7 +72,7 @@ export function findProjectConfig(cwd: string): string | undefined {
   }
 }
 
-async function readConfigFile(path: string): Promise<{ registry?: string; metrics?: Record<string, MetricOverride> }> {
+async function readConfigFile(path: string): Promise<ConfigFileContent> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -99,6 +107,8 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
   let registry: Sourced<string> = { value: join(home, "experiments.jsonl"), source: "default" };
   const metrics: Record<string, MetricOverride> = {};
   const metricSources: Record<string, string> = {};
+  let allowForce: Sourced<boolean> = { value: true, source: "default" };
+  let pinHash: { value: string; source: string } | undefined;
 
   const layers = [join(home, "config.yaml"), findProjectConfig(cwd)].filter(
     (p, i, all): p is string => p !== undefined && existsSync(p) && all.indexOf(p) === i,
@@ -111,11 +121,14 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
       metrics[name] = { ...metrics[name], ...override };
       metricSources[name] = file;
     }
+    const force = content.pin?.allow_force;
+    if (force !== undefined && (allowForce.source === "default" || allowForce.value)) allowForce = { value: force, source: file };
+    if (content.pin?.hash !== undefined) pinHash = { value: content.pin.hash, source: file };
   }
   const envRegistry = env["EXPFLOW_REGISTRY"];
   if (envRegistry !== undefined && envRegistry.trim() !== "") registry = { value: resolve(cwd, envRegistry), source: "env" };
   if (flags.registry !== undefined) registry = { value: resolve(cwd, flags.registry), source: "flag" };
-  return { home, files, registry, metrics, metricSources };
+  return { home, files, registry, metrics, metricSources, allowForce, pinHash };
 }
 
 /**

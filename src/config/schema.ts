@@ -12,20 +12,28 @@ const metricOverride = z.strictObject({
   aliases: z.array(z.string().min(1)).optional(),
 });
 
+const pinSection = z.strictObject({
+  allow_force: z.boolean().optional(),
+  hash: z.string().min(1).optional(),
+});
+
 const configFile = z.strictObject({
   registry: z.string().min(1).optional(),
   metrics: z.record(z.string(), metricOverride).optional(),
+  pin: pinSection.optional(),
 });
 
 /** One configuration file's content, validated. */
 export interface ConfigFileContent {
   registry?: string;
   metrics?: Record<string, MetricOverride>;
+  pin?: { allow_force?: boolean; hash?: string };
 }
 
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(configFile.shape),
   metric: Object.keys(metricOverride.shape),
+  pin: Object.keys(pinSection.shape),
 };
 
 /**
@@ -43,11 +51,11 @@ export function validateConfigFile(data: unknown, source: string): ConfigFileCon
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0]!;
     const inMetric = path[0] === "metrics" && path.length === 2;
-    const known = inMetric ? KNOWN_KEYS["metric"]! : path.length === 0 ? KNOWN_KEYS[""]! : [];
+    const known = inMetric ? KNOWN_KEYS["metric"]! : path.length === 0 ? KNOWN_KEYS[""]! : path.join(".") === "pin" ? KNOWN_KEYS["pin"]! : [];
     throw new ConfigError(source, [...path, key].join("."), `unknown key.${didYouMean(key, known)} Known keys here: ${known.join(", ")}`);
   }
   if (path.length === 0) {
-    throw new ConfigError(source, undefined, "the file must hold a mapping of keys (registry, metrics)");
+    throw new ConfigError(source, undefined, "the file must hold a mapping of keys (registry, metrics, pin)");
   }
   throw new ConfigError(source, path.join("."), issue.message);
 }

@@ -1,0 +1,37 @@
+import type { AuditRecord } from "../../security/audit-log.js";
+import { readAudit, verifyAudit } from "../../security/audit-log.js";
+import type { CommandContext } from "../context.js";
+import type { Column } from "../output/render.js";
+import { renderTable } from "../output/render.js";
+
+const COLUMNS: Column<AuditRecord>[] = [
+  { header: "SEQ", get: (r) => r.seq, align: "right" },
+  { header: "TIME", get: (r) => r.time },
+  { header: "USER", get: (r) => r.user },
+  { header: "HOST", get: (r) => r.host, maxWidth: 24 },
+  { header: "ACTION", get: (r) => r.action },
+  { header: "TARGET", get: (r) => r.target, maxWidth: 24 },
+  {
+    header: "OUTCOME",
+    get: (r) => r.outcome,
+    paint: (r, t, c) => (r.outcome === "allowed" || r.outcome === "no-pin" ? c.green(t) : r.outcome === "forced" ? c.yellow(t) : c.red(t)),
+  },
+  { header: "DETAIL", get: (r) => r.detail },
+];
+
+/** `expflow audit log [--json] [--verify]`: list the audit log, or verify its hash chain (exit 1 when broken). */
+export async function auditLogCommand(flags: { json?: boolean; verify?: boolean }, ctx: CommandContext): Promise<number> {
+  const { home } = await ctx.config();
+  if (flags.verify) {
+    const v = verifyAudit(home);
+    if (flags.json) ctx.io.stdout.write(`${JSON.stringify(v)}\n`);
+    else if (v.ok) ctx.io.stdout.write(`Audit log intact: ${v.records} record${v.records === 1 ? "" : "s"}, hash chain and head anchor verified.\n`);
+    else ctx.io.stdout.write(`Audit log TAMPERED or damaged: ${v.problem!.reason}.\n(${v.records} record${v.records === 1 ? "" : "s"} verified before it.)\n`);
+    return v.ok ? 0 : 1;
+  }
+  const records = readAudit(home);
+  if (flags.json) ctx.io.stdout.write(`${JSON.stringify(records)}\n`);
+  else if (records.length === 0) ctx.io.stdout.write("The audit log is empty.\n");
+  else ctx.io.stdout.write(renderTable(records, COLUMNS, ctx.colors));
+  return 0;
+}
