@@ -1,0 +1,267 @@
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CLI, runCli, tempDir } from "../helpers/cli.js";
+
+function home(): string {
+  return join(tempDir(), "home");
+}
+
+const cli = (h: string, args: string[], options: { env?: Record<string, string | undefined>; input?: string; cwd?: string } = {}) =>
+  runCli(args, { ...options, env: { EXPFLOW_HOME: h, EXPFLOW_PIN: undefined, EXPFLOW_PIN_HASH: undefined, ...options.env } });
+
+function auditRecords(h: string): { seq: number; action: string; outcome: string; detail: string | null }[] {
+  return readFileSync(join(h, "audit.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { seq: number; action: string; outcome: string; detail: string | null });
+}
+
+function withPin(pin = "4826"): string {
+  const h = home();
+  const r = cli(h, ["pin", "init", pin]);
+  expect(r.code).toBe(0);
+  return h;
+}
+
+describe("expflow pin", () => {
+  it("without a PIN: status says none, check passes (exit 0) and says so", () => {
+    const h = home();
+    const s = cli(h, ["pin", "status", "--json"]);
+    expect(JSON.parse(s.stdout)).toEqual({ active: false, source: "none", format: null, locked_until: null });
+    const c = cli(h, ["pin", "check"]);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toContain("No PIN is set");
+  });
+
+  it("init stores a salted scrypt hash, 0600 in a 0700 home, never the PIN", () => {
+    const h = withPin("4826");
+    const text = readFileSync(join(h, "pin.hash"), "utf8");
+    expect(text).toMatch(/^\$scrypt\$ln=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\n$/);
+    expect(text).not.toContain("4826");
+    expect(statSync(join(h, "pin.hash")).mode & 0o777).toBe(0o600);
+    expect(statSync(h).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(cli(h, ["pin", "status", "--json"]).stdout)).toEqual({ active: true, source: "file", format: "scrypt", locked_until: null });
+  });
+
+  it.each([["12a4"], ["123"], ["12345"], ["١٢٣٤"], ["１２３４"]])("init rejects %s with exit 2 stating the rule", (pin) => {
+    const h = home();
+    const r = cli(h, ["pin", "init", pin]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("a PIN is exactly 4 ASCII digits");
+    expect(existsSync(join(h, "pin.hash"))).toBe(false);
+  });
+
+  it("check accepts the PIN from --pin (with a warning), --pin-stdin and EXPFLOW_PIN; a wrong one is exit 3", () => {
+    const h = withPin("4826");
+    const a = cli(h, ["pin", "check", "--pin", "4826"]);
+    expect([a.code, a.stdout]).toEqual([0, "PIN correct.\n"]);
+    expect(a.stderr).toContain("visible in the process list");
+    expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" }).code).toBe(0);
+    expect(cli(h, ["pin", "check"], { env: { EXPFLOW_PIN: "4826" } }).code).toBe(0);
+    const wrong = cli(h, ["pin", "check", "--pin-stdin"], { input: "1111\n" });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain("wrong PIN");
+    // --pin beats EXPFLOW_PIN.
+    expect(cli(h, ["pin", "check", "--pin", "1111"], { env: { EXPFLOW_PIN: "4826" } }).code).toBe(3);
+  });
+
+  it("fails closed at once without a TTY, even while standard input stays open", async () => {
+    const h = withPin();
+    const child = spawn(process.execPath, [CLI, "pin", "check"], {
+      env: { ...process.env, EXPFLOW_HOME: h, EXPFLOW_PIN: "" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // Standard input is never written to nor closed: a guard that read it would hang here.
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error("expflow pin check blocked on an open, non-TTY standard input"));
+      }, 20_000);
+      child.on("exit", (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    child.stdin.end();
+    expect(code).toBe(3);
+    expect(stderr).toContain("a PIN is required for pin.check");
+    expect(stderr).toContain("--pin-stdin");
+    expect(stderr).toContain("EXPFLOW_PIN");
+  });
+
+  it("changing the PIN needs the current one; the old PIN then stops working", () => {
+    const h = withPin("4826");
+    const denied = cli(h, ["pin", "init", "7391"]);
+    expect(denied.code).toBe(3);
+    expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" }).code).toBe(0);
+    const changed = cli(h, ["pin", "init", "--pin-stdin", "--new-pin-stdin"], { input: "4826\n7391\n" });
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).toBe("PIN changed.\n");
+    expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" }).code).toBe(3);
+    expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "7391\n" }).code).toBe(0);
+    expect(auditRecords(h).map((r) => `${r.action}:${r.outcome}`)).toEqual([
+      "pin.init:no-pin",
+      "pin.change:denied",
+      "pin.check:allowed",
+      "pin.change:allowed",
+      "pin.check:denied",
+      "pin.check:allowed",
+    ]);
+  });
+
+  it("locks out after 5 wrong PINs: even the right one is refused, with how long", () => {
+    const h = withPin("4826");
+    for (let i = 0; i < 5; i++) expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "0000\n" }).code).toBe(3);
+    const locked = cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" });
+    expect(locked.code).toBe(3);
+    expect(locked.stderr).toMatch(/locked after too many wrong attempts: try again in \d+ s/);
+    const status = JSON.parse(cli(h, ["pin", "status", "--json"]).stdout) as { locked_until: string | null };
+    expect(status.locked_until).not.toBeNull();
+    expect(statSync(join(h, "pin.lockout.json")).mode & 0o777).toBe(0o600);
+    expect(auditRecords(h).filter((r) => r.outcome === "locked")).toHaveLength(2);
+  });
+
+  it("accepts the earlier tool's unsalted SHA-256 and upgrades it after the first success", () => {
+    const h = home();
+    mkdirSync(h, { recursive: true });
+    writeFileSync(join(h, "pin.hash"), `${createHash("sha256").update("4826").digest("hex")}\n`);
+    expect(JSON.parse(cli(h, ["pin", "status", "--json"]).stdout)).toMatchObject({ format: "sha256-legacy" });
+    expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "1111\n" }).code).toBe(3);
+    expect(JSON.parse(cli(h, ["pin", "status", "--json"]).stdout)).toMatchObject({ format: "sha256-legacy" });
+    const ok = cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" });
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toContain("now stored salted");
+    expect(JSON.parse(cli(h, ["pin", "status", "--json"]).stdout)).toMatchObject({ format: "scrypt", source: "file" });
+    expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" }).code).toBe(0);
+  });
+
+  it("reads EXPFLOW_PIN_HASH from the environment or .env, below pin.hash", () => {
+    const h = home();
+    const cwd = tempDir();
+    const legacy = createHash("sha256").update("5555").digest("hex");
+    writeFileSync(join(cwd, ".env"), `# secrets\nEXPFLOW_PIN_HASH=${legacy}\n`);
+    expect(JSON.parse(cli(h, ["pin", "status", "--json"], { cwd }).stdout)).toMatchObject({ active: true, source: "env" });
+    expect(cli(h, ["pin", "check", "--pin-stdin"], { cwd, input: "5555\n" }).code).toBe(0);
+    // The upgrade wrote a salted pin.hash, which now takes precedence.
+    expect(JSON.parse(cli(h, ["pin", "status", "--json"], { cwd }).stdout)).toMatchObject({ source: "file", format: "scrypt" });
+  });
+
+  it("clear needs the PIN; --force works only where pin.allow_force allows, and is logged", () => {
+    const h = withPin("4826");
+    expect(cli(h, ["pin", "clear"]).code).toBe(3);
+    writeFileSync(join(h, "config.yaml"), "pin:\n  allow_force: false\n");
+    const refused = cli(h, ["pin", "clear", "--force"]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain("pin.allow_force is false");
+    expect(existsSync(join(h, "pin.hash"))).toBe(true);
+    // A project file cannot re-enable what the home config disabled.
+    const project = tempDir();
+    writeFileSync(join(project, "expflow.yaml"), "pin:\n  allow_force: true\n");
+    expect(cli(h, ["pin", "clear", "--force"], { cwd: project }).code).toBe(3);
+    writeFileSync(join(h, "config.yaml"), "pin:\n  allow_force: true\n");
+    const forced = cli(h, ["pin", "clear", "--force"]);
+    expect(forced.code).toBe(0);
+    expect(existsSync(join(h, "pin.hash"))).toBe(false);
+    expect(auditRecords(h).map((r) => r.outcome).slice(-4)).toEqual(["denied", "denied", "denied", "forced"]);
+  });
+
+  it("clear says when a hash stays active from the environment, and refuses to clear what it cannot", () => {
+    const h = withPin("4826");
+    const envHash = createHash("sha256").update("5555").digest("hex");
+    const r = cli(h, ["pin", "clear", "--pin-stdin"], { input: "4826\n", env: { EXPFLOW_PIN_HASH: envHash } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("a PIN hash stays active from EXPFLOW_PIN_HASH");
+    const again = cli(h, ["pin", "clear", "--pin-stdin"], { input: "5555\n", env: { EXPFLOW_PIN_HASH: envHash } });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("unset EXPFLOW_PIN_HASH");
+  });
+});
+
+describe("expflow audit log", () => {
+  it("lists records, verifies the chain (exit 0) and names the first altered record (exit 1)", () => {
+    const h = withPin("4826");
+    cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" });
+    cli(h, ["pin", "check", "--pin-stdin"], { input: "0000\n" });
+    const list = JSON.parse(cli(h, ["audit", "log", "--json"]).stdout) as { seq: number; user: string; host: string; prev: string; hash: string }[];
+    expect(list.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(list[1]!.prev).toBe(list[0]!.hash);
+    expect(readFileSync(join(h, "audit.jsonl"), "utf8")).not.toContain('"4826"');
+    const ok = cli(h, ["audit", "log", "--verify"]);
+    expect([ok.code, ok.stdout]).toEqual([0, "Audit log intact: 3 records, hash chain and head anchor verified.\n"]);
+    // Turn the denial into an allowance.
+    const path = join(h, "audit.jsonl");
+    writeFileSync(path, readFileSync(path, "utf8").replace('"outcome":"denied"', '"outcome":"allowed"'));
+    const bad = cli(h, ["audit", "log", "--verify", "--json"]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, problem: { seq: 3, reason: "record 3 was altered (its hash does not match its content)" } });
+  });
+
+  it("detects the last record's removal", () => {
+    const h = withPin("4826");
+    cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" });
+    const path = join(h, "audit.jsonl");
+    const lines = readFileSync(path, "utf8").trim().split("\n");
+    writeFileSync(path, `${lines.slice(0, -1).join("\n")}\n`);
+    const r = cli(h, ["audit", "log", "--verify"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("record 2 was removed from the end");
+  });
+});
+
+const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
+
+/** Runs expflow in a tmux pseudo-terminal, types `keys` at each prompt, returns the screen. */
+async function onTerminal(h: string, args: string, answers: string[]): Promise<string> {
+  const session = `expflow-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const tmux = (...a: string[]) => spawnSync("tmux", a, { encoding: "utf8" });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const command = `env EXPFLOW_HOME='${h}' EXPFLOW_PIN= NO_COLOR=1 '${process.execPath}' '${CLI}' ${args}; echo EXIT=$?; sleep 60`;
+  tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "30", command);
+  const screen = () => tmux("capture-pane", "-p", "-t", session).stdout;
+  const waitFor = async (pred: (s: string) => boolean) => {
+    for (let i = 0; i < 300; i++) {
+      if (pred(screen())) return;
+      await sleep(50);
+    }
+    throw new Error(`timed out; screen:\n${screen()}`);
+  };
+  try {
+    let prompts = 0;
+    for (const answer of answers) {
+      const seen = prompts;
+      await waitFor((s) => (s.match(/PIN/g) ?? []).length > seen);
+      prompts = (screen().match(/PIN/g) ?? []).length;
+      tmux("send-keys", "-t", session, "-l", answer);
+      tmux("send-keys", "-t", session, "Enter");
+    }
+    await waitFor((s) => s.includes("EXIT="));
+    return screen();
+  } finally {
+    tmux("kill-session", "-t", session);
+  }
+}
+
+describe.skipIf(!hasTmux)("the hidden PIN prompt on a real terminal", () => {
+  it("asks for the PIN without echoing it", async () => {
+    const h = withPin("4826");
+    const screen = await onTerminal(h, "pin check", ["4826"]);
+    expect(screen).toContain("PIN correct.");
+    expect(screen).toContain("EXIT=0");
+    expect(screen).not.toContain("4826");
+  });
+
+  it("asks for a new PIN twice, hidden, and refuses a mismatch", async () => {
+    const h = home();
+    const screen = await onTerminal(h, "pin init", ["7391", "7391"]);
+    expect(screen).toContain("PIN set.");
+    expect(screen).not.toContain("7391");
+    const mismatch = await onTerminal(home(), "pin init", ["7391", "7392"]);
+    expect(mismatch).toContain("the two PINs differ");
+    expect(mismatch).toContain("EXIT=2");
+  });
+});
