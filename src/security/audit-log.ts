@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ensurePrivateDir, writeFileAtomic } from "./files.js";
@@ -39,10 +39,16 @@ export const AUDIT_FILE = "audit.jsonl";
 const HEAD_FILE = "audit.head";
 const GENESIS = "0".repeat(64);
 
-/** The record's hash: SHA-256 of its fields, in a fixed order, and the previous hash. */
-export function auditHash(r: Omit<AuditRecord, "hash">): string {
-  const content = JSON.stringify([r.seq, r.time, r.user, r.host, r.action, r.target, r.outcome, r.detail, r.prev]);
-  return createHash("sha256").update(content, "utf8").digest("hex");
+/**
+ * The record's hash: SHA-256 over every field but `hash` itself (keys sorted, so the result
+ * does not depend on their order), `prev` included. A field added, removed or changed shows.
+ */
+export function auditHash(r: Omit<AuditRecord, "hash"> & Record<string, unknown>): string {
+  const fields = Object.keys(r)
+    .filter((k) => k !== "hash")
+    .sort()
+    .map((k) => [k, (r as Record<string, unknown>)[k]]);
+  return createHash("sha256").update(JSON.stringify(fields), "utf8").digest("hex");
 }
 
 function readLastLine(path: string): { text: string; endsWithNewline: boolean } | undefined {
@@ -71,7 +77,9 @@ function readLastLine(path: string): { text: string; endsWithNewline: boolean } 
 function readHead(home: string): { seq: number; hash: string } | undefined {
   try {
     const h = JSON.parse(readFileSync(join(home, HEAD_FILE), "utf8")) as { seq?: unknown; hash?: unknown };
-    if (typeof h.seq === "number" && typeof h.hash === "string") return { seq: h.seq, hash: h.hash };
+    if (Number.isSafeInteger(h.seq) && (h.seq as number) >= 1 && typeof h.hash === "string" && /^[0-9a-f]{64}$/.test(h.hash)) {
+      return { seq: h.seq as number, hash: h.hash };
+    }
   } catch {
     // missing or damaged: verification reports it
   }
@@ -126,6 +134,7 @@ export async function appendAudit(
     const record: AuditRecord = { ...base, hash: auditHash(base) };
     const fd = openSync(path, "a", 0o600);
     try {
+      fchmodSync(fd, 0o600); // also for a log that existed with looser permissions
       // Start on a fresh line if a crash left the last one unterminated.
       const lead = last && !last.endsWithNewline ? "\n" : "";
       writeSync(fd, `${lead}${JSON.stringify(record)}\n`);
@@ -174,6 +183,8 @@ export function verifyAudit(home: string): AuditVerification {
   if (!exists && head === undefined) return { ok: true, records: 0, problem: null };
   const lines = exists ? readFileSync(path, "utf8").split("\n") : [];
   if (lines.at(-1) === "") lines.pop();
+  // An empty log without an anchor: a crash before the first record was written.
+  if (lines.length === 0 && head === undefined) return { ok: true, records: 0, problem: null };
   let prev = GENESIS;
   let expected = 1;
   let count = 0;
@@ -209,8 +220,12 @@ export function verifyAudit(home: string): AuditVerification {
   if (head.seq > count) {
     return fail(null, count + 1, `record ${count + 1}${head.seq > count + 1 ? `-${head.seq}` : ""} was removed from the end (the log ends at record ${count}, the anchor at ${head.seq})`);
   }
-  // Records after the anchor are the window between an append and its anchor update: they are
-  // chained, so they are accepted; the anchored record itself must match.
+  // One record past the anchor is the window between an append and its anchor update (a
+  // crash there); more than one was not written by expflow.
+  if (count > head.seq + 1) {
+    return fail(head.seq + 2, head.seq + 2, `records ${head.seq + 2}-${count} follow the head anchor (record ${head.seq}): inserted after the fact`);
+  }
+  // The anchored record itself must match.
   if (head.seq >= 1) {
     const anchored = JSON.parse(lines[head.seq - 1]!) as AuditRecord;
     if (anchored.hash !== head.hash) return fail(head.seq, head.seq, `record ${head.seq} was altered (it does not match the head anchor)`);

@@ -63,6 +63,9 @@ export function parsePinHash(text: string): ParsedPinHash | undefined {
   if (m === null) return undefined;
   const [ln, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (ln < 1 || ln > MAX.ln || r < 1 || r > MAX.r || p < 1 || p > MAX.p) return undefined;
+  // Each bound alone still allows thousands of times the default work: bound the product too
+  // (at most 128x the default's work and 1 GiB), so a crafted file cannot make checks hang.
+  if (2 ** ln * r * p > 2 ** 24 || 128 * 2 ** ln * r > 2 ** 30) return undefined;
   const salt = Buffer.from(m[4]!, "base64");
   const hash = Buffer.from(m[5]!, "base64");
   if (salt.length < 8 || hash.length !== KEY_BYTES) return undefined;

@@ -81,8 +81,8 @@ export async function activePin(ctx: PinContext): Promise<ActivePin | undefined>
 
 /** The error for a stored hash expflow cannot read: every protected action fails closed. */
 export function damagedHashError(active: ActivePin): DeniedError {
-  return new DeniedError("E_PIN_DAMAGED", `the PIN hash in ${active.origin} is not in a format expflow can read, so every protected action is refused`, {
-    hint: "restore it, or delete it and set a new PIN with `expflow pin init`",
+  return new DeniedError("E_PIN_DAMAGED", `the PIN hash in ${active.origin} is not in a format expflow can read, so protected actions are refused`, {
+    hint: "restore it, or delete it and set a new PIN with `expflow pin init`; where pin.allow_force permits, --force still works (and is logged)",
   });
 }
 
