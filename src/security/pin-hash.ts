@@ -1,7 +1,7 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { UsageError } from "../core/errors.js";
 
-/** The scrypt cost of new hashes: log2 N = 14, r = 12, p = 1: 24 MiB, about 70-110 ms a verification on the project machines (2-core EPYC, idle to loaded), the middle of the 50-150 ms target. */
+/** The scrypt cost of new hashes: log2 N = 14, r = 12, p = 1: 24 MiB, about 60-110 ms a verification on the project machines (2-core EPYC, idle to loaded), the middle of the 50-150 ms target. */
 export const SCRYPT_DEFAULTS = Object.freeze({ ln: 14, r: 12, p: 1 });
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
