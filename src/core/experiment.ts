@@ -20,6 +20,8 @@ export interface Experiment {
   readonly metrics: Readonly<Record<string, unknown>>;
   /** Parameters, `Section/name` to value (`{"Args/--sub_step": "5"}`). */
   readonly params: Readonly<Record<string, string>>;
+  /** Archived runs are left out of listings and rankings unless asked for. Default false. */
+  readonly archived?: boolean;
 }
 
 /** The lifecycle states of a run. */
@@ -33,10 +35,13 @@ export interface ExperimentFilter {
   tags?: readonly string[];
   /** The experiment's status must be one of these. */
   statuses?: readonly string[];
+  /** Include archived experiments (left out by default). */
+  includeArchived?: boolean;
 }
 
 /** Whether `e` satisfies every criterion of `filter`. */
 export function matchesFilter(e: Experiment, filter: ExperimentFilter): boolean {
+  if (e.archived === true && filter.includeArchived !== true) return false;
   if (filter.project !== undefined && e.project !== filter.project) return false;
   if (filter.statuses !== undefined && filter.statuses.length > 0 && !filter.statuses.includes(e.status)) return false;
   if (filter.tags !== undefined) {

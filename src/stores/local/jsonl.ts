@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 
 /** A line that could not be read as a JSON object. */
@@ -58,6 +58,38 @@ export function forEachLine(path: string, onLine: (text: string, line: number) =
 }
 
 /**
+ * Calls `onLine` for the non-blank lines of a file from the last to the first, until it returns
+ * true. Reads backwards in chunks, so finding a recent line costs little whatever the file's size.
+ */
+export function forEachLineBackwards(path: string, onLine: (text: string) => boolean, chunkBytes = 1024 * 1024): void {
+  const fd = openSync(path, "r");
+  try {
+    let pos = fstatSync(fd).size;
+    let carry: Buffer = Buffer.alloc(0);
+    while (pos > 0) {
+      const start = Math.max(0, pos - chunkBytes);
+      const buf = Buffer.allocUnsafe(pos - start);
+      readSync(fd, buf, 0, buf.length, start);
+      pos = start;
+      const data = carry.length > 0 ? Buffer.concat([buf, carry]) : buf;
+      // Split on byte 0x0a: it never occurs inside a multi-byte UTF-8 character.
+      let end = data.length;
+      for (let i = data.length - 1; i >= 0; i--) {
+        if (data[i] !== 0x0a) continue;
+        const line = data.subarray(i + 1, end).toString("utf8").replace(/\r$/, "");
+        end = i;
+        if (line.trim() !== "" && onLine(line)) return;
+      }
+      carry = Buffer.from(data.subarray(0, end));
+    }
+    const first = carry.toString("utf8").replace(/^\uFEFF/, "").replace(/\r$/, "");
+    if (first.trim() !== "") onLine(first);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Replaces the bare `NaN`, `Infinity` and `-Infinity` tokens that Python's `json.dumps` writes
  * (outside strings) with `null`, so records written by the earlier tool still parse; such
  * values then count as missing.
@@ -98,16 +130,20 @@ export function replacePythonNonFinite(text: string): string {
 }
 
 /**
- * Parses one line as a JSON object. Returns the object, or a reason why it is not one.
+ * Parses one line as a JSON object. Returns the object (with `repaired` when Python's bare
+ * NaN/Infinity had to be read as null, so the text itself is not valid JSON), or a reason why
+ * it is not one.
  */
-export function parseObjectLine(text: string): { value: Record<string, unknown> } | { reason: string } {
+export function parseObjectLine(text: string): { value: Record<string, unknown>; repaired?: true } | { reason: string } {
   let value: unknown;
+  let repaired = false;
   try {
     value = JSON.parse(text);
   } catch (e) {
     if (/NaN|Infinity/.test(text)) {
       try {
         value = JSON.parse(replacePythonNonFinite(text));
+        repaired = true;
       } catch {
         return { reason: `not valid JSON (${(e as Error).message})` };
       }
@@ -118,5 +154,5 @@ export function parseObjectLine(text: string): { value: Record<string, unknown> 
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return { reason: `not a JSON object (found ${Array.isArray(value) ? "an array" : value === null ? "null" : typeof value})` };
   }
-  return { value: value as Record<string, unknown> };
+  return repaired ? { value: value as Record<string, unknown>, repaired: true } : { value: value as Record<string, unknown> };
 }

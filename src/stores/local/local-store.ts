@@ -1,14 +1,13 @@
-import { statSync } from "node:fs";
 import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
 import { matchesFilter } from "../../core/experiment.js";
-import { NotFoundError, ValidationError } from "../../core/errors.js";
+import { ValidationError } from "../../core/errors.js";
 import type { Store, WarningSink } from "../store.js";
 import type { DamagedLine } from "./jsonl.js";
 import { forEachLine, parseObjectLine } from "./jsonl.js";
 import { experimentFromRecord, recordId } from "./record.js";
+import { assertRegistryFile, warnDamaged } from "./registry-file.js";
 
-/** How many damaged lines are named one by one before the rest are summed up. */
-export const MAX_LINE_WARNINGS = 20;
+export { MAX_LINE_WARNINGS } from "./registry-file.js";
 
 /** Options of {@link LocalStore}. */
 export interface LocalStoreOptions {
@@ -50,18 +49,7 @@ export class LocalStore implements Store {
    */
   snapshot(): RegistrySnapshot {
     const path = this.location;
-    let isFile: boolean;
-    try {
-      isFile = statSync(path).isFile();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new NotFoundError("E_REGISTRY_NOT_FOUND", `registry file not found: ${path}`, {
-          hint: "pass --registry FILE, set `registry:` in expflow.yaml or EXPFLOW_REGISTRY, or point EXPFLOW_HOME at the directory holding experiments.jsonl",
-        });
-      }
-      throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
-    }
-    if (!isFile) throw new ValidationError("E_REGISTRY_UNREADABLE", `registry ${path} is not a file`);
+    assertRegistryFile(path);
 
     const latest = new Map<string, Experiment>();
     const damaged: DamagedLine[] = [];
@@ -81,15 +69,13 @@ export class LocalStore implements Store {
         }
         // A later line replaces the whole record (it keeps its first position in the map).
         // Normalising now lets the parsed line's other fields be collected young.
-        latest.set(id, experimentFromRecord(parsed.value, id));
+        if (parsed.value["deleted"] === true) latest.delete(id);
+        else latest.set(id, experimentFromRecord(parsed.value, id));
       });
     } catch (e) {
       throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
     }
-    damaged.slice(0, MAX_LINE_WARNINGS).forEach((d) => this.onWarning(`${path}: line ${d.line} skipped: ${d.reason}`));
-    if (damaged.length > MAX_LINE_WARNINGS) {
-      this.onWarning(`${path}: ${damaged.length - MAX_LINE_WARNINGS} more damaged lines skipped (${damaged.length} in all)`);
-    }
+    warnDamaged(path, damaged, this.onWarning);
     return { experiments: [...latest.values()], damaged, lines };
   }
 

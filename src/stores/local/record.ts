@@ -17,6 +17,15 @@ export interface RegistryRecord {
   clearml_task_id?: string | null;
   metrics?: Record<string, unknown>;
   params?: Record<string, unknown>;
+  /** Snapshot revision: 1 for the first line of an experiment, +1 for each change. */
+  rev?: number;
+  /** When this snapshot was written (ISO 8601). */
+  updated_at?: string;
+  /** Every lifecycle and archive event. */
+  history?: unknown[];
+  archived?: boolean;
+  /** A tombstone: the experiment was deleted permanently (dropped by `registry compact`). */
+  deleted?: boolean;
   [key: string]: unknown;
 }
 
@@ -84,5 +93,6 @@ export function experimentFromRecord(o: Record<string, unknown>, id: string): Ex
     created: created(o["timestamp"] ?? o["created_at"]),
     metrics: plainObject(o["metrics"]) ?? {},
     params: params(o["params"]),
+    archived: o["archived"] === true,
   };
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { forEachLine, parseObjectLine, replacePythonNonFinite } from "../../../src/stores/local/jsonl.js";
+import { forEachLine, forEachLineBackwards, parseObjectLine, replacePythonNonFinite } from "../../../src/stores/local/jsonl.js";
 import { tempDir } from "../../helpers/cli.js";
 
 function lines(content: string | Buffer, chunk?: number): [string, number][] {
@@ -49,7 +49,31 @@ describe("parseObjectLine", () => {
   it("reads Python's bare NaN / Infinity as null, but not inside strings", () => {
     expect(parseObjectLine('{"a": NaN, "b": -Infinity, "c": Infinity, "s": "NaN Infinity"}')).toEqual({
       value: { a: null, b: null, c: null, s: "NaN Infinity" },
+      repaired: true,
     });
+    // Valid JSON that merely mentions NaN in a string is not a repair.
+    expect(parseObjectLine('{"s": "NaN"}')).toEqual({ value: { s: "NaN" } });
     expect(replacePythonNonFinite('{"k\\"NaN": NaN}')).toBe('{"k\\"NaN": null}');
+  });
+});
+
+describe("forEachLineBackwards", () => {
+  it("gives the non-blank lines in reverse order whatever the chunk size, and stops when asked", () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: "grapheme", maxLength: 12 }), { maxLength: 12 }), fc.integer({ min: 1, max: 16 }), (ls, chunk) => {
+        const content = ls.map((l) => l.replace(/[\r\n]/g, "")).join("\n");
+        const path = join(tempDir(), "f.jsonl");
+        writeFileSync(path, content);
+        const back: string[] = [];
+        forEachLineBackwards(path, (t) => (back.push(t), false), chunk);
+        expect(back).toEqual(lines(content).map(([t]) => t).reverse());
+      }),
+      { numRuns: 60 },
+    );
+    const path = join(tempDir(), "g.jsonl");
+    writeFileSync(path, "a\nb\nc\n");
+    const seen: string[] = [];
+    forEachLineBackwards(path, (t) => (seen.push(t), t === "b"));
+    expect(seen).toEqual(["c", "b"]);
   });
 });

@@ -30,6 +30,7 @@ describe("LocalStore", () => {
       created: "2025-03-01T12:00:00.123456",
       metrics: {},
       params: {},
+      archived: false,
     });
   });
 

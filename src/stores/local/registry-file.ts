@@ -1,0 +1,35 @@
+import { statSync } from "node:fs";
+import { NotFoundError, ValidationError } from "../../core/errors.js";
+import type { WarningSink } from "../store.js";
+import type { DamagedLine } from "./jsonl.js";
+
+/** How many damaged lines are named one by one before the rest are summed up. */
+export const MAX_LINE_WARNINGS = 20;
+
+/**
+ * Checks that the registry exists and is a file, before a command reads or rewrites it.
+ *
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` naming the path (exit 2).
+ * @throws {ValidationError} `E_REGISTRY_UNREADABLE` when the path is not a readable file.
+ */
+export function assertRegistryFile(path: string): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new NotFoundError("E_REGISTRY_NOT_FOUND", `registry file not found: ${path}`, {
+        hint: "pass --registry FILE, set `registry:` in expflow.yaml or EXPFLOW_REGISTRY, or point EXPFLOW_HOME at the directory holding experiments.jsonl",
+      });
+    }
+    throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
+  }
+  if (!isFile) throw new ValidationError("E_REGISTRY_UNREADABLE", `registry ${path} is not a file`);
+}
+
+/** Passes damaged lines to `warn` as {@link LocalStore} does: the first 20 by number, then a count. */
+export function warnDamaged(path: string, damaged: readonly DamagedLine[], warn: WarningSink): void {
+  damaged.slice(0, MAX_LINE_WARNINGS).forEach((d) => warn(`${path}: line ${d.line} skipped: ${d.reason}`));
+  if (damaged.length > MAX_LINE_WARNINGS) warn(`${path}: ${damaged.length - MAX_LINE_WARNINGS} more damaged lines skipped (${damaged.length} in all)`);
+}
+

@@ -1,0 +1,198 @@
+import { ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
+import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/lifecycle.js";
+import { checkArchiveEvent, nextState } from "../../core/lifecycle/lifecycle.js";
+import { withFileLock } from "../../security/lock.js";
+import { forEachLine, forEachLineBackwards, parseObjectLine } from "./jsonl.js";
+import type { RegistryRecord } from "./record.js";
+import { recordId } from "./record.js";
+import { appendLine, fileExists } from "./writer.js";
+
+/** What the registry writer needs from outside; injected so tests control time and identity. */
+export interface WriterContext {
+  readonly now: () => Date;
+  /** Who acts, for `history` (`user@host`). */
+  readonly who: string;
+}
+
+/** Every latest raw record, tombstones included, with the file's damage. */
+export interface RawRegistry {
+  readonly records: Map<string, RegistryRecord>;
+  /**
+   * With `keepText`: each latest record's line as written, when it is valid JSON as it stands
+   * (so it can be printed without serialising the record again).
+   */
+  readonly texts: Map<string, string>;
+  readonly damaged: { line: number; reason: string }[];
+  readonly lines: number;
+}
+
+/** Reads the latest raw snapshot of every experiment (tombstones included). */
+export function readRaw(path: string, options: { keepText?: boolean } = {}): RawRegistry {
+  const records = new Map<string, RegistryRecord>();
+  const texts = new Map<string, string>();
+  const damaged: { line: number; reason: string }[] = [];
+  let lines = 0;
+  if (!fileExists(path)) return { records, texts, damaged, lines };
+  forEachLine(path, (text, line) => {
+    lines++;
+    const parsed = parseObjectLine(text);
+    if ("reason" in parsed) {
+      damaged.push({ line, reason: parsed.reason });
+      return;
+    }
+    const id = recordId(parsed.value);
+    if (id === null) {
+      damaged.push({ line, reason: "record has no experiment_id" });
+      return;
+    }
+    records.set(id, parsed.value as RegistryRecord);
+    if (options.keepText) {
+      if (parsed.repaired) texts.delete(id);
+      else texts.set(id, text);
+    }
+  });
+  return { records, texts, damaged, lines };
+}
+
+/**
+ * The latest raw snapshot of one experiment. The latest line wins, so the file is searched from
+ * its end, and only lines containing the id's JSON text are parsed: a change to a recent run
+ * of a large registry reads little of it. An id with characters another writer may have escaped
+ * (Python writes "\u00e9") is searched by parsing every line.
+ */
+export function readOne(path: string, id: string): RegistryRecord | undefined {
+  if (!fileExists(path)) return undefined;
+  if (!/^[\x20-\x7e]*$/.test(id)) {
+    let latest: RegistryRecord | undefined;
+    forEachLine(path, (text) => {
+      const parsed = parseObjectLine(text);
+      if ("value" in parsed && recordId(parsed.value) === id) latest = parsed.value as RegistryRecord;
+    });
+    return latest?.deleted === true ? undefined : latest;
+  }
+  const needle = JSON.stringify(id).slice(1, -1);
+  let found: RegistryRecord | undefined;
+  forEachLineBackwards(path, (text) => {
+    if (!text.includes(needle)) return false;
+    const parsed = parseObjectLine(text);
+    if ("value" in parsed && recordId(parsed.value) === id) {
+      found = parsed.value as RegistryRecord;
+      return true;
+    }
+    return false;
+  });
+  return found?.deleted === true ? undefined : found;
+}
+
+/**
+ * The full id for a unique prefix (an exact id always wins).
+ *
+ * @throws {NotFoundError} `E_EXPERIMENT_NOT_FOUND` when nothing matches (with a hint).
+ * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates when several match.
+ */
+export function resolveId(ids: Iterable<string>, prefix: string, where: string): string {
+  const all = [...ids];
+  if (all.includes(prefix)) return prefix;
+  const matches = all.filter((id) => id.startsWith(prefix));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${prefix}' in ${where}`, { hint: "`expflow run list` shows the ids" });
+  }
+  const shown = matches.slice(0, 10).join(", ");
+  throw new UsageError("E_AMBIGUOUS_ID", `'${prefix}' matches ${matches.length} experiments: ${shown}${matches.length > 10 ? ", ..." : ""}`, {
+    hint: "type more of the id",
+  });
+}
+
+/**
+ * Writes to the append-only registry. Every change appends a complete new snapshot of the
+ * record with `rev` incremented and `updated_at` set; the latest line for an id wins. Each
+ * read-modify-append runs under an inter-process lock (`<registry>.lock`), so a change computed
+ * from the current record cannot overwrite a concurrent one, and every append is one write.
+ */
+export class RegistryWriter {
+  constructor(
+    readonly path: string,
+    private readonly ctx: WriterContext,
+  ) {}
+
+  private lockPath(): string {
+    return `${this.path}.lock`;
+  }
+
+  /** Runs `fn` under the registry lock. */
+  locked<T>(fn: () => Promise<T> | T): Promise<T> {
+    return withFileLock(this.lockPath(), fn);
+  }
+
+  /**
+   * Appends a new experiment (rev 1).
+   *
+   * @throws {ConflictError} `E_DUPLICATE_ID` when the id exists already.
+   */
+  async create(record: RegistryRecord): Promise<RegistryRecord> {
+    return this.locked(() => {
+      if (readOne(this.path, record.experiment_id) !== undefined) {
+        throw new ConflictError("E_DUPLICATE_ID", `experiment ${record.experiment_id} exists already`);
+      }
+      const snapshot: RegistryRecord = { ...record, rev: 1, updated_at: this.ctx.now().toISOString() };
+      appendLine(this.path, JSON.stringify(snapshot));
+      return snapshot;
+    });
+  }
+
+  /**
+   * Appends a changed snapshot of an experiment: `change` receives the current record (read
+   * under the lock) and returns the new one; `rev` and `updated_at` are set here.
+   *
+   * @throws {NotFoundError} when the experiment does not exist (or was deleted).
+   */
+  async update(id: string, change: (current: RegistryRecord) => RegistryRecord): Promise<RegistryRecord> {
+    return this.locked(() => {
+      const current = readOne(this.path, id);
+      if (current === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${this.path}`);
+      const next = change(current);
+      const snapshot: RegistryRecord = {
+        ...next,
+        experiment_id: id,
+        rev: (typeof current.rev === "number" ? current.rev : 0) + 1,
+        updated_at: this.ctx.now().toISOString(),
+      };
+      appendLine(this.path, JSON.stringify(snapshot));
+      return snapshot;
+    });
+  }
+
+  /** A history entry for now. */
+  entry(event: HistoryEntry["event"], from: string | null, to: string, reason?: string): HistoryEntry {
+    return { event, from, to, time: this.ctx.now().toISOString(), who: this.ctx.who, ...(reason === undefined ? {} : { reason }) };
+  }
+
+  /**
+   * Applies a lifecycle event, recording it in `history`.
+   *
+   * @throws {ConflictError} `E_ILLEGAL_TRANSITION` naming the state and the allowed events.
+   */
+  async transition(id: string, event: RunEvent, extra: (r: RegistryRecord) => Partial<RegistryRecord> = () => ({}), reason?: string): Promise<RegistryRecord> {
+    return this.update(id, (r) => {
+      const from = String(r.status ?? "created");
+      const to = nextState(from, event, id);
+      return { ...r, ...extra(r), status: to, history: [...(Array.isArray(r.history) ? r.history : []), this.entry(event, from, to, reason)] };
+    });
+  }
+
+  /**
+   * Archives, restores or deletes (a tombstone; permanent) an experiment.
+   *
+   * @throws {ConflictError} `E_ILLEGAL_TRANSITION` when the run is not in a state for it.
+   */
+  async archive(id: string, event: ArchiveEvent): Promise<RegistryRecord> {
+    return this.update(id, (r) => {
+      const state = String(r.status ?? "created");
+      checkArchiveEvent(state, r.archived === true, event, id);
+      const history = [...(Array.isArray(r.history) ? r.history : []), this.entry(event, state, state)];
+      if (event === "delete") return { ...r, history, deleted: true };
+      return { ...r, history, archived: event === "archive" };
+    });
+  }
+}

@@ -1,0 +1,227 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "tsup";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalStore } from "../../../src/stores/local/local-store.js";
+import type { RegistryRecord } from "../../../src/stores/local/record.js";
+import { readOne, readRaw, RegistryWriter } from "../../../src/stores/local/registry-writer.js";
+
+const WORKER = fileURLToPath(new URL("./fixtures/registry-worker.mjs", import.meta.url));
+const ENTRY = fileURLToPath(new URL("./fixtures/registry-entry.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+const made: string[] = [];
+function newDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "expflow-mp-"));
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+// The children load the writer from a bundle of the current TypeScript source, built into a
+// temporary directory: they test src/ as it is, and a concurrent rebuild of dist/ cannot pull
+// the code out from under them.
+let bundle = "";
+beforeAll(async () => {
+  const outDir = newDir();
+  await build({
+    config: false,
+    entry: { "expflow-registry": ENTRY },
+    outDir,
+    format: ["cjs"],
+    platform: "node",
+    target: "node20",
+    noExternal: [/.*/],
+    dts: false,
+    sourcemap: false,
+    splitting: false,
+    clean: false,
+    silent: true,
+    define: { __EXPFLOW_VERSION__: JSON.stringify("0.0.0-test") },
+    tsconfig: join(ROOT, "tsconfig.json"),
+  });
+  const file = readdirSync(outDir).find((f) => /^expflow-registry\.c?js$/.test(f));
+  if (file === undefined) throw new Error(`no bundle in ${outDir}: ${readdirSync(outDir).join(", ")}`);
+  bundle = join(outDir, file);
+}, 120_000);
+
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function startWorker(sync: string, n: number, args: string[]): { child: ReturnType<typeof spawn>; done: Promise<ChildResult> } {
+  const child = spawn(process.execPath, [WORKER, bundle, sync, String(n), ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<ChildResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
+  // A generous guard only, never a timing assertion.
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Spawns one worker per argument list, releases them together at a barrier, waits for all. */
+async function runWorkers(argLists: string[][]): Promise<ChildResult[]> {
+  const sync = newDir();
+  const workers = argLists.map((args, i) => startWorker(sync, i, args));
+  const exited = argLists.map(() => false);
+  workers.forEach((w, i) => void w.done.then(() => (exited[i] = true)));
+  await waitFor("the workers to reach the barrier", () => argLists.every((_a, i) => existsSync(join(sync, `ready-${i}`)) || exited[i]));
+  writeFileSync(join(sync, "go"), "");
+  const results = await Promise.all(workers.map((w) => w.done));
+  for (const r of results) expect(r.code, r.stderr).toBe(0);
+  return results;
+}
+
+/** Every line of the registry, each parsed: throws on a torn or interleaved line. */
+function parseAll(path: string): RegistryRecord[] {
+  const text = readFileSync(path, "utf8");
+  expect(text.endsWith("\n")).toBe(true);
+  return text
+    .slice(0, -1)
+    .split("\n")
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as RegistryRecord;
+      } catch (e) {
+        throw new Error(`line ${i + 1} does not parse (${(e as Error).message}): ${l.slice(0, 120)}`);
+      }
+    });
+}
+
+describe("RegistryWriter across processes", () => {
+  it("4 processes x 50 creates at once: 200 distinct ids, every line whole, registry readable", async () => {
+    const path = join(newDir(), "experiments.jsonl");
+    const results = await runWorkers([0, 1, 2, 3].map(() => ["create", path, "50"]));
+    const lines = parseAll(path);
+    expect(lines).toHaveLength(200);
+    const ids = lines.map((l) => l.experiment_id);
+    expect(new Set(ids).size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^exp-[0-9a-z]{12}$/);
+    for (const l of lines) expect(l.rev).toBe(1);
+    // Each child's experiments are all there, once, in the order it created them.
+    for (const r of results) {
+      const { n, ids: mine } = JSON.parse(r.stdout) as { n: string; ids: string[] };
+      expect(mine).toHaveLength(50);
+      expect(lines.filter((l) => l.name?.startsWith(`w${n}-`)).map((l) => l.experiment_id)).toEqual(mine);
+    }
+    const raw = readRaw(path);
+    expect(raw.damaged).toEqual([]);
+    expect(raw.records.size).toBe(200);
+    const warnings: string[] = [];
+    expect(await new LocalStore({ path, onWarning: (m) => warnings.push(m) }).list()).toHaveLength(200);
+    expect(warnings).toEqual([]);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it("6 processes x 5 metric reports to one experiment at once: every metric survives, rev ends at 31", async () => {
+    const path = join(newDir(), "experiments.jsonl");
+    const writer = new RegistryWriter(path, { now: () => new Date(), who: "parent@test" });
+    await writer.create({ experiment_id: "exp-shared000001", status: "running", metrics: { seed_metric: 1 } });
+    const results = await runWorkers([0, 1, 2, 3, 4, 5].map(() => ["report", path, "exp-shared000001", "5"]));
+
+    const last = readOne(path, "exp-shared000001")!;
+    const expected: Record<string, number> = { seed_metric: 1 };
+    for (let n = 0; n < 6; n++) for (let j = 0; j < 5; j++) expected[`w${n}_${j}`] = n * 100 + j;
+    expect(last.metrics).toEqual(expected);
+    expect(last.rev).toBe(1 + 30);
+    // No lost update: revs 1..31, one line each, in file order; each snapshot has one metric more.
+    const lines = parseAll(path);
+    expect(lines.map((l) => l.rev)).toEqual(Array.from({ length: 31 }, (_v, i) => i + 1));
+    expect(lines.map((l) => Object.keys(l.metrics ?? {}).length)).toEqual(Array.from({ length: 31 }, (_v, i) => i + 1));
+    // What each child was told matches the file.
+    const allRevs = results.flatMap((r) => (JSON.parse(r.stdout) as { revs: number[] }).revs).sort((a, b) => a - b);
+    expect(allRevs).toEqual(Array.from({ length: 30 }, (_v, i) => i + 2));
+  });
+
+  it("a writer killed with SIGKILL mid-append: the registry reads (at most a torn last line, with a warning) and the next append works", async () => {
+    const path = join(newDir(), "experiments.jsonl");
+    for (let round = 0; round < 2; round++) {
+      const sync = newDir();
+      const before = existsSync(path) ? statSync(path).size : 0;
+      // Large records (about 1 MiB each), so a kill has a fair chance to land inside a write.
+      // (Its ids are spin-<round>-<j>: each round's writer has its own.)
+      const { child, done } = startWorker(sync, round, ["spin", path, String(1024 * 1024)]);
+      let exited = false;
+      void done.then(() => (exited = true));
+      await waitFor("the spinning writer to append some lines", () => exited || (existsSync(path) && statSync(path).size > before + 4 * 1024 * 1024));
+      child.kill("SIGKILL");
+      const r = await done;
+      expect(r.signal, r.stderr).toBe("SIGKILL");
+
+      const raw = readRaw(path);
+      const text = readFileSync(path, "utf8");
+      const total = text.split("\n").filter((l) => l !== "").length;
+      expect(raw.lines).toBe(total);
+      // Only the last line may be damaged, and only when the file does not end with a line break.
+      expect(raw.damaged.length).toBeLessThanOrEqual(text.endsWith("\n") ? 0 : 1);
+      for (const d of raw.damaged) expect(d.line).toBe(total);
+      const warnings: string[] = [];
+      const listed = await new LocalStore({ path, onWarning: (m) => warnings.push(m) }).list();
+      expect(listed.length).toBe(raw.records.size);
+      expect(warnings).toHaveLength(raw.damaged.length);
+      for (const w of warnings) expect(w).toContain(`line ${total} skipped`);
+
+      // The next append works, even if the killed writer left its lock behind (it goes stale).
+      const writer = new RegistryWriter(path, { now: () => new Date(), who: "parent@test" });
+      await writer.create({ experiment_id: `after-kill-${round}`, status: "created" });
+      const after = readRaw(path);
+      expect(after.records.get(`after-kill-${round}`)).toMatchObject({ rev: 1 });
+      expect(after.records.size).toBe(raw.records.size + 1);
+      // The damage, if any, stays where it was; the new line is whole.
+      expect(after.damaged).toEqual(raw.damaged);
+      expect(readFileSync(path, "utf8").endsWith("\n")).toBe(true);
+      expect(existsSync(`${path}.lock`)).toBe(false);
+    }
+  }, 180_000);
+
+  it("a writer killed while holding the lock, after writing part of a line: torn line skipped with a warning, lock taken over, next append on a fresh line", async () => {
+    const path = join(newDir(), "experiments.jsonl");
+    const writer = new RegistryWriter(path, { now: () => new Date(), who: "parent@test" });
+    await writer.create({ experiment_id: "exp-before000001", status: "created" });
+    await writer.create({ experiment_id: "exp-before000002", status: "created" });
+    const fragment = '{"experiment_id":"exp-torn00000001","status":"crea';
+    const { done } = startWorker(newDir(), 0, ["tear", path, fragment]);
+    const r = await done;
+    expect(r.signal, r.stderr).toBe("SIGKILL");
+    expect(readFileSync(path, "utf8").endsWith(fragment)).toBe(true);
+    expect(existsSync(`${path}.lock`)).toBe(true);
+
+    const warnings: string[] = [];
+    const listed = await new LocalStore({ path, onWarning: (m) => warnings.push(m) }).list();
+    expect(listed.map((e) => e.id)).toEqual(["exp-before000001", "exp-before000002"]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("line 3 skipped");
+
+    // Waits for the dead writer's lock to go stale, then appends on a fresh line.
+    await writer.transition("exp-before000001", "dispatch");
+    const lines = readFileSync(path, "utf8").split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[2]).toBe(fragment);
+    expect(JSON.parse(lines[3]!)).toMatchObject({ experiment_id: "exp-before000001", status: "dispatched", rev: 2 });
+    expect(lines[4]).toBe("");
+    const raw = readRaw(path);
+    expect(raw.damaged.map((d) => d.line)).toEqual([3]);
+    expect([...raw.records.keys()]).toEqual(["exp-before000001", "exp-before000002"]);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  }, 120_000);
+});
