@@ -96,6 +96,7 @@ Environment: EXPFLOW_HOME (default ~/.expflow), EXPFLOW_REGISTRY, EXPFLOW_PIN, E
       .option("--project <name>", "only experiments of this project (exact name)")
       .option("--tags <a,b>", "only experiments carrying all of these tags", commaList)
       .option("--status <s1,s2>", "only experiments in one of these states", commaList)
+      .option("--include-archived", "include archived experiments (left out by default)")
       .requiredOption("--sort-by <metric>", "metric to rank by")
       .addOption(new Option("--ascending", "lowest value first").conflicts("descending"))
       .addOption(new Option("--descending", "highest value first").conflicts("ascending"))
@@ -135,6 +136,103 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
       const { metricsShowCommand } = await import("./commands/metrics.js");
       exitCode = await metricsShowCommand(name, opts, ctx);
     });
+
+  metrics
+    .command("report")
+    .description("report metric values to an experiment, validated through the metrics registry")
+    .argument("<id>", "experiment id or unique prefix")
+    .argument("<name=value...>", "metric values, e.g. pde_mean=16.2 train_time_min=41")
+    .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
+    .option("--json", "print the updated record as JSON")
+    .action(async (id: string, pairs: string[], opts) => {
+      const { metricsReportCommand } = await import("./commands/metrics-report.js");
+      exitCode = await metricsReportCommand(id, pairs, opts, ctx);
+    });
+
+  const guarded = (cmd: Command): Command =>
+    cmd
+      .addOption(new Option("--pin <pin>", "the PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
+      .option("--pin-stdin", "read the PIN from one line of standard input")
+      .option("--force", "proceed without the PIN, where pin.allow_force permits (logged)");
+  const registryOption = (cmd: Command): Command => cmd.option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)");
+
+  const runCmd = program.command("run").description("local runs: submit, list, inspect, cancel, archive");
+  registryOption(
+    runCmd
+      .command("submit")
+      .description("create a run and queue it for the local agent (or run it now with --wait)")
+      .argument("<command...>", "the command to run, after --")
+      .option("--name <name>", "a human name")
+      .option("--project <name>", "project name")
+      .option("--tags <a,b>", "tags", commaList)
+      .option("--queue <queue>", "local queue", "default")
+      .option("--arg <k=v>", "a parameter: recorded as Args/k and passed as --k v (repeatable)", collect)
+      .option("--shell", "run the command through /bin/sh -c (default: no shell)")
+      .option("--wait", "run it now in the foreground, as the agent would, and exit with its verdict")
+      .option("--json", "print the record as JSON"),
+  ).action(async (command: string[], opts) => {
+    const { runSubmitCommand } = await import("./commands/run-submit.js");
+    exitCode = await runSubmitCommand(command, opts, ctx);
+  });
+  formatOptions(
+    registryOption(
+      runCmd
+        .command("list")
+        .description("list runs")
+        .option("--status <s1,s2>", "only runs in one of these states", commaList)
+        .option("--project <name>", "only runs of this project")
+        .option("--tags <a,b>", "only runs carrying all of these tags", commaList)
+        .option("--include-archived", "include archived runs"),
+    ),
+  ).action(async (opts) => {
+    const { runListCommand } = await import("./commands/run.js");
+    exitCode = await runListCommand(opts, ctx);
+  });
+  registryOption(runCmd.command("status").description("a run's record: state, metrics, params and history").argument("<id>", "id or unique prefix").option("--json", "print JSON")).action(
+    async (id: string, opts) => {
+      const { runStatusCommand } = await import("./commands/run.js");
+      exitCode = await runStatusCommand(id, opts, ctx);
+    },
+  );
+  guarded(registryOption(runCmd.command("cancel").description("cancel a run (protected); stops a running local command").argument("<id>", "id or unique prefix"))).action(
+    async (id: string, opts) => {
+      const { runCancelCommand } = await import("./commands/run-cancel.js");
+      exitCode = await runCancelCommand(id, opts, ctx);
+    },
+  );
+  for (const [event, description, isGuarded] of [
+    ["archive", "archive a finished run (protected)", true],
+    ["restore", "restore an archived run", false],
+    ["delete", "delete an archived run permanently (protected)", true],
+  ] as const) {
+    const cmd = registryOption(runCmd.command(event).description(description).argument("<id>", "id or unique prefix"));
+    (isGuarded ? guarded(cmd) : cmd).action(async (id: string, opts) => {
+      const { runArchiveCommand } = await import("./commands/run.js");
+      exitCode = await runArchiveCommand(event, id, opts, ctx);
+    });
+  }
+
+  registryOption(
+    program
+      .command("agent")
+      .description("the local runner: take queued runs first-in first-out and run them")
+      .option("--queue <queue>", "the queue to serve", "default")
+      .option("--once", "drain what is queued, then exit")
+      .option("--concurrency <n>", "runs at once", positiveInt, 1),
+  ).action(async (opts) => {
+    const { agentCommand } = await import("./commands/agent.js");
+    exitCode = await agentCommand(opts, ctx);
+  });
+
+  const registryCmd = program.command("registry").description("the local registry file");
+  registryOption(registryCmd.command("check").description("count records, list damaged lines: exit 0 healthy, 1 damaged").option("--json", "print JSON")).action(async (opts) => {
+    const { registryCheckCommand } = await import("./commands/registry.js");
+    exitCode = await registryCheckCommand(opts, ctx);
+  });
+  guarded(registryOption(registryCmd.command("compact").description("rewrite with only the latest snapshot of each run (protected)"))).action(async (opts) => {
+    const { registryCompactCommand } = await import("./commands/registry.js");
+    exitCode = await registryCompactCommand(opts, ctx);
+  });
 
   const config = program.command("config").description("the layered configuration");
   config

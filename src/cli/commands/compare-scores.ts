@@ -1,16 +1,14 @@
-import type { Experiment } from "../../core/experiment.js";
-import { LIFECYCLE_STATES, matchesFilter } from "../../core/experiment.js";
-import { UsageError } from "../../core/errors.js";
+import { matchesFilter } from "../../core/experiment.js";
 import type { Gate } from "../../core/gates/gate.js";
 import { GATE_OP_SYMBOLS, parseGate } from "../../core/gates/gate.js";
 import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
 import { compareScores } from "../../core/ranking/compare-scores.js";
-import { didYouMean } from "../../core/suggest.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { LocalStore } from "../../stores/local/local-store.js";
 import type { Store } from "../../stores/store.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import { formatOf } from "../context.js";
+import { checkStatuses } from "../filters.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
@@ -21,6 +19,7 @@ export interface CompareScoresFlags extends FormatFlags {
   project?: string;
   tags?: string[];
   status?: string[];
+  includeArchived?: boolean;
   sortBy: string;
   ascending?: boolean;
   descending?: boolean;
@@ -129,18 +128,6 @@ function csvColumns(cols: Column<RankedExperiment>[]): Column<RankedExperiment>[
   return cols.map((c) => (c.key === "passed" ? { ...c, get: (r: RankedExperiment) => (r.passed ? "true" : "false") } : c));
 }
 
-function checkStatuses(statuses: readonly string[], experiments: readonly Experiment[]): void {
-  const seen = new Set(experiments.map((e) => e.status));
-  for (const s of statuses) {
-    if ((LIFECYCLE_STATES as readonly string[]).includes(s) || seen.has(s)) continue;
-    throw new UsageError(
-      "E_UNKNOWN_STATUS",
-      `unknown status '${s}' in --status: it is not a lifecycle state and no selected experiment has it.${didYouMean(s, [...LIFECYCLE_STATES, ...seen])}`,
-      { hint: `lifecycle states: ${LIFECYCLE_STATES.join(", ")}` },
-    );
-  }
-}
-
 /**
  * Ranks the experiments of a store. Returns the exit code: 0 when at least one experiment passes
  * every gate, 1 when none does.
@@ -148,7 +135,7 @@ function checkStatuses(statuses: readonly string[], experiments: readonly Experi
 export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry): Promise<number> {
   // Parse gates before reading anything: a typo fails fast, whatever the registry's size.
   const gates = (flags.gate ?? []).map(parseGate);
-  const selection = await store.list({ project: flags.project, tags: flags.tags });
+  const selection = await store.list({ project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived });
   const statuses = flags.status ?? [];
   checkStatuses(statuses, selection);
   const experiments = statuses.length > 0 ? selection.filter((e) => matchesFilter(e, { statuses })) : selection;

@@ -1,0 +1,67 @@
+import { guard } from "../../security/guard.js";
+import type { RegistryHealth } from "../../stores/local/maintenance.js";
+import { checkRegistry, compactRegistry } from "../../stores/local/maintenance.js";
+import { assertRegistryFile } from "../../stores/local/registry-file.js";
+import type { CommandContext } from "../context.js";
+import { openRegistry } from "../registry.js";
+import { guardContext } from "../security.js";
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** The human report of `registry check`. */
+export function renderRegistryHealth(h: RegistryHealth): string {
+  const rows: [string, number][] = [
+    ["lines", h.lines],
+    ["records", h.records],
+    ["experiments", h.experiments],
+    ["archived", h.archived],
+    ["deleted", h.deleted],
+    ["damaged", h.damaged.length],
+  ];
+  const out = [`Registry ${h.path}`, ...rows.map(([k, v]) => `  ${k.padEnd(12)}${String(v).padStart(8)}`)];
+  for (const d of h.damaged) out.push(`  line ${d.line}: ${d.reason}`);
+  out.push(
+    h.healthy
+      ? "Healthy: every line is readable."
+      : `Damaged: ${plural(h.damaged.length, "line")} cannot be read and ${h.damaged.length === 1 ? "is" : "are"} skipped by every command; \`expflow registry compact\` moves them to ${h.path}.damaged.`,
+  );
+  return `${out.join("\n")}\n`;
+}
+
+/**
+ * `expflow registry check [--json]`: counts lines, records, experiments, archived and deleted
+ * runs, and lists every damaged line. Returns 0 when healthy, 1 when any line is damaged.
+ *
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` (exit 2) naming the path.
+ */
+export async function registryCheckCommand(flags: { registry?: string; json?: boolean }, ctx: CommandContext): Promise<number> {
+  const reg = await openRegistry(ctx, flags.registry);
+  const health = checkRegistry(reg.path);
+  ctx.io.stdout.write(flags.json ? `${JSON.stringify(health)}\n` : renderRegistryHealth(health));
+  return health.healthy ? 0 : 1;
+}
+
+/**
+ * `expflow registry compact`: protected (`registry.compact`). Under the registry lock, rewrites
+ * the file atomically with the latest snapshot of each experiment, dropping tombstoned ones and
+ * moving damaged lines to `<registry>.damaged`. Prints the counts before and after.
+ *
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` (exit 2); {DeniedError} (exit 3) from the guard.
+ */
+export async function registryCompactCommand(flags: { registry?: string; pin?: string; pinStdin?: boolean; force?: boolean }, ctx: CommandContext): Promise<number> {
+  const reg = await openRegistry(ctx, flags.registry);
+  // Fail on a missing file before asking for the PIN.
+  assertRegistryFile(reg.path);
+  await guard("registry.compact", reg.path, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx));
+  const r = await compactRegistry(reg.path, reg.writer);
+  const out = [
+    `Compacted ${r.path}: ${plural(r.linesBefore, "line")} -> ${plural(r.linesAfter, "line")} (${plural(r.experiments, "experiment")}).`,
+    `  superseded snapshots dropped  ${r.superseded}`,
+    `  deleted experiments dropped   ${r.tombstonesDropped}`,
+    `  damaged lines moved           ${r.damagedMoved}${r.damagedMoved > 0 ? ` (to ${r.damagedPath})` : ""}`,
+  ];
+  ctx.io.stdout.write(`${out.join("\n")}\n`);
+  return 0;
+}

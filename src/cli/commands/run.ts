@@ -1,0 +1,293 @@
+import { NotFoundError } from "../../core/errors.js";
+import type { Experiment } from "../../core/experiment.js";
+import { matchesFilter } from "../../core/experiment.js";
+import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
+import { checkArchiveEvent } from "../../core/lifecycle/lifecycle.js";
+import type { MetricDefinition, MetricRegistry } from "../../core/metrics/registry.js";
+import { guard } from "../../security/guard.js";
+import { assertRegistryFile, warnDamaged } from "../../stores/local/registry-file.js";
+import type { RegistryRecord } from "../../stores/local/record.js";
+import { experimentFromRecord } from "../../stores/local/record.js";
+import { readRaw } from "../../stores/local/registry-writer.js";
+import type { CommandContext, FormatFlags } from "../context.js";
+import { formatOf } from "../context.js";
+import { checkStatuses } from "../filters.js";
+import type { Colors } from "../output/color.js";
+import type { Column } from "../output/render.js";
+import { formatNumber, renderRows, renderTable } from "../output/render.js";
+import { openRegistry } from "../registry.js";
+import { guardContext } from "../security.js";
+
+/** Flags of `expflow run list`, as parsed. */
+export interface RunListFlags extends FormatFlags {
+  status?: string[];
+  project?: string;
+  tags?: string[];
+  includeArchived?: boolean;
+  registry?: string;
+}
+
+/** One row of `run list`: the raw latest record and its normalised form. */
+export interface RunRow {
+  readonly record: RegistryRecord;
+  readonly experiment: Experiment;
+}
+
+function finiteMetric(e: Experiment, name: string): number | null {
+  const v = e.metrics[name];
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+function text(v: unknown): string | null {
+  if (typeof v === "string") return v === "" ? null : v;
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  return null;
+}
+
+/**
+ * The columns of `run list`: the same spec feeds the table, CSV and Markdown. The key metrics
+ * are the registered metrics that have a threshold (`pde_mean`, `train_time_min` by default);
+ * `archived` is shown only when archived runs are.
+ */
+export function runListColumns(keyMetrics: readonly MetricDefinition[], showArchived: boolean, forCsv = false): Column<RunRow>[] {
+  const cols: Column<RunRow>[] = [
+    { header: "ID", key: "id", get: (r) => r.experiment.id },
+    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 36 },
+    { header: "STATUS", key: "status", get: (r) => r.experiment.status, paint: (r, t, c) => paintStatus(r.experiment.status, t, c) },
+    { header: "QUEUE", key: "queue", get: (r) => text(r.record.queue) },
+    { header: "PROJECT", key: "project", get: (r) => r.experiment.project, maxWidth: 24 },
+    { header: "TAGS", key: "tags", get: (r) => (r.experiment.tags.length > 0 ? r.experiment.tags.join(",") : null), maxWidth: 30 },
+    { header: "CREATED", key: "created", get: (r) => r.experiment.created },
+    { header: "UPDATED", key: "updated_at", get: (r) => text(r.record.updated_at) },
+    ...keyMetrics.map((m): Column<RunRow> => ({ header: m.name, key: m.name, get: (r) => finiteMetric(r.experiment, m.name), align: "right" })),
+  ];
+  if (showArchived) {
+    cols.push({ header: "ARCHIVED", key: "archived", get: (r) => (r.experiment.archived === true ? (forCsv ? "true" : "yes") : forCsv ? "false" : null) });
+  }
+  return cols;
+}
+
+function paintStatus(status: string, t: string, c: Colors): string {
+  if (status === "completed") return c.green(t);
+  if (status === "failed") return c.red(t);
+  if (status === "cancelled") return c.dim(t);
+  if (status === "running") return c.yellow(t);
+  return t;
+}
+
+/** Writes the records as one JSON array, in batches, so a large listing never needs its whole text at once. */
+function writeJsonArray(items: readonly string[], write: (text: string) => unknown, batch = 1000): void {
+  write("[");
+  for (let i = 0; i < items.length; i += batch) {
+    write((i === 0 ? "" : ",") + items.slice(i, i + batch).join(","));
+  }
+  write("]\n");
+}
+
+/**
+ * `expflow run list`: the latest snapshot of every run, in order of first appearance, filtered.
+ * Reads the registry once. Archived runs are left out unless `--include-archived`; deleted
+ * (tombstoned) runs never appear. `--json` prints the raw latest records as one array.
+ * Returns 0, also when nothing matches (a listing is not a verdict).
+ *
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist.
+ * @throws {UsageError} `E_UNKNOWN_STATUS` for a `--status` that is neither a lifecycle state
+ *   nor the status of a selected run.
+ */
+export async function runListCommand(flags: RunListFlags, ctx: CommandContext): Promise<number> {
+  const reg = await openRegistry(ctx, flags.registry);
+  assertRegistryFile(reg.path);
+  const format = formatOf(flags);
+  // For JSON the records are printed as their lines were written: no second serialisation.
+  const raw = readRaw(reg.path, { keepText: format === "json" });
+  warnDamaged(reg.path, raw.damaged, ctx.warn);
+
+  const selection: RunRow[] = [];
+  let hiddenArchived = 0;
+  for (const [id, record] of raw.records) {
+    if (record.deleted === true) continue;
+    const experiment = experimentFromRecord(record, id);
+    if (!matchesFilter(experiment, { project: flags.project, tags: flags.tags, includeArchived: true })) continue;
+    if (experiment.archived === true && flags.includeArchived !== true) {
+      hiddenArchived++;
+      continue;
+    }
+    selection.push({ record, experiment });
+  }
+  const statuses = flags.status ?? [];
+  checkStatuses(
+    statuses,
+    selection.map((r) => r.experiment),
+  );
+  const rows = statuses.length > 0 ? selection.filter((r) => statuses.includes(r.experiment.status)) : selection;
+
+  const { stdout } = ctx.io;
+  if (format === "json") {
+    writeJsonArray(
+      rows.map((r) => raw.texts.get(r.experiment.id) ?? JSON.stringify(r.record)),
+      (t) => stdout.write(t),
+    );
+    return 0;
+  }
+  const keyMetrics = reg.metrics.list().filter((m) => m.threshold !== null);
+  const cols = runListColumns(keyMetrics, flags.includeArchived === true, format === "csv");
+  if (format !== "table") {
+    stdout.write(renderRows(format, rows, cols, ctx.colors));
+    return 0;
+  }
+  if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors));
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const hidden = hiddenArchived > 0 ? `; ${plural(hiddenArchived, "archived run")} hidden (--include-archived shows them)` : "";
+  stdout.write(rows.length === 0 ? `No runs match in ${reg.path}${hidden}.\n` : `${plural(rows.length, "run")}${hidden}.\n`);
+  return 0;
+}
+
+/**
+ * The latest live record of `id`: the writer's targeted read first, then a full read, which also
+ * finds ids the earlier tool wrote with `\u` escapes (which the targeted read's text match misses).
+ */
+function latestRecord(path: string, id: string, readOne: (id: string) => RegistryRecord | undefined): RegistryRecord | undefined {
+  const quick = readOne(id);
+  if (quick !== undefined) return quick;
+  const r = readRaw(path).records.get(id);
+  return r === undefined || r.deleted === true ? undefined : r;
+}
+
+/** Flags of `expflow run status`. */
+export interface RunStatusFlags {
+  registry?: string;
+  json?: boolean;
+}
+
+function thresholdText(def: MetricDefinition | undefined): string | null {
+  if (def === undefined || def.threshold === null) return null;
+  return `${def.direction === "lower" ? "<" : ">"} ${formatNumber(def.threshold)}`;
+}
+
+function valueText(v: unknown): string | number | null {
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/** The human view of one record: key fields, a metrics table, params and history lines. */
+export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry, c: Colors): string {
+  const e = experimentFromRecord(record, record.experiment_id);
+  const out: string[] = [];
+  const command = Array.isArray(record.command) ? record.command.join(" ") : text(record.command);
+  const rev = typeof record.rev === "number" ? ` (rev ${record.rev})` : "";
+  const fields: [string, string | null][] = [
+    ["id", e.id],
+    ["name", e.name],
+    ["status", `${paintStatus(e.status, e.status, c)}${e.archived === true ? " (archived)" : ""}`],
+    ["project", e.project],
+    ["tags", e.tags.length > 0 ? e.tags.join(", ") : null],
+    ["queue", text(record.queue)],
+    ["method", text(record.method)],
+    ["command", command],
+    ["created", e.created],
+    ["updated", text(record.updated_at) === null ? null : `${text(record.updated_at)}${rev}`],
+    ["clearml task", text(record.clearml_task_id)],
+  ];
+  for (const [label, value] of fields) if (value !== null) out.push(`${c.bold(label.padEnd(13))}${value}`);
+
+  const names = Object.keys(e.metrics);
+  out.push("", c.bold("Metrics"));
+  if (names.length === 0) out.push("  (none reported)");
+  else {
+    // Registered metrics in registry order first, then the others as recorded.
+    const order = new Map(metrics.list().map((m, i) => [m.name, i]));
+    const sorted = [...names].sort((a, b) => (order.get(a) ?? Infinity) - (order.get(b) ?? Infinity));
+    const cols: Column<string>[] = [
+      { header: "METRIC", get: (n) => n },
+      { header: "VALUE", get: (n) => valueText(e.metrics[n]), align: "right" },
+      { header: "THRESHOLD", get: (n) => thresholdText(metrics.get(n)) },
+    ];
+    out.push(
+      ...renderTable(sorted, cols, c)
+        .trimEnd()
+        .split("\n")
+        .map((l) => `  ${l}`),
+    );
+  }
+
+  const params = Object.entries(e.params);
+  out.push("", c.bold("Params"));
+  if (params.length === 0) out.push("  (none)");
+  else for (const [k, v] of params) out.push(`  ${k} = ${v}`);
+
+  out.push("", c.bold("History"));
+  const history = Array.isArray(record.history) ? record.history : [];
+  if (history.length === 0) out.push("  (no history recorded: written before expflow kept one, or by the earlier tool)");
+  for (const h of history) out.push(`  ${historyLine(h)}`);
+  return `${out.join("\n")}\n`;
+}
+
+function historyLine(h: unknown): string {
+  if (h === null || typeof h !== "object") return JSON.stringify(h);
+  const o = h as Record<string, unknown>;
+  const event = text(o["event"]) ?? "?";
+  const from = text(o["from"]);
+  const to = text(o["to"]) ?? "?";
+  const change = from === null ? `-> ${to}` : from === to ? `(${to})` : `${from} -> ${to}`;
+  const who = text(o["who"]);
+  const reason = text(o["reason"]);
+  return `${text(o["time"]) ?? "?"}  ${event.padEnd(8)}  ${change}${who === null ? "" : `  by ${who}`}${reason === null ? "" : `: ${reason}`}`;
+}
+
+/**
+ * `expflow run status <id>`: one run's latest record, by id or unique prefix. `--json` prints the
+ * raw record.
+ *
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND`, `E_EXPERIMENT_NOT_FOUND` (also for deleted runs).
+ * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates.
+ */
+export async function runStatusCommand(id: string, flags: RunStatusFlags, ctx: CommandContext): Promise<number> {
+  const reg = await openRegistry(ctx, flags.registry);
+  assertRegistryFile(reg.path);
+  const full = reg.resolve(id);
+  const record = latestRecord(reg.path, full, reg.record);
+  if (record === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${full}' in ${reg.path}`, { hint: "`expflow run list` shows the ids" });
+  if (flags.json) ctx.io.stdout.write(`${JSON.stringify(record)}\n`);
+  else ctx.io.stdout.write(renderRunStatus(record, reg.metrics, ctx.colors));
+  return 0;
+}
+
+/** Flags of `expflow run archive|restore|delete`. */
+export interface RunArchiveFlags {
+  registry?: string;
+  pin?: string;
+  pinStdin?: boolean;
+  force?: boolean;
+}
+
+/**
+ * `expflow run archive|restore|delete <id>`. Archive and delete are protected: the guard
+ * (`run.archive`, `run.delete`) runs before anything changes; restore is not. The event is
+ * checked against the run's state first, so no PIN is asked for what cannot happen, and again
+ * under the registry lock by the writer. Delete appends a tombstone: the run disappears from
+ * every listing, and `registry compact` removes its lines.
+ *
+ * @throws {ConflictError} `E_ILLEGAL_TRANSITION` (exit 2) saying what is needed first.
+ * @throws {DeniedError} (exit 3) from the guard.
+ */
+export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: RunArchiveFlags, ctx: CommandContext): Promise<number> {
+  const reg = await openRegistry(ctx, flags.registry);
+  assertRegistryFile(reg.path);
+  const full = reg.resolve(id);
+  const current = latestRecord(reg.path, full, reg.record);
+  if (current !== undefined) checkArchiveEvent(String(current.status ?? "created"), current.archived === true, event, full);
+  if (event !== "restore") {
+    await guard(`run.${event}`, full, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx));
+  }
+  const updated = await reg.writer.archive(full, event);
+  const status = String(updated.status ?? "created");
+  const message =
+    event === "archive"
+      ? `Archived ${full} (${status}): hidden from run list and compare-scores unless --include-archived; \`expflow run restore ${full}\` brings it back.`
+      : event === "restore"
+        ? `Restored ${full} (${status}).`
+        : `Deleted ${full} permanently: a tombstone was appended; \`expflow registry compact\` removes its lines from the file.`;
+  ctx.io.stdout.write(`${message}\n`);
+  return 0;
+}

@@ -1,0 +1,62 @@
+import { hostname, userInfo } from "node:os";
+import { metricRegistryOf } from "../config/load.js";
+import type { MetricRegistry } from "../core/metrics/registry.js";
+import { LocalStore } from "../stores/local/local-store.js";
+import type { RegistryRecord } from "../stores/local/record.js";
+import { readOne, readRaw, RegistryWriter, resolveId } from "../stores/local/registry-writer.js";
+import type { CommandContext } from "./context.js";
+
+/** The local registry as the run, metrics and registry commands use it. */
+export interface OpenRegistry {
+  /** The registry file. */
+  readonly path: string;
+  /** expflow's home directory. */
+  readonly home: string;
+  readonly store: LocalStore;
+  readonly writer: RegistryWriter;
+  readonly metrics: MetricRegistry;
+  /** `user@host`, for history entries. */
+  readonly who: string;
+  /**
+   * The full id for an id or unique prefix.
+   *
+   * @throws {NotFoundError} / {UsageError} (ambiguous, listing the candidates).
+   */
+  resolve(prefix: string): string;
+  /** The latest raw record of an experiment (after {@link resolve}). */
+  record(id: string): RegistryRecord | undefined;
+}
+
+/** `user@host` of this process. */
+export function whoAmI(env: Readonly<Record<string, string | undefined>>): string {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = env["USER"] ?? env["LOGNAME"] ?? "unknown";
+  }
+  return `${user}@${hostname()}`;
+}
+
+/** Opens the registry named by `--registry`, configuration or the default. */
+export async function openRegistry(ctx: CommandContext, registryFlag?: string): Promise<OpenRegistry> {
+  const config = await ctx.config({ registry: registryFlag });
+  const path = config.registry.value;
+  const who = whoAmI(ctx.io.env);
+  const writer = new RegistryWriter(path, { now: () => new Date(), who });
+  return {
+    path,
+    home: config.home,
+    store: new LocalStore({ path, onWarning: ctx.warn }),
+    writer,
+    metrics: metricRegistryOf(config),
+    who,
+    resolve: (prefix) => {
+      // An exact id needs only the lines that mention it; a prefix needs every id.
+      if (readOne(path, prefix) !== undefined) return prefix;
+      const ids = [...readRaw(path).records].filter(([, r]) => r.deleted !== true).map(([id]) => id);
+      return resolveId(ids, prefix, path);
+    },
+    record: (id) => readOne(path, id),
+  };
+}

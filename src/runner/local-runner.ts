@@ -1,0 +1,422 @@
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { MetricRegistry } from "../core/metrics/registry.js";
+import { nextState } from "../core/lifecycle/lifecycle.js";
+import { ensurePrivateDir } from "../security/files.js";
+import type { RegistryRecord } from "../stores/local/record.js";
+import type { RegistryWriter } from "../stores/local/registry-writer.js";
+import { readOne, readRaw } from "../stores/local/registry-writer.js";
+import type { RejectedMetric } from "./metrics-file.js";
+import { ingestMetricsText } from "./metrics-file.js";
+import { DEFAULT_GRACE_MS, signalGroup, stopProcessGroup } from "./process-group.js";
+
+/** What the runner needs; injected so tests and the CLI control every part. */
+export interface RunnerOptions {
+  /** The registry writer (its `path` is the registry the runner serves). */
+  readonly writer: RegistryWriter;
+  /** expflow's home: logs go to `<home>/logs`, metrics files to `<home>/metrics`. */
+  readonly home: string;
+  /** Validates what runs report. */
+  readonly metrics: MetricRegistry;
+  /** This machine's host name, recorded in `runner.host`. */
+  readonly host: string;
+  /** The environment the commands inherit (plus `EXPFLOW_EXPERIMENT_ID`, `EXPFLOW_METRICS_FILE`). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The working directory for runs that recorded none (or whose directory is gone). */
+  readonly cwd: string;
+  /** Clock (default: the system clock). */
+  readonly now?: () => Date;
+  /** How often a running run's record is checked for a cancel, in ms (default 500). */
+  readonly pollMs?: number;
+  /** Time between SIGTERM and SIGKILL when a run is stopped, in ms (default 5000). */
+  readonly graceMs?: number;
+  /** Receives one line for each thing that happens (started, finished, problems). */
+  readonly onEvent?: (message: string) => void;
+}
+
+/** How a run ended, as the runner saw it. */
+export interface RunResult {
+  readonly id: string;
+  /** The run's state in the registry afterwards: `completed`, `failed` or `cancelled` (or what another process set). */
+  readonly status: string;
+  /** The command's exit code; `null` when a signal ended it or it never started. */
+  readonly exitCode: number | null;
+  /** The signal that ended the command, if one did. */
+  readonly signal: string | null;
+  /** Why the run failed; `null` when it completed (or was cancelled). */
+  readonly reason: string | null;
+  readonly logPath: string;
+  readonly record: RegistryRecord | undefined;
+}
+
+/** A run the runner has started. */
+export interface RunHandle {
+  readonly id: string;
+  /** Settles when the command has exited and the registry records the outcome. Never rejects for the command's failure. */
+  readonly done: Promise<RunResult>;
+  /**
+   * Stops the run (SIGTERM to its process group, SIGKILL after the grace period) and fails it with
+   * `reason` (unless it was cancelled meanwhile). Before the command starts, it is not started.
+   */
+  interrupt(reason: string): void;
+  /** Sends SIGKILL to the run's process group now (a second interrupt). */
+  kill(): void;
+}
+
+/** How a record's command is started. */
+export interface Invocation {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly shell: boolean;
+  /** What the log says was run. */
+  readonly display: string;
+  /** Something the log should say about how it is run. */
+  readonly note?: string;
+}
+
+/** The log file of a run: `<home>/logs/<id>.log`. */
+export function logPathOf(home: string, id: string): string {
+  return join(home, "logs", `${id}.log`);
+}
+
+/** The metrics file of a run (`EXPFLOW_METRICS_FILE`): `<home>/metrics/<id>.jsonl`. */
+export function metricsPathOf(home: string, id: string): string {
+  return join(home, "metrics", `${id}.jsonl`);
+}
+
+const SAFE_WORD = /^[A-Za-z0-9_\-+=/.,:@%^]+$/;
+
+/** Quotes one word for a POSIX shell (only when needed): `it's` -> `'it'\''s'`. */
+export function shellQuote(word: string): string {
+  if (SAFE_WORD.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function stringArray(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.length > 0 && v.every((w) => typeof w === "string") ? (v as string[]) : undefined;
+}
+
+/**
+ * How to start a record's command:
+ *
+ * - `shell: true`: `/bin/sh -c <command>` (the recorded command string);
+ * - `argv` (expflow's records): run directly, no shell;
+ * - only a `command` string (records of the earlier Python tool): through `/bin/sh -c`, with a note.
+ *
+ * @returns `undefined` when the record holds no command.
+ */
+export function invocationOf(record: RegistryRecord): Invocation | undefined {
+  const argv = stringArray(record["argv"]) ?? stringArray(record.command);
+  const text = typeof record.command === "string" && record.command.trim() !== "" ? record.command : undefined;
+  if (record["shell"] === true) {
+    const script = text ?? argv?.join(" ");
+    return script === undefined ? undefined : { file: "/bin/sh", args: ["-c", script], shell: true, display: `/bin/sh -c ${shellQuote(script)}` };
+  }
+  if (argv !== undefined) return { file: argv[0]!, args: argv.slice(1), shell: false, display: argv.map(shellQuote).join(" ") };
+  if (text !== undefined) {
+    return {
+      file: "/bin/sh",
+      args: ["-c", text],
+      shell: true,
+      display: `/bin/sh -c ${shellQuote(text)}`,
+      note: "this record (from the earlier tool) has a command string and no argv, so it runs through /bin/sh -c",
+    };
+  }
+  return undefined;
+}
+
+/** The queue a record belongs to (`default` when it names none). */
+export function queueOf(r: RegistryRecord): string {
+  return typeof r.queue === "string" && r.queue !== "" ? r.queue : "default";
+}
+
+/**
+ * When a run was queued, in ms since the epoch: its last `queue` history entry, else its
+ * `timestamp`. Records with neither (from the earlier tool) count as the oldest.
+ */
+export function queueTime(r: RegistryRecord): number {
+  const history = Array.isArray(r.history) ? r.history : [];
+  for (let i = history.length - 1; i >= 0; i--) {
+    const h = history[i] as { event?: unknown; time?: unknown } | null;
+    if (h !== null && typeof h === "object" && h.event === "queue" && typeof h.time === "string") {
+      const t = Date.parse(h.time);
+      if (!Number.isNaN(t)) return t;
+    }
+  }
+  if (typeof r.timestamp === "string") {
+    const t = Date.parse(r.timestamp);
+    if (!Number.isNaN(t)) return t;
+  }
+  if (typeof r.timestamp === "number" && Number.isFinite(r.timestamp)) return r.timestamp > 1e12 ? r.timestamp : r.timestamp * 1000;
+  return Number.NEGATIVE_INFINITY;
+}
+
+/** The queued runs of `queue` in the registry at `path`, first-in first-out (ties: file order). */
+export function queuedRuns(path: string, queue: string): RegistryRecord[] {
+  const found: { r: RegistryRecord; t: number; i: number }[] = [];
+  let i = 0;
+  for (const r of readRaw(path).records.values()) {
+    i++;
+    if (r.deleted === true || r.status !== "queued" || queueOf(r) !== queue) continue;
+    found.push({ r, t: queueTime(r), i });
+  }
+  return found.sort((a, b) => a.t - b.t || a.i - b.i).map((x) => x.r);
+}
+
+/** A cheap fingerprint of the registry file: it changes with every append or rewrite. */
+function fileSignature(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+function historyOf(r: RegistryRecord): unknown[] {
+  return Array.isArray(r.history) ? r.history : [];
+}
+
+function plainObject(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** Thrown inside a claim's update when the run is no longer there to take; never escapes. */
+class ClaimLost extends Error {}
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: Error };
+
+/**
+ * The embedded local executor: claims queued runs of the registry and runs their commands as
+ * child processes, each leading its own process group, with output to `<home>/logs/<id>.log`.
+ * See `src/runner/README.md` for the contract.
+ */
+export class LocalRunner {
+  private readonly now: () => Date;
+  private readonly pollMs: number;
+  private readonly graceMs: number;
+  private idleSignature: string | undefined;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.now = opts.now ?? (() => new Date());
+    this.pollMs = opts.pollMs ?? 500;
+    this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  }
+
+  private event(message: string): void {
+    this.opts.onEvent?.(message);
+  }
+
+  /**
+   * Moves run `id` from queued to running (event `start`) under the registry lock, if it is still
+   * queued (and in `queue`, when given).
+   *
+   * @returns the running record, or `undefined` when another process took it, cancelled it or
+   *   it is not queued.
+   * @throws {NotFoundError} when the run does not exist; {BackendError} `E_LOCK_TIMEOUT`.
+   */
+  async claim(id: string, queue?: string): Promise<RegistryRecord | undefined> {
+    const { writer } = this.opts;
+    try {
+      return await writer.update(id, (r) => {
+        if (r.status !== "queued" || (queue !== undefined && queueOf(r) !== queue)) throw new ClaimLost();
+        const to = nextState("queued", "start", id);
+        return { ...r, status: to, history: [...historyOf(r), writer.entry("start", "queued", to)] };
+      });
+    } catch (e) {
+      if (e instanceof ClaimLost) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Claims the oldest queued run of `queue` (first-in first-out by queue time). The registry is
+   * read again only when the file changed since the last time nothing was queued.
+   *
+   * @returns the running record, or `undefined` when nothing is queued.
+   */
+  async claimNext(queue: string): Promise<RegistryRecord | undefined> {
+    const path = this.opts.writer.path;
+    const signature = fileSignature(path);
+    if (signature === this.idleSignature) return undefined;
+    for (const r of queuedRuns(path, queue)) {
+      const claimed = await this.claim(r.experiment_id, queue);
+      if (claimed !== undefined) return claimed;
+    }
+    this.idleSignature = signature;
+    return undefined;
+  }
+
+  /**
+   * Starts a claimed (running) run's command. Never throws: every problem ends in the result
+   * (a command that cannot start fails the run, with the reason).
+   */
+  start(record: RegistryRecord): RunHandle {
+    const id = record.experiment_id;
+    const state: { child?: ChildProcess; interrupt?: string; stopping?: Promise<unknown> } = {};
+    const stop = (): void => {
+      const pid = state.child?.pid;
+      if (pid !== undefined && state.stopping === undefined) {
+        state.stopping = stopProcessGroup(pid, this.graceMs).catch((e: Error) => this.event(`${id}: could not stop process group ${pid}: ${e.message}`));
+      }
+    };
+    const done = this.execute(record, state, stop).catch((e: Error): RunResult => {
+      this.event(`${id}: runner error: ${e.message}`);
+      return { id, status: String(readOne(this.opts.writer.path, id)?.status ?? "unknown"), exitCode: null, signal: null, reason: e.message, logPath: logPathOf(this.opts.home, id), record: undefined };
+    });
+    return {
+      id,
+      done,
+      interrupt: (reason) => {
+        state.interrupt ??= reason;
+        stop();
+      },
+      kill: () => {
+        const pid = state.child?.pid;
+        if (pid !== undefined) {
+          try {
+            signalGroup(pid, "SIGKILL");
+          } catch {
+            // not ours to kill any more
+          }
+        }
+      },
+    };
+  }
+
+  private async execute(record: RegistryRecord, state: { child?: ChildProcess; interrupt?: string; stopping?: Promise<unknown> }, stop: () => void): Promise<RunResult> {
+    const { writer, home, host } = this.opts;
+    const id = record.experiment_id;
+    const logPath = logPathOf(home, id);
+    const metricsPath = metricsPathOf(home, id);
+    ensurePrivateDir(join(home, "logs"));
+    ensurePrivateDir(join(home, "metrics"));
+    rmSync(metricsPath, { force: true });
+    const log = (line: string): void => appendFileSync(logPath, `[${this.now().toISOString()}] expflow: ${line}\n`, { mode: 0o600 });
+
+    const invocation = invocationOf(record);
+    let cwd = this.opts.cwd;
+    if (typeof record["cwd"] === "string") {
+      if (existsSync(record["cwd"])) cwd = record["cwd"];
+      else log(`the run's working directory ${record["cwd"]} is gone; running in ${cwd}`);
+    }
+    log(`run ${id} on ${host}, queue ${queueOf(record)}, in ${cwd}`);
+    if (invocation?.note !== undefined) log(invocation.note);
+
+    let exit: Exit;
+    let startedMs = 0;
+    const current = readOne(writer.path, id);
+    if (invocation === undefined) {
+      exit = { error: new Error("the record holds no command") };
+    } else if (current?.status !== "running") {
+      log(`not started: the run is ${current?.status ?? "gone"}`);
+      return { id, status: String(current?.status ?? "unknown"), exitCode: null, signal: null, reason: null, logPath, record: current };
+    } else if (state.interrupt !== undefined) {
+      exit = { error: new Error(state.interrupt) };
+    } else {
+      log(`${invocation.shell ? "command (shell)" : "command (no shell)"}: ${invocation.display}`);
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(this.opts.env)) if (v !== undefined) env[k] = v;
+      // The PIN guards destructive actions; a training script has no business holding it.
+      delete env["EXPFLOW_PIN"];
+      env["EXPFLOW_EXPERIMENT_ID"] = id;
+      env["EXPFLOW_METRICS_FILE"] = metricsPath;
+      const fd = openSync(logPath, "a", 0o600);
+      let child: ChildProcess;
+      try {
+        child = spawn(invocation.file, [...invocation.args], { cwd, env, detached: true, stdio: ["ignore", fd, fd] });
+      } finally {
+        closeSync(fd);
+      }
+      state.child = child;
+      startedMs = Date.now();
+      const exited = new Promise<Exit>((resolve) => {
+        child.once("exit", (code, signal) => resolve({ code, signal }));
+        child.once("error", (error) => {
+          if (child.pid === undefined) resolve({ error });
+        });
+      });
+      if (child.pid !== undefined) {
+        const pid = child.pid;
+        this.event(`${id}: started pid ${pid}: ${invocation.display}`);
+        try {
+          await writer.update(id, (r) => ({ ...r, runner: { pid, pgid: pid, host, started_at: this.now().toISOString(), agent_pid: process.pid } }));
+        } catch (e) {
+          log(`could not record the process in the registry: ${(e as Error).message}`);
+        }
+      }
+      let lastSignature = "";
+      const watch = setInterval(() => {
+        if (state.interrupt !== undefined) return stop();
+        const signature = fileSignature(writer.path);
+        if (signature === lastSignature) return;
+        lastSignature = signature;
+        const now = readOne(writer.path, id);
+        if (now?.status !== "running") {
+          log(`the run became ${now?.status ?? "deleted"} elsewhere: stopping its process group`);
+          stop();
+        }
+      }, this.pollMs);
+      if (state.interrupt !== undefined) stop();
+      try {
+        exit = await exited;
+      } finally {
+        clearInterval(watch);
+      }
+      if (state.stopping !== undefined) await state.stopping;
+    }
+
+    const wallMinutes = startedMs > 0 && !("error" in exit) ? Math.round(((Date.now() - startedMs) / 60_000) * 1000) / 1000 : null;
+    let reason: string | null;
+    let exitCode: number | null = null;
+    let signal: string | null = null;
+    if ("error" in exit) {
+      reason = state.interrupt ?? `could not start ${invocation === undefined ? "the run" : shellQuote(invocation.file)}: ${exit.error.message}`;
+    } else {
+      exitCode = exit.code;
+      signal = exit.signal;
+      if (state.interrupt !== undefined) reason = state.interrupt;
+      else if (exit.signal !== null) reason = `killed by signal ${exit.signal}`;
+      else if (exit.code !== 0) reason = `exit code ${exit.code}`;
+      else reason = null;
+    }
+    log("error" in exit ? `did not run: ${reason}` : `command ended: ${signal !== null ? `signal ${signal}` : `exit code ${exitCode}`}${wallMinutes !== null ? ` after ${wallMinutes} min` : ""}`);
+
+    let accepted: Record<string, number> = {};
+    let rejected: RejectedMetric[] = [];
+    if (existsSync(metricsPath)) {
+      try {
+        ({ accepted, rejected } = ingestMetricsText(readFileSync(metricsPath, "utf8"), this.opts.metrics));
+      } catch (e) {
+        rejected = [{ name: null, value: null, reason: `could not read ${metricsPath}: ${(e as Error).message}` }];
+      }
+    }
+    if (Object.keys(accepted).length > 0) log(`metrics: ${Object.entries(accepted).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    for (const r of rejected) log(`rejected metric ${r.name === null ? "entry" : `'${r.name}'`} (${JSON.stringify(r.value)}): ${r.reason}`);
+
+    const event = reason === null ? "complete" : "fail";
+    const finished = await writer.update(id, (r) => {
+      const from = String(r.status ?? "created");
+      const metrics: Record<string, unknown> = { ...plainObject(r.metrics), ...accepted };
+      if (wallMinutes !== null && this.opts.metrics.has("train_time_min") && !("train_time_min" in metrics)) metrics["train_time_min"] = wallMinutes;
+      const next: RegistryRecord = {
+        ...r,
+        metrics,
+        exit_code: exitCode,
+        signal,
+        finished_at: this.now().toISOString(),
+        ...(rejected.length > 0 ? { rejected_metrics: rejected } : {}),
+      };
+      // Cancelled (or ended by someone else) meanwhile: its state stands; the metrics still count.
+      if (from !== "running") return next;
+      const to = nextState(from, event, id);
+      return { ...next, status: to, ...(reason === null ? {} : { reason }), history: [...historyOf(r), writer.entry(event, from, to, reason ?? undefined)] };
+    });
+    const status = String(finished.status);
+    log(`run ${status}${status === "failed" && reason !== null ? `: ${reason}` : ""}`);
+    this.event(`${id}: ${status}${status === "failed" && reason !== null ? ` (${reason})` : ""}`);
+    return { id, status, exitCode, signal, reason: status === "failed" ? reason : null, logPath, record: finished };
+  }
+}

@@ -1,0 +1,163 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
+import { alive, latest, script, spawnCli, waitFor } from "../helpers/runs.js";
+
+function env(): { home: string; registry: string; run: (args: string[]) => ReturnType<typeof runCli> } {
+  const home = tempDir("expflow-agent-");
+  const registry = join(home, "experiments.jsonl");
+  return { home, registry, run: (args) => runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry }, cwd: home }) };
+}
+
+function submit(run: (args: string[]) => ReturnType<typeof runCli>, ...command: string[]): string {
+  const r = run(["run", "submit", "--", ...command]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+const node = process.execPath;
+
+describe("expflow agent --once", () => {
+  it("runs the queue first-in first-out, completes and fails runs, writes logs, exits 1 when any failed", () => {
+    const { home, registry, run } = env();
+    const order = join(home, "order.txt");
+    const s = script(home, "step.cjs", `require("fs").appendFileSync(${JSON.stringify(order)}, process.env.EXPFLOW_EXPERIMENT_ID + "\\n"); console.log("step " + process.argv[2]); process.exit(Number(process.argv[3] ?? 0));`);
+    const ids = [submit(run, node, s, "one"), submit(run, node, s, "two", "3"), submit(run, node, s, "three")];
+    const other = run(["run", "submit", "--queue", "gpu", "--", node, s, "gpu"]).stdout.trim();
+    const r = run(["agent", "--once"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(readFileSync(order, "utf8").trim().split("\n")).toEqual(ids);
+    expect(ids.map((id) => latest(registry, id)!["status"])).toEqual(["completed", "failed", "completed"]);
+    expect(latest(registry, ids[1]!)).toMatchObject({ reason: "exit code 3", exit_code: 3 });
+    expect(latest(registry, other)!["status"]).toBe("queued");
+    expect(readFileSync(join(home, "logs", `${ids[0]}.log`), "utf8")).toContain("step one\n");
+    expect(r.stdout).toMatch(/drained; 1 run failed/);
+  });
+
+  it("exits 0 when every run completed, and when nothing is queued", () => {
+    const { run } = env();
+    expect(run(["agent", "--once"]).code).toBe(0);
+    submit(run, node, "-e", "");
+    expect(run(["agent", "--once"]).code).toBe(0);
+  });
+
+  it("ingests the metrics file: JSON lines, later values winning, invalid entries kept in rejected_metrics", () => {
+    const { home, registry, run } = env();
+    const s = script(
+      home,
+      "metrics.cjs",
+      `const fs = require("fs"); const f = process.env.EXPFLOW_METRICS_FILE;
+fs.appendFileSync(f, JSON.stringify({ pde_mean: 30, seg_total: 50 }) + "\\n");
+fs.appendFileSync(f, JSON.stringify({ pde_mean: 14.5, pde_maen: 1, epochs: "lots" }) + "\\n");
+fs.appendFileSync(f, "not json\\n");
+fs.appendFileSync(f, JSON.stringify({ train_time_min: 42 }) + "\\n");`,
+    );
+    const id = submit(run, node, s);
+    expect(run(["agent", "--once"]).code).toBe(0);
+    const rec = latest(registry, id)!;
+    expect(rec["status"]).toBe("completed");
+    expect(rec["metrics"]).toEqual({ pde_mean: 14.5, seg_total: 50, train_time_min: 42 });
+    const rejected = rec["rejected_metrics"] as { name: string | null; value: unknown; reason: string }[];
+    expect(rejected.map((x) => [x.name, x.value])).toEqual([
+      [null, "not json"],
+      ["pde_maen", 1],
+      ["epochs", "lots"],
+    ]);
+    expect(rejected[1]!.reason).toMatch(/unknown metric 'pde_maen'/);
+    const log = readFileSync(join(home, "logs", `${id}.log`), "utf8");
+    expect(log).toMatch(/rejected metric 'pde_maen'/);
+    expect(log).toMatch(/rejected metric 'epochs'/);
+  });
+
+  it("reads a single JSON object and records train_time_min from wall time when the run did not report it", () => {
+    const { home, registry, run } = env();
+    const s = script(home, "one.cjs", `require("fs").writeFileSync(process.env.EXPFLOW_METRICS_FILE, JSON.stringify({ seg_total: 7 }, null, 2));`);
+    const id = submit(run, node, s);
+    expect(run(["agent", "--once"]).code).toBe(0);
+    const metrics = latest(registry, id)!["metrics"] as Record<string, unknown>;
+    expect(metrics["seg_total"]).toBe(7);
+    expect(typeof metrics["train_time_min"]).toBe("number");
+    expect(metrics["train_time_min"]).toBeGreaterThanOrEqual(0);
+  });
+
+  it("gives the command EXPFLOW_EXPERIMENT_ID and EXPFLOW_METRICS_FILE, and passes arguments without a shell", () => {
+    const { home, run } = env();
+    const s = script(home, "env.cjs", `console.log(JSON.stringify({ id: process.env.EXPFLOW_EXPERIMENT_ID, file: process.env.EXPFLOW_METRICS_FILE, args: process.argv.slice(2) }));`);
+    const id = submit(run, node, s, "$HOME", "a;b", "`x`");
+    expect(run(["agent", "--once"]).code).toBe(0);
+    const line = readFileSync(join(home, "logs", `${id}.log`), "utf8").split("\n").find((l) => l.startsWith("{"))!;
+    expect(JSON.parse(line)).toEqual({ id, file: join(home, "metrics", `${id}.jsonl`), args: ["$HOME", "a;b", "`x`"] });
+  });
+
+  it("runs a record of the earlier tool (a command string, no argv) through the shell, and says so in the log", () => {
+    const home = tempDir("expflow-agent-");
+    const registry = writeRegistry([record("exp-legacy1", {}, { status: "queued", command: "echo legacy:$EXPFLOW_EXPERIMENT_ID", metrics: {} })], home);
+    const r = runCli(["agent", "--once", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
+    expect(r.code, r.stderr).toBe(0);
+    expect(latest(registry, "exp-legacy1")!["status"]).toBe("completed");
+    const log = readFileSync(join(home, "logs", "exp-legacy1.log"), "utf8");
+    expect(log).toContain("legacy:exp-legacy1\n");
+    expect(log).toMatch(/earlier tool.*\/bin\/sh -c/);
+  });
+
+  it("--concurrency 2 runs two at once (two runs that wait for each other both complete)", () => {
+    const { home, registry, run } = env();
+    const s = script(
+      home,
+      "meet.cjs",
+      `const fs = require("fs"); const [me, other] = process.argv.slice(2);
+fs.writeFileSync(${JSON.stringify(home)} + "/" + me, "");
+const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(home)} + "/" + other)) { clearInterval(t); process.exit(0); } }, 20);
+setTimeout(() => process.exit(9), 20000);`,
+    );
+    const a = submit(run, node, s, "a.flag", "b.flag");
+    const b = submit(run, node, s, "b.flag", "a.flag");
+    expect(run(["agent", "--once", "--concurrency", "2"]).code).toBe(0);
+    expect([latest(registry, a)!["status"], latest(registry, b)!["status"]]).toEqual(["completed", "completed"]);
+  });
+});
+
+describe("expflow agent (serving)", () => {
+  it("on SIGTERM stops its running run's process group, fails it with the reason, and exits 143", async () => {
+    const { home, registry, run } = env();
+    const pidFile = join(home, "pids");
+    const s = script(
+      home,
+      "hang.cjs",
+      `const { spawn } = require("child_process");
+const c = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+require("fs").writeFileSync(${JSON.stringify(pidFile)}, process.pid + " " + c.pid);
+setInterval(() => {}, 1000);`,
+    );
+    const agent = spawnCli(["agent", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
+    try {
+      const id = submit(run, node, s);
+      const pids = await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").split(" ").map(Number), "the run to start");
+      await waitFor(() => (latest(registry, id)!["runner"] as { pgid?: number } | undefined)?.pgid, "the runner record");
+      agent.child.kill("SIGTERM");
+      const exit = await agent.exited;
+      expect(exit.code, exit.stdout + exit.stderr).toBe(143);
+      const rec = latest(registry, id)!;
+      expect(rec).toMatchObject({ status: "failed", reason: "agent interrupted (SIGTERM)" });
+      expect((rec["history"] as { event: string; reason?: string }[]).at(-1)).toMatchObject({ event: "fail", reason: "agent interrupted (SIGTERM)" });
+      await waitFor(() => pids.every((p) => !alive(p)), "the run's processes to die");
+      expect(exit.stdout).toMatch(/1 run interrupted and failed/);
+    } finally {
+      agent.child.kill("SIGKILL");
+    }
+  });
+
+  it("picks up runs submitted while it waits, and exits 0 on SIGTERM when idle", async () => {
+    const { home, registry, run } = env();
+    const agent = spawnCli(["agent", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
+    try {
+      const id = submit(run, node, "-e", "");
+      await waitFor(() => latest(registry, id)!["status"] === "completed", "the run to complete");
+      agent.child.kill("SIGTERM");
+      expect((await agent.exited).code).toBe(0);
+    } finally {
+      agent.child.kill("SIGKILL");
+    }
+  });
+});

@@ -1,0 +1,155 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { MetricRegistry } from "../../src/core/metrics/registry.js";
+import { invocationOf, LocalRunner, logPathOf, metricsPathOf, queuedRuns, queueTime, shellQuote } from "../../src/runner/local-runner.js";
+import { RegistryWriter } from "../../src/stores/local/registry-writer.js";
+import type { RegistryRecord } from "../../src/stores/local/record.js";
+import { tempDir } from "../helpers/cli.js";
+import { alive, script, waitFor } from "../helpers/runs.js";
+
+function setup(): { home: string; writer: RegistryWriter; runner: LocalRunner; events: string[] } {
+  const home = tempDir("expflow-runner-");
+  const writer = new RegistryWriter(join(home, "experiments.jsonl"), { now: () => new Date(), who: "tester@host" });
+  const events: string[] = [];
+  const runner = new LocalRunner({
+    writer,
+    home,
+    metrics: MetricRegistry.standard(),
+    host: "test-host",
+    env: { ...process.env, EXPFLOW_PIN: "1234" },
+    cwd: home,
+    pollMs: 50,
+    graceMs: 2_000,
+    onEvent: (m) => events.push(m),
+  });
+  return { home, writer, runner, events };
+}
+
+let counter = 0;
+async function queued(writer: RegistryWriter, extra: Partial<RegistryRecord>, time = new Date().toISOString()): Promise<string> {
+  const id = `exp-test${String(++counter).padStart(4, "0")}`;
+  await writer.create({
+    experiment_id: id,
+    status: "queued",
+    queue: "default",
+    history: [{ event: "queue", from: "dispatched", to: "queued", time, who: "t" }],
+    metrics: {},
+    ...extra,
+  });
+  return id;
+}
+
+describe("shellQuote and invocationOf", () => {
+  it("quotes only what needs it", () => {
+    expect(shellQuote("train.py")).toBe("train.py");
+    expect(shellQuote("--lr=3e-4")).toBe("--lr=3e-4");
+    expect(shellQuote("a b")).toBe("'a b'");
+    expect(shellQuote("$HOME;")).toBe("'$HOME;'");
+    expect(shellQuote("it's")).toBe("'it'\\''s'");
+    expect(shellQuote("")).toBe("''");
+  });
+
+  it("runs argv directly, shell records through /bin/sh -c, and legacy string commands through the shell with a note", () => {
+    expect(invocationOf({ experiment_id: "e", argv: ["python", "t.py"], command: "python t.py" })).toMatchObject({ file: "python", args: ["t.py"], shell: false });
+    expect(invocationOf({ experiment_id: "e", argv: ["echo $X"], command: "echo $X", shell: true })).toMatchObject({ file: "/bin/sh", args: ["-c", "echo $X"], shell: true });
+    const legacy = invocationOf({ experiment_id: "e", command: "python train.py --sub_step 2" });
+    expect(legacy).toMatchObject({ file: "/bin/sh", args: ["-c", "python train.py --sub_step 2"], shell: true });
+    expect(legacy?.note).toMatch(/earlier tool.*\/bin\/sh -c/);
+    expect(invocationOf({ experiment_id: "e", command: ["ls", "-l"] })).toMatchObject({ file: "ls", args: ["-l"], shell: false });
+    expect(invocationOf({ experiment_id: "e" })).toBeUndefined();
+  });
+});
+
+describe("queuedRuns", () => {
+  it("orders by queue time, then file order; other queues and states are left out", async () => {
+    const { writer } = setup();
+    const late = await queued(writer, {}, "2026-01-02T00:00:00Z");
+    const early = await queued(writer, {}, "2026-01-01T00:00:00Z");
+    const tie = await queued(writer, {}, "2026-01-02T00:00:00Z");
+    await queued(writer, { queue: "gpu" }, "2025-01-01T00:00:00Z");
+    await queued(writer, { status: "running" }, "2025-01-01T00:00:00Z");
+    expect(queuedRuns(writer.path, "default").map((r) => r.experiment_id)).toEqual([early, late, tie]);
+  });
+
+  it("falls back to the timestamp, and counts records with neither as oldest", () => {
+    expect(queueTime({ experiment_id: "e", timestamp: "2026-01-01T00:00:00Z" })).toBe(Date.parse("2026-01-01T00:00:00Z"));
+    expect(queueTime({ experiment_id: "e", timestamp: 1_700_000_000 })).toBe(1_700_000_000_000);
+    expect(queueTime({ experiment_id: "e" })).toBe(Number.NEGATIVE_INFINITY);
+  });
+});
+
+describe("LocalRunner", () => {
+  it("claims a queued run once: a second claim of the same run is refused", async () => {
+    const { writer, runner } = setup();
+    const id = await queued(writer, { argv: ["true"] });
+    const first = await runner.claim(id);
+    expect(first?.status).toBe("running");
+    expect(first?.history?.at(-1)).toMatchObject({ event: "start", from: "queued", to: "running" });
+    expect(await runner.claim(id)).toBeUndefined();
+    expect(await runner.claimNext("default")).toBeUndefined();
+  });
+
+  it("runs a command, records runner info, ingests metrics and completes", async () => {
+    const { home, writer, runner } = setup();
+    const code = `const fs = require("fs");
+fs.appendFileSync(process.env.EXPFLOW_METRICS_FILE, JSON.stringify({ pde_mean: 14.2, train_time_min: 41 }) + "\\n");
+console.log("id=" + process.env.EXPFLOW_EXPERIMENT_ID + " pin=" + (process.env.EXPFLOW_PIN ?? "none"));`;
+    const id = await queued(writer, { argv: [process.execPath, script(home, "ok.cjs", code)] });
+    const record = await runner.claimNext("default");
+    const result = await runner.start(record!).done;
+    expect(result).toMatchObject({ id, status: "completed", exitCode: 0, signal: null, reason: null });
+    const r = result.record!;
+    expect(r.metrics).toEqual({ pde_mean: 14.2, train_time_min: 41 });
+    expect(r["runner"]).toMatchObject({ host: "test-host", pid: expect.any(Number), pgid: expect.any(Number), started_at: expect.any(String) });
+    expect(r.history?.at(-1)).toMatchObject({ event: "complete", from: "running", to: "completed" });
+    const log = readFileSync(logPathOf(home, id), "utf8");
+    expect(log).toContain(`id=${id} pin=none`);
+    expect(statSync(join(home, "logs")).mode & 0o777).toBe(0o700);
+    expect(existsSync(metricsPathOf(home, id))).toBe(true);
+  });
+
+  it("fails a command that cannot start, with the reason", async () => {
+    const { writer, runner } = setup();
+    const id = await queued(writer, { argv: ["/nonexistent/expflow-no-such-binary"] });
+    const result = await runner.start((await runner.claim(id))!).done;
+    expect(result.status).toBe("failed");
+    expect(result.reason).toMatch(/could not start .*ENOENT/);
+    expect(result.record?.metrics).toEqual({});
+  });
+
+  it("interrupt stops the process group and fails the run with the reason", async () => {
+    const { home, writer, runner } = setup();
+    const pidFile = join(home, "pids");
+    const code = `const { spawn } = require("child_process");
+const c = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+require("fs").writeFileSync(${JSON.stringify(pidFile)}, process.pid + " " + c.pid);
+setInterval(() => {}, 1000);`;
+    const id = await queued(writer, { argv: [process.execPath, script(home, "hang.cjs", code)] });
+    const handle = runner.start((await runner.claim(id))!);
+    const pids = await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").split(" ").map(Number), "the pid file");
+    expect(pids.length).toBe(2);
+    handle.interrupt("agent interrupted (SIGTERM)");
+    const result = await handle.done;
+    expect(result.status).toBe("failed");
+    expect(result.record?.["reason"]).toBe("agent interrupted (SIGTERM)");
+    expect(result.record?.history?.at(-1)).toMatchObject({ event: "fail", reason: "agent interrupted (SIGTERM)" });
+    await waitFor(() => pids.every((p) => !alive(p)), "the run's processes to die");
+  });
+
+  it("a run cancelled in the registry is stopped and stays cancelled, its metrics still ingested", async () => {
+    const { home, writer, runner } = setup();
+    const code = `require("fs").writeFileSync(process.env.EXPFLOW_METRICS_FILE, JSON.stringify({ seg_total: 5, bogus: 1 }));
+setInterval(() => {}, 1000);`;
+    const id = await queued(writer, { argv: [process.execPath, script(home, "cancelme.cjs", code)] });
+    const handle = runner.start((await runner.claim(id))!);
+    await waitFor(() => existsSync(metricsPathOf(home, id)), "the metrics file");
+    await writer.transition(id, "cancel");
+    const result = await handle.done;
+    expect(result.status).toBe("cancelled");
+    expect(result.record?.metrics).toMatchObject({ seg_total: 5 });
+    expect(result.record?.["rejected_metrics"]).toEqual([{ name: "bogus", value: 1, reason: expect.stringMatching(/unknown metric/) }]);
+    expect(result.record?.history?.map((h) => (h as { event: string }).event)).toEqual(["queue", "start", "cancel"]);
+    expect(readFileSync(logPathOf(home, id), "utf8")).toMatch(/rejected metric 'bogus'/);
+  });
+});
