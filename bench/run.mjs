@@ -3,7 +3,13 @@
 // 1. Cold start: `node dist/cli.js --version` against bare `node -e 0`, interleaved.
 // 2. Throughput: `compare-scores` on a generated 100,000-experiment registry against a floor
 //    (bench/floor.mjs: read the file and JSON.parse each line, nothing else), interleaved.
-// 3. Peak memory (max RSS) of the throughput commands, through bench/rss-probe.mjs.
+// 3. Peak memory (max RSS) of the throughput commands, through bench/rss-probe-hwm.mjs.
+// 4. Append throughput through RegistryWriter (a read-modify-append under the registry lock,
+//    fsynced, per change): one process alone, then BENCH_APPEND_PROCS processes at once,
+//    interleaved. The writer is bundled from src/ (bench/fixtures/registry-entry.ts) with tsup
+//    into the temporary directory; each worker is bench/append-worker.mjs.
+// 5. `run list --json` and `run status <id>` on the generated registry, in the throughput group
+//    (same floor), when dist/ has them working; otherwise reported as not yet available.
 //
 // Prints the tables to stdout (progress goes to stderr) and overwrites BENCHMARKS.md with them.
 // It reports; it does not assert: a missed goal still exits 0. A command that fails (an exit
@@ -11,10 +17,12 @@
 //
 // Knobs (environment variables, defaults in brackets): BENCH_COLD_RUNS [30],
 // BENCH_COLD_WARMUP [3], BENCH_RUNS [7], BENCH_WARMUP [1], BENCH_RECORDS [100000],
-// BENCH_SEED [20260101], BENCH_KEEP=1 keeps the temporary directory.
-import { spawnSync } from "node:child_process";
+// BENCH_SEED [20260101], BENCH_APPEND_OPS [250] (creates, then as many updates, per process),
+// BENCH_APPEND_PROCS [4], BENCH_APPEND_RUNS [5], BENCH_APPEND_BIG_OPS [10] (per run, on a copy of
+// the generated registry), BENCH_KEEP=1 keeps the temporary directory.
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -23,8 +31,11 @@ import { generateRegistry } from "./generate.mjs";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist", "cli.js");
 const FLOOR = fileURLToPath(new URL("./floor.mjs", import.meta.url));
-const PROBE = pathToFileURL(fileURLToPath(new URL("./rss-probe.mjs", import.meta.url))).href;
+// rss-probe-hwm.mjs, not rss-probe.mjs: maxRSS is inherited from the harness across fork + exec.
+const PROBE = pathToFileURL(fileURLToPath(new URL("./rss-probe-hwm.mjs", import.meta.url))).href;
 const OUT_MD = join(ROOT, "BENCHMARKS.md");
+const APPEND_ENTRY = fileURLToPath(new URL("./fixtures/registry-entry.ts", import.meta.url));
+const APPEND_WORKER = fileURLToPath(new URL("./append-worker.mjs", import.meta.url));
 const NODE = process.execPath;
 
 const intEnv = (name, dflt) => {
@@ -40,6 +51,10 @@ const RUNS = Math.max(1, intEnv("BENCH_RUNS", 7));
 const WARMUP = Math.max(1, intEnv("BENCH_WARMUP", 1)); // the first warm-up also checks the output
 const RECORDS = Math.max(1, intEnv("BENCH_RECORDS", 100_000));
 const SEED = intEnv("BENCH_SEED", 20260101);
+const APPEND_OPS = Math.max(1, intEnv("BENCH_APPEND_OPS", 250));
+const APPEND_PROCS = Math.max(2, intEnv("BENCH_APPEND_PROCS", 4));
+const APPEND_RUNS = Math.max(1, intEnv("BENCH_APPEND_RUNS", 5));
+const APPEND_BIG_OPS = Math.max(1, intEnv("BENCH_APPEND_BIG_OPS", 10));
 
 const GOAL_COLD = 1.5;
 const GOAL_THROUGHPUT = 2.5;
@@ -194,7 +209,141 @@ async function benchPin(tmp) {
   return { params: lib.SCRYPT_DEFAULTS, verify: v, hash: h, cores, bruteMs: (10_000 * h.median) / cores, legacyAllMs };
 }
 
-function main(tmp, pin) {
+/**
+ * Append throughput through RegistryWriter, in worker processes that load the writer from a
+ * bundle of src/ built here (dist/ does not export it). Each worker makes APPEND_OPS creates,
+ * then APPEND_OPS updates, every one a read-modify-append under the registry lock with an
+ * fsync. Single (one worker) and multi (APPEND_PROCS workers released together at a barrier,
+ * one registry) alternate; each run starts from an empty registry. A run's time is from the
+ * first worker's start to the last one's end, as the workers report it (process start-up
+ * excluded); ops/s is every change made in the run over that time.
+ */
+async function benchAppend(tmp) {
+  const outDir = join(tmp, "bundle");
+  const { build } = await import("tsup");
+  log("append: bundling the registry writer from src/ ... ");
+  await build({
+    config: false,
+    entry: { "bench-registry": APPEND_ENTRY },
+    outDir,
+    format: ["cjs"],
+    platform: "node",
+    target: "node20",
+    noExternal: [/.*/],
+    dts: false,
+    sourcemap: false,
+    splitting: false,
+    clean: false,
+    silent: true,
+    define: { __EXPFLOW_VERSION__: JSON.stringify(pkg.version) },
+    tsconfig: join(ROOT, "tsconfig.json"),
+  });
+  const bundle = join(outDir, readdirSync(outDir).find((f) => /^bench-registry\.c?js$/.test(f)) ?? "missing");
+  if (!existsSync(bundle)) throw new CommandFailed(`tsup built no bundle in ${outDir}`);
+  log("done\n");
+
+  // A copy of the generated registry, for appends to a large file (every change reads it).
+  const big = join(tmp, "append-base.jsonl");
+  const bigGen = generateRegistry(RECORDS, SEED);
+  writeFileSync(big, bigGen.text);
+  const bigLines = bigGen.count;
+  bigGen.text = "";
+
+  let runNo = 0;
+  const once = async (procs, { perProc = APPEND_OPS, base = null, baseLines = 0 } = {}) => {
+    const dir = join(tmp, `append-${runNo++}`);
+    mkdirSync(dir);
+    const registry = join(dir, "experiments.jsonl");
+    if (base !== null) copyFileSync(base, registry);
+    const children = Array.from({ length: procs }, (_v, n) => {
+      const child = spawn(NODE, [APPEND_WORKER, bundle, dir, String(n), registry, String(perProc)], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const done = new Promise((resolve, reject) => {
+        child.on("error", reject);
+        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+      });
+      return { done, exited: false };
+    });
+    children.forEach((c) => void c.done.then(() => (c.exited = true)));
+    while (!children.every((c, n) => c.exited || existsSync(join(dir, `ready-${n}`)))) await new Promise((r) => setTimeout(r, 2));
+    writeFileSync(join(dir, "go"), "");
+    const results = await Promise.all(children.map((c) => c.done));
+    for (const r of results) {
+      if (r.code !== 0) throw new CommandFailed(`append worker failed (${r.signal ?? `exit code ${r.code}`}):\n--- stderr ---\n${r.stderr}--------------`);
+    }
+    const reports = results.map((r) => JSON.parse(r.stdout));
+    const start = Math.min(...reports.map((r) => r.start));
+    const end = Math.max(...reports.map((r) => r.end));
+    const ops = reports.reduce((a, r) => a + r.ops, 0);
+    // Every change must be in the file, whole, after the base registry's lines.
+    const lines = readFileSync(registry, "utf8").split("\n").filter((l) => l !== "");
+    if (lines.length !== baseLines + ops) throw new CommandFailed(`append run wrote ${lines.length - baseLines} lines for ${ops} changes`);
+    for (const l of lines.slice(baseLines)) JSON.parse(l);
+    rmSync(dir, { recursive: true, force: true });
+    return { ms: end - start, ops, opsPerSec: (ops * 1000) / (end - start) };
+  };
+
+  log(
+    `append: 1 warm-up + ${APPEND_RUNS} timed runs each of 1 process and ${APPEND_PROCS} processes (${APPEND_OPS} creates + ${APPEND_OPS} updates each) ` +
+      `and 1 process on the ${RECORDS}-record registry (${APPEND_BIG_OPS} + ${APPEND_BIG_OPS}), interleaved `,
+  );
+  const single = [];
+  const multi = [];
+  const large = [];
+  for (let round = 0; round < 1 + APPEND_RUNS; round++) {
+    const a = await once(1);
+    const b = await once(APPEND_PROCS);
+    const c = await once(1, { perProc: APPEND_BIG_OPS, base: big, baseLines: bigLines });
+    if (round > 0) {
+      single.push(a);
+      multi.push(b);
+      large.push(c);
+    }
+    log(round > 0 ? "." : "w");
+  }
+  log("\n");
+  const summary = (runs) => ({ ops: runs[0].ops, ms: stats(runs.map((r) => r.ms)), rate: stats(runs.map((r) => r.opsPerSec)) });
+  rmSync(big);
+  return { single: summary(single), multi: summary(multi), large: summary(large) };
+}
+
+/**
+ * Whether `run list` and `run status` work in dist/: `--help` must succeed, and a run on a
+ * one-record registry must exit 0 (a placeholder that throws "in development" does not).
+ */
+function runCommandsAvailability(tmp, env) {
+  const probe = join(tmp, "probe.jsonl");
+  const id = "exp-probe0000001";
+  writeFileSync(probe, `${JSON.stringify({ experiment_id: id, name: "probe", status: "completed", metrics: { pde_mean: 1 } })}\n`);
+  const node = (args) => spawnSync(NODE, [CLI, ...args], { cwd: tmp, env, encoding: "utf8", timeout: 60_000 });
+  const why = (r) => (r.error ? r.error.message : `exit ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split("\n").slice(0, 2).join(" ")}`);
+  const check = (sub, args, ok) => {
+    const help = node(["run", sub, "--help"]);
+    if (help.status !== 0) return { ok: false, why: `\`run ${sub} --help\` fails (${why(help)})` };
+    const r = node(["run", sub, ...args, "--registry", probe]);
+    if (r.status !== 0 || /in development/i.test(r.stderr)) return { ok: false, why: `\`run ${sub}\` does not work yet (${why(r)})` };
+    if (!ok(r.stdout)) return { ok: false, why: `\`run ${sub}\` printed something unexpected: ${r.stdout.slice(0, 120)}` };
+    return { ok: true, why: "" };
+  };
+  const available = {
+    list: check("list", ["--json"], (out) => out.includes(id)),
+    status: check("status", [id, "--json"], (out) => out.includes(id)),
+  };
+  rmSync(probe);
+  return available;
+}
+
+/** The rows of `run list --json` output, whatever the top-level shape (an array, or an object holding one). */
+function jsonRows(json) {
+  if (Array.isArray(json)) return json;
+  if (json !== null && typeof json === "object") for (const v of Object.values(json)) if (Array.isArray(v)) return v;
+  return null;
+}
+
+function main(tmp, pin, append) {
   if (!existsSync(CLI)) throw new CommandFailed(`${CLI} does not exist: run \`npm run bench\` (it builds first).`);
   const cpus = os.cpus();
   const machine = {
@@ -244,6 +393,8 @@ function main(tmp, pin) {
   const lineLengths = gen.text.split("\n").filter((l) => l !== "").map((l) => Buffer.byteLength(l)).sort((a, b) => a - b);
   const statusCount = {};
   for (const m of gen.text.matchAll(/"status":"([a-z]+)"/g)) statusCount[m[1]] = (statusCount[m[1]] ?? 0) + 1;
+  // The last record's id, for `run status` (a full-file scan either way).
+  const statusId = JSON.parse(gen.text.slice(gen.text.lastIndexOf("\n", gen.text.length - 2) + 1)).experiment_id;
   gen.text = ""; // let the harness's copy go
   log(`${(gen.bytes / 1024 ** 2).toFixed(1)} MiB\n`);
 
@@ -265,13 +416,31 @@ function main(tmp, pin) {
     okCodes: [0, 1],
   };
   const F = { key: "floor", label: "floor: node bench/floor.mjs (readFileSync + split + JSON.parse per line)", args: [FLOOR, registry], cwd: tmp, env, okCodes: [0] };
-  const tpSpecs = [A, A2, F];
+  const runAvail = runCommandsAvailability(tmp, env);
+  const L = {
+    key: "L",
+    label: "run list --json",
+    args: [CLI, "run", "list", "--registry", registry, "--json"],
+    cwd: tmp,
+    env,
+    okCodes: [0],
+  };
+  const S = {
+    key: "S",
+    label: `run status ${statusId} --json`,
+    args: [CLI, "run", "status", statusId, "--registry", registry, "--json"],
+    cwd: tmp,
+    env,
+    okCodes: [0],
+  };
+  for (const [name, a] of Object.entries(runAvail)) if (!a.ok) log(`run ${name}: not yet available: ${a.why}\n`);
+  const tpSpecs = [A, A2, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F];
 
   const warnings = [];
   let passing = null;
   const outFile = (spec) => join(tmp, `out-${spec.key}.txt`);
   const fds = new Map();
-  log(`throughput: ${WARMUP} warm-up + ${RUNS} timed runs each of A, A2, floor, interleaved `);
+  log(`throughput: ${WARMUP} warm-up + ${RUNS} timed runs each of ${tpSpecs.map((s) => s.key).join(", ")}, interleaved `);
   const tp = interleaved(tpSpecs, {
     runs: RUNS,
     warmup: WARMUP,
@@ -297,12 +466,26 @@ function main(tmp, pin) {
         if (results.length !== RECORDS) warnings.push(`A2 returned ${results.length} results, expected ${RECORDS}`);
         passing = results.filter((x) => x.passed === true).length;
       }
+      if (spec === L) {
+        let json;
+        try {
+          json = JSON.parse(out);
+        } catch (e) {
+          throw new CommandFailed(`run list --json did not print valid JSON: ${e.message}`);
+        }
+        const rows = jsonRows(json);
+        if (rows === null) warnings.push("run list --json printed no array of runs");
+        else if (rows.length !== RECORDS) warnings.push(`run list --json listed ${rows.length} runs, expected ${RECORDS}`);
+      }
+      if (spec === S && !out.includes(statusId)) warnings.push(`run status did not print ${statusId}`);
       rmSync(outFile(spec));
     },
   });
   const tpStats = Object.fromEntries(tpSpecs.map((s) => [s.key, stats(tp.get(s.key))]));
   const ratioA = tpStats.A.median / tpStats.floor.median;
   const ratioA2 = tpStats.A2.median / tpStats.floor.median;
+  const ratioL = runAvail.list.ok ? tpStats.L.median / tpStats.floor.median : null;
+  const ratioS = runAvail.status.ok ? tpStats.S.median / tpStats.floor.median : null;
 
   // 3. Peak memory -----------------------------------------------------------------------------
   log("peak memory: one probed run each ");
@@ -330,12 +513,27 @@ function main(tmp, pin) {
   const tpRows = [
     ["A: `compare-scores ... --max 20` (table)", A],
     ["A2: `compare-scores ... --json` (all rows)", A2],
+    ...(runAvail.list.ok ? [["L: `run list --json`", L]] : []),
+    ...(runAvail.status.ok ? [["S: `run status <id> --json`", S]] : []),
     ["Floor: `bench/floor.mjs`", F],
   ].map(([name, s]) => {
     const st = tpStats[s.key];
     return [name, st.n, ms(st.median), ms(st.p90), ms(st.min), ms(st.max), ratio(st.median / tpStats.floor.median), ratio(st.min / tpStats.floor.min), mib(rss[s.key])];
   });
   const tpTable = table(tpHeader, tpRows, ["l", "r", "r", "r", "r", "r", "r", "r", "r"]);
+  const notAvailable = Object.entries(runAvail)
+    .filter(([, a]) => !a.ok)
+    .map(([name, a]) => `\`run ${name}\`: not yet available in this build (${a.why}).`);
+
+  const rate = (x) => x.toFixed(0);
+  const appendHeader = ["Writers", "Runs", "Changes per run", "Median (ops/s)", "Min (ops/s)", "Max (ops/s)", "Median run (ms)"];
+  const appendRows = [
+    ["1 process, new registry", append.single],
+    [`${APPEND_PROCS} processes at once (total), new registry`, append.multi],
+    [`1 process, on the ${RECORDS.toLocaleString("en-US")}-record registry`, append.large],
+  ].map(([name, a]) => [name, a.rate.n, a.ops, rate(a.rate.median), rate(a.rate.min), rate(a.rate.max), ms(a.ms.median)]);
+  const appendTable = table(appendHeader, appendRows, ["l", "r", "r", "r", "r", "r", "r"]);
+  const appendScale = append.multi.rate.median / append.single.rate.median;
 
   const human = (msv) => (msv >= 60_000 ? `${(msv / 60_000).toFixed(1)} min` : `${(msv / 1000).toFixed(1)} s`);
   const pinTable = table(
@@ -360,6 +558,9 @@ function main(tmp, pin) {
       ["Cold start: median `--version` / median `node -e 0`", ratio(coldRatio), `≤ ${GOAL_COLD}x`, verdict(coldRatio, GOAL_COLD)],
       ["Throughput: median A / median floor", ratio(ratioA), `≤ ${GOAL_THROUGHPUT}x`, verdict(ratioA, GOAL_THROUGHPUT)],
       ["Throughput: median A2 (`--json`) / median floor", ratio(ratioA2), "none", "reported"],
+      ["`run list --json`: median L / median floor", ratioL === null ? "not yet available" : ratio(ratioL), `≤ ${GOAL_THROUGHPUT}x`, ratioL === null ? "not measured" : verdict(ratioL, GOAL_THROUGHPUT)],
+      ["`run status <id>`: median S / median floor", ratioS === null ? "not yet available" : ratio(ratioS), `≤ ${GOAL_THROUGHPUT}x`, ratioS === null ? "not measured" : verdict(ratioS, GOAL_THROUGHPUT)],
+      [`Appends: ${APPEND_PROCS} processes (total) / 1 process, median ops/s`, ratio(appendScale), "none", "reported"],
       ["PIN verification: median `verifyPin`", `${ms(pin.verify.median)} ms`, "50–150 ms", pin.verify.median >= 50 && pin.verify.median <= 150 ? "met" : "not met"],
     ],
     ["l", "r", "r", "l"],
@@ -385,6 +586,10 @@ function main(tmp, pin) {
     "",
     `Throughput — registry: ${registryText}`,
     tpTable,
+    ...notAvailable,
+    "",
+    `Append throughput — RegistryWriter, lock + read + append + fsync per change, ${APPEND_OPS} creates + ${APPEND_OPS} updates per process`,
+    appendTable,
     "",
     `PIN verification — ${pinParams}`,
     pinTable,
@@ -443,12 +648,38 @@ temporary directory, removed afterwards.
 - Floor: \`node bench/floor.mjs FILE\` — \`readFileSync\` + \`split("\\n")\` + \`JSON.parse\` of each
   non-empty line, nothing else: the least any tool reading this file must do.
 
-${WARMUP} warm-up round${WARMUP === 1 ? "" : "s"}, then ${RUNS} timed runs of each, interleaved (A, A2, floor, A, ...).
-Peak RSS: one more run of each under \`node --import bench/rss-probe.mjs\`, which records
-\`process.resourceUsage().maxRSS\` when the process exits. The goal is judged on medians; the
+${WARMUP} warm-up round${WARMUP === 1 ? "" : "s"}, then ${RUNS} timed runs of each, interleaved (${tpSpecs.map((x) => x.key).join(", ")}, A, ...).
+Peak RSS: one more run of each under \`node --import bench/rss-probe-hwm.mjs\`, which records
+the process's own high-water mark (\`VmHWM\` on Linux; \`process.resourceUsage().maxRSS\`
+elsewhere, which on Linux would carry over the harness's size) when the process exits. The goal is judged on medians; the
 ratio of minimums is shown too, as it is less sensitive to other load on a shared machine.
 
 ${tpTable}
+${notAvailable.length ? `\n${notAvailable.map((t) => `- ${t}`).join("\n")}\n` : ""}
+L and S, when available, are \`node dist/cli.js run list --registry FILE --json\` and
+\`node dist/cli.js run status <id> --registry FILE --json\` (the id of the file's last record),
+run in the same interleaved group and judged against the same floor (goal ≤ ${GOAL_THROUGHPUT}x).
+
+## Append throughput
+
+\`RegistryWriter\` (bundled from \`src/\` by tsup into the temporary directory; \`dist/\` does not
+export it) in worker processes (\`bench/append-worker.mjs\`): each makes ${APPEND_OPS} creates, then
+${APPEND_OPS} updates (one metric each) of the experiments it created. Every change takes the
+registry lock (proper-lockfile: an atomic \`mkdir\`), reads the current record, appends one
+complete snapshot and fsyncs. "1 process" is one worker alone; "${APPEND_PROCS} processes" are
+${APPEND_PROCS} workers released together at a barrier on one registry, the figure being all of
+their changes over the time from the first one's start to the last one's end (process start-up
+excluded). Each of their runs starts from an empty registry; every run checks that every change
+is in the file, one whole line each. The third row makes ${APPEND_BIG_OPS} creates and ${APPEND_BIG_OPS} updates on a copy of
+the generated ${RECORDS.toLocaleString("en-US")}-record registry: every change reads the whole file under the lock
+(\`readOne\`, to find the current record or a duplicate id), so its cost grows with the registry.
+1 warm-up round, then ${APPEND_RUNS} timed rounds, the three alternating.
+
+${appendTable}
+
+Several processes at once make ${ratio(appendScale)} the changes per second of one alone. The
+lock serialises the changes, so more writers cannot add throughput; a writer waiting for the
+lock polls for it with backoff (proper-lockfile), which is the cost shown here.
 
 ## PIN verification
 
@@ -470,7 +701,8 @@ ${warnings.length ? `\nWarnings:\n\n${warnings.map((w) => `- ${w}`).join("\n")}\
 const tmp = mkdtempSync(join(os.tmpdir(), "expflow-bench-"));
 try {
   const pin = await benchPin(tmp);
-  main(tmp, pin);
+  const append = await benchAppend(tmp);
+  main(tmp, pin, append);
 } catch (e) {
   if (e instanceof CommandFailed) {
     process.stderr.write(`\nbench: ${e.message}\n`);

@@ -96,7 +96,7 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitFlags,
     history,
     archived: false,
   };
-  const created = await reg.writer.create(record);
+  const created = await reg.writer.create(record, { generatedId: true });
   if (!flags.wait) {
     ctx.io.stdout.write(flags.json ? `${JSON.stringify(created)}\n` : `${id}\n`);
     return 0;

@@ -128,11 +128,13 @@ export class RegistryWriter {
   /**
    * Appends a new experiment (rev 1).
    *
+   * @param options.generatedId the id comes from `newExperimentId` (60 random bits), so the
+   *   duplicate check, which must read the whole registry to prove an id absent, is skipped.
    * @throws {ConflictError} `E_DUPLICATE_ID` when the id exists already.
    */
-  async create(record: RegistryRecord): Promise<RegistryRecord> {
+  async create(record: RegistryRecord, options: { generatedId?: boolean } = {}): Promise<RegistryRecord> {
     return this.locked(() => {
-      if (readOne(this.path, record.experiment_id) !== undefined) {
+      if (!options.generatedId && readOne(this.path, record.experiment_id) !== undefined) {
         throw new ConflictError("E_DUPLICATE_ID", `experiment ${record.experiment_id} exists already`);
       }
       const snapshot: RegistryRecord = { ...record, rev: 1, updated_at: this.ctx.now().toISOString() };

@@ -434,3 +434,16 @@ describe("readOne with ids another writer escaped", () => {
     expect(readOne(path, "missing")).toBeUndefined();
   });
 });
+
+describe("create with a generated id", () => {
+  it("skips the duplicate scan only when told the id was generated", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "expflow-gen-"));
+    const path = join(dir, "experiments.jsonl");
+    const writer = new RegistryWriter(path, { now: () => new Date("2026-01-01T00:00:00Z"), who: "t@h" });
+    await writer.create({ experiment_id: "exp-dup", status: "created" });
+    await expect(writer.create({ experiment_id: "exp-dup", status: "created" })).rejects.toBeInstanceOf(ConflictError);
+    const id = newExperimentId();
+    await writer.create({ experiment_id: id, status: "created" }, { generatedId: true });
+    expect(readOne(path, id)).toMatchObject({ experiment_id: id, rev: 1 });
+  });
+});
