@@ -1,44 +1,24 @@
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "tsup";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AuditRecord, AuditActor } from "../../src/security/audit-log.js";
 import { appendAudit, readAudit, verifyAudit } from "../../src/security/audit-log.js";
 import { verifyPin } from "../../src/security/pin.js";
 import { leftovers, pinContext, setPin, T0, tempDirs } from "./helpers.js";
+import { bundleForChildren } from "../helpers/bundle.js";
 
 const newDir = tempDirs("expflow-sec-conc-");
 const WORKER = fileURLToPath(new URL("./fixtures/security-worker.mjs", import.meta.url));
 const ENTRY = fileURLToPath(new URL("../../src/index.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 // The children load the library from a bundle of the current TypeScript source, built into a
 // temporary directory: they test src/ as it is (not a possibly stale dist/), and a concurrent
 // `npx tsup` (which cleans dist/) cannot pull the code out from under them.
 let bundle = "";
 beforeAll(async () => {
-  const outDir = newDir();
-  await build({
-    config: false,
-    entry: { "expflow-security": ENTRY },
-    outDir,
-    format: ["cjs"],
-    platform: "node",
-    target: "node20",
-    noExternal: [/.*/],
-    dts: false,
-    sourcemap: false,
-    splitting: false,
-    clean: false,
-    silent: true,
-    define: { __EXPFLOW_VERSION__: JSON.stringify("0.0.0-test") },
-    tsconfig: join(ROOT, "tsconfig.json"),
-  });
-  const file = readdirSync(outDir).find((f) => /^expflow-security\.c?js$/.test(f));
-  if (file === undefined) throw new Error(`no bundle in ${outDir}: ${readdirSync(outDir).join(", ")}`);
-  bundle = join(outDir, file);
+  bundle = await bundleForChildren("expflow-security", ENTRY);
 }, 120_000);
 
 interface ChildResult {

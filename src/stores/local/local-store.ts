@@ -3,9 +3,8 @@ import { matchesFilter } from "../../core/experiment.js";
 import { ValidationError } from "../../core/errors.js";
 import type { Store, WarningSink } from "../store.js";
 import type { DamagedLine } from "./jsonl.js";
-import { forEachLine, parseObjectLine } from "./jsonl.js";
-import { experimentFromRecord, recordId } from "./record.js";
-import { assertRegistryFile, warnDamaged } from "./registry-file.js";
+import { experimentFromRecord } from "./record.js";
+import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
 
 export { MAX_LINE_WARNINGS } from "./registry-file.js";
 
@@ -52,29 +51,18 @@ export class LocalStore implements Store {
     assertRegistryFile(path);
 
     const latest = new Map<string, Experiment>();
-    const damaged: DamagedLine[] = [];
-    let lines = 0;
+    let scan: { damaged: DamagedLine[]; lines: number };
     try {
-      forEachLine(path, (text, line) => {
-        lines++;
-        const parsed = parseObjectLine(text);
-        if ("reason" in parsed) {
-          damaged.push({ line, reason: parsed.reason });
-          return;
-        }
-        const id = recordId(parsed.value);
-        if (id === null) {
-          damaged.push({ line, reason: "record has no experiment_id" });
-          return;
-        }
+      scan = scanRegistry(path, (id, record) => {
         // A later line replaces the whole record (it keeps its first position in the map).
         // Normalising now lets the parsed line's other fields be collected young.
-        if (parsed.value["deleted"] === true) latest.delete(id);
-        else latest.set(id, experimentFromRecord(parsed.value, id));
+        if (record["deleted"] === true) latest.delete(id);
+        else latest.set(id, experimentFromRecord(record, id));
       });
     } catch (e) {
       throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
     }
+    const { damaged, lines } = scan;
     warnDamaged(path, damaged, this.onWarning);
     return { experiments: [...latest.values()], damaged, lines };
   }

@@ -2,6 +2,8 @@ import { statSync } from "node:fs";
 import { NotFoundError, ValidationError } from "../../core/errors.js";
 import type { WarningSink } from "../store.js";
 import type { DamagedLine } from "./jsonl.js";
+import { forEachLine, parseObjectLine } from "./jsonl.js";
+import { recordId } from "./record.js";
 
 /** How many damaged lines are named one by one before the rest are summed up. */
 export const MAX_LINE_WARNINGS = 20;
@@ -33,3 +35,31 @@ export function warnDamaged(path: string, damaged: readonly DamagedLine[], warn:
   if (damaged.length > MAX_LINE_WARNINGS) warn(`${path}: ${damaged.length - MAX_LINE_WARNINGS} more damaged lines skipped (${damaged.length} in all)`);
 }
 
+
+/**
+ * Reads every line of a registry: each record that parses, with its id, goes to `onRecord`
+ * (in file order, so the last call for an id is its latest snapshot); every other non-blank line
+ * is collected as damaged. Returns the damaged lines and the count of non-blank lines.
+ */
+export function scanRegistry(
+  path: string,
+  onRecord: (id: string, record: Record<string, unknown>, text: string, repaired: boolean) => void,
+): { damaged: DamagedLine[]; lines: number } {
+  const damaged: DamagedLine[] = [];
+  let lines = 0;
+  forEachLine(path, (text, line) => {
+    lines++;
+    const parsed = parseObjectLine(text);
+    if ("reason" in parsed) {
+      damaged.push({ line, reason: parsed.reason });
+      return;
+    }
+    const id = recordId(parsed.value);
+    if (id === null) {
+      damaged.push({ line, reason: "record has no experiment_id" });
+      return;
+    }
+    onRecord(id, parsed.value, text, parsed.repaired === true);
+  });
+  return { damaged, lines };
+}

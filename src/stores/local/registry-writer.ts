@@ -6,6 +6,7 @@ import { forEachLine, forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId } from "./record.js";
 import { appendLine, fileExists } from "./writer.js";
+import { scanRegistry } from "./registry-file.js";
 
 /** What the registry writer needs from outside; injected so tests control time and identity. */
 export interface WriterContext {
@@ -30,24 +31,11 @@ export interface RawRegistry {
 export function readRaw(path: string, options: { keepText?: boolean } = {}): RawRegistry {
   const records = new Map<string, RegistryRecord>();
   const texts = new Map<string, string>();
-  const damaged: { line: number; reason: string }[] = [];
-  let lines = 0;
-  if (!fileExists(path)) return { records, texts, damaged, lines };
-  forEachLine(path, (text, line) => {
-    lines++;
-    const parsed = parseObjectLine(text);
-    if ("reason" in parsed) {
-      damaged.push({ line, reason: parsed.reason });
-      return;
-    }
-    const id = recordId(parsed.value);
-    if (id === null) {
-      damaged.push({ line, reason: "record has no experiment_id" });
-      return;
-    }
-    records.set(id, parsed.value as RegistryRecord);
+  if (!fileExists(path)) return { records, texts, damaged: [], lines: 0 };
+  const { damaged, lines } = scanRegistry(path, (id, record, text, repaired) => {
+    records.set(id, record as RegistryRecord);
     if (options.keepText) {
-      if (parsed.repaired) texts.delete(id);
+      if (repaired) texts.delete(id);
       else texts.set(id, text);
     }
   });

@@ -1,17 +1,16 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalStore } from "../../../src/stores/local/local-store.js";
 import type { RegistryRecord } from "../../../src/stores/local/record.js";
 import { readOne, readRaw, RegistryWriter } from "../../../src/stores/local/registry-writer.js";
+import { bundleForChildren } from "../../helpers/bundle.js";
 
 const WORKER = fileURLToPath(new URL("./fixtures/registry-worker.mjs", import.meta.url));
 const ENTRY = fileURLToPath(new URL("./fixtures/registry-entry.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 const made: string[] = [];
 function newDir(): string {
@@ -28,26 +27,7 @@ afterAll(() => {
 // the code out from under them.
 let bundle = "";
 beforeAll(async () => {
-  const outDir = newDir();
-  await build({
-    config: false,
-    entry: { "expflow-registry": ENTRY },
-    outDir,
-    format: ["cjs"],
-    platform: "node",
-    target: "node20",
-    noExternal: [/.*/],
-    dts: false,
-    sourcemap: false,
-    splitting: false,
-    clean: false,
-    silent: true,
-    define: { __EXPFLOW_VERSION__: JSON.stringify("0.0.0-test") },
-    tsconfig: join(ROOT, "tsconfig.json"),
-  });
-  const file = readdirSync(outDir).find((f) => /^expflow-registry\.c?js$/.test(f));
-  if (file === undefined) throw new Error(`no bundle in ${outDir}: ${readdirSync(outDir).join(", ")}`);
-  bundle = join(outDir, file);
+  bundle = await bundleForChildren("expflow-registry", ENTRY);
 }, 120_000);
 
 interface ChildResult {
