@@ -67,3 +67,17 @@ export {
 } from "./security/pin.js";
 export { hashPin, parsePinHash, isValidPin, SCRYPT_DEFAULTS, type PinHashFormat } from "./security/pin-hash.js";
 export { appendAudit, readAudit, verifyAudit, auditHash, type AuditRecord, type AuditOutcome, type AuditVerification, type AuditActor } from "./security/audit-log.js";
+export {
+  validateCompetitionRules,
+  metricBound,
+  PDEBENCH_RULES,
+  type RulePack,
+  type MetricRule,
+  type ParamRule,
+  type RuleCheck,
+  type RulesValidation,
+} from "./core/rules/rules.js";
+export { loadRulePack } from "./config/rules.js";
+export { RUN_STATES, TERMINAL_STATES, TRANSITIONS, allowedEvents, nextState, isTerminal, type RunState, type RunEvent, type HistoryEntry } from "./core/lifecycle/lifecycle.js";
+export { RegistryWriter, readRaw, readOne, resolveId, type WriterContext } from "./stores/local/registry-writer.js";
+export { newExperimentId } from "./stores/local/ids.js";

@@ -34,6 +34,8 @@ export interface ResolvedConfig {
   readonly allowForce: Sourced<boolean>;
   /** `pin.hash` from a file (the lowest-precedence hash source), with that file. */
   readonly pinHash: { value: string; source: string } | undefined;
+  /** `audit.rules`: the default rule pack file (relative paths resolved against their file). */
+  readonly auditRules: Sourced<string> | undefined;
 }
 
 /** What {@link loadConfig} reads from; injected so tests control it. */
@@ -109,6 +111,7 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
   const metricSources: Record<string, string> = {};
   let allowForce: Sourced<boolean> = { value: true, source: "default" };
   let pinHash: { value: string; source: string } | undefined;
+  let auditRules: Sourced<string> | undefined;
 
   const layers = [join(home, "config.yaml"), findProjectConfig(cwd)].filter(
     (p, i, all): p is string => p !== undefined && existsSync(p) && all.indexOf(p) === i,
@@ -124,11 +127,12 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
     const force = content.pin?.allow_force;
     if (force !== undefined && (allowForce.source === "default" || allowForce.value)) allowForce = { value: force, source: file };
     if (content.pin?.hash !== undefined) pinHash = { value: content.pin.hash, source: file };
+    if (content.audit?.rules !== undefined) auditRules = { value: resolve(dirname(file), content.audit.rules), source: file };
   }
   const envRegistry = env["EXPFLOW_REGISTRY"];
   if (envRegistry !== undefined && envRegistry.trim() !== "") registry = { value: resolve(cwd, envRegistry), source: "env" };
   if (flags.registry !== undefined) registry = { value: resolve(cwd, flags.registry), source: "flag" };
-  return { home, files, registry, metrics, metricSources, allowForce, pinHash };
+  return { home, files, registry, metrics, metricSources, allowForce, pinHash, auditRules };
 }
 
 /**

@@ -17,10 +17,15 @@ const pinSection = z.strictObject({
   hash: z.string().min(1).optional(),
 });
 
+const auditSection = z.strictObject({
+  rules: z.string().min(1).optional(),
+});
+
 const configFile = z.strictObject({
   registry: z.string().min(1).optional(),
   metrics: z.record(z.string(), metricOverride).optional(),
   pin: pinSection.optional(),
+  audit: auditSection.optional(),
 });
 
 /** One configuration file's content, validated. */
@@ -28,12 +33,14 @@ export interface ConfigFileContent {
   registry?: string;
   metrics?: Record<string, MetricOverride>;
   pin?: { allow_force?: boolean; hash?: string };
+  audit?: { rules?: string };
 }
 
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(configFile.shape),
   metric: Object.keys(metricOverride.shape),
   pin: Object.keys(pinSection.shape),
+  audit: Object.keys(auditSection.shape),
 };
 
 /**
@@ -51,11 +58,11 @@ export function validateConfigFile(data: unknown, source: string): ConfigFileCon
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0]!;
     const inMetric = path[0] === "metrics" && path.length === 2;
-    const known = inMetric ? KNOWN_KEYS["metric"]! : path.length === 0 ? KNOWN_KEYS[""]! : path.join(".") === "pin" ? KNOWN_KEYS["pin"]! : [];
+    const known = inMetric ? KNOWN_KEYS["metric"]! : path.length === 0 ? KNOWN_KEYS[""]! : path.join(".") === "pin" ? KNOWN_KEYS["pin"]! : path.join(".") === "audit" ? KNOWN_KEYS["audit"]! : [];
     throw new ConfigError(source, [...path, key].join("."), `unknown key.${didYouMean(key, known)} Known keys here: ${known.join(", ")}`);
   }
   if (path.length === 0) {
-    throw new ConfigError(source, undefined, "the file must hold a mapping of keys (registry, metrics, pin)");
+    throw new ConfigError(source, undefined, "the file must hold a mapping of keys (registry, metrics, pin, audit)");
   }
   throw new ConfigError(source, path.join("."), issue.message);
 }

@@ -1,0 +1,132 @@
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../core/errors.js";
+import { GATE_OPS } from "../core/gates/gate.js";
+import type { MetricRule, ParamRule, RulePack } from "../core/rules/rules.js";
+import { didYouMean } from "../core/suggest.js";
+
+/**
+ * Loads a rule pack from a YAML file:
+ *
+ * ```yaml
+ * name: my-competition
+ * metrics:
+ *   seg_total: {required: true}            # present and finite, not gated
+ *   pde_mean: {op: lt, value: 18.09}       # ops as in gates
+ *   train_time_min: {threshold: registry}  # the registered threshold, in its direction
+ * params:
+ *   sub_step: {match: "sub_?step", type: integer, min: 1}
+ *   dataset: {match: "dataset", allowed: [pdebench-2d, pdebench-3d]}
+ * ```
+ *
+ * @throws {ConfigError} naming the file, the line and the key at fault (exit 2).
+ */
+export async function loadRulePack(path: string): Promise<RulePack> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(path, undefined, `cannot read the rule file: ${(e as Error).message}`);
+  }
+  const { parseDocument, isMap, isSeq, isScalar } = await import("yaml");
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err !== undefined) {
+    const pos = err.linePos?.[0];
+    throw new ConfigError(path, undefined, `not valid YAML: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ""}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
+  }
+  const lineOf = (node: unknown): string => {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    if (!range) return "";
+    const line = text.slice(0, range[0]).split("\n").length;
+    return `line ${line}: `;
+  };
+  const fail = (node: unknown, key: string, message: string): never => {
+    throw new ConfigError(path, key, `${lineOf(node)}${message}`);
+  };
+  const root = doc.contents;
+  if (!isMap(root)) fail(root, "", "a rule file is a mapping with keys name, description, metrics, params");
+  const rootMap = root as import("yaml").YAMLMap;
+  const allowedTop = ["name", "description", "metrics", "params"];
+  let name = "";
+  let description: string | undefined;
+  const metrics: MetricRule[] = [];
+  const params: ParamRule[] = [];
+  for (const pair of rootMap.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+    const value = pair.value;
+    if (!allowedTop.includes(key)) fail(pair.key, key, `unknown key.${didYouMean(key, allowedTop)} Known keys: ${allowedTop.join(", ")}`);
+    if (key === "name" || key === "description") {
+      if (!isScalar(value) || typeof value.value !== "string" || value.value.trim() === "") fail(value ?? pair.key, key, "must be a non-empty string");
+      if (key === "name") name = String((value as import("yaml").Scalar).value);
+      else description = String((value as import("yaml").Scalar).value);
+      continue;
+    }
+    if (value === null || (isScalar(value) && value.value === null)) continue;
+    if (!isMap(value)) fail(value ?? pair.key, key, `must be a mapping of rule names to rules`);
+    for (const rule of (value as import("yaml").YAMLMap).items) {
+      const ruleName = isScalar(rule.key) ? String(rule.key.value) : String(rule.key);
+      const at = `${key}.${ruleName}`;
+      const body = rule.value;
+      if (!isMap(body)) fail(body ?? rule.key, at, "a rule is a mapping, e.g. {op: lt, value: 18.09}");
+      const fields = new Map<string, { node: unknown; value: unknown }>();
+      for (const f of (body as import("yaml").YAMLMap).items) {
+        const fk = isScalar(f.key) ? String(f.key.value) : String(f.key);
+        fields.set(fk, { node: f.value ?? f.key, value: isSeq(f.value) ? f.value.toJSON() : isScalar(f.value) ? f.value.value : (f.value as { toJSON?: () => unknown } | null)?.toJSON?.() });
+      }
+      const known = key === "metrics" ? ["label", "required", "op", "value", "threshold"] : ["label", "match", "type", "min", "max", "allowed", "required"];
+      for (const [fk, f] of fields) if (!known.includes(fk)) fail(f.node, `${at}.${fk}`, `unknown key.${didYouMean(fk, known)} Known keys here: ${known.join(", ")}`);
+      const get = (fk: string) => fields.get(fk);
+      const str = (fk: string): string | undefined => {
+        const f = get(fk);
+        if (f === undefined) return undefined;
+        if (typeof f.value !== "string" || f.value === "") fail(f.node, `${at}.${fk}`, "must be a non-empty string");
+        return f.value as string;
+      };
+      const num = (fk: string): number | undefined => {
+        const f = get(fk);
+        if (f === undefined) return undefined;
+        if (typeof f.value !== "number" || !Number.isFinite(f.value)) fail(f.node, `${at}.${fk}`, "must be a finite number");
+        return f.value as number;
+      };
+      const bool = (fk: string): boolean | undefined => {
+        const f = get(fk);
+        if (f === undefined) return undefined;
+        if (typeof f.value !== "boolean") fail(f.node, `${at}.${fk}`, "must be true or false");
+        return f.value as boolean;
+      };
+      const label = str("label");
+      const required = bool("required");
+      if (key === "metrics") {
+        const op = str("op");
+        if (op !== undefined && !(GATE_OPS as readonly string[]).includes(op)) fail(get("op")!.node, `${at}.op`, `unknown operator '${op}'.${didYouMean(op, GATE_OPS)} Operators: ${GATE_OPS.join(" ")}`);
+        const v = num("value");
+        const threshold = get("threshold");
+        if (threshold !== undefined && threshold.value !== "registry") fail(threshold.node, `${at}.threshold`, "the only value is `registry` (the metric's registered threshold, in its direction)");
+        if ((op === undefined) !== (v === undefined)) fail(get("op")?.node ?? get("value")!.node, at, "op and value go together (e.g. {op: lt, value: 18.09})");
+        if (threshold !== undefined && op !== undefined) fail(threshold.node, at, "give either op and value, or threshold: registry, not both");
+        metrics.push({ name: ruleName, label, required, op: op as MetricRule["op"], value: v, useThreshold: threshold !== undefined });
+      } else {
+        const match = str("match");
+        // Without `match` the rule's own name is the expression: it must compile too.
+        try {
+          new RegExp(match ?? ruleName, "i");
+        } catch (e) {
+          const where = get("match") ? `${at}.match` : at;
+          fail(get("match")?.node ?? rule.key, where, `${get("match") ? "" : "the rule's name is its match, and "}not a valid regular expression: ${(e as Error).message}`);
+        }
+        const type = str("type");
+        if (type !== undefined && !["integer", "number", "string"].includes(type)) fail(get("type")!.node, `${at}.type`, "must be integer, number or string");
+        const allowedField = get("allowed");
+        let allowed: string[] | undefined;
+        if (allowedField !== undefined) {
+          if (!Array.isArray(allowedField.value) || allowedField.value.length === 0) fail(allowedField.node, `${at}.allowed`, "must be a non-empty list");
+          allowed = (allowedField.value as unknown[]).map(String);
+        }
+        params.push({ name: ruleName, label, match, type: type as ParamRule["type"], min: num("min"), max: num("max"), allowed, required });
+      }
+    }
+  }
+  if (name === "") fail(root, "name", "a rule pack needs a name");
+  if (metrics.length === 0 && params.length === 0) fail(root, "metrics", "a rule pack needs at least one rule under metrics or params");
+  return { name, description, metrics, params };
+}
