@@ -285,7 +285,41 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
       exitCode = await pinStatusCommand(opts, ctx);
     });
 
-  const audit = program.command("audit").description("the tamper-evident audit log of protected actions");
+  const audit = program.command("audit").description("competition-rules audits, and the tamper-evident audit log of protected actions");
+  formatOptions(
+    audit
+      .command("validate")
+      .description("check an experiment's metrics and parameters against the competition rules: exit 0 all pass, 1 any fails")
+      .argument("<experiment-id>", "experiment id or unique prefix (with --task-id: only the report's label)")
+      .option("--competition-rules", "check the competition rules (the earlier tool's form; the default)")
+      .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
+      .option("--task-id <id>", "take metrics and parameters from this ClearML task")
+      .option("--junit <file>", "also write JUnit XML (one testcase per check) for CI")
+      .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)"),
+  ).action(async (id: string, opts) => {
+    const { auditValidateCommand } = await import("./commands/audit.js");
+    exitCode = await auditValidateCommand(id, opts, ctx);
+  });
+  audit
+    .command("rules")
+    .description("show the active rule pack")
+    .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
+    .option("--json", "print JSON")
+    .action(async (opts) => {
+      const { auditRulesCommand } = await import("./commands/audit.js");
+      exitCode = await auditRulesCommand(opts, ctx);
+    });
+  audit
+    .command("report")
+    .description("a Markdown report of an experiment: the rules' verdict, its parameters and metrics")
+    .argument("<experiment-id>", "experiment id or unique prefix")
+    .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
+    .option("--output <file>", "write the report to this file instead of standard output")
+    .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
+    .action(async (id: string, opts) => {
+      const { auditReportCommand } = await import("./commands/audit.js");
+      exitCode = await auditReportCommand(id, opts, ctx);
+    });
   audit
     .command("log")
     .description("show the audit log, or verify its hash chain with --verify (exit 1 when broken)")

@@ -1,0 +1,386 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { metricRegistryOf } from "../../config/load.js";
+import { loadRulePack } from "../../config/rules.js";
+import { BackendError, ConfigError, NotFoundError, UsageError } from "../../core/errors.js";
+import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
+import type { MetricRegistry } from "../../core/metrics/registry.js";
+import type { RuleCheck, RulePack, RulesValidation } from "../../core/rules/rules.js";
+import { metricBound, PDEBENCH_RULES, validateCompetitionRules } from "../../core/rules/rules.js";
+import { assertRegistryFile } from "../../stores/local/registry-file.js";
+import type { RegistryRecord } from "../../stores/local/record.js";
+import { experimentFromRecord } from "../../stores/local/record.js";
+import { readRaw } from "../../stores/local/registry-writer.js";
+import type { CommandContext, FormatFlags } from "../context.js";
+import { formatOf } from "../context.js";
+import { renderAuditReport } from "../output/audit-report.js";
+import { renderJUnit } from "../output/junit.js";
+import type { Column } from "../output/render.js";
+import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
+import type { OpenRegistry } from "../registry.js";
+import { openRegistry } from "../registry.js";
+
+/** The active rule pack and where it came from. */
+export interface ActivePack {
+  readonly pack: RulePack;
+  /** `built-in`, or the rule file (absolute). */
+  readonly source: string;
+  /** How it was chosen: `--rules`, `audit.rules` in config, or the built-in default. */
+  readonly origin: "flag" | "config" | "builtin";
+}
+
+/**
+ * The rule pack in force: `--rules FILE` (relative to the working directory), else `audit.rules`
+ * from configuration (relative to its file), else the built-in {@link PDEBENCH_RULES}.
+ *
+ * @throws {ConfigError} (exit 2) naming the rule file, the line and the key at fault; for a pack
+ *   named by configuration, the hint names the configuration file.
+ */
+export async function activeRulePack(ctx: CommandContext, rulesFlag: string | undefined, registryFlag?: string): Promise<ActivePack> {
+  if (rulesFlag !== undefined) {
+    const file = resolve(ctx.io.cwd, rulesFlag);
+    return { pack: await loadRulePack(file), source: file, origin: "flag" };
+  }
+  const config = await ctx.config({ registry: registryFlag });
+  if (config.auditRules !== undefined) {
+    const file = config.auditRules.value;
+    try {
+      return { pack: await loadRulePack(file), source: file, origin: "config" };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const prefix = `${e.source}${e.key ? `: key '${e.key}'` : ""}: `;
+      const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+      throw new ConfigError(e.source, e.key, message, {
+        hint: `the rule pack is set by audit.rules in ${config.auditRules.source}; fix it there, or pass --rules FILE`,
+        cause: e,
+      });
+    }
+  }
+  return { pack: PDEBENCH_RULES, source: "built-in", origin: "builtin" };
+}
+
+function plainObject(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function clearmlNotConfigured(message: string, hint: string): BackendError {
+  return new BackendError("E_CLEARML_NOT_CONFIGURED", message, { hint });
+}
+
+function linkedTask(record: RegistryRecord): string | null {
+  const t = record.clearml_task_id;
+  if (typeof t === "string" && t.trim() !== "") return t;
+  if (typeof t === "number" && Number.isFinite(t)) return String(t);
+  return null;
+}
+
+/**
+ * The latest live record of an experiment by id or unique prefix. A record linked to a ClearML
+ * task takes its metrics and parameters from ClearML (issue 5), which is not available yet:
+ * exit 4 rather than silently auditing the local copy, whose verdict would change once ClearML is.
+ */
+function auditedRecord(reg: OpenRegistry, id: string): RegistryRecord {
+  assertRegistryFile(reg.path);
+  const full = reg.resolve(id);
+  // The targeted read first; a full read also finds ids written with \u escapes.
+  const record = reg.record(full) ?? readRaw(reg.path).records.get(full);
+  if (record === undefined || record.deleted === true) {
+    throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${reg.path}`, { hint: "`expflow run list` shows the ids" });
+  }
+  const task = linkedTask(record);
+  if (task !== null) {
+    throw clearmlNotConfigured(
+      `ClearML is not configured: experiment ${full} is linked to ClearML task ${task}, and a linked experiment's metrics and parameters come from ClearML`,
+      `the record's clearml_task_id is ${JSON.stringify(task)}; ClearML support arrives in a later release, and until then linked experiments cannot be audited`,
+    );
+  }
+  return record;
+}
+
+/** Flags of `expflow audit validate`. */
+export interface AuditValidateFlags extends FormatFlags {
+  competitionRules?: boolean;
+  rules?: string;
+  taskId?: string;
+  junit?: string;
+  registry?: string;
+}
+
+/** The `--json` contract of `expflow audit validate`. */
+export interface AuditValidateJson {
+  experiment_id: string;
+  rules: string;
+  all_pass: boolean;
+  checks: RuleCheck[];
+  metrics: Readonly<Record<string, unknown>>;
+}
+
+/** The checked value as exact text: a rounded 18.0900001 beside FAIL would read as a wrong verdict. */
+function cellValue(v: RuleCheck["value"]): string | null {
+  return v === null ? null : String(v);
+}
+
+const CHECK_COLUMNS: Column<RuleCheck>[] = [
+  { header: "RESULT", key: "result", get: (c) => (c.passed ? "PASS" : "FAIL"), paint: (c, t, col) => (c.passed ? col.green(t) : col.red(t)) },
+  { header: "RULE", key: "label", get: (c) => c.label },
+  { header: "VALUE", key: "value", get: (c) => cellValue(c.value), align: "right" },
+  { header: "DETAIL", key: "detail", get: (c) => c.detail },
+];
+
+const CSV_COLUMNS: Column<RuleCheck>[] = [
+  { header: "name", get: (c) => c.name },
+  { header: "label", get: (c) => c.label },
+  { header: "value", get: (c) => c.value },
+  { header: "passed", get: (c) => (c.passed ? "true" : "false") },
+  { header: "detail", get: (c) => c.detail },
+];
+
+/**
+ * Writes `text` to `path` atomically (a temporary file in the same directory, then rename),
+ * creating missing parent directories; the file's mode follows the umask.
+ *
+ * @throws {UsageError} `E_OUTPUT_NOT_WRITABLE` (exit 2) saying why.
+ */
+export function writeOutputFile(path: string, text: string, what: string): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, text, { flag: "wx" });
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Nothing was created.
+    }
+    throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, {
+      hint: "choose a path in a directory you can write to",
+      cause: e,
+    });
+  }
+}
+
+function summary(v: RulesValidation): string {
+  const failed = v.checks.filter((c) => !c.passed).length;
+  const n = v.checks.length;
+  return v.all_pass ? `PASS: all ${n} check${n === 1 ? "" : "s"} pass.` : `FAIL: ${failed} of ${n} check${n === 1 ? "" : "s"} fail.`;
+}
+
+/**
+ * `expflow audit validate <id>`: checks an experiment's metrics and parameters (from its
+ * registry record) against the active rule pack ({@link activeRulePack}), with the configured
+ * metrics registry, so a threshold override in config moves the pdebench rules. `--junit FILE`
+ * also writes JUnit XML, before anything is printed. Returns 0 when every check passes, 1 when
+ * any fails.
+ *
+ * @throws {ConfigError} a broken rule file (exit 2).
+ * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` (exit 4) for `--task-id`, checked before the
+ *   id (then only a label) is looked up, and for a record linked to a ClearML task.
+ * @throws {NotFoundError} / {UsageError} unknown or ambiguous id, unwritable `--junit` (exit 2).
+ */
+export async function auditValidateCommand(id: string, flags: AuditValidateFlags, ctx: CommandContext): Promise<number> {
+  const active = await activeRulePack(ctx, flags.rules, flags.registry);
+  if (flags.taskId !== undefined) {
+    throw clearmlNotConfigured(
+      `ClearML is not configured: cannot read task ${flags.taskId}`,
+      "ClearML support arrives in a later release; until then audit an experiment of the local registry: expflow audit validate <id>",
+    );
+  }
+  const reg = await openRegistry(ctx, flags.registry);
+  const record = auditedRecord(reg, id);
+  const experimentId = record.experiment_id;
+  const validation = validateCompetitionRules(plainObject(record.metrics), plainObject(record.params), active.pack, { registry: reg.metrics });
+
+  if (flags.junit !== undefined) {
+    const file = resolve(ctx.io.cwd, flags.junit);
+    writeOutputFile(
+      file,
+      renderJUnit({ suite: active.pack.name, classname: experimentId, checks: validation.checks, properties: { experiment_id: experimentId, rules_source: active.source } }),
+      "JUnit report",
+    );
+  }
+
+  const { stdout } = ctx.io;
+  const format = formatOf(flags);
+  if (format === "json") {
+    const out: AuditValidateJson = { experiment_id: experimentId, rules: active.pack.name, all_pass: validation.all_pass, checks: validation.checks, metrics: validation.metrics };
+    stdout.write(`${JSON.stringify(out)}\n`);
+  } else if (format === "csv") {
+    stdout.write(renderCsv(validation.checks, CSV_COLUMNS));
+  } else if (format === "markdown") {
+    stdout.write(renderMarkdown(validation.checks, CHECK_COLUMNS));
+  } else {
+    const c = ctx.colors;
+    stdout.write(`${c.bold("Rules")}       ${active.pack.name} (${active.source})\n${c.bold("Experiment")}  ${experimentId}\n\n`);
+    stdout.write(renderTable(validation.checks, CHECK_COLUMNS, c));
+    const line = summary(validation);
+    stdout.write(`\n${validation.all_pass ? c.green(line) : c.red(line)}\n`);
+    if (flags.junit !== undefined) stdout.write(`JUnit report written to ${resolve(ctx.io.cwd, flags.junit)}.\n`);
+  }
+  return validation.all_pass ? 0 : 1;
+}
+
+/** Flags of `expflow audit rules`. */
+export interface AuditRulesFlags {
+  rules?: string;
+  json?: boolean;
+}
+
+/** A metric rule with its bound resolved, as `audit rules --json` prints it. */
+export interface ResolvedMetricRule {
+  name: string;
+  label: string;
+  required: boolean;
+  op: string | null;
+  value: number | null;
+  /** `registry` (the metric's registered threshold), `rule` (op and value in the pack), or null (presence only). */
+  bound_source: "registry" | "rule" | null;
+}
+
+/** A parameter rule, as `audit rules --json` prints it. */
+export interface ResolvedParamRule {
+  name: string;
+  label: string;
+  match: string;
+  type: string | null;
+  min: number | null;
+  max: number | null;
+  allowed: string[] | null;
+  required: boolean;
+}
+
+/** The `--json` contract of `expflow audit rules`. */
+export interface AuditRulesJson {
+  name: string;
+  description: string | null;
+  source: string;
+  metrics: ResolvedMetricRule[];
+  params: ResolvedParamRule[];
+}
+
+/** The pack with every bound resolved through `registry`, and the labels the checks will carry. */
+export function resolvePack(active: ActivePack, registry: MetricRegistry): AuditRulesJson {
+  const { pack } = active;
+  // The labels come from the validation itself, so they cannot drift from what `validate` shows.
+  const labels = validateCompetitionRules({}, {}, pack, { registry }).checks.map((c) => c.label);
+  const metrics = pack.metrics.map((r, i): ResolvedMetricRule => {
+    const bound = metricBound(r, registry);
+    return {
+      name: registry.resolve(r.name) ?? r.name,
+      label: labels[i]!,
+      required: bound !== null || r.required !== false,
+      op: bound?.op ?? null,
+      value: bound?.value ?? null,
+      bound_source: bound === null ? null : r.useThreshold ? "registry" : "rule",
+    };
+  });
+  const params = pack.params.map(
+    (r, i): ResolvedParamRule => ({
+      name: r.name,
+      label: labels[pack.metrics.length + i]!,
+      match: r.match ?? r.name,
+      type: r.type ?? null,
+      min: r.min ?? null,
+      max: r.max ?? null,
+      allowed: r.allowed ? [...r.allowed] : null,
+      required: r.required ?? true,
+    }),
+  );
+  return { name: pack.name, description: pack.description ?? null, source: active.source, metrics, params };
+}
+
+function metricRuleText(r: ResolvedMetricRule, useThreshold: boolean): string {
+  if (r.op !== null && r.value !== null) {
+    return `${r.name} ${GATE_OP_SYMBOLS[r.op as keyof typeof GATE_OP_SYMBOLS]} ${formatNumber(r.value)} (${r.bound_source === "registry" ? "registered threshold" : "rule"})`;
+  }
+  if (useThreshold) return `${r.name} present and finite (no registered threshold: not gated)`;
+  return r.required ? `${r.name} present and finite (reported, not gated)` : `${r.name} optional: finite when reported`;
+}
+
+function paramRuleText(r: ResolvedParamRule): string {
+  const parts = [`key matches /${r.match}/i`];
+  if (r.type !== null) parts.push(`type ${r.type}`);
+  if (r.min !== null) parts.push(`min ${formatNumber(r.min)}`);
+  if (r.max !== null) parts.push(`max ${formatNumber(r.max)}`);
+  if (r.allowed !== null) parts.push(`allowed: ${r.allowed.join(", ")}`);
+  parts.push(r.required ? "required" : "optional");
+  return parts.join("; ");
+}
+
+/**
+ * `expflow audit rules`: the active rule pack, every metric rule with its bound resolved through
+ * the configured metrics registry, and every parameter rule. Returns 0.
+ *
+ * @throws {ConfigError} a broken rule file (exit 2).
+ */
+export async function auditRulesCommand(flags: AuditRulesFlags, ctx: CommandContext): Promise<number> {
+  const active = await activeRulePack(ctx, flags.rules);
+  const config = await ctx.config();
+  const resolved = resolvePack(active, metricRegistryOf(config));
+  const { stdout } = ctx.io;
+  if (flags.json) {
+    stdout.write(`${JSON.stringify(resolved)}\n`);
+    return 0;
+  }
+  const c = ctx.colors;
+  const out = [`${c.bold("Rule pack")}  ${resolved.name} (${resolved.source})`];
+  if (resolved.description !== null) out.push(resolved.description);
+  const width = Math.max(0, ...resolved.metrics.map((m) => m.name.length), ...resolved.params.map((p) => p.name.length));
+  out.push("", c.bold("Metrics"));
+  if (resolved.metrics.length === 0) out.push("  (none)");
+  resolved.metrics.forEach((m, i) => out.push(`  ${m.name.padEnd(width)}  ${metricRuleText(m, active.pack.metrics[i]!.useThreshold === true)}`));
+  out.push("", c.bold("Params"));
+  if (resolved.params.length === 0) out.push("  (none)");
+  for (const p of resolved.params) out.push(`  ${p.name.padEnd(width)}  ${paramRuleText(p)}`);
+  stdout.write(`${out.join("\n")}\n`);
+  return 0;
+}
+
+/** Flags of `expflow audit report`. */
+export interface AuditReportFlags {
+  rules?: string;
+  output?: string;
+  registry?: string;
+}
+
+/**
+ * `expflow audit report <id>`: a Markdown report of the experiment (title, status, project, tags,
+ * the rules' verdict with every check, the parameters and the metrics), every value escaped. To
+ * standard output, or atomically to `--output FILE` (then one line on standard output says where).
+ * Returns 0 whatever the verdict: the report is a document, `audit validate` is the gate.
+ *
+ * @throws {ConfigError} a broken rule file (exit 2).
+ * @throws {NotFoundError} / {UsageError} unknown or ambiguous id, unwritable `--output` (exit 2).
+ * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` (exit 4) for a record linked to ClearML.
+ */
+export async function auditReportCommand(id: string, flags: AuditReportFlags, ctx: CommandContext): Promise<number> {
+  const active = await activeRulePack(ctx, flags.rules, flags.registry);
+  const reg = await openRegistry(ctx, flags.registry);
+  const record = auditedRecord(reg, id);
+  const metrics = plainObject(record.metrics);
+  const params = plainObject(record.params);
+  const validation = validateCompetitionRules(metrics, params, active.pack, { registry: reg.metrics });
+  const e = experimentFromRecord(record, record.experiment_id);
+  const text = renderAuditReport({
+    experimentId: record.experiment_id,
+    name: e.name,
+    status: e.status,
+    project: e.project,
+    tags: e.tags,
+    rules: active.pack.name,
+    rulesSource: active.source,
+    validation,
+    params,
+    metrics,
+  });
+  if (flags.output === undefined) {
+    ctx.io.stdout.write(text);
+    return 0;
+  }
+  const file = resolve(ctx.io.cwd, flags.output);
+  writeOutputFile(file, text, "report");
+  ctx.io.stdout.write(`Report on ${record.experiment_id} (${validation.all_pass ? "PASS" : "FAIL"}) written to ${file}.\n`);
+  return 0;
+}
