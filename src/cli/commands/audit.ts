@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
-import { mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { metricRegistryOf } from "../../config/load.js";
 import { loadRulePack } from "../../config/rules.js";
 import { BackendError, ConfigError, NotFoundError, UsageError } from "../../core/errors.js";
+import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import type { RuleCheck, RulePack, RulesValidation } from "../../core/rules/rules.js";
@@ -143,18 +143,10 @@ const CSV_COLUMNS: Column<RuleCheck>[] = [
  * @throws {UsageError} `E_OUTPUT_NOT_WRITABLE` (exit 2) saying why.
  */
 export function writeOutputFile(path: string, text: string, what: string): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, text, { flag: "wx" });
-    renameSync(tmp, path);
+    mkdirSync(dirname(path), { recursive: true });
+    replaceFileAtomic(path, (fd) => writeAll(fd, text));
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // Nothing was created.
-    }
     throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, {
       hint: "choose a path in a directory you can write to",
       cause: e,

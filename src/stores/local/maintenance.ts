@@ -1,6 +1,4 @@
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { chmodSync, closeSync, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import type { DamagedLine } from "./jsonl.js";
 import { DEFAULT_CHUNK_BYTES, parseObjectLine } from "./jsonl.js";
 import { assertRegistryFile } from "./registry-file.js";
@@ -8,6 +6,7 @@ import { recordId } from "./record.js";
 import type { RegistryWriter } from "./registry-writer.js";
 import { readRaw } from "./registry-writer.js";
 import { appendLine } from "./writer.js";
+import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 
 /** What `registry check` reports: the JSON contract of `expflow registry check --json`. */
 export interface RegistryHealth {
@@ -113,55 +112,28 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** Writes `lines` (each followed by `\n`) to `path` atomically, with `mode`: temp file in the same directory, fsync, rename. */
 function writeLinesAtomic(path: string, lines: Iterable<Buffer>, mode: number): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "wx", mode);
-  try {
-    const NEWLINE = Buffer.from("\n");
-    let batch: Buffer[] = [];
-    let size = 0;
-    const flush = (): void => {
-      if (batch.length === 0) return;
-      const data = Buffer.concat(batch, size);
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off);
-      batch = [];
-      size = 0;
-    };
-    for (const line of lines) {
-      batch.push(line, NEWLINE);
-      size += line.length + 1;
-      if (size >= 1 << 20) flush();
-    }
-    flush();
-    fsyncSync(fd);
-    closeSync(fd);
-    // The umask may have narrowed the mode given to open; the registry keeps its own.
-    chmodSync(tmp, mode);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone (renamed, or never created)
-    }
-    throw e;
-  }
-  try {
-    const dfd = openSync(dir, "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename itself is still atomic.
-  }
+  replaceFileAtomic(
+    path,
+    (fd) => {
+      const NEWLINE = Buffer.from("\n");
+      let batch: Buffer[] = [];
+      let size = 0;
+      const flush = (): void => {
+        if (batch.length === 0) return;
+        writeAll(fd, Buffer.concat(batch, size));
+        batch = [];
+        size = 0;
+      };
+      for (const line of lines) {
+        batch.push(line, NEWLINE);
+        size += line.length + 1;
+        if (size >= 1 << 20) flush();
+      }
+      flush();
+    },
+    // The registry keeps its own mode, whatever the umask.
+    { mode },
+  );
 }
 
 /**
