@@ -27,15 +27,18 @@ export interface OpenRegistry {
   record(id: string): RegistryRecord | undefined;
 }
 
+/** The user running this process (the account, else USER / LOGNAME, else `unknown`). */
+export function currentUser(env: Readonly<Record<string, string | undefined>>): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return env["USER"] ?? env["LOGNAME"] ?? "unknown";
+  }
+}
+
 /** `user@host` of this process. */
 export function whoAmI(env: Readonly<Record<string, string | undefined>>): string {
-  let user: string;
-  try {
-    user = userInfo().username;
-  } catch {
-    user = env["USER"] ?? env["LOGNAME"] ?? "unknown";
-  }
-  return `${user}@${hostname()}`;
+  return `${currentUser(env)}@${hostname()}`;
 }
 
 /** Opens the registry named by `--registry`, configuration or the default. */

@@ -1,7 +1,8 @@
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
 import { DeniedError, UsageError } from "../core/errors.js";
 import type { GuardContext } from "../security/guard.js";
 import type { CommandContext, InStream } from "./context.js";
+import { currentUser } from "./registry.js";
 
 /** Reads standard input line by line, on demand; never touches it unless asked. */
 export class LineReader {
@@ -79,14 +80,6 @@ export function hiddenPrompt(ctx: CommandContext): ((message: string) => Promise
       throw e;
     }
   };
-}
-
-function currentUser(env: Readonly<Record<string, string | undefined>>): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return env["USER"] ?? env["LOGNAME"] ?? "unknown";
-  }
 }
 
 /** The guard's context for a command: home and policy from config, channels from the CLI's I/O. */

@@ -6,6 +6,7 @@ import type { MetricRegistry } from "../core/metrics/registry.js";
 import { nextState } from "../core/lifecycle/lifecycle.js";
 import { ensurePrivateDir } from "../security/files.js";
 import type { RegistryRecord } from "../stores/local/record.js";
+import { plainObject } from "../stores/local/record.js";
 import type { RegistryWriter } from "../stores/local/registry-writer.js";
 import { readOne, readRaw } from "../stores/local/registry-writer.js";
 import type { RejectedMetric } from "./metrics-file.js";
@@ -177,10 +178,6 @@ function fileSignature(path: string): string {
 
 function historyOf(r: RegistryRecord): unknown[] {
   return Array.isArray(r.history) ? r.history : [];
-}
-
-function plainObject(v: unknown): Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 /** Thrown inside a claim's update when the run is no longer there to take; never escapes. */
@@ -399,7 +396,7 @@ export class LocalRunner {
     const event = reason === null ? "complete" : "fail";
     const finished = await writer.update(id, (r) => {
       const from = String(r.status ?? "created");
-      const metrics: Record<string, unknown> = { ...plainObject(r.metrics), ...accepted };
+      const metrics: Record<string, unknown> = { ...(plainObject(r.metrics) ?? {}), ...accepted };
       if (wallMinutes !== null && this.opts.metrics.has("train_time_min") && !("train_time_min" in metrics)) metrics["train_time_min"] = wallMinutes;
       const next: RegistryRecord = {
         ...r,

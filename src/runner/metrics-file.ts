@@ -1,6 +1,7 @@
 import { ExpflowError } from "../core/errors.js";
 import type { MetricRegistry, MetricValues } from "../core/metrics/registry.js";
 import { validateMetricValues } from "../core/metrics/registry.js";
+import { plainObject } from "../stores/local/record.js";
 
 /** A value a run reported that the metrics registry refused; kept in the record, never dropped. */
 export interface RejectedMetric {
@@ -16,10 +17,6 @@ export interface RejectedMetric {
 export interface IngestedMetrics {
   readonly accepted: MetricValues;
   readonly rejected: RejectedMetric[];
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /**
@@ -45,7 +42,8 @@ export function ingestMetricsText(text: string, registry: MetricRegistry): Inges
     // not a single JSON document: read it as JSON lines below
   }
   if (parsedWhole) {
-    if (isObject(whole)) objects.push(whole);
+    const o = plainObject(whole);
+    if (o !== null) objects.push(o);
     else rejected.push({ name: null, value: trimmed.slice(0, 200), reason: "the metrics file holds JSON that is not an object of name: value" });
   } else {
     const lines = text.split(/\r?\n/);
@@ -58,7 +56,8 @@ export function ingestMetricsText(text: string, registry: MetricRegistry): Inges
         rejected.push({ name: null, value: line.slice(0, 200), reason: `line ${i + 1} is not valid JSON` });
         return;
       }
-      if (isObject(v)) objects.push(v);
+      const o = plainObject(v);
+      if (o !== null) objects.push(o);
       else rejected.push({ name: null, value: line.slice(0, 200), reason: `line ${i + 1} is not a JSON object of name: value` });
     });
   }

@@ -10,7 +10,7 @@ import type { RuleCheck, RulePack, RulesValidation } from "../../core/rules/rule
 import { metricBound, PDEBENCH_RULES, validateCompetitionRules } from "../../core/rules/rules.js";
 import { assertRegistryFile } from "../../stores/local/registry-file.js";
 import type { RegistryRecord } from "../../stores/local/record.js";
-import { experimentFromRecord } from "../../stores/local/record.js";
+import { experimentFromRecord, plainObject } from "../../stores/local/record.js";
 import { readRaw } from "../../stores/local/registry-writer.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import { formatOf } from "../context.js";
@@ -58,10 +58,6 @@ export async function activeRulePack(ctx: CommandContext, rulesFlag: string | un
     }
   }
   return { pack: PDEBENCH_RULES, source: "built-in", origin: "builtin" };
-}
-
-function plainObject(v: unknown): Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 function clearmlNotConfigured(message: string, hint: string): BackendError {
@@ -183,7 +179,7 @@ export async function auditValidateCommand(id: string, flags: AuditValidateFlags
   const reg = await openRegistry(ctx, flags.registry);
   const record = auditedRecord(reg, id);
   const experimentId = record.experiment_id;
-  const validation = validateCompetitionRules(plainObject(record.metrics), plainObject(record.params), active.pack, { registry: reg.metrics });
+  const validation = validateCompetitionRules(plainObject(record.metrics) ?? {}, plainObject(record.params) ?? {}, active.pack, { registry: reg.metrics });
 
   if (flags.junit !== undefined) {
     const file = resolve(ctx.io.cwd, flags.junit);
@@ -351,8 +347,8 @@ export async function auditReportCommand(id: string, flags: AuditReportFlags, ct
   const active = await activeRulePack(ctx, flags.rules, flags.registry);
   const reg = await openRegistry(ctx, flags.registry);
   const record = auditedRecord(reg, id);
-  const metrics = plainObject(record.metrics);
-  const params = plainObject(record.params);
+  const metrics = plainObject(record.metrics) ?? {};
+  const params = plainObject(record.params) ?? {};
   const validation = validateCompetitionRules(metrics, params, active.pack, { registry: reg.metrics });
   const e = experimentFromRecord(record, record.experiment_id);
   const text = renderAuditReport({

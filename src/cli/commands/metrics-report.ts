@@ -1,6 +1,7 @@
 import { UsageError } from "../../core/errors.js";
 import { validateMetricValues } from "../../core/metrics/registry.js";
 import type { CommandContext } from "../context.js";
+import { plainObject } from "../../stores/local/record.js";
 import { openRegistry } from "../registry.js";
 
 /** Parses `name=value` arguments; a value stays text for the registry's validation. */
@@ -26,7 +27,7 @@ export async function metricsReportCommand(id: string, pairs: string[], flags: {
   const full = reg.resolve(id);
   const updated = await reg.writer.update(full, (r) => ({
     ...r,
-    metrics: { ...(r.metrics !== null && typeof r.metrics === "object" ? r.metrics : {}), ...values },
+    metrics: { ...(plainObject(r.metrics) ?? {}), ...values },
   }));
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(updated)}\n`);
   else ctx.io.stdout.write(`Reported ${Object.keys(values).length} metric${Object.keys(values).length === 1 ? "" : "s"} to ${full}: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);

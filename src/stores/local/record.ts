@@ -53,7 +53,8 @@ function tags(v: unknown): string[] {
   return [];
 }
 
-function plainObject(v: unknown): Record<string, unknown> | null {
+/** `v` when it is a plain object (not null, not an array), else `null`. */
+export function plainObject(v: unknown): Record<string, unknown> | null {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
