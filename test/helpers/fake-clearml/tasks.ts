@@ -1,0 +1,201 @@
+/**
+ * Builders for the fake ClearML server's state: tasks stored as the real database stores them
+ * (md5-keyed `last_metrics`, `hyperparams` nested by section), and a seeded generator of many.
+ */
+import { createHash } from "node:crypto";
+import type { FakeMetricEntry, FakeProject, FakeTask } from "./server.js";
+
+/** The md5 hex digest of `s` (UTF-8), as ClearML keys `last_metrics` by metric and variant. */
+export function md5(s: string): string {
+  return createHash("md5").update(s, "utf8").digest("hex");
+}
+
+/** A 32-hex-character id like ClearML's, derived from `seed`: the same seed gives the same id. */
+export function fakeId(seed: string): string {
+  return md5(`fake-id\0${seed}`);
+}
+
+/** A project with a deterministic id derived from its name (unless `id` is given). Subprojects use full path names (`PDEBench/ablations`). */
+export function fakeProject(name: string, id: string = fakeId(`project\0${name}`)): FakeProject {
+  return { id, name };
+}
+
+/** One `last_metrics` entry for a single reported value (min = max = first = mean = value, count 1, at iteration 0). */
+export function metricEntry(metric: string, variant: string, value: number): FakeMetricEntry {
+  return {
+    metric,
+    variant,
+    value,
+    min_value: value,
+    max_value: value,
+    first_value: value,
+    mean_value: value,
+    count: 1,
+    min_value_iteration: 0,
+    max_value_iteration: 0,
+  };
+}
+
+/**
+ * `last_metrics` as the server stores it, from plain `{title: {variant: value}}`:
+ * `result[md5(title)][md5(variant)]` is an entry that also carries the plain names.
+ */
+export function lastMetrics(metrics: Readonly<Record<string, Readonly<Record<string, number>>>>): FakeTask["last_metrics"] {
+  const out: FakeTask["last_metrics"] = {};
+  for (const [metric, variants] of Object.entries(metrics)) {
+    const byVariant: Record<string, FakeMetricEntry> = {};
+    for (const [variant, value] of Object.entries(variants)) byVariant[md5(variant)] = metricEntry(metric, variant, value);
+    out[md5(metric)] = byVariant;
+  }
+  return out;
+}
+
+/**
+ * `hyperparams` as the server stores them, from `{"Section/name": value}`. The key splits at the
+ * FIRST "/" (`Args/--sub_step` is section `Args`, name `--sub_step`; `Args/a/b` is name `a/b`);
+ * a key without "/" goes to section `General`, as the SDK does.
+ */
+export function hyperparams(params: Readonly<Record<string, string>>): FakeTask["hyperparams"] {
+  const out: FakeTask["hyperparams"] = {};
+  for (const [key, value] of Object.entries(params)) {
+    const slash = key.indexOf("/");
+    const section = slash < 0 ? "General" : key.slice(0, slash);
+    const name = slash < 0 ? key : key.slice(slash + 1);
+    const bySection = (out[section] ??= {});
+    bySection[name] = { section, name, value };
+  }
+  return out;
+}
+
+/** What {@link fakeTask} takes. Only `name` and `project` are required. */
+export interface FakeTaskInput {
+  /** Default: derived from project, name and created, so identical inputs collide (the server refuses duplicate ids). */
+  id?: string;
+  name: string;
+  /** Project id. */
+  project: string;
+  /** Default `completed`. */
+  status?: string;
+  /** Default `training`. */
+  type?: string;
+  tags?: string[];
+  system_tags?: string[];
+  /** Adds the system tag `archived`. */
+  archived?: boolean;
+  /** ISO time; default 2025-01-01T00:00:00.000Z. */
+  created?: string;
+  /** ISO time; default `created`. */
+  last_update?: string;
+  /** Default `fake-user`. */
+  user?: string;
+  /** `{title: {variant: value}}`, stored md5-keyed (see {@link lastMetrics}). */
+  metrics?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** `{"Section/name": value}` (see {@link hyperparams}). */
+  params?: Readonly<Record<string, string>>;
+}
+
+/** A task as the server stores it. */
+export function fakeTask(p: FakeTaskInput): FakeTask {
+  const created = p.created ?? "2025-01-01T00:00:00.000Z";
+  const systemTags = [...(p.system_tags ?? [])];
+  if (p.archived === true && !systemTags.includes("archived")) systemTags.push("archived");
+  return {
+    id: p.id ?? fakeId(`task\0${p.project}\0${p.name}\0${created}`),
+    name: p.name,
+    project: p.project,
+    status: p.status ?? "completed",
+    type: p.type ?? "training",
+    tags: [...(p.tags ?? [])],
+    system_tags: systemTags,
+    created,
+    last_update: p.last_update ?? created,
+    user: p.user ?? "fake-user",
+    last_metrics: lastMetrics(p.metrics ?? {}),
+    hyperparams: hyperparams(p.params ?? {}),
+  };
+}
+
+/** What {@link manyTasks} takes. */
+export interface ManyTasksOptions {
+  /** Project id of every task. */
+  project: string;
+  /** PRNG seed; the same seed gives the same tasks. Default 1. */
+  seed?: number;
+  /** Task names are `<namePrefix>-0000`, `<namePrefix>-0001`, ... Default `run`. */
+  namePrefix?: string;
+  /** Creation time of the first task (ISO). Default 2025-01-01T00:00:00.000Z. */
+  start?: string;
+  /** Minutes between two creation times. Default 7. */
+  stepMinutes?: number;
+  /** Default `fake-user`. */
+  user?: string;
+}
+
+/** mulberry32: a small deterministic PRNG in [0, 1). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const OTHER_STATUSES = ["failed", "stopped", "in_progress", "published", "queued", "created"] as const;
+
+/**
+ * `n` tasks in one project, deterministic for a seed: mostly `completed` (about 80%), the rest
+ * failed, stopped, in_progress, published, queued or created; creation times increasing by
+ * `stepMinutes`; metrics under the titles Score (`seg_total`), PDE (`pde_mean`), Time
+ * (`train_time_min`) and Loss (`val_loss`), with some values exactly 0 and some negative; tags
+ * drawn from `task1`, `final`, `ablation`; about 10% archived. Tasks never started (queued,
+ * created) report no metrics.
+ */
+export function manyTasks(n: number, options: ManyTasksOptions): FakeTask[] {
+  const rand = prng(options.seed ?? 1);
+  const start = Date.parse(options.start ?? "2025-01-01T00:00:00.000Z");
+  const stepMs = (options.stepMinutes ?? 7) * 60_000;
+  const prefix = options.namePrefix ?? "run";
+  const round = (x: number): number => Math.round(x * 10_000) / 10_000;
+  const tasks: FakeTask[] = [];
+  for (let i = 0; i < n; i++) {
+    const status = rand() < 0.8 ? "completed" : (OTHER_STATUSES[Math.floor(rand() * OTHER_STATUSES.length)] ?? "failed");
+    const createdMs = start + i * stepMs;
+    const trainMin = round(5 + rand() * 120);
+    const tags: string[] = [];
+    if (rand() < 0.5) tags.push("task1");
+    if (rand() < 0.2) tags.push("final");
+    if (rand() < 0.25) tags.push("ablation");
+    const started = status !== "queued" && status !== "created";
+    const metrics: Record<string, Record<string, number>> = {};
+    if (started) {
+      // Every 11th task scores exactly 0; PDE residual means straddle 0 (some negative).
+      metrics["Score"] = { seg_total: i % 11 === 5 ? 0 : round(rand()) };
+      metrics["PDE"] = { pde_mean: i % 13 === 7 ? 0 : round(rand() * 2 - 0.5) };
+      metrics["Time"] = { train_time_min: trainMin };
+      metrics["Loss"] = { val_loss: round(0.01 + rand() * 2) };
+    }
+    tasks.push(
+      fakeTask({
+        id: fakeId(`many\0${options.seed ?? 1}\0${options.project}\0${prefix}\0${i}`),
+        name: `${prefix}-${String(i).padStart(4, "0")}`,
+        project: options.project,
+        status,
+        tags,
+        archived: rand() < 0.1,
+        created: new Date(createdMs).toISOString(),
+        last_update: new Date(createdMs + (started ? trainMin * 60_000 : 1_000)).toISOString(),
+        user: options.user ?? "fake-user",
+        metrics,
+        params: {
+          "Args/lr": String(round(10 ** (-4 + rand() * 3))),
+          "Args/seed": String(i),
+          "Args/--sub_step": String(1 + Math.floor(rand() * 4)),
+        },
+      }),
+    );
+  }
+  return tasks;
+}
