@@ -1,3 +1,5 @@
+import { UsageError } from "./errors.js";
+
 /**
  * An experiment as every store presents it: a normalised, backend-independent record.
  */
@@ -22,6 +24,18 @@ export interface Experiment {
   readonly params: Readonly<Record<string, string>>;
   /** Archived runs are left out of listings and rankings unless asked for. Default false. */
   readonly archived?: boolean;
+  /**
+   * The backend's own status when it differs in vocabulary from the lifecycle states (ClearML's
+   * `in_progress`, `published`, `stopped`, ...); `status` holds the mapped lifecycle state.
+   */
+  readonly backendStatus?: string;
+  /**
+   * Metric names that are ambiguous for this experiment, each with the qualified names it could
+   * mean: ClearML reports `seg_total` under two titles as `Score/seg_total` and `Loss/seg_total`,
+   * both kept in `metrics`, and the bare name here. Ranking, gates and rules refuse a bare name
+   * listed here (exit 2) rather than pick one.
+   */
+  readonly ambiguousMetrics?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The lifecycle states of a run. */
@@ -31,9 +45,13 @@ export const LIFECYCLE_STATES = Object.freeze(["created", "dispatched", "queued"
 export interface ExperimentFilter {
   /** Exact project name. */
   project?: string;
-  /** The experiment must carry all of these tags. */
+  /** The experiment must carry all of these tags (any one of them with `anyTag`). */
   tags?: readonly string[];
-  /** The experiment's status must be one of these. */
+  /** `tags` means any of them rather than all. Default false. */
+  anyTag?: boolean;
+  /** `project` also matches its subprojects (`P/ablations` under `P`). Default false. */
+  includeSubprojects?: boolean;
+  /** The experiment's status (or its backend status) must be one of these. */
   statuses?: readonly string[];
   /** Include archived experiments (left out by default). */
   includeArchived?: boolean;
@@ -42,10 +60,45 @@ export interface ExperimentFilter {
 /** Whether `e` satisfies every criterion of `filter`. */
 export function matchesFilter(e: Experiment, filter: ExperimentFilter): boolean {
   if (e.archived === true && filter.includeArchived !== true) return false;
-  if (filter.project !== undefined && e.project !== filter.project) return false;
-  if (filter.statuses !== undefined && filter.statuses.length > 0 && !filter.statuses.includes(e.status)) return false;
-  if (filter.tags !== undefined) {
-    for (const t of filter.tags) if (!e.tags.includes(t)) return false;
+  if (filter.project !== undefined && e.project !== filter.project) {
+    if (!(filter.includeSubprojects === true && e.project !== null && e.project.startsWith(`${filter.project}/`))) return false;
+  }
+  if (filter.statuses !== undefined && filter.statuses.length > 0) {
+    if (!filter.statuses.includes(e.status) && !(e.backendStatus !== undefined && filter.statuses.includes(e.backendStatus))) return false;
+  }
+  if (filter.tags !== undefined && filter.tags.length > 0) {
+    if (filter.anyTag === true) {
+      if (!filter.tags.some((t) => e.tags.includes(t))) return false;
+    } else {
+      for (const t of filter.tags) if (!e.tags.includes(t)) return false;
+    }
   }
   return true;
+}
+
+/**
+ * Refuses a bare metric name that some experiment reports under two titles (see
+ * {@link Experiment.ambiguousMetrics}).
+ *
+ * @param names the metric names to be read, each with the aliases read for it.
+ * @param role where the name was given, for the message (`--sort-by`, `gate 'x:lt:1'`).
+ * @throws {UsageError} `E_METRIC_AMBIGUOUS` (exit 2) naming the qualified names to use instead.
+ */
+export function assertUnambiguous(experiments: Iterable<Experiment>, names: readonly { name: string; aliases?: readonly string[]; role: string }[]): void {
+  if (names.length === 0) return;
+  for (const e of experiments) {
+    const amb = e.ambiguousMetrics;
+    if (amb === undefined) continue;
+    for (const { name, aliases = [], role } of names) {
+      for (const n of [name, ...aliases]) {
+        const qualified = Object.hasOwn(amb, n) ? amb[n] : undefined;
+        if (qualified === undefined) continue;
+        throw new UsageError(
+          "E_METRIC_AMBIGUOUS",
+          `metric '${n}' in ${role} is ambiguous: experiment ${e.id} reports it under ${qualified.length} titles, as ${qualified.map((q) => `'${q}'`).join(" and ")}`,
+          { hint: `name one of them instead, e.g. ${role.startsWith("gate") ? `--gate '${qualified[0]}:...'` : `'${qualified[0]}'`}` },
+        );
+      }
+    }
+  }
 }

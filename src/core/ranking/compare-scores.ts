@@ -1,5 +1,6 @@
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
+import { assertUnambiguous } from "../experiment.js";
 import type { Gate, GateResult } from "../gates/gate.js";
 import { evaluateGates, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
 import { MetricRegistry } from "../metrics/registry.js";
@@ -111,6 +112,7 @@ function parseTime(text: string | null): number | null {
  *
  * @throws {UsageError} `E_GATE_SYNTAX` for a malformed gate, `E_UNKNOWN_METRIC` for a sort,
  *   tie-break or gate metric that is neither registered nor reported by any experiment given,
+ *   `E_METRIC_AMBIGUOUS` for one that an experiment reports under two titles,
  *   `E_USAGE` for a `max` that is not a positive integer.
  */
 export function compareScores(experiments: readonly Experiment[], options: CompareScoresOptions): CompareScoresResult {
@@ -122,7 +124,10 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const reported = (): ReadonlySet<string> => {
     if (reportedCache === undefined) {
       reportedCache = new Set();
-      for (const e of experiments) for (const k in e.metrics) reportedCache.add(k);
+      for (const e of experiments) {
+        for (const k in e.metrics) reportedCache.add(k);
+        if (e.ambiguousMetrics !== undefined) for (const k of Object.keys(e.ambiguousMetrics)) reportedCache.add(k);
+      }
     }
     return reportedCache;
   };
@@ -145,6 +150,11 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
 
   const ascending = options.ascending ?? registry.get(sortBy)?.direction === "lower";
   const aliasesOf = (m: string): readonly string[] => registry.get(m)?.aliases ?? [];
+  assertUnambiguous(experiments, [
+    { name: sortBy, aliases: aliasesOf(sortBy), role: "--sort-by" },
+    ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), role: "--then-by" })),
+    ...gates.map((g) => ({ name: g.metric, aliases: aliasesOf(g.metric), role: `gate '${g.metric}:${g.op}:${g.value}'` })),
+  ]);
   const sortAliases = aliasesOf(sortBy);
   const thenAliases = thenBy.map((t) => aliasesOf(t.metric));
 

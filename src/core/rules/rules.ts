@@ -1,3 +1,4 @@
+import { assertUnambiguous } from "../experiment.js";
 import type { GateOp } from "../gates/gate.js";
 import { compareOp, GATE_OP_SYMBOLS } from "../gates/gate.js";
 import { MetricRegistry } from "../metrics/registry.js";
@@ -201,15 +202,25 @@ function checkParam(rule: ParamRule, params: Readonly<Record<string, unknown>>):
  * @param rules the rule pack (default {@link PDEBENCH_RULES}).
  * @param options.registry resolves aliases and the thresholds of `useThreshold` rules (default:
  *   the standard metrics), so an override in config moves the rule.
+ * @param options.ambiguousMetrics bare names the run reports under two titles (see
+ *   `Experiment.ambiguousMetrics`).
+ * @throws {UsageError} `E_METRIC_AMBIGUOUS` when a metric rule names one of those.
  */
 export function validateCompetitionRules(
   metrics: Readonly<Record<string, unknown>> | null | undefined,
   params?: Readonly<Record<string, unknown>> | null,
   rules: RulePack = PDEBENCH_RULES,
-  options: { registry?: MetricRegistry } = {},
+  options: { registry?: MetricRegistry; ambiguousMetrics?: Readonly<Record<string, readonly string[]>> } = {},
 ): RulesValidation {
   const registry = options.registry ?? MetricRegistry.standard();
   const m = metrics ?? {};
+  if (options.ambiguousMetrics !== undefined) {
+    const run = { id: "under audit", name: null, status: "", project: null, tags: [], created: null, metrics: m, params: {}, ambiguousMetrics: options.ambiguousMetrics };
+    assertUnambiguous(
+      [run],
+      rules.metrics.map((r) => ({ name: registry.resolve(r.name) ?? r.name, aliases: registry.get(r.name)?.aliases ?? [], role: `rule '${r.label ?? r.name}'` })),
+    );
+  }
   const p = params ?? {};
   const checks = [...rules.metrics.map((r) => checkMetric(r, m, registry)), ...rules.params.map((r) => checkParam(r, p))];
   return { all_pass: checks.every((c) => c.passed), checks, metrics: m };
