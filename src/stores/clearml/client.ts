@@ -1,0 +1,307 @@
+import { BackendError, ExpflowError } from "../../core/errors.js";
+import type { ClearmlErrorDetails } from "./errors.js";
+import { ClearmlBackendError, clearmlError, isClearmlFailure } from "./errors.js";
+
+/** One HTTP exchange, as the client reports it to `onRequest` (never headers, bodies or secrets). */
+export interface RequestInfo {
+  readonly endpoint: string;
+  /** HTTP status, or `null` when no answer came (connection error, timeout). */
+  readonly status: number | null;
+  readonly ms: number;
+  /** 1 for the first try, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** Why the exchange failed, when it did (`ECONNREFUSED`, `timeout`, `500/0`). */
+  readonly error?: string;
+}
+
+/** Options of {@link ClearmlClient}, read once in the constructor. */
+export interface ClearmlClientOptions {
+  /** The API server, e.g. `http://localhost:8008`. */
+  readonly apiServer: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  /** API version put in the path (`/v2.26/...`). Default: none, the server's newest. */
+  readonly apiVersion?: string;
+  /** Per-request timeout. Default 30 000 ms. */
+  readonly timeoutMs?: number;
+  /**
+   * Retries of a read after a connection error, a timeout or a 5xx answer. Default 2. Writes are
+   * never retried: a lost answer does not tell whether the server applied them.
+   */
+  readonly maxRetries?: number;
+  /** Injected for tests; default the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Injected for tests; default a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Injected for tests; default `Math.random`. */
+  readonly random?: () => number;
+  /** Called after every HTTP exchange (for `--verbose`). */
+  readonly onRequest?: (info: RequestInfo) => void;
+}
+
+/** How a call may be repeated. */
+export interface CallOptions {
+  /** Reads may be retried; writes (`false`) never. Default true. */
+  readonly idempotent?: boolean;
+}
+
+interface Envelope {
+  meta: { result_code?: unknown; result_subcode?: unknown; result_msg?: unknown };
+  data?: unknown;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_RETRIES = 2;
+const BASE_DELAY_MS = 250;
+const MAX_DELAY_MS = 4_000;
+/** Connection failures worth another try; a wrong host name (ENOTFOUND) is not. */
+const TRANSIENT = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "timeout"]);
+
+class AttemptError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly transient: boolean,
+    readonly status: number | null,
+    readonly details?: ClearmlErrorDetails,
+  ) {
+    super(reason);
+  }
+}
+
+/** The URL without user name or password, for messages. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(/\/+$/, "");
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, "//");
+  }
+}
+
+function connectionCode(e: unknown): string {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 4 && cur instanceof Error; depth++) {
+    const code = (cur as NodeJS.ErrnoException).code;
+    if (typeof code === "string") return code;
+    if (cur.name === "TimeoutError" || cur.name === "AbortError") return "timeout";
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return "connection error";
+}
+
+function decodeJwtExp(token: string): number | null {
+  const payload = token.split(".")[1];
+  if (payload === undefined) return null;
+  try {
+    const exp = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    return typeof exp === "number" ? exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A client of the ClearML REST API, in the style of openai-node: options read once, one login per
+ * client (`auth.login` with Basic credentials, then `Bearer` tokens), one re-login when the server
+ * calls the token invalid (401/30), per-request timeouts, bounded jittered retries of reads on
+ * connection errors and 5xx, every error answer mapped by {@link clearmlError}.
+ *
+ * Credentials and tokens are never put in an error message or passed to `onRequest`; a server
+ * message that echoes one is redacted.
+ */
+export class ClearmlClient {
+  /** The server's URL, without any user information, for messages. */
+  readonly server: string;
+  readonly #base: string;
+  readonly #basic: string;
+  readonly #secrets: string[];
+  readonly #version: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #maxRetries: number;
+  readonly #fetch: typeof fetch;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+  readonly #onRequest: ((info: RequestInfo) => void) | undefined;
+  #token: Promise<string> | undefined;
+  #tokenValue: string | undefined;
+  #tokenExpires: number | null = null;
+
+  constructor(options: ClearmlClientOptions) {
+    this.#base = options.apiServer.replace(/\/+$/, "");
+    this.server = displayUrl(this.#base);
+    this.#basic = `Basic ${Buffer.from(`${options.accessKey}:${options.secretKey}`).toString("base64")}`;
+    this.#secrets = [options.accessKey, options.secretKey].filter((s) => s.length >= 4);
+    this.#version = options.apiVersion;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#maxRetries = Math.max(0, Math.min(options.maxRetries ?? DEFAULT_MAX_RETRIES, 10));
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = options.random ?? Math.random;
+    this.#onRequest = options.onRequest;
+  }
+
+  /**
+   * Calls `endpoint` (`service.action`) with a JSON body and returns the envelope's `data`.
+   *
+   * @throws {ClearmlBackendError} and the other classes of {@link clearmlError} for error
+   *   answers; `BackendError` `E_CLEARML_UNREACHABLE` / `E_CLEARML_TIMEOUT` when no answer comes
+   *   (after the retries a read gets), `E_CLEARML_BAD_RESPONSE` for an answer that is not a
+   *   ClearML envelope.
+   */
+  async call<T = unknown>(endpoint: string, body: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
+    return this.#authorised<T>(endpoint, JSON.stringify(body), "application/json", options.idempotent ?? true);
+  }
+
+  /**
+   * Calls `endpoint` with a newline-delimited JSON body (`events.add_batch`). Never retried.
+   *
+   * @throws as {@link call}.
+   */
+  async callJsonLines<T = unknown>(endpoint: string, lines: readonly Record<string, unknown>[]): Promise<T> {
+    return this.#authorised<T>(endpoint, lines.map((l) => JSON.stringify(l)).join("\n"), "application/json-lines", false);
+  }
+
+  /** `debug.ping`, which needs no credentials: whether a ClearML server answers at all. */
+  async ping(): Promise<unknown> {
+    return this.#send("debug.ping", "{}", "application/json", undefined, true);
+  }
+
+  /** Logs in now (or reuses the token): proves the credentials work. */
+  async login(): Promise<void> {
+    await this.#ensureToken();
+  }
+
+  async #authorised<T>(endpoint: string, body: string, contentType: string, idempotent: boolean): Promise<T> {
+    let token = await this.#ensureToken();
+    try {
+      return (await this.#send(endpoint, body, contentType, `Bearer ${token}`, idempotent)) as T;
+    } catch (e) {
+      if (!(e instanceof ClearmlBackendError && e.clearml.resultCode === 401 && e.clearml.resultSubcode === 30)) throw e;
+      // The token expired or was revoked: log in once more and repeat the call once. The call was
+      // refused before it ran, so repeating a write is safe here.
+      if (this.#tokenValue === token) this.#token = undefined;
+      token = await this.#ensureToken();
+      return (await this.#send(endpoint, body, contentType, `Bearer ${token}`, idempotent)) as T;
+    }
+  }
+
+  #ensureToken(): Promise<string> {
+    // Renew a token that expires within a minute rather than wait for the server to refuse it.
+    if (this.#token !== undefined && this.#tokenExpires !== null && this.#tokenExpires - Date.now() < 60_000) this.#token = undefined;
+    if (this.#token === undefined) {
+      const pending = this.#send("auth.login", "{}", "application/json", this.#basic, true).then((data) => {
+        const token = (data as { token?: unknown } | null)?.token;
+        if (typeof token !== "string" || token === "") {
+          throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server}: auth.login answered without a token`);
+        }
+        this.#tokenValue = token;
+        this.#tokenExpires = decodeJwtExp(token);
+        return token;
+      });
+      // A failed login is not cached: the next call tries again.
+      pending.catch(() => {
+        if (this.#token === pending) this.#token = undefined;
+      });
+      this.#token = pending;
+    }
+    return this.#token;
+  }
+
+  #redact(text: string): string {
+    let out = text;
+    for (const s of [...this.#secrets, ...(this.#tokenValue ? [this.#tokenValue] : [])]) out = out.split(s).join("[redacted]");
+    return out;
+  }
+
+  async #send(endpoint: string, body: string, contentType: string, authorization: string | undefined, idempotent: boolean): Promise<unknown> {
+    const url = `${this.#base}/${this.#version ? `v${this.#version}/` : ""}${endpoint}`;
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      try {
+        const data = await this.#attempt(endpoint, url, body, contentType, authorization);
+        this.#onRequest?.({ endpoint, status: 200, ms: Date.now() - started, attempt });
+        return data;
+      } catch (e) {
+        const ms = Date.now() - started;
+        if (!(e instanceof AttemptError)) {
+          const status = isClearmlFailure(e) ? e.clearml.resultCode : null;
+          this.#onRequest?.({ endpoint, status, ms, attempt, error: isClearmlFailure(e) ? `${e.clearml.resultCode}/${e.clearml.resultSubcode}` : e instanceof ExpflowError ? e.code : "error" });
+          throw e;
+        }
+        this.#onRequest?.({ endpoint, status: e.status, ms, attempt, error: e.reason });
+        if (!(idempotent && e.transient && attempt <= this.#maxRetries)) throw this.#finalError(endpoint, e, attempt);
+        const backoff = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempt - 1));
+        await this.#sleep(backoff * (0.75 + 0.5 * this.#random()));
+      }
+    }
+  }
+
+  #finalError(endpoint: string, e: AttemptError, attempts: number): Error {
+    const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+    if (e.details !== undefined) return clearmlError(e.details, this.server);
+    if (e.status !== null) {
+      // A 5xx without a usable envelope.
+      return new ClearmlBackendError("E_CLEARML_SERVER", `ClearML at ${this.server} failed on ${endpoint}${tries} (HTTP ${e.status}: ${e.reason})`, {
+        endpoint,
+        resultCode: e.status,
+        resultSubcode: 0,
+        resultMsg: e.reason,
+      });
+    }
+    if (e.reason === "timeout") {
+      return new BackendError("E_CLEARML_TIMEOUT", `ClearML at ${this.server} did not answer ${endpoint} within ${Math.round(this.#timeoutMs / 1000)} s${tries}`, {
+        hint: "the server is slow or unreachable; check the URL, or try again later",
+      });
+    }
+    return new BackendError("E_CLEARML_UNREACHABLE", `cannot reach ClearML at ${this.server} (${e.reason})${tries}`, {
+      hint: "check that the server is running and that CLEARML_API_HOST (or api.api_server in clearml.conf) names it",
+    });
+  }
+
+  async #attempt(endpoint: string, url: string, body: string, contentType: string, authorization: string | undefined): Promise<unknown> {
+    const headers: Record<string, string> = { "Content-Type": contentType, Accept: "application/json" };
+    if (authorization !== undefined) headers.Authorization = authorization;
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.#fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(this.#timeoutMs) });
+      text = await response.text();
+    } catch (e) {
+      const code = connectionCode(e);
+      throw new AttemptError(code, TRANSIENT.has(code) || code === "connection error", null);
+    }
+    let envelope: Envelope | undefined;
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (parsed !== null && typeof parsed === "object" && "meta" in parsed && (parsed as Envelope).meta !== null && typeof (parsed as Envelope).meta === "object") {
+        envelope = parsed as Envelope;
+      }
+    } catch {
+      envelope = undefined;
+    }
+    if (envelope === undefined) {
+      if (response.status >= 500) throw new AttemptError(response.statusText || "no ClearML envelope", true, response.status);
+      throw new BackendError(
+        "E_CLEARML_BAD_RESPONSE",
+        `ClearML at ${this.server} gave an answer to ${endpoint} that is not a ClearML API response (HTTP ${response.status}${text.length === 0 ? ", empty body" : ""})`,
+        { hint: "check that CLEARML_API_HOST (or api.api_server) names the API server (often port 8008), not the web app or a proxy's login page" },
+      );
+    }
+    const meta = envelope.meta;
+    const resultCode = typeof meta.result_code === "number" ? meta.result_code : response.status;
+    const resultSubcode = typeof meta.result_subcode === "number" ? meta.result_subcode : 0;
+    const resultMsg = this.#redact(typeof meta.result_msg === "string" ? meta.result_msg : "");
+    if (resultCode === 200 && response.ok) {
+      if (!("data" in envelope) || envelope.data === null || typeof envelope.data !== "object") {
+        throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server} answered ${endpoint} without data`, {
+          hint: "the server or a proxy in front of it returned an incomplete answer; try again, or check the server",
+        });
+      }
+      return envelope.data;
+    }
+    if (resultCode >= 500) throw new AttemptError(`${resultCode}/${resultSubcode}`, true, resultCode, { endpoint, resultCode, resultSubcode, resultMsg });
+    throw clearmlError({ endpoint, resultCode, resultSubcode, resultMsg }, this.server);
+  }
+}
