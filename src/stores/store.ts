@@ -17,6 +17,11 @@ import type { Experiment, ExperimentFilter } from "../core/experiment.js";
 export interface Store {
   /** Where the store is, for messages: a file path or a server URL. */
   readonly location: string;
+  /**
+   * Statuses this backend knows besides the lifecycle states (ClearML's `published`,
+   * `in_progress`, ...), accepted by `--status` even when no selected experiment has them.
+   */
+  readonly statuses?: readonly string[];
   /** The experiments matching `filter` (all of them when omitted). */
   list(filter?: ExperimentFilter): Promise<Experiment[]>;
   /** The experiment with this id, or `undefined`. */

@@ -1,0 +1,335 @@
+import { BackendError, NotFoundError, UsageError } from "../../core/errors.js";
+import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
+import { LIFECYCLE_STATES, matchesFilter } from "../../core/experiment.js";
+import type { MetricRegistry, MetricValues } from "../../core/metrics/registry.js";
+import { MetricRegistry as Registry } from "../../core/metrics/registry.js";
+import { didYouMean, nearest } from "../../core/suggest.js";
+import type { Store, WarningSink } from "../store.js";
+import type { ClearmlClient } from "./client.js";
+
+/** The statuses a ClearML task can have. */
+export const CLEARML_STATUSES = Object.freeze(["created", "queued", "in_progress", "stopped", "published", "publishing", "closed", "failed", "completed", "unknown"] as const);
+
+/** ClearML status -> lifecycle state. Statuses not listed keep their own name. */
+const TO_LIFECYCLE: Readonly<Record<string, string>> = Object.freeze({
+  created: "created",
+  queued: "queued",
+  in_progress: "running",
+  completed: "completed",
+  published: "completed",
+  publishing: "completed",
+  closed: "completed",
+  failed: "failed",
+  stopped: "cancelled",
+});
+
+/** The lifecycle state of a ClearML status (`in_progress` -> `running`, `stopped` -> `cancelled`, ...). */
+export function lifecycleOf(clearmlStatus: string): string {
+  return Object.hasOwn(TO_LIFECYCLE, clearmlStatus) ? TO_LIFECYCLE[clearmlStatus]! : clearmlStatus;
+}
+
+/** The ClearML statuses that select `status` (a lifecycle state or a ClearML status). */
+export function clearmlStatusesFor(status: string): string[] {
+  const mapped = Object.entries(TO_LIFECYCLE)
+    .filter(([, life]) => life === status)
+    .map(([raw]) => raw);
+  if ((CLEARML_STATUSES as readonly string[]).includes(status) && !mapped.includes(status)) mapped.push(status);
+  return mapped;
+}
+
+/** The page size: the server never returns more than 500 tasks per call. */
+export const CLEARML_PAGE_LIMIT = 500;
+
+/** The fields fetched for every task: everything an Experiment needs, metrics included. */
+const TASK_FIELDS = Object.freeze(["id", "name", "status", "project", "tags", "system_tags", "created", "last_metrics", "hyperparams"]);
+
+interface RawTask {
+  id?: unknown;
+  name?: unknown;
+  status?: unknown;
+  project?: unknown;
+  tags?: unknown;
+  system_tags?: unknown;
+  created?: unknown;
+  last_metrics?: unknown;
+  hyperparams?: unknown;
+}
+
+interface RawProject {
+  id?: unknown;
+  name?: unknown;
+}
+
+/** Options of {@link ClearmlStore}. */
+export interface ClearmlStoreOptions {
+  readonly client: ClearmlClient;
+  /** Receives non-fatal problems (a task whose metrics cannot be read). */
+  readonly onWarning?: WarningSink;
+  /** Tasks per listing request, 1..500. Default 500. */
+  readonly pageSize?: number;
+  /** Called after each page of a listing with the number of tasks fetched so far. */
+  readonly onProgress?: (fetched: number) => void;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Reads `last_metrics` (md5-keyed; each entry carries its plain `metric` title and `variant`):
+ * one metric per variant, named by the variant; a variant reported under two titles is kept as
+ * `Title/variant` for each and its bare name listed as ambiguous. 0 and negative values are values.
+ */
+export function metricsOfTask(lastMetrics: unknown): { metrics: Record<string, unknown>; ambiguous: Record<string, string[]> | undefined } {
+  const byVariant = new Map<string, { title: string; value: unknown }[]>();
+  if (isObject(lastMetrics)) {
+    for (const perTitle of Object.values(lastMetrics)) {
+      if (!isObject(perTitle)) continue;
+      for (const entry of Object.values(perTitle)) {
+        if (!isObject(entry) || typeof entry.variant !== "string" || typeof entry.metric !== "string") continue;
+        const list = byVariant.get(entry.variant) ?? [];
+        list.push({ title: entry.metric, value: entry.value ?? null });
+        byVariant.set(entry.variant, list);
+      }
+    }
+  }
+  const metrics: Record<string, unknown> = {};
+  let ambiguous: Record<string, string[]> | undefined;
+  for (const [variant, list] of [...byVariant].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (list.length === 1) {
+      metrics[variant] = list[0]!.value;
+      continue;
+    }
+    list.sort((a, b) => (a.title < b.title ? -1 : a.title > b.title ? 1 : 0));
+    ambiguous ??= {};
+    ambiguous[variant] = list.map((x) => `${x.title}/${variant}`);
+    for (const x of list) metrics[`${x.title}/${variant}`] = x.value;
+  }
+  return { metrics, ambiguous };
+}
+
+/** Reads `hyperparams` (`section -> name -> {value}`) as `Section/name -> value`. */
+export function paramsOfTask(hyperparams: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObject(hyperparams)) return out;
+  for (const [section, params] of Object.entries(hyperparams)) {
+    if (!isObject(params)) continue;
+    for (const [name, p] of Object.entries(params)) {
+      if (!isObject(p)) continue;
+      const v = p.value;
+      out[`${typeof p.section === "string" ? p.section : section}/${typeof p.name === "string" ? p.name : name}`] = v === null || v === undefined ? "" : String(v);
+    }
+  }
+  return out;
+}
+
+/** A ClearML task as an Experiment (see the mapping in the README). */
+export function experimentOfTask(task: RawTask, projectNames: ReadonlyMap<string, string>): Experiment {
+  const raw = typeof task.status === "string" ? task.status : "unknown";
+  const { metrics, ambiguous } = metricsOfTask(task.last_metrics);
+  const project = typeof task.project === "string" ? task.project : isObject(task.project) && typeof task.project.id === "string" ? task.project.id : null;
+  const systemTags = strings(task.system_tags);
+  return {
+    id: String(task.id),
+    name: typeof task.name === "string" ? task.name : null,
+    status: lifecycleOf(raw),
+    backendStatus: raw,
+    project: project === null ? null : (projectNames.get(project) ?? project),
+    tags: strings(task.tags),
+    created: typeof task.created === "string" ? task.created : null,
+    metrics,
+    params: paramsOfTask(task.hyperparams),
+    archived: systemTags.includes("archived"),
+    ...(ambiguous ? { ambiguousMetrics: ambiguous } : {}),
+  };
+}
+
+/**
+ * The ClearML server as a {@link Store}: experiments are tasks. A listing costs one request per
+ * 500 tasks (scrolling, with metrics and parameters in the same answer), plus the project lookup
+ * and the client's one login; never one request per task. Filters are applied on the server
+ * (`__$all` for all tags, `-archived` for archived tasks) and again in memory, the reference.
+ */
+export class ClearmlStore implements Store {
+  readonly location: string;
+  readonly statuses: readonly string[] = CLEARML_STATUSES;
+  readonly #client: ClearmlClient;
+  readonly #warn: WarningSink;
+  readonly #pageSize: number;
+  readonly #onProgress: ((fetched: number) => void) | undefined;
+
+  constructor(options: ClearmlStoreOptions) {
+    this.#client = options.client;
+    this.location = options.client.server;
+    this.#warn = options.onWarning ?? (() => undefined);
+    const size = options.pageSize ?? CLEARML_PAGE_LIMIT;
+    if (!(Number.isInteger(size) && size >= 1 && size <= CLEARML_PAGE_LIMIT)) throw new RangeError(`pageSize must be 1..${CLEARML_PAGE_LIMIT}, got ${size}`);
+    this.#pageSize = size;
+    this.#onProgress = options.onProgress;
+  }
+
+  /**
+   * Finds a project by exact name (and, with `includeSubprojects`, its subprojects) in one request.
+   *
+   * @returns project id -> full name.
+   * @throws {NotFoundError} `E_PROJECT_NOT_FOUND` (exit 2) listing close names (one more request).
+   */
+  async resolveProject(name: string, includeSubprojects = false): Promise<Map<string, string>> {
+    const pattern = `^${escapeRegExp(name)}${includeSubprojects ? "(/.*)?" : ""}$`;
+    const data = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { name: pattern, only_fields: ["id", "name"], search_hidden: true });
+    const found = new Map<string, string>();
+    let exact = false;
+    for (const p of data.projects ?? []) {
+      if (typeof p.id !== "string" || typeof p.name !== "string") continue;
+      if (p.name === name) exact = true;
+      // Hidden subprojects (`P/.pipelines/...`) hold pipeline internals, not runs.
+      else if (p.name.slice(name.length).split("/").some((part) => part.startsWith("."))) continue;
+      found.set(p.id, p.name);
+    }
+    if (!exact) {
+      const all = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { only_fields: ["id", "name"], order_by: ["name"] });
+      const names = (all.projects ?? []).map((p) => p.name).filter((n): n is string => typeof n === "string");
+      const lower = name.toLowerCase();
+      const close = names.filter((n) => n.toLowerCase().includes(lower) || lower.includes(n.toLowerCase()) || nearest(name, [n]) !== undefined).slice(0, 5);
+      throw new NotFoundError("E_PROJECT_NOT_FOUND", `no ClearML project is named '${name}' on ${this.location}.${close.length > 0 ? ` Close names: ${close.map((n) => `'${n}'`).join(", ")}.` : didYouMean(name, names)}`, {
+        hint: "project names are exact and case-sensitive; subprojects use their full path (Parent/child)",
+      });
+    }
+    return found;
+  }
+
+  /** The experiments matching `filter`; see {@link Store.list}. */
+  async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
+    const out: Experiment[] = [];
+    for await (const page of this.pages(filter)) for (const e of page) out.push(e);
+    return out;
+  }
+
+  /**
+   * The matching experiments, a page (up to 500) at a time: pagination as an async iterator.
+   *
+   * @throws {UsageError} `E_UNKNOWN_STATUS` for a status that is neither a lifecycle state nor a
+   *   ClearML status, `E_TAG_SYNTAX` for a tag ClearML would read as an operator.
+   * @throws {NotFoundError} `E_PROJECT_NOT_FOUND` for an unknown project.
+   * @throws {BackendError} from the client.
+   */
+  async *pages(filter: ExperimentFilter = {}): AsyncGenerator<Experiment[]> {
+    const body: Record<string, unknown> = { only_fields: [...TASK_FIELDS], order_by: ["created", "id"] };
+    const statuses = filter.statuses ?? [];
+    if (statuses.length > 0) {
+      const raw = new Set<string>();
+      for (const s of statuses) {
+        if (!(LIFECYCLE_STATES as readonly string[]).includes(s) && !(CLEARML_STATUSES as readonly string[]).includes(s)) {
+          throw new UsageError("E_UNKNOWN_STATUS", `unknown status '${s}' in --status.${didYouMean(s, [...LIFECYCLE_STATES, ...CLEARML_STATUSES])}`, {
+            hint: `lifecycle states: ${LIFECYCLE_STATES.join(", ")}; ClearML statuses: ${CLEARML_STATUSES.join(", ")}`,
+          });
+        }
+        for (const r of clearmlStatusesFor(s)) raw.add(r);
+      }
+      body.status = [...raw];
+    }
+    const tags = filter.tags ?? [];
+    for (const t of tags) {
+      if (t.startsWith("-") || t.startsWith("__$")) {
+        throw new UsageError("E_TAG_SYNTAX", `tag '${t}' cannot be matched on ClearML, which reads a leading '-' or '__$' as an operator`, { hint: "rename the tag, or filter without it" });
+      }
+    }
+    if (tags.length > 0) body.tags = filter.anyTag ? [...tags] : ["__$all", ...tags];
+    if (!filter.includeArchived) body.system_tags = ["-archived"];
+    let projectNames = new Map<string, string>();
+    if (filter.project !== undefined) {
+      projectNames = await this.resolveProject(filter.project, filter.includeSubprojects === true);
+      body.project = [...projectNames.keys()];
+    }
+    // A status that maps to no ClearML status (`dispatched`) selects nothing: no need to ask.
+    if (statuses.length > 0 && (body.status as string[]).length === 0) return;
+
+    const seen = new Set<string>();
+    let scrollId: string | null = null;
+    let fetched = 0;
+    for (;;) {
+      const data: { tasks?: RawTask[]; scroll_id?: unknown } = await this.#client.call("tasks.get_all", { ...body, scroll_id: scrollId, size: this.#pageSize });
+      const tasks = Array.isArray(data.tasks) ? data.tasks : [];
+      fetched += tasks.length;
+      this.#onProgress?.(fetched);
+      const page: Experiment[] = [];
+      const unknownProjects = new Set<string>();
+      for (const t of tasks) {
+        if (typeof t.id !== "string" || seen.has(t.id)) continue;
+        seen.add(t.id);
+        const e = experimentOfTask(t, projectNames);
+        if (filter.project !== undefined && typeof t.project === "string" && !projectNames.has(t.project)) unknownProjects.add(t.project);
+        // The in-memory filter is the reference: a server that ignored a filter key cannot widen the selection.
+        if (matchesFilter(e, filter)) page.push(e);
+      }
+      if (unknownProjects.size > 0) this.#warn(`the server returned ${unknownProjects.size === 1 ? "a task" : "tasks"} of another project (${[...unknownProjects].join(", ")}); left out`);
+      if (page.length > 0) yield page;
+      if (tasks.length < this.#pageSize) return;
+      if (typeof data.scroll_id !== "string" || data.scroll_id === "") {
+        throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.location} did not return a scroll id for tasks.get_all, so the listing cannot continue past ${fetched} tasks`, {
+          hint: "the server may be too old for expflow (scrolling needs ClearML server 1.1 or later)",
+        });
+      }
+      scrollId = data.scroll_id;
+    }
+  }
+
+  /**
+   * The task with exactly this id (archived or not), in one request, plus one for its project's
+   * name; `undefined` when there is none.
+   */
+  async get(id: string): Promise<Experiment | undefined> {
+    const data = await this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { id: [id], only_fields: [...TASK_FIELDS] });
+    const task = (data.tasks ?? []).find((t) => t.id === id);
+    if (task === undefined) return undefined;
+    const names = new Map<string, string>();
+    if (typeof task.project === "string") {
+      const p = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { id: [task.project], only_fields: ["id", "name"], search_hidden: true });
+      for (const x of p.projects ?? []) if (typeof x.id === "string" && typeof x.name === "string") names.set(x.id, x.name);
+    }
+    return experimentOfTask(task, names);
+  }
+
+  /**
+   * Sends validated metric values to a task as scalars, in one `events.add_batch` call: metric =
+   * the registry group (`Score`, `PDE`, ...), variant = the metric name, iteration 0.
+   *
+   * @throws {BackendError} from the client; `E_CLEARML_EVENTS` when the server adds fewer events
+   *   than sent (with its reasons).
+   * @throws {ClearmlConflictError} when the task refuses events (published).
+   */
+  async reportMetrics(taskId: string, values: MetricValues, options: { registry?: MetricRegistry; now?: () => number } = {}): Promise<{ added: number }> {
+    const registry = options.registry ?? Registry.standard();
+    const timestamp = (options.now ?? Date.now)();
+    const events = Object.entries(values).map(([name, value]) => {
+      if (!Number.isFinite(value)) throw new RangeError(`metric '${name}' is not finite`);
+      return { type: "training_stats_scalar", task: taskId, metric: registry.get(name)?.group ?? "Custom", variant: name, value, iter: 0, timestamp };
+    });
+    if (events.length === 0) return { added: 0 };
+    const data = await this.#client.callJsonLines<{ added?: unknown; errors?: unknown; errors_info?: unknown }>("events.add_batch", events);
+    const added = typeof data.added === "number" ? data.added : 0;
+    if (added < events.length) {
+      throw new BackendError("E_CLEARML_EVENTS", `ClearML at ${this.location} added ${added} of ${events.length} metric events to task ${taskId}${data.errors_info ? `: ${JSON.stringify(data.errors_info).slice(0, 300)}` : ""}`);
+    }
+    return { added };
+  }
+
+  /**
+   * A sink for `reportStandard(values, sink)` that reports to one task.
+   */
+  task(taskId: string, options: { registry?: MetricRegistry } = {}): { reportMetrics(values: MetricValues): Promise<void> } {
+    return {
+      reportMetrics: async (values) => {
+        await this.reportMetrics(taskId, values, options);
+      },
+    };
+  }
+}
