@@ -42,7 +42,7 @@ export {
   type CompareScoresResult,
   type RankedExperiment,
 } from "./core/ranking/compare-scores.js";
-export { LIFECYCLE_STATES, matchesFilter, type Experiment, type ExperimentFilter } from "./core/experiment.js";
+export { LIFECYCLE_STATES, matchesFilter, assertUnambiguous, type Experiment, type ExperimentFilter } from "./core/experiment.js";
 export type { Store, WarningSink } from "./stores/store.js";
 export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
 export { loadConfig, metricRegistryOf, expflowHome, type ResolvedConfig, type ConfigEnvironment } from "./config/load.js";
@@ -81,3 +81,18 @@ export { loadRulePack } from "./config/rules.js";
 export { RUN_STATES, TERMINAL_STATES, TRANSITIONS, allowedEvents, nextState, isTerminal, type RunState, type RunEvent, type HistoryEntry } from "./core/lifecycle/lifecycle.js";
 export { RegistryWriter, readRaw, readOne, resolveId, type WriterContext } from "./stores/local/registry-writer.js";
 export { newExperimentId } from "./stores/local/ids.js";
+export { ClearmlClient, displayUrl, type ClearmlClientOptions, type CallOptions, type RequestInfo } from "./stores/clearml/client.js";
+export {
+  ClearmlStore,
+  CLEARML_STATUSES,
+  CLEARML_PAGE_LIMIT,
+  lifecycleOf,
+  clearmlStatusesFor,
+  metricsOfTask,
+  paramsOfTask,
+  experimentOfTask,
+  type ClearmlStoreOptions,
+} from "./stores/clearml/clearml-store.js";
+export { ClearmlBackendError, ClearmlNotFoundError, ClearmlConflictError, clearmlError, isClearmlFailure, type ClearmlErrorDetails, type ClearmlFailure } from "./stores/clearml/errors.js";
+export { resolveClearmlConnection, readClearmlConf, type ClearmlConnection } from "./stores/clearml/connection.js";
+export { parseClearmlConf, confGet, ConfSyntaxError, type ConfObject, type ConfValue } from "./stores/clearml/conf.js";

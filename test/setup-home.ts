@@ -8,7 +8,14 @@ const home = mkdtempSync(join(tmpdir(), "expflow-test-home-"));
 process.env["EXPFLOW_HOME"] = home;
 delete process.env["EXPFLOW_REGISTRY"];
 delete process.env["NO_COLOR"];
+// Nor does any test read the real ~/clearml.conf or reach a real ClearML server: HOME is a
+// temporary directory (the SDK's ~/clearml.conf lives there) and no CLEARML_* / TRAINS_*
+// variable from the machine leaks in. ClearML tests set their own, pointing at the fake server.
+const userHome = mkdtempSync(join(tmpdir(), "expflow-test-user-"));
+process.env["HOME"] = userHome;
+for (const name of Object.keys(process.env)) if (name.startsWith("CLEARML_") || name.startsWith("TRAINS_")) delete process.env[name];
 
 afterAll(() => {
   rmSync(home, { recursive: true, force: true });
+  rmSync(userHome, { recursive: true, force: true });
 });

@@ -9,12 +9,16 @@ import { didYouMean } from "../core/suggest.js";
  *
  * @param statuses the values given to `--status`.
  * @param selection the experiments selected by the other filters (their statuses are accepted).
+ * @param known statuses the store knows besides the lifecycle states (ClearML's).
  * @throws {UsageError} `E_UNKNOWN_STATUS` (exit 2) with a did-you-mean suggestion.
  */
-export function checkStatuses(statuses: readonly string[], selection: Iterable<{ readonly status: string }>): void {
+export function checkStatuses(statuses: readonly string[], selection: Iterable<{ readonly status: string; readonly backendStatus?: string }>, known: readonly string[] = []): void {
   if (statuses.length === 0) return;
-  const seen = new Set<string>();
-  for (const e of selection) seen.add(e.status);
+  const seen = new Set<string>(known);
+  for (const e of selection) {
+    seen.add(e.status);
+    if (e.backendStatus !== undefined) seen.add(e.backendStatus);
+  }
   for (const s of statuses) {
     if ((LIFECYCLE_STATES as readonly string[]).includes(s) || seen.has(s)) continue;
     throw new UsageError(

@@ -84,7 +84,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       `
 Exit codes: 0 ok, 1 negative verdict (nothing passes), 2 usage or input error,
 3 denied by governance, 4 backend failure.
-Environment: EXPFLOW_HOME (default ~/.expflow), EXPFLOW_REGISTRY, EXPFLOW_PIN, EXPFLOW_PIN_HASH, NO_COLOR.`,
+Environment: EXPFLOW_HOME (default ~/.expflow), EXPFLOW_REGISTRY, EXPFLOW_PIN, EXPFLOW_PIN_HASH, NO_COLOR;
+ClearML: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, CLEARML_CONFIG_FILE.`,
     );
   program.configureHelp({ showGlobalOptions: true });
 
@@ -120,6 +121,61 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
       exitCode = await compareScoresCommand(opts, ctx);
     });
 
+  const clearml = program.command("clearml").description("experiments on a ClearML server: connection status, task listing, ranking with gates");
+  const verbose = (cmd: Command): Command => cmd.option("--verbose", "log every request to standard error (endpoint, status, time; never credentials)");
+  verbose(clearml.command("status").description("the server, its API version, and whether the credentials work (exit 4 when not)").option("--json", "print JSON"))
+    .addHelpText(
+      "after",
+      `
+The server and credentials come from CLEARML_API_HOST, CLEARML_API_ACCESS_KEY and
+CLEARML_API_SECRET_KEY, else from clearml.conf (CLEARML_CONFIG_FILE, else ~/clearml.conf).`,
+    )
+    .action(async (opts) => {
+      const { clearmlStatusCommand } = await import("./commands/clearml.js");
+      exitCode = await clearmlStatusCommand(opts, ctx);
+    });
+  const clearmlSelection = (cmd: Command): Command =>
+    cmd
+      .requiredOption("--project <name>", "the ClearML project (exact name; subprojects by full path, e.g. PDEBench/ablations)")
+      .option("--tags <a,b>", "only tasks carrying all of these tags", commaList)
+      .option("--any-tag", "--tags means any of them rather than all")
+      .option("--status <s1,s2>", "only tasks in one of these states (lifecycle states or ClearML statuses)", commaList)
+      .option("--include-archived", "include archived tasks (left out by default)")
+      .option("--include-subprojects", "include the tasks of the project's subprojects");
+  formatOptions(
+    verbose(
+      clearmlSelection(clearml.command("compare-scores").description("rank the tasks of a ClearML project by a metric and gate them"))
+        .requiredOption("--sort-by <metric>", "metric to rank by")
+        .addOption(new Option("--ascending", "lowest value first").conflicts("descending"))
+        .addOption(new Option("--descending", "highest value first").conflicts("ascending"))
+        .option("--then-by <metric>", "tie-breaker, in its registered direction (repeatable)", collect)
+        .option("--gate <metric:op:value>", "gate, e.g. pde_mean:lt:18.09; ops lt le gt ge eq ne (repeatable)", collect)
+        .option("--use-thresholds", "gate every registered metric that has a threshold")
+        .option("--only-passing", "show only tasks passing every gate")
+        .option("--max <n>", "show at most n rows, after ordering", positiveInt),
+    ),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  expflow clearml compare-scores --project PDEBench --tags task1 --sort-by seg_total --gate pde_mean:lt:18.09
+  expflow clearml compare-scores --project PDEBench --sort-by pde_mean --use-thresholds --only-passing --json
+
+A metric reported under two titles (Score/seg_total and Loss/seg_total) must be named in full.
+Exit codes: 0 at least one task passes, 1 none does, 2 usage or input error, 4 ClearML failure.`,
+    )
+    .action(async (opts) => {
+      const { clearmlCompareScoresCommand } = await import("./commands/clearml.js");
+      exitCode = await clearmlCompareScoresCommand(opts, ctx);
+    });
+  formatOptions(verbose(clearmlSelection(clearml.command("tasks").description("list the tasks of a ClearML project with their status and standard metrics")))).action(
+    async (opts) => {
+      const { clearmlTasksCommand } = await import("./commands/clearml.js");
+      exitCode = await clearmlTasksCommand(opts, ctx);
+    },
+  );
+
   const metrics = program.command("metrics").description("the metrics registry: standard metrics and your own");
   formatOptions(metrics.command("list").description("list registered metrics").option("--group <group>", "only this group (Score, Loss, PDE, Time, Model, Training, ...)")).action(
     async (opts) => {
@@ -139,12 +195,23 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
 
   metrics
     .command("report")
-    .description("report metric values to an experiment, validated through the metrics registry")
-    .argument("<id>", "experiment id or unique prefix")
-    .argument("<name=value...>", "metric values, e.g. pde_mean=16.2 train_time_min=41")
+    .description("report metric values to an experiment (or, with --task-id, to a ClearML task), validated through the metrics registry")
+    .argument("[id]", "experiment id or unique prefix (not with --task-id)")
+    .argument("[name=value...]", "metric values, e.g. pde_mean=16.2 train_time_min=41")
+    .option("--task-id <id>", "report to this ClearML task instead, as scalars (metric = the registry group, variant = the name, iteration 0)")
     .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
-    .option("--json", "print the updated record as JSON")
-    .action(async (id: string, pairs: string[], opts) => {
+    .option("--json", "print the updated record (or what was sent) as JSON")
+    .option("--verbose", "with --task-id: log every request to standard error (never credentials)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  expflow metrics report exp-1a2b3c4d5e6f pde_mean=16.2 train_time_min=41
+  expflow metrics report --task-id 4f2c0e... seg_total=0.81 pde_mean=16.2
+
+A value the registry refuses (unknown name, not a finite number) is exit 2 and nothing is sent.`,
+    )
+    .action(async (id: string | undefined, pairs: string[], opts) => {
       const { metricsReportCommand } = await import("./commands/metrics-report.js");
       exitCode = await metricsReportCommand(id, pairs, opts, ctx);
     });
@@ -295,7 +362,8 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
       .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
       .option("--task-id <id>", "take metrics and parameters from this ClearML task")
       .option("--junit <file>", "also write JUnit XML (one testcase per check) for CI")
-      .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)"),
+      .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
+      .option("--verbose", "log every ClearML request to standard error (never credentials)"),
   ).action(async (id: string, opts) => {
     const { auditValidateCommand } = await import("./commands/audit.js");
     exitCode = await auditValidateCommand(id, opts, ctx);
@@ -312,10 +380,12 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
   audit
     .command("report")
     .description("a Markdown report of an experiment: the rules' verdict, its parameters and metrics")
-    .argument("<experiment-id>", "experiment id or unique prefix")
+    .argument("<experiment-id>", "experiment id or unique prefix (with --task-id: only the report's label)")
     .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
+    .option("--task-id <id>", "take metrics and parameters from this ClearML task")
     .option("--output <file>", "write the report to this file instead of standard output")
     .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
+    .option("--verbose", "log every ClearML request to standard error (never credentials)")
     .action(async (id: string, opts) => {
       const { auditReportCommand } = await import("./commands/audit.js");
       exitCode = await auditReportCommand(id, opts, ctx);

@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { metricRegistryOf } from "../../config/load.js";
 import { loadRulePack } from "../../config/rules.js";
-import { BackendError, ConfigError, NotFoundError, UsageError } from "../../core/errors.js";
+import { BackendError, ConfigError, ExpflowError, NotFoundError, UsageError } from "../../core/errors.js";
+import type { Experiment } from "../../core/experiment.js";
 import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
@@ -18,7 +19,8 @@ import { renderAuditReport } from "../output/audit-report.js";
 import { renderJUnit } from "../output/junit.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
-import type { OpenRegistry } from "../registry.js";
+import type { ClearmlFlags } from "../clearml.js";
+import { openClearml } from "../clearml.js";
 import { openRegistry } from "../registry.js";
 
 /** The active rule pack and where it came from. */
@@ -60,23 +62,45 @@ export async function activeRulePack(ctx: CommandContext, rulesFlag: string | un
   return { pack: PDEBENCH_RULES, source: "built-in", origin: "builtin" };
 }
 
-function clearmlNotConfigured(message: string, hint: string): BackendError {
-  return new BackendError("E_CLEARML_NOT_CONFIGURED", message, { hint });
-}
-
 function linkedTask(record: RegistryRecord): string | null {
   const t = record.clearml_task_id;
-  if (typeof t === "string" && t.trim() !== "") return t;
+  if (typeof t === "string" && t.trim() !== "") return t.trim();
   if (typeof t === "number" && Number.isFinite(t)) return String(t);
   return null;
 }
 
+/** What an audit reads: from a registry record, or from a ClearML task. */
+interface AuditSubject {
+  /** The id the report shows. */
+  readonly label: string;
+  readonly experiment: Experiment;
+  /** The metrics and parameters checked (a local record's as written, unnormalised). */
+  readonly metrics: Readonly<Record<string, unknown>>;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Where the metrics and parameters came from, for the report. */
+  readonly source: string | null;
+}
+
+/** The ClearML task `taskId`, as an audit subject labelled `label`. */
+async function clearmlSubject(ctx: CommandContext, label: string, taskId: string, flags: ClearmlFlags): Promise<AuditSubject> {
+  const { store } = openClearml(ctx, flags);
+  const task = await store.get(taskId);
+  if (task === undefined) {
+    throw new NotFoundError("E_TASK_NOT_FOUND", `no ClearML task '${taskId}' on ${store.location}`, {
+      hint: "check the task id (the ID in the ClearML web app's task info); `expflow clearml tasks --project P` lists them",
+    });
+  }
+  return { label, experiment: task, metrics: task.metrics, params: task.params, source: `ClearML task ${taskId} on ${store.location}` };
+}
+
 /**
- * The latest live record of an experiment by id or unique prefix. A record linked to a ClearML
- * task takes its metrics and parameters from ClearML (issue 5), which is not available yet:
- * exit 4 rather than silently auditing the local copy, whose verdict would change once ClearML is.
+ * The experiment to audit: `--task-id` reads that ClearML task (the id is then only a label);
+ * otherwise the latest live record by id or unique prefix, and a record linked to a ClearML task
+ * (`clearml_task_id`) takes its metrics and parameters from that task, where they are current.
  */
-function auditedRecord(reg: OpenRegistry, id: string): RegistryRecord {
+async function auditSubject(ctx: CommandContext, id: string, flags: { registry?: string; taskId?: string } & ClearmlFlags): Promise<AuditSubject> {
+  if (flags.taskId !== undefined) return clearmlSubject(ctx, id, flags.taskId, flags);
+  const reg = await openRegistry(ctx, flags.registry);
   assertRegistryFile(reg.path);
   const full = reg.resolve(id);
   // The targeted read first; a full read also finds ids written with \u escapes.
@@ -86,12 +110,27 @@ function auditedRecord(reg: OpenRegistry, id: string): RegistryRecord {
   }
   const task = linkedTask(record);
   if (task !== null) {
-    throw clearmlNotConfigured(
-      `ClearML is not configured: experiment ${full} is linked to ClearML task ${task}, and a linked experiment's metrics and parameters come from ClearML`,
-      `the record's clearml_task_id is ${JSON.stringify(task)}; ClearML support arrives in a later release, and until then linked experiments cannot be audited`,
-    );
+    let linked: AuditSubject;
+    try {
+      linked = await clearmlSubject(ctx, record.experiment_id, task, flags);
+    } catch (e) {
+      // Say why ClearML is needed at all: the user asked about a local experiment.
+      if (e instanceof ExpflowError) {
+        throw new (Object.getPrototypeOf(e).constructor as typeof BackendError)(e.code, `experiment ${record.experiment_id} is linked to ClearML task ${task}, whose metrics and parameters are read from ClearML: ${e.message}`, { hint: e.hint, cause: e });
+      }
+      throw e;
+    }
+    const local = experimentFromRecord(record, record.experiment_id);
+    // The name, status and tags of the local record; metrics and parameters from ClearML.
+    return { ...linked, experiment: { ...linked.experiment, id: local.id, name: local.name ?? linked.experiment.name, project: local.project ?? linked.experiment.project } };
   }
-  return record;
+  return {
+    label: record.experiment_id,
+    experiment: experimentFromRecord(record, record.experiment_id),
+    metrics: plainObject(record.metrics) ?? {},
+    params: plainObject(record.params) ?? {},
+    source: null,
+  };
 }
 
 /** Flags of `expflow audit validate`. */
@@ -101,6 +140,7 @@ export interface AuditValidateFlags extends FormatFlags {
   taskId?: string;
   junit?: string;
   registry?: string;
+  verbose?: boolean;
 }
 
 /** The `--json` contract of `expflow audit validate`. */
@@ -164,28 +204,24 @@ function summary(v: RulesValidation): string {
  * any fails.
  *
  * @throws {ConfigError} a broken rule file (exit 2).
- * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` (exit 4) for `--task-id`, checked before the
- *   id (then only a label) is looked up, and for a record linked to a ClearML task.
+ * @throws {BackendError} (exit 4) when ClearML is needed (`--task-id`, or a record linked to a
+ *   task) and is not configured, unreachable or failing.
+ * @throws {NotFoundError} `E_TASK_NOT_FOUND` (exit 2) for an unknown task.
  * @throws {NotFoundError} / {UsageError} unknown or ambiguous id, unwritable `--junit` (exit 2).
  */
 export async function auditValidateCommand(id: string, flags: AuditValidateFlags, ctx: CommandContext): Promise<number> {
   const active = await activeRulePack(ctx, flags.rules, flags.registry);
-  if (flags.taskId !== undefined) {
-    throw clearmlNotConfigured(
-      `ClearML is not configured: cannot read task ${flags.taskId}`,
-      "ClearML support arrives in a later release; until then audit an experiment of the local registry: expflow audit validate <id>",
-    );
-  }
-  const reg = await openRegistry(ctx, flags.registry);
-  const record = auditedRecord(reg, id);
-  const experimentId = record.experiment_id;
-  const validation = validateCompetitionRules(plainObject(record.metrics) ?? {}, plainObject(record.params) ?? {}, active.pack, { registry: reg.metrics });
+  const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
+  const subject = await auditSubject(ctx, id, flags);
+  const experimentId = subject.label;
+  const { experiment } = subject;
+  const validation = validateCompetitionRules(subject.metrics, subject.params, active.pack, { registry, ambiguousMetrics: experiment.ambiguousMetrics });
 
   if (flags.junit !== undefined) {
     const file = resolve(ctx.io.cwd, flags.junit);
     writeOutputFile(
       file,
-      renderJUnit({ suite: active.pack.name, classname: experimentId, checks: validation.checks, properties: { experiment_id: experimentId, rules_source: active.source } }),
+      renderJUnit({ suite: active.pack.name, classname: experimentId, checks: validation.checks, properties: { experiment_id: experimentId, rules_source: active.source, ...(subject.source ? { metrics_source: subject.source } : {}) } }),
       "JUnit report",
     );
   }
@@ -201,7 +237,9 @@ export async function auditValidateCommand(id: string, flags: AuditValidateFlags
     stdout.write(renderMarkdown(validation.checks, CHECK_COLUMNS));
   } else {
     const c = ctx.colors;
-    stdout.write(`${c.bold("Rules")}       ${active.pack.name} (${active.source})\n${c.bold("Experiment")}  ${experimentId}\n\n`);
+    stdout.write(`${c.bold("Rules")}       ${active.pack.name} (${active.source})\n${c.bold("Experiment")}  ${experimentId}\n`);
+    if (subject.source) stdout.write(`${c.bold("Metrics")}     from ${subject.source}\n`);
+    stdout.write("\n");
     stdout.write(renderTable(validation.checks, CHECK_COLUMNS, c));
     const line = summary(validation);
     stdout.write(`\n${validation.all_pass ? c.green(line) : c.red(line)}\n`);
@@ -331,6 +369,8 @@ export interface AuditReportFlags {
   rules?: string;
   output?: string;
   registry?: string;
+  taskId?: string;
+  verbose?: boolean;
 }
 
 /**
@@ -341,18 +381,17 @@ export interface AuditReportFlags {
  *
  * @throws {ConfigError} a broken rule file (exit 2).
  * @throws {NotFoundError} / {UsageError} unknown or ambiguous id, unwritable `--output` (exit 2).
- * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` (exit 4) for a record linked to ClearML.
+ * @throws {BackendError} (exit 4) for a record linked to ClearML when ClearML is not configured,
+ *   unreachable or failing.
  */
 export async function auditReportCommand(id: string, flags: AuditReportFlags, ctx: CommandContext): Promise<number> {
   const active = await activeRulePack(ctx, flags.rules, flags.registry);
-  const reg = await openRegistry(ctx, flags.registry);
-  const record = auditedRecord(reg, id);
-  const metrics = plainObject(record.metrics) ?? {};
-  const params = plainObject(record.params) ?? {};
-  const validation = validateCompetitionRules(metrics, params, active.pack, { registry: reg.metrics });
-  const e = experimentFromRecord(record, record.experiment_id);
+  const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
+  const subject = await auditSubject(ctx, id, flags);
+  const e = subject.experiment;
+  const validation = validateCompetitionRules(subject.metrics, subject.params, active.pack, { registry, ambiguousMetrics: e.ambiguousMetrics });
   const text = renderAuditReport({
-    experimentId: record.experiment_id,
+    experimentId: subject.label,
     name: e.name,
     status: e.status,
     project: e.project,
@@ -360,8 +399,8 @@ export async function auditReportCommand(id: string, flags: AuditReportFlags, ct
     rules: active.pack.name,
     rulesSource: active.source,
     validation,
-    params,
-    metrics,
+    params: subject.params,
+    metrics: subject.metrics,
   });
   if (flags.output === undefined) {
     ctx.io.stdout.write(text);
@@ -369,6 +408,6 @@ export async function auditReportCommand(id: string, flags: AuditReportFlags, ct
   }
   const file = resolve(ctx.io.cwd, flags.output);
   writeOutputFile(file, text, "report");
-  ctx.io.stdout.write(`Report on ${record.experiment_id} (${validation.all_pass ? "PASS" : "FAIL"}) written to ${file}.\n`);
+  ctx.io.stdout.write(`Report on ${subject.label} (${validation.all_pass ? "PASS" : "FAIL"}) written to ${file}.\n`);
   return 0;
 }

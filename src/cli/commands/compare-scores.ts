@@ -18,6 +18,10 @@ export interface CompareScoresFlags extends FormatFlags {
   registry?: string;
   project?: string;
   tags?: string[];
+  /** `--tags` means any of them (ClearML). */
+  anyTag?: boolean;
+  /** `--project` includes its subprojects (ClearML). */
+  includeSubprojects?: boolean;
   status?: string[];
   includeArchived?: boolean;
   sortBy: string;
@@ -132,12 +136,20 @@ function csvColumns(cols: Column<RankedExperiment>[]): Column<RankedExperiment>[
  * Ranks the experiments of a store. Returns the exit code: 0 when at least one experiment passes
  * every gate, 1 when none does.
  */
-export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry): Promise<number> {
+export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry, opts: { onListed?: () => void } = {}): Promise<number> {
   // Parse gates before reading anything: a typo fails fast, whatever the registry's size.
   const gates = (flags.gate ?? []).map(parseGate);
-  const selection = await store.list({ project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived });
   const statuses = flags.status ?? [];
-  checkStatuses(statuses, selection);
+  const selection = await store.list({
+    project: flags.project,
+    tags: flags.tags,
+    anyTag: flags.anyTag,
+    includeSubprojects: flags.includeSubprojects,
+    includeArchived: flags.includeArchived,
+    statuses: statuses.length > 0 ? statuses : undefined,
+  });
+  opts.onListed?.();
+  checkStatuses(statuses, selection, store.statuses);
   const experiments = statuses.length > 0 ? selection.filter((e) => matchesFilter(e, { statuses })) : selection;
 
   const result = compareScores(experiments, {

@@ -1,5 +1,7 @@
-import { UsageError } from "../../core/errors.js";
-import { validateMetricValues } from "../../core/metrics/registry.js";
+import { metricRegistryOf } from "../../config/load.js";
+import { ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
+import { reportStandard, validateMetricValues } from "../../core/metrics/registry.js";
+import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";
 import { plainObject } from "../../stores/local/record.js";
 import { openRegistry } from "../registry.js";
@@ -15,12 +17,35 @@ export function parseAssignments(pairs: readonly string[]): Record<string, strin
   return out;
 }
 
+/** Flags of `expflow metrics report`. */
+export interface MetricsReportFlags {
+  registry?: string;
+  json?: boolean;
+  taskId?: string;
+  verbose?: boolean;
+}
+
 /**
  * `expflow metrics report <id> name=value ...`: validated through the metrics registry (an
  * unknown name or a non-finite value is exit 2 and nothing is written), then merged into the
  * record as a new snapshot under the registry lock, so concurrent reports all survive.
+ *
+ * With `--task-id ID` (and no experiment id) the values go to that ClearML task instead, as one
+ * `events.add_batch`, after a check that the task exists and accepts events.
+ *
+ * @throws {ValidationError} a value the registry refuses (exit 2; nothing sent or written).
+ * @throws {NotFoundError} unknown experiment or task (exit 2).
+ * @throws {ConflictError} a published task, which accepts no events (exit 2).
+ * @throws {BackendError} ClearML not configured, unreachable or failing (exit 4).
  */
-export async function metricsReportCommand(id: string, pairs: string[], flags: { registry?: string; json?: boolean }, ctx: CommandContext): Promise<number> {
+export async function metricsReportCommand(id: string | undefined, pairs: string[], flags: MetricsReportFlags, ctx: CommandContext): Promise<number> {
+  if (flags.taskId !== undefined) {
+    // With --task-id every positional argument is a value: `metrics report --task-id T a=1 b=2`.
+    return reportToTask(flags.taskId, id === undefined ? pairs : [id, ...pairs], flags, ctx);
+  }
+  if (id === undefined || id.includes("=")) {
+    throw new UsageError("E_USAGE", "no experiment id given", { hint: "expflow metrics report <id> name=value ... (or --task-id ID name=value ... for a ClearML task)" });
+  }
   if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report <id> name=value ..." });
   const reg = await openRegistry(ctx, flags.registry);
   const values = validateMetricValues(parseAssignments(pairs), reg.metrics);
@@ -30,6 +55,38 @@ export async function metricsReportCommand(id: string, pairs: string[], flags: {
     metrics: { ...(plainObject(r.metrics) ?? {}), ...values },
   }));
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(updated)}\n`);
-  else ctx.io.stdout.write(`Reported ${Object.keys(values).length} metric${Object.keys(values).length === 1 ? "" : "s"} to ${full}: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
+  else ctx.io.stdout.write(`Reported ${describeValues(values)} to ${full}: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
+  return 0;
+}
+
+function describeValues(values: Record<string, number>): string {
+  const n = Object.keys(values).length;
+  return `${n} metric${n === 1 ? "" : "s"}`;
+}
+
+async function reportToTask(taskId: string, pairs: string[], flags: MetricsReportFlags, ctx: CommandContext): Promise<number> {
+  if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report --task-id ID name=value ..." });
+  const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
+  // Validate before any connection: a refused value sends nothing.
+  const values = validateMetricValues(parseAssignments(pairs), registry);
+  const { store } = openClearml(ctx, flags);
+  const task = await store.get(taskId);
+  if (task === undefined) {
+    throw new NotFoundError("E_TASK_NOT_FOUND", `no ClearML task '${taskId}' on ${store.location}`, {
+      hint: "check the task id (the ID in the ClearML web app's task info)",
+    });
+  }
+  if (task.backendStatus === "published") {
+    throw new ConflictError("E_TASK_PUBLISHED", `ClearML task ${taskId} is published, and a published task accepts no new metrics`, {
+      hint: "report to a task that is not published (clone it in ClearML if needed)",
+    });
+  }
+  await reportStandard(values, store.task(taskId, { registry }), { registry });
+  const sent = Object.entries(values).map(([name, value]) => ({ metric: registry.get(name)?.group ?? "Custom", variant: name, value }));
+  if (flags.json) {
+    ctx.io.stdout.write(`${JSON.stringify({ task_id: taskId, server: store.location, iteration: 0, scalars: sent })}\n`);
+  } else {
+    ctx.io.stdout.write(`Reported ${describeValues(values)} to ClearML task ${taskId}: ${sent.map((e) => `${e.metric}/${e.variant}=${e.value}`).join(" ")}\n`);
+  }
   return 0;
 }

@@ -1,0 +1,60 @@
+import { homedir } from "node:os";
+import type { ClearmlConnection } from "../stores/clearml/connection.js";
+import { resolveClearmlConnection } from "../stores/clearml/connection.js";
+import { ClearmlClient } from "../stores/clearml/client.js";
+import type { RequestInfo } from "../stores/clearml/client.js";
+import { ClearmlStore } from "../stores/clearml/clearml-store.js";
+import type { CommandContext } from "./context.js";
+
+/** Flags every command that talks to ClearML takes. */
+export interface ClearmlFlags {
+  /** Log every request (endpoint, status, time; never credentials or tokens) to standard error. */
+  verbose?: boolean;
+}
+
+/** A connection, its client and the store over it. */
+export interface OpenClearml {
+  readonly connection: ClearmlConnection;
+  readonly client: ClearmlClient;
+  readonly store: ClearmlStore;
+  /** Clears the progress line, if one was drawn. Call before writing results. */
+  readonly done: () => void;
+}
+
+/** The user's home directory as the SDK finds `~/clearml.conf`: HOME first, as a shell expands `~`. */
+function userHome(env: Readonly<Record<string, string | undefined>>): string {
+  const home = env["HOME"] ?? env["USERPROFILE"];
+  return home !== undefined && home !== "" ? home : homedir();
+}
+
+/**
+ * Finds the ClearML server and credentials (environment over clearml.conf) and opens a client and
+ * a store. While a long listing runs on a terminal, the number of tasks fetched so far is shown on
+ * standard error (never when it is not a TTY).
+ *
+ * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` / `E_CLEARML_CONFIG` (exit 4).
+ */
+export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}): OpenClearml {
+  const connection = resolveClearmlConnection(ctx.io.env, userHome(ctx.io.env));
+  const { stderr } = ctx.io;
+  const onRequest = flags.verbose
+    ? (r: RequestInfo) => {
+        const outcome = r.status === null ? "no answer" : String(r.status);
+        stderr.write(`clearml: ${r.endpoint} -> ${outcome}${r.error ? ` (${r.error})` : ""} in ${r.ms} ms${r.attempt > 1 ? `, attempt ${r.attempt}` : ""}\n`);
+      }
+    : undefined;
+  const client = new ClearmlClient({ apiServer: connection.apiServer, accessKey: connection.accessKey, secretKey: connection.secretKey, onRequest });
+  let drawn = false;
+  const onProgress = stderr.isTTY && !flags.verbose
+    ? (fetched: number) => {
+        stderr.write(`\r\x1b[2Kfetching tasks from ${client.server}: ${fetched}`);
+        drawn = true;
+      }
+    : undefined;
+  const store = new ClearmlStore({ client, onWarning: ctx.warn, onProgress });
+  const done = () => {
+    if (drawn) stderr.write("\r\x1b[2K");
+    drawn = false;
+  };
+  return { connection, client, store, done };
+}

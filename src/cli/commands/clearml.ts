@@ -1,0 +1,197 @@
+import { metricRegistryOf } from "../../config/load.js";
+import type { Experiment } from "../../core/experiment.js";
+import { BackendError } from "../../core/errors.js";
+import { STANDARD_METRICS } from "../../core/metrics/registry.js";
+import { isClearmlFailure } from "../../stores/clearml/errors.js";
+import type { ClearmlFlags } from "../clearml.js";
+import { openClearml } from "../clearml.js";
+import type { CommandContext, FormatFlags } from "../context.js";
+import { formatOf } from "../context.js";
+import { checkStatuses } from "../filters.js";
+import type { Column } from "../output/render.js";
+import { renderRows } from "../output/render.js";
+import type { CompareScoresFlags } from "./compare-scores.js";
+import { rankStore } from "./compare-scores.js";
+
+/** The `--json` contract of `expflow clearml status`. */
+export interface ClearmlStatusJson {
+  server: string;
+  server_source: string;
+  credentials_source: string;
+  reachable: boolean;
+  credentials_ok: boolean;
+  /** The server's version and newest API version (`null` when not reached). */
+  version: string | null;
+  api_version: string | null;
+  /** Why something failed (`null` when all is well). */
+  error: { code: string; message: string } | null;
+}
+
+/**
+ * `expflow clearml status`: the server URL and where it came from, whether it answers, its API
+ * version, and whether the credentials work (a login). Returns 0 when all works. Credentials are
+ * never printed.
+ *
+ * @throws {BackendError} (exit 4) after printing what is known: not configured, unreachable,
+ *   credentials refused, server failing.
+ */
+export async function clearmlStatusCommand(flags: ClearmlFlags & { json?: boolean }, ctx: CommandContext): Promise<number> {
+  const { connection, client } = openClearml(ctx, flags);
+  const out: ClearmlStatusJson = {
+    server: client.server,
+    server_source: connection.sources.apiServer,
+    credentials_source: connection.sources.credentials,
+    reachable: false,
+    credentials_ok: false,
+    version: null,
+    api_version: null,
+    error: null,
+  };
+  let failure: unknown;
+  try {
+    await client.ping();
+    out.reachable = true;
+    await client.login();
+    out.credentials_ok = true;
+    const info = await client.call<{ version?: unknown; api_version?: unknown; build?: unknown }>("server.info");
+    out.version = typeof info.version === "string" ? info.version : null;
+    out.api_version = typeof info.api_version === "string" ? info.api_version : null;
+  } catch (e) {
+    if (!(e instanceof BackendError) && !isClearmlFailure(e)) throw e;
+    failure = e;
+    out.error = { code: (e as BackendError).code, message: (e as BackendError).message };
+    // A server that is not ClearML, or answers nothing, is not "reachable" in the sense that matters.
+    if ((e as BackendError).code === "E_CLEARML_BAD_RESPONSE" && !out.credentials_ok) out.reachable = false;
+  }
+  const { stdout } = ctx.io;
+  if (flags.json) {
+    stdout.write(`${JSON.stringify(out)}\n`);
+  } else {
+    const c = ctx.colors;
+    const yes = (t: string) => c.green(t);
+    const no = (t: string) => c.red(t);
+    const lines = [
+      `${c.bold("Server")}       ${out.server} (from ${out.server_source})`,
+      `${c.bold("Reachable")}    ${out.reachable ? yes("yes") : no("no")}`,
+      `${c.bold("Credentials")}  ${out.credentials_ok ? yes("work") : out.reachable ? no("refused") : "not checked"} (from ${out.credentials_source})`,
+    ];
+    if (out.api_version !== null || out.version !== null) lines.push(`${c.bold("API version")}  ${out.api_version ?? "unknown"} (server ${out.version ?? "unknown"})`);
+    stdout.write(`${lines.join("\n")}\n`);
+  }
+  // The report says what works; the error (printed by the CLI as usual) says what does not.
+  if (failure !== undefined) throw failure;
+  return 0;
+}
+
+/** Flags of `expflow clearml compare-scores`. */
+export interface ClearmlCompareScoresFlags extends CompareScoresFlags, ClearmlFlags {}
+
+/**
+ * `expflow clearml compare-scores --project P ...`: the local command's ranking, gates, output
+ * and exit codes over the tasks of a ClearML project, plus exit 4 for backend failures.
+ */
+export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresFlags, ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const registry = metricRegistryOf(config);
+  const clearml = openClearml(ctx, flags);
+  try {
+    return await rankStore(clearml.store, flags, ctx, registry, { onListed: clearml.done });
+  } finally {
+    clearml.done();
+  }
+}
+
+/** Flags of `expflow clearml tasks`. */
+export interface ClearmlTasksFlags extends FormatFlags, ClearmlFlags {
+  project: string;
+  tags?: string[];
+  anyTag?: boolean;
+  status?: string[];
+  includeArchived?: boolean;
+  includeSubprojects?: boolean;
+}
+
+/** One task in `clearml tasks --json` (a documented contract). */
+export interface ClearmlTaskJson {
+  id: string;
+  name: string | null;
+  status: string;
+  clearml_status: string | null;
+  project: string | null;
+  tags: readonly string[];
+  created: string | null;
+  archived: boolean;
+  metrics: Readonly<Record<string, unknown>>;
+  ambiguous_metrics: Readonly<Record<string, readonly string[]>>;
+  params: Readonly<Record<string, string>>;
+}
+
+function finiteOrNull(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * `expflow clearml tasks --project P`: the project's tasks, oldest first, with their status
+ * (lifecycle and ClearML's) and the standard metrics any of them reports. Returns 0.
+ */
+export async function clearmlTasksCommand(flags: ClearmlTasksFlags, ctx: CommandContext): Promise<number> {
+  const clearml = openClearml(ctx, flags);
+  const statuses = flags.status ?? [];
+  let tasks: Experiment[];
+  try {
+    tasks = await clearml.store.list({
+      project: flags.project,
+      tags: flags.tags,
+      anyTag: flags.anyTag,
+      statuses: statuses.length > 0 ? statuses : undefined,
+      includeArchived: flags.includeArchived,
+      includeSubprojects: flags.includeSubprojects,
+    });
+  } finally {
+    clearml.done();
+  }
+  checkStatuses(statuses, tasks, clearml.store.statuses);
+  const createdMs = (t: Experiment): number => {
+    const ms = t.created === null ? Number.NaN : Date.parse(t.created);
+    return Number.isNaN(ms) ? Number.POSITIVE_INFINITY : ms;
+  };
+  tasks.sort((a, b) => createdMs(a) - createdMs(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const format = formatOf(flags);
+  const { stdout } = ctx.io;
+  if (format === "json") {
+    const rows: ClearmlTaskJson[] = tasks.map((t) => ({
+      id: t.id,
+      name: t.name,
+      status: t.status,
+      clearml_status: t.backendStatus ?? null,
+      project: t.project,
+      tags: t.tags,
+      created: t.created,
+      archived: t.archived === true,
+      metrics: t.metrics,
+      ambiguous_metrics: t.ambiguousMetrics ?? {},
+      params: t.params,
+    }));
+    stdout.write(`${JSON.stringify({ project: flags.project, server: clearml.client.server, tasks: rows })}\n`);
+    return 0;
+  }
+  const reported = new Set<string>();
+  for (const t of tasks) for (const k of Object.keys(t.metrics)) reported.add(k);
+  const metricCols = STANDARD_METRICS.map((m) => m.name).filter((m) => reported.has(m));
+  const cols: Column<Experiment>[] = [
+    { header: "ID", key: "id", get: (t) => t.id },
+    { header: "NAME", key: "name", get: (t) => t.name, maxWidth: 40 },
+    { header: "STATUS", key: "status", get: (t) => t.status },
+    { header: "CLEARML STATUS", key: "clearml_status", get: (t) => t.backendStatus ?? null },
+    { header: "CREATED", key: "created", get: (t) => t.created },
+    ...metricCols.map((m): Column<Experiment> => ({ header: m, key: m, get: (t) => finiteOrNull(t.metrics[m]), align: "right" })),
+  ];
+  if (tasks.some((t) => t.archived === true)) cols.push({ header: "ARCHIVED", key: "archived", get: (t) => (t.archived ? "yes" : null) });
+  if (format === "table") {
+    if (tasks.length > 0) stdout.write(renderRows("table", tasks, cols, ctx.colors));
+    stdout.write(`${tasks.length} task${tasks.length === 1 ? "" : "s"} in ${flags.project} on ${clearml.client.server}.\n`);
+  } else {
+    stdout.write(renderRows(format, tasks, cols, ctx.colors));
+  }
+  return 0;
+}
