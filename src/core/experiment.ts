@@ -96,7 +96,7 @@ export function assertUnambiguous(experiments: Iterable<Experiment>, names: read
         throw new UsageError(
           "E_METRIC_AMBIGUOUS",
           `metric '${n}' in ${role} is ambiguous: experiment ${e.id} reports it under ${qualified.length} titles, as ${qualified.map((q) => `'${q}'`).join(" and ")}`,
-          { hint: `name one of them instead, e.g. ${role.startsWith("gate") ? `--gate '${qualified[0]}:...'` : `'${qualified[0]}'`}` },
+          { hint: `name one of them instead, e.g. ${role.startsWith("gate") ? `--gate '${qualified[0]}:...'` : role.startsWith("--") ? `${role} '${qualified[0]}'` : `'${qualified[0]}'`}` },
         );
       }
     }

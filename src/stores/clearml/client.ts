@@ -80,15 +80,18 @@ export function displayUrl(url: string): string {
   }
 }
 
+/** Why a request got no answer: an error code (`ECONNREFUSED`), `timeout`, or the innermost message. */
 function connectionCode(e: unknown): string {
   let cur: unknown = e;
-  for (let depth = 0; depth < 4 && cur instanceof Error; depth++) {
+  let message = "connection error";
+  for (let depth = 0; depth < 5 && cur instanceof Error; depth++) {
     const code = (cur as NodeJS.ErrnoException).code;
     if (typeof code === "string") return code;
     if (cur.name === "TimeoutError" || cur.name === "AbortError") return "timeout";
+    if (cur.message && cur.message !== "fetch failed") message = cur.message.slice(0, 120);
     cur = (cur as { cause?: unknown }).cause;
   }
-  return "connection error";
+  return message;
 }
 
 function decodeJwtExp(token: string): number | null {
@@ -270,7 +273,8 @@ export class ClearmlClient {
       text = await response.text();
     } catch (e) {
       const code = connectionCode(e);
-      throw new AttemptError(code, TRANSIENT.has(code) || code === "connection error", null);
+      // Only failures that may pass are retried: not a wrong host name, a refused port or a bad URL.
+      throw new AttemptError(code, TRANSIENT.has(code), null);
     }
     let envelope: Envelope | undefined;
     try {
