@@ -1,0 +1,717 @@
+// `expflow clearml status | compare-scores | tasks`, spawned from dist/cli.js as a user runs them,
+// against the fake ClearML server (test/helpers/fake-clearml). Every request the CLI makes is
+// schema-checked by the fake (assertClean after each test); counts come from the fake's log.
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { record, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
+import type { CliResult } from "../helpers/cli.js";
+import { FakeClearml } from "../helpers/fake-clearml/server.js";
+import type { FakeClearmlOptions } from "../helpers/fake-clearml/server.js";
+import { fakeProject, fakeTask, manyTasks } from "../helpers/fake-clearml/tasks.js";
+
+interface RankJson {
+  sort_by: string;
+  ascending: boolean;
+  gates: { metric: string; op: string; value: number }[];
+  results: {
+    rank: number | null;
+    id: string;
+    name: string | null;
+    status: string;
+    passed: boolean;
+    value: number | null;
+    metrics: Record<string, unknown>;
+    gates: { metric: string; op: string; threshold: number; actual: number | null; passed: boolean; reason: string | null }[];
+  }[];
+}
+
+interface TaskJson {
+  id: string;
+  name: string | null;
+  status: string;
+  clearml_status: string | null;
+  project: string | null;
+  tags: string[];
+  created: string | null;
+  archived: boolean;
+  metrics: Record<string, unknown>;
+  ambiguous_metrics: Record<string, string[]>;
+  params: Record<string, string>;
+}
+
+const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
+
+// ---------------------------------------------------------------- the server's contents
+
+const PDE = fakeProject("PDEBench");
+const ABLATIONS = fakeProject("PDEBench/ablations");
+const OLD = fakeProject("PDEBench-2024");
+const TIES = fakeProject("Ties");
+const AMBIG = fakeProject("Ambig");
+const MANY = fakeProject("Many");
+
+const day = (d: number): string => `2025-01-${String(d).padStart(2, "0")}T00:00:00.000Z`;
+const scores = (seg: number, pde: number, train: number) => ({ Score: { seg_total: seg }, PDE: { pde_mean: pde }, Time: { train_time_min: train } });
+
+// PDEBench: statuses, tags, 0 and negative values, a task without metrics, an archived task and a
+// subproject's task. Names are the NATO alphabet so an order reads at a glance.
+const A = fakeTask({ name: "alpha", project: PDE.id, status: "completed", tags: ["task1", "final"], created: day(1), metrics: scores(0.81, 16.5, 40), params: { "Args/--sub_step": "2" } });
+const B = fakeTask({ name: "bravo", project: PDE.id, status: "published", tags: ["task1"], created: day(2), metrics: scores(0.7, 18.5, 50) });
+const C = fakeTask({ name: "charlie", project: PDE.id, status: "closed", tags: ["final"], created: day(3), metrics: scores(0.9, 17.9, 70) });
+const D = fakeTask({ name: "delta", project: PDE.id, status: "failed", tags: ["ablation"], created: day(4), metrics: scores(0, -0.5, 10) });
+const E = fakeTask({ name: "echo", project: PDE.id, status: "completed", tags: ["task1", "final"], archived: true, created: day(5), metrics: scores(0.95, 10, 20) });
+const F = fakeTask({ name: "foxtrot", project: PDE.id, status: "in_progress", created: day(6), metrics: scores(0.5, 15, 5) });
+const H = fakeTask({ name: "hotel", project: PDE.id, status: "created", created: day(7) });
+const G = fakeTask({ name: "golf", project: ABLATIONS.id, status: "completed", tags: ["task1"], created: day(8), metrics: scores(0.99, 12, 30) });
+const OLD_TASK = fakeTask({ name: "old", project: OLD.id, created: day(9), metrics: scores(0.1, 30, 90) });
+
+// Ties: equal values are ordered by earlier `created`, then by id (X is created first but has
+// the largest id; Y and Z share a creation time).
+const TIE_METRICS = {
+  x: { seg_total: 0.5, pde_mean: 17 },
+  y: { seg_total: 0.5, pde_mean: 17 },
+  z: { seg_total: 0.5, pde_mean: 19 },
+};
+const tie = (key: keyof typeof TIE_METRICS, id: string, created: string) =>
+  fakeTask({ id, name: `tie-${key}`, project: TIES.id, created, metrics: { Score: { seg_total: TIE_METRICS[key].seg_total }, PDE: { pde_mean: TIE_METRICS[key].pde_mean } } });
+const X = tie("x", "f".repeat(32), "2025-03-01T00:00:00.000Z");
+const Y = tie("y", "2".repeat(32), "2025-03-02T00:00:00.000Z");
+const Z = tie("z", "1".repeat(32), "2025-03-02T00:00:00.000Z");
+
+// Ambig: seg_total reported under two titles by one task.
+const AMB1 = fakeTask({ name: "amb-1", project: AMBIG.id, created: day(10), metrics: { Score: { seg_total: 0.8 }, Loss: { seg_total: 0.1 }, PDE: { pde_mean: 16 } } });
+const AMB2 = fakeTask({ name: "amb-2", project: AMBIG.id, created: day(11), metrics: { Score: { seg_total: 0.7 }, PDE: { pde_mean: 17 } } });
+
+const MANY_TASKS = manyTasks(1_200, { project: MANY.id, seed: 7 });
+
+const OPTIONS: FakeClearmlOptions = {
+  projects: [PDE, ABLATIONS, OLD, TIES, AMBIG, MANY],
+  tasks: [A, B, C, D, E, F, H, G, OLD_TASK, X, Y, Z, AMB1, AMB2, ...MANY_TASKS],
+};
+
+let fake: FakeClearml;
+
+beforeAll(async () => {
+  fake = await FakeClearml.start(OPTIONS);
+});
+afterEach(() => fake.assertClean());
+afterAll(() => fake.close());
+
+function envOf(server: FakeClearml, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return { CLEARML_API_HOST: server.url, CLEARML_API_ACCESS_KEY: server.accessKey, CLEARML_API_SECRET_KEY: server.secretKey, NO_COLOR: "1", ...extra };
+}
+
+function clearml(args: readonly string[], extra: Record<string, string | undefined> = {}, server: FakeClearml = fake): Promise<CliResult> {
+  return runCliAsync(["clearml", ...args], { env: envOf(server, extra) });
+}
+
+function rank(stdout: string): RankJson {
+  return JSON.parse(stdout) as RankJson;
+}
+
+function ids(out: RankJson): string[] {
+  return out.results.map((r) => r.id);
+}
+
+function jsonError(stderr: string): { code: string; message: string } {
+  return (JSON.parse(stderr) as { error: { code: string; message: string } }).error;
+}
+
+/** A fresh fake for a test that leaves state behind (queued failures), closed and checked after. */
+async function withFake<T>(options: FakeClearmlOptions, body: (f: FakeClearml) => Promise<T>): Promise<T> {
+  const f = await FakeClearml.start(options);
+  try {
+    const out = await body(f);
+    f.assertClean();
+    return out;
+  } finally {
+    await f.close();
+  }
+}
+
+/** A port on 127.0.0.1 on which nothing listens (a server was there and is gone). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function expectNoSecrets(r: CliResult, secrets: readonly string[]): void {
+  for (const text of [r.stdout, r.stderr]) {
+    for (const s of secrets) expect(text).not.toContain(s);
+    expect(text).not.toMatch(JWT);
+  }
+}
+
+// ---------------------------------------------------------------- status
+
+describe("expflow clearml status", () => {
+  it("shows the server, that it answers, that the credentials work and the API version: exit 0", async () => {
+    const r = await clearml(["status"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(`${fake.url} (from CLEARML_API_HOST)`);
+    expect(r.stdout).toMatch(/^Reachable +yes$/m);
+    expect(r.stdout).toMatch(/^Credentials +work \(from CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY\)$/m);
+    expect(r.stdout).toMatch(/^API version +2\.34 \(server 2\.3\.0\)$/m);
+    expectNoSecrets(r, [fake.accessKey, fake.secretKey]);
+  });
+
+  it("--json: the documented contract", async () => {
+    const r = await clearml(["status", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toEqual({
+      server: fake.url,
+      server_source: "CLEARML_API_HOST",
+      credentials_source: "CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY",
+      reachable: true,
+      credentials_ok: true,
+      version: "2.3.0",
+      api_version: "2.34",
+      error: null,
+    });
+  });
+
+  it("refused credentials: exit 4, stderr says so and how to fix it, and no key, secret or token is printed (--verbose too)", async () => {
+    const wrongSecret = "wr0ng-s3cr#t$with//parts-and!&(more";
+    for (const extra of [[], ["--verbose"], ["--json"]]) {
+      const r = await clearml(["status", ...extra], { CLEARML_API_SECRET_KEY: wrongSecret });
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain("credentials were refused");
+      expect(r.stderr).toContain("CLEARML_API_ACCESS_KEY");
+      expectNoSecrets(r, [fake.accessKey, wrongSecret, fake.secretKey]);
+      if (extra.includes("--json")) {
+        expect(JSON.parse(r.stdout)).toMatchObject({ reachable: true, credentials_ok: false, error: { code: "E_CLEARML_AUTH" } });
+        expect(jsonError(r.stderr).code).toBe("E_CLEARML_AUTH");
+      } else {
+        expect(r.stdout).toMatch(/^Credentials +refused/m);
+      }
+      if (extra.includes("--verbose")) expect(r.stderr).toMatch(/^clearml: auth\.login -> 401/m);
+    }
+  });
+
+  it("a wrong access key is refused the same way, and never printed", async () => {
+    const wrongKey = "WRONGACCESSKEY0000XYZ";
+    const r = await clearml(["status", "--verbose"], { CLEARML_API_ACCESS_KEY: wrongKey });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("credentials were refused");
+    expectNoSecrets(r, [wrongKey, fake.secretKey]);
+  });
+
+  it("the secrets of a working login never appear with --verbose either", async () => {
+    const r = await clearml(["status", "--verbose"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^clearml: debug\.ping -> 200/m);
+    expect(r.stderr).toMatch(/^clearml: auth\.login -> 200/m);
+    expect(r.stderr).toMatch(/^clearml: server\.info -> 200/m);
+    expectNoSecrets(r, [fake.accessKey, fake.secretKey]);
+  });
+
+  it("an unreachable server (nothing listens on the port): exit 4 with a hint", async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_API_HOST: url, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" }, timeoutMs: 20_000 });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/^Reachable +no$/m);
+    expect(r.stderr).toContain(`cannot reach ClearML at ${url}`);
+    expect(r.stderr).toContain("ECONNREFUSED");
+    expect(r.stderr).toMatch(/^hint: .*CLEARML_API_HOST/m);
+    const j = await runCliAsync(["clearml", "status", "--json"], { env: { CLEARML_API_HOST: url, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" }, timeoutMs: 20_000 });
+    expect(j.code).toBe(4);
+    expect(JSON.parse(j.stdout)).toMatchObject({ server: url, reachable: false, credentials_ok: false, error: { code: "E_CLEARML_UNREACHABLE" } });
+    expect(jsonError(j.stderr).code).toBe("E_CLEARML_UNREACHABLE");
+  });
+
+  it("not configured (no variable, no clearml.conf): exit 4 naming each missing setting", async () => {
+    const r = await runCliAsync(["clearml", "status"], { env: { NO_COLOR: "1" } });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("ClearML is not configured");
+    expect(r.stderr).toContain("CLEARML_API_HOST");
+    expect(r.stderr).toContain("CLEARML_API_ACCESS_KEY");
+    expect(r.stderr).toContain("CLEARML_API_SECRET_KEY");
+    expect(r.stderr).toMatch(/^hint: no clearml\.conf found/m);
+    const j = await runCliAsync(["clearml", "status", "--json"], { env: { NO_COLOR: "1" } });
+    expect(j.code).toBe(4);
+    expect(jsonError(j.stderr).code).toBe("E_CLEARML_NOT_CONFIGURED");
+  });
+
+  it("only the host set: names the two keys, not the host", async () => {
+    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_API_HOST: fake.url, NO_COLOR: "1" } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("the access key (CLEARML_API_ACCESS_KEY");
+    expect(r.stderr).toContain("the secret key (CLEARML_API_SECRET_KEY");
+    expect(r.stderr).not.toContain("the API server");
+  });
+
+  it("reads clearml.conf (CLEARML_CONFIG_FILE): an unquoted URL with a port, and a quoted secret with #, $ and //", async () => {
+    expect(fake.secretKey).toMatch(/#.*\$.*\/\//);
+    const dir = tempDir();
+    const conf = join(dir, "clearml.conf");
+    writeFileSync(
+      conf,
+      `# ClearML SDK configuration file
+api {
+    # the API server, not the web app
+    web_server: http://127.0.0.1:8080
+    api_server: ${fake.url}
+    files_server: http://127.0.0.1:8081 // a comment after a URL
+    credentials {"access_key": "${fake.accessKey}", "secret_key": "${fake.secretKey}"}
+}
+sdk {
+    storage { cache { default_base_dir: "~/.clearml/cache" } }
+    development { vcs_repo_detect_async: True }
+}
+`,
+    );
+    const r = await runCliAsync(["clearml", "status", "--json"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ server: fake.url, server_source: conf, credentials_source: conf, reachable: true, credentials_ok: true, api_version: "2.34" });
+    const t = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    expect(t.code).toBe(0);
+    expectNoSecrets(t, [fake.accessKey, fake.secretKey]);
+  });
+
+  it("a CLEARML_CONFIG_FILE that does not exist: exit 4 naming it", async () => {
+    const missing = join(tempDir(), "nope.conf");
+    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: missing, NO_COLOR: "1" } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`CLEARML_CONFIG_FILE names ${missing}, which does not exist`);
+  });
+});
+
+// ---------------------------------------------------------------- compare-scores
+
+describe("expflow clearml compare-scores", () => {
+  it("ranks like the local compare-scores over equivalent records: order, tie-breaks (created, then id), passed flags", async () => {
+    // The same experiments as local records: same ids, names, creation times and metrics.
+    const path = writeRegistry(
+      (["x", "y", "z"] as const).map((k, i) => {
+        const t = [X, Y, Z][i]!;
+        return record(t.id, TIE_METRICS[k], { name: t.name, project: "Ties", tags: [], timestamp: t.created });
+      }),
+      tempDir(),
+    );
+    const cases: { args: string[]; order: string[]; passed: boolean[]; code: number }[] = [
+      { args: ["--sort-by", "seg_total"], order: [X.id, Z.id, Y.id], passed: [true, true, true], code: 0 },
+      { args: ["--sort-by", "seg_total", "--ascending"], order: [X.id, Z.id, Y.id], passed: [true, true, true], code: 0 },
+      { args: ["--sort-by", "pde_mean", "--gate", "pde_mean:lt:18.09"], order: [X.id, Y.id, Z.id], passed: [true, true, false], code: 0 },
+      { args: ["--sort-by", "pde_mean", "--descending"], order: [Z.id, X.id, Y.id], passed: [true, true, true], code: 0 },
+      { args: ["--sort-by", "seg_total", "--gate", "pde_mean:lt:16"], order: [X.id, Z.id, Y.id], passed: [false, false, false], code: 1 },
+    ];
+    for (const c of cases) {
+      const remote = await clearml(["compare-scores", "--project", "Ties", ...c.args, "--json"]);
+      const local = await runCliAsync(["compare-scores", "--registry", path, "--project", "Ties", ...c.args, "--json"], { env: { NO_COLOR: "1" } });
+      expect(remote.code, `${c.args.join(" ")}: ${remote.stderr}`).toBe(c.code);
+      expect(local.code, local.stderr).toBe(c.code);
+      const r = rank(remote.stdout);
+      const l = rank(local.stdout);
+      expect(ids(r), c.args.join(" ")).toEqual(c.order);
+      expect(r.results.map((x) => x.passed)).toEqual(c.passed);
+      // The whole contract, not just the order: same keys, ranks, values, metrics and gate details.
+      expect(r).toEqual(l);
+    }
+  });
+
+  it("gates: pde_mean:lt:18.09 passes some (exit 0); a gate nobody meets is exit 1", async () => {
+    const pass = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09", "--json"]);
+    expect(pass.code, pass.stderr).toBe(0);
+    const out = rank(pass.stdout);
+    expect(out.gates).toEqual([{ metric: "pde_mean", op: "lt", value: 18.09 }]);
+    expect(out.results.map((r) => [r.name, r.rank, r.passed])).toEqual([
+      ["charlie", 1, true],
+      ["alpha", 2, true],
+      ["foxtrot", 3, true],
+      ["delta", 4, true],
+      ["bravo", null, false],
+      ["hotel", null, false],
+    ]);
+    expect(out.results.find((r) => r.name === "bravo")!.gates[0]).toEqual({ metric: "pde_mean", op: "lt", threshold: 18.09, actual: 18.5, passed: false, reason: "not_met" });
+    expect(out.results.find((r) => r.name === "hotel")!.gates[0]).toMatchObject({ actual: null, passed: false, reason: "missing" });
+
+    const fail = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--gate", "pde_mean:lt:-1"]);
+    expect(fail.code).toBe(1);
+    expect(fail.stdout).toMatch(/^0 of 6 experiments pass 1 gate; ranked by seg_total, highest first\.$/m);
+  });
+
+  it("0 and negative values rank as values, not as missing", async () => {
+    const bySeg = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(bySeg.results.map((r) => [r.name, r.value])).toEqual([
+      ["charlie", 0.9],
+      ["alpha", 0.81],
+      ["bravo", 0.7],
+      ["foxtrot", 0.5],
+      ["delta", 0],
+      ["hotel", null],
+    ]);
+    const byPde = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--gate", "seg_total:ge:0", "--json"])).stdout);
+    expect(byPde.results.map((r) => [r.name, r.value, r.passed])).toEqual([
+      ["delta", -0.5, true],
+      ["foxtrot", 15, true],
+      ["alpha", 16.5, true],
+      ["charlie", 17.9, true],
+      ["bravo", 18.5, true],
+      ["hotel", null, false],
+    ]);
+    // delta's seg_total 0 meets seg_total >= 0: it is a value.
+    expect(byPde.results[0]!.gates[0]).toMatchObject({ actual: 0, passed: true, reason: null });
+  });
+
+  it("--tags a,b needs all of them; with --any-tag, any", async () => {
+    const all = rank((await clearml(["compare-scores", "--project", "PDEBench", "--tags", "task1,final", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(all.results.map((r) => r.name)).toEqual(["alpha"]);
+    const any = rank((await clearml(["compare-scores", "--project", "PDEBench", "--tags", "task1,final", "--any-tag", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(any.results.map((r) => r.name)).toEqual(["charlie", "alpha", "bravo"]);
+    // The filter went to the server (not just applied in memory).
+    const bodies = fake.requests.filter((q) => q.endpoint === "tasks.get_all").slice(-2).map((q) => (q.body as { tags?: string[] }).tags);
+    expect(bodies).toEqual([["__$all", "task1", "final"], ["task1", "final"]]);
+  });
+
+  it("archived tasks are left out unless --include-archived", async () => {
+    const without = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(without.results.map((r) => r.name)).not.toContain("echo");
+    const withArchived = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--include-archived", "--json"])).stdout);
+    expect(withArchived.results.map((r) => r.name)).toEqual(["echo", "charlie", "alpha", "bravo", "foxtrot", "delta", "hotel"]);
+  });
+
+  it("--include-subprojects adds the tasks of PDEBench/... (not of PDEBench-2024)", async () => {
+    const without = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(without.results.map((r) => r.name)).not.toContain("golf");
+    const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--include-subprojects", "--json"]);
+    expect(r.code).toBe(0);
+    const names = rank(r.stdout).results.map((x) => x.name);
+    expect(names[0]).toBe("golf");
+    expect(names).not.toContain("old");
+    expect(names).toHaveLength(7);
+    // The subproject directly, by its full path.
+    const sub = rank((await clearml(["compare-scores", "--project", "PDEBench/ablations", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(sub.results.map((x) => x.name)).toEqual(["golf"]);
+  });
+
+  it("--status completed selects published and closed tasks too; a raw ClearML status selects only it; an unknown one is exit 2", async () => {
+    const completed = rank((await clearml(["compare-scores", "--project", "PDEBench", "--status", "completed", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(completed.results.map((r) => [r.name, r.status])).toEqual([
+      ["charlie", "completed"],
+      ["alpha", "completed"],
+      ["bravo", "completed"],
+    ]);
+    const published = rank((await clearml(["compare-scores", "--project", "PDEBench", "--status", "published", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(published.results.map((r) => r.name)).toEqual(["bravo"]);
+    const running = rank((await clearml(["compare-scores", "--project", "PDEBench", "--status", "running,failed", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(running.results.map((r) => [r.name, r.status])).toEqual([
+      ["foxtrot", "running"],
+      ["delta", "failed"],
+    ]);
+
+    fake.resetCounts();
+    const bogus = await clearml(["compare-scores", "--project", "PDEBench", "--status", "bogus", "--sort-by", "seg_total"]);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stdout).toBe("");
+    expect(bogus.stderr).toContain("unknown status 'bogus'");
+    expect(fake.count()).toBe(0);
+    const bogusJson = await clearml(["compare-scores", "--project", "PDEBench", "--status", "bogus", "--sort-by", "seg_total", "--json"]);
+    expect(bogusJson.code).toBe(2);
+    expect(jsonError(bogusJson.stderr).code).toBe("E_UNKNOWN_STATUS");
+  });
+
+  it("an unknown project: exit 2 listing close names", async () => {
+    const r = await clearml(["compare-scores", "--project", "pdebench", "--sort-by", "seg_total"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("no ClearML project is named 'pdebench'");
+    expect(r.stderr).toContain("'PDEBench'");
+    expect(r.stderr).toMatch(/^hint: project names are exact and case-sensitive/m);
+    const j = await clearml(["compare-scores", "--project", "Nothing-like-it", "--sort-by", "seg_total", "--json"]);
+    expect(j.code).toBe(2);
+    expect(jsonError(j.stderr).code).toBe("E_PROJECT_NOT_FOUND");
+  });
+
+  it("a metric reported under two titles: the bare name is exit 2 naming both qualified names; a qualified name ranks", async () => {
+    for (const args of [["--sort-by", "seg_total"], ["--sort-by", "pde_mean", "--gate", "seg_total:gt:0.5"]]) {
+      const r = await clearml(["compare-scores", "--project", "Ambig", ...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain("'seg_total'");
+      expect(r.stderr).toContain("'Score/seg_total'");
+      expect(r.stderr).toContain("'Loss/seg_total'");
+      expect(r.stdout).toBe("");
+    }
+    const j = await clearml(["compare-scores", "--project", "Ambig", "--sort-by", "seg_total", "--json"]);
+    expect(jsonError(j.stderr).code).toBe("E_METRIC_AMBIGUOUS");
+
+    const q = await clearml(["compare-scores", "--project", "Ambig", "--sort-by", "Score/seg_total", "--json"]);
+    expect(q.code, q.stderr).toBe(0);
+    const out = rank(q.stdout);
+    expect(out.sort_by).toBe("Score/seg_total");
+    expect(out.results[0]).toMatchObject({ name: "amb-1", value: 0.8 });
+    expect(out.results[0]!.metrics).toMatchObject({ "Score/seg_total": 0.8, "Loss/seg_total": 0.1, pde_mean: 16 });
+    // Ranking by another, unambiguous metric is not blocked by the ambiguous one.
+    const other = await clearml(["compare-scores", "--project", "Ambig", "--sort-by", "pde_mean", "--json"]);
+    expect(other.code, other.stderr).toBe(0);
+    expect(rank(other.stdout).results.map((r) => r.name)).toEqual(["amb-1", "amb-2"]);
+  });
+
+  it("--json has the local command's shape", async () => {
+    const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
+    expect(r.code).toBe(0);
+    const out = rank(r.stdout);
+    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "results"]);
+    expect(out.sort_by).toBe("pde_mean");
+    expect(out.ascending).toBe(true);
+    expect(out.gates).toEqual([
+      { metric: "pde_mean", op: "lt", value: 18.09 },
+      { metric: "train_time_min", op: "lt", value: 60 },
+    ]);
+    for (const x of out.results) {
+      expect(Object.keys(x)).toEqual(["rank", "id", "name", "status", "passed", "value", "metrics", "gates"]);
+      for (const g of x.gates) expect(Object.keys(g)).toEqual(["metric", "op", "threshold", "actual", "passed", "reason"]);
+    }
+    expect(out.results[0]).toMatchObject({ rank: 1, id: D.id, name: "delta", status: "failed", passed: true, value: -0.5, metrics: { seg_total: 0, pde_mean: -0.5, train_time_min: 10 } });
+    // One JSON document, nothing else.
+    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toBe("");
+  });
+
+  it("--use-thresholds, --only-passing and --max", async () => {
+    const all = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--json"])).stdout);
+    expect(all.results.map((r) => [r.name, r.passed])).toEqual([
+      ["delta", true],
+      ["foxtrot", true],
+      ["alpha", true],
+      ["charlie", false],
+      ["bravo", false],
+      ["hotel", false],
+    ]);
+    const passing = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--only-passing", "--json"])).stdout);
+    expect(passing.results.map((r) => r.name)).toEqual(["delta", "foxtrot", "alpha"]);
+    const max = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--max", "2"]);
+    expect(max.code).toBe(0);
+    expect(max.stdout).toMatch(/^3 of 6 experiments pass 2 gates \(showing 2\); ranked by pde_mean, lowest first\.$/m);
+    expect(max.stdout).toContain("delta");
+    expect(max.stdout).toContain("foxtrot");
+    expect(max.stdout).not.toContain("alpha");
+    const none = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--gate", "pde_mean:lt:-5", "--only-passing", "--json"]);
+    expect(none.code).toBe(1);
+    expect(rank(none.stdout).results).toEqual([]);
+  });
+
+  it("the table, --csv and --markdown", async () => {
+    const args = ["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09"];
+    const table = await clearml(args);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^RANK +ID +NAME +STATUS +seg_total +pde_mean +RESULT +FAILED GATES$/m);
+    expect(table.stdout).toMatch(/^4 of 6 experiments pass 1 gate; ranked by seg_total, highest first\.$/m);
+    expect(table.stdout).toMatch(new RegExp(`^ *1 +${C.id} +charlie +completed +0\\.9 +17\\.9 +PASS +- *$`, "m"));
+    expect(table.stdout).toMatch(/bravo .*FAIL +pde_mean 18\.5 not < 18\.09/);
+    expect(table.stdout).not.toContain("\u001b[");
+
+    const csv = await clearml([...args, "--csv"]);
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trim().split(/\r?\n/);
+    expect(lines).toHaveLength(7);
+    expect(lines[0]!.toLowerCase()).toMatch(/^rank,id,name,status,seg_total,pde_mean,(result|passed),failed_gates$/);
+    expect(lines[1]).toBe(`1,${C.id},charlie,completed,0.9,17.9,true,`);
+
+    const md = await clearml([...args, "--markdown"]);
+    expect(md.code).toBe(0);
+    const rows = md.stdout.trim().split("\n");
+    expect(rows[0]).toMatch(/^\| *RANK *\| *ID *\| *NAME *\|/);
+    expect(rows[1]).toMatch(/^\|[ :|-]+\|$/);
+    expect(rows).toHaveLength(8);
+    expect(md.stdout).toContain("charlie");
+  });
+
+  it("1,200 tasks: all ranked, in 5 requests (1 login, 1 project lookup, 3 pages), never one per task", async () => {
+    fake.resetCounts();
+    const r = await clearml(["compare-scores", "--project", "Many", "--sort-by", "seg_total", "--include-archived", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = rank(r.stdout);
+    expect(out.results).toHaveLength(1_200);
+    expect(new Set(ids(out)).size).toBe(1_200);
+    expect(fake.count("auth.login")).toBe(1);
+    expect(fake.count("projects.get_all")).toBe(1);
+    expect(fake.count("tasks.get_all")).toBe(3);
+    expect(fake.count()).toBe(5);
+    // Zeros and negatives of the generator are ranked values.
+    const values = out.results.map((x) => x.value).filter((v): v is number => v !== null);
+    expect(values).toContain(0);
+    for (let i = 1; i < values.length; i++) expect(values[i - 1]!).toBeGreaterThanOrEqual(values[i]!);
+    const neg = rank((await clearml(["compare-scores", "--project", "Many", "--sort-by", "pde_mean", "--include-archived", "--json"])).stdout);
+    expect(neg.results[0]!.value).toBeLessThan(0);
+
+    // Without --include-archived, the archived ones are filtered on the server.
+    fake.resetCounts();
+    const live = rank((await clearml(["compare-scores", "--project", "Many", "--sort-by", "seg_total", "--json"])).stdout);
+    expect(live.results).toHaveLength(MANY_TASKS.filter((t) => !t.system_tags.includes("archived")).length);
+    expect(fake.count("tasks.get_all")).toBe(3);
+  });
+});
+
+// ---------------------------------------------------------------- resilience
+
+describe("expflow clearml compare-scores when the server misbehaves", () => {
+  // Each test gets its own server: a queued failure a failed run leaves behind cannot leak.
+  const small: FakeClearmlOptions = { projects: [PDE], tasks: [A, B, C, D, F, H] };
+
+  it("one 500 on tasks.get_all is retried: exit 0", async () => {
+    await withFake(small, async (f) => {
+      f.failNext("tasks.get_all", { status: 500 }, 1);
+      const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"], {}, f);
+      expect(r.code, r.stderr).toBe(0);
+      expect(rank(r.stdout).results).toHaveLength(6);
+      expect(f.requests.filter((q) => q.endpoint === "tasks.get_all").map((q) => q.status)).toEqual([500, 200]);
+    });
+  });
+
+  it("a server failing every time: exit 4 with a clear message, after a bounded number of tries", async () => {
+    await withFake(small, async (f) => {
+      f.failNext("tasks.get_all", { status: 500 }, 10);
+      const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total"], {}, f);
+      expect(r.code).toBe(4);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain(`ClearML at ${f.url} failed on tasks.get_all (500/0 General error)`);
+      expect(r.stderr).toMatch(/^hint: the server is failing/m);
+      expect(f.count("tasks.get_all")).toBeGreaterThan(1);
+      expect(f.count("tasks.get_all")).toBeLessThan(10);
+      const j = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"], {}, f);
+      expect(j.code).toBe(4);
+      expect(jsonError(j.stderr).code).toBe("E_CLEARML_SERVER");
+    });
+  });
+
+  it("an invalid token (401/30) on the first listing: one more login, then success", async () => {
+    await withFake(small, async (f) => {
+      f.failNext("tasks.get_all", { status: 401, subcode: 30, msg: "Invalid token" }, 1);
+      const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"], {}, f);
+      expect(r.code, r.stderr).toBe(0);
+      expect(rank(r.stdout).results).toHaveLength(6);
+      expect(f.count("auth.login")).toBe(2);
+      expect(f.requests.map((q) => `${q.endpoint} ${q.status}`)).toEqual(["auth.login 200", "projects.get_all 200", "tasks.get_all 401", "auth.login 200", "tasks.get_all 200"]);
+    });
+  });
+
+  it("a token refused even after a fresh login: exit 4, not a loop of logins", async () => {
+    await withFake(small, async (f) => {
+      f.failNext("tasks.get_all", { status: 401, subcode: 30, msg: "Invalid token" }, 5);
+      const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total"], {}, f);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain("the session token was refused even after a fresh login");
+      expect(f.count("auth.login")).toBe(2);
+      expect(f.count("tasks.get_all")).toBe(2);
+    });
+  });
+
+  it("refused credentials on a listing: exit 4, no secret printed", async () => {
+    const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--verbose"], { CLEARML_API_SECRET_KEY: "nope-#$//-nope" });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("credentials were refused");
+    expectNoSecrets(r, [fake.accessKey, "nope-#$//-nope"]);
+  });
+
+  it("an answer that is not JSON: exit 4 E_CLEARML_BAD_RESPONSE, as a JSON error under --json", async () => {
+    await withFake(small, async (f) => {
+      f.malformNext("tasks.get_all", "malformed");
+      const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"], {}, f);
+      expect(r.code).toBe(4);
+      expect(r.stdout).toBe("");
+      const err = jsonError(r.stderr);
+      expect(err.code).toBe("E_CLEARML_BAD_RESPONSE");
+      expect(err.message).toContain("tasks.get_all");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      // Not retried: a 200 that is not ClearML's will not become one.
+      expect(f.count("tasks.get_all")).toBe(1);
+    });
+  });
+
+  it("--verbose: one line per request on stderr, with the endpoint and status, and no secret", async () => {
+    fake.resetCounts();
+    const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--verbose", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines.every((l) => /^clearml: [a-z_]+\.[a-z_]+ -> \d{3} in \d+ ms$/.test(l)), r.stderr).toBe(true);
+    expect(lines.map((l) => /^clearml: (\S+) -> (\d+)/.exec(l)!.slice(1).join(" "))).toEqual(fake.requests.map((q) => `${q.endpoint} ${q.status}`));
+    expect(lines).toHaveLength(3);
+    expectNoSecrets(r, [fake.accessKey, fake.secretKey]);
+    // stdout is still one JSON document.
+    expect(rank(r.stdout).results).toHaveLength(6);
+  });
+
+  it("--verbose shows the retries: the failed attempt, then the next", async () => {
+    await withFake(small, async (f) => {
+      f.failNext("tasks.get_all", { status: 500 }, 1);
+      const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--verbose"], {}, f);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^clearml: tasks\.get_all -> 500 \(500\/0\) in \d+ ms$/m);
+      expect(r.stderr).toMatch(/^clearml: tasks\.get_all -> 200 in \d+ ms, attempt 2$/m);
+    });
+  });
+});
+
+// ---------------------------------------------------------------- tasks
+
+describe("expflow clearml tasks", () => {
+  it("lists the project's tasks oldest first, with both statuses and the standard metrics", async () => {
+    const r = await clearml(["tasks", "--project", "PDEBench"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ID +NAME +STATUS +CLEARML STATUS +CREATED +seg_total +pde_mean +train_time_min *$/m);
+    const names = ["alpha", "bravo", "charlie", "delta", "foxtrot", "hotel"];
+    const positions = names.map((n) => r.stdout.indexOf(` ${n} `));
+    expect(positions.every((p) => p > 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(r.stdout).toMatch(new RegExp(`^${B.id} +bravo +completed +published +`, "m"));
+    expect(r.stdout).toMatch(new RegExp(`^${F.id} +foxtrot +running +in_progress +`, "m"));
+    expect(r.stdout).not.toContain("echo");
+    expect(r.stdout).toMatch(new RegExp(`^6 tasks in PDEBench on ${fake.url.replace(/[.]/g, "\\.")}\\.$`, "m"));
+  });
+
+  it("--json: id, name, status, clearml_status, project, tags, created, archived, metrics, ambiguous_metrics, params", async () => {
+    const r = await clearml(["tasks", "--project", "PDEBench", "--include-archived", "--include-subprojects", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { project: string; server: string; tasks: TaskJson[] };
+    expect(out.project).toBe("PDEBench");
+    expect(out.server).toBe(fake.url);
+    expect(out.tasks.map((t) => t.name)).toEqual(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "hotel", "golf"]);
+    for (const t of out.tasks) {
+      expect(Object.keys(t)).toEqual(["id", "name", "status", "clearml_status", "project", "tags", "created", "archived", "metrics", "ambiguous_metrics", "params"]);
+    }
+    expect(out.tasks[0]).toEqual({
+      id: A.id,
+      name: "alpha",
+      status: "completed",
+      clearml_status: "completed",
+      project: "PDEBench",
+      tags: ["task1", "final"],
+      created: day(1),
+      archived: false,
+      metrics: { pde_mean: 16.5, seg_total: 0.81, train_time_min: 40 },
+      ambiguous_metrics: {},
+      params: { "Args/--sub_step": "2" },
+    });
+    expect(out.tasks.find((t) => t.name === "echo")).toMatchObject({ archived: true });
+    expect(out.tasks.find((t) => t.name === "golf")).toMatchObject({ project: "PDEBench/ablations" });
+    expect(out.tasks.find((t) => t.name === "bravo")).toMatchObject({ status: "completed", clearml_status: "published" });
+    expect(out.tasks.find((t) => t.name === "hotel")).toMatchObject({ status: "created", clearml_status: "created", metrics: {} });
+  });
+
+  it("--json shows a metric reported under two titles as qualified names, listed in ambiguous_metrics", async () => {
+    const r = await clearml(["tasks", "--project", "Ambig", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const [one, two] = (JSON.parse(r.stdout) as { tasks: TaskJson[] }).tasks;
+    expect(one).toMatchObject({ name: "amb-1", metrics: { "Score/seg_total": 0.8, "Loss/seg_total": 0.1, pde_mean: 16 }, ambiguous_metrics: { seg_total: ["Loss/seg_total", "Score/seg_total"] } });
+    expect(one!.metrics).not.toHaveProperty("seg_total");
+    expect(two).toMatchObject({ name: "amb-2", metrics: { seg_total: 0.7, pde_mean: 17 }, ambiguous_metrics: {} });
+  });
+
+  it("filters like compare-scores (--tags, --status) and an unknown project is exit 2", async () => {
+    const r = await clearml(["tasks", "--project", "PDEBench", "--tags", "final", "--status", "completed", "--json"]);
+    expect((JSON.parse(r.stdout) as { tasks: TaskJson[] }).tasks.map((t) => t.name)).toEqual(["alpha", "charlie"]);
+    const u = await clearml(["tasks", "--project", "PDEBenc"]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain("'PDEBench'");
+  });
+});
