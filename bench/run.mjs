@@ -10,6 +10,12 @@
 //    into the temporary directory; each worker is bench/append-worker.mjs.
 // 5. `run list --json` and `run status <id>` on the generated registry, in the throughput group
 //    (same floor), when dist/ has them working; otherwise reported as not yet available.
+// 6. ClearML: `clearml compare-scores --json` over BENCH_CLEARML_TASKS tasks on the fake ClearML
+//    server (test/helpers/fake-clearml, bundled by tsup from bench/fixtures/clearml-entry.ts and
+//    run in a child process, bench/clearml-server.mjs) with BENCH_CLEARML_LATENCY_MS added to
+//    every answer: wall time and the requests the server received, against the per-task pattern
+//    (bench/per-task.mjs: one request per task), measured on BENCH_CLEARML_PERTASK_TASKS tasks
+//    and extrapolated to BENCH_CLEARML_TASKS. Any violation the fake records fails the bench.
 //
 // Prints the tables to stdout (progress goes to stderr) and overwrites BENCHMARKS.md with them.
 // It reports; it does not assert: a missed goal still exits 0. A command that fails (an exit
@@ -19,8 +25,10 @@
 // BENCH_COLD_WARMUP [3], BENCH_RUNS [7], BENCH_WARMUP [1], BENCH_RECORDS [100000],
 // BENCH_SEED [20260101], BENCH_APPEND_OPS [250] (creates, then as many updates, per process),
 // BENCH_APPEND_PROCS [4], BENCH_APPEND_RUNS [5], BENCH_APPEND_BIG_OPS [10] (per run, on a copy of
-// the generated registry), BENCH_KEEP=1 keeps the temporary directory.
-import { spawn, spawnSync } from "node:child_process";
+// the generated registry), BENCH_CLEARML_TASKS [10000], BENCH_CLEARML_LATENCY_MS [20],
+// BENCH_CLEARML_RUNS [5] (timed, after 1 warm-up), BENCH_CLEARML_PERTASK_TASKS [200],
+// BENCH_KEEP=1 keeps the temporary directory.
+import { fork, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -36,6 +44,9 @@ const PROBE = pathToFileURL(fileURLToPath(new URL("./rss-probe-hwm.mjs", import.
 const OUT_MD = join(ROOT, "BENCHMARKS.md");
 const APPEND_ENTRY = fileURLToPath(new URL("./fixtures/registry-entry.ts", import.meta.url));
 const APPEND_WORKER = fileURLToPath(new URL("./append-worker.mjs", import.meta.url));
+const CLEARML_ENTRY = fileURLToPath(new URL("./fixtures/clearml-entry.ts", import.meta.url));
+const CLEARML_SERVER = fileURLToPath(new URL("./clearml-server.mjs", import.meta.url));
+const PER_TASK = fileURLToPath(new URL("./per-task.mjs", import.meta.url));
 const NODE = process.execPath;
 
 const intEnv = (name, dflt) => {
@@ -55,9 +66,16 @@ const APPEND_OPS = Math.max(1, intEnv("BENCH_APPEND_OPS", 250));
 const APPEND_PROCS = Math.max(2, intEnv("BENCH_APPEND_PROCS", 4));
 const APPEND_RUNS = Math.max(1, intEnv("BENCH_APPEND_RUNS", 5));
 const APPEND_BIG_OPS = Math.max(1, intEnv("BENCH_APPEND_BIG_OPS", 10));
+const CLEARML_TASKS = Math.max(1, intEnv("BENCH_CLEARML_TASKS", 10_000));
+const CLEARML_LATENCY = intEnv("BENCH_CLEARML_LATENCY_MS", 20);
+const CLEARML_RUNS = Math.max(1, intEnv("BENCH_CLEARML_RUNS", 5));
+const CLEARML_PERTASK_TASKS = Math.max(1, intEnv("BENCH_CLEARML_PERTASK_TASKS", 200));
 
 const GOAL_COLD = 1.5;
 const GOAL_THROUGHPUT = 2.5;
+const GOAL_CLEARML_MS = 2000;
+/** The server's page cap, and so the store's page size. */
+const CLEARML_PAGE = 500;
 
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 const log = (s) => process.stderr.write(s);
@@ -210,21 +228,15 @@ async function benchPin(tmp) {
 }
 
 /**
- * Append throughput through RegistryWriter, in worker processes that load the writer from a
- * bundle of src/ built here (dist/ does not export it). Each worker makes APPEND_OPS creates,
- * then APPEND_OPS updates, every one a read-modify-append under the registry lock with an
- * fsync. Single (one worker) and multi (APPEND_PROCS workers released together at a barrier,
- * one registry) alternate; each run starts from an empty registry. A run's time is from the
- * first worker's start to the last one's end, as the workers report it (process start-up
- * excluded); ops/s is every change made in the run over that time.
+ * Bundles a TypeScript entry (and everything it imports, dependencies included) with tsup into
+ * `<tmp>/bundle` as CommonJS, for a plain-JS worker to `require`. Returns the bundle's path.
  */
-async function benchAppend(tmp) {
+async function bundleEntry(tmp, name, entry) {
   const outDir = join(tmp, "bundle");
   const { build } = await import("tsup");
-  log("append: bundling the registry writer from src/ ... ");
   await build({
     config: false,
-    entry: { "bench-registry": APPEND_ENTRY },
+    entry: { [name]: entry },
     outDir,
     format: ["cjs"],
     platform: "node",
@@ -238,8 +250,23 @@ async function benchAppend(tmp) {
     define: { __EXPFLOW_VERSION__: JSON.stringify(pkg.version) },
     tsconfig: join(ROOT, "tsconfig.json"),
   });
-  const bundle = join(outDir, readdirSync(outDir).find((f) => /^bench-registry\.c?js$/.test(f)) ?? "missing");
-  if (!existsSync(bundle)) throw new CommandFailed(`tsup built no bundle in ${outDir}`);
+  const file = readdirSync(outDir).find((f) => f === `${name}.js` || f === `${name}.cjs`);
+  if (file === undefined) throw new CommandFailed(`tsup built no bundle for ${name} in ${outDir}`);
+  return join(outDir, file);
+}
+
+/**
+ * Append throughput through RegistryWriter, in worker processes that load the writer from a
+ * bundle of src/ built here (dist/ does not export it). Each worker makes APPEND_OPS creates,
+ * then APPEND_OPS updates, every one a read-modify-append under the registry lock with an
+ * fsync. Single (one worker) and multi (APPEND_PROCS workers released together at a barrier,
+ * one registry) alternate; each run starts from an empty registry. A run's time is from the
+ * first worker's start to the last one's end, as the workers report it (process start-up
+ * excluded); ops/s is every change made in the run over that time.
+ */
+async function benchAppend(tmp) {
+  log("append: bundling the registry writer from src/ ... ");
+  const bundle = await bundleEntry(tmp, "bench-registry", APPEND_ENTRY);
   log("done\n");
 
   // A copy of the generated registry, for appends to a large file (every change reads it).
@@ -310,6 +337,192 @@ async function benchAppend(tmp) {
   return { single: summary(single), multi: summary(multi), large: summary(large) };
 }
 
+/** Requests of `clearml compare-scores` over `n` tasks: login, project lookup, then scroll pages until a short one (an exact multiple of 500 ends on an empty page). */
+const scrollRequests = (n) => 2 + Math.floor(n / CLEARML_PAGE) + 1;
+/** Requests of the per-task pattern over `n` tasks: login, project lookup, id pages until a short one, then one per task. */
+const perTaskRequests = (n) => 2 + Math.floor(n / CLEARML_PAGE) + 1 + n;
+
+/**
+ * `clearml compare-scores` against the fake ClearML server, and the per-task pattern beside it.
+ * The fake runs in a child process (bench/clearml-server.mjs, loading a tsup bundle of
+ * test/helpers/fake-clearml) that holds two projects: BenchScores (CLEARML_TASKS tasks) and
+ * BenchPerTask (CLEARML_PERTASK_TASKS tasks), and answers every request after CLEARML_LATENCY ms.
+ * Around every run the harness resets the child's request log and then reads it (counts per
+ * endpoint, statuses, violations, the child's busy time) over the IPC channel. One warm-up
+ * round (its outputs checked), then CLEARML_RUNS timed rounds, interleaved:
+ *   C: compare-scores --json on BenchScores
+ *   C2: the same on BenchPerTask (like for like with P)
+ *   P: bench/per-task.mjs on BenchPerTask
+ * Any violation the fake records, in any run, fails the bench.
+ */
+async function benchClearml(tmp) {
+  log("clearml: bundling the fake ClearML server from test/helpers/fake-clearml ... ");
+  const bundle = await bundleEntry(tmp, "bench-clearml", CLEARML_ENTRY);
+  log("done\n");
+
+  log(`clearml: starting the fake server (${CLEARML_TASKS} + ${CLEARML_PERTASK_TASKS} tasks, ${CLEARML_LATENCY} ms per answer) ... `);
+  const child = fork(CLEARML_SERVER, [bundle, String(CLEARML_TASKS), String(CLEARML_PERTASK_TASKS), String(CLEARML_LATENCY), String(SEED)], {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    execArgv: [],
+  });
+  let childOut = "";
+  child.stdout.on("data", (d) => (childOut += d));
+  child.stderr.on("data", (d) => (childOut += d));
+  child.on("error", (e) => (childOut += `\n[harness] ${e.message}\n`)); // e.g. a send after the child died; its exit reports it
+  const inbox = [];
+  let waiter = null;
+  let exited = null;
+  const childFailed = () => new CommandFailed(`the fake ClearML server child exited (${exited}):\n--- its output ---\n${childOut}------------------`);
+  child.on("message", (m) => {
+    if (waiter) {
+      const w = waiter;
+      waiter = null;
+      w.resolve(m);
+    } else inbox.push(m);
+  });
+  child.on("exit", (code, signal) => {
+    exited = signal ?? `exit code ${code}`;
+    if (waiter) waiter.reject(childFailed());
+    waiter = null;
+  });
+  /** The child's next message, which must be of `type`. */
+  const next = (type, timeoutMs = 60_000) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiter = null;
+        reject(new CommandFailed(`the fake ClearML server child sent no '${type}' within ${timeoutMs} ms\n--- its output ---\n${childOut}------------------`));
+      }, timeoutMs);
+      const done = (m) => {
+        clearTimeout(timer);
+        if (m?.type === type) resolve(m);
+        else reject(new CommandFailed(`the fake ClearML server child sent ${JSON.stringify(m).slice(0, 200)}, expected '${type}'`));
+      };
+      if (inbox.length > 0) done(inbox.shift());
+      else if (exited !== null) {
+        clearTimeout(timer);
+        reject(childFailed());
+      } else
+        waiter = {
+          resolve: done,
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+    });
+  const ask = (type) => {
+    child.send({ type });
+    return next(type);
+  };
+
+  try {
+    const ready = await next("ready", 300_000);
+    log(`${ready.url}\n`);
+
+    // A clean environment: an empty HOME (no ~/clearml.conf), an empty EXPFLOW_HOME, no
+    // CLEARML_*/TRAINS_*/EXPFLOW_* from the caller, the fake's URL and credentials.
+    const home = join(tmp, "clearml-home");
+    const expflowHome = join(tmp, "clearml-expflow-home");
+    mkdirSync(home);
+    mkdirSync(expflowHome);
+    const env = { ...process.env };
+    for (const k of Object.keys(env)) if (/^(CLEARML|TRAINS|EXPFLOW)_/.test(k)) delete env[k];
+    delete env.NODE_OPTIONS;
+    delete env.FORCE_COLOR;
+    delete env.USERPROFILE;
+    Object.assign(env, {
+      HOME: home,
+      EXPFLOW_HOME: expflowHome,
+      NO_COLOR: "1",
+      CLEARML_API_HOST: ready.url,
+      CLEARML_API_ACCESS_KEY: ready.accessKey,
+      CLEARML_API_SECRET_KEY: ready.secretKey,
+    });
+    const stray = strayProjectConfig(tmp);
+    if (stray) log(`warning: ${stray} exists and will be read by expflow as project configuration\n`);
+
+    const scoreArgs = ["--sort-by", "pde_mean", "--gate", "pde_mean:lt:18.09", "--json"];
+    const C = { key: "C", tasks: CLEARML_TASKS, args: [CLI, "clearml", "compare-scores", "--project", ready.projects.scores, ...scoreArgs], cwd: tmp, env, okCodes: [0, 1] };
+    const C2 = { key: "C2", tasks: CLEARML_PERTASK_TASKS, args: [CLI, "clearml", "compare-scores", "--project", ready.projects.perTask, ...scoreArgs], cwd: tmp, env, okCodes: [0, 1] };
+    const P = { key: "P", tasks: CLEARML_PERTASK_TASKS, args: [PER_TASK, ready.projects.perTask], cwd: tmp, env, okCodes: [0] };
+    const specs = [C, C2, P];
+    const expected = { C: scrollRequests(CLEARML_TASKS), C2: scrollRequests(CLEARML_PERTASK_TASKS), P: perTaskRequests(CLEARML_PERTASK_TASKS) };
+
+    const warnings = [];
+    const runs = Object.fromEntries(specs.map((s) => [s.key, { ms: [], requests: [], busyMs: [], byEndpoint: null }]));
+    const perRequestMs = [];
+    let passing = null;
+    log(`clearml: 1 warm-up + ${CLEARML_RUNS} timed runs each of ${specs.map((s) => s.key).join(", ")}, interleaved `);
+    for (let round = 0; round < 1 + CLEARML_RUNS; round++) {
+      const timed = round > 0;
+      for (const spec of specs) {
+        await ask("reset");
+        const r = runOnce(spec, { stdout: round === 0 || spec === P ? "pipe" : "ignore" });
+        const counts = await ask("counts");
+        if (counts.violations.length > 0) {
+          throw new CommandFailed(
+            `the fake ClearML server recorded ${counts.violations.length} violation(s) during ${spec.key} (${spec.args.slice(1).join(" ")}):\n` +
+              counts.violations.map((v) => `  - ${v}`).join("\n"),
+          );
+        }
+        if (counts.notOk.length > 0) warnings.push(`${spec.key}: the fake answered ${counts.notOk.length} request(s) with an error (${counts.notOk.slice(0, 3).join(", ")}); the counts include them`);
+        if (round === 0) {
+          if (r.stderr.trim() !== "") warnings.push(`${spec.key} wrote to stderr: ${r.stderr.trim().split("\n")[0]}`);
+          if (spec !== P) {
+            let json;
+            try {
+              json = JSON.parse(r.stdout);
+            } catch (e) {
+              throw new CommandFailed(`clearml compare-scores --json did not print valid JSON: ${e.message}`);
+            }
+            const results = Array.isArray(json?.results) ? json.results : [];
+            if (results.length !== spec.tasks) throw new CommandFailed(`${spec.key}: clearml compare-scores --json returned ${results.length} results, expected ${spec.tasks}`);
+            if (spec === C) passing = results.filter((x) => x.passed === true).length;
+          }
+          if (counts.total !== expected[spec.key]) warnings.push(`${spec.key} made ${counts.total} requests; the arithmetic in the note says ${expected[spec.key]}`);
+        }
+        if (spec === P) {
+          const out = JSON.parse(r.stdout);
+          if (out.tasks !== CLEARML_PERTASK_TASKS) throw new CommandFailed(`per-task.mjs read ${out.tasks} tasks, expected ${CLEARML_PERTASK_TASKS}`);
+          if (out.requests !== counts.total) warnings.push(`per-task.mjs counted ${out.requests} requests, the server ${counts.total}`);
+          if (timed) perRequestMs.push(...out.requestMs);
+        }
+        if (timed) {
+          const k = runs[spec.key];
+          k.ms.push(r.ms);
+          k.requests.push(counts.total);
+          k.busyMs.push(counts.busyMs);
+          k.byEndpoint = counts.byEndpoint;
+        }
+      }
+      log(timed ? "." : "w");
+    }
+    log("\n");
+    for (const [key, k] of Object.entries(runs)) {
+      if (new Set(k.requests).size > 1) warnings.push(`${key} made a different number of requests from run to run (${[...new Set(k.requests)].join(", ")})`);
+    }
+    const summary = (k) => ({ ms: stats(k.ms), requests: stats(k.requests), busyMs: stats(k.busyMs), byEndpoint: k.byEndpoint });
+    const perRequest = stats(perRequestMs);
+    return {
+      C: summary(runs.C),
+      C2: summary(runs.C2),
+      P: summary(runs.P),
+      perRequest,
+      extrapolated: { requests: perTaskRequests(CLEARML_TASKS), ms: perRequest.median * perTaskRequests(CLEARML_TASKS) },
+      passing,
+      warnings,
+    };
+  } finally {
+    if (exited === null) {
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.send({ type: "close" });
+      const timer = setTimeout(() => child.kill(), 10_000);
+      await gone;
+      clearTimeout(timer);
+    }
+  }
+}
+
 /**
  * Whether `run list` and `run status` work in dist/: `--help` must succeed, and a run on a
  * one-record registry must exit 0 (a placeholder that throws "in development" does not).
@@ -343,7 +556,7 @@ function jsonRows(json) {
   return null;
 }
 
-function main(tmp, pin, append) {
+function main(tmp, pin, append, clearml) {
   if (!existsSync(CLI)) throw new CommandFailed(`${CLI} does not exist: run \`npm run bench\` (it builds first).`);
   const cpus = os.cpus();
   const machine = {
@@ -436,7 +649,7 @@ function main(tmp, pin, append) {
   for (const [name, a] of Object.entries(runAvail)) if (!a.ok) log(`run ${name}: not yet available: ${a.why}\n`);
   const tpSpecs = [A, A2, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F];
 
-  const warnings = [];
+  const warnings = [...clearml.warnings];
   let passing = null;
   const outFile = (spec) => join(tmp, `out-${spec.key}.txt`);
   const fds = new Map();
@@ -552,6 +765,84 @@ function main(tmp, pin, append) {
     `(measured) and could be looked up in a precomputed table. A 4-digit PIN cannot resist a determined offline attack: ` +
     `the hash makes it slow and per-installation (salted), and the 0600/0700 permissions keep the file from other users.`;
 
+  // ClearML ------------------------------------------------------------------------------------
+  const cm = clearml;
+  const en = (x) => x.toLocaleString("en-US");
+  const nText = en(CLEARML_TASKS);
+  const ptText = en(CLEARML_PERTASK_TASKS);
+  const goalRequests = 2 + Math.ceil(CLEARML_TASKS / CLEARML_PAGE);
+  const span = (st) => (st.min === st.max ? en(st.min) : `${en(st.min)}–${en(st.max)}`);
+  const clearmlRequests = cm.C.requests.max; // judged on the worst run (they should all agree)
+  const perReq = `${cm.perRequest.median.toFixed(1)} ms`;
+  const clearmlSummary = table(
+    ["", "expflow `clearml compare-scores`", "Goal", "Verdict", "Per-task pattern"],
+    [
+      ["Tasks (N)", nText, "", "", `${nText} (extrapolated from ${ptText} measured)`],
+      [
+        "Requests",
+        `${span(cm.C.requests)} (measured)`,
+        `≤ ${en(goalRequests)} (2 + ceil(N/${CLEARML_PAGE}))`,
+        verdict(clearmlRequests, goalRequests),
+        `${en(cm.extrapolated.requests)} (computed); ${span(cm.P.requests)} measured at ${ptText} tasks`,
+      ],
+      [
+        "Wall time, median",
+        `${ms(cm.C.ms.median)} ms (min ${ms(cm.C.ms.min)}, max ${ms(cm.C.ms.max)})`,
+        `≤ ${en(GOAL_CLEARML_MS)} ms`,
+        verdict(cm.C.ms.median, GOAL_CLEARML_MS),
+        `≈ ${human(cm.extrapolated.ms)} EXTRAPOLATED (${perReq} per request × ${en(cm.extrapolated.requests)}); ${ms(cm.P.ms.median)} ms measured at ${ptText} tasks`,
+      ],
+    ],
+    ["l", "r", "l", "l", "l"],
+  );
+  const clearmlDetail = table(
+    ["Command", "Tasks", "Runs", "Median (ms)", "Min (ms)", "Max (ms)", "Requests", "Server busy, median (ms)"],
+    [
+      [`C: \`clearml compare-scores --project BenchScores ... --json\``, nText, cm.C.ms.n, ms(cm.C.ms.median), ms(cm.C.ms.min), ms(cm.C.ms.max), span(cm.C.requests), ms(cm.C.busyMs.median)],
+      [`C2: the same on BenchPerTask`, ptText, cm.C2.ms.n, ms(cm.C2.ms.median), ms(cm.C2.ms.min), ms(cm.C2.ms.max), span(cm.C2.requests), ms(cm.C2.busyMs.median)],
+      [`P: per-task pattern (\`bench/per-task.mjs BenchPerTask\`)`, ptText, cm.P.ms.n, ms(cm.P.ms.median), ms(cm.P.ms.min), ms(cm.P.ms.max), span(cm.P.requests), ms(cm.P.busyMs.median)],
+      [`P at ${nText} tasks: EXTRAPOLATED, not measured (${perReq} × requests)`, nText, "—", `≈ ${ms(cm.extrapolated.ms)}`, "—", "—", `${en(cm.extrapolated.requests)} (computed)`, "—"],
+    ],
+    ["l", "r", "r", "r", "r", "r", "r", "r"],
+  );
+  const pages = Math.floor(CLEARML_TASKS / CLEARML_PAGE) + 1;
+  const endpoints = Object.entries(cm.C.byEndpoint ?? {})
+    .map(([e, c]) => `${c} \`${e}\``)
+    .join(" + ");
+  const arithmetic =
+    `C's requests: 1 \`auth.login\` + 1 \`projects.get_all\` (the project lookup) + ${pages} \`tasks.get_all\` scroll pages = ${2 + pages} ` +
+    `(measured: ${endpoints}). The store asks for ${CLEARML_PAGE} tasks a page and stops on a page shorter than that: the server's answer carries ` +
+    `no total. ` +
+    (CLEARML_TASKS % CLEARML_PAGE === 0
+      ? `N = ${nText} is an exact multiple of ${CLEARML_PAGE}, so after ${pages - 1} full pages the store needs one more page, empty, to learn that ` +
+        `the listing is over: 2 + floor(N/${CLEARML_PAGE}) + 1 = ${2 + pages}, one more than the goal's 2 + ceil(N/${CLEARML_PAGE}) = ${goalRequests}. ` +
+        `For any N that is not a multiple of ${CLEARML_PAGE} the two agree (the last page is short).`
+      : `N = ${nText} is not a multiple of ${CLEARML_PAGE}, so the last page is short and the count is 2 + ceil(N/${CLEARML_PAGE}) = ${goalRequests}.`);
+  const latencyMs = cm.C.requests.median * CLEARML_LATENCY;
+  const breakdown =
+    `Where C's median ${ms(cm.C.ms.median)} ms goes: ${ms(latencyMs)} ms is the added latency alone (${span(cm.C.requests)} sequential requests × ` +
+    `${CLEARML_LATENCY} ms), ${ms(cm.C.busyMs.median)} ms the fake server's own work (its event loop busy: filtering, sorting and projecting ` +
+    `${nText} tasks for each page, serialising the answers), and the rest, about ${ms(Math.max(0, cm.C.ms.median - latencyMs - cm.C.busyMs.median))} ms, ` +
+    `is the CLI's (Node start-up, about ${ms(coldStats.version.median)} ms as in Cold start, receiving and parsing the pages, ranking, writing ` +
+    `the JSON) and the loopback transfer. The fake is no database: it filters and sorts all ${nText} tasks again for every page ` +
+    `and deep-copies each answer, so its share is larger than an indexed server's would likely be; without it the median would be ` +
+    `about ${ms(Math.max(0, cm.C.ms.median - cm.C.busyMs.median))} ms (wall time − server busy, an estimate, not a measurement).`;
+  const perTaskText =
+    `P is the earlier tool's and the ClearML Python SDK's pattern: log in, look the project up, list the task ids (paged, ${CLEARML_PAGE} ` +
+    `a page, \`only_fields: ["id"]\`), then one \`tasks.get_all\` per task (\`id: [one id]\`, \`only_fields: ["last_metrics"]\`), one ` +
+    `at a time. It runs on ${ptText} tasks of a second project on the same server (which holds ${en(CLEARML_TASKS + CLEARML_PERTASK_TASKS)} ` +
+    `tasks in all, so every lookup searches as many tasks as it would at N), with the same latency. Its time at N is **extrapolated, not ` +
+    `measured**: the median time of one of its requests over all timed runs (${perReq}; min ${cm.perRequest.min.toFixed(1)}, max ` +
+    `${cm.perRequest.max.toFixed(1)} ms, ${en(cm.perRequest.n)} requests) × the requests it would make at N (1 + 1 + ${pages} id pages + ` +
+    `${nText} = ${en(cm.extrapolated.requests)}), process start-up excluded; of that per-request time, ${CLEARML_LATENCY} ms is the added ` +
+    `latency and about ${(cm.P.busyMs.median / cm.P.requests.median).toFixed(1)} ms the fake's own work (server busy / requests). On the same ${ptText} tasks, C2 (expflow) takes ` +
+    `${ms(cm.C2.ms.median)} ms and ${span(cm.C2.requests)} requests; P takes ${ms(cm.P.ms.median)} ms and ${span(cm.P.requests)}.`;
+  const clearmlData =
+    `Tasks from the fake's \`manyTasks\` (seed ${SEED}): about 80% completed, the rest failed, stopped, in progress, published, queued ` +
+    `or created; metrics Score/seg_total, PDE/pde_mean, Time/train_time_min and Loss/val_loss (none for queued or created tasks); three ` +
+    `hyperparameters each. The archived system tag \`manyTasks\` puts on about 10% is removed, so the default listing (archived tasks ` +
+    `left out) returns all N, which the warm-up run checks (${cm.passing === null ? "?" : en(cm.passing)} of them pass the gate).`;
+
   const goalsTable = table(
     ["Goal", "Measured", "Target", "Verdict"],
     [
@@ -562,6 +853,9 @@ function main(tmp, pin, append) {
       ["`run status <id>`: median S / median floor", ratioS === null ? "not yet available" : ratio(ratioS), `≤ ${GOAL_THROUGHPUT}x`, ratioS === null ? "not measured" : verdict(ratioS, GOAL_THROUGHPUT)],
       [`Appends: ${APPEND_PROCS} processes (total) / 1 process, median ops/s`, ratio(appendScale), "none", "reported"],
       ["PIN verification: median `verifyPin`", `${ms(pin.verify.median)} ms`, "50–150 ms", pin.verify.median >= 50 && pin.verify.median <= 150 ? "met" : "not met"],
+      [`ClearML compare-scores, ${nText} tasks, +${CLEARML_LATENCY} ms: requests (most in a run)`, en(clearmlRequests), `≤ ${en(goalRequests)}`, verdict(clearmlRequests, goalRequests)],
+      [`ClearML compare-scores, ${nText} tasks, +${CLEARML_LATENCY} ms: median wall time`, `${ms(cm.C.ms.median)} ms`, `≤ ${en(GOAL_CLEARML_MS)} ms`, verdict(cm.C.ms.median, GOAL_CLEARML_MS)],
+      [`Per-task pattern at ${nText} tasks: requests, time`, `${en(cm.extrapolated.requests)}, ≈ ${human(cm.extrapolated.ms)} (extrapolated)`, "none", "reported"],
     ],
     ["l", "r", "r", "l"],
   );
@@ -594,6 +888,15 @@ function main(tmp, pin, append) {
     `PIN verification — ${pinParams}`,
     pinTable,
     bruteText.replace(/\*\*/g, "").replace(/`/g, ""),
+    "",
+    `ClearML — fake server, ${CLEARML_LATENCY} ms added to every answer`,
+    clearmlSummary,
+    "",
+    clearmlDetail,
+    "",
+    arithmetic.replace(/`/g, ""),
+    "",
+    breakdown.replace(/`/g, ""),
     "",
     "Goals",
     goalsTable,
@@ -689,6 +992,33 @@ ${pinTable}
 
 ${bruteText}
 
+## ClearML: compare-scores against the per-task pattern
+
+\`node dist/cli.js clearml compare-scores --project BenchScores --sort-by pde_mean --gate pde_mean:lt:18.09 --json\`
+against the fake ClearML server of the tests (\`test/helpers/fake-clearml\`, bundled by tsup from
+\`bench/fixtures/clearml-entry.ts\` and run in a child process of its own, \`bench/clearml-server.mjs\`),
+which waits ${CLEARML_LATENCY} ms before every answer. The CLI gets the server and credentials from
+\`CLEARML_API_HOST\` / \`CLEARML_API_ACCESS_KEY\` / \`CLEARML_API_SECRET_KEY\`, with \`HOME\` an empty
+directory (no \`~/clearml.conf\`) and an empty \`EXPFLOW_HOME\`. Before and after every run the harness
+resets and reads the server's request log over the child's IPC channel (not over HTTP, which the fake
+would record): requests per endpoint, error answers, and every violation the fake records (a bad
+body, an unknown field, paging without order, an unpaged call the 500 cap truncates, ...), any of
+which fails the bench. ${clearmlData} 1 warm-up round, then ${CLEARML_RUNS} timed rounds of C, C2 and P, interleaved.
+
+${clearmlSummary}
+
+${clearmlDetail}
+
+${arithmetic}
+
+${breakdown}
+
+${perTaskText}
+
+"Server busy" is the time the server child's event loop was busy during the run
+(\`performance.eventLoopUtilization\`), the ${CLEARML_LATENCY} ms waits excluded. It is wall-clock time, so it grows
+when other load on the machine slows the child.
+
 ## Goals
 
 ${goalsTable}
@@ -702,7 +1032,8 @@ const tmp = mkdtempSync(join(os.tmpdir(), "expflow-bench-"));
 try {
   const pin = await benchPin(tmp);
   const append = await benchAppend(tmp);
-  main(tmp, pin, append);
+  const clearml = await benchClearml(tmp);
+  main(tmp, pin, append, clearml);
 } catch (e) {
   if (e instanceof CommandFailed) {
     process.stderr.write(`\nbench: ${e.message}\n`);
