@@ -33,7 +33,9 @@ export interface Experiment {
    * Metric names that are ambiguous for this experiment, each with the qualified names it could
    * mean: ClearML reports `seg_total` under two titles as `Score/seg_total` and `Loss/seg_total`,
    * both kept in `metrics`, and the bare name here. Ranking, gates and rules refuse a bare name
-   * listed here (exit 2) rather than pick one.
+   * listed here (exit 2) rather than pick one. (A ClearML experiment's `metrics` also answers
+   * every unambiguous metric under its qualified name, as a non-enumerable property, so a
+   * qualified name selects the same value on every task and output lists each metric once.)
    */
   readonly ambiguousMetrics?: Readonly<Record<string, readonly string[]>>;
 }
@@ -84,19 +86,25 @@ export function matchesFilter(e: Experiment, filter: ExperimentFilter): boolean 
  * @param role where the name was given, for the message (`--sort-by`, `gate 'x:lt:1'`).
  * @throws {UsageError} `E_METRIC_AMBIGUOUS` (exit 2) naming the qualified names to use instead.
  */
-export function assertUnambiguous(experiments: Iterable<Experiment>, names: readonly { name: string; aliases?: readonly string[]; role: string }[]): void {
+export function assertUnambiguous(
+  experiments: Iterable<Experiment>,
+  names: readonly { name: string; aliases?: readonly string[]; role: string; group?: string; hint?: (qualified: string) => string }[],
+): void {
   if (names.length === 0) return;
   for (const e of experiments) {
     const amb = e.ambiguousMetrics;
     if (amb === undefined) continue;
-    for (const { name, aliases = [], role } of names) {
+    for (const { name, aliases = [], role, group, hint } of names) {
       for (const n of [name, ...aliases]) {
         const qualified = Object.hasOwn(amb, n) ? amb[n] : undefined;
         if (qualified === undefined) continue;
+        // Suggest the title matching the metric's registered group (Score/seg_total, not Loss/seg_total).
+        const best = qualified.find((q) => group !== undefined && q.startsWith(`${group}/`)) ?? qualified[0]!;
+        const example = hint ? hint(best) : role.startsWith("gate") ? `--gate '${best}:...'` : role.startsWith("--") ? `${role} '${best}'` : `'${best}'`;
         throw new UsageError(
           "E_METRIC_AMBIGUOUS",
           `metric '${n}' in ${role} is ambiguous: experiment ${e.id} reports it under ${qualified.length} titles, as ${qualified.map((q) => `'${q}'`).join(" and ")}`,
-          { hint: `name one of them instead, e.g. ${role.startsWith("gate") ? `--gate '${qualified[0]}:...'` : role.startsWith("--") ? `${role} '${qualified[0]}'` : `'${qualified[0]}'`}` },
+          { hint: `name one of them instead, e.g. ${example}` },
         );
       }
     }

@@ -176,6 +176,18 @@ export class MetricRegistry {
     return name === undefined ? undefined : this.byName.get(name);
   }
 
+  /**
+   * The definition that governs a metric name as reported: the registered name or alias, else,
+   * for a qualified name `Title/name` (a ClearML title and variant), the definition of `name`, so
+   * `PDE/pde_mean` keeps `pde_mean`'s direction and threshold.
+   */
+  definitionOf(name: string): MetricDefinition | undefined {
+    const direct = this.get(name);
+    if (direct !== undefined) return direct;
+    const slash = name.lastIndexOf("/");
+    return slash > 0 && slash < name.length - 1 ? this.get(name.slice(slash + 1)) : undefined;
+  }
+
   /** Whether a name or alias is registered. */
   has(nameOrAlias: string): boolean {
     return this.resolve(nameOrAlias) !== undefined;

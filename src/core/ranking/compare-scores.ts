@@ -125,7 +125,8 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     if (reportedCache === undefined) {
       reportedCache = new Set();
       for (const e of experiments) {
-        for (const k in e.metrics) reportedCache.add(k);
+        // Own names, enumerable or not: a store may answer qualified names too (ClearML's Title/variant).
+        for (const k of Object.getOwnPropertyNames(e.metrics)) reportedCache.add(k);
         if (e.ambiguousMetrics !== undefined) for (const k of Object.keys(e.ambiguousMetrics)) reportedCache.add(k);
       }
     }
@@ -135,7 +136,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const sortBy = resolveMetricName(options.sortBy, registry, reported, "--sort-by");
   const thenBy = (options.thenBy ?? []).map((m) => {
     const metric = resolveMetricName(m, registry, reported, "--then-by");
-    return { metric, ascending: registry.get(metric)?.direction === "lower" };
+    return { metric, ascending: registry.definitionOf(metric)?.direction === "lower" };
   });
   const gates: Gate[] = [];
   const seenGates = new Set<string>();
@@ -148,12 +149,13 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   for (const g of parsed) addGate({ ...g, metric: resolveMetricName(g.metric, registry, reported, `gate '${g.metric}:${g.op}:${g.value}'`) });
   if (options.useThresholds) for (const g of thresholdGates(registry)) addGate(g);
 
-  const ascending = options.ascending ?? registry.get(sortBy)?.direction === "lower";
+  const ascending = options.ascending ?? registry.definitionOf(sortBy)?.direction === "lower";
   const aliasesOf = (m: string): readonly string[] => registry.get(m)?.aliases ?? [];
+  const groupOf = (m: string): string | undefined => registry.get(m)?.group;
   assertUnambiguous(experiments, [
-    { name: sortBy, aliases: aliasesOf(sortBy), role: "--sort-by" },
-    ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), role: "--then-by" })),
-    ...gates.map((g) => ({ name: g.metric, aliases: aliasesOf(g.metric), role: `gate '${g.metric}:${g.op}:${g.value}'` })),
+    { name: sortBy, aliases: aliasesOf(sortBy), role: "--sort-by", group: groupOf(sortBy) },
+    ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), role: "--then-by", group: groupOf(t.metric) })),
+    ...gates.map((g) => ({ name: g.metric, aliases: aliasesOf(g.metric), role: `gate '${g.metric}:${g.op}:${g.value}'`, group: groupOf(g.metric) })),
   ]);
   const sortAliases = aliasesOf(sortBy);
   const thenAliases = thenBy.map((t) => aliasesOf(t.metric));

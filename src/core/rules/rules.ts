@@ -107,7 +107,7 @@ function fmt(n: number): string {
 /** The bound a metric rule applies, resolved through the registry, or `null` for presence only. */
 export function metricBound(rule: MetricRule, registry: MetricRegistry): { op: GateOp; value: number } | null {
   if (rule.useThreshold) {
-    const def = registry.get(rule.name);
+    const def = registry.definitionOf(rule.name);
     if (def === undefined || def.threshold === null) return null;
     return { op: def.direction === "lower" ? "lt" : "gt", value: def.threshold };
   }
@@ -218,7 +218,13 @@ export function validateCompetitionRules(
     const run = { id: "under audit", name: null, status: "", project: null, tags: [], created: null, metrics: m, params: {}, ambiguousMetrics: options.ambiguousMetrics };
     assertUnambiguous(
       [run],
-      rules.metrics.map((r) => ({ name: registry.resolve(r.name) ?? r.name, aliases: registry.get(r.name)?.aliases ?? [], role: `rule '${r.label ?? r.name}'` })),
+      rules.metrics.map((r) => ({
+        name: registry.resolve(r.name) ?? r.name,
+        aliases: registry.get(r.name)?.aliases ?? [],
+        role: `rule '${r.label ?? r.name}'`,
+        group: registry.get(r.name)?.group,
+        hint: (q: string) => `a rule pack (--rules FILE) whose metric rule has name: ${q}`,
+      })),
     );
   }
   const p = params ?? {};

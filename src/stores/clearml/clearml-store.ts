@@ -69,6 +69,11 @@ export interface ClearmlStoreOptions {
   readonly pageSize?: number;
   /** Called after each page of a listing with the number of tasks fetched so far. */
   readonly onProgress?: (fetched: number) => void;
+  /**
+   * Fetch hyperparameters with listings. Default true; a ranking, which never reads them, turns
+   * this off to fetch less (`get` always fetches them).
+   */
+  readonly listParams?: boolean;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -85,8 +90,9 @@ function escapeRegExp(text: string): string {
 
 /**
  * Reads `last_metrics` (md5-keyed; each entry carries its plain `metric` title and `variant`):
- * one metric per variant, named by the variant; a variant reported under two titles is kept as
- * `Title/variant` for each and its bare name listed as ambiguous. 0 and negative values are values.
+ * one metric per variant, named by the variant, also readable (not listed) as `Title/variant`; a
+ * variant reported under two titles is kept as `Title/variant` for each and its bare name listed
+ * as ambiguous. 0 and negative values are values.
  */
 export function metricsOfTask(lastMetrics: unknown): { metrics: Record<string, unknown>; ambiguous: Record<string, string[]> | undefined } {
   const byVariant = new Map<string, { title: string; value: unknown }[]>();
@@ -106,6 +112,9 @@ export function metricsOfTask(lastMetrics: unknown): { metrics: Record<string, u
   for (const [variant, list] of [...byVariant].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (list.length === 1) {
       metrics[variant] = list[0]!.value;
+      // The qualified name reads the same value, without listing the metric twice in output.
+      const qualified = `${list[0]!.title}/${variant}`;
+      if (!Object.hasOwn(metrics, qualified)) Object.defineProperty(metrics, qualified, { value: list[0]!.value, enumerable: false, writable: false, configurable: true });
       continue;
     }
     list.sort((a, b) => (a.title < b.title ? -1 : a.title > b.title ? 1 : 0));
@@ -165,6 +174,7 @@ export class ClearmlStore implements Store {
   readonly #warn: WarningSink;
   readonly #pageSize: number;
   readonly #onProgress: ((fetched: number) => void) | undefined;
+  readonly #listFields: readonly string[];
 
   constructor(options: ClearmlStoreOptions) {
     this.#client = options.client;
@@ -174,6 +184,7 @@ export class ClearmlStore implements Store {
     if (!(Number.isInteger(size) && size >= 1 && size <= CLEARML_PAGE_LIMIT)) throw new RangeError(`pageSize must be 1..${CLEARML_PAGE_LIMIT}, got ${size}`);
     this.#pageSize = size;
     this.#onProgress = options.onProgress;
+    this.#listFields = options.listParams === false ? TASK_FIELDS.filter((f) => f !== "hyperparams") : TASK_FIELDS;
   }
 
   /**
@@ -222,7 +233,7 @@ export class ClearmlStore implements Store {
    * @throws {BackendError} from the client.
    */
   async *pages(filter: ExperimentFilter = {}): AsyncGenerator<Experiment[]> {
-    const body: Record<string, unknown> = { only_fields: [...TASK_FIELDS], order_by: ["created", "id"] };
+    const body: Record<string, unknown> = { only_fields: [...this.#listFields], order_by: ["created", "id"] };
     const statuses = filter.statuses ?? [];
     if (statuses.length > 0) {
       const raw = new Set<string>();

@@ -562,3 +562,20 @@ describe("reportStandard", () => {
     expect(result).toEqual({ seg1: 1 });
   });
 });
+
+describe("MetricRegistry.definitionOf: qualified names", () => {
+  const reg = MetricRegistry.standard();
+  it("a registered name or alias is itself", () => {
+    expect(reg.definitionOf("pde_mean")?.name).toBe("pde_mean");
+  });
+  it("Title/name takes name's definition; the qualified name is not registered itself", () => {
+    expect(reg.definitionOf("PDE/pde_mean")).toMatchObject({ name: "pde_mean", direction: "lower", threshold: 18.09 });
+    expect(reg.definitionOf("a/b/train_time_min")?.name).toBe("train_time_min");
+    expect(reg.resolve("PDE/pde_mean")).toBeUndefined();
+  });
+  it("nothing for unknown or malformed names", () => {
+    expect(reg.definitionOf("PDE/nope")).toBeUndefined();
+    expect(reg.definitionOf("/pde_mean")).toBeUndefined();
+    expect(reg.definitionOf("pde_mean/")).toBeUndefined();
+  });
+});

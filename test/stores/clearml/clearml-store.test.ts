@@ -188,6 +188,48 @@ describe("ClearmlStore: metrics from last_metrics", () => {
     expect(() => validateCompetitionRules(amb.metrics, amb.params, undefined, { ambiguousMetrics: amb.ambiguousMetrics })).toThrow(/ambiguous/);
   });
 
+  it("a qualified name reads the same value on every task, with the bare name's direction and threshold", async () => {
+    await start([
+      fakeTask({ name: "amb", project: P.id, created: "2025-01-01T00:00:00.000Z", metrics: { Score: { seg_total: 0.8 }, Loss: { seg_total: 0.1 }, PDE: { pde_mean: 16 } } }),
+      fakeTask({ name: "plain", project: P.id, created: "2025-01-02T00:00:00.000Z", metrics: { Score: { seg_total: 0.7 }, PDE: { pde_mean: 17 } } }),
+      fakeTask({ name: "two-pde", project: P.id, created: "2025-01-03T00:00:00.000Z", metrics: { Score: { seg_total: 0.9 }, PDE: { pde_mean: 12 }, Other: { pde_mean: 30 } } }),
+    ]);
+    const list = await store().list({ project: "PDEBench" });
+    const plain = list.find((e) => e.name === "plain")!;
+    // Listed once, under the bare name; readable under the qualified one.
+    expect(Object.keys(plain.metrics).sort()).toEqual(["pde_mean", "seg_total"]);
+    expect(plain.metrics["Score/seg_total"]).toBe(0.7);
+    expect(JSON.parse(JSON.stringify(plain.metrics))).toEqual({ pde_mean: 17, seg_total: 0.7 });
+
+    const bySeg = compareScores(list, { sortBy: "Score/seg_total" });
+    expect(bySeg.results.map((r) => [r.experiment.name, r.value])).toEqual([
+      ["two-pde", 0.9],
+      ["amb", 0.8],
+      ["plain", 0.7],
+    ]);
+    // PDE/pde_mean is pde_mean: lower is better, and the registered threshold applies to a rule.
+    const byPde = compareScores(list, { sortBy: "PDE/pde_mean", gates: ["PDE/pde_mean:lt:16.5"] });
+    expect(byPde.ascending).toBe(true);
+    expect(byPde.results.map((r) => [r.experiment.name, r.value, r.passed])).toEqual([
+      ["two-pde", 12, true],
+      ["amb", 16, true],
+      ["plain", 17, false],
+    ]);
+    const two = list.find((e) => e.name === "two-pde")!;
+    const pack = { name: "q", metrics: [{ name: "PDE/pde_mean", useThreshold: true }], params: [] };
+    const v = validateCompetitionRules(two.metrics, two.params, pack, { ambiguousMetrics: two.ambiguousMetrics });
+    expect(v.checks[0]).toMatchObject({ label: "PDE/pde_mean < 18.09", value: 12, passed: true });
+  });
+
+  it("the ambiguity hint suggests the title of the metric's registered group", async () => {
+    await start([fakeTask({ name: "amb", project: P.id, metrics: { Score: { seg_total: 0.8 }, Loss: { seg_total: 0.1 } }, params: { "Args/sub_step": "2" } })]);
+    const [amb] = await store().list({ project: "PDEBench" });
+    expect(() => compareScores([amb!], { sortBy: "seg_total" })).toThrow(expect.objectContaining({ hint: "name one of them instead, e.g. --sort-by 'Score/seg_total'" }));
+    expect(() => validateCompetitionRules(amb!.metrics, amb!.params, undefined, { ambiguousMetrics: amb!.ambiguousMetrics })).toThrow(
+      expect.objectContaining({ hint: expect.stringContaining("--rules FILE") as unknown }),
+    );
+  });
+
   it("status mapping", () => {
     expect(["created", "queued", "in_progress", "completed", "published", "closed", "failed", "stopped", "unknown"].map(lifecycleOf)).toEqual([
       "created",
