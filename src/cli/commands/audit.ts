@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { metricRegistryOf } from "../../config/load.js";
 import { loadRulePack } from "../../config/rules.js";
-import { BackendError, ConfigError, ExpflowError, NotFoundError, UsageError } from "../../core/errors.js";
+import { ConfigError, ExpflowError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
 import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
@@ -114,10 +114,9 @@ async function auditSubject(ctx: CommandContext, id: string, flags: { registry?:
     try {
       linked = await clearmlSubject(ctx, record.experiment_id, task, flags);
     } catch (e) {
-      // Say why ClearML is needed at all: the user asked about a local experiment.
-      if (e instanceof ExpflowError) {
-        throw new (Object.getPrototypeOf(e).constructor as typeof BackendError)(e.code, `experiment ${record.experiment_id} is linked to ClearML task ${task}, whose metrics and parameters are read from ClearML: ${e.message}`, { hint: e.hint, cause: e });
-      }
+      // Say why ClearML is needed at all: the user asked about a local experiment. The error keeps
+      // its class, code, hint and ClearML details.
+      if (e instanceof ExpflowError) e.message = `experiment ${record.experiment_id} is linked to ClearML task ${task}, whose metrics and parameters are read from ClearML: ${e.message}`;
       throw e;
     }
     const local = experimentFromRecord(record, record.experiment_id);
@@ -401,6 +400,7 @@ export async function auditReportCommand(id: string, flags: AuditReportFlags, ct
     validation,
     params: subject.params,
     metrics: subject.metrics,
+    metricsSource: subject.source,
   });
   if (flags.output === undefined) {
     ctx.io.stdout.write(text);

@@ -15,6 +15,8 @@ export interface AuditReportInput {
   readonly validation: RulesValidation;
   readonly params: Readonly<Record<string, unknown>>;
   readonly metrics: Readonly<Record<string, unknown>>;
+  /** Where the metrics and parameters came from, when not the local record (a ClearML task). */
+  readonly metricsSource?: string | null;
 }
 
 /** Any recorded value as exact text: numbers at full precision, objects as JSON. */
@@ -58,6 +60,7 @@ export function renderAuditReport(r: AuditReportInput): string {
         ["Status", r.status],
         ["Project", r.project],
         ["Tags", r.tags.length > 0 ? r.tags.join(", ") : null],
+        ...(r.metricsSource ? [["Metrics from", r.metricsSource] as Entry] : []),
       ],
       [
         { header: "Field", get: (x) => x[0] },
