@@ -34,7 +34,7 @@ function userHome(env: Readonly<Record<string, string | undefined>>): string {
  *
  * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` / `E_CLEARML_CONFIG` (exit 4).
  */
-export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}): OpenClearml {
+export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, options: { listParams?: boolean } = {}): OpenClearml {
   const connection = resolveClearmlConnection(ctx.io.env, userHome(ctx.io.env));
   const { stderr } = ctx.io;
   const onRequest = flags.verbose
@@ -51,7 +51,7 @@ export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}): Open
         drawn = true;
       }
     : undefined;
-  const store = new ClearmlStore({ client, onWarning: ctx.warn, onProgress });
+  const store = new ClearmlStore({ client, onWarning: ctx.warn, onProgress, listParams: options.listParams });
   const done = () => {
     if (drawn) stderr.write("\r\x1b[2K");
     drawn = false;

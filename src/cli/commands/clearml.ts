@@ -93,7 +93,8 @@ export interface ClearmlCompareScoresFlags extends CompareScoresFlags, ClearmlFl
 export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresFlags, ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const registry = metricRegistryOf(config);
-  const clearml = openClearml(ctx, flags);
+  // A ranking never reads parameters: leave them out of the listing.
+  const clearml = openClearml(ctx, flags, { listParams: false });
   try {
     return await rankStore(clearml.store, flags, ctx, registry, { onListed: clearml.done });
   } finally {

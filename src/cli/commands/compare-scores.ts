@@ -172,7 +172,7 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
     const cols = compareScoresColumns(result);
     if (format === "table") {
       if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors));
-      const def = registry.get(result.sortBy);
+      const def = registry.definitionOf(result.sortBy);
       const order = result.ascending ? "lowest first" : "highest first";
       const against = def !== undefined && (def.direction === "lower") !== result.ascending ? ` (against its registered direction: ${def.direction} is better)` : "";
       const shown = result.results.length < result.total ? ` (showing ${result.results.length})` : "";

@@ -136,6 +136,8 @@ interface Scroll {
   endpoint: string;
   position: number;
   expires: number;
+  /** The ordered matches when the scroll started: later pages read on from here, as a database cursor does. */
+  snapshot: unknown[];
 }
 
 /** Body of the list calls after validation (tasks.get_all, projects.get_all). */
@@ -780,7 +782,7 @@ export class FakeClearml {
   }
 
   /** Applies page/page_size, scroll_id/size or the unpaged cap, as the real server does (never more than 500). */
-  private paginate<T>(endpoint: string, list: T[], q: ListQuery): { items: T[]; scrollId?: string } {
+  private paginate<T>(endpoint: string, query: () => T[], q: ListQuery): { items: T[]; scrollId?: string } {
     const ordered = q.order_by !== undefined && q.order_by.length > 0;
     const cap = (requested: number, key: string): number => {
       if (requested <= MAX_PAGE_SIZE) return requested;
@@ -792,21 +794,25 @@ export class FakeClearml {
       if (q.size === undefined) this.violations.push(`${endpoint}: scroll without size`);
       const size = cap(q.size ?? MAX_PAGE_SIZE, "size");
       let position = 0;
+      let list: T[] | undefined;
       if (q.scroll_id !== null && q.scroll_id !== undefined) {
         const state = this.scrolls.get(q.scroll_id);
         this.scrolls.delete(q.scroll_id);
         if (!state || state.endpoint !== endpoint || Date.now() >= state.expires) throw new ApiError(400, 1104, "Invalid scroll id", { scroll_id: q.scroll_id });
         position = state.position;
+        list = state.snapshot as T[];
       }
       // refresh_scroll re-queries what the scroll already returned, from the start.
+      if (list === undefined || q.refresh_scroll === true) list = query();
       const start = q.refresh_scroll === true ? 0 : position;
       const count = q.refresh_scroll === true ? Math.min(Math.max(position, size), MAX_PAGE_SIZE) : size;
       const items = list.slice(start, start + count);
       const scrollId = randomBytes(16).toString("hex");
-      this.scrolls.set(scrollId, { endpoint, position: start + items.length, expires: Date.now() + SCROLL_TTL_MS });
+      this.scrolls.set(scrollId, { endpoint, position: start + items.length, expires: Date.now() + SCROLL_TTL_MS, snapshot: list });
       return { items, scrollId };
     }
     if (q.size !== undefined) this.violations.push(`${endpoint}: size without scroll_id is ignored by the server (send "scroll_id": null to start a scroll)`);
+    const list = query();
     if (q.page !== undefined || q.page_size !== undefined) {
       if (!ordered) this.violations.push(`${endpoint}: paging without order_by (pass one for stable pages)`);
       const size = cap(q.page_size ?? MAX_PAGE_SIZE, "page_size");
@@ -832,7 +838,7 @@ export class FakeClearml {
       }
     }
     const types = q.type && q.type.length > 0 ? q.type.map((t) => t.toLowerCase()) : undefined;
-    const matching = this.tasks.filter((t) => {
+    const matching = () => this.tasks.filter((t) => {
       const doc = t as unknown as Doc;
       if (!common(doc)) return false;
       if (projects && !projects.has(t.project)) return false;
@@ -842,7 +848,7 @@ export class FakeClearml {
       if (q.parent !== undefined && doc["parent"] !== q.parent) return false;
       return true;
     });
-    const { items, scrollId } = this.paginate(endpoint, this.order(matching as unknown as Doc[], q.order_by), q);
+    const { items, scrollId } = this.paginate(endpoint, () => this.order(matching() as unknown as Doc[], q.order_by), q);
     const tasks = items.map((t) => (q.only_fields ? projectFields(t, q.only_fields) : structuredClone(t)));
     return scrollId === undefined ? { tasks } : { tasks, scroll_id: scrollId };
   }
@@ -853,14 +859,14 @@ export class FakeClearml {
     const common = this.commonFilter(q);
     const description = q.description === undefined ? undefined : compileRegex(q.description, "description");
     const docs: Doc[] = this.projects.map((p) => ({ basename: p.name.slice(p.name.lastIndexOf("/") + 1), ...(p as unknown as Doc) }));
-    const matching = docs.filter((p) => {
+    const matching = () => docs.filter((p) => {
       if (!common(p)) return false;
       if (q.basename !== undefined && p["basename"] !== q.basename) return false;
       if (description && !description.test(String(p["description"] ?? ""))) return false;
       if (q.shallow_search === true && String(p["name"]).includes("/")) return false;
       return true;
     });
-    const { items, scrollId } = this.paginate(endpoint, this.order(matching, q.order_by), q);
+    const { items, scrollId } = this.paginate(endpoint, () => this.order(matching(), q.order_by), q);
     const projects = items.map((p) => (q.only_fields ? projectFields(p, q.only_fields) : structuredClone(p)));
     return scrollId === undefined ? { projects } : { projects, scroll_id: scrollId };
   }
