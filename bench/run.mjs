@@ -821,11 +821,11 @@ function main(tmp, pin, append, clearml) {
   const latencyMs = cm.C.requests.median * CLEARML_LATENCY;
   const breakdown =
     `Where C's median ${ms(cm.C.ms.median)} ms goes: ${ms(latencyMs)} ms is the added latency alone (${span(cm.C.requests)} sequential requests × ` +
-    `${CLEARML_LATENCY} ms), ${ms(cm.C.busyMs.median)} ms the fake server's own work (its event loop busy: filtering, sorting and projecting ` +
-    `${nText} tasks for each page, serialising the answers), and the rest, about ${ms(Math.max(0, cm.C.ms.median - latencyMs - cm.C.busyMs.median))} ms, ` +
+    `${CLEARML_LATENCY} ms), ${ms(cm.C.busyMs.median)} ms the fake server's own work (its event loop busy: filtering and sorting the ` +
+    `${nText} tasks once when the scroll starts, then projecting, copying and serialising each page), and the rest, about ${ms(Math.max(0, cm.C.ms.median - latencyMs - cm.C.busyMs.median))} ms, ` +
     `is the CLI's (Node start-up, about ${ms(coldStats.version.median)} ms as in Cold start, receiving and parsing the pages, ranking, writing ` +
-    `the JSON) and the loopback transfer. The fake is no database: it filters and sorts all ${nText} tasks again for every page ` +
-    `and deep-copies each answer, so its share is larger than an indexed server's would likely be; without it the median would be ` +
+    `the JSON) and the loopback transfer. The fake is no database: it scans and sorts in JavaScript ` +
+    `and copies each answer, so its share may differ from an indexed server's; without it the median would be ` +
     `about ${ms(Math.max(0, cm.C.ms.median - cm.C.busyMs.median))} ms (wall time − server busy, an estimate, not a measurement).`;
   const perTaskText =
     `P is the earlier tool's and the ClearML Python SDK's pattern: log in, look the project up, list the task ids (paged, ${CLEARML_PAGE} ` +
