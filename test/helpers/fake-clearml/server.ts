@@ -81,6 +81,8 @@ export interface FakeClearmlOptions {
   apiVersion?: string;
   /** Lifetime of issued tokens, in seconds; 0 issues tokens that are already expired. Default 30 days (auth.login's `expiration_sec` overrides it per token). */
   tokenLifetimeSec?: number;
+  /** Port on 127.0.0.1. Default 0: an ephemeral port (tests always use that). */
+  port?: number;
 }
 
 /** One request as the fake received and answered it. */
@@ -424,7 +426,7 @@ export class FakeClearml {
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
+      server.listen(options.port ?? 0, "127.0.0.1", () => {
         server.off("error", reject);
         resolve();
       });
