@@ -34,6 +34,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, 
 import os from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { bundleEntry as bundleInto } from "../scripts/bundle-entry.mjs";
 import { generateRegistry } from "./generate.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -227,32 +228,13 @@ async function benchPin(tmp) {
   return { params: lib.SCRYPT_DEFAULTS, verify: v, hash: h, cores, bruteMs: (10_000 * h.median) / cores, legacyAllMs };
 }
 
-/**
- * Bundles a TypeScript entry (and everything it imports, dependencies included) with tsup into
- * `<tmp>/bundle` as CommonJS, for a plain-JS worker to `require`. Returns the bundle's path.
- */
+/** {@link bundleEntry} of scripts/bundle-entry.mjs into `<tmp>/bundle`; a failure fails the bench. */
 async function bundleEntry(tmp, name, entry) {
-  const outDir = join(tmp, "bundle");
-  const { build } = await import("tsup");
-  await build({
-    config: false,
-    entry: { [name]: entry },
-    outDir,
-    format: ["cjs"],
-    platform: "node",
-    target: "node20",
-    noExternal: [/.*/],
-    dts: false,
-    sourcemap: false,
-    splitting: false,
-    clean: false,
-    silent: true,
-    define: { __EXPFLOW_VERSION__: JSON.stringify(pkg.version) },
-    tsconfig: join(ROOT, "tsconfig.json"),
-  });
-  const file = readdirSync(outDir).find((f) => f === `${name}.js` || f === `${name}.cjs`);
-  if (file === undefined) throw new CommandFailed(`tsup built no bundle for ${name} in ${outDir}`);
-  return join(outDir, file);
+  try {
+    return await bundleInto(join(tmp, "bundle"), name, entry, { __EXPFLOW_VERSION__: JSON.stringify(pkg.version) });
+  } catch (e) {
+    throw new CommandFailed(e instanceof Error ? e.message : String(e));
+  }
 }
 
 /**

@@ -10,11 +10,12 @@
 //   EXPFLOW_DEMO_PORT   port to listen on (default: any free port)
 //   EXPFLOW_DEMO_LATENCY_MS  milliseconds added to every answer (default 0)
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundleEntry } from "../../scripts/bundle-entry.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REGISTRY = join(ROOT, "examples", "experiments.jsonl");
@@ -75,24 +76,8 @@ export function tasksFromRecords(records, projectId, groupOf) {
 }
 
 async function bundleFake(dir) {
-  const { build } = await import("tsup");
-  await build({
-    config: false,
-    entry: { "fake-server": join(ROOT, "examples", "clearml-demo", "fake-server.ts") },
-    outDir: dir,
-    format: ["cjs"],
-    platform: "node",
-    target: "node20",
-    noExternal: [/.*/],
-    dts: false,
-    sourcemap: false,
-    splitting: false,
-    silent: true,
-    tsconfig: join(ROOT, "tsconfig.json"),
-  });
-  const file = readdirSync(dir).find((f) => /^fake-server\.c?js$/.test(f));
-  if (file === undefined) throw new Error(`tsup built no bundle in ${dir}`);
-  return createRequire(import.meta.url)(join(dir, file));
+  const file = await bundleEntry(dir, "fake-server", join(ROOT, "examples", "clearml-demo", "fake-server.ts"));
+  return createRequire(import.meta.url)(file);
 }
 
 async function main() {

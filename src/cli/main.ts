@@ -36,6 +36,19 @@ function formatOptions(cmd: Command): Command {
     .addOption(new Option("--markdown", "print a Markdown table").conflicts(["json", "csv"]));
 }
 
+/** The ranking flags shared by `compare-scores` and `clearml compare-scores`. */
+function rankingOptions(cmd: Command, things: string): Command {
+  return cmd
+    .requiredOption("--sort-by <metric>", "metric to rank by")
+    .addOption(new Option("--ascending", "lowest value first").conflicts("descending"))
+    .addOption(new Option("--descending", "highest value first").conflicts("ascending"))
+    .option("--then-by <metric>", "tie-breaker, in its registered direction (repeatable)", collect)
+    .option("--gate <metric:op:value>", "gate, e.g. pde_mean:lt:18.09; ops lt le gt ge eq ne (repeatable)", collect)
+    .option("--use-thresholds", "gate every registered metric that has a threshold")
+    .option("--only-passing", `show only ${things} passing every gate`)
+    .option("--max <n>", "show at most n rows, after ordering", positiveInt);
+}
+
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");
   return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
@@ -90,22 +103,17 @@ ClearML: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, CLEAR
   program.configureHelp({ showGlobalOptions: true });
 
   formatOptions(
-    program
-      .command("compare-scores")
-      .description("rank experiments of the local registry by a metric and gate them")
-      .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
-      .option("--project <name>", "only experiments of this project (exact name)")
-      .option("--tags <a,b>", "only experiments carrying all of these tags", commaList)
-      .option("--status <s1,s2>", "only experiments in one of these states", commaList)
-      .option("--include-archived", "include archived experiments (left out by default)")
-      .requiredOption("--sort-by <metric>", "metric to rank by")
-      .addOption(new Option("--ascending", "lowest value first").conflicts("descending"))
-      .addOption(new Option("--descending", "highest value first").conflicts("ascending"))
-      .option("--then-by <metric>", "tie-breaker, in its registered direction (repeatable)", collect)
-      .option("--gate <metric:op:value>", "gate, e.g. pde_mean:lt:18.09; ops lt le gt ge eq ne (repeatable)", collect)
-      .option("--use-thresholds", "gate every registered metric that has a threshold")
-      .option("--only-passing", "show only experiments passing every gate")
-      .option("--max <n>", "show at most n rows, after ordering", positiveInt),
+    rankingOptions(
+      program
+        .command("compare-scores")
+        .description("rank experiments of the local registry by a metric and gate them")
+        .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
+        .option("--project <name>", "only experiments of this project (exact name)")
+        .option("--tags <a,b>", "only experiments carrying all of these tags", commaList)
+        .option("--status <s1,s2>", "only experiments in one of these states", commaList)
+        .option("--include-archived", "include archived experiments (left out by default)"),
+      "experiments",
+    ),
   )
     .addHelpText(
       "after",
@@ -144,15 +152,7 @@ CLEARML_API_SECRET_KEY, else from clearml.conf (CLEARML_CONFIG_FILE, else ~/clea
       .option("--include-subprojects", "include the tasks of the project's subprojects");
   formatOptions(
     verbose(
-      clearmlSelection(clearml.command("compare-scores").description("rank the tasks of a ClearML project by a metric and gate them"))
-        .requiredOption("--sort-by <metric>", "metric to rank by")
-        .addOption(new Option("--ascending", "lowest value first").conflicts("descending"))
-        .addOption(new Option("--descending", "highest value first").conflicts("ascending"))
-        .option("--then-by <metric>", "tie-breaker, in its registered direction (repeatable)", collect)
-        .option("--gate <metric:op:value>", "gate, e.g. pde_mean:lt:18.09; ops lt le gt ge eq ne (repeatable)", collect)
-        .option("--use-thresholds", "gate every registered metric that has a threshold")
-        .option("--only-passing", "show only tasks passing every gate")
-        .option("--max <n>", "show at most n rows, after ordering", positiveInt),
+      rankingOptions(clearmlSelection(clearml.command("compare-scores").description("rank the tasks of a ClearML project by a metric and gate them")), "tasks"),
     ),
   )
     .addHelpText(
