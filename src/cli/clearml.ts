@@ -37,6 +37,11 @@ function userHome(env: Readonly<Record<string, string | undefined>>): string {
 export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, options: { listParams?: boolean } = {}): OpenClearml {
   const connection = resolveClearmlConnection(ctx.io.env, userHome(ctx.io.env));
   const { stderr } = ctx.io;
+  if (!connection.verifyCertificate) {
+    ctx.warn(
+      "certificate checks stay on: expflow ignores CLEARML_API_HOST_VERIFY_CERT / api.verify_certificate = false; to trust a self-signed server, point NODE_EXTRA_CA_CERTS at its CA certificate",
+    );
+  }
   const onRequest = flags.verbose
     ? (r: RequestInfo) => {
         const outcome = r.status === null ? "no answer" : String(r.status);

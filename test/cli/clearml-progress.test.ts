@@ -15,18 +15,27 @@ beforeAll(async () => {
 afterEach(() => fake.assertClean());
 afterAll(() => fake.close());
 
-async function cli(args: string[], tty: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], tty: boolean, extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
   const code = await run(args, {
     stdin: Readable.from([]) as unknown as NodeJS.ReadableStream & { isTTY?: boolean },
     stdout: { write: (t: string) => (stdout += t), isTTY: false },
     stderr: { write: (t: string) => (stderr += t), isTTY: tty },
-    env: { HOME: tempDir(), EXPFLOW_HOME: tempDir(), NO_COLOR: "1", CLEARML_API_HOST: fake.url, CLEARML_API_ACCESS_KEY: fake.accessKey, CLEARML_API_SECRET_KEY: fake.secretKey },
+    env: { HOME: tempDir(), EXPFLOW_HOME: tempDir(), NO_COLOR: "1", CLEARML_API_HOST: fake.url, CLEARML_API_ACCESS_KEY: fake.accessKey, CLEARML_API_SECRET_KEY: fake.secretKey, ...extraEnv },
     cwd: tempDir(),
   });
   return { code, stdout, stderr };
 }
+
+describe("certificate checks", () => {
+  it("stay on when CLEARML_API_HOST_VERIFY_CERT is false, with a warning saying how to trust a server", async () => {
+    const r = await cli(["clearml", "tasks", "--project", "PDEBench", "--json"], false, { CLEARML_API_HOST_VERIFY_CERT: "False" });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("warning: certificate checks stay on");
+    expect(r.stderr).toContain("NODE_EXTRA_CA_CERTS");
+  });
+});
 
 describe("ClearML listing progress", () => {
   it("on a terminal: tasks fetched so far after each page, then the line is cleared", async () => {

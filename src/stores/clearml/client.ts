@@ -35,6 +35,8 @@ export interface ClearmlClientOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Injected for tests; default `Math.random`. */
   readonly random?: () => number;
+  /** The clock (epoch ms), for token expiry and request timings. Injected for tests; default `Date.now`. */
+  readonly now?: () => number;
   /** Called after every HTTP exchange (for `--verbose`). */
   readonly onRequest?: (info: RequestInfo) => void;
 }
@@ -126,6 +128,7 @@ export class ClearmlClient {
   readonly #fetch: typeof fetch;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
+  readonly #now: () => number;
   readonly #onRequest: ((info: RequestInfo) => void) | undefined;
   #token: Promise<string> | undefined;
   #tokenValue: string | undefined;
@@ -142,6 +145,7 @@ export class ClearmlClient {
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
     this.#onRequest = options.onRequest;
   }
 
@@ -192,7 +196,7 @@ export class ClearmlClient {
 
   #ensureToken(): Promise<string> {
     // Renew a token that expires within a minute rather than wait for the server to refuse it.
-    if (this.#token !== undefined && this.#tokenExpires !== null && this.#tokenExpires - Date.now() < 60_000) this.#token = undefined;
+    if (this.#token !== undefined && this.#tokenExpires !== null && this.#tokenExpires - this.#now() < 60_000) this.#token = undefined;
     if (this.#token === undefined) {
       const pending = this.#send("auth.login", "{}", "application/json", this.#basic, true).then((data) => {
         const token = (data as { token?: unknown } | null)?.token;
@@ -221,13 +225,13 @@ export class ClearmlClient {
   async #send(endpoint: string, body: string, contentType: string, authorization: string | undefined, idempotent: boolean): Promise<unknown> {
     const url = `${this.#base}/${this.#version ? `v${this.#version}/` : ""}${endpoint}`;
     for (let attempt = 1; ; attempt++) {
-      const started = Date.now();
+      const started = this.#now();
       try {
         const data = await this.#attempt(endpoint, url, body, contentType, authorization);
-        this.#onRequest?.({ endpoint, status: 200, ms: Date.now() - started, attempt });
+        this.#onRequest?.({ endpoint, status: 200, ms: this.#now() - started, attempt });
         return data;
       } catch (e) {
-        const ms = Date.now() - started;
+        const ms = this.#now() - started;
         if (!(e instanceof AttemptError)) {
           const status = isClearmlFailure(e) ? e.clearml.resultCode : null;
           this.#onRequest?.({ endpoint, status, ms, attempt, error: isClearmlFailure(e) ? `${e.clearml.resultCode}/${e.clearml.resultSubcode}` : e instanceof ExpflowError ? e.code : "error" });

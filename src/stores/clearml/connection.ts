@@ -14,6 +14,16 @@ export interface ClearmlConnection {
   readonly secretKey: string;
   /** Where the server URL and the credentials came from (an environment variable or a file). */
   readonly sources: { readonly apiServer: string; readonly credentials: string };
+  /**
+   * `false` when `CLEARML_API_HOST_VERIFY_CERT` or `api.verify_certificate` asks to skip TLS
+   * certificate checks. expflow always verifies; the CLI says how to trust a self-signed server.
+   */
+  readonly verifyCertificate: boolean;
+}
+
+function falsy(v: unknown): boolean {
+  if (v === false || v === 0) return true;
+  return typeof v === "string" && ["false", "0", "no", "off"].includes(v.trim().toLowerCase());
 }
 
 function envValue(env: Readonly<Record<string, string | undefined>>, names: readonly string[]): { value: string; name: string } | undefined {
@@ -87,6 +97,8 @@ export function resolveClearmlConnection(env: Readonly<Record<string, string | u
       hint: file ? `read ${file.path}; run \`clearml-init\` or set the variables` : "no clearml.conf found (CLEARML_CONFIG_FILE or ~/clearml.conf); run `clearml-init` or set the variables",
     });
   }
+  const verifyEnv = envValue(env, ["CLEARML_API_HOST_VERIFY_CERT", "TRAINS_API_HOST_VERIFY_CERT"]);
+  const verifyFile = file ? confGet(file.conf, "api.verify_certificate") : undefined;
   const webEnv = envValue(env, ["CLEARML_WEB_HOST", "TRAINS_WEB_HOST"]);
   const filesEnv = envValue(env, ["CLEARML_FILES_HOST", "TRAINS_FILES_HOST"]);
   return {
@@ -95,6 +107,7 @@ export function resolveClearmlConnection(env: Readonly<Record<string, string | u
     filesServer: filesEnv?.value ?? fromFile("api.files_server") ?? null,
     accessKey: accessKey!,
     secretKey: secretKey!,
+    verifyCertificate: !falsy(verifyEnv?.value ?? verifyFile),
     sources: {
       apiServer: host?.name ?? file!.path,
       credentials: access && secret ? `${access.name}, ${secret.name}` : access || secret ? `${file?.path ?? "?"} and the environment` : file!.path,

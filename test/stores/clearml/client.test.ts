@@ -63,6 +63,19 @@ describe("ClearmlClient: login and tokens", () => {
     expect(auths).toEqual(["auth.login:basic", "projects.get_all:bearer", "projects.get_all:bearer", "server.info:bearer"]);
   });
 
+  it("renews a token that expires within a minute before using it (injected clock)", async () => {
+    await fake.close();
+    fake = await FakeClearml.start({ tokenLifetimeSec: 3600 });
+    let skew = 0;
+    const c = new ClearmlClient({ apiServer: fake.url, accessKey: fake.accessKey, secretKey: fake.secretKey, now: () => Date.now() + skew });
+    await c.call("server.info");
+    await c.call("server.info");
+    expect(fake.count("auth.login")).toBe(1);
+    skew = 3600_000 - 30_000;
+    await c.call("server.info");
+    expect(fake.count("auth.login")).toBe(2);
+  });
+
   it("concurrent first calls share one login", async () => {
     const { c } = client();
     await Promise.all([c.call("server.info"), c.call("server.info"), c.call("server.info")]);

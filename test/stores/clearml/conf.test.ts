@@ -117,6 +117,17 @@ describe("resolveClearmlConnection", () => {
     expect(b.sources.apiServer).toBe("CLEARML_API_HOST");
   });
 
+  it("verifyCertificate: true unless CLEARML_API_HOST_VERIFY_CERT or api.verify_certificate says false", () => {
+    const home = dir();
+    writeFileSync(join(home, "clearml.conf"), REAL);
+    expect(resolveClearmlConnection({}, home).verifyCertificate).toBe(true);
+    expect(resolveClearmlConnection({ CLEARML_API_HOST_VERIFY_CERT: "0" }, home).verifyCertificate).toBe(false);
+    const file = join(dir(), "c.conf");
+    writeFileSync(file, 'api { api_server: https://srv:8008\n verify_certificate: False\n credentials { access_key: "a", secret_key: "b" } }');
+    expect(resolveClearmlConnection({ CLEARML_CONFIG_FILE: file }, home).verifyCertificate).toBe(false);
+    expect(resolveClearmlConnection({ CLEARML_CONFIG_FILE: file, CLEARML_API_HOST_VERIFY_CERT: "true" }, home).verifyCertificate).toBe(true);
+  });
+
   it("CLEARML_CONFIG_FILE names the only file read; api.host is the fallback for api_server", () => {
     const home = dir();
     writeFileSync(join(home, "clearml.conf"), REAL);
