@@ -1,7 +1,8 @@
 // Bundles a TypeScript entry (and everything it imports, dependencies included) with tsup, as
-// CommonJS a plain-JS process can `require`: the benchmark's workers and the ClearML demo load the
-// fake server and the registry writer this way, from src/ and test/ as they are (no build of their
-// own). Needs the dev dependencies (`npm ci`).
+// CommonJS a plain-JS process can `require`: the benchmark's workers, the ClearML demo and the
+// multi-process tests' children load the fake server, the registry writer and the security code
+// this way, from src/ and test/ as they are (no build of their own). Needs the dev dependencies
+// (`npm ci`). Types for TypeScript callers: bundle-entry.d.mts.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
