@@ -1,4 +1,3 @@
-import { matchesFilter } from "../../core/experiment.js";
 import type { Gate } from "../../core/gates/gate.js";
 import { GATE_OP_SYMBOLS, parseGate } from "../../core/gates/gate.js";
 import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
@@ -140,7 +139,8 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
   // Parse gates before reading anything: a typo fails fast, whatever the registry's size.
   const gates = (flags.gate ?? []).map(parseGate);
   const statuses = flags.status ?? [];
-  const selection = await store.list({
+  // The store applies every criterion, statuses included (the Store contract).
+  const experiments = await store.list({
     project: flags.project,
     tags: flags.tags,
     anyTag: flags.anyTag,
@@ -149,8 +149,7 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
     statuses: statuses.length > 0 ? statuses : undefined,
   });
   opts.onListed?.();
-  checkStatuses(statuses, selection, store.statuses);
-  const experiments = statuses.length > 0 ? selection.filter((e) => matchesFilter(e, { statuses })) : selection;
+  checkStatuses(statuses, experiments, store.statuses);
 
   const result = compareScores(experiments, {
     sortBy: flags.sortBy,
