@@ -84,12 +84,7 @@ interface AuditSubject {
 /** The ClearML task `taskId`, as an audit subject labelled `label`. */
 async function clearmlSubject(ctx: CommandContext, label: string, taskId: string, flags: ClearmlFlags): Promise<AuditSubject> {
   const { store } = openClearml(ctx, flags);
-  const task = await store.get(taskId);
-  if (task === undefined) {
-    throw new NotFoundError("E_TASK_NOT_FOUND", `no ClearML task '${taskId}' on ${store.location}`, {
-      hint: "check the task id (the ID in the ClearML web app's task info); `expflow clearml tasks --project P` lists them",
-    });
-  }
+  const task = await store.requireTask(taskId);
   return { label, experiment: task, metrics: task.metrics, params: task.params, source: `ClearML task ${taskId} on ${store.location}` };
 }
 

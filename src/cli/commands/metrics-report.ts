@@ -1,6 +1,6 @@
 import { metricRegistryOf } from "../../config/load.js";
-import { ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
-import { reportStandard, validateMetricValues } from "../../core/metrics/registry.js";
+import { UsageError } from "../../core/errors.js";
+import { validateMetricValues } from "../../core/metrics/registry.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";
 import { plainObject } from "../../stores/local/record.js";
@@ -30,8 +30,9 @@ export interface MetricsReportFlags {
  * unknown name or a non-finite value is exit 2 and nothing is written), then merged into the
  * record as a new snapshot under the registry lock, so concurrent reports all survive.
  *
- * With `--task-id ID` (and no experiment id) the values go to that ClearML task instead, as one
- * `events.add_batch`, after a check that the task exists and accepts events.
+ * With `--task-id ID` (and no experiment id) the values go to that ClearML task instead, through
+ * `ClearmlStore.reportMetrics` (a check that the task exists and is not published, then one
+ * `events.add_batch`).
  *
  * @throws {ValidationError} a value the registry refuses (exit 2; nothing sent or written).
  * @throws {NotFoundError} unknown experiment or task (exit 2).
@@ -70,19 +71,7 @@ async function reportToTask(taskId: string, pairs: string[], flags: MetricsRepor
   // Validate before any connection: a refused value sends nothing.
   const values = validateMetricValues(parseAssignments(pairs), registry);
   const { store } = openClearml(ctx, flags);
-  const task = await store.get(taskId);
-  if (task === undefined) {
-    throw new NotFoundError("E_TASK_NOT_FOUND", `no ClearML task '${taskId}' on ${store.location}`, {
-      hint: "check the task id (the ID in the ClearML web app's task info)",
-    });
-  }
-  if (task.backendStatus === "published") {
-    throw new ConflictError("E_TASK_PUBLISHED", `ClearML task ${taskId} is published, and a published task accepts no new metrics`, {
-      hint: "report to a task that is not published (clone it in ClearML if needed)",
-    });
-  }
-  await reportStandard(values, store.task(taskId, { registry }), { registry });
-  const sent = Object.entries(values).map(([name, value]) => ({ metric: registry.get(name)?.group ?? "Custom", variant: name, value }));
+  const { scalars: sent } = await store.reportMetrics(taskId, values, { registry });
   if (flags.json) {
     ctx.io.stdout.write(`${JSON.stringify({ task_id: taskId, server: store.location, iteration: 0, scalars: sent })}\n`);
   } else {

@@ -1,4 +1,4 @@
-import { BackendError, NotFoundError, UsageError } from "../../core/errors.js";
+import { BackendError, ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
 import { LIFECYCLE_STATES, matchesFilter } from "../../core/experiment.js";
 import type { MetricRegistry, MetricValues } from "../../core/metrics/registry.js";
@@ -310,27 +310,61 @@ export class ClearmlStore implements Store {
   }
 
   /**
-   * Sends validated metric values to a task as scalars, in one `events.add_batch` call: metric =
-   * the registry group (`Score`, `PDE`, ...), variant = the metric name, iteration 0.
+   * The task with exactly this id, as {@link get}.
    *
+   * @throws {NotFoundError} `E_TASK_NOT_FOUND` (exit 2) when there is none.
+   */
+  async requireTask(id: string): Promise<Experiment> {
+    const task = await this.get(id);
+    if (task === undefined) throw this.#taskNotFound(id);
+    return task;
+  }
+
+  #taskNotFound(id: string): NotFoundError {
+    return new NotFoundError("E_TASK_NOT_FOUND", `no ClearML task '${id}' on ${this.location}`, {
+      hint: "check the task id (the ID in the ClearML web app's task info); `expflow clearml tasks --project P` lists them",
+    });
+  }
+
+  /**
+   * Sends validated metric values to a task as scalars, in one `events.add_batch` call: metric =
+   * the registry group (`Score`, `PDE`, ...; `Custom` for a metric without one), variant = the
+   * metric name, iteration 0. One request before it checks that the task exists and is not
+   * published, so either failure is said plainly and nothing is sent.
+   *
+   * @returns how many events the server added, and the scalars sent.
+   * @throws {NotFoundError} `E_TASK_NOT_FOUND` (exit 2) for an unknown task.
+   * @throws {ConflictError} `E_TASK_PUBLISHED` (exit 2): a published task accepts no events.
    * @throws {BackendError} from the client; `E_CLEARML_EVENTS` when the server adds fewer events
    *   than sent (with its reasons).
-   * @throws {ClearmlConflictError} when the task refuses events (published).
    */
-  async reportMetrics(taskId: string, values: MetricValues, options: { registry?: MetricRegistry; now?: () => number } = {}): Promise<{ added: number }> {
+  async reportMetrics(
+    taskId: string,
+    values: MetricValues,
+    options: { registry?: MetricRegistry; now?: () => number } = {},
+  ): Promise<{ added: number; scalars: { metric: string; variant: string; value: number }[] }> {
     const registry = options.registry ?? Registry.standard();
-    const timestamp = (options.now ?? Date.now)();
-    const events = Object.entries(values).map(([name, value]) => {
+    const scalars = Object.entries(values).map(([name, value]) => {
       if (!Number.isFinite(value)) throw new RangeError(`metric '${name}' is not finite`);
-      return { type: "training_stats_scalar", task: taskId, metric: registry.get(name)?.group ?? "Custom", variant: name, value, iter: 0, timestamp };
+      return { metric: registry.get(name)?.group ?? "Custom", variant: name, value };
     });
-    if (events.length === 0) return { added: 0 };
+    if (scalars.length === 0) return { added: 0, scalars };
+    const found = await this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { id: [taskId], only_fields: ["id", "status"] });
+    const task = (found.tasks ?? []).find((t) => t.id === taskId);
+    if (task === undefined) throw this.#taskNotFound(taskId);
+    if (task.status === "published") {
+      throw new ConflictError("E_TASK_PUBLISHED", `ClearML task ${taskId} is published, and a published task accepts no new metrics`, {
+        hint: "report to a task that is not published (clone it in ClearML if needed)",
+      });
+    }
+    const timestamp = (options.now ?? Date.now)();
+    const events = scalars.map((x) => ({ type: "training_stats_scalar", task: taskId, ...x, iter: 0, timestamp }));
     const data = await this.#client.callJsonLines<{ added?: unknown; errors?: unknown; errors_info?: unknown }>("events.add_batch", events);
     const added = typeof data.added === "number" ? data.added : 0;
     if (added < events.length) {
       throw new BackendError("E_CLEARML_EVENTS", `ClearML at ${this.location} added ${added} of ${events.length} metric events to task ${taskId}${data.errors_info ? `: ${JSON.stringify(data.errors_info).slice(0, 300)}` : ""}`);
     }
-    return { added };
+    return { added, scalars };
   }
 
   /**

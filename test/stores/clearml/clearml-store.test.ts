@@ -333,5 +333,15 @@ describe("ClearmlStore: reporting metrics", () => {
       .reportMetrics(fake.tasks[0]!.id, { pde_mean: 1 })
       .catch((x: unknown) => x);
     expect((e as { exitCode?: number }).exitCode).toBe(2);
+    expect((e as { code?: string }).code).toBe("E_TASK_PUBLISHED");
+    expect(fake.count("events.add_batch")).toBe(0);
+  });
+
+  it("an unknown task: exit 2 E_TASK_NOT_FOUND, nothing sent; requireTask says the same", async () => {
+    await start([fakeTask({ name: "t", project: P.id })]);
+    const s = store();
+    await expect(s.reportMetrics("0000000000000000000000000000dead", { pde_mean: 1 })).rejects.toMatchObject({ code: "E_TASK_NOT_FOUND", exitCode: 2 });
+    await expect(s.requireTask("0000000000000000000000000000dead")).rejects.toMatchObject({ code: "E_TASK_NOT_FOUND", exitCode: 2 });
+    expect(fake.count("events.add_batch")).toBe(0);
   });
 });
