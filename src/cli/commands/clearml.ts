@@ -7,7 +7,8 @@ import type { ClearmlFlags } from "../clearml.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import { formatOf } from "../context.js";
-import { checkStatuses } from "../filters.js";
+import type { SelectionFlags } from "../filters.js";
+import { checkStatuses, filterOf } from "../filters.js";
 import type { Column } from "../output/render.js";
 import { renderRows } from "../output/render.js";
 import type { CompareScoresFlags } from "./compare-scores.js";
@@ -103,13 +104,8 @@ export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresFla
 }
 
 /** Flags of `expflow clearml tasks`. */
-export interface ClearmlTasksFlags extends FormatFlags, ClearmlFlags {
+export interface ClearmlTasksFlags extends FormatFlags, ClearmlFlags, SelectionFlags {
   project: string;
-  tags?: string[];
-  anyTag?: boolean;
-  status?: string[];
-  includeArchived?: boolean;
-  includeSubprojects?: boolean;
 }
 
 /** One task in `clearml tasks --json` (a documented contract). */
@@ -140,14 +136,7 @@ export async function clearmlTasksCommand(flags: ClearmlTasksFlags, ctx: Command
   const statuses = flags.status ?? [];
   let tasks: Experiment[];
   try {
-    tasks = await clearml.store.list({
-      project: flags.project,
-      tags: flags.tags,
-      anyTag: flags.anyTag,
-      statuses: statuses.length > 0 ? statuses : undefined,
-      includeArchived: flags.includeArchived,
-      includeSubprojects: flags.includeSubprojects,
-    });
+    tasks = await clearml.store.list(filterOf(flags));
   } finally {
     clearml.done();
   }

@@ -7,22 +7,15 @@ import { LocalStore } from "../../stores/local/local-store.js";
 import type { Store } from "../../stores/store.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import { formatOf } from "../context.js";
-import { checkStatuses } from "../filters.js";
+import type { SelectionFlags } from "../filters.js";
+import { checkStatuses, filterOf } from "../filters.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 
 /** Flags of `expflow compare-scores`, as parsed. */
-export interface CompareScoresFlags extends FormatFlags {
+export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
   registry?: string;
-  project?: string;
-  tags?: string[];
-  /** `--tags` means any of them (ClearML). */
-  anyTag?: boolean;
-  /** `--project` includes its subprojects (ClearML). */
-  includeSubprojects?: boolean;
-  status?: string[];
-  includeArchived?: boolean;
   sortBy: string;
   ascending?: boolean;
   descending?: boolean;
@@ -140,14 +133,7 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
   const gates = (flags.gate ?? []).map(parseGate);
   const statuses = flags.status ?? [];
   // The store applies every criterion, statuses included (the Store contract).
-  const experiments = await store.list({
-    project: flags.project,
-    tags: flags.tags,
-    anyTag: flags.anyTag,
-    includeSubprojects: flags.includeSubprojects,
-    includeArchived: flags.includeArchived,
-    statuses: statuses.length > 0 ? statuses : undefined,
-  });
+  const experiments = await store.list(filterOf(flags));
   opts.onListed?.();
   checkStatuses(statuses, experiments, store.statuses);
 
