@@ -1,16 +1,17 @@
 // Try the ClearML commands without a ClearML server: `npm run demo:clearml`.
 //
 // Starts the test suite's fake ClearML server on 127.0.0.1 with the example registry
-// (examples/experiments.jsonl) loaded as tasks of the project PDEBench: each experiment's latest
-// record becomes a task with its name, status (running -> in_progress), tags, creation time,
-// parameters as hyperparameters, an id that sorts as the experiment id does, and metrics as last_metrics under their registry group's title
-// (`Score/seg_total`, `PDE/pde_mean`, ...; unregistered metrics under `Custom`). Prints the
-// variables to export and a command to try, then serves until Ctrl-C.
+// (examples/experiments.jsonl, read by LocalStore) loaded as tasks of the project PDEBench: each
+// experiment becomes a task with its name, status (running -> in_progress), tags, creation time,
+// parameters as hyperparameters, an id that sorts as the experiment id does, and metrics as
+// last_metrics under their registry group's title (`Score/seg_total`, `PDE/pde_mean`, ...;
+// unregistered metrics under `Custom`). Prints the variables to export and a command to try, then
+// serves until Ctrl-C.
 //
 //   EXPFLOW_DEMO_PORT   port to listen on (default: any free port)
 //   EXPFLOW_DEMO_LATENCY_MS  milliseconds added to every answer (default 0)
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,23 +20,6 @@ import { bundleEntry } from "../../scripts/bundle-entry.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REGISTRY = join(ROOT, "examples", "experiments.jsonl");
-
-/** The registry's latest live record per experiment id, in file order of first appearance. */
-export function latestRecords(text) {
-  const latest = new Map();
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    let r;
-    try {
-      r = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (r === null || typeof r !== "object" || typeof r.experiment_id !== "string") continue;
-    latest.set(r.experiment_id, r);
-  }
-  return [...latest.values()].filter((r) => r.deleted !== true);
-}
 
 const STATUS = { created: "created", dispatched: "queued", queued: "queued", running: "in_progress", completed: "completed", failed: "failed", cancelled: "stopped" };
 
@@ -49,28 +33,28 @@ export function taskIdOf(experimentId) {
   return createHash("md5").update(bytes).digest("hex");
 }
 
-/** Task inputs for the fake's `fakeTask`, from registry records; `groupOf(metric)` names its title. */
-export function tasksFromRecords(records, projectId, groupOf) {
-  return records.map((r) => {
+/**
+ * Task inputs for the fake's `fakeTask`, from the experiments LocalStore reads (latest snapshot of
+ * each, deleted ones gone); `groupOf(metric)` names a metric's title.
+ */
+export function tasksFromExperiments(experiments, projectId, groupOf) {
+  return experiments.map((e) => {
     const metrics = {};
-    for (const [name, value] of Object.entries(r.metrics ?? {})) {
+    for (const [name, value] of Object.entries(e.metrics)) {
       if (typeof value !== "number" || !Number.isFinite(value)) continue;
-      const title = groupOf(name) ?? "Custom";
-      (metrics[title] ??= {})[name] = value;
+      (metrics[groupOf(name) ?? "Custom"] ??= {})[name] = value;
     }
-    const params = {};
-    for (const [k, v] of Object.entries(r.params ?? {})) if (v !== null && v !== undefined) params[k] = String(v);
-    const created = typeof r.timestamp === "string" && !Number.isNaN(Date.parse(r.timestamp)) ? new Date(Date.parse(r.timestamp)).toISOString() : undefined;
+    const createdMs = e.created === null ? Number.NaN : Date.parse(e.created);
     return {
-      id: taskIdOf(r.experiment_id),
-      name: r.name ?? r.experiment_id,
+      id: taskIdOf(e.id),
+      name: e.name ?? e.id,
       project: projectId,
-      status: STATUS[r.status] ?? "completed",
-      tags: Array.isArray(r.tags) ? r.tags.filter((t) => typeof t === "string") : [],
-      archived: r.archived === true,
-      created,
+      status: STATUS[e.status] ?? "completed",
+      tags: [...e.tags],
+      archived: e.archived === true,
+      created: Number.isNaN(createdMs) ? undefined : new Date(createdMs).toISOString(),
       metrics,
-      params,
+      params: { ...e.params },
     };
   });
 }
@@ -86,10 +70,11 @@ async function main() {
   let fake;
   try {
     const lib = await bundleFake(dir);
-    const { STANDARD_METRICS } = await import(join(ROOT, "dist", "index.js"));
+    const { LocalStore, STANDARD_METRICS } = await import(join(ROOT, "dist", "index.js"));
     const groups = new Map(STANDARD_METRICS.map((m) => [m.name, m.group]));
     const project = lib.fakeProject("PDEBench");
-    const tasks = tasksFromRecords(latestRecords(readFileSync(REGISTRY, "utf8")), project.id, (m) => groups.get(m)).map((t) => lib.fakeTask(t));
+    const experiments = await new LocalStore({ path: REGISTRY }).list({ includeArchived: true });
+    const tasks = tasksFromExperiments(experiments, project.id, (m) => groups.get(m)).map((t) => lib.fakeTask(t));
     const port = Number(process.env.EXPFLOW_DEMO_PORT ?? 0);
     fake = await lib.FakeClearml.start({ projects: [project], tasks, latencyMs: Number(process.env.EXPFLOW_DEMO_LATENCY_MS ?? 0), port });
     const secret = fake.secretKey.replace(/'/g, "'\\''");
