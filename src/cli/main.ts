@@ -36,6 +36,11 @@ function formatOptions(cmd: Command): Command {
     .addOption(new Option("--markdown", "print a Markdown table").conflicts(["json", "csv"]));
 }
 
+/** `--verbose` of every command that may talk to ClearML. */
+function verbose(cmd: Command): Command {
+  return cmd.option("--verbose", "log every ClearML request to standard error (endpoint, status, time; never credentials)");
+}
+
 /** The ranking flags shared by `compare-scores` and `clearml compare-scores`. */
 function rankingOptions(cmd: Command, things: string): Command {
   return cmd
@@ -130,7 +135,6 @@ Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input erro
     });
 
   const clearml = program.command("clearml").description("experiments on a ClearML server: connection status, task listing, ranking with gates");
-  const verbose = (cmd: Command): Command => cmd.option("--verbose", "log every request to standard error (endpoint, status, time; never credentials)");
   verbose(clearml.command("status").description("the server, its API version, and whether the credentials work (exit 4 when not)").option("--json", "print JSON"))
     .addHelpText(
       "after",
@@ -193,15 +197,13 @@ Exit codes: 0 at least one task passes, 1 none does, 2 usage or input error, 4 C
       exitCode = await metricsShowCommand(name, opts, ctx);
     });
 
-  metrics
-    .command("report")
+  verbose(metrics.command("report"))
     .description("report metric values to an experiment (or, with --task-id, to a ClearML task), validated through the metrics registry")
     .argument("[id]", "experiment id or unique prefix (not with --task-id)")
     .argument("[name=value...]", "metric values, e.g. pde_mean=16.2 train_time_min=41")
     .option("--task-id <id>", "report to this ClearML task instead, as scalars (metric = the registry group, variant = the name, iteration 0)")
     .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
     .option("--json", "print the updated record (or what was sent) as JSON")
-    .option("--verbose", "with --task-id: log every request to standard error (never credentials)")
     .addHelpText(
       "after",
       `
@@ -354,16 +356,14 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
 
   const audit = program.command("audit").description("competition-rules audits, and the tamper-evident audit log of protected actions");
   formatOptions(
-    audit
-      .command("validate")
+    verbose(audit.command("validate"))
       .description("check an experiment's metrics and parameters against the competition rules: exit 0 all pass, 1 any fails")
       .argument("<experiment-id>", "experiment id or unique prefix (with --task-id: only the report's label)")
       .option("--competition-rules", "check the competition rules (the earlier tool's form; the default)")
       .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
       .option("--task-id <id>", "take metrics and parameters from this ClearML task")
       .option("--junit <file>", "also write JUnit XML (one testcase per check) for CI")
-      .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
-      .option("--verbose", "log every ClearML request to standard error (never credentials)"),
+      .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)"),
   ).action(async (id: string, opts) => {
     const { auditValidateCommand } = await import("./commands/audit.js");
     exitCode = await auditValidateCommand(id, opts, ctx);
@@ -377,15 +377,13 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       const { auditRulesCommand } = await import("./commands/audit.js");
       exitCode = await auditRulesCommand(opts, ctx);
     });
-  audit
-    .command("report")
+  verbose(audit.command("report"))
     .description("a Markdown report of an experiment: the rules' verdict, its parameters and metrics")
     .argument("<experiment-id>", "experiment id or unique prefix (with --task-id: only the report's label)")
     .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
     .option("--task-id <id>", "take metrics and parameters from this ClearML task")
     .option("--output <file>", "write the report to this file instead of standard output")
     .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
-    .option("--verbose", "log every ClearML request to standard error (never credentials)")
     .action(async (id: string, opts) => {
       const { auditReportCommand } = await import("./commands/audit.js");
       exitCode = await auditReportCommand(id, opts, ctx);
