@@ -222,7 +222,7 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
     cmd
       .addOption(new Option("--pin <pin>", "the PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
       .option("--pin-stdin", "read the PIN from one line of standard input")
-      .option("--force", "proceed without the PIN, where pin.allow_force permits (logged)");
+      .option("--force", "proceed without the PIN, only where the PIN owner allowed it (expflow pin policy; logged)");
   const registryOption = (cmd: Command): Command => cmd.option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)");
 
   const runCmd = program.command("run").description("local runs: submit, list, inspect, cancel, archive");
@@ -317,11 +317,12 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
   pin
     .command("init")
     .description("set the PIN (changing an existing one needs the current PIN)")
-    .argument("[PIN]", "the new PIN, 4 digits (visible in the process list: prefer --new-pin-stdin or the prompt)")
+    .argument("[PIN]", "the new PIN, 4 to 12 digits (visible in the process list: prefer --new-pin-stdin or the prompt)")
     .option("--new-pin-stdin", "read the new PIN from standard input (after the current one, with --pin-stdin)")
     .addOption(new Option("--pin <pin>", "the current PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
     .option("--pin-stdin", "read the current PIN from the first line of standard input")
-    .option("--force", "change without the current PIN, where pin.allow_force permits")
+    .option("--force", "change without the current PIN, only where the PIN owner allowed it")
+    .option("--registry <file>", "the registry the PIN protects (default: $EXPFLOW_HOME/experiments.jsonl, or as configured)")
     .action(async (newPin: string | undefined, opts) => {
       const { pinInitCommand } = await import("./commands/pin.js");
       exitCode = await pinInitCommand(newPin, opts, ctx);
@@ -340,10 +341,22 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
     .description("remove the PIN (needs the current PIN)")
     .addOption(new Option("--pin <pin>", "the current PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
     .option("--pin-stdin", "read the current PIN from one line of standard input")
-    .option("--force", "clear without the PIN, where pin.allow_force permits")
+    .option("--force", "clear without the PIN, only where the PIN owner allowed it")
     .action(async (opts) => {
       const { pinClearCommand } = await import("./commands/pin.js");
       exitCode = await pinClearCommand(opts, ctx);
+    });
+  pin
+    .command("policy")
+    .description("show or change whether --force may stand in for the PIN (allowing it needs the PIN)")
+    .addOption(new Option("--allow-force", "let --force stand in for the PIN (asks the PIN; logged)"))
+    .addOption(new Option("--no-allow-force", "forbid --force again (logged)"))
+    .addOption(new Option("--pin <pin>", "the PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
+    .option("--pin-stdin", "read the PIN from one line of standard input")
+    .option("--json", "print JSON")
+    .action(async (opts) => {
+      const { pinPolicyCommand } = await import("./commands/pin.js");
+      exitCode = await pinPolicyCommand(opts, ctx);
     });
   pin
     .command("status")

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { DeniedError, UsageError } from "../core/errors.js";
+import { InterruptedError, UsageError } from "../core/errors.js";
 import type { GuardContext } from "../security/guard.js";
 import type { CommandContext, InStream } from "./context.js";
 import { currentUser } from "./registry.js";
@@ -76,21 +76,27 @@ export function hiddenPrompt(ctx: CommandContext): ((message: string) => Promise
     try {
       return await password({ message }, { input: stdin, output: stdout as NodeJS.WritableStream });
     } catch (e) {
-      if ((e as Error).name === "ExitPromptError") throw new DeniedError("E_PIN_CANCELLED", "PIN entry cancelled");
+      if ((e as Error).name === "ExitPromptError") throw new InterruptedError("E_PIN_CANCELLED", "PIN entry cancelled (Ctrl-C): nothing was done");
       throw e;
     }
   };
 }
 
-/** The guard's context for a command: home and policy from config, channels from the CLI's I/O. */
-export async function guardContext(ctx: CommandContext, lines: LineReader = new LineReader(ctx.io.stdin)): Promise<GuardContext> {
+/**
+ * The guard's context for a command: home and policy from config, channels from the CLI's I/O.
+ *
+ * @param registry the registry file the action changes, if any: its protection decides whose
+ *   PIN applies.
+ */
+export async function guardContext(ctx: CommandContext, lines: LineReader = new LineReader(ctx.io.stdin), registry?: string): Promise<GuardContext> {
   const config = await ctx.config();
   return {
     home: config.home,
     env: ctx.io.env,
     cwd: ctx.io.cwd,
     configHash: config.pinHash,
-    allowForce: config.allowForce.value,
+    forceForbiddenBy: config.forceForbiddenBy,
+    registry,
     warn: ctx.warn,
     now: () => new Date(),
     user: currentUser(ctx.io.env),

@@ -28,10 +28,10 @@ export interface ResolvedConfig {
   /** For each overridden metric, the file that last set one of its fields. */
   readonly metricSources: Readonly<Record<string, string>>;
   /**
-   * `pin.allow_force`: whether `--force` may skip the PIN. Default true (as the earlier tool).
-   * The most restrictive layer wins: `false` in any file cannot be undone by another file.
+   * The first file that says `pin.allow_force: false`, if any. Files can only forbid `--force`:
+   * allowing it is the PIN owner's choice, recorded with the PIN (`expflow pin policy`).
    */
-  readonly allowForce: Sourced<boolean>;
+  readonly forceForbiddenBy: string | undefined;
   /** `pin.hash` from a file (the lowest-precedence hash source), with that file. */
   readonly pinHash: { value: string; source: string } | undefined;
   /** `audit.rules`: the default rule pack file (relative paths resolved against their file). */
@@ -109,7 +109,7 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
   let registry: Sourced<string> = { value: join(home, "experiments.jsonl"), source: "default" };
   const metrics: Record<string, MetricOverride> = {};
   const metricSources: Record<string, string> = {};
-  let allowForce: Sourced<boolean> = { value: true, source: "default" };
+  let forceForbiddenBy: string | undefined;
   let pinHash: { value: string; source: string } | undefined;
   let auditRules: Sourced<string> | undefined;
 
@@ -125,14 +125,19 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
       metricSources[name] = file;
     }
     const force = content.pin?.allow_force;
-    if (force !== undefined && (allowForce.source === "default" || allowForce.value)) allowForce = { value: force, source: file };
+    if (force === true) {
+      throw new ConfigError(file, "pin.allow_force", "a configuration file can only forbid --force (false); allowing it is the PIN owner's choice", {
+        hint: "remove the key, or set it to false; the PIN owner allows --force with `expflow pin policy --allow-force` (asks the PIN)",
+      });
+    }
+    if (force === false) forceForbiddenBy ??= file;
     if (content.pin?.hash !== undefined) pinHash = { value: content.pin.hash, source: file };
     if (content.audit?.rules !== undefined) auditRules = { value: resolve(dirname(file), content.audit.rules), source: file };
   }
   const envRegistry = env["EXPFLOW_REGISTRY"];
   if (envRegistry !== undefined && envRegistry.trim() !== "") registry = { value: resolve(cwd, envRegistry), source: "env" };
   if (flags.registry !== undefined) registry = { value: resolve(cwd, flags.registry), source: "flag" };
-  return { home, files, registry, metrics, metricSources, allowForce, pinHash, auditRules };
+  return { home, files, registry, metrics, metricSources, forceForbiddenBy, pinHash, auditRules };
 }
 
 /**

@@ -7,6 +7,7 @@
  *   {@link ConflictError}, {@link ConfigError})
  * - 3: denied by governance ({@link DeniedError})
  * - 4: backend unreachable, unauthorised or failing ({@link BackendError})
+ * - 130: interrupted by the user at a prompt ({@link InterruptedError})
  */
 export class ExpflowError extends Error {
   /** Stable machine-readable code, e.g. `E_GATE_SYNTAX`. */
@@ -78,5 +79,12 @@ export class DeniedError extends ExpflowError {
 export class BackendError extends ExpflowError {
   constructor(code: string, message: string, options?: { hint?: string; cause?: unknown }) {
     super(code, message, 4, options);
+  }
+}
+
+/** The user interrupted a prompt (Ctrl-C): nothing was done. Exit 130, as for SIGINT. */
+export class InterruptedError extends ExpflowError {
+  constructor(code: string, message: string, options?: { hint?: string; cause?: unknown }) {
+    super(code, message, 130, options);
   }
 }

@@ -15,7 +15,9 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T
   const { lock } = await import("proper-lockfile");
   let release: () => Promise<void>;
   try {
-    release = await lock(dirname(lockPath), {
+    // Keyed on the lock's own path: proper-lockfile keeps one lock per key in a process, so two
+    // locks in one directory (audit, then pin inside it) must not share the directory as key.
+    release = await lock(lockPath, {
       lockfilePath: lockPath,
       realpath: false,
       stale: 10_000,

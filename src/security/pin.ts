@@ -2,10 +2,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DeniedError, ValidationError } from "../core/errors.js";
 import type { AuditActor } from "./audit-log.js";
+import { currentAnchor } from "./audit-log.js";
 import { removeFile, writeFileAtomic } from "./files.js";
 import { withLock } from "./lock.js";
+import type { PinFileMeta } from "./pin-file.js";
+import { DEFAULT_PIN_META, PIN_FILE, readPinFile, writePinFile } from "./pin-file.js";
 import type { ParsedPinHash, PinHashFormat } from "./pin-hash.js";
-import { assertValidPin, hashPin, parsePinHash, pinMatches } from "./pin-hash.js";
+import { assertValidPin, hashPin, isWeakerThanDefault, parsePinHash, pinMatches, SCRYPT_DEFAULTS } from "./pin-hash.js";
+
+export { PIN_FILE } from "./pin-file.js";
 
 /** Where the active PIN hash came from. */
 export type PinSource = "file" | "env" | "config" | "none";
@@ -22,9 +27,13 @@ export interface PinContext extends AuditActor {
   readonly configHash?: { value: string; source: string } | undefined;
   /** Non-fatal notices (a hash in a config file, a legacy hash upgraded). */
   readonly warn: (message: string) => void;
+  /**
+   * The scrypt cost of hashes written, and below which a stored hash is upgraded (default
+   * {@link SCRYPT_DEFAULTS}). Tests lower it to run fast; the CLI never sets it.
+   */
+  readonly hashCost?: { readonly ln: number; readonly r: number; readonly p: number } | undefined;
 }
 
-export const PIN_FILE = "pin.hash";
 const LOCKOUT_FILE = "pin.lockout.json";
 
 /** Lockout policy: after this many consecutive failures the PIN is refused for a while. */
@@ -39,8 +48,10 @@ export interface ActivePin {
   /** A file path or `EXPFLOW_PIN_HASH`. */
   readonly origin: string;
   readonly text: string;
-  /** `undefined` when the stored text is not a hash expflow can read. */
+  /** `undefined` when the stored text is not a hash expflow can read (or its meta is damaged). */
   readonly parsed: ParsedPinHash | undefined;
+  /** The PIN file's meta (policy, audit anchor, registries): only for `source: "file"`. */
+  readonly meta?: PinFileMeta | undefined;
 }
 
 async function readDotEnvHash(path: string): Promise<string | undefined> {
@@ -56,9 +67,10 @@ async function readDotEnvHash(path: string): Promise<string | undefined> {
  */
 export async function activePin(ctx: PinContext): Promise<ActivePin | undefined> {
   const file = join(ctx.home, PIN_FILE);
-  if (existsSync(file)) {
-    const text = readFileSync(file, "utf8").trim();
-    return { source: "file", origin: file, text, parsed: parsePinHash(text) };
+  const content = readPinFile(ctx.home);
+  if (content !== undefined) {
+    // A damaged meta line makes the whole file unreadable: the protection fails closed.
+    return { source: "file", origin: file, text: content.hash, parsed: content.meta === undefined ? undefined : parsePinHash(content.hash), meta: content.meta };
   }
   let envHash = ctx.env["EXPFLOW_PIN_HASH"];
   let envOrigin = "EXPFLOW_PIN_HASH";
@@ -82,7 +94,7 @@ export async function activePin(ctx: PinContext): Promise<ActivePin | undefined>
 /** The error for a stored hash expflow cannot read: every protected action fails closed. */
 export function damagedHashError(active: ActivePin): DeniedError {
   return new DeniedError("E_PIN_DAMAGED", `the PIN hash in ${active.origin} is not in a format expflow can read, so protected actions are refused`, {
-    hint: "restore it, or delete it and set a new PIN with `expflow pin init`; where pin.allow_force permits, --force still works (and is logged)",
+    hint: "restore it, or delete it and set a new PIN with `expflow pin init` (registries it protected stay bound to this home and then take the new PIN)",
   });
 }
 
@@ -96,15 +108,58 @@ interface LockoutState {
   locked_until: string | null;
 }
 
+function lockoutUnreadable(path: string, why: string): DeniedError {
+  return new DeniedError("E_LOCKOUT_UNREADABLE", `lockout state unreadable: ${path}: ${why}; protected actions are refused and no PIN is checked`, {
+    hint: `restore it or remove it (it only counts wrong PINs); removing it is for whoever can edit ${path}`,
+  });
+}
+
+/**
+ * The lockout state; a missing file is no failures. Anything else that cannot be read as expflow
+ * wrote it (a directory, no permission, not JSON, wrong fields) fails closed: breaking the file
+ * must not switch the lockout off.
+ *
+ * @throws {DeniedError} `E_LOCKOUT_UNREADABLE` (exit 3).
+ */
 function readLockout(home: string): LockoutState {
+  const path = join(home, LOCKOUT_FILE);
+  let text: string;
   try {
-    const s = JSON.parse(readFileSync(join(home, LOCKOUT_FILE), "utf8")) as Partial<LockoutState>;
-    return {
-      failures: typeof s.failures === "number" && s.failures >= 0 ? s.failures : 0,
-      locked_until: typeof s.locked_until === "string" ? s.locked_until : null,
-    };
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { failures: 0, locked_until: null };
+    throw lockoutUnreadable(path, code === "EISDIR" ? "it is a directory" : (code ?? (e as Error).message));
+  }
+  let s: Partial<LockoutState> | null;
+  try {
+    s = JSON.parse(text) as Partial<LockoutState> | null;
   } catch {
-    return { failures: 0, locked_until: null };
+    throw lockoutUnreadable(path, "not valid JSON");
+  }
+  const failures = s?.failures;
+  const until = s?.locked_until;
+  if (s === null || typeof s !== "object" || !Number.isSafeInteger(failures) || (failures as number) < 0 || (until !== null && (typeof until !== "string" || Number.isNaN(new Date(until).getTime())))) {
+    throw lockoutUnreadable(path, "not a lockout state expflow wrote");
+  }
+  return { failures: failures as number, locked_until: until ?? null };
+}
+
+function writeLockout(home: string, state: LockoutState): void {
+  const path = join(home, LOCKOUT_FILE);
+  try {
+    writeFileAtomic(path, `${JSON.stringify(state)}\n`);
+  } catch (e) {
+    throw lockoutUnreadable(path, `cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function clearLockout(home: string): void {
+  const path = join(home, LOCKOUT_FILE);
+  try {
+    removeFile(path);
+  } catch (e) {
+    throw lockoutUnreadable(path, `cannot be removed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
 
@@ -114,7 +169,11 @@ export function lockoutMs(failures: number): number {
   return Math.min(LOCKOUT_MAX_MS, LOCKOUT_BASE_MS * 2 ** Math.min(failures - LOCKOUT_THRESHOLD, 20));
 }
 
-/** When the lockout ends, or `null` when not locked out at `now`. */
+/**
+ * When the lockout ends, or `null` when not locked out at `now`.
+ *
+ * @throws {DeniedError} `E_LOCKOUT_UNREADABLE` when the lockout state cannot be read.
+ */
 export function lockedUntil(ctx: Pick<PinContext, "home" | "now">): Date | null {
   const s = readLockout(ctx.home);
   if (s.locked_until === null) return null;
@@ -131,7 +190,15 @@ export function humanDuration(ms: number): string {
 }
 
 /** The outcome of {@link verifyPin}. */
-export type VerifyResult = { ok: true; upgraded: boolean } | { ok: false; reason: "wrong" | "locked"; lockedUntil: Date | null };
+export type VerifyResult =
+  | { ok: true; upgraded: boolean }
+  | {
+      ok: false;
+      reason: "wrong" | "locked";
+      lockedUntil: Date | null;
+      /** Wrong PINs still accepted before a lockout starts (0 when one started or is in force). */
+      triesLeft: number;
+    };
 
 /**
  * Verifies a PIN against the active hash, with lockout: while locked out even the right PIN is
@@ -150,25 +217,28 @@ export async function verifyPin(pin: string, ctx: PinContext): Promise<VerifyRes
   if (stored === undefined) throw damagedHashError(active);
   return withLock(ctx.home, "pin", async () => {
     const until = lockedUntil(ctx);
-    if (until !== null) return { ok: false, reason: "locked", lockedUntil: until };
+    if (until !== null) return { ok: false, reason: "locked", lockedUntil: until, triesLeft: 0 };
     const ok = await pinMatches(pin, stored);
     if (!ok) {
       const state = readLockout(ctx.home);
       const failures = state.failures + 1;
       const ms = lockoutMs(failures);
       const next = ms > 0 ? new Date(ctx.now().getTime() + ms) : null;
-      writeFileAtomic(join(ctx.home, LOCKOUT_FILE), `${JSON.stringify({ failures, locked_until: next?.toISOString() ?? null })}\n`);
-      return { ok: false, reason: "wrong", lockedUntil: next };
+      writeLockout(ctx.home, { failures, locked_until: next?.toISOString() ?? null });
+      return { ok: false, reason: "wrong", lockedUntil: next, triesLeft: Math.max(0, LOCKOUT_THRESHOLD - failures) };
     }
-    removeFile(join(ctx.home, LOCKOUT_FILE));
+    clearLockout(ctx.home);
     let upgraded = false;
-    if (stored.format === "sha256-legacy") {
-      writeFileAtomic(join(ctx.home, PIN_FILE), `${await hashPin(pin)}\n`);
+    if (isWeakerThanDefault(stored, ctx.hashCost)) {
+      // Re-read under the lock, so the meta (policy, anchor, registries) written since is kept.
+      const meta = active.source === "file" ? (readPinFile(ctx.home)?.meta ?? active.meta ?? DEFAULT_PIN_META) : { ...DEFAULT_PIN_META, audit: currentAnchor(ctx.home) };
+      writePinFile(ctx.home, await hashPin(pin, ctx.hashCost), meta);
       upgraded = true;
+      const what = stored.format === "sha256-legacy" ? "the earlier tool's unsalted SHA-256 format" : `a cheaper scrypt cost (ln=${stored.ln}, r=${stored.r}, p=${stored.p})`;
       ctx.warn(
         active.source === "file"
-          ? "the PIN hash was in the earlier tool's unsalted SHA-256 format; it is now stored salted (scrypt)"
-          : `the PIN hash from ${active.origin} was in the earlier tool's unsalted SHA-256 format; a salted (scrypt) hash now stands in ${join(ctx.home, PIN_FILE)} and takes precedence: remove the old value`,
+          ? `the PIN hash was in ${what}; it is now stored with today's cost`
+          : `the PIN hash from ${active.origin} was in ${what}; a hash at today's cost now stands in ${join(ctx.home, PIN_FILE)} and takes precedence: remove the old value`,
       );
     }
     return { ok: true, upgraded };
@@ -176,28 +246,68 @@ export async function verifyPin(pin: string, ctx: PinContext): Promise<VerifyRes
 }
 
 /**
- * Stores a new PIN in `$EXPFLOW_HOME/pin.hash` (scrypt, mode 0600, atomically). Does not check
- * the current PIN: callers go through the guard first (`expflow pin init` does).
+ * Stores a new PIN in `$EXPFLOW_HOME/pin.hash` (scrypt, mode 0600, atomically), under the PIN
+ * lock. Changing a PIN keeps the file's meta (force policy, protected registries); a first PIN
+ * starts with the defaults (no `--force`). Either way the file anchors the audit log as it is now.
+ * Does not check the current PIN: callers go through the guard first (`expflow pin init` does).
  *
- * @throws {UsageError} `E_PIN_FORMAT` when `pin` is not 4 ASCII digits.
+ * @returns how long hashing took (one verification costs the same), for the offline-guessing note.
+ * @throws {UsageError} `E_PIN_FORMAT` when `pin` is not 4 to 12 ASCII digits.
  */
-export async function initPin(pin: string, ctx: Pick<PinContext, "home">): Promise<void> {
+export async function initPin(pin: string, ctx: Pick<PinContext, "home" | "hashCost">, now: () => number = () => performance.now()): Promise<{ hashMs: number }> {
   assertValidPin(pin);
-  const hash = await hashPin(pin);
-  writeFileAtomic(join(ctx.home, PIN_FILE), `${hash}\n`);
-  removeFile(join(ctx.home, LOCKOUT_FILE));
+  const t0 = now();
+  const hash = await hashPin(pin, ctx.hashCost ?? SCRYPT_DEFAULTS);
+  const hashMs = now() - t0;
+  await withLock(ctx.home, "pin", () => {
+    let existing: PinFileMeta | undefined;
+    try {
+      existing = readPinFile(ctx.home)?.meta;
+    } catch {
+      existing = undefined; // an unreadable file is being replaced
+    }
+    writePinFile(ctx.home, hash, { ...(existing ?? DEFAULT_PIN_META), audit: currentAnchor(ctx.home) });
+    clearLockout(ctx.home);
+  });
+  return { hashMs };
+}
+
+/**
+ * Rewrites the PIN file's meta (keeping its hash) under the PIN lock.
+ *
+ * @throws {ValidationError} `E_NO_PIN` when there is no PIN file.
+ */
+export async function updatePinMeta(home: string, change: (meta: PinFileMeta) => PinFileMeta): Promise<PinFileMeta> {
+  return withLock(home, "pin", () => {
+    const pin = readPinFile(home);
+    if (pin === undefined) throw new ValidationError("E_NO_PIN", `no PIN is set in ${join(home, PIN_FILE)}`);
+    if (pin.meta === undefined) throw damagedHashError({ source: "file", origin: pin.path, text: pin.hash, parsed: undefined });
+    const meta = change(pin.meta);
+    writePinFile(home, pin.hash, meta);
+    return meta;
+  });
 }
 
 /**
  * Removes `$EXPFLOW_HOME/pin.hash`. Does not check the PIN: callers go through the guard first.
  *
- * @returns whether a file was removed, and the hash source still active afterwards (environment
- *   or configuration), if any.
+ * @returns whether a file was removed, the registries it protected (their sidecars are the
+ *   caller's to remove), and the hash source still active afterwards (environment or
+ *   configuration), if any.
  */
-export async function clearPin(ctx: PinContext): Promise<{ removed: boolean; stillActive: ActivePin | undefined }> {
-  const removed = removeFile(join(ctx.home, PIN_FILE));
-  removeFile(join(ctx.home, LOCKOUT_FILE));
-  return { removed, stillActive: await activePin(ctx) };
+export async function clearPin(ctx: PinContext): Promise<{ removed: boolean; registries: readonly string[]; stillActive: ActivePin | undefined }> {
+  const { removed, registries } = await withLock(ctx.home, "pin", () => {
+    let registries: readonly string[] = [];
+    try {
+      registries = readPinFile(ctx.home)?.meta?.registries ?? [];
+    } catch {
+      registries = [];
+    }
+    const removed = removeFile(join(ctx.home, PIN_FILE));
+    clearLockout(ctx.home);
+    return { removed, registries };
+  });
+  return { removed, registries, stillActive: await activePin(ctx) };
 }
 
 /** `expflow pin status` as data. */

@@ -40,38 +40,34 @@ function layout(home: Setting, project: Setting): { env: Record<string, string>;
   return { env: { EXPFLOW_HOME: homeDir }, cwd, homeFile, projectFile };
 }
 
-describe("pin.allow_force across layers: the most restrictive wins", () => {
+describe("pin.allow_force across layers: files can only forbid --force", () => {
   const settings: Setting[] = [true, false, "unset", "no-file"];
   const cases = settings.flatMap((h) => settings.map((p) => [h, p] as const));
 
   it.each(cases)("home %s, project %s", async (home, project) => {
     const l = layout(home, project);
-    const config = await loadConfig({ env: l.env, cwd: l.cwd, userHome: newDir() });
-    const expected = home !== false && project !== false;
-    expect(config.allowForce.value).toBe(expected);
-    const setIn = [typeof home === "boolean" ? l.homeFile : null, typeof project === "boolean" ? l.projectFile : null].filter((f) => f !== null);
-    if (setIn.length === 0) expect(config.allowForce.source).toBe("default");
-    else if (!expected) expect(config.allowForce.source).toBe(home === false ? l.homeFile : l.projectFile);
-    else expect(setIn).toContain(config.allowForce.source);
+    const load = loadConfig({ env: l.env, cwd: l.cwd, userHome: newDir() });
+    if (home === true || project === true) {
+      // Turning --force on is the PIN owner's choice: no file can make it, home or project.
+      const file = home === true ? l.homeFile : l.projectFile;
+      await expect(load).rejects.toMatchObject({ code: "E_CONFIG", exitCode: 2, source: file, key: "pin.allow_force" });
+      await expect(load).rejects.toThrow(/can only forbid --force/);
+      return;
+    }
+    const config = await load;
+    expect(config.forceForbiddenBy).toBe(home === false ? l.homeFile : project === false ? l.projectFile : undefined);
   });
 
-  it("defaults to true without any configuration", async () => {
+  it("nothing is forbidden without any configuration (and nothing is allowed either: the default policy is no --force)", async () => {
     const l = layout("no-file", "no-file");
-    expect((await loadConfig({ env: l.env, cwd: l.cwd, userHome: newDir() })).allowForce).toEqual({ value: true, source: "default" });
+    expect((await loadConfig({ env: l.env, cwd: l.cwd, userHome: newDir() })).forceForbiddenBy).toBeUndefined();
   });
 
-  it("false in $EXPFLOW_HOME/config.yaml cannot be re-enabled by a project expflow.yaml", async () => {
-    const l = layout(false, true);
-    const config = await loadConfig({ env: l.env, cwd: l.cwd, userHome: newDir() });
-    expect(config.files).toEqual([l.homeFile, l.projectFile]);
-    expect(config.allowForce).toEqual({ value: false, source: l.homeFile });
-  });
-
-  it("the merged value drives the guard: --force is refused when the home config says false", async () => {
-    const l = layout(false, true);
+  it("a project file forbids --force even where the PIN owner allowed it", async () => {
+    const l = layout("unset", false);
     const config = await loadConfig({ env: l.env, cwd: l.cwd, userHome: newDir() });
     const home = config.home;
-    writeFileSync(join(home, "pin.hash"), legacyHash("4826"));
+    writeFileSync(join(home, "pin.hash"), `${legacyHash("4826")}\n${JSON.stringify({ allow_force: true, policy_changed: null, audit: null, registries: [] })}\n`);
     const ctx = {
       home,
       cwd: l.cwd,
@@ -80,10 +76,13 @@ describe("pin.allow_force across layers: the most restrictive wins", () => {
       now: () => new Date(0),
       user: "u",
       host: "h",
-      allowForce: config.allowForce.value,
+      forceForbiddenBy: config.forceForbiddenBy,
       readStdinLine: () => Promise.reject(new Error("not asked")),
     };
     await expect(guard("run.delete", "e1", { force: true }, ctx)).rejects.toMatchObject({ code: "E_FORCE_DISALLOWED", exitCode: 3 });
+    await expect(guard("run.delete", "e1", { force: true }, ctx)).rejects.toThrow(l.projectFile);
+    // Without the project file's word, the owner's choice stands.
+    expect(await guard("run.delete", "e1", { force: true }, { ...ctx, forceForbiddenBy: undefined })).toBe("forced");
   });
 });
 
@@ -113,7 +112,7 @@ describe("pin.hash in configuration", () => {
   });
 
   it("no pin.hash anywhere: undefined", async () => {
-    const l = layout(true, "unset");
+    const l = layout(false, "unset");
     expect((await loadConfig({ env: l.env, cwd: l.cwd, userHome: newDir() })).pinHash).toBeUndefined();
   });
 });

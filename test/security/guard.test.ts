@@ -16,10 +16,10 @@ const PIN = "6947";
 const WRONG = "6949";
 
 /** A home with the PIN set and an empty working directory. */
-async function setup(pin: string | null = PIN): Promise<{ home: string; cwd: string }> {
+async function setup(pin: string | null = PIN, options: { allowForce?: boolean } = {}): Promise<{ home: string; cwd: string }> {
   const home = newDir();
   const cwd = newDir();
-  if (pin !== null) await setPin(home, pin);
+  if (pin !== null) await setPin(home, pin, options);
   return { home, cwd };
 }
 
@@ -42,7 +42,7 @@ describe("guard: no PIN set", () => {
   ] as [string, GuardOptions][])("lets the action through as 'no-pin' (%s) and audits it, asking no channel", async (_n, options) => {
     const { home, cwd } = await setup(null);
     const ch = channels(null, null);
-    const ctx = guardContext(home, cwd, { ...ch, allowForce: false });
+    const ctx = guardContext(home, cwd, { ...ch, forceForbiddenBy: "/p/expflow.yaml" });
     expect(await guard("run.cancel", "exp-1", options, ctx)).toBe("no-pin");
     expect(ch.readStdinLine).not.toHaveBeenCalled();
     expect(ch.prompt).not.toHaveBeenCalled();
@@ -53,10 +53,10 @@ describe("guard: no PIN set", () => {
 });
 
 describe("guard: --force", () => {
-  it("with pin.allow_force true: 'forced' without asking any channel", async () => {
-    const { home, cwd } = await setup();
+  it("where the PIN owner allowed it: 'forced' without asking any channel", async () => {
+    const { home, cwd } = await setup(PIN, { allowForce: true });
     const ch = channels(null, null);
-    const ctx = guardContext(home, cwd, { ...ch, allowForce: true, env: { EXPFLOW_PIN: WRONG } });
+    const ctx = guardContext(home, cwd, { ...ch, env: { EXPFLOW_PIN: WRONG } });
     expect(await guard("run.delete", "exp-2", { force: true, pinStdin: true }, ctx)).toBe("forced");
     expect(ch.readStdinLine).not.toHaveBeenCalled();
     expect(ch.prompt).not.toHaveBeenCalled();
@@ -65,14 +65,16 @@ describe("guard: --force", () => {
     expect(() => readFileSync(join(home, "pin.lockout.json"))).toThrow();
   });
 
-  it("with pin.allow_force false: DeniedError E_FORCE_DISALLOWED (exit 3), audited as denied, no channel asked", async () => {
+  it("by default (the owner never allowed it): DeniedError E_FORCE_DISALLOWED (exit 3), audited as denied, no channel asked", async () => {
     const { home, cwd } = await setup();
     const ch = channels(null, null);
-    const ctx = guardContext(home, cwd, { ...ch, allowForce: false });
+    const ctx = guardContext(home, cwd, { ...ch });
     const e = await rejectionOf(guard("run.delete", "exp-3", { force: true }, ctx));
     expect(e).toBeInstanceOf(DeniedError);
     expect(e).toMatchObject({ code: "E_FORCE_DISALLOWED", exitCode: 3 });
-    expect((e as Error).message).toMatch(/allow_force/);
+    expect((e as Error).message).toMatch(/pin policy --allow-force/);
+    expect((e as ExpflowError).hint).toMatch(/EXPFLOW_PIN/);
+    expect((e as ExpflowError).hint).toMatch(/--pin-stdin/);
     expect(ch.readStdinLine).not.toHaveBeenCalled();
     expect(ch.prompt).not.toHaveBeenCalled();
     expect(readAudit(home)).toEqual([expect.objectContaining({ action: "run.delete", target: "exp-3", outcome: "denied" })]);
@@ -264,9 +266,8 @@ describe("guard: the audit trail", () => {
     await run({}, { env: { EXPFLOW_PIN: PIN } }, ["allowed"]);
     await run({}, { prompt: () => Promise.resolve(PIN) }, ["allowed"]);
     await run({}, {}, ["denied"]);
-    await run({ pin: `${PIN}0` }, {}, ["denied"]);
-    await run({ force: true }, { allowForce: false }, ["denied"]);
-    await run({ force: true }, { allowForce: true }, ["forced"]);
+    await run({ pin: "69a7" }, {}, ["denied"]);
+    await run({ force: true }, {}, ["denied"]);
     for (let i = 0; i < 4; i++) await run({ pin: WRONG }, {}, ["denied"]);
     await run({}, { env: { EXPFLOW_PIN: WRONG } }, ["denied", "locked"]);
     await run({ pin: PIN }, {}, ["locked"]);
@@ -284,7 +285,7 @@ describe("guard: the audit trail", () => {
       expect(Object.keys(r).sort()).toEqual(["action", "detail", "hash", "host", "outcome", "prev", "seq", "target", "time", "user"]);
     }
     const raw = readFileSync(join(home, "audit.jsonl"), "utf8");
-    for (const p of [PIN, WRONG, `${PIN}0`]) {
+    for (const p of [PIN, WRONG, "69a7"]) {
       expect(raw).not.toContain(`"${p}"`);
       expect(raw).not.toContain(`"${p}\\n"`);
       expect(raw).not.toContain(` ${p}`);

@@ -6,6 +6,7 @@ import { afterAll } from "vitest";
 import type { GuardContext } from "../../src/security/guard.js";
 import type { PinContext } from "../../src/security/pin.js";
 import { hashPin } from "../../src/security/pin-hash.js";
+import { DEFAULT_PIN_META } from "../../src/security/pin-file.js";
 
 /**
  * Fresh temporary directories for one test file, removed after it. Every test takes its own home
@@ -60,6 +61,7 @@ export function pinContext(
     env: {},
     warn: (m: string) => warnings.push(m),
     now: () => new Date(T0),
+    hashCost: FAST,
     user: "tester",
     host: "testhost",
     ...overrides,
@@ -76,7 +78,6 @@ export function guardContext(
   const base = pinContext(home, cwd);
   return {
     ...base,
-    allowForce: true,
     readStdinLine: () => Promise.reject(new Error("readStdinLine must not be called")),
     ...overrides,
     warnings: base.warnings,
@@ -86,10 +87,14 @@ export function guardContext(
 /** Cheap scrypt parameters for tests that only need some valid hash (the format is the same). */
 export const FAST = { ln: 4, r: 8, p: 1 } as const;
 
-/** Writes `$home/pin.hash` for `pin` with cheap parameters. */
-export async function setPin(home: string, pin: string): Promise<string> {
+/**
+ * Writes `$home/pin.hash` for `pin` with cheap parameters; `allowForce` records the owner's
+ * choice to let --force stand in for the PIN (as `expflow pin policy --allow-force` does).
+ */
+export async function setPin(home: string, pin: string, options: { allowForce?: boolean } = {}): Promise<string> {
   const text = await hashPin(pin, FAST);
-  writeFileSync(join(home, "pin.hash"), `${text}\n`, { mode: 0o600 });
+  const meta = options.allowForce ? `${JSON.stringify({ ...DEFAULT_PIN_META, allow_force: true, policy_changed: { time: new Date(T0).toISOString(), by: "owner@testhost" } })}\n` : "";
+  writeFileSync(join(home, "pin.hash"), `${text}\n${meta}`, { mode: 0o600 });
   return text;
 }
 

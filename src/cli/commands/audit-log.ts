@@ -14,7 +14,8 @@ const COLUMNS: Column<AuditRecord>[] = [
   {
     header: "OUTCOME",
     get: (r) => r.outcome,
-    paint: (r, t, c) => (r.outcome === "allowed" || r.outcome === "no-pin" ? c.green(t) : r.outcome === "forced" ? c.yellow(t) : c.red(t)),
+    paint: (r, t, c) =>
+      r.outcome === "allowed" || r.outcome === "no-pin" || r.outcome === "done" || r.outcome === "confirmed" ? c.green(t) : r.outcome === "forced" ? c.yellow(t) : c.red(t),
   },
   { header: "DETAIL", get: (r) => r.detail },
 ];
@@ -24,9 +25,13 @@ export async function auditLogCommand(flags: { json?: boolean; verify?: boolean 
   const { home } = await ctx.config();
   if (flags.verify) {
     const v = verifyAudit(home);
+    const records = `${v.records} record${v.records === 1 ? "" : "s"}`;
     if (flags.json) ctx.io.stdout.write(`${JSON.stringify(v)}\n`);
-    else if (v.ok) ctx.io.stdout.write(`Audit log intact: ${v.records} record${v.records === 1 ? "" : "s"}, hash chain and head anchor verified.\n`);
-    else ctx.io.stdout.write(`Audit log TAMPERED or damaged: ${v.problem!.reason}.\n(${v.records} record${v.records === 1 ? "" : "s"} verified before it.)\n`);
+    else if (v.ok) ctx.io.stdout.write(`Audit log intact: ${records}, hash chain and anchors verified.\n${v.notes.map((n) => `note: ${n}\n`).join("")}`);
+    else {
+      const list = v.problems.map((p) => `  - ${p.reason}\n`).join("");
+      ctx.io.stdout.write(`Audit log TAMPERED or damaged: ${v.problem!.reason}.\n${v.problems.length > 1 ? `All ${v.problems.length} problems found (${records} read):\n${list}` : `(${records} read.)\n`}${v.notes.map((n) => `note: ${n}\n`).join("")}`);
+    }
     return v.ok ? 0 : 1;
   }
   const records = readAudit(home);

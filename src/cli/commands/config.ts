@@ -1,13 +1,17 @@
 import type { CommandContext } from "../context.js";
+import { policyOf } from "./pin.js";
 
 /** `expflow config show`: the effective settings and the layer each came from. */
 export async function configShowCommand(flags: { json?: boolean }, ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
+  const policy = policyOf(config.home, config.forceForbiddenBy);
   const view = {
     home: config.home,
     files: config.files,
     registry: { value: config.registry.value, source: config.registry.source },
     metrics: Object.fromEntries(Object.entries(config.metrics).map(([k, v]) => [k, { ...v, source: config.metricSources[k] }])),
+    pin: { allow_force: { value: policy.allow_force, source: policy.source } },
+    audit: { rules: config.auditRules ? { value: config.auditRules.value, source: config.auditRules.source } : { value: "pdebench (built in)", source: "default" } },
   };
   if (flags.json) {
     ctx.io.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
@@ -15,12 +19,14 @@ export async function configShowCommand(flags: { json?: boolean }, ctx: CommandC
   }
   const c = ctx.colors;
   const lines = [
-    `${c.bold("home")}      ${view.home}`,
-    `${c.bold("files")}     ${view.files.length > 0 ? view.files.join(", ") : "none (defaults only)"}`,
-    `${c.bold("registry")}  ${view.registry.value}  ${c.dim(`(from ${view.registry.source})`)}`,
+    `${c.bold("home")}             ${view.home}`,
+    `${c.bold("files")}            ${view.files.length > 0 ? view.files.join(", ") : "none (defaults only)"}`,
+    `${c.bold("registry")}         ${view.registry.value}  ${c.dim(`(from ${view.registry.source})`)}`,
+    `${c.bold("pin.allow_force")}  ${view.pin.allow_force.value}  ${c.dim(`(from ${view.pin.allow_force.source})`)}`,
+    `${c.bold("audit.rules")}      ${view.audit.rules.value}  ${c.dim(`(from ${view.audit.rules.source})`)}`,
   ];
   const overridden = Object.entries(view.metrics);
-  lines.push(`${c.bold("metrics")}   ${overridden.length === 0 ? "standard only" : `${overridden.length} added or overridden`}`);
+  lines.push(`${c.bold("metrics")}          ${overridden.length === 0 ? "standard only" : `${overridden.length} added or overridden`}`);
   for (const [name, m] of overridden) {
     const { source, ...fields } = m;
     lines.push(`  ${name}: ${JSON.stringify(fields)}  ${c.dim(`(from ${source})`)}`);

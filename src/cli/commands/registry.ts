@@ -54,7 +54,7 @@ export async function registryCompactCommand(flags: { registry?: string; pin?: s
   const reg = await openRegistry(ctx, flags.registry);
   // Fail on a missing file before asking for the PIN.
   assertRegistryFile(reg.path);
-  await guard("registry.compact", reg.path, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx));
+  await guard("registry.compact", reg.path, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx, undefined, reg.path));
   const r = await compactRegistry(reg.path, reg.writer);
   const out = [
     `Compacted ${r.path}: ${plural(r.linesBefore, "line")} -> ${plural(r.linesAfter, "line")} (${plural(r.experiments, "experiment")}).`,

@@ -28,7 +28,7 @@ export async function runCancelCommand(id: string, flags: RunCancelFlags, ctx: C
   // The registry first: it fixes the configuration (with --registry) that the guard reads too.
   const reg = await openRegistry(ctx, flags.registry);
   const full = reg.resolve(id);
-  await guard("run.cancel", full, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx));
+  await guard("run.cancel", full, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx, undefined, reg.path));
   let from = "created";
   const updated = await reg.writer.transition(full, "cancel", (r) => {
     from = String(r.status ?? "created");

@@ -278,7 +278,7 @@ export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: 
   const current = latestRecord(reg.path, full, reg.record);
   if (current !== undefined) checkArchiveEvent(String(current.status ?? "created"), current.archived === true, event, full);
   if (event !== "restore") {
-    await guard(`run.${event}`, full, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx));
+    await guard(`run.${event}`, full, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx, undefined, reg.path));
   }
   const updated = await reg.writer.archive(full, event);
   const status = String(updated.status ?? "created");
