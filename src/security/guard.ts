@@ -247,7 +247,7 @@ export async function guard(action: string, target: string, options: GuardOption
   }
   if (pin === undefined) {
     await audit("denied", "no PIN supplied");
-    throw new DeniedError("E_PIN_REQUIRED", `a PIN is required to ${what}, and none was supplied`, { hint: `supply it with ${CHANNELS}` });
+    throw new DeniedError("E_PIN_REQUIRED", `a PIN is required to ${what} (${action}), and none was supplied`, { hint: `supply it with ${CHANNELS}` });
   }
   for (let asked = 1; ; asked++) {
     if (!isValidPin(pin)) {

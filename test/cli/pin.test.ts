@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI, runCli, tempDir } from "../helpers/cli.js";
+import { hasTmux, onTerminal } from "../helpers/terminal.js";
 
 function home(): string {
   return join(tempDir(), "home");
@@ -39,18 +40,19 @@ describe("expflow pin", () => {
   it("init stores a salted scrypt hash, 0600 in a 0700 home, never the PIN", () => {
     const h = withPin("4826");
     const text = readFileSync(join(h, "pin.hash"), "utf8");
-    expect(text).toMatch(/^\$scrypt\$ln=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\n$/);
+    // The hash line, then the meta line (force policy, the audit log's anchor, protected registries).
+    expect(text).toMatch(/^\$scrypt\$ln=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\n\{.*\}\n$/);
     expect(text).not.toContain("4826");
     expect(statSync(join(h, "pin.hash")).mode & 0o777).toBe(0o600);
     expect(statSync(h).mode & 0o777).toBe(0o700);
     expect(JSON.parse(cli(h, ["pin", "status", "--json"]).stdout)).toEqual({ active: true, source: "file", format: "scrypt", locked_until: null });
   });
 
-  it.each([["12a4"], ["123"], ["12345"], ["١٢٣٤"], ["１２３４"]])("init rejects %s with exit 2 stating the rule", (pin) => {
+  it.each([["12a4"], ["123"], ["1234567890123"], ["١٢٣٤"], ["１２３４"]])("init rejects %s with exit 2 stating the rule", (pin) => {
     const h = home();
     const r = cli(h, ["pin", "init", pin]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("a PIN is exactly 4 ASCII digits");
+    expect(r.stderr).toContain("a PIN is 4 to 12 ASCII digits");
     expect(existsSync(join(h, "pin.hash"))).toBe(false);
   });
 
@@ -89,7 +91,7 @@ describe("expflow pin", () => {
     });
     child.stdin.end();
     expect(code).toBe(3);
-    expect(stderr).toContain("a PIN is required for pin.check");
+    expect(stderr).toContain("a PIN is required to check the PIN (pin.check)");
     expect(stderr).toContain("--pin-stdin");
     expect(stderr).toContain("EXPFLOW_PIN");
   });
@@ -101,14 +103,15 @@ describe("expflow pin", () => {
     expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" }).code).toBe(0);
     const changed = cli(h, ["pin", "init", "--pin-stdin", "--new-pin-stdin"], { input: "4826\n7391\n" });
     expect(changed.code).toBe(0);
-    expect(changed.stdout).toBe("PIN changed.\n");
+    expect(changed.stdout).toMatch(/^PIN changed: it protects .*experiments\.jsonl from any EXPFLOW_HOME\.\n/);
     expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" }).code).toBe(3);
     expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "7391\n" }).code).toBe(0);
     expect(auditRecords(h).map((r) => `${r.action}:${r.outcome}`)).toEqual([
-      "pin.init:no-pin",
+      "pin.init:done",
       "pin.change:denied",
       "pin.check:allowed",
       "pin.change:allowed",
+      "pin.change:done",
       "pin.check:denied",
       "pin.check:allowed",
     ]);
@@ -135,7 +138,7 @@ describe("expflow pin", () => {
     expect(JSON.parse(cli(h, ["pin", "status", "--json"]).stdout)).toMatchObject({ format: "sha256-legacy" });
     const ok = cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" });
     expect(ok.code).toBe(0);
-    expect(ok.stderr).toContain("now stored salted");
+    expect(ok.stderr).toContain("unsalted SHA-256 format; it is now stored with today's cost");
     expect(JSON.parse(cli(h, ["pin", "status", "--json"]).stdout)).toMatchObject({ format: "scrypt", source: "file" });
     expect(cli(h, ["pin", "check", "--pin-stdin"], { input: "4826\n" }).code).toBe(0);
   });
@@ -151,23 +154,35 @@ describe("expflow pin", () => {
     expect(JSON.parse(cli(h, ["pin", "status", "--json"], { cwd }).stdout)).toMatchObject({ source: "file", format: "scrypt" });
   });
 
-  it("clear needs the PIN; --force works only where pin.allow_force allows, and is logged", () => {
+  it("clear needs the PIN; --force works only where the PIN owner allowed it and no file forbids it, and is logged", () => {
     const h = withPin("4826");
     expect(cli(h, ["pin", "clear"]).code).toBe(3);
+    const byDefault = cli(h, ["pin", "clear", "--force"]);
+    expect(byDefault.code).toBe(3);
+    expect(byDefault.stderr).toContain("the PIN owner has not allowed it");
+    expect(cli(h, ["pin", "policy", "--allow-force", "--pin", "4826"]).code).toBe(0);
     writeFileSync(join(h, "config.yaml"), "pin:\n  allow_force: false\n");
     const refused = cli(h, ["pin", "clear", "--force"]);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toContain("pin.allow_force is false");
+    expect(refused.stderr).toContain(`pin.allow_force is false in ${join(h, "config.yaml")}`);
     expect(existsSync(join(h, "pin.hash"))).toBe(true);
-    // A project file cannot re-enable what the home config disabled.
+    // A project file cannot re-enable it: turning --force on is not a file's to do.
     const project = tempDir();
     writeFileSync(join(project, "expflow.yaml"), "pin:\n  allow_force: true\n");
-    expect(cli(h, ["pin", "clear", "--force"], { cwd: project }).code).toBe(3);
-    writeFileSync(join(h, "config.yaml"), "pin:\n  allow_force: true\n");
+    expect(cli(h, ["pin", "clear", "--force"], { cwd: project }).code).toBe(2);
+    writeFileSync(join(h, "config.yaml"), "registry: experiments.jsonl\n");
     const forced = cli(h, ["pin", "clear", "--force"]);
     expect(forced.code).toBe(0);
     expect(existsSync(join(h, "pin.hash"))).toBe(false);
-    expect(auditRecords(h).map((r) => r.outcome).slice(-4)).toEqual(["denied", "denied", "denied", "forced"]);
+    expect(auditRecords(h).map((r) => `${r.action}:${r.outcome}`).slice(-7)).toEqual([
+      "pin.clear:denied",
+      "pin.clear:denied",
+      "pin.policy:allowed",
+      "pin.policy:done",
+      "pin.clear:denied",
+      "pin.clear:forced",
+      "pin.clear:done",
+    ]);
   });
 
   it("clear says when a hash stays active from the environment, and refuses to clear what it cannot", () => {
@@ -192,7 +207,7 @@ describe("expflow audit log", () => {
     expect(list[1]!.prev).toBe(list[0]!.hash);
     expect(readFileSync(join(h, "audit.jsonl"), "utf8")).not.toContain('"4826"');
     const ok = cli(h, ["audit", "log", "--verify"]);
-    expect([ok.code, ok.stdout]).toEqual([0, "Audit log intact: 3 records, hash chain and head anchor verified.\n"]);
+    expect([ok.code, ok.stdout]).toEqual([0, "Audit log intact: 3 records, hash chain and anchors verified.\n"]);
     // Turn the denial into an allowance.
     const path = join(h, "audit.jsonl");
     writeFileSync(path, readFileSync(path, "utf8").replace('"outcome":"denied"', '"outcome":"allowed"'));
@@ -213,39 +228,6 @@ describe("expflow audit log", () => {
   });
 });
 
-const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
-
-/** Runs expflow in a tmux pseudo-terminal, types `keys` at each prompt, returns the screen. */
-async function onTerminal(h: string, args: string, answers: string[]): Promise<string> {
-  const session = `expflow-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const tmux = (...a: string[]) => spawnSync("tmux", a, { encoding: "utf8" });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const command = `env EXPFLOW_HOME='${h}' EXPFLOW_PIN= NO_COLOR=1 '${process.execPath}' '${CLI}' ${args}; echo EXIT=$?; sleep 60`;
-  tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "30", command);
-  const screen = () => tmux("capture-pane", "-p", "-t", session).stdout;
-  const waitFor = async (pred: (s: string) => boolean) => {
-    for (let i = 0; i < 300; i++) {
-      if (pred(screen())) return;
-      await sleep(50);
-    }
-    throw new Error(`timed out; screen:\n${screen()}`);
-  };
-  try {
-    let prompts = 0;
-    for (const answer of answers) {
-      const seen = prompts;
-      await waitFor((s) => (s.match(/PIN/g) ?? []).length > seen);
-      prompts = (screen().match(/PIN/g) ?? []).length;
-      tmux("send-keys", "-t", session, "-l", answer);
-      tmux("send-keys", "-t", session, "Enter");
-    }
-    await waitFor((s) => s.includes("EXIT="));
-    return screen();
-  } finally {
-    tmux("kill-session", "-t", session);
-  }
-}
-
 describe.skipIf(!hasTmux)("the hidden PIN prompt on a real terminal", () => {
   it("asks for the PIN without echoing it", async () => {
     const h = withPin("4826");
@@ -258,7 +240,7 @@ describe.skipIf(!hasTmux)("the hidden PIN prompt on a real terminal", () => {
   it("asks for a new PIN twice, hidden, and refuses a mismatch", async () => {
     const h = home();
     const screen = await onTerminal(h, "pin init", ["7391", "7391"]);
-    expect(screen).toContain("PIN set.");
+    expect(screen).toContain("PIN set:");
     expect(screen).not.toContain("7391");
     const mismatch = await onTerminal(home(), "pin init", ["7391", "7392"]);
     expect(mismatch).toContain("the two PINs differ");

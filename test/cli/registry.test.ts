@@ -155,7 +155,7 @@ describe("expflow registry compact", () => {
     const before = readFileSync(reg);
     const denied = cli(h, ["registry", "compact", "--registry", reg]);
     expect(denied.code).toBe(3);
-    expect(denied.stderr).toContain("a PIN is required for registry.compact");
+    expect(denied.stderr).toContain("(registry.compact), and none was supplied");
     expect(readFileSync(reg).equals(before)).toBe(true);
     expect(existsSync(`${reg}.damaged`)).toBe(false);
 

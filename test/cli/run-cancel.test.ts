@@ -59,7 +59,7 @@ describe("expflow run cancel", () => {
     const before = snapshots(registry);
     const denied = run(["run", "cancel", id]);
     expect(denied.code).toBe(3);
-    expect(denied.stderr).toMatch(/PIN is required for run.cancel/);
+    expect(denied.stderr).toMatch(/PIN is required to cancel run .* \(run\.cancel\)/);
     expect(snapshots(registry)).toEqual(before);
     const wrong = run(["run", "cancel", id, "--pin-stdin"], "0000\n");
     expect(wrong.code).toBe(3);

@@ -220,7 +220,7 @@ describe("expflow run archive, restore, delete", () => {
 
     const denied = cli(h, ["run", "archive", "exp-aaa11111", "--registry", reg]);
     expect(denied.code).toBe(3);
-    expect(denied.stderr).toContain("a PIN is required for run.archive");
+    expect(denied.stderr).toContain("(run.archive), and none was supplied");
     expect(readFileSync(reg).equals(before)).toBe(true);
     expect(cli(h, ["run", "archive", "exp-aaa11111", "--registry", reg], { env: { EXPFLOW_PIN: "1111" } }).code).toBe(3);
     expect(readFileSync(reg).equals(before)).toBe(true);
