@@ -238,6 +238,7 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       .option("--arg <k=v>", "a parameter: recorded as Args/k and passed as --k v (repeatable)", collect)
       .option("--shell", "run the command through /bin/sh -c (default: no shell)")
       .option("--wait", "run it now in the foreground, as the agent would, and exit with its verdict")
+      .option("--allow-pin-env", "with --wait: start even while EXPFLOW_PIN is set (the run can read it from /proc)")
       .option("--json", "print the record as JSON"),
   ).action(async (command: string[], opts) => {
     const { runSubmitCommand } = await import("./commands/run-submit.js");
@@ -287,7 +288,8 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       .description("the local runner: take queued runs first-in first-out and run them")
       .option("--queue <queue>", "the queue to serve", "default")
       .option("--once", "drain what is queued, then exit")
-      .option("--concurrency <n>", "runs at once", positiveInt, 1),
+      .option("--concurrency <n>", "runs at once", positiveInt, 1)
+      .option("--allow-pin-env", "start even while EXPFLOW_PIN is set (its runs can read it from /proc)"),
   ).action(async (opts) => {
     const { agentCommand } = await import("./commands/agent.js");
     exitCode = await agentCommand(opts, ctx);
