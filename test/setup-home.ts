@@ -3,10 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
 
+// No EXPFLOW_* variable of the machine leaks in (a PIN in the developer's shell would make the
+// agent refuse to start, and change what the guard sees).
+for (const name of Object.keys(process.env)) if (name.startsWith("EXPFLOW_")) delete process.env[name];
 // Every test file runs with its own EXPFLOW_HOME, so nothing ever reads or writes ~/.expflow.
 const home = mkdtempSync(join(tmpdir(), "expflow-test-home-"));
 process.env["EXPFLOW_HOME"] = home;
-delete process.env["EXPFLOW_REGISTRY"];
 delete process.env["NO_COLOR"];
 // Nor does any test read the real ~/clearml.conf or reach a real ClearML server: HOME is a
 // temporary directory (the SDK's ~/clearml.conf lives there) and no CLEARML_* / TRAINS_*

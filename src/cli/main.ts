@@ -4,6 +4,7 @@ import type { ResolvedConfig } from "../config/load.js";
 import { ExpflowError } from "../core/errors.js";
 import type { CliIO, CommandContext } from "./context.js";
 import { colors, shouldColor } from "./output/color.js";
+import { commanderErrorJson, errorJsonOf, formatErrorJson } from "./output/error-json.js";
 
 /** Exit code for an unexpected internal error (a bug): EX_SOFTWARE. */
 export const EXIT_INTERNAL = 70;
@@ -59,17 +60,15 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
 }
 
-function jsonError(code: string, message: string): string {
-  return `${JSON.stringify({ error: { code, message } })}\n`;
-}
-
 /**
  * Runs the CLI with `argv` (the arguments after the program name) and returns the exit code:
  * 0 ok, 1 negative verdict, 2 usage or input error, 3 denied, 4 backend failure,
  * 70 internal error. Never exits the process itself.
  */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
-  const json = wantsJson(argv);
+  // Until a command is parsed, `--json` anywhere before `--` asks for JSON errors; once it is,
+  // its own --json option decides (so `--name --json` is a name, and errors follow the output).
+  let json = wantsJson(argv);
   const colorFlag = !argv.includes("--no-color");
   let exitCode = 0;
   let configPromise: Promise<ResolvedConfig> | undefined;
@@ -90,12 +89,15 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option("--no-color", "never colour the output (colour is used only on a terminal, and never with NO_COLOR)")
     .helpOption("-h, --help", "show help")
     .showSuggestionAfterError(true)
-    .showHelpAfterError("(add --help for usage)")
+    .showHelpAfterError(json ? false : "(add --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(json ? jsonError("E_USAGE", s.replace(/^error: /, "").trim()) : s),
+      // Under --json the catch below writes the one error object instead.
+      outputError: (s, write) => {
+        if (!json) write(s);
+      },
     })
     .addHelpText(
       "after",
@@ -106,6 +108,9 @@ Environment: EXPFLOW_HOME (default ~/.expflow), EXPFLOW_REGISTRY, EXPFLOW_PIN, E
 ClearML: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, CLEARML_CONFIG_FILE.`,
     );
   program.configureHelp({ showGlobalOptions: true });
+  program.hook("preAction", (_, command) => {
+    json = command.opts()["json"] === true;
+  });
 
   formatOptions(
     rankingOptions(
@@ -238,6 +243,7 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       .option("--arg <k=v>", "a parameter: recorded as Args/k and passed as --k v (repeatable)", collect)
       .option("--shell", "run the command through /bin/sh -c (default: no shell)")
       .option("--wait", "run it now in the foreground, as the agent would, and exit with its verdict")
+      .option("--allow-pin-env", "with --wait: start even while EXPFLOW_PIN is set (the run can read it from /proc)")
       .option("--json", "print the record as JSON"),
   ).action(async (command: string[], opts) => {
     const { runSubmitCommand } = await import("./commands/run-submit.js");
@@ -287,7 +293,8 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       .description("the local runner: take queued runs first-in first-out and run them")
       .option("--queue <queue>", "the queue to serve", "default")
       .option("--once", "drain what is queued, then exit")
-      .option("--concurrency <n>", "runs at once", positiveInt, 1),
+      .option("--concurrency <n>", "runs at once", positiveInt, 1)
+      .option("--allow-pin-env", "start even while EXPFLOW_PIN is set (its runs can read it from /proc)"),
   ).action(async (opts) => {
     const { agentCommand } = await import("./commands/agent.js");
     exitCode = await agentCommand(opts, ctx);
@@ -417,11 +424,12 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
-      // Commander has already printed the message (through outputError).
+      // Without --json, commander has already printed the message (through outputError).
+      if (json) io.stderr.write(formatErrorJson(commanderErrorJson(e.message)));
       return 2;
     }
     if (e instanceof ExpflowError) {
-      if (json) io.stderr.write(jsonError(e.code, e.hint ? `${e.message}\n${e.hint}` : e.message));
+      if (json) io.stderr.write(formatErrorJson(errorJsonOf(e)));
       else {
         io.stderr.write(`${errColors.red("error:")} ${e.message}\n`);
         if (e.hint) io.stderr.write(`${errColors.dim("hint:")} ${e.hint}\n`);
@@ -429,7 +437,7 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       return e.exitCode;
     }
     const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    if (json) io.stderr.write(jsonError("E_INTERNAL", String(e instanceof Error ? e.message : e)));
+    if (json) io.stderr.write(formatErrorJson({ code: "E_INTERNAL", message: e instanceof Error ? e.message : String(e), hint: "a bug in expflow; please report it with this message" }));
     else io.stderr.write(`internal error (a bug in expflow; please report it):\n${message}\n`);
     return EXIT_INTERNAL;
   }

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { UsageError } from "../core/errors.js";
 import { LocalRunner } from "../runner/local-runner.js";
 import type { CommandContext } from "./context.js";
 import type { OpenRegistry } from "./registry.js";
@@ -14,6 +15,26 @@ export function openRunner(reg: OpenRegistry, ctx: CommandContext, onEvent?: (me
     cwd: ctx.io.cwd,
     onEvent,
   });
+}
+
+/**
+ * The check `agent` and `run submit --wait` make before they claim, spawn or write anything. The
+ * runner withholds `EXPFLOW_PIN` from its runs, but a run can still read this process's initial
+ * environment (on Linux, `/proc/<pid>/environ`, readable by any process of the same user), which
+ * no process can change for itself; so these commands do not start while `EXPFLOW_PIN` is set
+ * (non-empty: empty counts as unset, as the guard reads it). Neither needs a PIN.
+ *
+ * @param what the command, as its message names it (`the agent`, `run submit --wait`).
+ * @param allowed `--allow-pin-env`: start anyway, with a warning.
+ * @throws {UsageError} (exit 2) `E_PIN_IN_ENV` when `EXPFLOW_PIN` is set and not `allowed`.
+ */
+export function refusePinInEnvironment(ctx: CommandContext, what: string, allowed: boolean | undefined): void {
+  const pin = ctx.io.env["EXPFLOW_PIN"];
+  if (pin === undefined || pin === "") return;
+  if (!allowed) {
+    throw new UsageError("E_PIN_IN_ENV", `EXPFLOW_PIN is set: unset it before starting ${what}, which needs no PIN (its runs could read it from /proc/<pid>/environ), or pass --allow-pin-env`);
+  }
+  ctx.warn(`EXPFLOW_PIN is set and --allow-pin-env is given: runs started here can read the PIN from /proc/${process.pid}/environ`);
 }
 
 /** Exit code after a stop signal: 128 + its number (130 SIGINT, 143 SIGTERM). */

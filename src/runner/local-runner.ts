@@ -12,6 +12,7 @@ import { readOne, readRaw } from "../stores/local/registry-writer.js";
 import type { RejectedMetric } from "./metrics-file.js";
 import { ingestMetricsText } from "./metrics-file.js";
 import { DEFAULT_GRACE_MS, signalGroup, stopProcessGroup } from "./process-group.js";
+import { runEnvironment } from "./run-env.js";
 
 /** What the runner needs; injected so tests and the CLI control every part. */
 export interface RunnerOptions {
@@ -23,7 +24,10 @@ export interface RunnerOptions {
   readonly metrics: MetricRegistry;
   /** This machine's host name, recorded in `runner.host`. */
   readonly host: string;
-  /** The environment the commands inherit (plus `EXPFLOW_EXPERIMENT_ID`, `EXPFLOW_METRICS_FILE`). */
+  /**
+   * The environment the commands inherit, less the PIN, its hash and other `EXPFLOW_*` secrets
+   * (see `run-env.ts`), plus `EXPFLOW_EXPERIMENT_ID` and `EXPFLOW_METRICS_FILE`.
+   */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The working directory for runs that recorded none (or whose directory is gone). */
   readonly cwd: string;
@@ -314,12 +318,9 @@ export class LocalRunner {
       exit = { error: new Error(state.interrupt) };
     } else {
       log(`${invocation.shell ? "command (shell)" : "command (no shell)"}: ${invocation.display}`);
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(this.opts.env)) if (v !== undefined) env[k] = v;
-      // The PIN guards destructive actions; a training script has no business holding it.
-      delete env["EXPFLOW_PIN"];
-      env["EXPFLOW_EXPERIMENT_ID"] = id;
-      env["EXPFLOW_METRICS_FILE"] = metricsPath;
+      // The PIN guards destructive actions; a training script has no business holding it or
+      // any other expflow secret (and tools that record a run's environment would keep them).
+      const env = runEnvironment(this.opts.env, id, metricsPath);
       const fd = openSync(logPath, "a", 0o600);
       let child: ChildProcess;
       try {

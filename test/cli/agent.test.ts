@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
-import { alive, latest, script, spawnCli, waitFor } from "../helpers/runs.js";
+import { alive, envDumpScript, latest, readEnvDump, script, spawnCli, waitFor } from "../helpers/runs.js";
 
-function env(): { home: string; registry: string; run: (args: string[]) => ReturnType<typeof runCli> } {
+function env(): { home: string; registry: string; run: (args: string[], extra?: Record<string, string | undefined>) => ReturnType<typeof runCli> } {
   const home = tempDir("expflow-agent-");
   const registry = join(home, "experiments.jsonl");
-  return { home, registry, run: (args) => runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry }, cwd: home }) };
+  return { home, registry, run: (args, extra = {}) => runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry, ...extra }, cwd: home }) };
 }
 
 function submit(run: (args: string[]) => ReturnType<typeof runCli>, ...command: string[]): string {
@@ -159,5 +159,56 @@ setInterval(() => {}, 1000);`,
     } finally {
       agent.child.kill("SIGKILL");
     }
+  });
+});
+
+describe("expflow agent and the PIN in its environment", () => {
+  // A PIN hash in the scrypt format (of some PIN): the variable must not reach runs either way.
+  const PIN_HASH = "scrypt$ln=14,r=12,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+  it("refuses to start while EXPFLOW_PIN is set: exit 2, one line saying to unset it, nothing claimed or run", () => {
+    const { home, registry, run } = env();
+    const dump = join(home, "dump.json");
+    const id = submit(run, node, envDumpScript(home, dump));
+    const before = readFileSync(registry, "utf8");
+    const r = run(["agent", "--once"], { EXPFLOW_PIN: "1234", EXPFLOW_PIN_HASH: PIN_HASH });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/EXPFLOW_PIN is set: unset it .*--allow-pin-env/);
+    expect(r.stderr).not.toContain("1234");
+    expect(r.stdout).toBe("");
+    expect(latest(registry, id)!["status"]).toBe("queued");
+    expect(readFileSync(registry, "utf8")).toBe(before);
+    expect(existsSync(dump)).toBe(false);
+    expect(existsSync(join(home, "logs", `${id}.log`))).toBe(false);
+  });
+
+  it("EXPFLOW_PIN set but empty counts as unset: the run gets neither EXPFLOW_PIN nor EXPFLOW_PIN_HASH nor another EXPFLOW_* secret", () => {
+    const { home, registry, run } = env();
+    const dump = join(home, "dump.json");
+    const id = submit(run, node, envDumpScript(home, dump));
+    const r = run(["agent", "--once"], { EXPFLOW_PIN: "", EXPFLOW_PIN_HASH: PIN_HASH, EXPFLOW_CLEARML_TOKEN: "tok", KEEP_ME: "yes" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    const { env: runEnv, parent } = readEnvDump(dump);
+    for (const name of ["EXPFLOW_PIN", "EXPFLOW_PIN_HASH", "EXPFLOW_CLEARML_TOKEN"]) expect(runEnv, name).not.toHaveProperty(name);
+    expect(runEnv).toMatchObject({ KEEP_ME: "yes", EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry, EXPFLOW_EXPERIMENT_ID: id, EXPFLOW_METRICS_FILE: join(home, "metrics", `${id}.jsonl`) });
+    // The agent's own environment held no PIN to read.
+    if (parent !== null) expect(parent["EXPFLOW_PIN"] ?? "").toBe("");
+  });
+
+  it("--allow-pin-env starts anyway, warning that runs can read the PIN from /proc; the run's environment still lacks it", () => {
+    const { home, registry, run } = env();
+    const dump = join(home, "dump.json");
+    const id = submit(run, node, envDumpScript(home, dump));
+    const r = run(["agent", "--once", "--allow-pin-env"], { EXPFLOW_PIN: "1234", EXPFLOW_PIN_HASH: PIN_HASH });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: EXPFLOW_PIN is set and --allow-pin-env is given: runs started here can read the PIN from \/proc\/\d+\/environ$/m);
+    expect(latest(registry, id)!["status"]).toBe("completed");
+    const { env: runEnv, parent } = readEnvDump(dump);
+    expect(runEnv).not.toHaveProperty("EXPFLOW_PIN");
+    expect(runEnv).not.toHaveProperty("EXPFLOW_PIN_HASH");
+    // What the warning says, and why the agent refuses without the flag.
+    if (parent !== null) expect(parent["EXPFLOW_PIN"]).toBe("1234");
   });
 });

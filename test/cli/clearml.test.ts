@@ -168,6 +168,7 @@ describe("expflow clearml status", () => {
     expect(r.stderr).toBe("");
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(out).toEqual({
+      configured: true,
       server: fake.url,
       server_source: "CLEARML_API_HOST",
       credentials_source: "CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY",
@@ -276,6 +277,36 @@ sdk {
     const t = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
     expect(t.code).toBe(0);
     expectNoSecrets(t, [fake.accessKey, fake.secretKey]);
+  });
+
+  it("--json: one object of the same shape on stdout whether fine, not configured, misconfigured, unreachable or refused; its error is the one on stderr", async () => {
+    const keys = ["configured", "server", "server_source", "credentials_source", "reachable", "credentials_ok", "version", "api_version", "error"];
+    const unreachable = `http://127.0.0.1:${await closedPort()}`;
+    const cases: [string, Record<string, string | undefined>, number, Record<string, unknown>][] = [
+      ["fine", envOf(fake), 0, { configured: true, reachable: true, credentials_ok: true, api_version: "2.34", error: null }],
+      ["not configured", { NO_COLOR: "1" }, 4, { configured: false, server: null, server_source: null, credentials_source: null, reachable: false, credentials_ok: false, version: null, api_version: null, error: { code: "E_CLEARML_NOT_CONFIGURED" } }],
+      ["only the host", { CLEARML_API_HOST: fake.url, NO_COLOR: "1" }, 4, { configured: false, server: null, error: { code: "E_CLEARML_NOT_CONFIGURED" } }],
+      ["a missing CLEARML_CONFIG_FILE", { CLEARML_CONFIG_FILE: join(tempDir(), "nope.conf"), NO_COLOR: "1" }, 4, { configured: false, error: { code: "E_CLEARML_CONFIG" } }],
+      ["unreachable", { CLEARML_API_HOST: unreachable, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" }, 4, { configured: true, server: unreachable, reachable: false, credentials_ok: false, error: { code: "E_CLEARML_UNREACHABLE" } }],
+      ["credentials refused", envOf(fake, { CLEARML_API_SECRET_KEY: "wrong" }), 4, { configured: true, server: fake.url, reachable: true, credentials_ok: false, version: null, error: { code: "E_CLEARML_AUTH" } }],
+    ];
+    for (const [what, env, code, expected] of cases) {
+      const r = await runCliAsync(["clearml", "status", "--json"], { env, timeoutMs: 20_000 });
+      expect(r.code, what).toBe(code);
+      const lines = r.stdout.split("\n").filter((l) => l !== "");
+      expect(lines, what).toHaveLength(1);
+      const out = JSON.parse(lines[0]!) as Record<string, unknown>;
+      expect(Object.keys(out), what).toEqual(keys);
+      expect(out, what).toMatchObject(expected);
+      if (code === 0) {
+        expect(r.stderr, what).toBe("");
+        continue;
+      }
+      const error = out["error"] as Record<string, unknown>;
+      expect(Object.keys(error), what).toEqual(["code", "message", "hint"]);
+      expect(error["message"], what).not.toContain("\n");
+      expect({ error }, what).toEqual(JSON.parse(r.stderr));
+    }
   });
 
   it("a CLEARML_CONFIG_FILE that does not exist: exit 4 naming it", async () => {

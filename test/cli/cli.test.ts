@@ -62,6 +62,89 @@ describe("expflow (global)", () => {
   });
 });
 
+/** The one `{"error": {code, message, hint}}` object that must be all of standard error under --json. */
+function onlyJsonError(stderr: string): { code: string; message: string; hint: string | null } {
+  const lines = stderr.split("\n").filter((l) => l !== "");
+  expect(lines, stderr).toHaveLength(1);
+  const parsed = JSON.parse(lines[0]!) as { error: { code: string; message: string; hint: string | null } };
+  expect(Object.keys(parsed)).toEqual(["error"]);
+  expect(Object.keys(parsed.error)).toEqual(["code", "message", "hint"]);
+  expect(parsed.error.hint === null || typeof parsed.error.hint === "string").toBe(true);
+  return parsed.error;
+}
+
+describe("errors under --json", () => {
+  it.each([
+    ["unknown option", ["compare-scores", "--sort-by", "x", "--gates", "a:lt:1", "--json"], "unknown option '--gates'", "Did you mean --gate?"],
+    ["unknown command", ["compare-score", "--json"], "unknown command 'compare-score'", "Did you mean compare-scores?"],
+    ["missing argument", ["metrics", "show", "--json"], "missing required argument 'name'", "add --help for usage"],
+    ["missing required option", ["compare-scores", "--json"], "required option '--sort-by <metric>' not specified", "add --help for usage"],
+    ["bad value", ["compare-scores", "--sort-by", "x", "--max", "abc", "--json"], "option '--max <n>' argument 'abc' is invalid", "add --help for usage"],
+    ["conflicting options", ["metrics", "list", "--json", "--csv"], "option '--json' cannot be used with option '--csv'", "add --help for usage"],
+    ["too many arguments", ["metrics", "show", "a", "b", "--json"], "too many arguments for 'show'", "add --help for usage"],
+    ["--json before the command", ["--json", "metrics", "list"], "unknown option '--json'", "add --help for usage"],
+    ["a command without --json", ["agent", "--once", "--json"], "unknown option '--json'", "add --help for usage"],
+  ])("a usage error from the parser (%s) is exactly one error object on stderr, exit 2; without --json it reads as before", (_, args, message, hint) => {
+    const r = runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    const error = onlyJsonError(r.stderr);
+    expect(error.code).toBe("E_USAGE");
+    expect(error.message).toContain(message);
+    expect(error.message).not.toMatch(/^error:|--help for usage|Did you mean/);
+    expect(error.hint).toBe(hint);
+    const human = runCli(args.filter((a) => a !== "--json"));
+    if (human.code === 2) {
+      expect(human.stderr).toMatch(/^error: /);
+      expect(human.stderr).toContain("(add --help for usage)");
+    }
+  });
+
+  it("an expflow error carries its hint as its own field (null when it has none), before and after config loads", () => {
+    const withHint = runCli(["run", "submit", "--json", "--arg", "novalue", "--", "true"]);
+    expect(withHint.code).toBe(2);
+    const e = onlyJsonError(withHint.stderr);
+    expect(e).toMatchObject({ code: "E_USAGE", hint: expect.stringMatching(/^e\.g\. --arg lr=3e-4/) });
+    expect(e.message).toMatch(/^--arg expects name=value/);
+    expect(e.message).not.toContain("e.g.");
+    expect(onlyJsonError(runCli(["run", "submit", "--json", "--arg", "a=1", "--arg", "a=2", "--", "true"]).stderr)).toEqual({ code: "E_USAGE", message: "--arg a is given twice", hint: null });
+    const dir = tempDir();
+    writeFileSync(join(dir, "expflow.yaml"), "regsitry: x.jsonl\n");
+    const config = runCli(["metrics", "list", "--json"], { cwd: dir });
+    expect(config.code).toBe(2);
+    expect(onlyJsonError(config.stderr)).toMatchObject({ code: "E_CONFIG", message: expect.stringContaining(join(dir, "expflow.yaml")) });
+  });
+
+  it("--json counts only as the command's own option: not after --, not as another option's value", () => {
+    const submitted = runCli(["run", "submit", "--json", "--", "echo", "--json"]);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    expect(submitted.stderr).toBe("");
+    expect((JSON.parse(submitted.stdout) as { argv: string[] }).argv).toEqual(["echo", "--json"]);
+    const afterDashes = runCli(["run", "submit", "--arg", "novalue", "--", "echo", "--json"]);
+    expect(afterDashes.code).toBe(2);
+    expect(afterDashes.stderr).toMatch(/^error: --arg expects name=value/);
+    // The run's name is "--json": the command prints plain text, and so do its errors.
+    const asValue = runCli(["run", "submit", "--name", "--json", "--arg", "novalue", "--", "true"]);
+    expect(asValue.code).toBe(2);
+    expect(asValue.stderr).toMatch(/^error: --arg expects name=value/);
+  });
+
+  it("an internal error (a bug) is exit 70 with one E_INTERNAL object and no stack; without --json the stack stays", () => {
+    // A bug simulated in the built CLI: its standard output throws a TypeError when written.
+    const dir = tempDir();
+    const preload = join(dir, "bug.cjs");
+    writeFileSync(preload, 'process.stdout.write = () => { throw new TypeError("simulated bug"); };\n');
+    const env = { NODE_OPTIONS: `--require ${preload}` };
+    const r = runCli(["metrics", "list", "--json"], { env });
+    expect(r.code).toBe(70);
+    expect(onlyJsonError(r.stderr)).toEqual({ code: "E_INTERNAL", message: "simulated bug", hint: expect.stringContaining("a bug in expflow") });
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const human = runCli(["metrics", "list"], { env });
+    expect(human.code).toBe(70);
+    expect(human.stderr).toMatch(/^internal error \(a bug in expflow; please report it\):\nTypeError: simulated bug\n\s+at /);
+  });
+});
+
 describe("expflow metrics", () => {
   it("lists the 13 standard metrics as JSON", () => {
     const r = runCli(["metrics", "list", "--json"]);

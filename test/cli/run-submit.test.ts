@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, tempDir } from "../helpers/cli.js";
-import { alive, latest, script, snapshots, spawnCli, waitFor } from "../helpers/runs.js";
+import { alive, envDumpScript, latest, readEnvDump, script, snapshots, spawnCli, waitFor } from "../helpers/runs.js";
 
 /** A fresh home and registry for one test. */
-function env(): { home: string; registry: string; run: (args: string[], input?: string) => ReturnType<typeof runCli> } {
+function env(): { home: string; registry: string; run: (args: string[], input?: string, extra?: Record<string, string | undefined>) => ReturnType<typeof runCli> } {
   const home = tempDir("expflow-submit-");
   const registry = join(home, "reg", "experiments.jsonl");
-  return { home, registry, run: (args, input) => runCli(args, { env: { EXPFLOW_HOME: home }, cwd: home, input }) };
+  return { home, registry, run: (args, input, extra = {}) => runCli(args, { env: { EXPFLOW_HOME: home, ...extra }, cwd: home, input }) };
 }
 
 describe("expflow run submit", () => {
@@ -126,5 +126,42 @@ describe("expflow run submit", () => {
     } finally {
       cli.child.kill("SIGKILL");
     }
+  });
+
+  it("--wait refuses to start while EXPFLOW_PIN is set: exit 2, one line, nothing written; without --wait the run is queued as usual", () => {
+    const { home, registry, run } = env();
+    const dump = join(home, "dump.json");
+    const pinEnv = { EXPFLOW_PIN: "1234" };
+    const r = run(["run", "submit", "--registry", registry, "--wait", "--", process.execPath, envDumpScript(home, dump)], "", pinEnv);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/EXPFLOW_PIN is set: unset it before starting run submit --wait.*--allow-pin-env/);
+    expect(r.stdout).toBe("");
+    const j = run(["run", "submit", "--registry", registry, "--wait", "--json", "--", process.execPath, envDumpScript(home, dump)], "", pinEnv);
+    expect(j.code).toBe(2);
+    expect(j.stdout).toBe("");
+    expect((JSON.parse(j.stderr) as { error: { code: string } }).error.code).toBe("E_PIN_IN_ENV");
+    expect(existsSync(registry)).toBe(false);
+    expect(existsSync(join(home, "logs"))).toBe(false);
+    expect(existsSync(dump)).toBe(false);
+
+    const queued = run(["run", "submit", "--registry", registry, "--", "true"], "", pinEnv);
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(queued.stderr).toBe("");
+    expect(latest(registry, queued.stdout.trim())!["status"]).toBe("queued");
+  });
+
+  it("--wait --allow-pin-env runs it with a warning; the run's environment has neither EXPFLOW_PIN nor EXPFLOW_PIN_HASH", () => {
+    const { home, registry, run } = env();
+    const dump = join(home, "dump.json");
+    const r = run(["run", "submit", "--registry", registry, "--wait", "--allow-pin-env", "--", process.execPath, envDumpScript(home, dump)], "", { EXPFLOW_PIN: "1234", EXPFLOW_PIN_HASH: "scrypt$ln=14,r=12,p=1$c2FsdA$aGFzaA" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: EXPFLOW_PIN is set and --allow-pin-env is given: runs started here can read the PIN from \/proc\/\d+\/environ$/m);
+    const id = r.stdout.trim();
+    expect(latest(registry, id)!["status"]).toBe("completed");
+    const { env: runEnv } = readEnvDump(dump);
+    expect(runEnv).not.toHaveProperty("EXPFLOW_PIN");
+    expect(runEnv).not.toHaveProperty("EXPFLOW_PIN_HASH");
+    expect(runEnv).toMatchObject({ EXPFLOW_HOME: home, EXPFLOW_EXPERIMENT_ID: id });
   });
 });

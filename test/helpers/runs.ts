@@ -85,3 +85,34 @@ export function spawnCli(args: readonly string[], options: { env?: Record<string
   );
   return { child, exited, output: () => stdout + stderr };
 }
+
+/** What {@link envDumpScript} recorded. */
+export interface EnvDump {
+  /** The run's own environment. */
+  readonly env: Record<string, string>;
+  /** Its parent's initial environment, from `/proc/<ppid>/environ`; `null` without `/proc`. */
+  readonly parent: Record<string, string> | null;
+}
+
+/**
+ * Writes a Node script into `dir` that records in `out` (JSON, an {@link EnvDump}) its own
+ * environment and, where there is a `/proc`, what it can read of its parent's: what a run that
+ * goes looking for secrets would find.
+ */
+export function envDumpScript(dir: string, out: string): string {
+  return script(
+    dir,
+    "env-dump.cjs",
+    `const fs = require("fs");
+let parent = null;
+try {
+  parent = Object.fromEntries(fs.readFileSync("/proc/" + process.ppid + "/environ", "latin1").split("\\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+} catch {}
+fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify({ env: process.env, parent }));`,
+  );
+}
+
+/** Reads what {@link envDumpScript} wrote. */
+export function readEnvDump(out: string): EnvDump {
+  return JSON.parse(readFileSync(out, "utf8")) as EnvDump;
+}

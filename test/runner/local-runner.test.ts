@@ -152,4 +152,32 @@ setInterval(() => {}, 1000);`;
     expect(result.record?.history?.map((h) => (h as { event: string }).event)).toEqual(["queue", "start", "cancel"]);
     expect(readFileSync(logPathOf(home, id), "utf8")).toMatch(/rejected metric 'bogus'/);
   });
+
+  it("a run inherits neither EXPFLOW_PIN, EXPFLOW_PIN_HASH nor any other EXPFLOW_* secret; other variables pass", async () => {
+    const home = tempDir("expflow-runner-");
+    const writer = new RegistryWriter(join(home, "experiments.jsonl"), { now: () => new Date(), who: "tester@host" });
+    const secrets = {
+      EXPFLOW_PIN: "1234",
+      EXPFLOW_PIN_HASH: "scrypt$ln=14,r=12,p=1$c2FsdA$aGFzaA",
+      EXPFLOW_CLEARML_TOKEN: "tok",
+      EXPFLOW_API_KEY: "k",
+      EXPFLOW_DB_PASSWORD: "pw",
+      EXPFLOW_SIGNING_SECRET: "s",
+      expflow_pin: "1234",
+    };
+    const runner = new LocalRunner({
+      writer,
+      home,
+      metrics: MetricRegistry.standard(),
+      host: "test-host",
+      env: { PATH: process.env["PATH"], EXPFLOW_HOME: home, EXPFLOW_REGISTRY: writer.path, CLEARML_API_SECRET_KEY: "clearml-needs-it", EXPFLOW_EXPERIMENT_ID: "stale", ...secrets },
+      cwd: home,
+    });
+    const dump = join(home, "env.json");
+    const id = await queued(writer, { argv: [process.execPath, script(home, "env.cjs", `require("fs").writeFileSync(${JSON.stringify(dump)}, JSON.stringify(process.env));`)] });
+    expect((await runner.start((await runner.claim(id))!).done).status).toBe("completed");
+    const env = JSON.parse(readFileSync(dump, "utf8")) as Record<string, string>;
+    for (const name of Object.keys(secrets)) expect(env, name).not.toHaveProperty(name);
+    expect(env).toMatchObject({ EXPFLOW_HOME: home, EXPFLOW_REGISTRY: writer.path, CLEARML_API_SECRET_KEY: "clearml-needs-it", EXPFLOW_EXPERIMENT_ID: id, EXPFLOW_METRICS_FILE: metricsPathOf(home, id) });
+  });
 });

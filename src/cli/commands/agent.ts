@@ -2,7 +2,7 @@ import { UsageError } from "../../core/errors.js";
 import type { RunHandle } from "../../runner/local-runner.js";
 import type { CommandContext } from "../context.js";
 import { openRegistry } from "../registry.js";
-import { onStopSignals, openRunner, signalExitCode } from "../runner.js";
+import { onStopSignals, openRunner, refusePinInEnvironment, signalExitCode } from "../runner.js";
 
 /** Options of `expflow agent`. */
 export interface AgentFlags {
@@ -12,6 +12,8 @@ export interface AgentFlags {
   once?: boolean;
   /** Runs at once (default 1). */
   concurrency?: number;
+  /** Start even while `EXPFLOW_PIN` is set (with a warning). */
+  allowPinEnv?: boolean;
   registry?: string;
 }
 
@@ -31,11 +33,15 @@ const IDLE_POLL_MS = 500;
  *   `agent interrupted (SIGTERM)`, so none is left running; it returns 130 (SIGINT) or 143
  *   (SIGTERM) when it had runs to interrupt, 0 when it was idle. A second signal kills the runs'
  *   process groups at once.
+ *
+ * @throws {UsageError} (exit 2) `E_PIN_IN_ENV`, before anything is claimed, while `EXPFLOW_PIN`
+ *   is set and `--allow-pin-env` is not given (see {@link refusePinInEnvironment}).
  */
 export async function agentCommand(flags: AgentFlags, ctx: CommandContext): Promise<number> {
   const queue = flags.queue ?? "default";
   const concurrency = flags.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("E_USAGE", `--concurrency must be a positive whole number, got ${concurrency}`);
+  refusePinInEnvironment(ctx, "the agent", flags.allowPinEnv);
   const reg = await openRegistry(ctx, flags.registry);
   const say = (message: string): void => {
     ctx.io.stdout.write(`[${new Date().toISOString()}] ${message}\n`);

@@ -3,51 +3,76 @@ import type { Experiment } from "../../core/experiment.js";
 import { BackendError } from "../../core/errors.js";
 import { STANDARD_METRICS } from "../../core/metrics/registry.js";
 import { isClearmlFailure } from "../../stores/clearml/errors.js";
-import type { ClearmlFlags } from "../clearml.js";
+import type { ClearmlFlags, OpenClearml } from "../clearml.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import { formatOf } from "../context.js";
 import type { SelectionFlags } from "../filters.js";
 import { checkStatuses, filterOf } from "../filters.js";
+import type { ErrorJson } from "../output/error-json.js";
+import { errorJsonOf } from "../output/error-json.js";
 import type { Column } from "../output/render.js";
 import { renderRows } from "../output/render.js";
 import type { CompareScoresFlags } from "./compare-scores.js";
 import { rankStore } from "./compare-scores.js";
 
-/** The `--json` contract of `expflow clearml status`. */
+/**
+ * The `--json` contract of `expflow clearml status`: the same fields in every case (fine, not
+ * configured, unreachable, credentials refused, server failing), so a program parses one object.
+ */
 export interface ClearmlStatusJson {
-  server: string;
-  server_source: string;
-  credentials_source: string;
+  /** `false` when the server or a credential is missing, or clearml.conf cannot be read. */
+  configured: boolean;
+  /** The server's URL (without user information); `null` when not configured. */
+  server: string | null;
+  /** Where the URL came from (a variable or a file); `null` when not configured. */
+  server_source: string | null;
+  /** Where the credentials came from; `null` when not configured. */
+  credentials_source: string | null;
   reachable: boolean;
   credentials_ok: boolean;
   /** The server's version and newest API version (`null` when not reached). */
   version: string | null;
   api_version: string | null;
-  /** Why something failed (`null` when all is well). */
-  error: { code: string; message: string } | null;
+  /** Why something failed (`null` when all is well): the same object the CLI writes to standard error. */
+  error: ErrorJson | null;
 }
 
 /**
  * `expflow clearml status`: the server URL and where it came from, whether it answers, its API
  * version, and whether the credentials work (a login). Returns 0 when all works. Credentials are
- * never printed.
+ * never printed. With `--json` the {@link ClearmlStatusJson} object goes to standard output in
+ * every case, a failure included.
  *
  * @throws {BackendError} (exit 4) after printing what is known: not configured, unreachable,
  *   credentials refused, server failing.
  */
 export async function clearmlStatusCommand(flags: ClearmlFlags & { json?: boolean }, ctx: CommandContext): Promise<number> {
-  const { connection, client } = openClearml(ctx, flags);
+  const { stdout } = ctx.io;
   const out: ClearmlStatusJson = {
-    server: client.server,
-    server_source: connection.sources.apiServer,
-    credentials_source: connection.sources.credentials,
+    configured: false,
+    server: null,
+    server_source: null,
+    credentials_source: null,
     reachable: false,
     credentials_ok: false,
     version: null,
     api_version: null,
     error: null,
   };
+  let opened: OpenClearml;
+  try {
+    opened = openClearml(ctx, flags);
+  } catch (e) {
+    // Not configured, or clearml.conf unreadable: nothing to report but that.
+    if (flags.json && e instanceof BackendError) stdout.write(`${JSON.stringify({ ...out, error: errorJsonOf(e) })}\n`);
+    throw e;
+  }
+  const { connection, client } = opened;
+  out.configured = true;
+  out.server = client.server;
+  out.server_source = connection.sources.apiServer;
+  out.credentials_source = connection.sources.credentials;
   let failure: unknown;
   try {
     await client.ping();
@@ -60,11 +85,10 @@ export async function clearmlStatusCommand(flags: ClearmlFlags & { json?: boolea
   } catch (e) {
     if (!(e instanceof BackendError) && !isClearmlFailure(e)) throw e;
     failure = e;
-    out.error = { code: (e as BackendError).code, message: (e as BackendError).message };
+    out.error = errorJsonOf(e);
     // A server that is not ClearML, or answers nothing, is not "reachable" in the sense that matters.
-    if ((e as BackendError).code === "E_CLEARML_BAD_RESPONSE" && !out.credentials_ok) out.reachable = false;
+    if (e.code === "E_CLEARML_BAD_RESPONSE" && !out.credentials_ok) out.reachable = false;
   }
-  const { stdout } = ctx.io;
   if (flags.json) {
     stdout.write(`${JSON.stringify(out)}\n`);
   } else {

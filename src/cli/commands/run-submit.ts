@@ -7,7 +7,7 @@ import { newExperimentId } from "../../stores/local/ids.js";
 import type { RegistryRecord } from "../../stores/local/record.js";
 import type { CommandContext } from "../context.js";
 import { openRegistry } from "../registry.js";
-import { onStopSignals, openRunner, signalExitCode } from "../runner.js";
+import { onStopSignals, openRunner, refusePinInEnvironment, signalExitCode } from "../runner.js";
 
 /** Options of `expflow run submit`. */
 export interface RunSubmitFlags {
@@ -20,6 +20,8 @@ export interface RunSubmitFlags {
   arg?: string[];
   shell?: boolean;
   wait?: boolean;
+  /** With `wait`: start even while `EXPFLOW_PIN` is set (with a warning). */
+  allowPinEnv?: boolean;
   json?: boolean;
   registry?: string;
 }
@@ -54,7 +56,9 @@ export function parseRunArgs(pairs: readonly string[]): [string, string][] {
  * foreground, exactly as the agent would, and returns its verdict: 0 completed, 1 failed or
  * cancelled, 130/143 when interrupted by SIGINT/SIGTERM (the run is then failed).
  *
- * @throws {UsageError} (exit 2) for an empty command or a bad `--arg`.
+ * @throws {UsageError} (exit 2) for an empty command or a bad `--arg`; with `--wait`,
+ *   `E_PIN_IN_ENV` while `EXPFLOW_PIN` is set and `--allow-pin-env` is not given (nothing is
+ *   written then; see {@link refusePinInEnvironment}).
  */
 export async function runSubmitCommand(command: string[], flags: RunSubmitFlags, ctx: CommandContext): Promise<number> {
   if (command.length === 0 || command[0]!.trim() === "") {
@@ -67,6 +71,7 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitFlags,
   // With --shell the words form one shell command line (as ssh joins them); otherwise the
   // display string is the argv quoted so that a shell would run exactly the same thing.
   const display = flags.shell ? [command.join(" "), ...args.flatMap(([k, v]) => [`--${k}`, shellQuote(v)])].join(" ") : argv.map(shellQuote).join(" ");
+  if (flags.wait) refusePinInEnvironment(ctx, "run submit --wait", flags.allowPinEnv);
 
   const reg = await openRegistry(ctx, flags.registry);
   const id = newExperimentId();

@@ -1,0 +1,42 @@
+import type { ExpflowError } from "../../core/errors.js";
+
+/**
+ * The error of the `--json` contract, as it appears in `{"error": ...}` on standard error (and
+ * in `clearml status --json`): a stable `code`, the `message`, and a `hint` on how to fix it
+ * (`null` when there is none). The hint is never folded into the message.
+ */
+export interface ErrorJson {
+  code: string;
+  message: string;
+  hint: string | null;
+}
+
+/** The hint of every usage error commander reports without a suggestion. */
+export const USAGE_HINT = "add --help for usage";
+
+/** The contract's error for an expflow error. */
+export function errorJsonOf(e: ExpflowError): ErrorJson {
+  return { code: e.code, message: e.message, hint: e.hint ?? null };
+}
+
+/**
+ * The contract's error for a message commander produced (`error: unknown option '--gates'`,
+ * followed, with suggestions on, by a line `(Did you mean --gate?)`): code `E_USAGE`, the
+ * message without commander's `error: ` prefix, the suggestion as the hint (else
+ * {@link USAGE_HINT}).
+ */
+export function commanderErrorJson(text: string): ErrorJson {
+  const lines = text
+    .replace(/^error: /, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  const suggestion = lines.length > 1 ? /^\((Did you mean .*\?)\)$/.exec(lines[lines.length - 1]!) : null;
+  const message = (suggestion ? lines.slice(0, -1) : lines).join(" ");
+  return { code: "E_USAGE", message, hint: suggestion ? suggestion[1]! : USAGE_HINT };
+}
+
+/** `{"error": {...}}` as one line, as `--json` errors are written to standard error. */
+export function formatErrorJson(error: ErrorJson): string {
+  return `${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } })}\n`;
+}
