@@ -201,7 +201,18 @@ export async function guard(action: string, target: string, options: GuardOption
     return "no-pin";
   }
   if (ctx.registry !== undefined && scope.protection === undefined && active.source === "file" && active.meta !== undefined) {
+    const wasBound = active.meta.registries.includes(realRegistryPath(ctx.registry));
     await bind(ctx, home);
+    if (wasBound) {
+      // This PIN protected the registry, and its sidecar is gone: someone removed the protection
+      // by hand. Restored now; refused once, so that it is noticed.
+      const e = brokenProtection(
+        `the protection record ${sidecarOf(ctx.registry)} of this registry was removed (${active.origin} lists the registry as protected); it is restored, and this action is refused`,
+        "check who removed it (while it was missing, other EXPFLOW_HOMEs were not asked this PIN), then run the command again",
+      );
+      await audit("denied", e.message);
+      throw e;
+    }
   }
   if (options.force) {
     const policy = forcePolicy(active.parsed === undefined ? undefined : active.meta, active.origin, ctx.forceForbiddenBy);

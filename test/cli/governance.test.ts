@@ -154,6 +154,18 @@ describe("1. the PIN protects a registry, whatever EXPFLOW_HOME says", () => {
     expect(cli(strayHome(), ["run", "archive", ids(registry, "completed")[0]!, "--registry", registry]).code).toBe(0);
   });
 
+  it("a sidecar removed by hand is noticed by the PIN's own home: restored, and the action refused once", () => {
+    const { home, registry } = protectedHome();
+    rmSync(`${registry}.protection.json`);
+    const id = ids(registry, "completed")[0]!;
+    const r = cli(home, ["run", "archive", id], { env: { EXPFLOW_PIN: PIN } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("was removed");
+    expect(existsSync(`${registry}.protection.json`)).toBe(true);
+    expect(cli(strayHome(), ["run", "archive", id, "--registry", registry]).code).toBe(3);
+    expect(cli(home, ["run", "archive", id], { env: { EXPFLOW_PIN: PIN } }).code).toBe(0);
+  });
+
   it("a registry first touched by a guarded action while a PIN is set gets bound then", () => {
     const { home } = protectedHome();
     const other = join(tempDir(), "other.jsonl");
