@@ -46,9 +46,12 @@ export { LIFECYCLE_STATES, matchesFilter, assertUnambiguous, type Experiment, ty
 export type { Store, WarningSink } from "./stores/store.js";
 export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
 export { loadConfig, metricRegistryOf, expflowHome, type ResolvedConfig, type ConfigEnvironment } from "./config/load.js";
-export { guard, type GuardOptions, type GuardContext, type GuardOutcome } from "./security/guard.js";
+export { guard, forcePolicy, describeAction, type GuardOptions, type GuardContext, type GuardOutcome, type ForcePolicy } from "./security/guard.js";
+export { readProtection, bindRegistry, unbindRegistry, sidecarOf, realRegistryPath, SIDECAR_SUFFIX, type Protection } from "./security/protection.js";
+export { readPinFile, parsePinMeta, PIN_FILE, DEFAULT_PIN_META, type PinFileMeta, type PinFileContent, type AuditAnchor } from "./security/pin-file.js";
 export {
   initPin,
+  updatePinMeta,
   verifyPin,
   pinIsSet,
   clearPin,
@@ -65,8 +68,19 @@ export {
   type ActivePin,
   type VerifyResult,
 } from "./security/pin.js";
-export { hashPin, parsePinHash, isValidPin, SCRYPT_DEFAULTS, type PinHashFormat } from "./security/pin-hash.js";
-export { appendAudit, readAudit, verifyAudit, auditHash, type AuditRecord, type AuditOutcome, type AuditVerification, type AuditActor } from "./security/audit-log.js";
+export { hashPin, parsePinHash, isValidPin, isWeakerThanDefault, offlineGuessMs, SCRYPT_DEFAULTS, PIN_RULE, PIN_MIN_DIGITS, PIN_MAX_DIGITS, type PinHashFormat } from "./security/pin-hash.js";
+export {
+  appendAudit,
+  readAudit,
+  verifyAudit,
+  auditHash,
+  auditLogState,
+  type AuditRecord,
+  type AuditOutcome,
+  type AuditVerification,
+  type AuditProblem,
+  type AuditActor,
+} from "./security/audit-log.js";
 export {
   validateCompetitionRules,
   metricBound,
