@@ -1,9 +1,9 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DeniedError, ExpflowError, UsageError } from "../core/errors.js";
 import type { AuditOutcome } from "./audit-log.js";
 import { appendAudit, AUDIT_FILE, auditLogState } from "./audit-log.js";
 import type { PinFileMeta } from "./pin-file.js";
-import { PIN_FILE } from "./pin-file.js";
+import { PIN_FILE, readPinFile } from "./pin-file.js";
 import type { ActivePin, PinContext } from "./pin.js";
 import { activePin, damagedHashError, humanDuration, LOCKOUT_BASE_MS, lockedUntil, updatePinMeta, verifyPin } from "./pin.js";
 import { isValidPin, PIN_RULE } from "./pin-hash.js";
@@ -113,8 +113,30 @@ interface Scope {
   readonly mustRecord?: boolean;
 }
 
+/**
+ * A registry without a sidecar that lives in an expflow home with a PIN file (the default layout,
+ * `~/.expflow/experiments.jsonl`, bound by no sidecar when its PIN was set by an earlier version):
+ * that home's PIN protects it. Returns the binding it is given from now on.
+ */
+function impliedProtection(ctx: GuardContext): Protection | undefined {
+  const dir = dirname(realRegistryPath(ctx.registry!));
+  if (dir === realHome(ctx.home)) return undefined;
+  let pin;
+  try {
+    pin = readPinFile(dir);
+  } catch {
+    pin = { path: join(dir, PIN_FILE), hash: "", meta: undefined };
+  }
+  if (pin === undefined) return undefined;
+  try {
+    return bindRegistry(ctx.registry!, dir, ctx);
+  } catch {
+    return { version: 1, home: realHome(dir), bound_at: ctx.now().toISOString(), bound_by: `${ctx.user}@${ctx.host}` };
+  }
+}
+
 async function scopeOf(ctx: GuardContext): Promise<Scope> {
-  const protection = ctx.registry !== undefined ? readProtection(ctx.registry) : undefined;
+  const protection = ctx.registry !== undefined ? (readProtection(ctx.registry) ?? impliedProtection(ctx)) : undefined;
   if (protection === undefined) {
     const active = await activePin(ctx);
     const broken = logMissing(ctx.home, active);

@@ -166,6 +166,19 @@ describe("1. the PIN protects a registry, whatever EXPFLOW_HOME says", () => {
     expect(cli(home, ["run", "archive", id], { env: { EXPFLOW_PIN: PIN } }).code).toBe(0);
   });
 
+  it("a registry in a home whose PIN an earlier version set (no sidecar) is protected by that home's PIN", () => {
+    const { home, registry } = protectedHome();
+    rmSync(`${registry}.protection.json`);
+    // The earlier tool's PIN file: one line, no meta.
+    writeFileSync(join(home, "pin.hash"), `${readFileSync(join(home, "pin.hash"), "utf8").split("\n")[0]}\n`);
+    const id = ids(registry, "completed")[0]!;
+    const stray = strayHome();
+    expect(cli(stray, ["run", "archive", id, "--registry", registry]).code).toBe(3);
+    expect(cli(stray, ["run", "archive", id, "--registry", registry, "--force"]).code).toBe(3);
+    expect(JSON.parse(readFileSync(`${registry}.protection.json`, "utf8"))).toMatchObject({ home });
+    expect(cli(stray, ["run", "archive", id, "--registry", registry], { env: { EXPFLOW_PIN: PIN } }).code).toBe(0);
+  });
+
   it("a registry first touched by a guarded action while a PIN is set gets bound then", () => {
     const { home } = protectedHome();
     const other = join(tempDir(), "other.jsonl");
