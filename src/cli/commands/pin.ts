@@ -6,7 +6,7 @@ import { appendAudit } from "../../security/audit-log.js";
 import type { GuardContext, GuardOptions } from "../../security/guard.js";
 import { forcePolicy, guard } from "../../security/guard.js";
 import { PIN_FILE, readPinFile } from "../../security/pin-file.js";
-import { activePin, clearPin, humanDuration, initPin, pinStatus, updatePinMeta } from "../../security/pin.js";
+import { activePin, clearPin, initPin, pinStatus, updatePinMeta } from "../../security/pin.js";
 import { assertValidPin, offlineGuessMs } from "../../security/pin-hash.js";
 import { bindRegistry, readProtection, realHome, realRegistryPath, unbindRegistry } from "../../security/protection.js";
 import type { CommandContext } from "../context.js";
@@ -35,10 +35,21 @@ async function recorded<T>(record: (outcome: AuditOutcome, detail: string) => Pr
  * takes against a copied `pin.hash` (no lockout applies there), measured by this very hash.
  */
 export function offlineNote(digits: number, hashMs: number): string {
-  const all = humanDuration(offlineGuessMs(digits, hashMs));
-  const six = humanDuration(offlineGuessMs(6, hashMs));
+  const all = roughDuration(offlineGuessMs(digits, hashMs));
   const base = `Trying every ${digits}-digit PIN against a copy of ${PIN_FILE} takes about ${all} on one core of this machine (${Math.round(hashMs)} ms a guess; the lockout does not apply offline).`;
-  return digits < 6 ? `${base} Use 6 or more digits: 6 take about ${six}, 8 about ${humanDuration(offlineGuessMs(8, hashMs))}.` : base;
+  return digits < 6 ? `${base} Use 6 or more digits: 6 take about ${roughDuration(offlineGuessMs(6, hashMs))}, 8 about ${roughDuration(offlineGuessMs(8, hashMs))}.` : base;
+}
+
+/** "40 s", "21 min", "3.5 h", "1.4 days", "5 months", "40 years": the order of magnitude that matters. */
+export function roughDuration(ms: number): string {
+  const s = ms / 1000;
+  const round = (x: number): string => (x < 10 ? x.toFixed(1).replace(/\.0$/, "") : String(Math.round(x)));
+  if (s < 90) return `${round(s)} s`;
+  if (s < 90 * 60) return `${round(s / 60)} min`;
+  if (s < 36 * 3600) return `${round(s / 3600)} h`;
+  if (s < 60 * 86400) return `${round(s / 86400)} days`;
+  if (s < 2 * 365 * 86400) return `${round(s / (30.4 * 86400))} months`;
+  return `${round(s / (365 * 86400))} years`;
 }
 
 /**
