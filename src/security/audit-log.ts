@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BackendError } from "../core/errors.js";
@@ -199,7 +199,7 @@ function chainBase(path: string, logExists: boolean, headState: HeadState, ancho
     if (known !== undefined && known.seq >= 1) {
       const what = !logExists ? `the audit log was missing` : `the audit log was empty`;
       damage.push(`${what}: ${range(1, known.seq)} gone (${head ? "the head anchor" : "the PIN file"} knew of record ${known.seq})`);
-      if (head === undefined) damage.push("the head anchor was missing");
+      if (head === undefined) damage.push(`the head anchor was ${headState.state}`);
     } else if (headState.state === "damaged") {
       damage.push("the head anchor was damaged");
     }
@@ -216,7 +216,7 @@ function chainBase(path: string, logExists: boolean, headState: HeadState, ancho
     if (head === undefined) {
       damage.push(headState.state === "damaged" ? `the head anchor was damaged (the log ends at record ${last.seq})` : `the head anchor was missing (the log ends at record ${last.seq})`);
     } else if (head.seq > last.seq) {
-      damage.push(`${range(last.seq + 1, head.seq)} were missing from the end (the log ended at record ${last.seq}, the head anchor at ${head.seq})`);
+      damage.push(`${range(last.seq + 1, head.seq)} ${head.seq > last.seq + 1 ? "were" : "was"} missing from the end (the log ended at record ${last.seq}, the head anchor at ${head.seq})`);
       seq = head.seq;
       hash = head.hash;
     } else if (head.seq < last.seq) {
@@ -230,7 +230,8 @@ function chainBase(path: string, logExists: boolean, headState: HeadState, ancho
       damage.push(`record ${last.seq}, the last one, does not match the head anchor (altered or replaced)`);
     }
     if (anchor !== null && anchor.seq > Math.max(last.seq, head?.seq ?? 0)) {
-      damage.push(`${range(Math.max(last.seq, head?.seq ?? 0) + 1, anchor.seq)} were missing (the PIN file knew of record ${anchor.seq})`);
+      const from = Math.max(last.seq, head?.seq ?? 0) + 1;
+      damage.push(`${range(from, anchor.seq)} ${anchor.seq > from ? "were" : "was"} missing (the PIN file knew of record ${anchor.seq})`);
       seq = anchor.seq;
       hash = anchor.hash;
     }
@@ -319,6 +320,7 @@ export async function appendAudit(
       throw writeFailure(path, e);
     }
     try {
+      fchmodSync(fd, 0o600); // also a log that was restored or created with looser permissions
       writeAll(fd, text);
       fsyncSync(fd);
     } catch (e) {

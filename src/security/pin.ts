@@ -211,11 +211,16 @@ export type VerifyResult =
  * @throws {ValidationError} `E_NO_PIN` when no PIN is set.
  */
 export async function verifyPin(pin: string, ctx: PinContext): Promise<VerifyResult> {
-  const active = await activePin(ctx);
-  if (active === undefined) throw new ValidationError("E_NO_PIN", "no PIN is set");
-  const stored = active.parsed;
-  if (stored === undefined) throw damagedHashError(active);
+  const first = await activePin(ctx);
+  if (first === undefined) throw new ValidationError("E_NO_PIN", "no PIN is set");
+  if (first.parsed === undefined) throw damagedHashError(first);
   return withLock(ctx.home, "pin", async () => {
+    // Read again under the lock: a PIN changed since must be the one checked (and never be
+    // overwritten by an upgrade of the hash it replaced).
+    const active = await activePin(ctx);
+    if (active === undefined) throw new ValidationError("E_NO_PIN", "no PIN is set");
+    const stored = active.parsed;
+    if (stored === undefined) throw damagedHashError(active);
     const until = lockedUntil(ctx);
     if (until !== null) return { ok: false, reason: "locked", lockedUntil: until, triesLeft: 0 };
     const ok = await pinMatches(pin, stored);

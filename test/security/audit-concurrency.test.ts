@@ -66,7 +66,7 @@ function checkChain(home: string, children: number, each: number, before = 0): A
   expect(lines).toHaveLength(total);
   // Every line is one whole record: nothing interleaved or torn.
   const records = lines.map((l) => JSON.parse(l) as AuditRecord);
-  expect(verifyAudit(home)).toEqual({ ok: true, records: total, problem: null });
+  expect(verifyAudit(home)).toEqual({ ok: true, records: total, problem: null, problems: [], notes: [] });
   expect(records.map((r) => r.seq)).toEqual(Array.from({ length: total }, (_v, i) => i + 1));
   expect(new Set(records.map((r) => r.hash)).size).toBe(total);
   expect(new Set(records.map((r) => r.prev)).size).toBe(total);

@@ -2,10 +2,11 @@ import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ExpflowError, UsageError } from "../../src/core/errors.js";
-import { assertValidPin, hashPin, isValidPin, parsePinHash, pinMatches, SCRYPT_DEFAULTS } from "../../src/security/pin-hash.js";
+import type { ParsedPinHash } from "../../src/security/pin-hash.js";
+import { assertValidPin, hashPin, isValidPin, isWeakerThanDefault, parsePinHash, PIN_MAX_DIGITS, PIN_MIN_DIGITS, PIN_RULE, pinMatches, SCRYPT_DEFAULTS } from "../../src/security/pin-hash.js";
 import { FAST, legacyHash, rejectionOf, thrownBy } from "./helpers.js";
 
-const RULE = /exactly 4 ASCII digits/;
+const RULE = /4 to 12 ASCII digits/;
 const ASCII_DIGIT = /^[0-9]$/;
 
 /** base64 without padding, as the stored format writes it. */
@@ -20,13 +21,30 @@ describe("PIN format", () => {
     expect(() => assertValidPin(pin)).not.toThrow();
   });
 
+  it.each(["12345", "000000", "1234567", "98765432", "012345678", "1234567890", "00000000000", "123456789012"])(
+    "accepts longer PINs up to 12 ASCII digits (4-digit PINs only were accepted before): %s",
+    (pin) => {
+      expect(isValidPin(pin)).toBe(true);
+      expect(() => assertValidPin(pin)).not.toThrow();
+    },
+  );
+
+  it("the rule is 4 to 12 digits, and the message states exactly that", () => {
+    expect([PIN_MIN_DIGITS, PIN_MAX_DIGITS]).toEqual([4, 12]);
+    expect(PIN_RULE).toBe("a PIN is 4 to 12 ASCII digits (0-9)");
+    expect((thrownBy(() => assertValidPin("123")) as Error).message).toBe(`invalid PIN: ${PIN_RULE}`);
+  });
+
   it.each([
     ["Arabic-Indic digits", "١٢٣٤"],
     ["fullwidth digits", "１２３４"],
     ["Devanagari digits", "१२३४"],
     ["superscript digits", "¹²³⁴"],
     ["3 digits", "123"],
-    ["5 digits", "12345"],
+    ["13 digits", "1234567890123"],
+    ["20 digits", "12345678901234567890"],
+    ["12 digits and a space", "123456789012 "],
+    ["12 Arabic-Indic digits", "١٢٣٤١٢٣٤١٢٣٤"],
     ["empty", ""],
     ["inner space", "12 4"],
     ["leading space", " 1234"],
@@ -49,25 +67,34 @@ describe("PIN format", () => {
   });
 
   it("never echoes the rejected input in the error message", () => {
-    const e = thrownBy(() => assertValidPin("98765"));
-    expect((e as Error).message).not.toContain("98765");
+    for (const bad of ["987", "9876543210987", "98a65"]) {
+      const e = thrownBy(() => assertValidPin(bad));
+      expect((e as Error).message).not.toContain(bad);
+    }
   });
 
-  it("property: valid exactly when the string is 4 code units, each an ASCII digit", () => {
+  it("property: valid exactly when the string is 4 to 12 code units, each an ASCII digit", () => {
     const unit = fc.oneof(
       fc.constantFrom(..."0123456789".split("")),
       fc.constantFrom("١", "٢", "０", "９", "۴", "٤", " ", "\t", "\n", "a", "Z", "-", "+", "."),
       fc.string({ minLength: 1, maxLength: 1, unit: "binary" }),
     );
     fc.assert(
-      fc.property(fc.array(unit, { maxLength: 6 }), (parts) => {
+      fc.property(fc.array(unit, { maxLength: 15 }), (parts) => {
         const s = parts.join("");
-        const expected = s.length === 4 && [...s].every((c) => ASCII_DIGIT.test(c));
+        const expected = s.length >= 4 && s.length <= 12 && [...s].every((c) => ASCII_DIGIT.test(c));
         expect(isValidPin(s)).toBe(expected);
         if (expected) expect(() => assertValidPin(s)).not.toThrow();
         else expect(() => assertValidPin(s)).toThrow(UsageError);
       }),
       { numRuns: 500 },
+    );
+    // Digits only, every length from 0 to 15: the boundaries themselves.
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9]{0,15}$/), (s) => {
+        expect(isValidPin(s)).toBe(s.length >= 4 && s.length <= 12);
+      }),
+      { numRuns: 300, examples: [["123"], ["1234"], ["123456789012"], ["1234567890123"]] },
     );
   });
 });
@@ -108,16 +135,16 @@ describe("hashPin", () => {
   });
 
   it("refuses a malformed PIN with E_PIN_FORMAT", async () => {
-    for (const bad of ["123", "12345", "١٢٣٤", "１２３４", "abcd", " 123"]) {
+    for (const bad of ["123", "1234567890123", "١٢٣٤", "１２３４", "abcd", " 123"]) {
       const e = await rejectionOf(hashPin(bad, FAST));
       expect(e).toBeInstanceOf(UsageError);
       expect(e).toMatchObject({ code: "E_PIN_FORMAT", exitCode: 2 });
     }
   });
 
-  it("property: the right PIN matches, every other 4-digit PIN does not", async () => {
+  it("property: the right PIN matches, every other PIN of 4 to 12 digits does not", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.stringMatching(/^[0-9]{4}$/), fc.stringMatching(/^[0-9]{4}$/), async (pin, other) => {
+      fc.asyncProperty(fc.stringMatching(/^[0-9]{4,12}$/), fc.stringMatching(/^[0-9]{4,12}$/), async (pin, other) => {
         const parsed = parsePinHash(await hashPin(pin, FAST))!;
         expect(await pinMatches(pin, parsed)).toBe(true);
         expect(await pinMatches(other, parsed)).toBe(other === pin);
@@ -205,15 +232,60 @@ describe("parsePinHash", () => {
 
 describe("pinMatches", () => {
   it("never matches a malformed PIN, even against a legacy hash of that very string", async () => {
-    for (const bad of ["123", "12345", "١٢٣٤", "abcd"]) {
+    for (const bad of ["123", "1234567890123", "١٢٣٤", "abcd"]) {
       await expect(pinMatches(bad, parsePinHash(legacyHash(bad))!)).resolves.toBe(false);
     }
   });
 
   it("never matches a malformed PIN against a scrypt hash", async () => {
     const parsed = parsePinHash(await hashPin("1234", FAST))!;
-    for (const bad of ["1234 ", " 1234", "1234\n", "１２３４", "12345"]) {
+    for (const bad of ["1234 ", " 1234", "1234\n", "１２３４", "12345", "12340000000000"]) {
       await expect(pinMatches(bad, parsed)).resolves.toBe(false);
     }
+  });
+});
+
+describe("isWeakerThanDefault: which stored hashes are upgraded", () => {
+  const scrypt = (ln: number, r: number, p: number): ParsedPinHash => ({ format: "scrypt", ln, r, p, salt: randomBytes(16), hash: randomBytes(32) });
+
+  it("the default cost is scrypt ln=16, r=8, p=1 (it was ln=14, r=12 before)", () => {
+    expect(SCRYPT_DEFAULTS).toEqual({ ln: 16, r: 8, p: 1 });
+  });
+
+  it("a legacy SHA-256 hash is always weaker, whatever the target", () => {
+    const legacy = parsePinHash(legacyHash("1234"))!;
+    expect(isWeakerThanDefault(legacy)).toBe(true);
+    expect(isWeakerThanDefault(legacy, FAST)).toBe(true);
+    expect(isWeakerThanDefault(legacy, { ln: 1, r: 1, p: 1 })).toBe(true);
+  });
+
+  it("against the default: the earlier default (ln=14, r=12) and cheaper costs are weaker; the default and stronger ones are not", () => {
+    expect(isWeakerThanDefault(scrypt(14, 12, 1))).toBe(true);
+    expect(isWeakerThanDefault(scrypt(15, 8, 1))).toBe(true);
+    expect(isWeakerThanDefault(scrypt(16, 4, 2))).toBe(true); // the same work, half the memory
+    expect(isWeakerThanDefault(scrypt(16, 8, 1))).toBe(false);
+    expect(isWeakerThanDefault(scrypt(17, 8, 1))).toBe(false);
+    expect(isWeakerThanDefault(scrypt(16, 8, 2))).toBe(false);
+  });
+
+  it("against an explicit target (a test's cheap cost): below it weaker, at or above it not", () => {
+    expect(isWeakerThanDefault(scrypt(3, 8, 1), FAST)).toBe(true);
+    expect(isWeakerThanDefault(scrypt(4, 4, 1), FAST)).toBe(true);
+    expect(isWeakerThanDefault(scrypt(4, 8, 1), FAST)).toBe(false);
+    expect(isWeakerThanDefault(scrypt(10, 8, 1), FAST)).toBe(false);
+  });
+
+  it("property: weaker exactly when the work (N·r·p) or the memory (N·r) is below the target's", () => {
+    const params = fc.record({ ln: fc.integer({ min: 1, max: 20 }), r: fc.integer({ min: 1, max: 32 }), p: fc.integer({ min: 1, max: 16 }) });
+    fc.assert(
+      fc.property(params, params, (s, t) => {
+        const work = (h: typeof s): number => 2 ** h.ln * h.r * h.p;
+        const memory = (h: typeof s): number => 2 ** h.ln * h.r;
+        expect(isWeakerThanDefault(scrypt(s.ln, s.r, s.p), t)).toBe(work(s) < work(t) || memory(s) < memory(t));
+        // Never weaker than itself: an upgrade at the same cost would rewrite the file at every check.
+        expect(isWeakerThanDefault(scrypt(t.ln, t.r, t.p), t)).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +19,10 @@ import {
   verifyPin,
 } from "../../src/security/pin.js";
 import { hashPin, parsePinHash, SCRYPT_DEFAULTS } from "../../src/security/pin-hash.js";
-import { FAST, legacyHash, leftovers, modeOf, pinContext, rejectionOf, setPin, T0, tempDirs, testClock } from "./helpers.js";
+import type { PinFileMeta } from "../../src/security/pin-file.js";
+import { DEFAULT_PIN_META, readPinFile, writePinFile } from "../../src/security/pin-file.js";
+import { appendAudit, readAudit } from "../../src/security/audit-log.js";
+import { FAST, legacyHash, leftovers, modeOf, pinContext, rejectionOf, setPin, T0, tempDirs, testClock, thrownBy } from "./helpers.js";
 
 const newDir = tempDirs();
 const SEC = 1000;
@@ -29,8 +32,9 @@ function lockoutState(home: string): { failures: number; locked_until: string | 
   return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as { failures: number; locked_until: string | null }) : undefined;
 }
 
+/** The hash line of pin.hash (the first line; a meta line may follow). */
 function pinFile(home: string): string {
-  return readFileSync(join(home, "pin.hash"), "utf8").trim();
+  return readFileSync(join(home, "pin.hash"), "utf8").split("\n")[0]!.trim();
 }
 
 describe("hash source precedence: $home/pin.hash > EXPFLOW_PIN_HASH (env, then .env) > config", () => {
@@ -167,11 +171,12 @@ describe("legacy SHA-256 hashes", () => {
     writeFileSync(join(home, "pin.hash"), `${legacyHash("8642")}\n`, { mode: 0o600 });
     const c1 = pinContext(home, cwd);
     expect(await verifyPin("8642", c1)).toEqual({ ok: true, upgraded: true });
-    expect(c1.warnings.join("\n")).toMatch(/scrypt/);
+    expect(c1.warnings.join("\n")).toMatch(/SHA-256/);
     const text = pinFile(home);
     expect(text).not.toContain(legacyHash("8642"));
-    expect(text).not.toContain("8642");
-    expect(parsePinHash(text)).toMatchObject({ format: "scrypt", ln: SCRYPT_DEFAULTS.ln, r: SCRYPT_DEFAULTS.r, p: SCRYPT_DEFAULTS.p });
+    expect(readFileSync(join(home, "pin.hash"), "utf8")).not.toContain("8642");
+    // Written at the context's cost (the tests' cheap one; the CLI's is SCRYPT_DEFAULTS).
+    expect(parsePinHash(text)).toMatchObject({ format: "scrypt", ln: FAST.ln, r: FAST.r, p: FAST.p });
     expect(modeOf(join(home, "pin.hash"))).toBe(0o600);
     expect(await verifyPin("8642", pinContext(home, cwd))).toEqual({ ok: true, upgraded: false });
     expect(await verifyPin("8643", pinContext(home, cwd))).toMatchObject({ ok: false, reason: "wrong" });
@@ -245,19 +250,19 @@ describe("lockout (injected clock)", () => {
     const ctx = (): PinContext => pinContext(home, cwd, { now: clock.now });
 
     for (let i = 1; i < LOCKOUT_THRESHOLD; i++) {
-      expect(await verifyPin(WRONG, ctx())).toEqual({ ok: false, reason: "wrong", lockedUntil: null });
+      expect(await verifyPin(WRONG, ctx())).toEqual({ ok: false, reason: "wrong", lockedUntil: null, triesLeft: LOCKOUT_THRESHOLD - i });
       expect(lockoutState(home)).toEqual({ failures: i, locked_until: null });
       clock.advance(SEC);
     }
     const fifthAt = clock.ms();
     const r5 = await verifyPin(WRONG, ctx());
-    expect(r5).toEqual({ ok: false, reason: "wrong", lockedUntil: new Date(fifthAt + 30 * SEC) });
+    expect(r5).toEqual({ ok: false, reason: "wrong", lockedUntil: new Date(fifthAt + 30 * SEC), triesLeft: 0 });
     expect(lockoutState(home)).toEqual({ failures: 5, locked_until: new Date(fifthAt + 30 * SEC).toISOString() });
     expect(await pinStatus(ctx())).toMatchObject({ locked_until: new Date(fifthAt + 30 * SEC).toISOString() });
 
     for (const at of [0, 1, 10 * SEC, 29 * SEC, 30 * SEC - 1]) {
       clock.set(fifthAt + at);
-      expect(await verifyPin(PIN, ctx()), `right PIN ${at} ms into the lockout`).toEqual({ ok: false, reason: "locked", lockedUntil: new Date(fifthAt + 30 * SEC) });
+      expect(await verifyPin(PIN, ctx()), `right PIN ${at} ms into the lockout`).toEqual({ ok: false, reason: "locked", lockedUntil: new Date(fifthAt + 30 * SEC), triesLeft: 0 });
       expect(lockedUntil(ctx())).toEqual(new Date(fifthAt + 30 * SEC));
     }
     // Refusals during the lockout neither extend it nor count as failures.
@@ -297,7 +302,7 @@ describe("lockout (injected clock)", () => {
     for (const [i, seconds] of expectedSeconds.entries()) {
       const r = await verifyPin(WRONG, ctx());
       const until = new Date(clock.ms() + seconds * SEC);
-      expect(r, `failure ${5 + i}`).toEqual({ ok: false, reason: "wrong", lockedUntil: until });
+      expect(r, `failure ${5 + i}`).toEqual({ ok: false, reason: "wrong", lockedUntil: until, triesLeft: 0 });
       expect(lockoutState(home)).toEqual({ failures: 5 + i, locked_until: until.toISOString() });
       clock.set(until.getTime() - 1);
       expect(await verifyPin(PIN, ctx()), `still locked 1 ms before the end of lockout ${i + 1}`).toMatchObject({ ok: false, reason: "locked" });
@@ -320,12 +325,16 @@ describe("lockout (injected clock)", () => {
     expect(await verifyPin(PIN, pinContext(other, cwd))).toEqual({ ok: true, upgraded: false });
   });
 
-  it("a damaged lockout file counts as no failures rather than failing", async () => {
+  it("a damaged lockout file fails closed (E_LOCKOUT_UNREADABLE) instead of counting as no failures", async () => {
+    // Before, "{not json" read as zero failures: breaking the file switched the lockout off.
     const home = newDir();
     const cwd = newDir();
     await setPin(home, PIN);
     writeFileSync(join(home, "pin.lockout.json"), "{not json");
-    expect(await verifyPin(PIN, pinContext(home, cwd))).toMatchObject({ ok: true });
+    const e = await rejectionOf(verifyPin(PIN, pinContext(home, cwd)));
+    expect(e).toBeInstanceOf(DeniedError);
+    expect(e).toMatchObject({ code: "E_LOCKOUT_UNREADABLE", exitCode: 3 });
+    expect(readFileSync(join(home, "pin.lockout.json"), "utf8")).toBe("{not json");
   });
 
   it("lockoutMs: 0 below the threshold, 30 s at 5, doubling, capped at 1 h", () => {
@@ -401,6 +410,327 @@ describe("initPin and clearPin", () => {
     expect(existsSync(join(home, "pin.hash"))).toBe(false);
     expect(lockoutState(home)).toBeUndefined();
     const again = await clearPin(pinContext(home, cwd));
-    expect(again).toEqual({ removed: false, stillActive: undefined });
+    expect(again).toEqual({ removed: false, registries: [], stillActive: undefined });
+  });
+});
+
+describe("the lockout file fails closed when it cannot be read as expflow wrote it", () => {
+  const PIN = "6040";
+  const WRONG = "6041";
+  const damaged: [string, (path: string) => void][] = [
+    ["a directory", (path) => mkdirSync(path)],
+    ["not JSON", (path) => writeFileSync(path, "{not json")],
+    ["empty", (path) => writeFileSync(path, "")],
+    ["JSON null", (path) => writeFileSync(path, "null")],
+    ["a JSON array", (path) => writeFileSync(path, "[5]")],
+    ["failures as a string", (path) => writeFileSync(path, JSON.stringify({ failures: "9", locked_until: null }))],
+    ["negative failures", (path) => writeFileSync(path, JSON.stringify({ failures: -1, locked_until: null }))],
+    ["fractional failures", (path) => writeFileSync(path, JSON.stringify({ failures: 2.5, locked_until: null }))],
+    ["no failures field", (path) => writeFileSync(path, JSON.stringify({ locked_until: null }))],
+    ["no locked_until field", (path) => writeFileSync(path, JSON.stringify({ failures: 3 }))],
+    ["locked_until not a date", (path) => writeFileSync(path, JSON.stringify({ failures: 5, locked_until: "soon" }))],
+    ["locked_until a number", (path) => writeFileSync(path, JSON.stringify({ failures: 5, locked_until: 12 }))],
+  ];
+
+  it.each(damaged)("%s: right and wrong PINs get the same E_LOCKOUT_UNREADABLE (exit 3); no PIN is checked, nothing is counted or upgraded", async (_name, damage) => {
+    const home = newDir();
+    const cwd = newDir();
+    // A legacy hash: a PIN that was checked and right would be upgraded, which would show.
+    writeFileSync(join(home, "pin.hash"), `${legacyHash(PIN)}\n`, { mode: 0o600 });
+    const lockout = join(home, "pin.lockout.json");
+    damage(lockout);
+    const before = safeRead(lockout);
+    const errors: unknown[] = [];
+    for (const pin of [PIN, WRONG, PIN]) errors.push(await rejectionOf(verifyPin(pin, pinContext(home, cwd))));
+    for (const e of errors) {
+      expect(e).toBeInstanceOf(DeniedError);
+      expect(e).toMatchObject({ code: "E_LOCKOUT_UNREADABLE", exitCode: 3 });
+      expect((e as Error).message).toContain(lockout);
+    }
+    // The same answer whether the PIN was right or wrong: it tells nothing about the PIN.
+    expect((errors[0] as Error).message).toBe((errors[1] as Error).message);
+    expect(pinFile(home)).toBe(legacyHash(PIN));
+    expect(safeRead(lockout)).toEqual(before);
+    expect(thrownBy(() => lockedUntil(pinContext(home, cwd)))).toMatchObject({ code: "E_LOCKOUT_UNREADABLE" });
+    await expect(pinStatus(pinContext(home, cwd))).rejects.toMatchObject({ code: "E_LOCKOUT_UNREADABLE" });
+  });
+
+  it("a missing lockout file is no failures; one expflow wrote is read as written", async () => {
+    const home = newDir();
+    const cwd = newDir();
+    await setPin(home, PIN);
+    expect(lockedUntil(pinContext(home, cwd))).toBeNull();
+    writeFileSync(join(home, "pin.lockout.json"), JSON.stringify({ failures: 3, locked_until: null }));
+    expect(await verifyPin(WRONG, pinContext(home, cwd))).toEqual({ ok: false, reason: "wrong", lockedUntil: null, triesLeft: 1 });
+    expect(lockoutState(home)).toEqual({ failures: 4, locked_until: null });
+  });
+});
+
+/** A file's content, or "<directory>" / undefined. */
+function safeRead(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EISDIR" ? "<directory>" : undefined;
+  }
+}
+
+describe("verifyPin: tries left before the lockout", () => {
+  it("says how many wrong PINs remain: 4, 3, 2, 1, then 0 when the lockout starts; a right PIN resets it", async () => {
+    const home = newDir();
+    const cwd = newDir();
+    await setPin(home, "2580");
+    const left: number[] = [];
+    for (let i = 0; i < LOCKOUT_THRESHOLD; i++) {
+      const r = await verifyPin("2581", pinContext(home, cwd));
+      if (r.ok) throw new Error("expected a failure");
+      left.push(r.triesLeft);
+    }
+    expect(left).toEqual([4, 3, 2, 1, 0]);
+    expect(await verifyPin("2580", pinContext(home, cwd))).toMatchObject({ ok: false, reason: "locked", triesLeft: 0 });
+  });
+});
+
+describe("PINs of 4 to 12 digits", () => {
+  it.each(["1234", "12345", "123456", "12345678", "123456789012"])("%s can be set and verified; one digit more or less is another PIN", async (pin) => {
+    const home = newDir();
+    const cwd = newDir();
+    await initPin(pin, { home, hashCost: FAST });
+    expect(await verifyPin(pin, pinContext(home, cwd))).toEqual({ ok: true, upgraded: false });
+    const longer = pin.length < 12 ? `${pin}0` : undefined;
+    const shorter = pin.length > 4 ? pin.slice(0, -1) : undefined;
+    for (const other of [longer, shorter]) {
+      if (other !== undefined) expect(await verifyPin(other, pinContext(home, cwd)), other).toMatchObject({ ok: false, reason: "wrong" });
+    }
+    expect(readFileSync(join(home, "pin.hash"), "utf8")).not.toContain(pin);
+  });
+
+  it.each([
+    ["3 digits", "123"],
+    ["13 digits", "1234567890123"],
+  ])("initPin refuses %s with E_PIN_FORMAT and writes nothing", async (_n, pin) => {
+    const home = newDir();
+    const e = await rejectionOf(initPin(pin, { home, hashCost: FAST }));
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e).toMatchObject({ code: "E_PIN_FORMAT", exitCode: 2 });
+    expect((e as Error).message).toMatch(/4 to 12 ASCII digits/);
+    expect(existsSync(join(home, "pin.hash"))).toBe(false);
+  });
+
+  it("a 13-digit PIN never verifies against a 12-digit PIN's legacy hash of the same string (it is malformed)", async () => {
+    const home = newDir();
+    writeFileSync(join(home, "pin.hash"), legacyHash("1234567890123"));
+    expect(await verifyPin("1234567890123", pinContext(home, newDir()))).toMatchObject({ ok: false, reason: "wrong" });
+  });
+});
+
+describe("weaker scrypt hashes are upgraded at the next successful check", () => {
+  const PIN = "73051";
+  const META: PinFileMeta = {
+    allow_force: true,
+    policy_changed: { time: new Date(T0).toISOString(), by: "owner@box" },
+    audit: null,
+    registries: ["/data/reg-a.jsonl", "/data/reg-b.jsonl"],
+  };
+  const CHEAP = { ln: 3, r: 8, p: 1 } as const; // below FAST (ln=4, r=8), the tests' ctx.hashCost
+
+  async function cheapHome(meta: PinFileMeta = META): Promise<{ home: string; cwd: string; before: string }> {
+    const home = newDir();
+    const cwd = newDir();
+    writePinFile(home, await hashPin(PIN, CHEAP), meta);
+    return { home, cwd, before: readFileSync(join(home, "pin.hash"), "utf8") };
+  }
+
+  it("a hash cheaper than the context's cost is rewritten at that cost after the right PIN, keeping the meta (policy, registries)", async () => {
+    const { home, cwd, before } = await cheapHome();
+    const ctx = pinContext(home, cwd);
+    expect(await verifyPin(PIN, ctx)).toEqual({ ok: true, upgraded: true });
+    const after = readPinFile(home)!;
+    expect(readFileSync(join(home, "pin.hash"), "utf8")).not.toBe(before);
+    expect(parsePinHash(after.hash)).toMatchObject({ format: "scrypt", ln: FAST.ln, r: FAST.r, p: FAST.p });
+    expect(after.meta).toEqual(META);
+    expect(ctx.warnings.join("\n")).toContain("ln=3");
+    expect(modeOf(join(home, "pin.hash"))).toBe(0o600);
+    // The PIN still works, and the upgraded hash is not upgraded again.
+    expect(await verifyPin(PIN, pinContext(home, cwd))).toEqual({ ok: true, upgraded: false });
+    expect(leftovers(home)).toEqual([]);
+  });
+
+  it("the meta kept is the one on disk at the time of the upgrade, with the audit anchor", async () => {
+    const { home, cwd } = await cheapHome({ ...DEFAULT_PIN_META });
+    // An append anchors the log in the PIN file (a meta written after the PIN was read).
+    await appendAudit(home, { action: "a", target: "t", outcome: "allowed" }, { now: () => new Date(T0), user: "u", host: "h" });
+    const anchored = readPinFile(home)!.meta!;
+    expect(anchored.audit).toMatchObject({ seq: 1, hash: readAudit(home)[0]!.hash });
+    expect(await verifyPin(PIN, pinContext(home, cwd))).toEqual({ ok: true, upgraded: true });
+    expect(readPinFile(home)!.meta).toEqual(anchored);
+  });
+
+  it("a wrong PIN upgrades nothing: the file stays byte-identical", async () => {
+    const { home, cwd, before } = await cheapHome();
+    expect(await verifyPin("73050", pinContext(home, cwd))).toMatchObject({ ok: false, reason: "wrong" });
+    expect(readFileSync(join(home, "pin.hash"), "utf8")).toBe(before);
+  });
+
+  it("a hash at or above the context's cost is left alone", async () => {
+    for (const cost of [FAST, { ln: 5, r: 8, p: 1 }]) {
+      const home = newDir();
+      writePinFile(home, await hashPin(PIN, cost), META);
+      const before = readFileSync(join(home, "pin.hash"), "utf8");
+      expect(await verifyPin(PIN, pinContext(home, newDir()))).toEqual({ ok: true, upgraded: false });
+      expect(readFileSync(join(home, "pin.hash"), "utf8")).toBe(before);
+    }
+  });
+
+  it("a legacy hash is upgraded with its file's meta kept", async () => {
+    const home = newDir();
+    writePinFile(home, legacyHash(PIN), META);
+    expect(await verifyPin(PIN, pinContext(home, newDir()))).toEqual({ ok: true, upgraded: true });
+    expect(readPinFile(home)).toMatchObject({ meta: META });
+    expect(parsePinHash(readPinFile(home)!.hash)?.format).toBe("scrypt");
+  });
+
+  it("a hash from EXPFLOW_PIN_HASH upgraded into pin.hash anchors the log as it is", async () => {
+    const home = newDir();
+    const rec = await appendAudit(home, { action: "a", target: "t", outcome: "allowed" }, { now: () => new Date(T0), user: "u", host: "h" });
+    const ctx = pinContext(home, newDir(), { env: { EXPFLOW_PIN_HASH: await hashPin(PIN, CHEAP) } });
+    expect(await verifyPin(PIN, ctx)).toEqual({ ok: true, upgraded: true });
+    expect(readPinFile(home)!.meta).toEqual({ ...DEFAULT_PIN_META, audit: { first: rec.hash, seq: 1, hash: rec.hash } });
+  });
+});
+
+describe("the PIN file: hash line and meta line", () => {
+  const PIN = "4321";
+
+  it.each([
+    ["a meta line that is not JSON", (h: string) => `${h}\n{not json\n`],
+    ["a meta line without allow_force", (h: string) => `${h}\n${JSON.stringify({ registries: [] })}\n`],
+    ["a meta line with allow_force as a string", (h: string) => `${h}\n${JSON.stringify({ ...DEFAULT_PIN_META, allow_force: "yes" })}\n`],
+    ["a meta line with a malformed audit anchor", (h: string) => `${h}\n${JSON.stringify({ ...DEFAULT_PIN_META, audit: { first: "x", seq: 1, hash: "y" } })}\n`],
+    ["a third line", (h: string) => `${h}\n${JSON.stringify(DEFAULT_PIN_META)}\nextra\n`],
+  ])("%s makes the file unreadable: E_PIN_DAMAGED for the right PIN too, nothing counted", async (_n, text) => {
+    const home = newDir();
+    const cwd = newDir();
+    writeFileSync(join(home, "pin.hash"), text(await hashPin(PIN, FAST)), { mode: 0o600 });
+    expect(await pinStatus(pinContext(home, cwd))).toMatchObject({ active: true, source: "file", format: "unreadable" });
+    const e = await rejectionOf(verifyPin(PIN, pinContext(home, cwd)));
+    expect(e).toBeInstanceOf(DeniedError);
+    expect(e).toMatchObject({ code: "E_PIN_DAMAGED", exitCode: 3 });
+    expect(lockoutState(home)).toBeUndefined();
+  });
+
+  it("a valid meta line is read beside the hash: the PIN verifies, the policy and registries are there", async () => {
+    const home = newDir();
+    const cwd = newDir();
+    const meta: PinFileMeta = { allow_force: true, policy_changed: { time: new Date(T0).toISOString(), by: "o@h" }, audit: null, registries: ["/r/x.jsonl"] };
+    writeFileSync(join(home, "pin.hash"), `${await hashPin(PIN, FAST)}\n${JSON.stringify(meta)}\n`, { mode: 0o600 });
+    expect(await pinStatus(pinContext(home, cwd))).toMatchObject({ active: true, source: "file", format: "scrypt" });
+    expect(await activePin(pinContext(home, cwd))).toMatchObject({ source: "file", meta });
+    expect(await verifyPin(PIN, pinContext(home, cwd))).toEqual({ ok: true, upgraded: false });
+  });
+
+  it("a pin.hash that is a directory is E_PIN_DAMAGED (exit 3), not 'no PIN' and not a raw file-system error", async () => {
+    const home = newDir();
+    const cwd = newDir();
+    mkdirSync(join(home, "pin.hash"));
+    for (const p of [activePin(pinContext(home, cwd)), verifyPin(PIN, pinContext(home, cwd)), pinIsSet(pinContext(home, cwd))]) {
+      const e = await rejectionOf(p);
+      expect(e).toBeInstanceOf(DeniedError);
+      expect(e).toMatchObject({ code: "E_PIN_DAMAGED", exitCode: 3 });
+      expect((e as Error).message).toContain(join(home, "pin.hash"));
+    }
+  });
+
+  it("a pin.hash that is a directory is not bypassed by EXPFLOW_PIN_HASH", async () => {
+    const home = newDir();
+    mkdirSync(join(home, "pin.hash"));
+    const ctx = pinContext(home, newDir(), { env: { EXPFLOW_PIN_HASH: legacyHash(PIN) } });
+    await expect(verifyPin(PIN, ctx)).rejects.toMatchObject({ code: "E_PIN_DAMAGED" });
+  });
+
+  it("a hash line alone (the earlier format) reads with the default meta: no --force, nothing anchored", () => {
+    const home = newDir();
+    writeFileSync(join(home, "pin.hash"), `${legacyHash(PIN)}\n`);
+    expect(readPinFile(home)).toEqual({ path: join(home, "pin.hash"), hash: legacyHash(PIN), meta: DEFAULT_PIN_META });
+  });
+});
+
+describe("initPin and clearPin: meta, anchor and registries", () => {
+  const actor = { now: () => new Date(T0), user: "u", host: "h" };
+
+  it("initPin returns how long hashing took (measured with the clock it is given)", async () => {
+    const home = newDir();
+    const ticks = [1000, 1137.5];
+    const r = await initPin("5555", { home, hashCost: FAST }, () => ticks.shift()!);
+    expect(r).toEqual({ hashMs: 137.5 });
+  });
+
+  it("initPin writes the hash at ctx.hashCost with the default meta for a first PIN, anchoring an existing log", async () => {
+    const home = newDir();
+    await appendAudit(home, { action: "x", target: "t", outcome: "no-pin" }, actor);
+    const second = await appendAudit(home, { action: "y", target: "t", outcome: "no-pin" }, actor);
+    const first = readAudit(home)[0]!;
+    await initPin("5555", { home, hashCost: FAST });
+    const file = readPinFile(home)!;
+    expect(parsePinHash(file.hash)).toMatchObject({ format: "scrypt", ln: FAST.ln, r: FAST.r, p: FAST.p });
+    expect(file.meta).toEqual({ ...DEFAULT_PIN_META, audit: { first: first.hash, seq: 2, hash: second.hash } });
+  });
+
+  it("initPin without a log anchors nothing", async () => {
+    const home = newDir();
+    await initPin("5555", { home, hashCost: FAST });
+    expect(readPinFile(home)!.meta).toEqual(DEFAULT_PIN_META);
+  });
+
+  it("changing the PIN keeps the force policy and the protected registries (before, the meta was lost)", async () => {
+    const home = newDir();
+    const meta: PinFileMeta = { allow_force: true, policy_changed: { time: new Date(T0).toISOString(), by: "o@h" }, audit: null, registries: ["/r/one.jsonl"] };
+    writePinFile(home, await hashPin("1111", FAST), meta);
+    await initPin("22222", { home, hashCost: FAST });
+    const file = readPinFile(home)!;
+    expect(file.meta).toEqual(meta);
+    expect(await verifyPin("22222", pinContext(home, newDir()))).toEqual({ ok: true, upgraded: false });
+    expect(await verifyPin("1111", pinContext(home, newDir()))).toMatchObject({ ok: false, reason: "wrong" });
+  });
+
+  it("initPin replaces a damaged PIN file (its meta is not kept, the defaults are written)", async () => {
+    const home = newDir();
+    writeFileSync(join(home, "pin.hash"), "garbage\n{broken\n");
+    await initPin("5555", { home, hashCost: FAST });
+    expect(readPinFile(home)!.meta).toEqual(DEFAULT_PIN_META);
+    expect(await verifyPin("5555", pinContext(home, newDir()))).toMatchObject({ ok: true });
+  });
+
+  it("clearPin reports the registries the PIN protected", async () => {
+    const home = newDir();
+    writePinFile(home, await hashPin("1111", FAST), { ...DEFAULT_PIN_META, registries: ["/r/a.jsonl", "/r/b.jsonl"] });
+    expect(await clearPin(pinContext(home, newDir()))).toEqual({ removed: true, registries: ["/r/a.jsonl", "/r/b.jsonl"], stillActive: undefined });
+    expect(existsSync(join(home, "pin.hash"))).toBe(false);
+  });
+
+  it("clearPin of a damaged PIN file removes it and reports no registries", async () => {
+    const home = newDir();
+    writeFileSync(join(home, "pin.hash"), "garbage\n{broken\n");
+    expect(await clearPin(pinContext(home, newDir()))).toEqual({ removed: true, registries: [], stillActive: undefined });
+  });
+});
+
+describe("regression: a PIN changed while a check waited for the lock", () => {
+  it("is the PIN checked, and the upgrade of the old hash never writes the old PIN back", async () => {
+    const { withLock } = await import("../../src/security/lock.js");
+    const home = newDir();
+    const cwd = newDir();
+    // A hash weaker than the context's cost, so that a successful check would upgrade it.
+    writePinFile(home, await hashPin("1111", { ln: 3, r: 8, p: 1 }), DEFAULT_PIN_META);
+    let pending!: Promise<unknown>;
+    await withLock(home, "pin", async () => {
+      pending = verifyPin("1111", pinContext(home, cwd));
+      await new Promise((r) => setTimeout(r, 50));
+      // What `pin init` does under the lock: the PIN becomes 2222.
+      writePinFile(home, await hashPin("2222", FAST), DEFAULT_PIN_META);
+    });
+    expect(await pending).toMatchObject({ ok: false, reason: "wrong" });
+    expect(await verifyPin("2222", pinContext(home, cwd))).toMatchObject({ ok: true });
+    expect(await verifyPin("1111", pinContext(home, cwd))).toMatchObject({ ok: false });
   });
 });
