@@ -319,32 +319,30 @@ export async function appendAudit(
     } catch (e) {
       throw writeFailure(path, e);
     }
+    // Takes the records back after a failed step and reports it; the announced head still
+    // describes the log as it was (or, if even the truncation fails, the records as ours).
+    const undo = (failedPath: string, e: unknown): BackendError => {
+      try {
+        ftruncateSync(fd, size);
+        fsyncSync(fd);
+      } catch {
+        // see above
+      }
+      closeSync(fd);
+      return writeFailure(failedPath, e);
+    };
     try {
       fchmodSync(fd, 0o600); // also a log that was restored or created with looser permissions
       writeAll(fd, text);
       fsyncSync(fd);
     } catch (e) {
-      try {
-        ftruncateSync(fd, size);
-        fsyncSync(fd);
-      } catch {
-        // the announced head still describes the log as it was
-      }
-      closeSync(fd);
-      throw writeFailure(path, e);
+      throw undo(path, e);
     }
     // Step 3: the head moves to the last record; on failure the records are taken back.
     try {
       writeHead(home, { seq: final.seq, hash: final.hash });
     } catch (e) {
-      try {
-        ftruncateSync(fd, size);
-        fsyncSync(fd);
-      } catch {
-        // left as a remnant that matches the announced write: recognised as ours later
-      }
-      closeSync(fd);
-      throw writeFailure(join(home, HEAD_FILE), e);
+      throw undo(join(home, HEAD_FILE), e);
     }
     closeSync(fd);
     if (pin !== undefined && pin.meta !== undefined) await refreshPinAnchor(home, path, final);
