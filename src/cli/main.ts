@@ -223,11 +223,13 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       exitCode = await metricsReportCommand(id, pairs, opts, ctx);
     });
 
-  const guarded = (cmd: Command): Command =>
+  /** `--pin` and `--pin-stdin`: how the guard is given the PIN (`which`: "the PIN", "the current PIN"). */
+  const pinChannels = (cmd: Command, which = "the PIN", line = "one line"): Command =>
     cmd
-      .addOption(new Option("--pin <pin>", "the PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
-      .option("--pin-stdin", "read the PIN from one line of standard input")
-      .option("--force", "proceed without the PIN, only where the PIN owner allowed it (expflow pin policy; logged)");
+      .addOption(new Option("--pin <pin>", `${which} (visible in the process list: prefer --pin-stdin)`).conflicts("pinStdin"))
+      .option("--pin-stdin", `read ${which} from ${line} of standard input`);
+  const guarded = (cmd: Command): Command =>
+    pinChannels(cmd).option("--force", "proceed without the PIN, only where the PIN owner allowed it (expflow pin policy; logged)");
   const registryOption = (cmd: Command): Command => cmd.option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)");
 
   const runCmd = program.command("run").description("local runs: submit, list, inspect, cancel, archive");
@@ -321,45 +323,35 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
     });
 
   const pin = program.command("pin").description("the PIN that protects destructive actions");
-  pin
+  const pinInit = pin
     .command("init")
     .description("set the PIN (changing an existing one needs the current PIN)")
     .argument("[PIN]", "the new PIN, 4 to 12 digits (visible in the process list: prefer --new-pin-stdin or the prompt)")
-    .option("--new-pin-stdin", "read the new PIN from standard input (after the current one, with --pin-stdin)")
-    .addOption(new Option("--pin <pin>", "the current PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
-    .option("--pin-stdin", "read the current PIN from the first line of standard input")
+    .option("--new-pin-stdin", "read the new PIN from standard input (after the current one, with --pin-stdin)");
+  pinChannels(pinInit, "the current PIN", "the first line")
     .option("--force", "change without the current PIN, only where the PIN owner allowed it")
     .option("--registry <file>", "the registry the PIN protects (default: $EXPFLOW_HOME/experiments.jsonl, or as configured)")
     .action(async (newPin: string | undefined, opts) => {
       const { pinInitCommand } = await import("./commands/pin.js");
       exitCode = await pinInitCommand(newPin, opts, ctx);
     });
-  pin
-    .command("check")
-    .description("check a PIN: exit 0 right (or no PIN set), 3 wrong, locked or not supplied")
-    .addOption(new Option("--pin <pin>", "the PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
-    .option("--pin-stdin", "read the PIN from one line of standard input")
-    .action(async (opts) => {
-      const { pinCheckCommand } = await import("./commands/pin.js");
-      exitCode = await pinCheckCommand(opts, ctx);
-    });
-  pin
-    .command("clear")
-    .description("remove the PIN (needs the current PIN)")
-    .addOption(new Option("--pin <pin>", "the current PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
-    .option("--pin-stdin", "read the current PIN from one line of standard input")
+  pinChannels(pin.command("check").description("check a PIN: exit 0 right (or no PIN set), 3 wrong, locked or not supplied")).action(async (opts) => {
+    const { pinCheckCommand } = await import("./commands/pin.js");
+    exitCode = await pinCheckCommand(opts, ctx);
+  });
+  pinChannels(pin.command("clear").description("remove the PIN and the protection of its registries (needs the current PIN)"), "the current PIN")
     .option("--force", "clear without the PIN, only where the PIN owner allowed it")
     .action(async (opts) => {
       const { pinClearCommand } = await import("./commands/pin.js");
       exitCode = await pinClearCommand(opts, ctx);
     });
-  pin
-    .command("policy")
-    .description("show or change whether --force may stand in for the PIN (allowing it needs the PIN)")
-    .addOption(new Option("--allow-force", "let --force stand in for the PIN (asks the PIN; logged)"))
-    .addOption(new Option("--no-allow-force", "forbid --force again (logged)"))
-    .addOption(new Option("--pin <pin>", "the PIN (visible in the process list: prefer --pin-stdin)").conflicts("pinStdin"))
-    .option("--pin-stdin", "read the PIN from one line of standard input")
+  pinChannels(
+    pin
+      .command("policy")
+      .description("show or change whether --force may stand in for the PIN (allowing it needs the PIN)")
+      .addOption(new Option("--allow-force", "let --force stand in for the PIN (asks the PIN; logged)"))
+      .addOption(new Option("--no-allow-force", "forbid --force again (logged)")),
+  )
     .option("--json", "print JSON")
     .action(async (opts) => {
       const { pinPolicyCommand } = await import("./commands/pin.js");
