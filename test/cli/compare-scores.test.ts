@@ -249,6 +249,17 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
     expect(md.stdout).toContain("pipe \\| name");
   });
 
+  it("never passes control characters from a record to the terminal (a name or status holding an escape sequence)", () => {
+    const path = writeRegistry([record("a", { pde_mean: 1 }, { name: "red\u001b[31mflag\u0007", status: "completed" }), record("b", { pde_mean: 2 }, { status: "odd\u009b2J" })]);
+    for (const format of [[], ["--markdown"]]) {
+      const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", "completed,odd\u009b2J", ...format]);
+      expect(r.code).toBe(0);
+      // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+      expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(r.stdout).toContain(format.length === 0 ? "red\uFFFD[31mflag\uFFFD" : "red\uFFFD\\[31mflag\uFFFD");
+    }
+  });
+
   it("reads $EXPFLOW_HOME/experiments.jsonl by default, and EXPFLOW_REGISTRY over it", () => {
     const home = tempDir();
     writeRegistry([record("home1", { pde_mean: 1 })], home);

@@ -41,7 +41,7 @@ export function printable(text: string): string {
 function humanCell(cell: Cell, missing: string): string {
   if (cell === null) return missing;
   if (typeof cell === "number") return formatNumber(cell);
-  return cell.replace(/[\r\n\t]+/g, " ");
+  return printable(cell.replace(/[\r\n\t]+/g, " "));
 }
 
 function truncate(text: string, width: number | undefined): string {
