@@ -75,6 +75,8 @@ export {
   type RulePack,
   type MetricRule,
   type ParamRule,
+  type StatusRule,
+  statusRuleLabel,
   type RuleCheck,
   type RulesValidation,
 } from "./core/rules/rules.js";
