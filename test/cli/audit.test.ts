@@ -496,6 +496,40 @@ describe.skipIf(!available)("expflow audit: no certificate for an unfinished run
     expect(report.stdout).toContain("4 of 5 checks pass.");
   });
 
+  it("a custom pack without a status rule checks no status (and still shows it); one may allow several", () => {
+    const { dir, path } = cancelled();
+    writeFileSync(join(dir, "any.yaml"), "name: any-status\nmetrics:\n  pde_mean: {op: lt, value: 18.09}\n");
+    const any = runCli(["audit", "validate", ID, "--registry", path, "--rules", "any.yaml"], dir);
+    expect(any.code).toBe(0);
+    expect(any.stdout).toMatch(/^Status +cancelled$/m);
+    expect(any.stdout).toContain("PASS: all 1 check pass.");
+    writeFileSync(join(dir, "two.yaml"), "name: two\nstatus: {allowed: [completed, cancelled]}\nmetrics:\n  pde_mean: {op: lt, value: 18.09}\n");
+    const two = runCli(["audit", "validate", ID, "--registry", path, "--rules", "two.yaml", "--json"], dir);
+    expect(two.code).toBe(0);
+    expect((JSON.parse(two.stdout) as ValidateJson).checks[0]).toMatchObject({ label: "status is one of completed, cancelled", passed: true });
+    const rules = runCli(["audit", "rules", "--rules", "two.yaml"], dir);
+    expect(rules.stdout).toMatch(/^Status\n {2}completed, cancelled \(any of them\): a run in another state fails$/m);
+    expect(runCli(["audit", "rules", "--rules", "any.yaml", "--json"], dir).stdout).toContain('"status":null');
+  });
+
+  it("an unknown state in a rule pack is exit 2 naming the file, the line and the key, with a suggestion", () => {
+    const { dir, path } = cancelled();
+    const file = join(dir, "typo.yaml");
+    writeFileSync(file, "name: typo\nstatus:\n  allowed: [completed, canceled]\nmetrics:\n  pde_mean: {op: lt, value: 18.09}\n");
+    for (const args of [["audit", "validate", ID, "--registry", path, "--rules", "typo.yaml"], ["audit", "rules", "--rules", "typo.yaml"], ["audit", "report", ID, "--registry", path, "--rules", "typo.yaml"]]) {
+      const r = runCli(args, dir);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).toContain("key 'status.allowed'");
+      expect(r.stderr).toContain("line 3");
+      expect(r.stderr).toContain("unknown state 'canceled'. Did you mean 'cancelled'?");
+    }
+    const j = runCli(["audit", "validate", ID, "--registry", path, "--rules", "typo.yaml", "--json"], dir);
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.stderr)).toMatchObject({ error: { code: "E_CONFIG" } });
+  });
+
   it("a status from the data reaches the terminal printable", () => {
     const { dir, path } = oneRecord(GOOD, SUB5, { status: "done\u001b]0;pwned\u0007" });
     const r = runCli(["audit", "validate", ID, "--registry", path], dir);
