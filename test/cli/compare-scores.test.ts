@@ -42,6 +42,19 @@ describe("expflow compare-scores on the example registry", () => {
     expect(r.stdout).not.toContain("\u001b[");
   });
 
+  it("prints what the README's quick start shows, line for line", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Quick start"));
+    const command = /npx expflow (compare-scores [^\n]*)\n/.exec(section)![1]!.split(" ");
+    const shown = /```text\n([\s\S]*?)```/.exec(section)![1]!.trimEnd().split("\n");
+    const r = runCli(command.map((a) => (a === "examples/experiments.jsonl" ? EXAMPLE : a)));
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    const cut = shown.indexOf("...");
+    expect(shown.slice(0, cut)).toEqual(lines.slice(0, cut));
+    expect(shown.slice(cut + 1)).toEqual(lines.slice(lines.length - (shown.length - cut - 1)));
+  });
+
   it("prints exactly one JSON object with the documented contract", () => {
     const r = runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
     expect(r.code).toBe(0);
