@@ -42,7 +42,8 @@ export {
   type CompareScoresResult,
   type RankedExperiment,
 } from "./core/ranking/compare-scores.js";
-export { LIFECYCLE_STATES, matchesFilter, assertUnambiguous, type Experiment, type ExperimentFilter } from "./core/experiment.js";
+export { DEFAULT_RANKED_STATUSES, selectByStatus, type StatusSelection } from "./core/ranking/selection.js";
+export { LIFECYCLE_STATES, matchesFilter, matchesStatus, assertUnambiguous, type Experiment, type ExperimentFilter } from "./core/experiment.js";
 export type { Store, WarningSink } from "./stores/store.js";
 export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
 export { loadConfig, metricRegistryOf, expflowHome, type ResolvedConfig, type ConfigEnvironment } from "./config/load.js";
@@ -88,6 +89,8 @@ export {
   type RulePack,
   type MetricRule,
   type ParamRule,
+  type StatusRule,
+  statusRuleLabel,
   type RuleCheck,
   type RulesValidation,
 } from "./core/rules/rules.js";

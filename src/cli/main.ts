@@ -120,7 +120,7 @@ ClearML: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, CLEAR
         .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
         .option("--project <name>", "only experiments of this project (exact name)")
         .option("--tags <a,b>", "only experiments carrying all of these tags", commaList)
-        .option("--status <s1,s2>", "only experiments in one of these states", commaList)
+        .option("--status <s1,s2>", "rank the experiments in one of these states (default: completed)", commaList)
         .option("--include-archived", "include archived experiments (left out by default)"),
       "experiments",
     ),
@@ -131,8 +131,11 @@ ClearML: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, CLEAR
 Examples:
   expflow compare-scores --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60
   expflow compare-scores --registry examples/experiments.jsonl --tags task1 --sort-by seg_total --use-thresholds --json
+  expflow compare-scores --sort-by pde_mean --status completed,running,failed,cancelled
 
-Exit codes: 0 at least one experiment passes, 1 none does, 2 usage or input error.`,
+Only completed experiments are ranked unless --status names other states; the summary counts
+those left out. Exit codes: 0 at least one experiment passes, 1 none does (or none is ranked),
+2 usage or input error.`,
     )
     .action(async (opts) => {
       const { compareScoresCommand } = await import("./commands/compare-scores.js");
@@ -171,6 +174,8 @@ Examples:
   expflow clearml compare-scores --project PDEBench --tags task1 --sort-by seg_total --gate pde_mean:lt:18.09
   expflow clearml compare-scores --project PDEBench --sort-by pde_mean --use-thresholds --only-passing --json
 
+Only completed tasks (ClearML: completed, published, closed) are ranked unless --status names
+other states; the summary counts those left out.
 A metric reported under two titles (Score/seg_total and Loss/seg_total) must be named in full.
 Exit codes: 0 at least one task passes, 1 none does, 2 usage or input error, 4 ClearML failure.`,
     )
@@ -369,11 +374,11 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
   const audit = program.command("audit").description("competition-rules audits, and the tamper-evident audit log of protected actions");
   formatOptions(
     verbose(audit.command("validate"))
-      .description("check an experiment's metrics and parameters against the competition rules: exit 0 all pass, 1 any fails")
+      .description("check an experiment's status, metrics and parameters against the competition rules: exit 0 all pass, 1 any fails")
       .argument("<experiment-id>", "experiment id or unique prefix (with --task-id: only the report's label)")
       .option("--competition-rules", "check the competition rules (the earlier tool's form; the default)")
       .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
-      .option("--task-id <id>", "take metrics and parameters from this ClearML task")
+      .option("--task-id <id>", "take the status, metrics and parameters from this ClearML task")
       .option("--junit <file>", "also write JUnit XML (one testcase per check) for CI")
       .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)"),
   ).action(async (id: string, opts) => {
@@ -390,10 +395,10 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
       exitCode = await auditRulesCommand(opts, ctx);
     });
   verbose(audit.command("report"))
-    .description("a Markdown report of an experiment: the rules' verdict, its parameters and metrics")
+    .description("a Markdown report of an experiment: its status, the rules' verdict, its parameters and metrics")
     .argument("<experiment-id>", "experiment id or unique prefix (with --task-id: only the report's label)")
     .option("--rules <file>", "a rule pack (YAML); default: audit.rules in config, else the built-in pdebench pack")
-    .option("--task-id <id>", "take metrics and parameters from this ClearML task")
+    .option("--task-id <id>", "take the status, metrics and parameters from this ClearML task")
     .option("--output <file>", "write the report to this file instead of standard output")
     .option("--registry <file>", "registry file (default: $EXPFLOW_HOME/experiments.jsonl)")
     .action(async (id: string, opts) => {

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../core/errors.js";
+import { LIFECYCLE_STATES } from "../core/experiment.js";
 import { GATE_OPS } from "../core/gates/gate.js";
-import type { MetricRule, ParamRule, RulePack } from "../core/rules/rules.js";
+import type { MetricRule, ParamRule, RulePack, StatusRule } from "../core/rules/rules.js";
 import { didYouMean } from "../core/suggest.js";
 
 /**
@@ -9,6 +10,7 @@ import { didYouMean } from "../core/suggest.js";
  *
  * ```yaml
  * name: my-competition
+ * status: {allowed: [completed]}          # the run must have finished
  * metrics:
  *   seg_total: {required: true}            # present and finite, not gated
  *   pde_mean: {op: lt, value: 18.09}       # ops as in gates
@@ -44,13 +46,46 @@ export async function loadRulePack(path: string): Promise<RulePack> {
     throw new ConfigError(path, key, `${lineOf(node)}${message}`);
   };
   const root = doc.contents;
-  if (!isMap(root)) fail(root, "", "a rule file is a mapping with keys name, description, metrics, params");
+  if (!isMap(root)) fail(root, "", "a rule file is a mapping with keys name, description, status, metrics, params");
   const rootMap = root as import("yaml").YAMLMap;
-  const allowedTop = ["name", "description", "metrics", "params"];
+  const allowedTop = ["name", "description", "status", "metrics", "params"];
   let name = "";
   let description: string | undefined;
+  let status: StatusRule | undefined;
   const metrics: MetricRule[] = [];
   const params: ParamRule[] = [];
+  /** `status: {allowed: [completed, ...], label: ...}`: lifecycle states only, each checked. */
+  const statusRule = (node: unknown, keyNode: unknown): StatusRule => {
+    if (!isMap(node)) fail(node ?? keyNode, "status", "must be a mapping, e.g. {allowed: [completed]}");
+    const known = ["allowed", "label"];
+    let allowed: string[] | undefined;
+    let label: string | undefined;
+    for (const f of (node as import("yaml").YAMLMap).items) {
+      const fk = isScalar(f.key) ? String(f.key.value) : String(f.key);
+      if (!known.includes(fk)) fail(f.key, `status.${fk}`, `unknown key.${didYouMean(fk, known)} Known keys here: ${known.join(", ")}`);
+      if (fk === "label") {
+        if (!isScalar(f.value) || typeof f.value.value !== "string" || f.value.value === "") fail(f.value ?? f.key, "status.label", "must be a non-empty string");
+        label = String((f.value as import("yaml").Scalar).value);
+        continue;
+      }
+      if (!isSeq(f.value) || f.value.items.length === 0) fail(f.value ?? f.key, "status.allowed", `must be a non-empty list of lifecycle states, e.g. [completed]; states: ${LIFECYCLE_STATES.join(", ")}`);
+      allowed = [];
+      for (const item of (f.value as import("yaml").YAMLSeq).items) {
+        const v = isScalar(item) ? item.value : undefined;
+        if (typeof v !== "string") fail(item ?? f.value, "status.allowed", `every entry must be a lifecycle state (${LIFECYCLE_STATES.join(", ")})`);
+        if (!(LIFECYCLE_STATES as readonly string[]).includes(v as string)) {
+          fail(
+            item,
+            "status.allowed",
+            `unknown state '${String(v)}'.${didYouMean(String(v), LIFECYCLE_STATES)} States: ${LIFECYCLE_STATES.join(", ")} (a ClearML task's status counts as its lifecycle state: published is completed, stopped is cancelled)`,
+          );
+        }
+        if (!allowed.includes(v as string)) allowed.push(v as string);
+      }
+    }
+    if (allowed === undefined) fail(node, "status.allowed", "a status rule needs allowed, a non-empty list of lifecycle states, e.g. {allowed: [completed]}");
+    return { allowed: allowed!, ...(label !== undefined ? { label } : {}) };
+  };
   for (const pair of rootMap.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
     const value = pair.value;
@@ -62,6 +97,10 @@ export async function loadRulePack(path: string): Promise<RulePack> {
       continue;
     }
     if (value === null || (isScalar(value) && value.value === null)) continue;
+    if (key === "status") {
+      status = statusRule(value, pair.key);
+      continue;
+    }
     if (!isMap(value)) fail(value ?? pair.key, key, `must be a mapping of rule names to rules`);
     for (const rule of (value as import("yaml").YAMLMap).items) {
       const ruleName = isScalar(rule.key) ? String(rule.key.value) : String(rule.key);
@@ -127,6 +166,6 @@ export async function loadRulePack(path: string): Promise<RulePack> {
     }
   }
   if (name === "") fail(root, "name", "a rule pack needs a name");
-  if (metrics.length === 0 && params.length === 0) fail(root, "metrics", "a rule pack needs at least one rule under metrics or params");
-  return { name, description, metrics, params };
+  if (metrics.length === 0 && params.length === 0 && status === undefined) fail(root, "metrics", "a rule pack needs at least one rule under status, metrics or params");
+  return { name, description, ...(status ? { status } : {}), metrics, params };
 }

@@ -59,15 +59,21 @@ export interface ExperimentFilter {
   includeArchived?: boolean;
 }
 
+/**
+ * Whether `e`'s status, or its backend status (ClearML's `published`), is one of `statuses`: the
+ * one definition of a status selection, for store filters, rankings and rule packs alike.
+ */
+export function matchesStatus(e: Pick<Experiment, "status" | "backendStatus">, statuses: readonly string[]): boolean {
+  return statuses.includes(e.status) || (e.backendStatus !== undefined && statuses.includes(e.backendStatus));
+}
+
 /** Whether `e` satisfies every criterion of `filter`. */
 export function matchesFilter(e: Experiment, filter: ExperimentFilter): boolean {
   if (e.archived === true && filter.includeArchived !== true) return false;
   if (filter.project !== undefined && e.project !== filter.project) {
     if (!(filter.includeSubprojects === true && e.project !== null && e.project.startsWith(`${filter.project}/`))) return false;
   }
-  if (filter.statuses !== undefined && filter.statuses.length > 0) {
-    if (!filter.statuses.includes(e.status) && !(e.backendStatus !== undefined && filter.statuses.includes(e.backendStatus))) return false;
-  }
+  if (filter.statuses !== undefined && filter.statuses.length > 0 && !matchesStatus(e, filter.statuses)) return false;
   if (filter.tags !== undefined && filter.tags.length > 0) {
     if (filter.anyTag === true) {
       if (!filter.tags.some((t) => e.tags.includes(t))) return false;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { nextState } from "../core/lifecycle/lifecycle.js";
 import { ensurePrivateDir } from "../security/files.js";
+import { shellQuote } from "../util/shell.js";
 import type { RegistryRecord } from "../stores/local/record.js";
 import { plainObject } from "../stores/local/record.js";
 import type { RegistryWriter } from "../stores/local/registry-writer.js";
@@ -91,13 +92,8 @@ export function metricsPathOf(home: string, id: string): string {
   return join(home, "metrics", `${id}.jsonl`);
 }
 
-const SAFE_WORD = /^[A-Za-z0-9_\-+=/.,:@%^]+$/;
-
-/** Quotes one word for a POSIX shell (only when needed): `it's` -> `'it'\''s'`. */
-export function shellQuote(word: string): string {
-  if (SAFE_WORD.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+// One definition, shared with the CLI's hints (`--status ...` to pass).
+export { shellQuote };
 
 function stringArray(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.length > 0 && v.every((w) => typeof w === "string") ? (v as string[]) : undefined;

@@ -22,6 +22,13 @@ export interface Store {
    * `in_progress`, ...), accepted by `--status` even when no selected experiment has them.
    */
   readonly statuses?: readonly string[];
+  /**
+   * Throws `UsageError` `E_UNKNOWN_STATUS` (exit 2) for a status no experiment of this store can
+   * have, before anything is read, so a typo costs no listing. Left out by a store whose records
+   * may carry any status (the local registry: records of the earlier tool), where a status is
+   * known only once some experiment is seen with it.
+   */
+  assertStatuses?(statuses: readonly string[]): void;
   /** The experiments matching `filter` (all of them when omitted). */
   list(filter?: ExperimentFilter): Promise<Experiment[]>;
   /** The experiment with this id, or `undefined`. */

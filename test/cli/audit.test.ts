@@ -42,6 +42,8 @@ function oneRecord(metrics: Record<string, unknown>, params: Record<string, unkn
 
 interface ValidateJson {
   experiment_id: string;
+  status: string;
+  clearml_status: string | null;
   rules: string;
   all_pass: boolean;
   checks: { name: string; label: string; value: number | string | null; passed: boolean; detail: string }[];
@@ -66,7 +68,7 @@ describe.skipIf(!available)("expflow audit validate: the earlier tool's cases", 
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(json.all_pass).toBe(true);
-    expect(json.checks.map((c) => c.name)).toEqual(["seg_total", "pde_mean", "train_time_min", "sub_step"]);
+    expect(json.checks.map((c) => c.name)).toEqual(["status", "seg_total", "pde_mean", "train_time_min", "sub_step"]);
     expect(json.checks.every((c) => c.passed)).toBe(true);
   });
 
@@ -141,8 +143,10 @@ describe.skipIf(!available)("expflow audit validate: the earlier tool's cases", 
 describe.skipIf(!available)("expflow audit validate: output, config, packs", () => {
   it("--json has exactly the documented keys", () => {
     const { json } = validate(GOOD, SUB5);
-    expect(Object.keys(json)).toEqual(["experiment_id", "rules", "all_pass", "checks", "metrics"]);
+    expect(Object.keys(json)).toEqual(["experiment_id", "status", "clearml_status", "rules", "all_pass", "checks", "metrics"]);
     expect(json.experiment_id).toBe(ID);
+    expect(json.status).toBe("completed");
+    expect(json.clearml_status).toBeNull();
     expect(json.rules).toBe("pdebench");
     expect(json.metrics).toEqual(GOOD);
     for (const c of json.checks) expect(Object.keys(c)).toEqual(["name", "label", "value", "passed", "detail"]);
@@ -153,9 +157,11 @@ describe.skipIf(!available)("expflow audit validate: output, config, packs", () 
     const r = runCli(["audit", "validate", ID.slice(0, 10), "--registry", path], dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("pdebench (built-in)");
+    expect(r.stdout).toMatch(/^Status +completed$/m);
+    expect(r.stdout).toMatch(/PASS +status is completed +completed +the run's status is completed/);
     expect(r.stdout).toMatch(/FAIL +pde_mean < 18\.09 +20 +20 is not < 18\.09/);
     expect(r.stdout).toMatch(/PASS +train_time_min < 60 +45\.5 +45\.5 < 60/);
-    expect(r.stdout).toContain("FAIL: 1 of 4 checks fail.");
+    expect(r.stdout).toContain("FAIL: 1 of 5 checks fail.");
   });
 
   it("--markdown prints a table", () => {
@@ -302,16 +308,17 @@ describe.skipIf(!available)("expflow audit validate --junit", () => {
   it("writes one testsuite with counts and one testcase per check, in addition to the normal output", () => {
     const { r, suite, cases } = junit({ ...GOOD, pde_mean: 20 }, { "Args/--sub_step": "0" });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("FAIL: 2 of 4 checks fail.");
+    expect(r.stdout).toContain("FAIL: 2 of 5 checks fail.");
     expect(r.stdout).toContain("junit.xml");
     expect(suite["@name"]).toBe("pdebench");
-    expect(suite["@tests"]).toBe("4");
+    expect(suite["@tests"]).toBe("5");
     expect(suite["@failures"]).toBe("2");
-    expect(cases.map((c) => c["@name"])).toEqual(["seg_total present (primary score)", "pde_mean < 18.09", "train_time_min < 60", "sub_step is an integer >= 1"]);
+    expect(cases.map((c) => c["@name"])).toEqual(["status is completed", "seg_total present (primary score)", "pde_mean < 18.09", "train_time_min < 60", "sub_step is an integer >= 1"]);
     expect(cases.every((c) => c["@classname"] === ID)).toBe(true);
     expect(cases.filter((c) => c.failure !== undefined).map((c) => c.failure!["@message"])).toEqual(["20 is not < 18.09", 'Args/--sub_step = "0" is below the minimum 1']);
-    expect(cases[1]!.failure!["#text"]).toContain("20 is not < 18.09");
+    expect(cases[2]!.failure!["#text"]).toContain("20 is not < 18.09");
     expect(cases[0]!.failure).toBeUndefined();
+    expect(cases[1]!.failure).toBeUndefined();
   });
 
   it("escapes hostile values and drops characters XML 1.0 cannot hold", () => {
@@ -321,7 +328,7 @@ describe.skipIf(!available)("expflow audit validate --junit", () => {
     expect(xml).toContain("\uFFFD");
     expect(xml).not.toContain("<script>");
     expect(xml).not.toContain("]]>");
-    const failure = cases[3]!.failure!;
+    const failure = cases[4]!.failure!;
     expect(failure["@message"]).toContain(`x\\"'<&>]]>`);
     expect(failure["@message"]).toContain("<script>");
     expect(failure["#text"]).toContain("<script>");
@@ -365,8 +372,9 @@ describe.skipIf(!available)("expflow audit rules", () => {
     const r = runCli(["audit", "rules", "--json"], dir);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as Record<string, unknown> & { metrics: Record<string, unknown>[]; params: Record<string, unknown>[] };
-    expect(Object.keys(j)).toEqual(["name", "description", "source", "metrics", "params"]);
+    expect(Object.keys(j)).toEqual(["name", "description", "source", "status", "metrics", "params"]);
     expect(j["name"]).toBe("pdebench");
+    expect(j["status"]).toEqual({ label: "status is completed", allowed: ["completed"] });
     expect(j.metrics[1]).toEqual({ name: "pde_mean", label: "pde_mean < 20", required: true, op: "lt", value: 20, bound_source: "registry" });
     expect(j.params[0]).toEqual({ name: "sub_step", label: "sub_step is an integer >= 1", match: "sub_?step", type: "integer", min: 1, max: null, allowed: null, required: true });
   });
@@ -420,5 +428,114 @@ describe.skipIf(!available)("expflow audit report", () => {
   it("an unknown experiment is exit 2", () => {
     const { dir, path } = oneRecord(GOOD, SUB5);
     expect(runCli(["audit", "report", "exp-nope", "--registry", path], dir).code).toBe(2);
+  });
+});
+
+describe.skipIf(!available)("expflow audit: no certificate for an unfinished run (issue 10)", () => {
+  /** The issue's run: perfect metrics and parameters, but cancelled at 30 of 200 epochs. */
+  const cancelled = (): { dir: string; path: string } => oneRecord({ ...GOOD, epochs: 30 }, SUB5, { status: "cancelled" });
+
+  it("audit validate fails a cancelled run whose metrics pass (exit 1), with a check line saying why", () => {
+    const { dir, path } = cancelled();
+    const r = runCli(["audit", "validate", ID, "--competition-rules", "--registry", path], dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^Status +cancelled$/m);
+    expect(r.stdout).toMatch(/^FAIL +status is completed +cancelled +the run's status is cancelled, not completed$/m);
+    expect(r.stdout).toContain("FAIL: 1 of 5 checks fail.");
+  });
+
+  it.each(["failed", "running", "queued"])("fails a %s run too", (status) => {
+    const { dir, path } = oneRecord(GOOD, SUB5, { status });
+    const r = runCli(["audit", "validate", ID, "--registry", path, "--json"], dir);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout) as ValidateJson;
+    expect(j.status).toBe(status);
+    expect(j.checks.filter((c) => !c.passed)).toEqual([{ name: "status", label: "status is completed", value: status, passed: false, detail: `the run's status is ${status}, not completed` }]);
+  });
+
+  it("fails a record of the earlier tool that has no status: unknown is not completed", () => {
+    const dir = tempDir();
+    const path = writeRegistry([`{"experiment_id": "${ID}", "metrics": ${JSON.stringify(GOOD)}, "params": ${JSON.stringify(SUB5)}}`], dir);
+    const r = runCli(["audit", "validate", ID, "--registry", path, "--json"], dir);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "unknown", all_pass: false });
+  });
+
+  it("every output shows the status: --json, --csv, --markdown, --junit (a testcase) and audit report", () => {
+    const { dir, path } = cancelled();
+    const json = runCli(["audit", "validate", ID, "--registry", path, "--json", "--junit", "j.xml"], dir);
+    expect(json.code).toBe(1);
+    const j = JSON.parse(json.stdout) as ValidateJson;
+    expect([j.status, j.clearml_status, j.all_pass]).toEqual(["cancelled", null, false]);
+    expect(j.checks[0]).toEqual({ name: "status", label: "status is completed", value: "cancelled", passed: false, detail: "the run's status is cancelled, not completed" });
+
+    const xml = readFileSync(join(dir, "j.xml"), "utf8");
+    expect(XMLValidator.validate(xml)).toBe(true);
+    const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", isArray: (name) => name === "testcase" || name === "property" });
+    const suite = (parser.parse(xml) as { testsuites: { testsuite: Record<string, unknown> } }).testsuites.testsuite as {
+      "@failures": string;
+      properties: { property: { "@name": string; "@value": string }[] };
+      testcase: { "@name": string; failure?: { "@message": string; "@type": string } }[];
+    };
+    expect(suite["@failures"]).toBe("1");
+    expect(suite.testcase[0]).toMatchObject({ "@name": "status is completed", failure: { "@message": "the run's status is cancelled, not completed", "@type": "status" } });
+    expect(Object.fromEntries(suite.properties.property.map((p) => [p["@name"], p["@value"]]))).toMatchObject({ experiment_id: ID, status: "cancelled" });
+
+    const csv = runCli(["audit", "validate", ID, "--registry", path, "--csv"], dir);
+    expect(csv.code).toBe(1);
+    expect(csv.stdout.split("\r\n")[1]).toBe(`status,status is completed,cancelled,false,"the run's status is cancelled, not completed"`);
+    const md = runCli(["audit", "validate", ID, "--registry", path, "--markdown"], dir);
+    expect(md.code).toBe(1);
+    expect(md.stdout.split("\n")[2]).toBe("| FAIL | status is completed | cancelled | the run's status is cancelled, not completed |");
+
+    const report = runCli(["audit", "report", ID, "--registry", path], dir);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toContain("| Status | cancelled |");
+    expect(report.stdout).toContain("## Validation: FAIL");
+    expect(report.stdout).toContain("| FAIL | status is completed | cancelled | the run's status is cancelled, not completed |");
+    expect(report.stdout).toContain("4 of 5 checks pass.");
+  });
+
+  it("a custom pack without a status rule checks no status (and still shows it); one may allow several", () => {
+    const { dir, path } = cancelled();
+    writeFileSync(join(dir, "any.yaml"), "name: any-status\nmetrics:\n  pde_mean: {op: lt, value: 18.09}\n");
+    const any = runCli(["audit", "validate", ID, "--registry", path, "--rules", "any.yaml"], dir);
+    expect(any.code).toBe(0);
+    expect(any.stdout).toMatch(/^Status +cancelled$/m);
+    expect(any.stdout).toContain("PASS: all 1 check pass.");
+    writeFileSync(join(dir, "two.yaml"), "name: two\nstatus: {allowed: [completed, cancelled]}\nmetrics:\n  pde_mean: {op: lt, value: 18.09}\n");
+    const two = runCli(["audit", "validate", ID, "--registry", path, "--rules", "two.yaml", "--json"], dir);
+    expect(two.code).toBe(0);
+    expect((JSON.parse(two.stdout) as ValidateJson).checks[0]).toMatchObject({ label: "status is one of completed, cancelled", passed: true });
+    const rules = runCli(["audit", "rules", "--rules", "two.yaml"], dir);
+    expect(rules.stdout).toMatch(/^Status\n {2}completed, cancelled \(any of them\): a run in another state fails$/m);
+    expect(runCli(["audit", "rules", "--rules", "any.yaml", "--json"], dir).stdout).toContain('"status":null');
+  });
+
+  it("an unknown state in a rule pack is exit 2 naming the file, the line and the key, with a suggestion", () => {
+    const { dir, path } = cancelled();
+    const file = join(dir, "typo.yaml");
+    writeFileSync(file, "name: typo\nstatus:\n  allowed: [completed, canceled]\nmetrics:\n  pde_mean: {op: lt, value: 18.09}\n");
+    for (const args of [["audit", "validate", ID, "--registry", path, "--rules", "typo.yaml"], ["audit", "rules", "--rules", "typo.yaml"], ["audit", "report", ID, "--registry", path, "--rules", "typo.yaml"]]) {
+      const r = runCli(args, dir);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).toContain("key 'status.allowed'");
+      expect(r.stderr).toContain("line 3");
+      expect(r.stderr).toContain("unknown state 'canceled'. Did you mean 'cancelled'?");
+    }
+    const j = runCli(["audit", "validate", ID, "--registry", path, "--rules", "typo.yaml", "--json"], dir);
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.stderr)).toMatchObject({ error: { code: "E_CONFIG" } });
+  });
+
+  it("a status from the data reaches the terminal printable", () => {
+    const { dir, path } = oneRecord(GOOD, SUB5, { status: "done\u001b]0;pwned\u0007" });
+    const r = runCli(["audit", "validate", ID, "--registry", path], dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^Status +done\uFFFD\]0;pwned\uFFFD$/m);
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });
 });

@@ -11,6 +11,8 @@ import { fakeProject, fakeTask, md5 } from "../helpers/fake-clearml/tasks.js";
 
 interface AuditJson {
   experiment_id: string;
+  status: string;
+  clearml_status: string | null;
   rules: string;
   all_pass: boolean;
   checks: { name: string; label: string; value: unknown; passed: boolean; detail: string }[];
@@ -36,12 +38,14 @@ const NO_DASHES = run("no-dashes", 0.7, 17, 30, "", { params: { "Args/sub_step":
 const TARGET = fakeTask({ name: "target", project: PROJECT.id, status: "in_progress" });
 const TARGET_ALL = fakeTask({ name: "target-all", project: PROJECT.id, status: "in_progress" });
 const PUBLISHED = run("published", 0.9, 12, 20, "1", { status: "published" });
+// The issue's run on ClearML: every metric and parameter passes, but it was stopped early.
+const STOPPED = run("stopped", 0.85, 15, 12, "2", { status: "stopped" });
 const UNKNOWN_ID = "0123456789abcdef0123456789abcdef";
 
 let fake: FakeClearml;
 
 beforeAll(async () => {
-  fake = await FakeClearml.start({ projects: [PROJECT], tasks: [PASSING, FAILING, NO_DASHES, TARGET, TARGET_ALL, PUBLISHED] });
+  fake = await FakeClearml.start({ projects: [PROJECT], tasks: [PASSING, FAILING, NO_DASHES, TARGET, TARGET_ALL, PUBLISHED, STOPPED] });
 });
 afterEach(() => fake.assertClean());
 afterAll(() => fake.close());
@@ -71,7 +75,8 @@ describe("expflow audit validate --task-id", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/^Experiment +submission-1$/m);
     expect(r.stdout).toContain(`from ClearML task ${PASSING.id} on ${fake.url}`);
-    expect(r.stdout).toContain("PASS: all 4 checks pass.");
+    expect(r.stdout).toMatch(/^Status +completed$/m);
+    expect(r.stdout).toContain("PASS: all 5 checks pass.");
     expect(r.stdout).toMatch(/^PASS +pde_mean < 18\.09 +16\.2 /m);
   });
 
@@ -82,7 +87,10 @@ describe("expflow audit validate --task-id", () => {
     expect(out.experiment_id).toBe("submission-1");
     expect(out.rules).toBe("pdebench");
     expect(out.all_pass).toBe(true);
+    expect(out.status).toBe("completed");
+    expect(out.clearml_status).toBe("completed");
     expect(out.checks.map((c) => [c.name, c.value, c.passed])).toEqual([
+      ["status", "completed", true],
       ["seg_total", 0.8, true],
       ["pde_mean", 16.2, true],
       ["train_time_min", 42, true],
@@ -102,7 +110,7 @@ describe("expflow audit validate --task-id", () => {
     ]);
     const t = await cli(["audit", "validate", "submission-2", "--task-id", FAILING.id]);
     expect(t.code).toBe(1);
-    expect(t.stdout).toContain("FAIL: 2 of 4 checks fail.");
+    expect(t.stdout).toContain("FAIL: 2 of 5 checks fail.");
     expect(t.stdout).toContain("19.5 is not < 18.09");
   });
 
@@ -127,7 +135,7 @@ describe("expflow audit validate --task-id", () => {
       testcase: { "@classname": string; "@name": string; failure?: unknown }[];
     };
     expect(suite["@name"]).toBe("pdebench");
-    expect(suite["@tests"]).toBe("4");
+    expect(suite["@tests"]).toBe("5");
     expect(suite["@failures"]).toBe("2");
     expect(suite.testcase.every((c) => c["@classname"] === "submission-2")).toBe(true);
     expect(suite.testcase.filter((c) => c.failure !== undefined).map((c) => c["@name"])).toEqual(["pde_mean < 18.09", "sub_step is an integer >= 1"]);
@@ -138,6 +146,38 @@ describe("expflow audit validate --task-id", () => {
     const ok = await cli(["audit", "validate", "submission-1", "--task-id", PASSING.id, "--junit", "ok.xml", "--json"], { cwd: dir });
     expect(ok.code).toBe(0);
     expect(readFileSync(join(dir, "ok.xml"), "utf8")).toContain('failures="0"');
+  });
+
+  it("a stopped task whose metrics pass fails (exit 1): its status comes from the task, shown in every output", async () => {
+    const dir = tempDir();
+    const r = await cli(["audit", "validate", "submission-3", "--competition-rules", "--task-id", STOPPED.id, "--junit", "j.xml"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^Status +cancelled \(ClearML status stopped\)$/m);
+    expect(r.stdout).toMatch(/^FAIL +status is completed +cancelled +the run's status is cancelled \(stopped\), not completed$/m);
+    expect(r.stdout).toContain("FAIL: 1 of 5 checks fail.");
+    const props = readFileSync(join(dir, "j.xml"), "utf8");
+    expect(props).toContain('<property name="status" value="cancelled"/>');
+    expect(props).toContain('<property name="clearml_status" value="stopped"/>');
+    expect(props).toContain(`<failure message="the run&apos;s status is cancelled (stopped), not completed" type="status">`);
+
+    const j = await cli(["audit", "validate", "submission-3", "--task-id", STOPPED.id, "--json"]);
+    expect(j.code).toBe(1);
+    const out = audit(j.stdout);
+    expect([out.status, out.clearml_status]).toEqual(["cancelled", "stopped"]);
+    expect(out.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(["status"]);
+
+    const report = await cli(["audit", "report", "submission-3", "--task-id", STOPPED.id]);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toContain("| Status | cancelled \\(ClearML status stopped\\) |");
+    expect(report.stdout).toContain("## Validation: FAIL");
+  });
+
+  it("a published task is completed: it passes the status rule, and says it was published", async () => {
+    const r = await cli(["audit", "validate", "submission-4", "--task-id", PUBLISHED.id, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = audit(r.stdout);
+    expect([out.status, out.clearml_status]).toEqual(["completed", "published"]);
+    expect(out.checks[0]).toEqual({ name: "status", label: "status is completed", value: "completed", passed: true, detail: "the run's status is completed (published)" });
   });
 
   it("costs at most 2 requests besides the one login (never one per metric or parameter)", async () => {
@@ -200,6 +240,16 @@ describe("expflow audit of a local record linked to a ClearML task (clearml_task
 
     const text = await cli(["audit", "validate", "exp-linkedpass", "--registry", path]);
     expect(text.stdout).toContain(`from ClearML task ${PASSING.id}`);
+  });
+
+  it("takes the status from the task, not from the stale local record: a stopped task fails though the record says completed", async () => {
+    const dir = tempDir();
+    const path = writeRegistry([record("exp-linkedstop", stalePassing, { clearml_task_id: STOPPED.id, status: "completed" })], dir);
+    const r = await cli(["audit", "validate", "exp-linkedstop", "--registry", path, "--json"]);
+    expect(r.code, r.stderr).toBe(1);
+    const out = audit(r.stdout);
+    expect([out.status, out.clearml_status]).toEqual(["cancelled", "stopped"]);
+    expect(out.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(["status"]);
   });
 
   it("an unlinked record needs no ClearML at all", async () => {

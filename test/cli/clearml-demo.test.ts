@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, runCliAsync } from "../helpers/cli.js";
 
 interface Ranked {
+  selection: Record<string, unknown>;
   results: { rank: number | null; name: string | null; id: string; passed: boolean; value: number | null }[];
 }
 
@@ -68,8 +69,11 @@ describe("npm run demo:clearml", () => {
     expect(local.code).toBe(0);
     const view = (j: Ranked) => j.results.map((r) => [r.rank, r.name ?? r.id, r.passed, r.value]);
     const a = view(JSON.parse(remote.stdout) as Ranked);
-    expect(a).toHaveLength(68);
+    // The 60 completed ones ranked; the 4 running and 4 failed left out, and counted, by both stores.
+    expect(a).toHaveLength(60);
     expect(a).toEqual(view(JSON.parse(local.stdout) as Ranked));
+    expect((JSON.parse(remote.stdout) as Ranked).selection).toEqual({ statuses: ["completed"], default: true, ranked: 60, excluded: 8, excluded_by_status: { running: 4, failed: 4 } });
+    expect((JSON.parse(remote.stdout) as Ranked).selection).toEqual((JSON.parse(local.stdout) as Ranked).selection);
   });
 
   it("stops cleanly on SIGTERM, having seen no unexpected request", async () => {

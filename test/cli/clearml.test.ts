@@ -16,6 +16,7 @@ interface RankJson {
   sort_by: string;
   ascending: boolean;
   gates: { metric: string; op: string; value: number }[];
+  selection: { statuses: string[] | null; default: boolean; ranked: number; excluded: number; excluded_by_status: Record<string, number> };
   results: {
     rank: number | null;
     id: string;
@@ -52,6 +53,7 @@ const OLD = fakeProject("PDEBench-2024");
 const TIES = fakeProject("Ties");
 const AMBIG = fakeProject("Ambig");
 const MANY = fakeProject("Many");
+const SWEEP = fakeProject("Sweep");
 
 const day = (d: number): string => `2025-01-${String(d).padStart(2, "0")}T00:00:00.000Z`;
 const scores = (seg: number, pde: number, train: number) => ({ Score: { seg_total: seg }, PDE: { pde_mean: pde }, Time: { train_time_min: train } });
@@ -87,9 +89,25 @@ const AMB2 = fakeTask({ name: "amb-2", project: AMBIG.id, created: day(11), metr
 
 const MANY_TASKS = manyTasks(1_200, { project: MANY.id, seed: 7 });
 
+// Sweep: the issue's case. The task with the best pde_mean was stopped (cancelled) at 30 of 200
+// epochs; another failed; one is archived and failed.
+const sweepTask = (name: string, status: string, pde: number, train: number, extra: { archived?: boolean; day?: number } = {}) =>
+  fakeTask({ name, project: SWEEP.id, status, archived: extra.archived, created: day(extra.day ?? 1), metrics: { PDE: { pde_mean: pde }, Time: { train_time_min: train }, Training: { epochs: status === "stopped" ? 30 : 200 } } });
+const SWEEP_TASKS = [
+  sweepTask("stopped-at-30", "stopped", 9.5, 11, { day: 1 }),
+  sweepTask("failed", "failed", 12, 20, { day: 2 }),
+  sweepTask("done", "completed", 16.5, 48, { day: 3 }),
+  sweepTask("published", "published", 17, 50, { day: 4 }),
+  sweepTask("archived-failed", "failed", 1, 1, { archived: true, day: 5 }),
+];
+
+// PDEBench holds failed, in_progress and created tasks beside the completed ones: tests of the
+// ranking itself (order, gates, values) rank every state, which must be asked for.
+const EVERY_STATUS = ["--status", "completed,running,failed,created"];
+
 const OPTIONS: FakeClearmlOptions = {
-  projects: [PDE, ABLATIONS, OLD, TIES, AMBIG, MANY],
-  tasks: [A, B, C, D, E, F, H, G, OLD_TASK, X, Y, Z, AMB1, AMB2, ...MANY_TASKS],
+  projects: [PDE, ABLATIONS, OLD, TIES, AMBIG, MANY, SWEEP],
+  tasks: [A, B, C, D, E, F, H, G, OLD_TASK, X, Y, Z, AMB1, AMB2, ...MANY_TASKS, ...SWEEP_TASKS],
 };
 
 let fake: FakeClearml;
@@ -351,7 +369,7 @@ describe("expflow clearml compare-scores", () => {
   });
 
   it("gates: pde_mean:lt:18.09 passes some (exit 0); a gate nobody meets is exit 1", async () => {
-    const pass = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09", "--json"]);
+    const pass = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09", "--json"]);
     expect(pass.code, pass.stderr).toBe(0);
     const out = rank(pass.stdout);
     expect(out.gates).toEqual([{ metric: "pde_mean", op: "lt", value: 18.09 }]);
@@ -366,13 +384,13 @@ describe("expflow clearml compare-scores", () => {
     expect(out.results.find((r) => r.name === "bravo")!.gates[0]).toEqual({ metric: "pde_mean", op: "lt", threshold: 18.09, actual: 18.5, passed: false, reason: "not_met" });
     expect(out.results.find((r) => r.name === "hotel")!.gates[0]).toMatchObject({ actual: null, passed: false, reason: "missing" });
 
-    const fail = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--gate", "pde_mean:lt:-1"]);
+    const fail = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--gate", "pde_mean:lt:-1"]);
     expect(fail.code).toBe(1);
     expect(fail.stdout).toMatch(/^0 of 6 experiments pass 1 gate; ranked by seg_total, highest first\.$/m);
   });
 
   it("0 and negative values rank as values, not as missing", async () => {
-    const bySeg = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"])).stdout);
+    const bySeg = rank((await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--json"])).stdout);
     expect(bySeg.results.map((r) => [r.name, r.value])).toEqual([
       ["charlie", 0.9],
       ["alpha", 0.81],
@@ -381,7 +399,7 @@ describe("expflow clearml compare-scores", () => {
       ["delta", 0],
       ["hotel", null],
     ]);
-    const byPde = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--gate", "seg_total:ge:0", "--json"])).stdout);
+    const byPde = rank((await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--gate", "seg_total:ge:0", "--json"])).stdout);
     expect(byPde.results.map((r) => [r.name, r.value, r.passed])).toEqual([
       ["delta", -0.5, true],
       ["foxtrot", 15, true],
@@ -407,14 +425,14 @@ describe("expflow clearml compare-scores", () => {
   it("archived tasks are left out unless --include-archived", async () => {
     const without = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"])).stdout);
     expect(without.results.map((r) => r.name)).not.toContain("echo");
-    const withArchived = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--include-archived", "--json"])).stdout);
+    const withArchived = rank((await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--include-archived", "--json"])).stdout);
     expect(withArchived.results.map((r) => r.name)).toEqual(["echo", "charlie", "alpha", "bravo", "foxtrot", "delta", "hotel"]);
   });
 
   it("--include-subprojects adds the tasks of PDEBench/... (not of PDEBench-2024)", async () => {
     const without = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"])).stdout);
     expect(without.results.map((r) => r.name)).not.toContain("golf");
-    const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--include-subprojects", "--json"]);
+    const r = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--include-subprojects", "--json"]);
     expect(r.code).toBe(0);
     const names = rank(r.stdout).results.map((x) => x.name);
     expect(names[0]).toBe("golf");
@@ -423,6 +441,38 @@ describe("expflow clearml compare-scores", () => {
     // The subproject directly, by its full path.
     const sub = rank((await clearml(["compare-scores", "--project", "PDEBench/ablations", "--sort-by", "seg_total", "--json"])).stdout);
     expect(sub.results.map((x) => x.name)).toEqual(["golf"]);
+  });
+
+  it("ranks only completed tasks by default (completed, published, closed): a task stopped at 30 of 200 epochs no longer tops it", async () => {
+    const r = await clearml(["compare-scores", "--project", "Sweep", "--sort-by", "pde_mean", "--use-thresholds"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[1]).toMatch(/^ +1 +\S+ +done +completed +16\.5 +48 +PASS/);
+    expect(lines[2]).toMatch(/^ +2 +\S+ +published +completed +17 +50 +PASS/);
+    expect(r.stdout).not.toContain("stopped-at-30");
+    expect(lines.at(-2)).toBe("2 of 2 experiments pass 2 gates; ranked by pde_mean, lowest first.");
+    // Counted by lifecycle state (stopped is cancelled); the archived failed task is not selected at all.
+    expect(lines.at(-1)).toBe("2 unfinished experiments not ranked (1 failed, 1 cancelled); pass --status completed,failed,cancelled to include them.");
+
+    const j = rank((await clearml(["compare-scores", "--project", "Sweep", "--sort-by", "pde_mean", "--use-thresholds", "--json"])).stdout);
+    expect(j.results.map((x) => x.name)).toEqual(["done", "published"]);
+    expect(j.selection).toEqual({ statuses: ["completed"], default: true, ranked: 2, excluded: 2, excluded_by_status: { failed: 1, cancelled: 1 } });
+    const archived = rank((await clearml(["compare-scores", "--project", "Sweep", "--sort-by", "pde_mean", "--include-archived", "--json"])).stdout);
+    expect(archived.selection).toMatchObject({ ranked: 2, excluded: 3, excluded_by_status: { failed: 2, cancelled: 1 } });
+  });
+
+  it("the summary's --status includes them, by lifecycle state or by ClearML status; a failed task alone is exit 1", async () => {
+    const hinted = rank((await clearml(["compare-scores", "--project", "Sweep", "--status", "completed,failed,cancelled", "--sort-by", "pde_mean", "--json"])).stdout);
+    expect(hinted.results.map((x) => x.name)).toEqual(["stopped-at-30", "failed", "done", "published"]);
+    expect(hinted.selection).toMatchObject({ default: false, excluded: 0 });
+    const stopped = rank((await clearml(["compare-scores", "--project", "Sweep", "--status", "stopped", "--sort-by", "pde_mean", "--json"])).stdout);
+    expect(stopped.results.map((x) => [x.name, x.status])).toEqual([["stopped-at-30", "cancelled"]]);
+    expect(stopped.selection).toMatchObject({ statuses: ["stopped"], excluded: 3, excluded_by_status: { completed: 2, failed: 1 } });
+    // A loose gate and no completed task (delta, the only ablation, failed): exit 1, saying why.
+    const failedOnly = await clearml(["compare-scores", "--project", "PDEBench", "--tags", "ablation", "--sort-by", "pde_mean", "--gate", "pde_mean:lt:100"]);
+    expect(failedOnly.code).toBe(1);
+    expect(failedOnly.stdout).toBe("No completed experiment to rank.\n1 unfinished experiment not ranked (1 failed); pass --status completed,failed to include it.\n");
   });
 
   it("--status completed selects published and closed tasks too; a raw ClearML status selects only it; an unknown one is exit 2", async () => {
@@ -488,10 +538,11 @@ describe("expflow clearml compare-scores", () => {
   });
 
   it("--json has the local command's shape", async () => {
-    const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
+    const r = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
     expect(r.code).toBe(0);
     const out = rank(r.stdout);
-    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "results"]);
+    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "selection", "results"]);
+    expect(out.selection).toEqual({ statuses: ["completed", "running", "failed", "created"], default: false, ranked: 6, excluded: 0, excluded_by_status: {} });
     expect(out.sort_by).toBe("pde_mean");
     expect(out.ascending).toBe(true);
     expect(out.gates).toEqual([
@@ -509,7 +560,7 @@ describe("expflow clearml compare-scores", () => {
   });
 
   it("--use-thresholds, --only-passing and --max", async () => {
-    const all = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--json"])).stdout);
+    const all = rank((await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--use-thresholds", "--json"])).stdout);
     expect(all.results.map((r) => [r.name, r.passed])).toEqual([
       ["delta", true],
       ["foxtrot", true],
@@ -518,21 +569,21 @@ describe("expflow clearml compare-scores", () => {
       ["bravo", false],
       ["hotel", false],
     ]);
-    const passing = rank((await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--only-passing", "--json"])).stdout);
+    const passing = rank((await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--use-thresholds", "--only-passing", "--json"])).stdout);
     expect(passing.results.map((r) => r.name)).toEqual(["delta", "foxtrot", "alpha"]);
-    const max = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--use-thresholds", "--max", "2"]);
+    const max = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--use-thresholds", "--max", "2"]);
     expect(max.code).toBe(0);
     expect(max.stdout).toMatch(/^3 of 6 experiments pass 2 gates \(showing 2\); ranked by pde_mean, lowest first\.$/m);
     expect(max.stdout).toContain("delta");
     expect(max.stdout).toContain("foxtrot");
     expect(max.stdout).not.toContain("alpha");
-    const none = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "pde_mean", "--gate", "pde_mean:lt:-5", "--only-passing", "--json"]);
+    const none = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:-5", "--only-passing", "--json"]);
     expect(none.code).toBe(1);
     expect(rank(none.stdout).results).toEqual([]);
   });
 
   it("the table, --csv and --markdown", async () => {
-    const args = ["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09"];
+    const args = ["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09"];
     const table = await clearml(args);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^RANK +ID +NAME +STATUS +seg_total +pde_mean +RESULT +FAILED GATES$/m);
@@ -559,7 +610,8 @@ describe("expflow clearml compare-scores", () => {
 
   it("1,200 tasks: all ranked, in 5 requests (1 login, 1 project lookup, 3 pages), never one per task", async () => {
     fake.resetCounts();
-    const r = await clearml(["compare-scores", "--project", "Many", "--sort-by", "seg_total", "--include-archived", "--json"]);
+    const every = ["--status", "completed,running,failed,cancelled,queued,created"];
+    const r = await clearml(["compare-scores", "--project", "Many", ...every, "--sort-by", "seg_total", "--include-archived", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = rank(r.stdout);
     expect(out.results).toHaveLength(1_200);
@@ -572,13 +624,18 @@ describe("expflow clearml compare-scores", () => {
     const values = out.results.map((x) => x.value).filter((v): v is number => v !== null);
     expect(values).toContain(0);
     for (let i = 1; i < values.length; i++) expect(values[i - 1]!).toBeGreaterThanOrEqual(values[i]!);
-    const neg = rank((await clearml(["compare-scores", "--project", "Many", "--sort-by", "pde_mean", "--include-archived", "--json"])).stdout);
+    const neg = rank((await clearml(["compare-scores", "--project", "Many", ...every, "--sort-by", "pde_mean", "--include-archived", "--json"])).stdout);
     expect(neg.results[0]!.value).toBeLessThan(0);
 
-    // Without --include-archived, the archived ones are filtered on the server.
+    // Without --include-archived, the archived ones are filtered on the server; by default only
+    // completed (and published) tasks are ranked, the others counted, from the same 3 pages.
     fake.resetCounts();
     const live = rank((await clearml(["compare-scores", "--project", "Many", "--sort-by", "seg_total", "--json"])).stdout);
-    expect(live.results).toHaveLength(MANY_TASKS.filter((t) => !t.system_tags.includes("archived")).length);
+    const unarchived = MANY_TASKS.filter((t) => !t.system_tags.includes("archived"));
+    const finished = unarchived.filter((t) => t.status === "completed" || t.status === "published");
+    expect(live.results).toHaveLength(finished.length);
+    expect(live.selection).toMatchObject({ ranked: finished.length, excluded: unarchived.length - finished.length });
+    expect(Object.keys(live.selection.excluded_by_status)).toEqual(["created", "queued", "running", "failed", "cancelled"]);
     expect(fake.count("tasks.get_all")).toBe(3);
   });
 });
@@ -594,7 +651,8 @@ describe("expflow clearml compare-scores when the server misbehaves", () => {
       f.failNext("tasks.get_all", { status: 500 }, 1);
       const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"], {}, f);
       expect(r.code, r.stderr).toBe(0);
-      expect(rank(r.stdout).results).toHaveLength(6);
+      // All six tasks read: the three completed ones ranked, the failed, running and created counted.
+      expect(rank(r.stdout).selection).toMatchObject({ ranked: 3, excluded: 3 });
       expect(f.requests.filter((q) => q.endpoint === "tasks.get_all").map((q) => q.status)).toEqual([500, 200]);
     });
   });
@@ -620,7 +678,7 @@ describe("expflow clearml compare-scores when the server misbehaves", () => {
       f.failNext("tasks.get_all", { status: 401, subcode: 30, msg: "Invalid token" }, 1);
       const r = await clearml(["compare-scores", "--project", "PDEBench", "--sort-by", "seg_total", "--json"], {}, f);
       expect(r.code, r.stderr).toBe(0);
-      expect(rank(r.stdout).results).toHaveLength(6);
+      expect(rank(r.stdout).selection).toMatchObject({ ranked: 3, excluded: 3 });
       expect(f.count("auth.login")).toBe(2);
       expect(f.requests.map((q) => `${q.endpoint} ${q.status}`)).toEqual(["auth.login 200", "projects.get_all 200", "tasks.get_all 401", "auth.login 200", "tasks.get_all 200"]);
     });
@@ -669,7 +727,7 @@ describe("expflow clearml compare-scores when the server misbehaves", () => {
     expect(lines).toHaveLength(3);
     expectNoSecrets(r, [fake.accessKey, fake.secretKey]);
     // stdout is still one JSON document.
-    expect(rank(r.stdout).results).toHaveLength(6);
+    expect(rank(r.stdout).selection).toMatchObject({ ranked: 3, excluded: 3 });
   });
 
   it("--verbose shows the retries: the failed attempt, then the next", async () => {

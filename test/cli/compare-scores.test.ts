@@ -10,6 +10,7 @@ interface JsonOut {
   sort_by: string;
   ascending: boolean;
   gates: { metric: string; op: string; value: number }[];
+  selection: { statuses: string[] | null; default: boolean; ranked: number; excluded: number; excluded_by_status: Record<string, number> };
   results: {
     rank: number | null;
     id: string;
@@ -27,28 +28,47 @@ function json(stdout: string): JsonOut {
 }
 
 describe("expflow compare-scores on the example registry", () => {
-  it("ranks the README quick start: passing first, exit 0", () => {
+  it("ranks the README quick start: completed runs only, passing first, saying what it left out; exit 0", () => {
     const r = runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:18.09", "--gate", "train_time_min:lt:60"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/^RANK +ID +NAME +STATUS +pde_mean +train_time_min +RESULT +FAILED GATES$/m);
-    expect(r.stdout).toMatch(/\d+ of 68 experiments pass 2 gates; ranked by pde_mean, lowest first\.$/m);
+    expect(r.stdout).toMatch(/^19 of 60 experiments pass 2 gates; ranked by pde_mean, lowest first\.$/m);
+    expect(r.stdout).toMatch(/^8 unfinished experiments not ranked \(4 running, 4 failed\); pass --status completed,running,failed to include them\.\n$/m);
+    const rows = r.stdout.split("\n").filter((l) => /^ +(\d+|-) +exp-/.test(l));
+    expect(rows).toHaveLength(60);
+    for (const row of rows) expect(row.trim().split(/ {2,}/)[3]).toBe("completed");
     // No colour when standard output is not a terminal.
     expect(r.stdout).not.toContain("\u001b[");
+  });
+
+  it("prints what the README's quick start shows, line for line", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Quick start"));
+    const command = /npx expflow (compare-scores [^\n]*)\n/.exec(section)![1]!.split(" ");
+    const shown = /```text\n([\s\S]*?)```/.exec(section)![1]!.trimEnd().split("\n");
+    const r = runCli(command.map((a) => (a === "examples/experiments.jsonl" ? EXAMPLE : a)));
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    const cut = shown.indexOf("...");
+    expect(shown.slice(0, cut)).toEqual(lines.slice(0, cut));
+    expect(shown.slice(cut + 1)).toEqual(lines.slice(lines.length - (shown.length - cut - 1)));
   });
 
   it("prints exactly one JSON object with the documented contract", () => {
     const r = runCli(["compare-scores", "--registry", EXAMPLE, "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
     expect(r.code).toBe(0);
     const out = json(r.stdout);
-    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "results"]);
+    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "selection", "results"]);
+    expect(out.selection).toEqual({ statuses: ["completed"], default: true, ranked: 60, excluded: 8, excluded_by_status: { running: 4, failed: 4 } });
     expect(out.sort_by).toBe("pde_mean");
     expect(out.ascending).toBe(true);
     expect(out.gates).toEqual([
       { metric: "pde_mean", op: "lt", value: 18.09 },
       { metric: "train_time_min", op: "lt", value: 60 },
     ]);
-    expect(out.results).toHaveLength(68);
+    expect(out.results).toHaveLength(60);
+    expect(out.results.every((x) => x.status === "completed")).toBe(true);
     const first = out.results[0]!;
     expect(Object.keys(first)).toEqual(["rank", "id", "name", "status", "passed", "value", "metrics", "gates"]);
     expect(Object.keys(first.gates[0]!)).toEqual(["metric", "op", "threshold", "actual", "passed", "reason"]);
@@ -103,11 +123,12 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
   it("exits 1 when no experiment passes the gates (like grep)", () => {
     const r = runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "pde_mean:lt:-10"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/0 of 4 experiments pass 1 gate/);
+    expect(r.stdout).toMatch(/0 of 3 experiments pass 1 gate/);
   });
 
   it("treats 0 and negative values as values", () => {
-    const out = json(runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "pde_mean:le:0", "--json"]).stdout);
+    // b (pde_mean 0) failed: ranked here because --status asks for failed runs too.
+    const out = json(runCli(["compare-scores", "--registry", reg(), "--sort-by", "pde_mean", "--gate", "pde_mean:le:0", "--status", "completed,failed", "--json"]).stdout);
     expect(out.results.map((x) => [x.id, x.rank])).toEqual([
       ["c", 1],
       ["b", 2],
@@ -195,7 +216,11 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
     const r = runCli(["compare-scores", "--registry", writeRegistry([]), "--sort-by", "pde_mean", "--json"]);
     expect(r.code).toBe(1);
     expect(json(r.stdout).results).toEqual([]);
+    expect(json(r.stdout).selection).toEqual({ statuses: ["completed"], default: true, ranked: 0, excluded: 0, excluded_by_status: {} });
     expect(r.stderr).toContain("no experiments match");
+    const t = runCli(["compare-scores", "--registry", writeRegistry([]), "--sort-by", "pde_mean"]);
+    expect(t.code).toBe(1);
+    expect(t.stdout).toBe("0 experiments, no gates; ranked by pde_mean, lowest first.\n");
   });
 
   it("skips corrupt lines with one warning each, naming the line, and never modifies the file", () => {
@@ -237,6 +262,17 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
     expect(md.stdout).toContain("pipe \\| name");
   });
 
+  it("never passes control characters from a record to the terminal (a name or status holding an escape sequence)", () => {
+    const path = writeRegistry([record("a", { pde_mean: 1 }, { name: "red\u001b[31mflag\u0007", status: "completed" }), record("b", { pde_mean: 2 }, { status: "odd\u009b2J" })]);
+    for (const format of [[], ["--markdown"]]) {
+      const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", "completed,odd\u009b2J", ...format]);
+      expect(r.code).toBe(0);
+      // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+      expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(r.stdout).toContain(format.length === 0 ? "red\uFFFD[31mflag\uFFFD" : "red\uFFFD\\[31mflag\uFFFD");
+    }
+  });
+
   it("reads $EXPFLOW_HOME/experiments.jsonl by default, and EXPFLOW_REGISTRY over it", () => {
     const home = tempDir();
     writeRegistry([record("home1", { pde_mean: 1 })], home);
@@ -268,5 +304,146 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(join(dir, "expflow.yaml"));
     expect(r.stderr).toContain("metrics.pde_mean.threshold");
+  });
+});
+
+describe("expflow compare-scores: no rank for an unfinished run (issue 10)", () => {
+  // The issue's registry: the run with the best pde_mean was cancelled at 30 of 200 epochs.
+  const sweep = (): string =>
+    writeRegistry([
+      record("cancelled", { pde_mean: 9.5, train_time_min: 11, epochs: 30 }, { status: "cancelled", tags: ["final"] }),
+      record("failed", { pde_mean: 12, train_time_min: 20 }, { status: "failed", tags: ["final"] }),
+      record("running", { pde_mean: 13, train_time_min: 25 }, { status: "running", tags: ["final"] }),
+      record("done", { pde_mean: 16.5, train_time_min: 48, epochs: 200 }, { tags: ["final"] }),
+      record("done-slow", { pde_mean: 17.5, train_time_min: 75, epochs: 200 }, { tags: ["final"] }),
+    ]);
+
+  it("a run cancelled at 30 of 200 epochs no longer tops the default ranking or passes the gates", () => {
+    const r = runCli(["compare-scores", "--registry", sweep(), "--sort-by", "pde_mean", "--use-thresholds"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[1]).toMatch(/^ +1 +done +run-done +completed +16\.5 +48 +PASS/);
+    expect(r.stdout).not.toMatch(/^ +\d+ +cancelled /m);
+    expect(lines.at(-2)).toBe("1 of 2 experiments pass 2 gates; ranked by pde_mean, lowest first.");
+    expect(lines.at(-1)).toBe("3 unfinished experiments not ranked (1 running, 1 failed, 1 cancelled); pass --status completed,running,failed,cancelled to include them.");
+  });
+
+  it("--json says which statuses were ranked and what was left out, by status", () => {
+    const out = json(runCli(["compare-scores", "--registry", sweep(), "--sort-by", "pde_mean", "--use-thresholds", "--json"]).stdout);
+    expect(out.results.map((x) => [x.id, x.rank])).toEqual([
+      ["done", 1],
+      ["done-slow", null],
+    ]);
+    expect(out.selection).toEqual({ statuses: ["completed"], default: true, ranked: 2, excluded: 3, excluded_by_status: { running: 1, failed: 1, cancelled: 1 } });
+  });
+
+  it("a failed run no longer passes a loose gate with exit 0: nothing completed is exit 1, saying why and how to include it", () => {
+    const path = writeRegistry([record("f", { pde_mean: 30, train_time_min: 5 }, { status: "failed" }), record("r", { pde_mean: 40 }, { status: "running" })]);
+    const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:100"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(
+      "No completed experiment to rank.\n2 unfinished experiments not ranked (1 running, 1 failed); pass --status completed,running,failed to include them.\n",
+    );
+    const j = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:100", "--json"]);
+    expect(j.code).toBe(1);
+    expect(json(j.stdout).results).toEqual([]);
+    expect(json(j.stdout).selection).toMatchObject({ ranked: 0, excluded: 2 });
+    expect(j.stderr).toContain("nothing ranked in");
+    expect(j.stderr).toContain("pass --status completed,running,failed to include them");
+  });
+
+  it("the README's CI recipe (--tags final --use-thresholds --json) goes red when only a cancelled run beats the limits", () => {
+    const path = writeRegistry([
+      record("cancelled", { pde_mean: 9.5, train_time_min: 11 }, { status: "cancelled", tags: ["final"] }),
+      record("done", { pde_mean: 19, train_time_min: 48 }, { tags: ["final"] }),
+    ]);
+    const r = runCli(["compare-scores", "--registry", path, "--tags", "final", "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
+    expect(r.code).toBe(1);
+    expect(json(r.stdout).results.map((x) => [x.id, x.passed])).toEqual([["done", false]]);
+  });
+
+  it("the hint's --status ranks them all; --status given means exactly those states", () => {
+    const path = sweep();
+    const all = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", "completed,running,failed,cancelled", "--json"]);
+    expect(all.code).toBe(0);
+    expect(json(all.stdout).results.map((x) => x.id)).toEqual(["cancelled", "failed", "running", "done", "done-slow"]);
+    expect(json(all.stdout).selection).toEqual({ statuses: ["completed", "running", "failed", "cancelled"], default: false, ranked: 5, excluded: 0, excluded_by_status: {} });
+    const only = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", "cancelled"]);
+    expect(only.code).toBe(0);
+    expect(only.stdout).toMatch(/^ +1 +cancelled +run-cancelled +cancelled +9\.5 +PASS$/m);
+    expect(only.stdout.trimEnd().split("\n").at(-1)).toBe("4 experiments in other states not ranked (1 running, 2 completed, 1 failed); pass --status cancelled,running,completed,failed to include them.");
+  });
+
+  it("--only-passing and --max cut the ranked rows; the summary still counts what was left out", () => {
+    const r = runCli(["compare-scores", "--registry", sweep(), "--sort-by", "pde_mean", "--use-thresholds", "--only-passing", "--max", "1"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines.at(-2)).toBe("1 of 2 experiments pass 2 gates (showing 1); ranked by pde_mean, lowest first.");
+    expect(lines.at(-1)).toMatch(/^3 unfinished experiments not ranked/);
+    const j = json(runCli(["compare-scores", "--registry", sweep(), "--sort-by", "pde_mean", "--max", "1", "--json"]).stdout);
+    expect(j.results).toHaveLength(1);
+    expect(j.selection).toMatchObject({ ranked: 2, excluded: 3 });
+  });
+
+  it("CSV and Markdown keep only rows on standard output, and say what was left out on standard error", () => {
+    for (const format of ["--csv", "--markdown"]) {
+      const r = runCli(["compare-scores", "--registry", sweep(), "--sort-by", "pde_mean", format]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toContain("not ranked");
+      expect(r.stdout).not.toMatch(/cancelled|running/);
+      expect(r.stdout.trim().split(/\r?\n/)).toHaveLength(format === "--csv" ? 3 : 4);
+      expect(r.stderr).toBe("3 unfinished experiments not ranked (1 running, 1 failed, 1 cancelled); pass --status completed,running,failed,cancelled to include them.\n");
+    }
+  });
+
+  it("counts only what the other filters select: archived and other projects' runs are not in the count", () => {
+    const path = writeRegistry([
+      record("done", { pde_mean: 10 }),
+      record("running", { pde_mean: 1 }, { status: "running" }),
+      record("archived-failed", { pde_mean: 1 }, { status: "failed", archived: true }),
+      record("archived-done", { pde_mean: 2 }, { archived: true }),
+      record("other-project", { pde_mean: 1 }, { status: "cancelled", project: "Q" }),
+    ]);
+    const live = json(runCli(["compare-scores", "--registry", path, "--project", "P", "--sort-by", "pde_mean", "--json"]).stdout);
+    expect(live.results.map((x) => x.id)).toEqual(["done"]);
+    expect(live.selection).toMatchObject({ ranked: 1, excluded: 1, excluded_by_status: { running: 1 } });
+    const archived = json(runCli(["compare-scores", "--registry", path, "--project", "P", "--include-archived", "--sort-by", "pde_mean", "--json"]).stdout);
+    expect(archived.results.map((x) => x.id)).toEqual(["archived-done", "done"]);
+    expect(archived.selection).toMatchObject({ ranked: 2, excluded: 2, excluded_by_status: { running: 1, failed: 1 } });
+  });
+
+  it("an unfinished record with bare NaN metrics is counted, not ranked; an unknown --status is still exit 2 with a suggestion", () => {
+    const path = writeRegistry(['{"experiment_id": "py-run", "status": "running", "metrics": {"pde_mean": NaN}}', record("a", { pde_mean: 12 })]);
+    const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(json(r.stdout).results.map((x) => x.id)).toEqual(["a"]);
+    expect(json(r.stdout).selection.excluded_by_status).toEqual({ running: 1 });
+    for (const bad of ["runing", "complete"]) {
+      const e = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", bad, "--json"]);
+      expect(e.code).toBe(2);
+      expect(e.stdout).toBe("");
+      expect(JSON.parse(e.stderr)).toMatchObject({ error: { code: "E_UNKNOWN_STATUS" } });
+      expect(e.stderr).toContain("Did you mean");
+    }
+  });
+
+  it("a status the earlier tool wrote (or none) is left out by default and accepted by --status; its name reaches the terminal printable", () => {
+    const path = writeRegistry([
+      '{"experiment_id": "legacy", "metrics": {"pde_mean": 1}}',
+      record("odd", { pde_mean: 2 }, { status: "finished\u001b[31m" }),
+      record("done", { pde_mean: 3 }),
+    ]);
+    const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean"]);
+    expect(r.code).toBe(0);
+    const note = r.stdout.trimEnd().split("\n").at(-1)!;
+    expect(note).toBe("2 unfinished experiments not ranked (1 finished\uFFFD[31m, 1 unknown); pass --status 'completed,finished\uFFFD[31m,unknown' to include them.");
+    expect(r.stdout).not.toContain("\u001b");
+    const unknown = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", "unknown", "--json"]);
+    expect(unknown.code).toBe(0);
+    expect(json(unknown.stdout).results.map((x) => x.id)).toEqual(["legacy"]);
   });
 });

@@ -174,7 +174,7 @@ describe("loadRulePack: broken packs are ConfigErrors naming the file, the line 
     expectAt(error, 4, "parmas");
     expect(error.message).toContain("unknown key");
     expect(error.message).toContain("Did you mean 'params'?");
-    expect(error.message).toContain("name, description, metrics, params");
+    expect(error.message).toContain("name, description, status, metrics, params");
   });
 
   it("rejects an unknown metric rule key, suggesting the key meant", async () => {
@@ -365,5 +365,76 @@ describe("loadRulePack: broken packs are ConfigErrors naming the file, the line 
     const error = await loadRulePack(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(dir);
+  });
+});
+
+describe("loadRulePack: the status rule", () => {
+  it("reads status.allowed (flow or block style, with a label), de-duplicated", async () => {
+    const flow = await loadRulePack(rulesFile("name: t\nstatus: {allowed: [completed]}\nmetrics:\n  m: {}\n"));
+    expect(flow.status).toEqual({ allowed: ["completed"] });
+    const block = await loadRulePack(rulesFile("name: t\nstatus:\n  allowed:\n    - completed\n    - failed\n    - completed\n  label: finished or crashed\nmetrics:\n  m: {}\n"));
+    expect(block.status).toEqual({ allowed: ["completed", "failed"], label: "finished or crashed" });
+    expect(validateCompetitionRules({ m: 1 }, {}, block, { status: "failed" }).checks[0]).toMatchObject({ name: "status", label: "finished or crashed", passed: true });
+    expect(validateCompetitionRules({ m: 1 }, {}, block, { status: "cancelled" }).all_pass).toBe(false);
+  });
+
+  it("a pack without status has no status rule; status: null is none; a pack with only a status rule is a pack", async () => {
+    expect((await loadRulePack(rulesFile("name: t\nmetrics:\n  m: {}\n"))).status).toBeUndefined();
+    expect((await loadRulePack(rulesFile("name: t\nstatus:\nmetrics:\n  m: {}\n"))).status).toBeUndefined();
+    const only = await loadRulePack(rulesFile("name: finished\nstatus: {allowed: [completed]}\n"));
+    expect(only).toEqual({ name: "finished", description: undefined, status: { allowed: ["completed"] }, metrics: [], params: [] });
+  });
+
+  it.each([
+    ["complete", "Did you mean 'completed'?"],
+    ["Completed", "Did you mean 'completed'?"],
+    ["canceled", "Did you mean 'cancelled'?"],
+    ["runing", "Did you mean 'running'?"],
+  ])("rejects the unknown state %s on its line, naming the key, with a suggestion", async (state, suggestion) => {
+    const { error } = await failure(`name: t\nstatus:\n  allowed:\n    - completed\n    - ${state}\nmetrics:\n  m: {}\n`);
+    expectAt(error, 5, "status.allowed");
+    expect(error.message).toContain(`unknown state '${state}'.`);
+    expect(error.message).toContain(suggestion);
+    expect(error.message).toContain("States: created, dispatched, queued, running, completed, failed, cancelled");
+  });
+
+  it("rejects a ClearML status, saying which lifecycle state it counts as", async () => {
+    const { error } = await failure("name: t\nstatus: {allowed: [published]}\n");
+    expectAt(error, 2, "status.allowed");
+    expect(error.message).toContain("unknown state 'published'");
+    expect(error.message).toContain("published is completed");
+  });
+
+  it.each([
+    ["an empty list", "status: {allowed: []}", "non-empty list"],
+    ["a scalar", "status: {allowed: completed}", "non-empty list"],
+    ["a number in the list", "status: {allowed: [completed, 3]}", "must be a lifecycle state"],
+    ["a mapping in the list", "status: {allowed: [{completed: true}]}", "must be a lifecycle state"],
+  ])("rejects allowed as %s", async (_what, line, message) => {
+    const { error } = await failure(`name: t\n${line}\n`);
+    expectAt(error, 2, "status.allowed");
+    expect(error.message).toContain(message);
+  });
+
+  it("rejects an unknown key under status, suggesting the key meant", async () => {
+    const { error } = await failure("name: t\nstatus:\n  alowed: [completed]\n");
+    expectAt(error, 3, "status.alowed");
+    expect(error.message).toContain("Did you mean 'allowed'?");
+  });
+
+  it("rejects a status that is not a mapping, one without allowed, and an empty label", async () => {
+    const list = await failure("name: t\nstatus: [completed]\n");
+    expectAt(list.error, 2, "status");
+    expect(list.error.message).toContain("{allowed: [completed]}");
+    const missing = await failure("name: t\nstatus: {label: done}\n");
+    expectAt(missing.error, 2, "status.allowed");
+    const label = await failure('name: t\nstatus: {allowed: [completed], label: ""}\n');
+    expectAt(label.error, 2, "status.label");
+  });
+
+  it("suggests status for a misspelt top-level key", async () => {
+    const { error } = await failure("name: t\nstatuss: {allowed: [completed]}\n");
+    expectAt(error, 2, "statuss");
+    expect(error.message).toContain("Did you mean 'status'?");
   });
 });

@@ -140,9 +140,15 @@ describe.each([localBackend(), clearmlBackend()])("Store contract: $name", (back
     expect(await store.get(fakeId("nobody"))).toBeUndefined();
   });
   it("the same ranking: ties broken by earlier created, 0 and negative values are values", async () => {
-    const r = compareScores(await store.list({ project: "P" }), { sortBy: "pde_mean", gates: ["pde_mean:lt:18.09"] });
+    // Every status ranked (c failed, d queued), so that the order shows all of the rules.
+    const r = compareScores(await store.list({ project: "P" }), { sortBy: "pde_mean", gates: ["pde_mean:lt:18.09"], statuses: "all" });
     expect(r.results.map((x) => x.experiment.id)).toEqual([idOf("c"), idOf("a"), idOf("b"), idOf("d")]);
     expect(r.passedCount).toBe(3);
+  });
+  it("the same default ranking: completed runs only, the others counted by status", async () => {
+    const r = compareScores(await store.list({ project: "P" }), { sortBy: "pde_mean", gates: ["pde_mean:lt:18.09"] });
+    expect(r.results.map((x) => x.experiment.id)).toEqual([idOf("a"), idOf("b")]);
+    expect(r.selection).toEqual({ statuses: ["completed"], isDefault: true, excluded: 2, excludedByStatus: { queued: 1, failed: 1 } });
   });
   it("reading never modifies the store", () => {
     expect(backend.fingerprint()).toBe(before);

@@ -8,7 +8,7 @@ import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import type { RuleCheck, RulePack, RulesValidation } from "../../core/rules/rules.js";
-import { metricBound, PDEBENCH_RULES, validateCompetitionRules } from "../../core/rules/rules.js";
+import { metricBound, PDEBENCH_RULES, statusRuleLabel, validateCompetitionRules } from "../../core/rules/rules.js";
 import { assertRegistryFile } from "../../stores/local/registry-file.js";
 import type { RegistryRecord } from "../../stores/local/record.js";
 import { experimentFromRecord, plainObject } from "../../stores/local/record.js";
@@ -18,7 +18,7 @@ import { formatOf } from "../context.js";
 import { renderAuditReport } from "../output/audit-report.js";
 import { renderJUnit } from "../output/junit.js";
 import type { Column } from "../output/render.js";
-import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
+import { formatNumber, printable, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
 import type { ClearmlFlags } from "../clearml.js";
 import { openClearml } from "../clearml.js";
 import { openRegistry } from "../registry.js";
@@ -115,7 +115,8 @@ async function auditSubject(ctx: CommandContext, id: string, flags: { registry?:
       throw e;
     }
     const local = experimentFromRecord(record, record.experiment_id);
-    // The name, status and tags of the local record; metrics and parameters from ClearML.
+    // The id, name and project of the local record; status, tags, metrics and parameters from
+    // ClearML, where the run is: a stale local status must not certify a task that was stopped.
     return { ...linked, experiment: { ...linked.experiment, id: local.id, name: local.name ?? linked.experiment.name, project: local.project ?? linked.experiment.project } };
   }
   return {
@@ -140,6 +141,10 @@ export interface AuditValidateFlags extends FormatFlags {
 /** The `--json` contract of `expflow audit validate`. */
 export interface AuditValidateJson {
   experiment_id: string;
+  /** The run's lifecycle state (`unknown` for a record without one), from where its metrics came. */
+  status: string;
+  /** The ClearML task's own status (`published`, `stopped`, ...) when audited from ClearML, else `null`. */
+  clearml_status: string | null;
   rules: string;
   all_pass: boolean;
   checks: RuleCheck[];
@@ -184,6 +189,18 @@ export function writeOutputFile(path: string, text: string, what: string): void 
   }
 }
 
+/** The run's status for people: `completed`, or `cancelled (ClearML status stopped)`. */
+function statusText(e: Experiment): string {
+  const own = printable(e.status);
+  return e.backendStatus !== undefined && e.backendStatus !== e.status ? `${own} (ClearML status ${printable(e.backendStatus)})` : own;
+}
+
+/** What the rules check about the run: its status and metrics and parameters. */
+function validateSubject(subject: AuditSubject, pack: RulePack, registry: MetricRegistry): RulesValidation {
+  const e = subject.experiment;
+  return validateCompetitionRules(subject.metrics, subject.params, pack, { registry, ambiguousMetrics: e.ambiguousMetrics, status: e.status, backendStatus: e.backendStatus });
+}
+
 function summary(v: RulesValidation): string {
   const failed = v.checks.filter((c) => !c.passed).length;
   const n = v.checks.length;
@@ -209,21 +226,32 @@ export async function auditValidateCommand(id: string, flags: AuditValidateFlags
   const subject = await auditSubject(ctx, id, flags);
   const experimentId = subject.label;
   const { experiment } = subject;
-  const validation = validateCompetitionRules(subject.metrics, subject.params, active.pack, { registry, ambiguousMetrics: experiment.ambiguousMetrics });
+  const validation = validateSubject(subject, active.pack, registry);
 
   if (flags.junit !== undefined) {
     const file = resolve(ctx.io.cwd, flags.junit);
-    writeOutputFile(
-      file,
-      renderJUnit({ suite: active.pack.name, classname: experimentId, checks: validation.checks, properties: { experiment_id: experimentId, rules_source: active.source, ...(subject.source ? { metrics_source: subject.source } : {}) } }),
-      "JUnit report",
-    );
+    const properties = {
+      experiment_id: experimentId,
+      status: experiment.status,
+      ...(experiment.backendStatus !== undefined ? { clearml_status: experiment.backendStatus } : {}),
+      rules_source: active.source,
+      ...(subject.source ? { metrics_source: subject.source } : {}),
+    };
+    writeOutputFile(file, renderJUnit({ suite: active.pack.name, classname: experimentId, checks: validation.checks, properties }), "JUnit report");
   }
 
   const { stdout } = ctx.io;
   const format = formatOf(flags);
   if (format === "json") {
-    const out: AuditValidateJson = { experiment_id: experimentId, rules: active.pack.name, all_pass: validation.all_pass, checks: validation.checks, metrics: validation.metrics };
+    const out: AuditValidateJson = {
+      experiment_id: experimentId,
+      status: experiment.status,
+      clearml_status: experiment.backendStatus ?? null,
+      rules: active.pack.name,
+      all_pass: validation.all_pass,
+      checks: validation.checks,
+      metrics: validation.metrics,
+    };
     stdout.write(`${JSON.stringify(out)}\n`);
   } else if (format === "csv") {
     stdout.write(renderCsv(validation.checks, CSV_COLUMNS));
@@ -231,7 +259,7 @@ export async function auditValidateCommand(id: string, flags: AuditValidateFlags
     stdout.write(renderMarkdown(validation.checks, CHECK_COLUMNS));
   } else {
     const c = ctx.colors;
-    stdout.write(`${c.bold("Rules")}       ${active.pack.name} (${active.source})\n${c.bold("Experiment")}  ${experimentId}\n`);
+    stdout.write(`${c.bold("Rules")}       ${active.pack.name} (${active.source})\n${c.bold("Experiment")}  ${experimentId}\n${c.bold("Status")}      ${statusText(experiment)}\n`);
     if (subject.source) stdout.write(`${c.bold("Metrics")}     from ${subject.source}\n`);
     stdout.write("\n");
     stdout.write(renderTable(validation.checks, CHECK_COLUMNS, c));
@@ -271,11 +299,20 @@ export interface ResolvedParamRule {
   required: boolean;
 }
 
+/** The status rule, as `audit rules --json` prints it. */
+export interface ResolvedStatusRule {
+  label: string;
+  /** The lifecycle states a run may be in. */
+  allowed: string[];
+}
+
 /** The `--json` contract of `expflow audit rules`. */
 export interface AuditRulesJson {
   name: string;
   description: string | null;
   source: string;
+  /** The status rule, or `null` when the pack allows any status. */
+  status: ResolvedStatusRule | null;
   metrics: ResolvedMetricRule[];
   params: ResolvedParamRule[];
 }
@@ -284,7 +321,10 @@ export interface AuditRulesJson {
 export function resolvePack(active: ActivePack, registry: MetricRegistry): AuditRulesJson {
   const { pack } = active;
   // The labels come from the validation itself, so they cannot drift from what `validate` shows.
-  const labels = validateCompetitionRules({}, {}, pack, { registry }).checks.map((c) => c.label);
+  // The status rule's check, when there is one, comes first.
+  const labels = validateCompetitionRules({}, {}, pack, { registry })
+    .checks.map((c) => c.label)
+    .slice(pack.status ? 1 : 0);
   const metrics = pack.metrics.map((r, i): ResolvedMetricRule => {
     const bound = metricBound(r, registry);
     return {
@@ -308,7 +348,8 @@ export function resolvePack(active: ActivePack, registry: MetricRegistry): Audit
       required: r.required ?? true,
     }),
   );
-  return { name: pack.name, description: pack.description ?? null, source: active.source, metrics, params };
+  const status = pack.status ? { label: statusRuleLabel(pack.status), allowed: [...pack.status.allowed] } : null;
+  return { name: pack.name, description: pack.description ?? null, source: active.source, status, metrics, params };
 }
 
 function metricRuleText(r: ResolvedMetricRule, useThreshold: boolean): string {
@@ -348,6 +389,8 @@ export async function auditRulesCommand(flags: AuditRulesFlags, ctx: CommandCont
   const out = [`${c.bold("Rule pack")}  ${resolved.name} (${resolved.source})`];
   if (resolved.description !== null) out.push(resolved.description);
   const width = Math.max(0, ...resolved.metrics.map((m) => m.name.length), ...resolved.params.map((p) => p.name.length));
+  out.push("", c.bold("Status"));
+  out.push(resolved.status === null ? "  any (the pack has no status rule)" : `  ${resolved.status.allowed.join(", ")}${resolved.status.allowed.length > 1 ? " (any of them)" : ""}: a run in another state fails`);
   out.push("", c.bold("Metrics"));
   if (resolved.metrics.length === 0) out.push("  (none)");
   resolved.metrics.forEach((m, i) => out.push(`  ${m.name.padEnd(width)}  ${metricRuleText(m, active.pack.metrics[i]!.useThreshold === true)}`));
@@ -383,11 +426,11 @@ export async function auditReportCommand(id: string, flags: AuditReportFlags, ct
   const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
   const subject = await auditSubject(ctx, id, flags);
   const e = subject.experiment;
-  const validation = validateCompetitionRules(subject.metrics, subject.params, active.pack, { registry, ambiguousMetrics: e.ambiguousMetrics });
+  const validation = validateSubject(subject, active.pack, registry);
   const text = renderAuditReport({
     experimentId: subject.label,
     name: e.name,
-    status: e.status,
+    status: statusText(e),
     project: e.project,
     tags: e.tags,
     rules: active.pack.name,

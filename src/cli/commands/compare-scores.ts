@@ -2,6 +2,7 @@ import type { Gate } from "../../core/gates/gate.js";
 import { GATE_OP_SYMBOLS, parseGate } from "../../core/gates/gate.js";
 import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
 import { compareScores } from "../../core/ranking/compare-scores.js";
+import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { LocalStore } from "../../stores/local/local-store.js";
 import type { Store } from "../../stores/store.js";
@@ -10,8 +11,9 @@ import { formatOf } from "../context.js";
 import type { SelectionFlags } from "../filters.js";
 import { checkStatuses, filterOf } from "../filters.js";
 import type { Column } from "../output/render.js";
-import { formatNumber, renderRows } from "../output/render.js";
+import { formatNumber, printable, renderRows } from "../output/render.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
+import { shellQuote } from "../../util/shell.js";
 
 /** Flags of `expflow compare-scores`, as parsed. */
 export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
@@ -26,7 +28,59 @@ export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
   max?: number;
 }
 
-function resultJson(r: RankedExperiment): unknown {
+/** One gate of a result in the JSON contract. */
+export interface GateResultJson {
+  metric: string;
+  op: string;
+  threshold: number;
+  /** The experiment's value, or `null` when missing. */
+  actual: number | null;
+  passed: boolean;
+  /** `null` when passed, else `missing` or `not_met`. */
+  reason: string | null;
+}
+
+/** One ranked experiment in the JSON contract. */
+export interface RankedExperimentJson {
+  /** 1..k for passing experiments, `null` for failing ones. */
+  rank: number | null;
+  id: string;
+  name: string | null;
+  status: string;
+  passed: boolean;
+  /** The sort metric's value, or `null` when missing. */
+  value: number | null;
+  metrics: Readonly<Record<string, unknown>>;
+  gates: GateResultJson[];
+}
+
+/** `selection` in the JSON contract: the statuses ranked and what the ranking left out. */
+export interface RankingSelectionJson {
+  /** The statuses ranked: `--status`, else the default `["completed"]`; `null` for every status (a library ranking with `statuses: "all"`). */
+  statuses: string[] | null;
+  /** `true` when `statuses` is the default because `--status` was not given. */
+  default: boolean;
+  /** How many experiments were ranked (before `--only-passing` and `--max`). */
+  ranked: number;
+  /** How many experiments the other filters selected but the status selection left out. */
+  excluded: number;
+  /** Those left out, by status (lifecycle order, then others by name); `{}` when none. */
+  excluded_by_status: Record<string, number>;
+}
+
+/**
+ * The JSON contract of `compare-scores --json` and `clearml compare-scores --json` (documented in
+ * the README; fields are only ever added).
+ */
+export interface CompareScoresJson {
+  sort_by: string;
+  ascending: boolean;
+  gates: { metric: string; op: string; value: number }[];
+  selection: RankingSelectionJson;
+  results: RankedExperimentJson[];
+}
+
+function resultJson(r: RankedExperiment): RankedExperimentJson {
   return {
     rank: r.rank,
     id: r.experiment.id,
@@ -46,16 +100,28 @@ function resultJson(r: RankedExperiment): unknown {
   };
 }
 
-function headerJson(result: CompareScoresResult): { sort_by: string; ascending: boolean; gates: unknown[] } {
+function selectionJson(result: CompareScoresResult): RankingSelectionJson {
+  const s = result.selection;
+  return {
+    statuses: s.statuses === "all" ? null : [...s.statuses],
+    default: s.isDefault,
+    ranked: result.total,
+    excluded: s.excluded,
+    excluded_by_status: { ...s.excludedByStatus },
+  };
+}
+
+function headerJson(result: CompareScoresResult): Omit<CompareScoresJson, "results"> {
   return {
     sort_by: result.sortBy,
     ascending: result.ascending,
     gates: result.gates.map((g) => ({ metric: g.metric, op: g.op, value: g.value })),
+    selection: selectionJson(result),
   };
 }
 
-/** The JSON contract of `compare-scores --json` (documented in the README; keep it stable). */
-export function compareScoresJson(result: CompareScoresResult): unknown {
+/** The JSON contract of both compare-scores commands: {@link CompareScoresJson}. */
+export function compareScoresJson(result: CompareScoresResult): CompareScoresJson {
   return { ...headerJson(result), results: result.results.map(resultJson) };
 }
 
@@ -125,15 +191,40 @@ function csvColumns(cols: Column<RankedExperiment>[]): Column<RankedExperiment>[
 }
 
 /**
- * Ranks the experiments of a store. Returns the exit code: 0 when at least one experiment passes
- * every gate, 1 when none does.
+ * The summary's word on what the status selection left out, or `null` when nothing was:
+ * `8 unfinished experiments not ranked (4 running, 4 failed); pass --status
+ * completed,running,failed to include them.` Statuses come from data, so they are made printable.
+ */
+export function selectionNote(selection: StatusSelection): string | null {
+  if (selection.excluded === 0 || selection.statuses === "all") return null;
+  const n = selection.excluded;
+  const left = Object.keys(selection.excludedByStatus);
+  const counts = left.map((s) => `${selection.excludedByStatus[s]} ${printable(s)}`).join(", ");
+  const include = shellQuote(printable([...new Set([...selection.statuses, ...left])].join(",")));
+  const what = selection.isDefault ? `${n} unfinished experiment${n === 1 ? "" : "s"}` : `${n} experiment${n === 1 ? "" : "s"} in other states`;
+  return `${what} not ranked (${counts}); pass --status ${include} to include ${n === 1 ? "it" : "them"}.`;
+}
+
+/** `completed`, `running or failed`, `created, running or failed`. */
+function statusesText(statuses: readonly string[]): string {
+  const words = statuses.map(printable);
+  return words.length <= 1 ? (words[0] ?? "") : `${words.slice(0, -1).join(", ")} or ${words.at(-1)!}`;
+}
+
+/**
+ * Ranks the experiments of a store. Only those in a `--status` state (default: completed) are
+ * ranked; the others the filters select are counted and named in the summary and in `selection`
+ * of the JSON. Returns the exit code: 0 when at least one experiment passes every gate, 1 when
+ * none does (also when none is ranked).
  */
 export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry, opts: { onListed?: () => void } = {}): Promise<number> {
-  // Parse gates before reading anything: a typo fails fast, whatever the registry's size.
+  // Parse gates and statuses before reading anything: a typo fails fast, whatever the store's size.
   const gates = (flags.gate ?? []).map(parseGate);
   const statuses = flags.status ?? [];
-  // The store applies every criterion, statuses included (the Store contract).
-  const experiments = await store.list(filterOf(flags));
+  store.assertStatuses?.(statuses);
+  // Every status is listed, so the ranking can count what its status selection leaves out; the
+  // other criteria (project, tags, archived) are the store's to apply.
+  const experiments = await store.list({ ...filterOf(flags), statuses: undefined });
   opts.onListed?.();
   checkStatuses(statuses, experiments, store.statuses);
 
@@ -146,33 +237,46 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
     onlyPassing: flags.onlyPassing,
     max: flags.max,
     registry,
+    statuses: statuses.length > 0 ? statuses : undefined,
   });
 
   const format = formatOf(flags);
   const { stdout } = ctx.io;
+  const note = selectionNote(result.selection);
   if (experiments.length === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
   if (format === "json") {
     writeCompareScoresJson(result, (text) => stdout.write(text));
+    if (result.total === 0 && note !== null) ctx.warn(`nothing ranked in ${store.location}: ${note}`);
   } else {
     const cols = compareScoresColumns(result);
     if (format === "table") {
       if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors));
-      const def = registry.definitionOf(result.sortBy);
-      const order = result.ascending ? "lowest first" : "highest first";
-      const against = def !== undefined && (def.direction === "lower") !== result.ascending ? ` (against its registered direction: ${def.direction} is better)` : "";
-      const shown = result.results.length < result.total ? ` (showing ${result.results.length})` : "";
-      const gateText = result.gates.length === 0 ? "no gates" : `${result.gates.length} gate${result.gates.length === 1 ? "" : "s"}`;
-      const plural = result.total === 1 ? "" : "s";
-      const verdict =
-        result.gates.length === 0
-          ? `${result.total} experiment${plural}, no gates`
-          : `${result.passedCount} of ${result.total} experiment${plural} pass ${gateText}`;
-      stdout.write(`${verdict}${shown}; ranked by ${result.sortBy}, ${order}${against}.\n`);
+      stdout.write(`${verdictLine(result, registry)}\n`);
+      if (note !== null) stdout.write(`${note}\n`);
     } else {
       stdout.write(renderRows(format, result.results, format === "csv" ? csvColumns(cols) : cols, ctx.colors));
+      // Rows only on standard output; what was left out still reaches the person running it.
+      if (note !== null) ctx.io.stderr.write(`${note}\n`);
     }
   }
   return result.passedCount > 0 ? 0 : 1;
+}
+
+/** The table's summary: `19 of 60 experiments pass 2 gates (showing 10); ranked by pde_mean, lowest first.` */
+function verdictLine(result: CompareScoresResult, registry: MetricRegistry): string {
+  const { selection } = result;
+  if (result.total === 0 && selection.excluded > 0 && selection.statuses !== "all") return `No ${statusesText(selection.statuses)} experiment to rank.`;
+  const def = registry.definitionOf(result.sortBy);
+  const order = result.ascending ? "lowest first" : "highest first";
+  const against = def !== undefined && (def.direction === "lower") !== result.ascending ? ` (against its registered direction: ${def.direction} is better)` : "";
+  const shown = result.results.length < result.total ? ` (showing ${result.results.length})` : "";
+  const gateText = result.gates.length === 0 ? "no gates" : `${result.gates.length} gate${result.gates.length === 1 ? "" : "s"}`;
+  const plural = result.total === 1 ? "" : "s";
+  const verdict =
+    result.gates.length === 0
+      ? `${result.total} experiment${plural}, no gates`
+      : `${result.passedCount} of ${result.total} experiment${plural} pass ${gateText}`;
+  return `${verdict}${shown}; ranked by ${result.sortBy}, ${order}${against}.`;
 }
 
 /** `expflow compare-scores` on the local registry. */

@@ -32,10 +32,16 @@ export function formatNumber(n: number): string {
   return String(Number(n.toFixed(4)));
 }
 
+/** Text from data made safe for a terminal: control characters (C0, DEL, C1) become U+FFFD. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "\uFFFD");
+}
+
 function humanCell(cell: Cell, missing: string): string {
   if (cell === null) return missing;
   if (typeof cell === "number") return formatNumber(cell);
-  return cell.replace(/[\r\n\t]+/g, " ");
+  return printable(cell.replace(/[\r\n\t]+/g, " "));
 }
 
 function truncate(text: string, width: number | undefined): string {

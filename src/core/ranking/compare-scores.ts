@@ -5,6 +5,8 @@ import type { Gate, GateResult } from "../gates/gate.js";
 import { evaluateGates, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
 import { MetricRegistry } from "../metrics/registry.js";
 import { didYouMean } from "../suggest.js";
+import type { StatusSelection } from "./selection.js";
+import { selectByStatus } from "./selection.js";
 
 /** Options of {@link compareScores}. */
 export interface CompareScoresOptions {
@@ -27,6 +29,13 @@ export interface CompareScoresOptions {
   max?: number;
   /** The metrics registry. Default: the standard metrics. */
   registry?: MetricRegistry;
+  /**
+   * Rank only experiments whose status (or backend status) is one of these; the others are left
+   * out and counted in {@link CompareScoresResult.selection}. Default
+   * {@link DEFAULT_RANKED_STATUSES} (`completed`): a run that did not finish earns no rank.
+   * `"all"` ranks every experiment given.
+   */
+  statuses?: readonly string[] | "all";
 }
 
 /** One ranked experiment. */
@@ -50,10 +59,12 @@ export interface CompareScoresResult {
   readonly gates: readonly Gate[];
   /** Ordered results, after `onlyPassing` and `max`. */
   readonly results: readonly RankedExperiment[];
-  /** How many experiments were ranked (the selection). */
+  /** How many experiments were ranked: those given, less those left out for their status. */
   readonly total: number;
   /** How many of them pass every gate. */
   readonly passedCount: number;
+  /** The statuses ranked, and how many experiments were left out for theirs. */
+  readonly selection: StatusSelection;
 }
 
 interface Keyed {
@@ -105,6 +116,10 @@ function parseTime(text: string | null): number | null {
 /**
  * Ranks experiments by a metric and gates them. Pure: it reads nothing and prints nothing.
  *
+ * Only experiments in one of `statuses` (default: `completed`) are ranked; the others are counted
+ * in `selection`. Metric names resolve against every experiment given, so a metric that only a
+ * left-out run reports is still known (every ranked row then misses it).
+ *
  * Order: experiments passing every gate first, ranked 1..k; then those failing one, with
  * `rank: null`. Within each group, experiments with the sort metric come before those missing
  * it, ordered by value; ties are broken by each `thenBy` metric in its direction, then by earlier
@@ -113,7 +128,7 @@ function parseTime(text: string | null): number | null {
  * @throws {UsageError} `E_GATE_SYNTAX` for a malformed gate, `E_UNKNOWN_METRIC` for a sort,
  *   tie-break or gate metric that is neither registered nor reported by any experiment given,
  *   `E_METRIC_AMBIGUOUS` for one that an experiment reports under two titles,
- *   `E_USAGE` for a `max` that is not a positive integer.
+ *   `E_USAGE` for a `max` that is not a positive integer or an empty `statuses` list.
  */
 export function compareScores(experiments: readonly Experiment[], options: CompareScoresOptions): CompareScoresResult {
   const registry = options.registry ?? MetricRegistry.standard();
@@ -132,6 +147,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     }
     return reportedCache;
   };
+  const { kept, selection } = selectByStatus(experiments, options.statuses);
   const parsed = (options.gates ?? []).map((g) => (typeof g === "string" ? parseGate(g) : g));
   const sortBy = resolveMetricName(options.sortBy, registry, reported, "--sort-by");
   const thenBy = (options.thenBy ?? []).map((m) => {
@@ -152,7 +168,8 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const ascending = options.ascending ?? registry.definitionOf(sortBy)?.direction === "lower";
   const aliasesOf = (m: string): readonly string[] => registry.get(m)?.aliases ?? [];
   const groupOf = (m: string): string | undefined => registry.get(m)?.group;
-  assertUnambiguous(experiments, [
+  // Only the ranked experiments: a left-out run's ambiguous name blocks nothing.
+  assertUnambiguous(kept, [
     { name: sortBy, aliases: aliasesOf(sortBy), role: "--sort-by", group: groupOf(sortBy) },
     ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), role: "--then-by", group: groupOf(t.metric) })),
     ...gates.map((g) => ({ name: g.metric, aliases: aliasesOf(g.metric), role: `gate '${g.metric}:${g.op}:${g.value}'`, group: groupOf(g.metric) })),
@@ -161,7 +178,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const thenAliases = thenBy.map((t) => aliasesOf(t.metric));
 
   const passes = gatePredicate(gates, { registry });
-  const keyed: Keyed[] = experiments.map((experiment) => ({
+  const keyed: Keyed[] = kept.map((experiment) => ({
     experiment,
     passed: passes(experiment.metrics),
     value: metricValue(experiment.metrics, sortBy, sortAliases),
@@ -200,5 +217,5 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     const gateResults = evaluateGates(k.experiment.metrics, gates, { registry }).results;
     results.push({ rank: k.passed ? ++rank : null, experiment: k.experiment, passed: k.passed, value: k.value, gates: gateResults });
   }
-  return { sortBy, ascending, thenBy, gates, results, total: experiments.length, passedCount };
+  return { sortBy, ascending, thenBy, gates, results, total: kept.length, passedCount, selection };
 }

@@ -1,4 +1,4 @@
-import { assertUnambiguous } from "../experiment.js";
+import { assertUnambiguous, matchesStatus } from "../experiment.js";
 import type { GateOp } from "../gates/gate.js";
 import { compareOp, GATE_OP_SYMBOLS } from "../gates/gate.js";
 import { MetricRegistry } from "../metrics/registry.js";
@@ -37,19 +37,36 @@ export interface ParamRule {
   readonly required?: boolean;
 }
 
+/**
+ * A rule on the run's status: a run in any other state fails, whatever its metrics, since a run
+ * that did not finish (cancelled at epoch 30 of 200, failed, still running) reports partial ones.
+ */
+export interface StatusRule {
+  /**
+   * The statuses allowed: lifecycle states (`completed`); a backend's own status (ClearML's
+   * `published`) matches too, as in `--status`. Non-empty.
+   */
+  readonly allowed: readonly string[];
+  /** Shown in reports; default `status is completed` or `status is one of completed, failed`. */
+  readonly label?: string;
+}
+
 /** A competition's rules. */
 export interface RulePack {
   readonly name: string;
   readonly description?: string;
+  /** The statuses a run may be in; without it any status passes (no check). */
+  readonly status?: StatusRule;
   readonly metrics: readonly MetricRule[];
   readonly params: readonly ParamRule[];
 }
 
 /** One checked rule (snake_case in JSON, as the earlier tool's callers expect). */
 export interface RuleCheck {
+  /** The metric or parameter rule's name, or `status` for the status rule. */
   readonly name: string;
   readonly label: string;
-  /** The value checked: a metric's number, a parameter's text, or `null` when missing. */
+  /** The value checked: a metric's number, a parameter's text, the run's status, or `null` when missing. */
   readonly value: number | string | null;
   readonly passed: boolean;
   /** Why it passed or failed, in words. */
@@ -65,14 +82,16 @@ export interface RulesValidation {
 }
 
 /**
- * The default pack: the PDEBench competition the earlier tool served. `seg_total` must be
- * present (the primary score, reported, not gated); `pde_mean` and `train_time_min` must beat
- * their registered thresholds strictly (18.09 and 60 unless config moves them); a `sub_step`
- * (or `substep`) parameter in any section must be a whole number of at least 1.
+ * The default pack: the PDEBench competition the earlier tool served. The run must be
+ * `completed`; `seg_total` must be present (the primary score, reported, not gated); `pde_mean`
+ * and `train_time_min` must beat their registered thresholds strictly (18.09 and 60 unless
+ * config moves them); a `sub_step` (or `substep`) parameter in any section must be a whole number
+ * of at least 1.
  */
 export const PDEBENCH_RULES: RulePack = Object.freeze({
   name: "pdebench",
-  description: "PDEBench competition: primary score present, PDE residual and training time under their limits, a positive sub_step",
+  description: "PDEBench competition: a completed run, primary score present, PDE residual and training time under their limits, a positive sub_step",
+  status: Object.freeze({ allowed: Object.freeze(["completed"]) }),
   metrics: Object.freeze([
     { name: "seg_total", label: "seg_total present (primary score)", required: true },
     { name: "pde_mean", useThreshold: true },
@@ -138,6 +157,23 @@ function checkMetric(rule: MetricRule, metrics: Readonly<Record<string, unknown>
   return { ...base, value, passed, detail: passed ? `${fmt(value)} ${sym} ${fmt(bound.value)}` : `${fmt(value)} is not ${sym} ${fmt(bound.value)}` };
 }
 
+/** The label of a status rule: its own, else `status is completed` / `status is one of a, b`. */
+export function statusRuleLabel(rule: StatusRule): string {
+  return rule.label ?? `status is ${allowedText(rule.allowed)}`;
+}
+
+function allowedText(allowed: readonly string[]): string {
+  return allowed.length === 1 ? allowed[0]! : `one of ${allowed.join(", ")}`;
+}
+
+function checkStatus(rule: StatusRule, status: string | undefined, backendStatus: string | undefined): RuleCheck {
+  const base = { name: "status", label: statusRuleLabel(rule) };
+  if (status === undefined) return { ...base, value: null, passed: false, detail: `the run's status is not known, so it cannot be shown to be ${allowedText(rule.allowed)}` };
+  const shown = backendStatus !== undefined && backendStatus !== status ? `${status} (${backendStatus})` : status;
+  const passed = matchesStatus({ status, backendStatus }, rule.allowed);
+  return { ...base, value: status, passed, detail: passed ? `the run's status is ${shown}` : `the run's status is ${shown}, not ${allowedText(rule.allowed)}` };
+}
+
 function paramLabel(rule: ParamRule): string {
   if (rule.label) return rule.label;
   const parts: string[] = [];
@@ -195,22 +231,28 @@ function checkParam(rule: ParamRule, params: Readonly<Record<string, unknown>>):
 }
 
 /**
- * Checks a run's metrics and parameters against a competition's rules. Pure.
+ * Checks a run's status, metrics and parameters against a competition's rules. Pure.
+ *
+ * Checks come in the pack's order: the status rule first (when the pack has one), then the
+ * metric rules, then the parameter rules.
  *
  * @param metrics metric name to value (a missing, null or non-finite value fails its rule).
  * @param params `Section/name` to value; `undefined` or `null` counts as no parameters.
- * @param rules the rule pack (default {@link PDEBENCH_RULES}).
+ * @param rules the rule pack (default {@link PDEBENCH_RULES}, which requires `completed`).
  * @param options.registry resolves aliases and the thresholds of `useThreshold` rules (default:
  *   the standard metrics), so an override in config moves the rule.
  * @param options.ambiguousMetrics bare names the run reports under two titles (see
  *   `Experiment.ambiguousMetrics`).
+ * @param options.status the run's lifecycle state; when the pack has a status rule and none is
+ *   given, the status check fails (a run of unknown status gets no pass).
+ * @param options.backendStatus the backend's own status (ClearML's `published`), also matched.
  * @throws {UsageError} `E_METRIC_AMBIGUOUS` when a metric rule names one of those.
  */
 export function validateCompetitionRules(
   metrics: Readonly<Record<string, unknown>> | null | undefined,
   params?: Readonly<Record<string, unknown>> | null,
   rules: RulePack = PDEBENCH_RULES,
-  options: { registry?: MetricRegistry; ambiguousMetrics?: Readonly<Record<string, readonly string[]>> } = {},
+  options: { registry?: MetricRegistry; ambiguousMetrics?: Readonly<Record<string, readonly string[]>>; status?: string; backendStatus?: string } = {},
 ): RulesValidation {
   const registry = options.registry ?? MetricRegistry.standard();
   const m = metrics ?? {};
@@ -228,6 +270,10 @@ export function validateCompetitionRules(
     );
   }
   const p = params ?? {};
-  const checks = [...rules.metrics.map((r) => checkMetric(r, m, registry)), ...rules.params.map((r) => checkParam(r, p))];
+  const checks = [
+    ...(rules.status ? [checkStatus(rules.status, options.status, options.backendStatus)] : []),
+    ...rules.metrics.map((r) => checkMetric(r, m, registry)),
+    ...rules.params.map((r) => checkParam(r, p)),
+  ];
   return { all_pass: checks.every((c) => c.passed), checks, metrics: m };
 }

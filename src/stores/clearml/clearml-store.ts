@@ -217,6 +217,22 @@ export class ClearmlStore implements Store {
     return found;
   }
 
+  /**
+   * A task's status is a ClearML status, so a status that is neither one nor a lifecycle state
+   * can select nothing; see {@link Store.assertStatuses}.
+   *
+   * @throws {UsageError} `E_UNKNOWN_STATUS` (exit 2) with a did-you-mean suggestion.
+   */
+  assertStatuses(statuses: readonly string[]): void {
+    for (const s of statuses) {
+      if (!(LIFECYCLE_STATES as readonly string[]).includes(s) && !(CLEARML_STATUSES as readonly string[]).includes(s)) {
+        throw new UsageError("E_UNKNOWN_STATUS", `unknown status '${s}' in --status.${didYouMean(s, [...LIFECYCLE_STATES, ...CLEARML_STATUSES])}`, {
+          hint: `lifecycle states: ${LIFECYCLE_STATES.join(", ")}; ClearML statuses: ${CLEARML_STATUSES.join(", ")}`,
+        });
+      }
+    }
+  }
+
   /** The experiments matching `filter`; see {@link Store.list}. */
   async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
     const out: Experiment[] = [];
@@ -236,15 +252,9 @@ export class ClearmlStore implements Store {
     const body: Record<string, unknown> = { only_fields: [...this.#listFields], order_by: ["created", "id"] };
     const statuses = filter.statuses ?? [];
     if (statuses.length > 0) {
+      this.assertStatuses(statuses);
       const raw = new Set<string>();
-      for (const s of statuses) {
-        if (!(LIFECYCLE_STATES as readonly string[]).includes(s) && !(CLEARML_STATUSES as readonly string[]).includes(s)) {
-          throw new UsageError("E_UNKNOWN_STATUS", `unknown status '${s}' in --status.${didYouMean(s, [...LIFECYCLE_STATES, ...CLEARML_STATUSES])}`, {
-            hint: `lifecycle states: ${LIFECYCLE_STATES.join(", ")}; ClearML statuses: ${CLEARML_STATUSES.join(", ")}`,
-          });
-        }
-        for (const r of clearmlStatusesFor(s)) raw.add(r);
-      }
+      for (const s of statuses) for (const r of clearmlStatusesFor(s)) raw.add(r);
       body.status = [...raw];
     }
     const tags = filter.tags ?? [];

@@ -279,3 +279,102 @@ describe("compareScores ranking invariants", () => {
     );
   });
 });
+
+// ---- status selection -----------------------------------------------------------------------
+
+const STATUS_WORDS = ["created", "queued", "running", "completed", "failed", "cancelled", "unknown", "__proto__"] as const;
+
+/** Experiments in any status, some with a backend status (ClearML's) beside the lifecycle state. */
+const anyStatusExperiment = fc
+  .record({
+    base: experiment,
+    status: fc.constantFrom(...STATUS_WORDS),
+    backendStatus: fc.option(fc.constantFrom("published", "stopped", "in_progress", "completed"), { nil: undefined }),
+  })
+  .map(({ base, status, backendStatus }): Experiment => ({ ...base, status, ...(backendStatus === undefined ? {} : { backendStatus }) }));
+
+const statusesOption = fc.option(fc.subarray([...STATUS_WORDS, "published"], { minLength: 1 }), { nil: undefined });
+
+const statusInput = fc.record({ experiments: fc.array(anyStatusExperiment, { maxLength: 14 }), options, statuses: statusesOption });
+
+/** The oracle's status selection: the status or the backend status is one of them. */
+function selected(e: Experiment, statuses: readonly string[]): boolean {
+  return statuses.includes(e.status) || (e.backendStatus !== undefined && statuses.includes(e.backendStatus));
+}
+
+/** compareScores, or undefined when it refuses the options (a `custom` metric no experiment reports). */
+function tryRank(experiments: readonly Experiment[], o: CompareScoresOptions): CompareScoresResult | undefined {
+  try {
+    return compareScores(experiments, o);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).code).toBe("E_UNKNOWN_METRIC");
+    return undefined;
+  }
+}
+
+describe("compareScores status selection invariants", () => {
+  it("ranks exactly the experiments in the statuses (default: completed) and counts every other one by its status", () => {
+    fc.assert(
+      fc.property(statusInput, ({ experiments, options: o, statuses }) => {
+        const r = tryRank(experiments, { ...o, statuses });
+        if (r === undefined) return;
+        const wanted = statuses ?? ["completed"];
+        const kept = experiments.filter((e) => selected(e, wanted));
+        const left = experiments.filter((e) => !selected(e, wanted));
+        expect(r.results.every((x) => selected(x.experiment, wanted))).toBe(true);
+        expect(r.results).toHaveLength(kept.length);
+        expect(r.total).toBe(kept.length);
+        expect(r.selection.isDefault).toBe(statuses === undefined);
+        expect(r.selection.statuses).toEqual([...new Set(wanted)]);
+        expect(r.selection.excluded).toBe(left.length);
+        const counts = new Map<string, number>();
+        for (const e of left) counts.set(e.status, (counts.get(e.status) ?? 0) + 1);
+        expect(Object.entries(r.selection.excludedByStatus).sort()).toEqual([...counts].sort());
+      }),
+      RUNS,
+    );
+  });
+
+  it("never ranks, by default, a run whose status is not completed", () => {
+    fc.assert(
+      fc.property(statusInput, ({ experiments, options: o }) => {
+        const r = tryRank(experiments, o);
+        if (r === undefined) return;
+        for (const x of r.results) expect(x.experiment.status === "completed" || x.experiment.backendStatus === "completed").toBe(true);
+      }),
+      RUNS,
+    );
+  });
+
+  it("ranks as if the left-out experiments had never been given (every other invariant carries over)", () => {
+    fc.assert(
+      fc.property(statusInput, ({ experiments, options: o, statuses }) => {
+        const wanted = statuses ?? ["completed"];
+        const alone = tryRank(
+          experiments.filter((e) => selected(e, wanted)),
+          { ...o, statuses: "all" },
+        );
+        if (alone === undefined) return;
+        const r = compareScores(experiments, { ...o, statuses });
+        expect(r.results).toEqual(alone.results);
+        expect(r.passedCount).toBe(alone.passedCount);
+      }),
+      RUNS,
+    );
+  });
+
+  it("the statuses ranked plus those counted as left out rank every experiment (the summary's --status hint)", () => {
+    fc.assert(
+      fc.property(statusInput, ({ experiments, options: o, statuses }) => {
+        const r = tryRank(experiments, { ...o, statuses });
+        if (r === undefined || r.selection.statuses === "all") return;
+        const hint = [...r.selection.statuses, ...Object.keys(r.selection.excludedByStatus)];
+        const everything = compareScores(experiments, { ...o, statuses: hint });
+        expect(everything.selection.excluded).toBe(0);
+        expect(everything.total).toBe(experiments.length);
+      }),
+      RUNS,
+    );
+  });
+});

@@ -491,6 +491,89 @@ describe("compareScores: empty input", () => {
       results: [],
       total: 0,
       passedCount: 0,
+      selection: { statuses: ["completed"], isDefault: true, excluded: 0, excludedByStatus: {} },
     });
+  });
+});
+
+describe("compareScores: statuses (no rank for an unfinished run)", () => {
+  const as = (e: Experiment, status: string, backendStatus?: string): Experiment => ({ ...e, status, ...(backendStatus ? { backendStatus } : {}) });
+  // The case: a run cancelled at 30 of 200 epochs has the best (lowest) pde_mean.
+  const cancelled = as(exp("cancelled-30-of-200", { pde_mean: 9, train_time_min: 12, epochs: 30 }), "cancelled");
+  const failed = as(exp("failed", { pde_mean: 11, train_time_min: 20 }), "failed");
+  const running = as(exp("running", { pde_mean: 12 }), "running");
+  const done = exp("done", { pde_mean: 15, train_time_min: 45 });
+  const done2 = exp("done2", { pde_mean: 17, train_time_min: 50 });
+  const all = [cancelled, failed, running, done, done2];
+
+  it("ranks only completed experiments by default: a cancelled run with the best value gets no rank", () => {
+    const r = compareScores(all, { sortBy: "pde_mean", gates: ["pde_mean:lt:18.09"] });
+    expect(ids(r)).toEqual(["done", "done2"]);
+    expect(ranks(r)).toEqual([1, 2]);
+    expect(r.total).toBe(2);
+    expect(r.passedCount).toBe(2);
+    expect(r.selection).toEqual({ statuses: ["completed"], isDefault: true, excluded: 3, excludedByStatus: { running: 1, failed: 1, cancelled: 1 } });
+  });
+
+  it("a loose gate no longer passes a failed run: nothing completed means nothing passes", () => {
+    const r = compareScores([failed, running], { sortBy: "pde_mean", gates: ["pde_mean:lt:100"] });
+    expect(r.results).toEqual([]);
+    expect(r.passedCount).toBe(0);
+    expect(r.selection.excluded).toBe(2);
+  });
+
+  it("ranks exactly the statuses asked for, and counts the rest", () => {
+    const r = compareScores(all, { sortBy: "pde_mean", statuses: ["failed", "cancelled"] });
+    expect(ids(r)).toEqual(["cancelled-30-of-200", "failed"]);
+    expect(r.selection).toEqual({ statuses: ["failed", "cancelled"], isDefault: false, excluded: 3, excludedByStatus: { running: 1, completed: 2 } });
+  });
+
+  it('"all" ranks every experiment given, as before statuses existed', () => {
+    const r = compareScores(all, { sortBy: "pde_mean", statuses: "all" });
+    expect(ids(r)).toEqual(["cancelled-30-of-200", "failed", "running", "done", "done2"]);
+    expect(r.selection).toEqual({ statuses: "all", isDefault: false, excluded: 0, excludedByStatus: {} });
+  });
+
+  it("selects by the backend status too (ClearML's published is completed, and published by name)", () => {
+    const published = as(exp("pub", { pde_mean: 14 }), "completed", "published");
+    const stopped = as(exp("stopped", { pde_mean: 1 }), "cancelled", "stopped");
+    expect(ids(compareScores([published, stopped, done], { sortBy: "pde_mean" }))).toEqual(["pub", "done"]);
+    const r = compareScores([published, stopped, done], { sortBy: "pde_mean", statuses: ["published"] });
+    expect(ids(r)).toEqual(["pub"]);
+    // Counted by lifecycle state, whatever the backend calls it.
+    expect(r.selection.excludedByStatus).toEqual({ completed: 1, cancelled: 1 });
+  });
+
+  it("counts statuses outside the lifecycle after the lifecycle states, by name, and keeps a status named __proto__ a count", () => {
+    const odd = [as(exp("u", {}), "unknown"), as(exp("p", {}), "__proto__"), as(exp("q", {}), "queued"), as(exp("z", {}), "aborted")];
+    const r = compareScores(odd, { sortBy: "pde_mean" });
+    expect(Object.keys(r.selection.excludedByStatus)).toEqual(["queued", "__proto__", "aborted", "unknown"]);
+    expect(Object.getPrototypeOf(r.selection.excludedByStatus)).toBe(Object.prototype);
+    expect(r.selection.excludedByStatus["__proto__"]).toBe(1);
+  });
+
+  it("resolves metric names against every experiment given: a metric only an unfinished run reports is known, and ranks nothing", () => {
+    const r = compareScores([as(exp("r", { my_f1: 0.9 }), "running"), exp("c", {})], { sortBy: "my_f1", gates: ["my_f1:gt:0.5"] });
+    expect(ids(r)).toEqual(["c"]);
+    expect(r.results[0]!.gates[0]!.reason).toBe("missing");
+    expect(r.passedCount).toBe(0);
+  });
+
+  it("an ambiguous metric of a left-out run blocks nothing; of a ranked run it does", () => {
+    const amb = (e: Experiment): Experiment => ({ ...e, ambiguousMetrics: { seg_total: ["Score/seg_total", "Loss/seg_total"] } });
+    expect(ids(compareScores([as(amb(exp("r", {})), "running"), exp("c", { seg_total: 1 })], { sortBy: "seg_total" }))).toEqual(["c"]);
+    expect(() => compareScores([amb(exp("c", {}))], { sortBy: "seg_total" })).toThrow(/ambiguous/);
+  });
+
+  it("onlyPassing and max apply to the ranked experiments; total and passedCount count them only", () => {
+    const r = compareScores(all, { sortBy: "pde_mean", gates: ["pde_mean:lt:16"], onlyPassing: true, max: 5 });
+    expect(ids(r)).toEqual(["done"]);
+    expect([r.total, r.passedCount, r.selection.excluded]).toEqual([2, 1, 3]);
+  });
+
+  it("rejects an empty statuses list with E_USAGE, saying how to rank every status", () => {
+    const error = usageError(all, { sortBy: "pde_mean", statuses: [] });
+    expect(error.code).toBe("E_USAGE");
+    expect(error.message).toContain('"all"');
   });
 });

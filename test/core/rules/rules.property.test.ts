@@ -3,6 +3,11 @@ import { describe, expect, it } from "vitest";
 import { GATE_OPS } from "../../../src/core/gates/gate.js";
 import type { MetricRule, ParamRule, RulePack } from "../../../src/core/rules/rules.js";
 import { PDEBENCH_RULES, validateCompetitionRules } from "../../../src/core/rules/rules.js";
+import { LIFECYCLE_STATES } from "../../../src/core/experiment.js";
+
+/** A run's status: every lifecycle state, the earlier tool's missing one, and none given. */
+const status = fc.option(fc.constantFrom(...LIFECYCLE_STATES, "unknown"), { nil: undefined });
+const COMPLETED = { status: "completed" } as const;
 
 /** Finite doubles, 0, -0, subnormals and extremes included. */
 const finiteDouble = fc.double({ noNaN: true, noDefaultInfinity: true });
@@ -38,27 +43,30 @@ function subStepOk(text: string): boolean {
 }
 
 describe("validateCompetitionRules (properties)", () => {
-  it("gives the pdebench verdict pde_mean < 18.09 && train_time_min < 60 && seg_total finite && sub_step integer >= 1", () => {
+  it("gives the pdebench verdict status completed && pde_mean < 18.09 && train_time_min < 60 && seg_total finite && sub_step integer >= 1", () => {
     fc.assert(
       fc.property(
         nearBound(18.09),
         nearBound(60),
         segTotal,
         fc.option(fc.tuple(subStepKey, subStepText), { nil: undefined }),
-        (pde, time, seg, sub) => {
+        status,
+        (pde, time, seg, sub, runStatus) => {
           const metrics: Record<string, unknown> = { pde_mean: pde, train_time_min: time };
           if (seg !== undefined) metrics.seg_total = seg;
           const params = sub === undefined ? {} : { [sub[0]]: sub[1], "Args/lr": "0.001" };
           const expected =
+            runStatus === "completed" &&
             pde < 18.09 &&
             time < 60 &&
             typeof seg === "number" &&
             Number.isFinite(seg) &&
             sub !== undefined &&
             subStepOk(sub[1]);
-          const result = validateCompetitionRules(metrics, params);
+          const result = validateCompetitionRules(metrics, params, PDEBENCH_RULES, { status: runStatus });
           expect(result.all_pass).toBe(expected);
           expect(result.checks.map((c) => c.passed)).toEqual([
+            runStatus === "completed",
             typeof seg === "number" && Number.isFinite(seg),
             pde < 18.09,
             time < 60,
@@ -73,8 +81,8 @@ describe("validateCompetitionRules (properties)", () => {
   it("reports a checked metric's value as given", () => {
     fc.assert(
       fc.property(finiteDouble, finiteDouble, finiteDouble, (seg, pde, time) => {
-        const result = validateCompetitionRules({ seg_total: seg, pde_mean: pde, train_time_min: time }, {});
-        expect(result.checks.slice(0, 3).map((c) => c.value)).toEqual([seg, pde, time]);
+        const result = validateCompetitionRules({ seg_total: seg, pde_mean: pde, train_time_min: time }, {}, PDEBENCH_RULES, COMPLETED);
+        expect(result.checks.slice(1, 4).map((c) => c.value)).toEqual([seg, pde, time]);
       }),
     );
   });
@@ -132,16 +140,32 @@ describe("validateCompetitionRules (properties)", () => {
     },
     { requiredKeys: ["name"] },
   );
+  const statusRule = fc.record(
+    { allowed: fc.array(fc.constantFrom(...LIFECYCLE_STATES, "published"), { minLength: 1, maxLength: 3 }), label: fc.string({ maxLength: 6 }) },
+    { requiredKeys: ["allowed"] },
+  );
   const pack: fc.Arbitrary<RulePack> = fc.oneof(
     fc.constant(PDEBENCH_RULES),
-    fc.record({ name: fc.constant("arb"), metrics: fc.array(metricRule, { maxLength: 4 }), params: fc.array(paramRule, { maxLength: 3 }) }),
+    fc.record(
+      { name: fc.constant("arb"), status: statusRule, metrics: fc.array(metricRule, { maxLength: 4 }), params: fc.array(paramRule, { maxLength: 3 }) },
+      { requiredKeys: ["name", "metrics", "params"] },
+    ),
   );
+  const backendStatus = fc.option(fc.constantFrom("published", "stopped", "in_progress", "completed"), { nil: undefined });
 
-  it("never throws on arbitrary JSON-ish metrics and params, and returns one check per rule", () => {
+  it("never throws on arbitrary JSON-ish metrics and params, and returns one check per rule, the status rule's first", () => {
     fc.assert(
-      fc.property(bag(metricName), bag(paramKey), pack, (metrics, params, rules) => {
-        const result = validateCompetitionRules(metrics, params, rules);
-        expect(result.checks).toHaveLength(rules.metrics.length + rules.params.length);
+      fc.property(bag(metricName), bag(paramKey), pack, status, backendStatus, (metrics, params, rules, runStatus, backend) => {
+        const result = validateCompetitionRules(metrics, params, rules, { status: runStatus, backendStatus: backend });
+        expect(result.checks).toHaveLength((rules.status ? 1 : 0) + rules.metrics.length + rules.params.length);
+        if (rules.status) {
+          const allowed = rules.status.allowed;
+          expect(result.checks[0]).toMatchObject({
+            name: "status",
+            value: runStatus ?? null,
+            passed: runStatus !== undefined && (allowed.includes(runStatus) || (backend !== undefined && allowed.includes(backend))),
+          });
+        }
         expect(result.all_pass).toBe(result.checks.every((c) => c.passed));
         for (const c of result.checks) {
           expect(typeof c.name).toBe("string");
@@ -166,7 +190,7 @@ describe("validateCompetitionRules (properties)", () => {
     fc.assert(
       fc.property(fc.constantFrom("seg_total", "pde_mean", "train_time_min"), notFinite, (name, raw) => {
         const metrics: Record<string, unknown> = { seg_total: 1, pde_mean: 1, train_time_min: 1, [name]: raw };
-        const result = validateCompetitionRules(metrics, { sub_step: "1" });
+        const result = validateCompetitionRules(metrics, { sub_step: "1" }, PDEBENCH_RULES, COMPLETED);
         expect(result.all_pass).toBe(false);
         expect(result.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual([name]);
       }),
@@ -176,8 +200,8 @@ describe("validateCompetitionRules (properties)", () => {
   // Bug: the not-finite detail uses JSON.stringify(raw), which throws on a BigInt, so one odd
   // value (e.g. from a YAML or JSON reader set to read big integers) crashes the whole audit.
   it("does not throw on a BigInt metric value", () => {
-    const result = validateCompetitionRules({ seg_total: 1, pde_mean: 10n, train_time_min: 1 }, { sub_step: "1" });
-    expect(result.checks[1]).toMatchObject({ name: "pde_mean", passed: false, value: null });
+    const result = validateCompetitionRules({ seg_total: 1, pde_mean: 10n, train_time_min: 1 }, { sub_step: "1" }, PDEBENCH_RULES, COMPLETED);
+    expect(result.checks[2]).toMatchObject({ name: "pde_mean", passed: false, value: null });
   });
 });
 
@@ -186,7 +210,7 @@ describe("validateCompetitionRules on hostile JSON values", () => {
   // toString is not a function, as JSON.parse('{"toString": 1}') gives.
   it("does not throw on a parameter value that JSON.parse made with a toString key", () => {
     const params = JSON.parse('{"Args/--sub_step": {"toString": 1}}') as Record<string, unknown>;
-    const result = validateCompetitionRules({ seg_total: 1, pde_mean: 1, train_time_min: 1 }, params);
-    expect(result.checks[3]).toMatchObject({ name: "sub_step", passed: false });
+    const result = validateCompetitionRules({ seg_total: 1, pde_mean: 1, train_time_min: 1 }, params, PDEBENCH_RULES, COMPLETED);
+    expect(result.checks[4]).toMatchObject({ name: "sub_step", passed: false });
   });
 });

@@ -3,11 +3,21 @@ import { GATE_OPS } from "../../../src/core/gates/gate.js";
 import type { GateOp } from "../../../src/core/gates/gate.js";
 import { MetricRegistry } from "../../../src/core/metrics/registry.js";
 import type { MetricRule, ParamRule, RuleCheck, RulePack, RulesValidation } from "../../../src/core/rules/rules.js";
-import { metricBound, PDEBENCH_RULES, validateCompetitionRules } from "../../../src/core/rules/rules.js";
+import { metricBound, PDEBENCH_RULES, statusRuleLabel, validateCompetitionRules } from "../../../src/core/rules/rules.js";
 
 /** The earlier tool's passing run. */
 const GOOD_METRICS = { seg_total: 57.09, pde_mean: 15.0, train_time_min: 45.5 } as const;
 const GOOD_PARAMS = { "Args/--sub_step": "5" } as const;
+
+type Options = NonNullable<Parameters<typeof validateCompetitionRules>[3]>;
+
+/**
+ * validateCompetitionRules for a completed run: the metric and parameter cases below are about
+ * a finished run (the pdebench pack also requires `completed`; see the status rule's own cases).
+ */
+function validate(metrics: Parameters<typeof validateCompetitionRules>[0], params?: Parameters<typeof validateCompetitionRules>[1], rules?: RulePack, options: Options = {}): RulesValidation {
+  return validateCompetitionRules(metrics, params, rules, { status: "completed", ...options });
+}
 
 function check(result: RulesValidation, name: string): RuleCheck {
   const found = result.checks.find((c) => c.name === name);
@@ -24,11 +34,12 @@ function paramPack(...params: ParamRule[]): RulePack {
 }
 
 describe("validateCompetitionRules with the default pdebench pack: the earlier tool's cases", () => {
-  it("passes the reference run (57.09 / 15.0 / 45.5, sub_step 5) with four checks", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS);
+  it("passes the completed reference run (57.09 / 15.0 / 45.5, sub_step 5) with five checks: its status, then four", () => {
+    const result = validate(GOOD_METRICS, GOOD_PARAMS);
     expect(result.all_pass).toBe(true);
-    expect(result.checks).toHaveLength(4);
-    expect(result.checks.map((c) => c.name)).toEqual(["seg_total", "pde_mean", "train_time_min", "sub_step"]);
+    expect(result.checks).toHaveLength(5);
+    expect(result.checks.map((c) => c.name)).toEqual(["status", "seg_total", "pde_mean", "train_time_min", "sub_step"]);
+    expect(check(result, "status")).toEqual({ name: "status", label: "status is completed", value: "completed", passed: true, detail: "the run's status is completed" });
     expect(result.checks.every((c) => c.passed)).toBe(true);
     expect(check(result, "seg_total").value).toBe(57.09);
     expect(check(result, "pde_mean").value).toBe(15);
@@ -38,17 +49,18 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
 
   it("uses PDEBENCH_RULES when no pack is given", () => {
     expect(validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS)).toEqual(validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES));
+    expect(validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS, undefined, { status: "completed" })).toEqual(validate(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES));
   });
 
   it("fails pde_mean 20", () => {
-    const result = validateCompetitionRules({ ...GOOD_METRICS, pde_mean: 20 }, GOOD_PARAMS);
+    const result = validate({ ...GOOD_METRICS, pde_mean: 20 }, GOOD_PARAMS);
     expect(result.all_pass).toBe(false);
     expect(check(result, "pde_mean")).toMatchObject({ passed: false, value: 20, detail: "20 is not < 18.09" });
     expect(result.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(["pde_mean"]);
   });
 
   it("fails train_time_min 75", () => {
-    const result = validateCompetitionRules({ ...GOOD_METRICS, train_time_min: 75 }, GOOD_PARAMS);
+    const result = validate({ ...GOOD_METRICS, train_time_min: 75 }, GOOD_PARAMS);
     expect(result.all_pass).toBe(false);
     expect(check(result, "train_time_min")).toMatchObject({ passed: false, value: 75, detail: "75 is not < 60" });
     expect(result.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(["train_time_min"]);
@@ -57,7 +69,7 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
   it.each(["seg_total", "pde_mean", "train_time_min"] as const)("fails a missing %s with detail `metric 'x' not found`", (name) => {
     const metrics: Record<string, number> = { ...GOOD_METRICS };
     delete metrics[name];
-    const result = validateCompetitionRules(metrics, GOOD_PARAMS);
+    const result = validate(metrics, GOOD_PARAMS);
     expect(result.all_pass).toBe(false);
     expect(check(result, name)).toMatchObject({ passed: false, value: null, detail: `metric '${name}' not found` });
   });
@@ -67,9 +79,9 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
     ["null", null],
     ["{}", {}],
   ] as const)("fails sub_step when task_params are absent (params %s), saying it is missing", (_label, params) => {
-    const result = validateCompetitionRules(GOOD_METRICS, params);
+    const result = validate(GOOD_METRICS, params);
     expect(result.all_pass).toBe(false);
-    expect(result.checks).toHaveLength(4);
+    expect(result.checks).toHaveLength(5);
     const sub = check(result, "sub_step");
     expect(sub.passed).toBe(false);
     expect(sub.value).toBeNull();
@@ -78,21 +90,21 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
   });
 
   it("passes the metric checks when only sub_step is missing", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, undefined);
+    const result = validate(GOOD_METRICS, undefined);
     expect(result.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(["sub_step"]);
   });
 
   it("fails sub_step \"0\"", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": "0" });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": "0" });
     expect(result.all_pass).toBe(false);
     expect(check(result, "sub_step")).toMatchObject({ passed: false, value: "0" });
     expect(check(result, "sub_step").detail).toMatch(/below the minimum 1/);
   });
 
   it("fails every metric check on empty metrics {}", () => {
-    const result = validateCompetitionRules({}, GOOD_PARAMS);
+    const result = validate({}, GOOD_PARAMS);
     expect(result.all_pass).toBe(false);
-    const metricChecks = result.checks.filter((c) => c.name !== "sub_step");
+    const metricChecks = result.checks.filter((c) => c.name !== "sub_step" && c.name !== "status");
     expect(metricChecks).toHaveLength(3);
     for (const c of metricChecks) {
       expect(c.passed).toBe(false);
@@ -106,14 +118,14 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
     ["null", null],
     ["undefined", undefined],
   ])("treats metrics %s as no metrics", (_label, metrics) => {
-    const result = validateCompetitionRules(metrics, GOOD_PARAMS);
+    const result = validate(metrics, GOOD_PARAMS);
     expect(result.all_pass).toBe(false);
     expect(result.metrics).toEqual({});
     expect(result.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(["seg_total", "pde_mean", "train_time_min"]);
   });
 
   it("treats a metric reported as null as not found", () => {
-    const result = validateCompetitionRules({ ...GOOD_METRICS, pde_mean: null }, GOOD_PARAMS);
+    const result = validate({ ...GOOD_METRICS, pde_mean: null }, GOOD_PARAMS);
     expect(check(result, "pde_mean")).toMatchObject({ passed: false, value: null, detail: "metric 'pde_mean' not found" });
   });
 
@@ -127,7 +139,7 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
     ["an object", { value: 15 }],
   ])("fails a metric whose value is %s as not a finite number", (_label, raw) => {
     for (const name of ["seg_total", "pde_mean", "train_time_min"]) {
-      const result = validateCompetitionRules({ ...GOOD_METRICS, [name]: raw }, GOOD_PARAMS);
+      const result = validate({ ...GOOD_METRICS, [name]: raw }, GOOD_PARAMS);
       expect(result.all_pass).toBe(false);
       const c = check(result, name);
       expect(c.passed).toBe(false);
@@ -137,9 +149,9 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
   });
 
   it("quotes the offending value in the not-finite detail", () => {
-    const result = validateCompetitionRules({ ...GOOD_METRICS, pde_mean: "abc" }, GOOD_PARAMS);
+    const result = validate({ ...GOOD_METRICS, pde_mean: "abc" }, GOOD_PARAMS);
     expect(check(result, "pde_mean").detail).toBe(`metric 'pde_mean' is not a finite number ("abc")`);
-    const nan = validateCompetitionRules({ ...GOOD_METRICS, pde_mean: Number.NaN }, GOOD_PARAMS);
+    const nan = validate({ ...GOOD_METRICS, pde_mean: Number.NaN }, GOOD_PARAMS);
     expect(check(nan, "pde_mean").detail).toMatch(/^metric 'pde_mean' is not a finite number \(/);
   });
 
@@ -152,20 +164,20 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
     ["seg_total", 0],
     ["seg_total", -100],
   ] as const)("treats %s = %d as a value, which passes", (name, v) => {
-    const result = validateCompetitionRules({ ...GOOD_METRICS, [name]: v }, GOOD_PARAMS);
+    const result = validate({ ...GOOD_METRICS, [name]: v }, GOOD_PARAMS);
     expect(result.all_pass).toBe(true);
     expect(check(result, name).value).toBe(v);
   });
 
   it("returns the metrics it was given", () => {
     const metrics = { ...GOOD_METRICS, extra: "whatever" };
-    expect(validateCompetitionRules(metrics, GOOD_PARAMS).metrics).toBe(metrics);
+    expect(validate(metrics, GOOD_PARAMS).metrics).toBe(metrics);
   });
 
   it("does not mutate its inputs", () => {
     const metrics = { ...GOOD_METRICS };
     const params = { ...GOOD_PARAMS };
-    validateCompetitionRules(metrics, params);
+    validate(metrics, params);
     expect(metrics).toEqual(GOOD_METRICS);
     expect(params).toEqual(GOOD_PARAMS);
   });
@@ -173,19 +185,19 @@ describe("validateCompetitionRules with the default pdebench pack: the earlier t
 
 describe("strict boundaries (the earlier tool wrongly passed these)", () => {
   it("fails pde_mean exactly 18.09", () => {
-    const result = validateCompetitionRules({ ...GOOD_METRICS, pde_mean: 18.09 }, GOOD_PARAMS);
+    const result = validate({ ...GOOD_METRICS, pde_mean: 18.09 }, GOOD_PARAMS);
     expect(result.all_pass).toBe(false);
     expect(check(result, "pde_mean")).toMatchObject({ passed: false, value: 18.09, detail: "18.09 is not < 18.09" });
   });
 
   it("fails train_time_min exactly 60", () => {
-    const result = validateCompetitionRules({ ...GOOD_METRICS, train_time_min: 60 }, GOOD_PARAMS);
+    const result = validate({ ...GOOD_METRICS, train_time_min: 60 }, GOOD_PARAMS);
     expect(result.all_pass).toBe(false);
     expect(check(result, "train_time_min")).toMatchObject({ passed: false, value: 60, detail: "60 is not < 60" });
   });
 
   it("passes just under each bound", () => {
-    const result = validateCompetitionRules({ seg_total: 1, pde_mean: 18.089999, train_time_min: 59.9999 }, GOOD_PARAMS);
+    const result = validate({ seg_total: 1, pde_mean: 18.089999, train_time_min: 59.9999 }, GOOD_PARAMS);
     expect(result.all_pass).toBe(true);
     expect(check(result, "pde_mean").detail).toBe("18.089999 < 18.09");
     expect(check(result, "train_time_min").detail).toBe("59.9999 < 60");
@@ -193,7 +205,7 @@ describe("strict boundaries (the earlier tool wrongly passed these)", () => {
 
   it("fails the next double above each bound", () => {
     const above = (x: number): number => x + Number.EPSILON * x;
-    const result = validateCompetitionRules({ seg_total: 1, pde_mean: above(18.09), train_time_min: above(60) }, GOOD_PARAMS);
+    const result = validate({ seg_total: 1, pde_mean: above(18.09), train_time_min: above(60) }, GOOD_PARAMS);
     expect(check(result, "pde_mean").passed).toBe(false);
     expect(check(result, "train_time_min").passed).toBe(false);
   });
@@ -203,15 +215,15 @@ describe("thresholds come from the metrics registry", () => {
   it("moves the pde_mean rule with an override: threshold 20 makes 19 pass", () => {
     const registry = MetricRegistry.create({ pde_mean: { threshold: 20 } });
     const metrics = { ...GOOD_METRICS, pde_mean: 19 };
-    expect(validateCompetitionRules(metrics, GOOD_PARAMS).all_pass).toBe(false);
-    const result = validateCompetitionRules(metrics, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    expect(validate(metrics, GOOD_PARAMS).all_pass).toBe(false);
+    const result = validate(metrics, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     expect(result.all_pass).toBe(true);
     expect(check(result, "pde_mean")).toMatchObject({ passed: true, label: "pde_mean < 20", detail: "19 < 20" });
   });
 
   it("moves the train_time_min rule down as well as up", () => {
     const registry = MetricRegistry.create({ train_time_min: { threshold: 30 } });
-    const result = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    const result = validate(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     expect(check(result, "train_time_min")).toMatchObject({ passed: false, label: "train_time_min < 30", detail: "45.5 is not < 30" });
   });
 
@@ -220,9 +232,9 @@ describe("thresholds come from the metrics registry", () => {
     const rule: MetricRule = { name: "seg_total", useThreshold: true };
     expect(metricBound(rule, registry)).toEqual({ op: "gt", value: 50 });
     const pack = metricPack(rule);
-    const pass = validateCompetitionRules({ seg_total: 57.09 }, {}, pack, { registry });
+    const pass = validate({ seg_total: 57.09 }, {}, pack, { registry });
     expect(check(pass, "seg_total")).toMatchObject({ passed: true, label: "seg_total > 50", detail: "57.09 > 50" });
-    const boundary = validateCompetitionRules({ seg_total: 50 }, {}, pack, { registry });
+    const boundary = validate({ seg_total: 50 }, {}, pack, { registry });
     expect(check(boundary, "seg_total")).toMatchObject({ passed: false, detail: "50 is not > 50" });
   });
 
@@ -238,7 +250,7 @@ describe("thresholds come from the metrics registry", () => {
   it("checks only presence when the registered threshold is null, and says so", () => {
     const registry = MetricRegistry.create({ pde_mean: { threshold: null } });
     expect(metricBound({ name: "pde_mean", useThreshold: true }, registry)).toBeNull();
-    const result = validateCompetitionRules({ ...GOOD_METRICS, pde_mean: 1000 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    const result = validate({ ...GOOD_METRICS, pde_mean: 1000 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     const c = check(result, "pde_mean");
     expect(c.passed).toBe(true);
     expect(c.value).toBe(1000);
@@ -250,12 +262,12 @@ describe("thresholds come from the metrics registry", () => {
 
   it("still requires presence when the threshold is null", () => {
     const registry = MetricRegistry.create({ pde_mean: { threshold: null } });
-    const result = validateCompetitionRules({ seg_total: 1, train_time_min: 1 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    const result = validate({ seg_total: 1, train_time_min: 1 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     expect(check(result, "pde_mean")).toMatchObject({ passed: false, detail: "metric 'pde_mean' not found" });
   });
 
   it("checks only presence for a useThreshold rule on an unregistered metric", () => {
-    const result = validateCompetitionRules({ my_score: 3 }, {}, metricPack({ name: "my_score", useThreshold: true }));
+    const result = validate({ my_score: 3 }, {}, metricPack({ name: "my_score", useThreshold: true }));
     expect(check(result, "my_score")).toMatchObject({ passed: true, value: 3 });
     expect(check(result, "my_score").detail).toContain("no registered threshold");
   });
@@ -263,8 +275,8 @@ describe("thresholds come from the metrics registry", () => {
   it("gates a user-added metric at its registered threshold", () => {
     const registry = MetricRegistry.create({ accuracy: { direction: "higher", threshold: 0.9 } });
     const pack = metricPack({ name: "accuracy", useThreshold: true });
-    expect(validateCompetitionRules({ accuracy: 0.95 }, {}, pack, { registry }).all_pass).toBe(true);
-    expect(validateCompetitionRules({ accuracy: 0.9 }, {}, pack, { registry }).all_pass).toBe(false);
+    expect(validate({ accuracy: 0.95 }, {}, pack, { registry }).all_pass).toBe(true);
+    expect(validate({ accuracy: 0.9 }, {}, pack, { registry }).all_pass).toBe(false);
   });
 });
 
@@ -272,34 +284,34 @@ describe("aliases", () => {
   const registry = MetricRegistry.create({ pde_mean: { aliases: ["pde_avg", "PDE/mean"] }, train_time_min: { aliases: ["time_min"] } });
 
   it("reads a metric reported under an alias, and names the check by the canonical name", () => {
-    const result = validateCompetitionRules({ seg_total: 57.09, "PDE/mean": 15, time_min: 45.5 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    const result = validate({ seg_total: 57.09, "PDE/mean": 15, time_min: 45.5 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     expect(result.all_pass).toBe(true);
     expect(check(result, "pde_mean")).toMatchObject({ value: 15, label: "pde_mean < 18.09" });
     expect(check(result, "train_time_min").value).toBe(45.5);
   });
 
   it("gates the aliased value", () => {
-    const result = validateCompetitionRules({ seg_total: 57.09, pde_avg: 19, train_time_min: 45.5 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    const result = validate({ seg_total: 57.09, pde_avg: 19, train_time_min: 45.5 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     expect(check(result, "pde_mean")).toMatchObject({ passed: false, value: 19 });
   });
 
   it("prefers the canonical name to an alias", () => {
-    const result = validateCompetitionRules({ seg_total: 1, pde_mean: 10, pde_avg: 30, train_time_min: 1 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    const result = validate({ seg_total: 1, pde_mean: 10, pde_avg: 30, train_time_min: 1 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     expect(check(result, "pde_mean")).toMatchObject({ passed: true, value: 10 });
   });
 
   it("accepts a rule written with an alias", () => {
-    const result = validateCompetitionRules({ pde_mean: 10 }, {}, metricPack({ name: "pde_avg", useThreshold: true }), { registry });
+    const result = validate({ pde_mean: 10 }, {}, metricPack({ name: "pde_avg", useThreshold: true }), { registry });
     expect(check(result, "pde_mean")).toMatchObject({ passed: true, value: 10, label: "pde_mean < 18.09" });
   });
 
   it("reports a missing aliased metric under its canonical name", () => {
-    const result = validateCompetitionRules({ seg_total: 1, train_time_min: 1 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
+    const result = validate({ seg_total: 1, train_time_min: 1 }, GOOD_PARAMS, PDEBENCH_RULES, { registry });
     expect(check(result, "pde_mean").detail).toBe("metric 'pde_mean' not found");
   });
 
   it("ignores aliases the registry does not know", () => {
-    const result = validateCompetitionRules({ seg_total: 1, pde_avg: 10, train_time_min: 1 }, GOOD_PARAMS);
+    const result = validate({ seg_total: 1, pde_avg: 10, train_time_min: 1 }, GOOD_PARAMS);
     expect(check(result, "pde_mean").detail).toBe("metric 'pde_mean' not found");
   });
 });
@@ -308,25 +320,25 @@ describe("sub_step in the default pack", () => {
   it.each(["Args/--sub_step", "General/SubStep", "sub_step", "Args/substep", "ARGS/SUB_STEP", "Hyper/Sub_Step", "General/my_substep_value"])(
     "finds the key %s case-insensitively in any section",
     (key) => {
-      const result = validateCompetitionRules(GOOD_METRICS, { [key]: "5" });
+      const result = validate(GOOD_METRICS, { [key]: "5" });
       expect(check(result, "sub_step")).toMatchObject({ passed: true, value: "5" });
       expect(check(result, "sub_step").detail).toBe(`${key} = "5"`);
     },
   );
 
   it.each(["Args/--step", "Args/sub-step", "Args/subsSteps_count", "General/stepsub"])("does not take %s for sub_step", (key) => {
-    const result = validateCompetitionRules(GOOD_METRICS, { [key]: "5" });
+    const result = validate(GOOD_METRICS, { [key]: "5" });
     expect(check(result, "sub_step")).toMatchObject({ passed: false, value: null });
   });
 
   it.each(["5", " 7 ", "1", "+3", "007", "\t12\n", "123456789"])("passes the value %j", (v) => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": v });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": v });
     expect(result.all_pass).toBe(true);
     expect(check(result, "sub_step").value).toBe(v);
   });
 
   it("passes a number (not text) sub_step", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": 5 });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": 5 });
     expect(check(result, "sub_step")).toMatchObject({ passed: true, value: "5" });
   });
 
@@ -348,7 +360,7 @@ describe("sub_step in the default pack", () => {
     ["NaN", /is not an integer/],
     ["５", /is not an integer/],
   ])("fails the value %j with the reason in detail", (v, why) => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": v });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": v });
     expect(result.all_pass).toBe(false);
     const c = check(result, "sub_step");
     expect(c.passed).toBe(false);
@@ -363,7 +375,7 @@ describe("sub_step in the default pack", () => {
     ["a boolean", true],
     ["null", null],
   ])("fails a sub_step that is %s", (_label, v) => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": v });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": v });
     expect(check(result, "sub_step").passed).toBe(false);
   });
 
@@ -372,7 +384,7 @@ describe("sub_step in the default pack", () => {
       { "Args/--sub_step": "5", "General/SubStep": "0" },
       { "General/SubStep": "abc", "Args/--sub_step": "5" },
     ]) {
-      const result = validateCompetitionRules(GOOD_METRICS, params);
+      const result = validate(GOOD_METRICS, params);
       expect(result.all_pass).toBe(false);
       const c = check(result, "sub_step");
       expect(c.passed).toBe(false);
@@ -381,19 +393,19 @@ describe("sub_step in the default pack", () => {
   });
 
   it("passes two matching keys that are both good, listing both", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": "5", "General/SubStep": "7" });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": "5", "General/SubStep": "7" });
     expect(check(result, "sub_step")).toMatchObject({ passed: true, value: "5", detail: `Args/--sub_step = "5", General/SubStep = "7"` });
   });
 
   it("ignores parameters that do not match", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": "5", "Args/lr": "abc", "General/epochs": "-1" });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": "5", "Args/lr": "abc", "General/epochs": "-1" });
     expect(result.all_pass).toBe(true);
   });
 });
 
 describe("the result shape", () => {
   it("is {all_pass, checks: [{name, label, value, passed, detail}], metrics} with snake_case all_pass", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS);
+    const result = validate(GOOD_METRICS, GOOD_PARAMS);
     expect(Object.keys(result).sort()).toEqual(["all_pass", "checks", "metrics"]);
     expect(result).not.toHaveProperty("allPass");
     for (const c of result.checks) {
@@ -405,8 +417,9 @@ describe("the result shape", () => {
   });
 
   it("labels the default pack's checks as the earlier tool did", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS);
+    const result = validate(GOOD_METRICS, GOOD_PARAMS);
     expect(result.checks.map((c) => c.label)).toEqual([
+      "status is completed",
       "seg_total present (primary score)",
       "pde_mean < 18.09",
       "train_time_min < 60",
@@ -415,8 +428,9 @@ describe("the result shape", () => {
   });
 
   it("keeps the labels when the checks fail", () => {
-    const result = validateCompetitionRules({}, {});
+    const result = validate({}, {}, undefined, { status: "cancelled" });
     expect(result.checks.map((c) => c.label)).toEqual([
+      "status is completed",
       "seg_total present (primary score)",
       "pde_mean < 18.09",
       "train_time_min < 60",
@@ -425,7 +439,7 @@ describe("the result shape", () => {
   });
 
   it("round-trips through JSON", () => {
-    const result = validateCompetitionRules(GOOD_METRICS, { "Args/--sub_step": "0" });
+    const result = validate(GOOD_METRICS, { "Args/--sub_step": "0" });
     expect(JSON.parse(JSON.stringify(result))).toEqual(result);
   });
 
@@ -462,7 +476,7 @@ describe("custom packs: metric rules", () => {
   });
 
   it.each(cases)("op %s: %d against %d passes = %s", (op, actual, bound, passes) => {
-    const result = validateCompetitionRules({ score: actual }, {}, metricPack({ name: "score", op, value: bound }));
+    const result = validate({ score: actual }, {}, metricPack({ name: "score", op, value: bound }));
     const c = check(result, "score");
     expect(c.passed).toBe(passes);
     expect(result.all_pass).toBe(passes);
@@ -471,53 +485,53 @@ describe("custom packs: metric rules", () => {
   });
 
   it("uses a rule's own label", () => {
-    const result = validateCompetitionRules({ score: 1 }, {}, metricPack({ name: "score", label: "score is small", op: "lt", value: 2 }));
+    const result = validate({ score: 1 }, {}, metricPack({ name: "score", label: "score is small", op: "lt", value: 2 }));
     expect(check(result, "score").label).toBe("score is small");
   });
 
   it("passes a present metric without a bound, labelled `present`", () => {
-    const result = validateCompetitionRules({ score: -3 }, {}, metricPack({ name: "score" }));
+    const result = validate({ score: -3 }, {}, metricPack({ name: "score" }));
     expect(check(result, "score")).toMatchObject({ passed: true, value: -3, label: "score present", detail: "present: -3" });
   });
 
   it("fails a missing metric without a bound (required by default)", () => {
-    const result = validateCompetitionRules({}, {}, metricPack({ name: "score" }));
+    const result = validate({}, {}, metricPack({ name: "score" }));
     expect(check(result, "score")).toMatchObject({ passed: false, detail: "metric 'score' not found" });
   });
 
   it("passes a missing `required: false` metric without a bound", () => {
-    const result = validateCompetitionRules({}, {}, metricPack({ name: "score", required: false }));
+    const result = validate({}, {}, metricPack({ name: "score", required: false }));
     expect(result.all_pass).toBe(true);
     expect(check(result, "score")).toMatchObject({ passed: true, value: null, detail: "not reported (optional)" });
   });
 
   it("still fails a non-finite `required: false` metric that is reported", () => {
-    const result = validateCompetitionRules({ score: Number.NaN }, {}, metricPack({ name: "score", required: false }));
+    const result = validate({ score: Number.NaN }, {}, metricPack({ name: "score", required: false }));
     expect(check(result, "score").passed).toBe(false);
   });
 
   it("implies required for a `required: false` metric with a bound", () => {
-    const result = validateCompetitionRules({}, {}, metricPack({ name: "score", required: false, op: "lt", value: 1 }));
+    const result = validate({}, {}, metricPack({ name: "score", required: false, op: "lt", value: 1 }));
     expect(check(result, "score")).toMatchObject({ passed: false, detail: "metric 'score' not found" });
   });
 
   it("gives an empty pack a vacuous pass with no checks", () => {
-    const result = validateCompetitionRules({}, {}, { name: "empty", metrics: [], params: [] });
+    const result = validate({}, {}, { name: "empty", metrics: [], params: [] });
     expect(result).toEqual({ all_pass: true, checks: [], metrics: {} });
   });
 
   it("fails all_pass when any one of several checks fails", () => {
     const pack = metricPack({ name: "a", op: "lt", value: 1 }, { name: "b", op: "gt", value: 1 });
-    expect(validateCompetitionRules({ a: 0, b: 2 }, {}, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({ a: 0, b: 0 }, {}, pack).all_pass).toBe(false);
-    expect(validateCompetitionRules({ a: 2, b: 2 }, {}, pack).all_pass).toBe(false);
+    expect(validate({ a: 0, b: 2 }, {}, pack).all_pass).toBe(true);
+    expect(validate({ a: 0, b: 0 }, {}, pack).all_pass).toBe(false);
+    expect(validate({ a: 2, b: 2 }, {}, pack).all_pass).toBe(false);
   });
 
   // Regression: `canonical in metrics` also finds Object.prototype's members, so a metric named
   // like one of them was "present" with a function for a value instead of "not found".
   it("treats metrics named like Object.prototype members (constructor, toString, __proto__) as names like any other", () => {
     const names = ["constructor", "toString", "hasOwnProperty", "__proto__"];
-    const result = validateCompetitionRules({}, {}, metricPack(...names.map((name) => ({ name }))));
+    const result = validate({}, {}, metricPack(...names.map((name) => ({ name }))));
     expect(result.checks.map((c) => c.detail)).toEqual(names.map((name) => `metric '${name}' not found`));
   });
 });
@@ -525,9 +539,9 @@ describe("custom packs: metric rules", () => {
 describe("custom packs: param rules", () => {
   it("checks an `allowed` list (compared as trimmed text)", () => {
     const pack = paramPack({ name: "dataset", allowed: ["pdebench-2d", "pdebench-3d"] });
-    expect(validateCompetitionRules({}, { "Data/dataset": "pdebench-2d" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Data/dataset": " pdebench-3d " }, pack).all_pass).toBe(true);
-    const bad = validateCompetitionRules({}, { "Data/dataset": "pdebench-1d" }, pack);
+    expect(validate({}, { "Data/dataset": "pdebench-2d" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Data/dataset": " pdebench-3d " }, pack).all_pass).toBe(true);
+    const bad = validate({}, { "Data/dataset": "pdebench-1d" }, pack);
     expect(bad.all_pass).toBe(false);
     expect(check(bad, "dataset")).toMatchObject({
       passed: false,
@@ -535,54 +549,54 @@ describe("custom packs: param rules", () => {
       label: "dataset is one of pdebench-2d, pdebench-3d",
       detail: `Data/dataset = "pdebench-1d" is not one of pdebench-2d, pdebench-3d`,
     });
-    expect(check(validateCompetitionRules({}, { "Data/dataset": "PDEBENCH-2D" }, pack), "dataset").passed).toBe(false);
+    expect(check(validate({}, { "Data/dataset": "PDEBENCH-2D" }, pack), "dataset").passed).toBe(false);
   });
 
   it("compares numbers in an allowed list as text", () => {
     const pack = paramPack({ name: "batch", allowed: ["16", "32"] });
-    expect(validateCompetitionRules({}, { "Args/batch": 32 }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/batch": 64 }, pack).all_pass).toBe(false);
+    expect(validate({}, { "Args/batch": 32 }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/batch": 64 }, pack).all_pass).toBe(false);
   });
 
   it("defaults `match` to the rule's name, case-insensitively over the whole key", () => {
     const pack = paramPack({ name: "dataset" });
-    expect(check(validateCompetitionRules({}, { "Data/DataSet": "x" }, pack), "dataset")).toMatchObject({ passed: true, value: "x", label: "dataset present" });
-    const missing = validateCompetitionRules({}, { "Data/data": "x" }, pack);
+    expect(check(validate({}, { "Data/DataSet": "x" }, pack), "dataset")).toMatchObject({ passed: true, value: "x", label: "dataset present" });
+    const missing = validate({}, { "Data/data": "x" }, pack);
     expect(check(missing, "dataset")).toMatchObject({ passed: false, value: null, detail: "parameter 'dataset' not found (no key matches /dataset/i)" });
   });
 
   it("uses an explicit `match` instead of the name", () => {
     const pack = paramPack({ name: "data", match: "^Data/(dataset|ds)$" });
-    expect(validateCompetitionRules({}, { "data/ds": "x" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/data": "x" }, pack).all_pass).toBe(false);
+    expect(validate({}, { "data/ds": "x" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/data": "x" }, pack).all_pass).toBe(false);
   });
 
   it("matches the section too, since match covers the full Section/name key", () => {
     const pack = paramPack({ name: "x", match: "^General/" });
-    expect(validateCompetitionRules({}, { "General/anything": "1" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/General": "1" }, pack).all_pass).toBe(false);
+    expect(validate({}, { "General/anything": "1" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/General": "1" }, pack).all_pass).toBe(false);
   });
 
   it("passes a missing `required: false` param, and still checks it when present", () => {
     const pack = paramPack({ name: "seed", type: "integer", required: false });
-    expect(check(validateCompetitionRules({}, {}, pack), "seed")).toMatchObject({ passed: true, value: null, detail: "not set (optional)" });
-    expect(validateCompetitionRules({}, { "Args/seed": "x" }, pack).all_pass).toBe(false);
-    expect(validateCompetitionRules({}, { "Args/seed": "42" }, pack).all_pass).toBe(true);
+    expect(check(validate({}, {}, pack), "seed")).toMatchObject({ passed: true, value: null, detail: "not set (optional)" });
+    expect(validate({}, { "Args/seed": "x" }, pack).all_pass).toBe(false);
+    expect(validate({}, { "Args/seed": "42" }, pack).all_pass).toBe(true);
   });
 
   it("checks min and max for a number type", () => {
     const pack = paramPack({ name: "lr", type: "number", min: 0.0001, max: 0.1 });
-    expect(validateCompetitionRules({}, { "Args/lr": "0.01" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/lr": "1e-3" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/lr": ".05" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/lr": "0.1" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/lr": "0.0001" }, pack).all_pass).toBe(true);
-    const low = check(validateCompetitionRules({}, { "Args/lr": "0" }, pack), "lr");
+    expect(validate({}, { "Args/lr": "0.01" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/lr": "1e-3" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/lr": ".05" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/lr": "0.1" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/lr": "0.0001" }, pack).all_pass).toBe(true);
+    const low = check(validate({}, { "Args/lr": "0" }, pack), "lr");
     expect(low).toMatchObject({ passed: false, detail: `Args/lr = "0" is below the minimum 0.0001` });
-    const high = check(validateCompetitionRules({}, { "Args/lr": "0.5" }, pack), "lr");
+    const high = check(validate({}, { "Args/lr": "0.5" }, pack), "lr");
     expect(high).toMatchObject({ passed: false, detail: `Args/lr = "0.5" is above the maximum 0.1` });
     for (const bad of ["abc", "", "Infinity", "1e999", "0x1", "NaN"]) {
-      const c = check(validateCompetitionRules({}, { "Args/lr": bad }, pack), "lr");
+      const c = check(validate({}, { "Args/lr": bad }, pack), "lr");
       expect(c.passed).toBe(false);
       expect(c.detail).toBe(`Args/lr = ${JSON.stringify(bad)} is not a number`);
     }
@@ -590,32 +604,32 @@ describe("custom packs: param rules", () => {
 
   it("reads min and max as numeric even without a type", () => {
     const pack = paramPack({ name: "workers", max: 8 });
-    expect(validateCompetitionRules({}, { "Args/workers": "8" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/workers": "9" }, pack).all_pass).toBe(false);
-    expect(check(validateCompetitionRules({}, { "Args/workers": "many" }, pack), "workers").detail).toMatch(/is not a number/);
+    expect(validate({}, { "Args/workers": "8" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/workers": "9" }, pack).all_pass).toBe(false);
+    expect(check(validate({}, { "Args/workers": "many" }, pack), "workers").detail).toMatch(/is not a number/);
   });
 
   it("checks max for an integer type", () => {
     const pack = paramPack({ name: "sub_step", type: "integer", min: 1, max: 10 });
-    expect(validateCompetitionRules({}, { sub_step: "10" }, pack).all_pass).toBe(true);
-    expect(check(validateCompetitionRules({}, { sub_step: "11" }, pack), "sub_step").detail).toMatch(/above the maximum 10/);
+    expect(validate({}, { sub_step: "10" }, pack).all_pass).toBe(true);
+    expect(check(validate({}, { sub_step: "11" }, pack), "sub_step").detail).toMatch(/above the maximum 10/);
   });
 
   it("accepts any text for a string type", () => {
     const pack = paramPack({ name: "optimizer", type: "string" });
-    expect(validateCompetitionRules({}, { "Args/optimizer": "adam" }, pack).all_pass).toBe(true);
-    expect(validateCompetitionRules({}, { "Args/optimizer": "" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/optimizer": "adam" }, pack).all_pass).toBe(true);
+    expect(validate({}, { "Args/optimizer": "" }, pack).all_pass).toBe(true);
   });
 
   it("combines type, bounds and allowed", () => {
     const pack = paramPack({ name: "k", type: "integer", min: 1, allowed: ["2", "4"] });
-    expect(validateCompetitionRules({}, { k: "4" }, pack).all_pass).toBe(true);
-    expect(check(validateCompetitionRules({}, { k: "3" }, pack), "k").detail).toMatch(/is not one of 2, 4/);
-    expect(check(validateCompetitionRules({}, { k: "0" }, pack), "k").detail).toMatch(/below the minimum/);
+    expect(validate({}, { k: "4" }, pack).all_pass).toBe(true);
+    expect(check(validate({}, { k: "3" }, pack), "k").detail).toMatch(/is not one of 2, 4/);
+    expect(check(validate({}, { k: "0" }, pack), "k").detail).toMatch(/below the minimum/);
   });
 
   it("derives labels from the rule", () => {
-    const label = (rule: ParamRule): string => check(validateCompetitionRules({}, {}, paramPack(rule)), rule.name).label;
+    const label = (rule: ParamRule): string => check(validate({}, {}, paramPack(rule)), rule.name).label;
     expect(label({ name: "sub_step", type: "integer", min: 1 })).toBe("sub_step is an integer, >= 1");
     expect(label({ name: "lr", min: 0, max: 1 })).toBe("lr is >= 0, <= 1");
     expect(label({ name: "seed" })).toBe("seed present");
@@ -625,7 +639,7 @@ describe("custom packs: param rules", () => {
   // Bug: paramLabel writes "an" before every type, so these read "an number" / "an string".
   it("labels number and string rules with the right article", () => {
     const pack = paramPack({ name: "lr", type: "number" }, { name: "opt", type: "string" });
-    expect(validateCompetitionRules({}, {}, pack).checks.map((c) => c.label)).toEqual(["lr is a number", "opt is a string"]);
+    expect(validate({}, {}, pack).checks.map((c) => c.label)).toEqual(["lr is a number", "opt is a string"]);
   });
 
   it("orders checks: metric rules first, then param rules, each in pack order", () => {
@@ -634,6 +648,62 @@ describe("custom packs: param rules", () => {
       metrics: [{ name: "b" }, { name: "a" }],
       params: [{ name: "z" }, { name: "y" }],
     };
-    expect(validateCompetitionRules({}, {}, pack).checks.map((c) => c.name)).toEqual(["b", "a", "z", "y"]);
+    expect(validate({}, {}, pack).checks.map((c) => c.name)).toEqual(["b", "a", "z", "y"]);
+  });
+});
+
+describe("validateCompetitionRules: the status rule (no certificate for an unfinished run)", () => {
+  it.each(["cancelled", "failed", "running", "queued", "created", "dispatched", "unknown"])(
+    "the pdebench pack fails a %s run whose metrics and parameters are perfect",
+    (status) => {
+      const result = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES, { status });
+      expect(result.all_pass).toBe(false);
+      expect(result.checks.filter((c) => !c.passed)).toEqual([{ name: "status", label: "status is completed", value: status, passed: false, detail: `the run's status is ${status}, not completed` }]);
+    },
+  );
+
+  it("fails, and says why, when the status is not given at all (a library caller that forgot it)", () => {
+    const result = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS);
+    expect(result.all_pass).toBe(false);
+    expect(check(result, "status")).toEqual({
+      name: "status",
+      label: "status is completed",
+      value: null,
+      passed: false,
+      detail: "the run's status is not known, so it cannot be shown to be completed",
+    });
+  });
+
+  it("matches the backend's status too, and shows it: ClearML's published is completed, stopped is cancelled", () => {
+    const published = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES, { status: "completed", backendStatus: "published" });
+    expect(check(published, "status")).toMatchObject({ value: "completed", passed: true, detail: "the run's status is completed (published)" });
+    const stopped = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES, { status: "cancelled", backendStatus: "stopped" });
+    expect(check(stopped, "status")).toMatchObject({ value: "cancelled", passed: false, detail: "the run's status is cancelled (stopped), not completed" });
+    const same = validateCompetitionRules(GOOD_METRICS, GOOD_PARAMS, PDEBENCH_RULES, { status: "failed", backendStatus: "failed" });
+    expect(check(same, "status").detail).toBe("the run's status is failed, not completed");
+    const byBackend = validateCompetitionRules({}, {}, { name: "p", status: { allowed: ["published"] }, metrics: [], params: [] }, { status: "completed", backendStatus: "published" });
+    expect(byBackend.all_pass).toBe(true);
+  });
+
+  it("allows several statuses, with a label saying so, or the pack's own label", () => {
+    const pack: RulePack = { name: "p", status: { allowed: ["completed", "failed"] }, metrics: [], params: [] };
+    expect(validateCompetitionRules({}, {}, pack, { status: "failed" }).all_pass).toBe(true);
+    const running = validateCompetitionRules({}, {}, pack, { status: "running" });
+    expect(running.checks).toEqual([{ name: "status", label: "status is one of completed, failed", value: "running", passed: false, detail: "the run's status is running, not one of completed, failed" }]);
+    expect(statusRuleLabel({ allowed: ["completed"], label: "finished training" })).toBe("finished training");
+    expect(validateCompetitionRules({}, {}, { ...pack, status: { allowed: ["completed"], label: "finished training" } }, { status: "completed" }).checks[0]!.label).toBe("finished training");
+  });
+
+  it("a pack without a status rule checks no status, whatever the run's", () => {
+    const pack = metricPack({ name: "score" });
+    const result = validateCompetitionRules({ score: 1 }, {}, pack, { status: "cancelled" });
+    expect(result.checks.map((c) => c.name)).toEqual(["score"]);
+    expect(result.all_pass).toBe(true);
+  });
+
+  it("the pdebench pack requires completed, frozen", () => {
+    expect(PDEBENCH_RULES.status).toEqual({ allowed: ["completed"] });
+    expect(Object.isFrozen(PDEBENCH_RULES.status)).toBe(true);
+    expect(Object.isFrozen(PDEBENCH_RULES.status!.allowed)).toBe(true);
   });
 });

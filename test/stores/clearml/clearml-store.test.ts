@@ -125,6 +125,14 @@ describe("ClearmlStore: tasks as experiments", () => {
     expect(fake.count("tasks.get_all")).toBe(0);
   });
 
+  it("assertStatuses: lifecycle states and ClearML statuses pass, anything else is E_UNKNOWN_STATUS, with no request", () => {
+    const s = store();
+    fake.resetCounts();
+    expect(() => s.assertStatuses(["completed", "running", "dispatched", "published", "stopped", "in_progress", "unknown"])).not.toThrow();
+    expect(() => s.assertStatuses(["completed", "canceled"])).toThrow(expect.objectContaining({ code: "E_UNKNOWN_STATUS", exitCode: 2, message: expect.stringContaining("Did you mean 'cancelled'?") as unknown }));
+    expect(fake.count()).toBe(0);
+  });
+
   it("an unknown project is exit 2 listing close names", async () => {
     const e = await store()
       .list({ project: "PDEbench" })

@@ -1,0 +1,60 @@
+import { UsageError } from "../errors.js";
+import type { Experiment } from "../experiment.js";
+import { LIFECYCLE_STATES, matchesStatus } from "../experiment.js";
+
+/**
+ * The statuses a ranking keeps when none are asked for. Only a run that finished can earn a
+ * rank: a cancelled or failed run's metrics describe a partial training, and a running one's
+ * are not final.
+ */
+export const DEFAULT_RANKED_STATUSES: readonly string[] = Object.freeze(["completed"]);
+
+/** Which experiments a ranking kept for their status, and how many it left out. */
+export interface StatusSelection {
+  /** The statuses kept (lifecycle states or a backend's own); `"all"` when none was applied. */
+  readonly statuses: readonly string[] | "all";
+  /** `true` when `statuses` is {@link DEFAULT_RANKED_STATUSES} because none was asked for. */
+  readonly isDefault: boolean;
+  /** How many experiments were left out for their status. */
+  readonly excluded: number;
+  /**
+   * The experiments left out, counted by `status` (the lifecycle state): lifecycle states in
+   * lifecycle order, then any other status by name. Empty when none was left out.
+   */
+  readonly excludedByStatus: Readonly<Record<string, number>>;
+}
+
+/**
+ * Splits experiments by status: those whose status or backend status is one of `statuses` are
+ * kept, in their order; the others are only counted. Pure.
+ *
+ * @param statuses the statuses to keep; `undefined` means {@link DEFAULT_RANKED_STATUSES};
+ *   `"all"` keeps every experiment.
+ * @throws {UsageError} `E_USAGE` for an empty list (say `"all"` to keep everything).
+ */
+export function selectByStatus(experiments: readonly Experiment[], statuses?: readonly string[] | "all"): { kept: Experiment[]; selection: StatusSelection } {
+  if (statuses === "all") return { kept: [...experiments], selection: { statuses: "all", isDefault: false, excluded: 0, excludedByStatus: {} } };
+  if (statuses !== undefined && statuses.length === 0) {
+    throw new UsageError("E_USAGE", "statuses must name at least one status; pass \"all\" to rank every status");
+  }
+  const wanted = statuses ?? DEFAULT_RANKED_STATUSES;
+  const kept: Experiment[] = [];
+  const counts = new Map<string, number>();
+  for (const e of experiments) {
+    if (matchesStatus(e, wanted)) kept.push(e);
+    else counts.set(e.status, (counts.get(e.status) ?? 0) + 1);
+  }
+  const lifecycle = LIFECYCLE_STATES as readonly string[];
+  const order = [...lifecycle.filter((s) => counts.has(s)), ...[...counts.keys()].filter((s) => !lifecycle.includes(s)).sort()];
+  // fromEntries defines own properties: a status named `__proto__` stays a count, not a prototype.
+  const excludedByStatus: Record<string, number> = Object.fromEntries(order.map((s) => [s, counts.get(s)!]));
+  return {
+    kept,
+    selection: {
+      statuses: Object.freeze([...new Set(wanted)]),
+      isDefault: statuses === undefined,
+      excluded: experiments.length - kept.length,
+      excludedByStatus,
+    },
+  };
+}
