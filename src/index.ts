@@ -8,6 +8,7 @@
  */
 export * from "./core/errors.js";
 export { editDistance, nearest, didYouMean } from "./core/suggest.js";
+export { ID_PATTERN, MAX_ID_LENGTH, idProblem, isValidId, assertValidId } from "./core/ids.js";
 export {
   STANDARD_METRICS,
   MetricRegistry,

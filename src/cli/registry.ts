@@ -1,5 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import { metricRegistryOf } from "../config/load.js";
+import { assertValidId } from "../core/ids.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { LocalStore } from "../stores/local/local-store.js";
 import type { RegistryRecord } from "../stores/local/record.js";
@@ -20,7 +21,8 @@ export interface OpenRegistry {
   /**
    * The full id for an id or unique prefix.
    *
-   * @throws {NotFoundError} / {UsageError} (ambiguous, listing the candidates).
+   * @throws {NotFoundError} / {UsageError} (ambiguous, listing the candidates; `E_BAD_ID` for a
+   *   prefix that breaks the id rule, the empty one included).
    */
   resolve(prefix: string): string;
   /** The latest raw record of an experiment (after {@link resolve}). */
@@ -55,6 +57,8 @@ export async function openRegistry(ctx: CommandContext, registryFlag?: string): 
     metrics: metricRegistryOf(config),
     who,
     resolve: (prefix) => {
+      // Before any read: an empty or path-like prefix is exit 2, never "the only run".
+      assertValidId(prefix);
       // An exact id needs only the lines that mention it; a prefix needs every id.
       if (readOne(path, prefix) !== undefined) return prefix;
       const ids = [...readRaw(path).records].filter(([, r]) => r.deleted !== true).map(([id]) => id);

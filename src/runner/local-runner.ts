@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { assertValidId, isValidId } from "../core/ids.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { nextState } from "../core/lifecycle/lifecycle.js";
 import { ensurePrivateDir } from "../security/files.js";
@@ -82,14 +83,23 @@ export interface Invocation {
   readonly note?: string;
 }
 
-/** The log file of a run: `<home>/logs/<id>.log`. */
+/**
+ * The log file of a run: `<home>/logs/<id>.log`.
+ *
+ * @throws {UsageError} `E_BAD_ID` when `id` breaks the id rule: no path is built from it.
+ */
 export function logPathOf(home: string, id: string): string {
-  return join(home, "logs", `${id}.log`);
+  // Defence in depth: readers already skip such records, but a path is never built from one.
+  return join(home, "logs", `${assertValidId(id)}.log`);
 }
 
-/** The metrics file of a run (`EXPFLOW_METRICS_FILE`): `<home>/metrics/<id>.jsonl`. */
+/**
+ * The metrics file of a run (`EXPFLOW_METRICS_FILE`): `<home>/metrics/<id>.jsonl`.
+ *
+ * @throws {UsageError} `E_BAD_ID` when `id` breaks the id rule: no path is built from it.
+ */
 export function metricsPathOf(home: string, id: string): string {
-  return join(home, "metrics", `${id}.jsonl`);
+  return join(home, "metrics", `${assertValidId(id)}.jsonl`);
 }
 
 // One definition, shared with the CLI's hints (`--status ...` to pass).
@@ -239,7 +249,8 @@ export class LocalRunner {
     const signature = fileSignature(path);
     if (signature === this.idleSignature) return undefined;
     for (const r of queuedRuns(path, queue)) {
-      const claimed = await this.claim(r.experiment_id, queue);
+      // The registry's readers passed the id (a number from the earlier tool reads as its text).
+      const claimed = await this.claim(String(r.experiment_id), queue);
       if (claimed !== undefined) return claimed;
     }
     this.idleSignature = signature;
@@ -261,7 +272,8 @@ export class LocalRunner {
     };
     const done = this.execute(record, state, stop).catch((e: Error): RunResult => {
       this.event(`${id}: runner error: ${e.message}`);
-      return { id, status: String(readOne(this.opts.writer.path, id)?.status ?? "unknown"), exitCode: null, signal: null, reason: e.message, logPath: logPathOf(this.opts.home, id), record: undefined };
+      const logPath = isValidId(id) ? logPathOf(this.opts.home, id) : "";
+      return { id, status: String(readOne(this.opts.writer.path, id)?.status ?? "unknown"), exitCode: null, signal: null, reason: e.message, logPath, record: undefined };
     });
     return {
       id,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MetricRegistry } from "../../src/core/metrics/registry.js";
@@ -179,5 +179,23 @@ setInterval(() => {}, 1000);`;
     const env = JSON.parse(readFileSync(dump, "utf8")) as Record<string, string>;
     for (const name of Object.keys(secrets)) expect(env, name).not.toHaveProperty(name);
     expect(env).toMatchObject({ EXPFLOW_HOME: home, EXPFLOW_REGISTRY: writer.path, CLEARML_API_SECRET_KEY: "clearml-needs-it", EXPFLOW_EXPERIMENT_ID: id, EXPFLOW_METRICS_FILE: metricsPathOf(home, id) });
+  });
+});
+
+describe("paths built from ids (issue 11)", () => {
+  it("logPathOf and metricsPathOf refuse an id that is not a name: no path is built from it", () => {
+    const home = tempDir();
+    for (const id of ["../experiments", "../../..", "", "a/b"]) {
+      expect(() => logPathOf(home, id)).toThrow(expect.objectContaining({ code: "E_BAD_ID" }));
+      expect(() => metricsPathOf(home, id)).toThrow(expect.objectContaining({ code: "E_BAD_ID" }));
+    }
+    expect(logPathOf(home, "exp-1")).toBe(join(home, "logs", "exp-1.log"));
+  });
+
+  it("queuedRuns leaves out records whose id is a path", () => {
+    const home = tempDir();
+    const path = join(home, "experiments.jsonl");
+    writeFileSync(path, ["../experiments", "exp-ok"].map((id) => JSON.stringify({ experiment_id: id, status: "queued", argv: ["true"] })).join("\n") + "\n");
+    expect(queuedRuns(path, "default").map((r) => r.experiment_id)).toEqual(["exp-ok"]);
   });
 });

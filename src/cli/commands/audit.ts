@@ -4,6 +4,7 @@ import { metricRegistryOf } from "../../config/load.js";
 import { loadRulePack } from "../../config/rules.js";
 import { ConfigError, ExpflowError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
+import { assertValidId } from "../../core/ids.js";
 import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
@@ -62,10 +63,11 @@ export async function activeRulePack(ctx: CommandContext, rulesFlag: string | un
   return { pack: PDEBENCH_RULES, source: "built-in", origin: "builtin" };
 }
 
+/** The ClearML task a record links to, checked by the id rule. @throws {UsageError} `E_BAD_ID`. */
 function linkedTask(record: RegistryRecord): string | null {
   const t = record.clearml_task_id;
-  if (typeof t === "string" && t.trim() !== "") return t.trim();
-  if (typeof t === "number" && Number.isFinite(t)) return String(t);
+  if (typeof t === "string" && t.trim() !== "") return assertValidId(t.trim(), "ClearML task id");
+  if (typeof t === "number" && Number.isFinite(t)) return assertValidId(String(t), "ClearML task id");
   return null;
 }
 
@@ -94,7 +96,7 @@ async function clearmlSubject(ctx: CommandContext, label: string, taskId: string
  * (`clearml_task_id`) takes its metrics and parameters from that task, where they are current.
  */
 async function auditSubject(ctx: CommandContext, id: string, flags: { registry?: string; taskId?: string } & ClearmlFlags): Promise<AuditSubject> {
-  if (flags.taskId !== undefined) return clearmlSubject(ctx, id, flags.taskId, flags);
+  if (flags.taskId !== undefined) return clearmlSubject(ctx, id, assertValidId(flags.taskId, "ClearML task id"), flags);
   const reg = await openRegistry(ctx, flags.registry);
   assertRegistryFile(reg.path);
   const full = reg.resolve(id);

@@ -1,5 +1,6 @@
 import { metricRegistryOf } from "../../config/load.js";
 import { UsageError } from "../../core/errors.js";
+import { assertValidId } from "../../core/ids.js";
 import { validateMetricValues } from "../../core/metrics/registry.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";
@@ -66,6 +67,7 @@ function describeValues(values: Record<string, number>): string {
 }
 
 async function reportToTask(taskId: string, pairs: string[], flags: MetricsReportFlags, ctx: CommandContext): Promise<number> {
+  assertValidId(taskId, "ClearML task id");
   if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report --task-id ID name=value ..." });
   const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
   // Validate before any connection: a refused value sends nothing.

@@ -130,11 +130,49 @@ export function replacePythonNonFinite(text: string): string {
 }
 
 /**
+ * The deepest nesting of objects and arrays a registry line may have (64): expflow's own records
+ * are 4 deep. A deeper line is damaged (skipped with a warning), so no reader recurses without
+ * bound over what a line holds (JSON.parse does not, but rendering and normalising do).
+ */
+export const MAX_LINE_DEPTH = 64;
+
+/** How often `ch` occurs in `text`, counting no further than `limit + 1`. */
+function countUpTo(text: string, ch: string, limit: number): number {
+  let n = 0;
+  for (let i = text.indexOf(ch); i >= 0 && n <= limit; i = text.indexOf(ch, i + 1)) n++;
+  return n;
+}
+
+/**
+ * `true` when the JSON text `text` nests objects and arrays deeper than `max` (brackets inside
+ * strings do not count). Cheap for the common line: the exact scan runs only when the text
+ * holds more than `max` opening brackets at all.
+ */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  const opening = countUpTo(text, "{", max);
+  if (opening + countUpTo(text, "[", max - opening) <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
  * Parses one line as a JSON object. Returns the object (with `repaired` when Python's bare
  * NaN/Infinity had to be read as null, so the text itself is not valid JSON), or a reason why
- * it is not one.
+ * it is not one (among them: nested deeper than {@link MAX_LINE_DEPTH}).
  */
 export function parseObjectLine(text: string): { value: Record<string, unknown>; repaired?: true } | { reason: string } {
+  if (nestedDeeperThan(text, MAX_LINE_DEPTH)) return { reason: `nested deeper than ${MAX_LINE_DEPTH} levels (the most a registry line may have)` };
   let value: unknown;
   let repaired = false;
   try {

@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, openSync, readSync, realpathSync, sta
 import type { DamagedLine } from "./jsonl.js";
 import { DEFAULT_CHUNK_BYTES, parseObjectLine } from "./jsonl.js";
 import { assertRegistryFile } from "./registry-file.js";
-import { recordId } from "./record.js";
+import { checkedRecordId } from "./record.js";
 import type { RegistryWriter } from "./registry-writer.js";
 import { readRaw } from "./registry-writer.js";
 import { appendLine } from "./writer.js";
@@ -169,14 +169,14 @@ export async function compactRegistry(path: string, writer: RegistryWriter, now:
       if (text.trim() === "") return;
       lines++;
       const parsed = parseObjectLine(text);
-      const reason = "reason" in parsed ? parsed.reason : recordId(parsed.value) === null ? "record has no experiment_id" : null;
-      if (reason !== null || !("value" in parsed)) {
-        damaged.push({ line, reason: reason ?? "unreadable", bytes: raw });
+      const checked = "reason" in parsed ? parsed : checkedRecordId(parsed.value);
+      if ("reason" in checked || !("value" in parsed)) {
+        damaged.push({ line, reason: "reason" in checked ? checked.reason : "unreadable", bytes: raw });
         return;
       }
       records++;
       // Map.set on an existing key keeps its first position: the order readers see.
-      latest.set(recordId(parsed.value)!, { bytes, deleted: parsed.value["deleted"] === true });
+      latest.set(checked.id, { bytes, deleted: parsed.value["deleted"] === true });
     });
 
     const kept: Buffer[] = [];

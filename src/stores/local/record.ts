@@ -1,4 +1,5 @@
 import type { Experiment } from "../../core/experiment.js";
+import { idProblem, quoteId } from "../../core/ids.js";
 
 /**
  * A line of the local registry (`experiments.jsonl`): the earlier Python tool's fields plus
@@ -81,6 +82,17 @@ function params(v: unknown): Record<string, string> {
 export function recordId(o: Record<string, unknown>): string | null {
   const id = str(o["experiment_id"]);
   return id === null || id.trim() === "" ? null : id;
+}
+
+/**
+ * The id of a parsed line when it passes the id rule (`src/core/ids.ts`), else why the line
+ * counts as damaged: it has no id, or one that is not a name (`../experiments`, `a/b`, ...).
+ */
+export function checkedRecordId(o: Record<string, unknown>): { id: string } | { reason: string } {
+  const id = recordId(o);
+  if (id === null) return { reason: "record has no experiment_id" };
+  const problem = idProblem(id);
+  return problem === null ? { id } : { reason: `experiment_id ${quoteId(id)} is not a valid id: ${problem}` };
 }
 
 /** Normalises a registry record (of either tool) into an {@link Experiment}. */

@@ -3,7 +3,7 @@ import { NotFoundError, ValidationError } from "../../core/errors.js";
 import type { WarningSink } from "../store.js";
 import type { DamagedLine } from "./jsonl.js";
 import { forEachLine, parseObjectLine } from "./jsonl.js";
-import { recordId } from "./record.js";
+import { checkedRecordId } from "./record.js";
 
 /** How many damaged lines are named one by one before the rest are summed up. */
 export const MAX_LINE_WARNINGS = 20;
@@ -37,9 +37,10 @@ export function warnDamaged(path: string, damaged: readonly DamagedLine[], warn:
 
 
 /**
- * Reads every line of a registry: each record that parses, with its id, goes to `onRecord`
- * (in file order, so the last call for an id is its latest snapshot); every other non-blank line
- * is collected as damaged. Returns the damaged lines and the count of non-blank lines.
+ * Reads every line of a registry: each record that parses, with an id that passes the id rule,
+ * goes to `onRecord` (in file order, so the last call for an id is its latest snapshot); every
+ * other non-blank line (not JSON, nested too deeply, no id, an id that is not a name) is
+ * collected as damaged. Returns the damaged lines and the count of non-blank lines.
  */
 export function scanRegistry(
   path: string,
@@ -54,12 +55,12 @@ export function scanRegistry(
       damaged.push({ line, reason: parsed.reason });
       return;
     }
-    const id = recordId(parsed.value);
-    if (id === null) {
-      damaged.push({ line, reason: "record has no experiment_id" });
+    const checked = checkedRecordId(parsed.value);
+    if ("reason" in checked) {
+      damaged.push({ line, reason: checked.reason });
       return;
     }
-    onRecord(id, parsed.value, text, parsed.repaired === true);
+    onRecord(checked.id, parsed.value, text, parsed.repaired === true);
   });
   return { damaged, lines };
 }

@@ -1,8 +1,9 @@
 import { ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/lifecycle.js";
 import { checkArchiveEvent, nextState } from "../../core/lifecycle/lifecycle.js";
+import { assertValidId, isValidId } from "../../core/ids.js";
 import { withFileLock } from "../../security/lock.js";
-import { forEachLine, forEachLineBackwards, parseObjectLine } from "./jsonl.js";
+import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId } from "./record.js";
 import { appendLine, fileExists } from "./writer.js";
@@ -45,19 +46,12 @@ export function readRaw(path: string, options: { keepText?: boolean } = {}): Raw
 /**
  * The latest raw snapshot of one experiment. The latest line wins, so the file is searched from
  * its end, and only lines containing the id's JSON text are parsed: a change to a recent run
- * of a large registry reads little of it. An id with characters another writer may have escaped
- * (Python writes "\u00e9") is searched by parsing every line.
+ * of a large registry reads little of it. (A valid id is plain ASCII, so no writer escapes it.)
+ * An id that breaks the id rule names no record: `undefined`.
  */
 export function readOne(path: string, id: string): RegistryRecord | undefined {
-  if (!fileExists(path)) return undefined;
-  if (!/^[\x20-\x7e]*$/.test(id)) {
-    let latest: RegistryRecord | undefined;
-    forEachLine(path, (text) => {
-      const parsed = parseObjectLine(text);
-      if ("value" in parsed && recordId(parsed.value) === id) latest = parsed.value as RegistryRecord;
-    });
-    return latest?.deleted === true ? undefined : latest;
-  }
+  // Lines whose id breaks the id rule are damaged, so no such id names a record.
+  if (!isValidId(id) || !fileExists(path)) return undefined;
   const needle = JSON.stringify(id).slice(1, -1);
   let found: RegistryRecord | undefined;
   forEachLineBackwards(path, (text) => {
@@ -76,9 +70,11 @@ export function readOne(path: string, id: string): RegistryRecord | undefined {
  * The full id for a unique prefix (an exact id always wins).
  *
  * @throws {NotFoundError} `E_EXPERIMENT_NOT_FOUND` when nothing matches (with a hint).
- * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates when several match.
+ * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates when several match; `E_BAD_ID`
+ *   when the prefix breaks the id rule (`src/core/ids.ts`): an empty prefix is never "any run".
  */
 export function resolveId(ids: Iterable<string>, prefix: string, where: string): string {
+  assertValidId(prefix);
   const all = [...ids];
   if (all.includes(prefix)) return prefix;
   const matches = all.filter((id) => id.startsWith(prefix));
@@ -119,8 +115,10 @@ export class RegistryWriter {
    * @param options.generatedId the id comes from `newExperimentId` (60 random bits), so the
    *   duplicate check, which must read the whole registry to prove an id absent, is skipped.
    * @throws {ConflictError} `E_DUPLICATE_ID` when the id exists already.
+   * @throws {UsageError} `E_BAD_ID` when the id breaks the id rule (`src/core/ids.ts`).
    */
   async create(record: RegistryRecord, options: { generatedId?: boolean } = {}): Promise<RegistryRecord> {
+    assertValidId(record.experiment_id);
     return this.locked(() => {
       if (!options.generatedId && readOne(this.path, record.experiment_id) !== undefined) {
         throw new ConflictError("E_DUPLICATE_ID", `experiment ${record.experiment_id} exists already`);
@@ -136,8 +134,10 @@ export class RegistryWriter {
    * under the lock) and returns the new one; `rev` and `updated_at` are set here.
    *
    * @throws {NotFoundError} when the experiment does not exist (or was deleted).
+   * @throws {UsageError} `E_BAD_ID` when the id breaks the id rule.
    */
   async update(id: string, change: (current: RegistryRecord) => RegistryRecord): Promise<RegistryRecord> {
+    assertValidId(id);
     return this.locked(() => {
       const current = readOne(this.path, id);
       if (current === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${this.path}`);

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { forEachLine, forEachLineBackwards, parseObjectLine, replacePythonNonFinite } from "../../../src/stores/local/jsonl.js";
+import { forEachLine, forEachLineBackwards, MAX_LINE_DEPTH, nestedDeeperThan, parseObjectLine, replacePythonNonFinite } from "../../../src/stores/local/jsonl.js";
 import { tempDir } from "../../helpers/cli.js";
 
 function lines(content: string | Buffer, chunk?: number): [string, number][] {
@@ -75,5 +75,49 @@ describe("forEachLineBackwards", () => {
     const seen: string[] = [];
     forEachLineBackwards(path, (t) => (seen.push(t), t === "b"));
     expect(seen).toEqual(["c", "b"]);
+  });
+});
+
+describe("the nesting bound of a registry line", () => {
+  /** The depth of a parsed JSON value, counted iteratively (the reference). */
+  function depthOf(v: unknown): number {
+    let max = 0;
+    const stack: [unknown, number][] = [[v, 0]];
+    while (stack.length > 0) {
+      const [x, d] = stack.pop()!;
+      if (x === null || typeof x !== "object") continue;
+      max = Math.max(max, d + 1);
+      for (const c of Object.values(x)) stack.push([c, d + 1]);
+    }
+    return max;
+  }
+
+  it("damages a line nested 4,500 deep, in objects or arrays, and keeps one at the bound", () => {
+    const objects = (d: number): string => `{"experiment_id":"e","m":${'{"a":'.repeat(d)}1${"}".repeat(d)}}`;
+    expect(parseObjectLine(objects(4500))).toEqual({ reason: `nested deeper than ${MAX_LINE_DEPTH} levels (the most a registry line may have)` });
+    expect(parseObjectLine(`{"p":${"[".repeat(4500)}${"]".repeat(4500)}}`)).toMatchObject({ reason: expect.stringMatching(/nested deeper/) });
+    expect(parseObjectLine(objects(MAX_LINE_DEPTH - 1))).toHaveProperty("value");
+    expect(parseObjectLine(objects(MAX_LINE_DEPTH))).toHaveProperty("reason");
+    // A Python line with bare NaN is bounded too.
+    expect(parseObjectLine(`{"x":NaN,"m":${"[".repeat(100)}${"]".repeat(100)}}`)).toHaveProperty("reason");
+  });
+
+  it("does not count brackets inside strings", () => {
+    const text = JSON.stringify({ experiment_id: "e", note: "{[".repeat(5000) + '\\"{' });
+    expect(nestedDeeperThan(text, MAX_LINE_DEPTH)).toBe(false);
+    expect(parseObjectLine(text)).toHaveProperty("value");
+  });
+
+  it("agrees with the depth of the parsed value (property)", () => {
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: "small", withCrossShrink: true }, fc.string(), fc.integer(), fc.array(tie("node"), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 3 }), tie("node"), { maxKeys: 3 })),
+    })).node;
+    fc.assert(
+      fc.property(tree, fc.integer({ min: 0, max: 12 }), (v, max) => {
+        const text = JSON.stringify(v);
+        expect(nestedDeeperThan(text, max)).toBe(depthOf(v) > max);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

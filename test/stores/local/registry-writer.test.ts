@@ -424,14 +424,24 @@ describe("newExperimentId", () => {
   });
 });
 
-describe("readOne with ids another writer escaped", () => {
-  it("finds a non-ASCII id written with \\u escapes (as Python's json.dumps does)", () => {
+describe("readOne and ids outside the id rule", () => {
+  it("finds no record by a non-ASCII id (Python's escaped \\u00e9 included): such lines are damaged", () => {
     const dir = mkdtempSync(join(tmpdir(), "expflow-readone-"));
     const path = join(dir, "experiments.jsonl");
     writeFileSync(path, '{"experiment_id": "exp-caf\\u00e9", "status": "completed"}\n{"experiment_id": "other", "status": "queued"}\n');
-    expect(readOne(path, "exp-café")).toMatchObject({ experiment_id: "exp-café", status: "completed" });
+    expect(readOne(path, "exp-café")).toBeUndefined();
     expect(readOne(path, "other")).toMatchObject({ status: "queued" });
     expect(readOne(path, "missing")).toBeUndefined();
+    expect(readRaw(path).damaged).toEqual([{ line: 1, reason: expect.stringContaining("is not a valid id") }]);
+  });
+
+  it("refuses to create or update a record under an id that is a path", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "expflow-badid-"));
+    const path = join(dir, "experiments.jsonl");
+    const writer = new RegistryWriter(path, { now: () => new Date("2026-01-01T00:00:00Z"), who: "t@h" });
+    await expect(writer.create({ experiment_id: "../experiments", status: "created" })).rejects.toMatchObject({ code: "E_BAD_ID", exitCode: 2 });
+    await expect(writer.update("../x", (r) => r)).rejects.toMatchObject({ code: "E_BAD_ID" });
+    expect(() => resolveId(["exp-1"], "", path)).toThrow(/never empty/);
   });
 });
 
