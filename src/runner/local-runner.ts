@@ -164,11 +164,17 @@ export function queueTime(r: RegistryRecord): number {
   return Number.NEGATIVE_INFINITY;
 }
 
-/** The queued runs of `queue` in the registry at `path`, first-in first-out (ties: file order). */
-export function queuedRuns(path: string, queue: string): RegistryRecord[] {
+/**
+ * The queued runs of `queue` in the registry at `path`, first-in first-out (ties: file order).
+ * Damaged lines (an id that breaks the id rule among them) are never runs; `onDamaged` hears
+ * how many there are.
+ */
+export function queuedRuns(path: string, queue: string, onDamaged?: (count: number) => void): RegistryRecord[] {
   const found: { r: RegistryRecord; t: number; i: number }[] = [];
   let i = 0;
-  for (const r of readRaw(path).records.values()) {
+  const raw = readRaw(path);
+  onDamaged?.(raw.damaged.length);
+  for (const r of raw.records.values()) {
     i++;
     if (r.deleted === true || r.status !== "queued" || queueOf(r) !== queue) continue;
     found.push({ r, t: queueTime(r), i });
@@ -205,6 +211,8 @@ export class LocalRunner {
   private readonly pollMs: number;
   private readonly graceMs: number;
   private idleSignature: string | undefined;
+  /** How many damaged lines the last read of the registry found (told once per change). */
+  private damagedSeen = 0;
 
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -248,7 +256,11 @@ export class LocalRunner {
     const path = this.opts.writer.path;
     const signature = fileSignature(path);
     if (signature === this.idleSignature) return undefined;
-    for (const r of queuedRuns(path, queue)) {
+    const queued = queuedRuns(path, queue, (count) => {
+      if (count > 0 && count !== this.damagedSeen) this.event(`${path}: ${count} damaged line${count === 1 ? "" : "s"} skipped (\`expflow registry check\` lists them)`);
+      this.damagedSeen = count;
+    });
+    for (const r of queued) {
       // The registry's readers passed the id (a number from the earlier tool reads as its text).
       const claimed = await this.claim(String(r.experiment_id), queue);
       if (claimed !== undefined) return claimed;

@@ -33,6 +33,7 @@ describe("a registry record whose id is a path (issue 11, section 1)", () => {
     const r = run(["agent", "--once"]);
     noCrash(r);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/1 damaged line skipped \(`expflow registry check` lists them\)/);
     expect(existsSync(registry)).toBe(true);
     const text = readFileSync(registry, "utf8");
     expect(text).toContain('"../experiments"');
