@@ -5,6 +5,7 @@ import { ExpflowError } from "../core/errors.js";
 import type { CliIO, CommandContext } from "./context.js";
 import { colors, shouldColor } from "./output/color.js";
 import { commanderErrorJson, errorJsonOf, formatErrorJson } from "./output/error-json.js";
+import { guardStream, ownSequences, printable } from "./output/sanitize.js";
 
 /** Exit code for an unexpected internal error (a bug): EX_SOFTWARE. */
 export const EXIT_INTERNAL = 70;
@@ -65,23 +66,30 @@ function wantsJson(argv: readonly string[]): boolean {
  * 0 ok, 1 negative verdict, 2 usage or input error, 3 denied, 4 backend failure,
  * 70 internal error. Never exits the process itself.
  */
-export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+export async function run(argv: readonly string[], rawIo: CliIO): Promise<number> {
   // Until a command is parsed, `--json` anywhere before `--` asks for JSON errors; once it is,
   // its own --json option decides (so `--name --json` is a name, and errors follow the output).
   let json = wantsJson(argv);
   const colorFlag = !argv.includes("--no-color");
   let exitCode = 0;
   let configPromise: Promise<ResolvedConfig> | undefined;
+  const outColor = shouldColor(rawIo.stdout, rawIo.env, colorFlag);
+  const errColor = shouldColor(rawIo.stderr, rawIo.env, colorFlag);
+  const errColors = colors(errColor);
+  // Human output never passes control characters from data (JSON stays exact): see sanitize.ts.
+  const io: CliIO = {
+    ...rawIo,
+    stdout: guardStream(rawIo.stdout, () => !json, ownSequences(outColor, false)),
+    stderr: guardStream(rawIo.stderr, () => !json, ownSequences(errColor, rawIo.stderr.isTTY === true)),
+  };
   const ctx: CommandContext = {
     io,
-    colors: colors(shouldColor(io.stdout, io.env, colorFlag)),
+    colors: colors(outColor),
     config: (flags = {}) => (configPromise ??= loadConfig({ env: io.env, cwd: io.cwd }, flags)),
     warn: (message) => {
-      const c = colors(shouldColor(io.stderr, io.env, colorFlag));
-      io.stderr.write(`${c.yellow("warning:")} ${message}\n`);
+      io.stderr.write(`${errColors.yellow("warning:")} ${printable(message)}\n`);
     },
   };
-  const errColors = colors(shouldColor(io.stderr, io.env, colorFlag));
 
   const program = new Command("expflow")
     .description("Governance for machine-learning experiment workflows: metrics registry, ranking with gates, PIN-protected actions.")
@@ -428,14 +436,14 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
     if (e instanceof ExpflowError) {
       if (json) io.stderr.write(formatErrorJson(errorJsonOf(e)));
       else {
-        io.stderr.write(`${errColors.red("error:")} ${e.message}\n`);
-        if (e.hint) io.stderr.write(`${errColors.dim("hint:")} ${e.hint}\n`);
+        io.stderr.write(`${errColors.red("error:")} ${printable(e.message)}\n`);
+        if (e.hint) io.stderr.write(`${errColors.dim("hint:")} ${printable(e.hint)}\n`);
       }
       return e.exitCode;
     }
     const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
     if (json) io.stderr.write(formatErrorJson({ code: "E_INTERNAL", message: e instanceof Error ? e.message : String(e), hint: "a bug in expflow; please report it with this message" }));
-    else io.stderr.write(`internal error (a bug in expflow; please report it):\n${message}\n`);
+    else io.stderr.write(`internal error (a bug in expflow; please report it):\n${printable(message, { multiline: true })}\n`);
     return EXIT_INTERNAL;
   }
 }

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { InterruptedError, UsageError } from "../core/errors.js";
 import type { GuardContext } from "../security/guard.js";
 import type { CommandContext, InStream } from "./context.js";
+import { printable, unguarded } from "./output/sanitize.js";
 import { currentUser } from "./registry.js";
 
 /** Reads standard input line by line, on demand; never touches it unless asked. */
@@ -74,7 +75,8 @@ export function hiddenPrompt(ctx: CommandContext): ((message: string) => Promise
   return async (message) => {
     const { default: password } = await import("@inquirer/password");
     try {
-      return await password({ message }, { input: stdin, output: stdout as NodeJS.WritableStream });
+      // The prompt draws on the terminal itself: the real stream, and the message made printable.
+      return await password({ message: printable(message) }, { input: stdin, output: unguarded(stdout) as NodeJS.WritableStream });
     } catch (e) {
       if ((e as Error).name === "ExitPromptError") throw new InterruptedError("E_PIN_CANCELLED", "PIN entry cancelled (Ctrl-C): nothing was done");
       throw e;

@@ -534,7 +534,7 @@ describe.skipIf(!available)("expflow audit: no certificate for an unfinished run
     const { dir, path } = oneRecord(GOOD, SUB5, { status: "done\u001b]0;pwned\u0007" });
     const r = runCli(["audit", "validate", ID, "--registry", path], dir);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^Status +done\uFFFD\]0;pwned\uFFFD$/m);
+    expect(r.stdout).toMatch(/^Status +done\\u001b\]0;pwned\\u0007$/m);
     // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });

@@ -269,7 +269,7 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
       expect(r.code).toBe(0);
       // eslint-disable-next-line no-control-regex -- looking for control characters is the point
       expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
-      expect(r.stdout).toContain(format.length === 0 ? "red\uFFFD[31mflag\uFFFD" : "red\uFFFD\\[31mflag\uFFFD");
+      expect(r.stdout).toContain(format.length === 0 ? "red\\u001b[31mflag\\u0007" : "red\\\\u001b\\[31mflag\\\\u0007");
     }
   });
 
@@ -440,7 +440,7 @@ describe("expflow compare-scores: no rank for an unfinished run (issue 10)", () 
     const r = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean"]);
     expect(r.code).toBe(0);
     const note = r.stdout.trimEnd().split("\n").at(-1)!;
-    expect(note).toBe("2 unfinished experiments not ranked (1 finished\uFFFD[31m, 1 unknown); pass --status 'completed,finished\uFFFD[31m,unknown' to include them.");
+    expect(note).toBe("2 unfinished experiments not ranked (1 finished\\u001b[31m, 1 unknown); pass --status 'completed,finished\\u001b[31m,unknown' to include them.");
     expect(r.stdout).not.toContain("\u001b");
     const unknown = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--status", "unknown", "--json"]);
     expect(unknown.code).toBe(0);

@@ -19,7 +19,8 @@ import { formatOf } from "../context.js";
 import { renderAuditReport } from "../output/audit-report.js";
 import { renderJUnit } from "../output/junit.js";
 import type { Column } from "../output/render.js";
-import { formatNumber, printable, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
+import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
+import { printable } from "../output/sanitize.js";
 import type { ClearmlFlags } from "../clearml.js";
 import { openClearml } from "../clearml.js";
 import { openRegistry } from "../registry.js";
@@ -261,8 +262,8 @@ export async function auditValidateCommand(id: string, flags: AuditValidateFlags
     stdout.write(renderMarkdown(validation.checks, CHECK_COLUMNS));
   } else {
     const c = ctx.colors;
-    stdout.write(`${c.bold("Rules")}       ${active.pack.name} (${active.source})\n${c.bold("Experiment")}  ${experimentId}\n${c.bold("Status")}      ${statusText(experiment)}\n`);
-    if (subject.source) stdout.write(`${c.bold("Metrics")}     from ${subject.source}\n`);
+    stdout.write(`${c.bold("Rules")}       ${printable(`${active.pack.name} (${active.source})`)}\n${c.bold("Experiment")}  ${printable(experimentId)}\n${c.bold("Status")}      ${statusText(experiment)}\n`);
+    if (subject.source) stdout.write(`${c.bold("Metrics")}     from ${printable(subject.source)}\n`);
     stdout.write("\n");
     stdout.write(renderTable(validation.checks, CHECK_COLUMNS, c));
     const line = summary(validation);

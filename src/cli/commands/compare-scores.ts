@@ -11,7 +11,8 @@ import { formatOf } from "../context.js";
 import type { SelectionFlags } from "../filters.js";
 import { checkStatuses, filterOf } from "../filters.js";
 import type { Column } from "../output/render.js";
-import { formatNumber, printable, renderRows } from "../output/render.js";
+import { formatNumber, renderRows } from "../output/render.js";
+import { printable } from "../output/sanitize.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import { shellQuote } from "../../util/shell.js";
 
@@ -207,7 +208,7 @@ export function selectionNote(selection: StatusSelection): string | null {
 
 /** `completed`, `running or failed`, `created, running or failed`. */
 function statusesText(statuses: readonly string[]): string {
-  const words = statuses.map(printable);
+  const words = statuses.map((s) => printable(s));
   return words.length <= 1 ? (words[0] ?? "") : `${words.slice(0, -1).join(", ")} or ${words.at(-1)!}`;
 }
 

@@ -4,6 +4,7 @@ import { checkRegistry, compactRegistry } from "../../stores/local/maintenance.j
 import { assertRegistryFile } from "../../stores/local/registry-file.js";
 import type { CommandContext } from "../context.js";
 import { openRegistry } from "../registry.js";
+import { printable } from "../output/sanitize.js";
 import { guardContext } from "../security.js";
 
 function plural(n: number, word: string): string {
@@ -20,12 +21,12 @@ export function renderRegistryHealth(h: RegistryHealth): string {
     ["deleted", h.deleted],
     ["damaged", h.damaged.length],
   ];
-  const out = [`Registry ${h.path}`, ...rows.map(([k, v]) => `  ${k.padEnd(12)}${String(v).padStart(8)}`)];
-  for (const d of h.damaged) out.push(`  line ${d.line}: ${d.reason}`);
+  const out = [`Registry ${printable(h.path)}`, ...rows.map(([k, v]) => `  ${k.padEnd(12)}${String(v).padStart(8)}`)];
+  for (const d of h.damaged) out.push(`  line ${d.line}: ${printable(d.reason)}`);
   out.push(
     h.healthy
       ? "Healthy: every line is readable."
-      : `Damaged: ${plural(h.damaged.length, "line")} cannot be read and ${h.damaged.length === 1 ? "is" : "are"} skipped by every command; \`expflow registry compact\` moves them to ${h.path}.damaged.`,
+      : `Damaged: ${plural(h.damaged.length, "line")} cannot be read and ${h.damaged.length === 1 ? "is" : "are"} skipped by every command; \`expflow registry compact\` moves them to ${printable(h.path)}.damaged.`,
   );
   return `${out.join("\n")}\n`;
 }

@@ -15,6 +15,7 @@ import { checkStatuses } from "../filters.js";
 import type { Colors } from "../output/color.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows, renderTable } from "../output/render.js";
+import { printable } from "../output/sanitize.js";
 import { openRegistry } from "../registry.js";
 import { guardContext } from "../security.js";
 
@@ -179,7 +180,7 @@ export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry,
   const fields: [string, string | null][] = [
     ["id", e.id],
     ["name", e.name],
-    ["status", `${paintStatus(e.status, e.status, c)}${e.archived === true ? " (archived)" : ""}`],
+    ["status", `${paintStatus(e.status, printable(e.status), c)}${e.archived === true ? " (archived)" : ""}`],
     ["project", e.project],
     ["tags", e.tags.length > 0 ? e.tags.join(", ") : null],
     ["queue", text(record.queue)],
@@ -189,7 +190,8 @@ export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry,
     ["updated", text(record.updated_at) === null ? null : `${text(record.updated_at)}${rev}`],
     ["clearml task", text(record.clearml_task_id)],
   ];
-  for (const [label, value] of fields) if (value !== null) out.push(`${c.bold(label.padEnd(13))}${value}`);
+  // The status is painted, so it is made printable before; every other value here.
+  for (const [label, value] of fields) if (value !== null) out.push(`${c.bold(label.padEnd(13))}${label === "status" ? value : printable(value)}`);
 
   const names = Object.keys(e.metrics);
   out.push("", c.bold("Metrics"));
@@ -214,12 +216,12 @@ export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry,
   const params = Object.entries(e.params);
   out.push("", c.bold("Params"));
   if (params.length === 0) out.push("  (none)");
-  else for (const [k, v] of params) out.push(`  ${k} = ${v}`);
+  else for (const [k, v] of params) out.push(`  ${printable(k)} = ${printable(String(v))}`);
 
   out.push("", c.bold("History"));
   const history = Array.isArray(record.history) ? record.history : [];
   if (history.length === 0) out.push("  (no history recorded: written before expflow kept one, or by the earlier tool)");
-  for (const h of history) out.push(`  ${historyLine(h)}`);
+  for (const h of history) out.push(`  ${printable(historyLine(h))}`);
   return `${out.join("\n")}\n`;
 }
 

@@ -1,4 +1,5 @@
 import type { Colors } from "./color.js";
+import { csvCell, printable } from "./sanitize.js";
 
 /** Output formats every listing command offers. */
 export type Format = "table" | "json" | "csv" | "markdown";
@@ -32,16 +33,11 @@ export function formatNumber(n: number): string {
   return String(Number(n.toFixed(4)));
 }
 
-/** Text from data made safe for a terminal: control characters (C0, DEL, C1) become U+FFFD. */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "\uFFFD");
-}
-
 function humanCell(cell: Cell, missing: string): string {
   if (cell === null) return missing;
   if (typeof cell === "number") return formatNumber(cell);
-  return printable(cell.replace(/[\r\n\t]+/g, " "));
+  // Line breaks and tabs become spaces (one row per line); a lone CR is shown by printable().
+  return printable(cell.replace(/(?:\r?\n|\t)+/g, " "));
 }
 
 function truncate(text: string, width: number | undefined): string {
@@ -49,41 +45,63 @@ function truncate(text: string, width: number | undefined): string {
   return `${text.slice(0, Math.max(1, width - 1))}…`;
 }
 
-/** A plain-text table with a header row, columns separated by two spaces. */
+/**
+ * A plain-text table with a header row, columns separated by two spaces. Every text cell is made
+ * {@link printable} (line breaks and tabs become spaces). Widths are found in a loop, so a table
+ * of millions of rows renders (a spread into `Math.max` overflowed the stack from ~130,000).
+ */
 export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[], c: Colors, missing = "-"): string {
-  const cells = rows.map((r) => columns.map((col) => truncate(humanCell(col.get(r), missing), col.maxWidth)));
-  const widths = columns.map((col, i) => Math.max(col.header.length, ...cells.map((row) => row[i]!.length)));
+  const n = columns.length;
+  const headers = columns.map((col) => printable(col.header));
+  const widths = headers.map((h) => h.length);
+  // One flat array of cells (not an array per row): a million rows stay cheap for the collector.
+  const cells: string[] = new Array<string>(rows.length * n);
+  for (let r = 0; r < rows.length; r++) {
+    for (let i = 0; i < n; i++) {
+      const col = columns[i]!;
+      const text = truncate(humanCell(col.get(rows[r]!), missing), col.maxWidth);
+      cells[r * n + i] = text;
+      if (text.length > widths[i]!) widths[i] = text.length;
+    }
+  }
   const pad = (text: string, i: number): string =>
     columns[i]!.align === "right" ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
-  const lines = [c.bold(columns.map((col, i) => pad(col.header, i)).join("  ").trimEnd())];
-  rows.forEach((row, r) => {
-    const line = columns.map((col, i) => {
-      const text = pad(cells[r]![i]!, i);
-      return col.paint ? col.paint(row, text, c) : text;
-    });
-    lines.push(line.join("  ").trimEnd());
-  });
-  return `${lines.join("\n")}\n`;
+  const chunks = [`${c.bold(headers.map((h, i) => pad(h, i)).join("  ").trimEnd())}\n`];
+  let chunk = "";
+  for (let r = 0; r < rows.length; r++) {
+    let line = "";
+    for (let i = 0; i < n; i++) {
+      const col = columns[i]!;
+      const text = pad(cells[r * n + i]!, i);
+      line += (i > 0 ? "  " : "") + (col.paint ? col.paint(rows[r]!, text, c) : text);
+    }
+    chunk += `${line.trimEnd()}\n`;
+    if (r % 4096 === 4095) {
+      chunks.push(chunk);
+      chunk = "";
+    }
+  }
+  chunks.push(chunk);
+  return chunks.join("");
 }
 
-/** Quotes a CSV field when it holds a comma, quote or line break (RFC 4180). */
-export function csvField(cell: Cell): string {
-  if (cell === null) return "";
-  const text = typeof cell === "number" ? String(cell) : cell;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** CSV with a header row; numbers at full precision, missing values empty. */
+/**
+ * CSV with a header row; numbers at full precision, missing values empty, every field through
+ * {@link csvCell} (quoting, and a `'` before text a spreadsheet would run as a formula).
+ */
 export function renderCsv<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const lines = [columns.map((col) => csvField(col.key ?? col.header)).join(",")];
-  for (const row of rows) lines.push(columns.map((col) => csvField(col.get(row))).join(","));
+  const lines = [columns.map((col) => csvCell(col.key ?? col.header)).join(",")];
+  for (const row of rows) lines.push(columns.map((col) => csvCell(col.get(row))).join(","));
   return `${lines.join("\r\n")}\r\n`;
 }
 
-/** Escapes text for a Markdown table cell: no character can end the cell or start markup. */
+/**
+ * Escapes text for a Markdown table cell (or a heading): no character can end the cell, start
+ * markup or HTML (`|`, backticks, `<`, `&`, ... are escaped), and control characters are made
+ * {@link printable}.
+ */
 export function escapeMarkdownCell(text: string): string {
-  return text
-    .replace(/\r\n|\r|\n/g, " ")
+  return printable(text.replace(/\r?\n/g, " "))
     .replace(/[\\`*_{}[\]()<>#+!|~]/g, (ch) => `\\${ch}`)
     .replace(/&/g, "&amp;");
 }
