@@ -83,6 +83,13 @@ export interface FakeClearmlOptions {
   tokenLifetimeSec?: number;
   /** Port on 127.0.0.1. Default 0: an ephemeral port (tests always use that). */
   port?: number;
+  /**
+   * Reuse the ordered matches of a list query for its later pages while the number of tasks and
+   * of events stays the same, as a database's index spares it the full scan and sort. For the
+   * benchmark, whose tasks never change in place; tests leave it off (default), since they edit
+   * `tasks` directly.
+   */
+  memoizeQueries?: boolean;
 }
 
 /** One request as the fake received and answered it. */
@@ -398,6 +405,8 @@ export class FakeClearml {
   private readonly pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private closing = false;
   private closed: Promise<void> | undefined;
+  private readonly memoize: boolean;
+  private memo: { key: string; tasks: number; events: number; list: unknown[] } | undefined;
 
   private constructor(server: Server, url: string, options: FakeClearmlOptions) {
     this.server = server;
@@ -406,6 +415,7 @@ export class FakeClearml {
     this.secretKey = options.secretKey ?? FAKE_SECRET_KEY;
     this.apiVersion = options.apiVersion ?? DEFAULT_API_VERSION;
     this.latencyMs = options.latencyMs ?? 0;
+    this.memoize = options.memoizeQueries === true;
     this.tokenLifetimeSec = options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC;
     this.projects = structuredClone(options.projects ?? []);
     this.tasks = structuredClone(options.tasks ?? []);
@@ -872,6 +882,18 @@ export class FakeClearml {
     return { items: list.slice(0, MAX_PAGE_SIZE) };
   }
 
+  /** `compute()`, or its earlier result for the same query while tasks and events are unchanged (only with `memoizeQueries`). */
+  private memoized<T>(endpoint: string, q: ListQuery, compute: () => T[]): T[] {
+    if (!this.memoize) return compute();
+    const { page: _page, page_size: _pageSize, scroll_id: _scrollId, size: _size, refresh_scroll: _refresh, ...rest } = q;
+    const key = `${endpoint}\0${JSON.stringify(rest)}`;
+    const m = this.memo;
+    if (m !== undefined && m.key === key && m.tasks === this.tasks.length && m.events === this.events.length) return m.list as T[];
+    const list = compute();
+    this.memo = { key, tasks: this.tasks.length, events: this.events.length, list };
+    return list;
+  }
+
   private tasksGetAll(q: ListQuery): unknown {
     const endpoint = "tasks.get_all";
     this.checkFieldNames(endpoint, q, TASK_FIELDS);
@@ -897,7 +919,7 @@ export class FakeClearml {
       if (q.parent !== undefined && doc["parent"] !== q.parent) return false;
       return true;
     });
-    const { items, scrollId } = this.paginate(endpoint, () => this.order(matching() as unknown as Doc[], q.order_by), q);
+    const { items, scrollId } = this.paginate(endpoint, () => this.memoized(endpoint, q, () => this.order(matching() as unknown as Doc[], q.order_by)), q);
     const tasks = items.map((t) => (q.only_fields ? projectFields(t, q.only_fields) : structuredClone(t)));
     return scrollId === undefined ? { tasks } : { tasks, scroll_id: scrollId };
   }
