@@ -33,7 +33,7 @@ const tasks = [
   ...unarchived(lib.manyTasks(Number(tasksText), { project: scores.id, seed, namePrefix: "scores" })),
   ...unarchived(lib.manyTasks(Number(perTaskText), { project: perTask.id, seed: seed + 1, namePrefix: "pertask" })),
 ];
-const fake = await lib.FakeClearml.start({ projects: [scores, perTask], tasks, latencyMs: Number(latencyText) });
+const fake = await lib.FakeClearml.start({ projects: [scores, perTask], tasks, latencyMs: Number(latencyText), memoizeQueries: true });
 
 let elu = performance.eventLoopUtilization();
 process.on("message", (msg) => {

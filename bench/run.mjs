@@ -327,8 +327,8 @@ async function benchAppend(tmp) {
   return { single: summary(single), multi: summary(multi), large: summary(large) };
 }
 
-/** Requests of `clearml compare-scores` over `n` tasks: login, project lookup, then scroll pages until a short one (an exact multiple of 500 ends on an empty page). */
-const scrollRequests = (n) => 2 + Math.floor(n / CLEARML_PAGE) + 1;
+/** Requests of `clearml compare-scores` over `n` tasks: login, project lookup, then pages (page + page_size, ordered by created and id) until a short one (an exact multiple of 500 ends on an empty page). */
+const pageRequests = (n) => 2 + Math.floor(n / CLEARML_PAGE) + 1;
 /** Requests of the per-task pattern over `n` tasks: login, project lookup, id pages until a short one, then one per task. */
 const perTaskRequests = (n) => 2 + Math.floor(n / CLEARML_PAGE) + 1 + n;
 
@@ -436,7 +436,7 @@ async function benchClearml(tmp) {
     const C2 = { key: "C2", tasks: CLEARML_PERTASK_TASKS, args: [CLI, "clearml", "compare-scores", "--project", ready.projects.perTask, ...scoreArgs], cwd: tmp, env, okCodes: [0, 1] };
     const P = { key: "P", tasks: CLEARML_PERTASK_TASKS, args: [PER_TASK, ready.projects.perTask], cwd: tmp, env, okCodes: [0] };
     const specs = [C, C2, P];
-    const expected = { C: scrollRequests(CLEARML_TASKS), C2: scrollRequests(CLEARML_PERTASK_TASKS), P: perTaskRequests(CLEARML_PERTASK_TASKS) };
+    const expected = { C: pageRequests(CLEARML_TASKS), C2: pageRequests(CLEARML_PERTASK_TASKS), P: perTaskRequests(CLEARML_PERTASK_TASKS) };
 
     const warnings = [];
     const runs = Object.fromEntries(specs.map((s) => [s.key, { ms: [], requests: [], busyMs: [], byEndpoint: null }]));
@@ -816,7 +816,7 @@ function main(tmp, pin, append, clearml) {
     .map(([e, c]) => `${c} \`${e}\``)
     .join(" + ");
   const arithmetic =
-    `C's requests: 1 \`auth.login\` + 1 \`projects.get_all\` (the project lookup) + ${pages} \`tasks.get_all\` scroll pages = ${2 + pages} ` +
+    `C's requests: 1 \`auth.login\` + 1 \`projects.get_all\` (the project lookup) + ${pages} \`tasks.get_all\` pages (stateless: page + page_size 500, ordered by created then id) = ${2 + pages} ` +
     `(measured: ${endpoints}). The store asks for ${CLEARML_PAGE} tasks a page and stops on a page shorter than that: the server's answer carries ` +
     `no total. ` +
     (CLEARML_TASKS % CLEARML_PAGE === 0
@@ -828,7 +828,7 @@ function main(tmp, pin, append, clearml) {
   const breakdown =
     `Where C's median ${ms(cm.C.ms.median)} ms goes: ${ms(latencyMs)} ms is the added latency alone (${span(cm.C.requests)} sequential requests × ` +
     `${CLEARML_LATENCY} ms), ${ms(cm.C.busyMs.median)} ms the fake server's own work (its event loop busy: filtering and sorting the ` +
-    `${nText} tasks once when the scroll starts, then projecting, copying and serialising each page), and the rest, about ${ms(Math.max(0, cm.C.ms.median - latencyMs - cm.C.busyMs.median))} ms, ` +
+    `${nText} tasks once per listing, since it keeps the ordered matches of a query for its later pages while nothing changes, as an index spares a database the rescan, then projecting, copying and serialising each page), and the rest, about ${ms(Math.max(0, cm.C.ms.median - latencyMs - cm.C.busyMs.median))} ms, ` +
     `is the CLI's (Node start-up, about ${ms(coldStats.version.median)} ms as in Cold start, receiving and parsing the pages, ranking, writing ` +
     `the JSON) and the loopback transfer. The fake is no database: it scans and sorts in JavaScript ` +
     `and copies each answer, so its share may differ from an indexed server's; without it the median would be ` +

@@ -804,3 +804,171 @@ describe("expflow clearml tasks", () => {
     expect(u.stderr).toContain("'PDEBench'");
   });
 });
+
+// ---------------------------------------------------------------- issue 11: complete or loud
+
+describe("issue 11: a ClearML listing is complete or fails loudly", () => {
+  const LOST = fakeProject("Lost");
+  const LOST_TASKS = manyTasks(2_000, { project: LOST.id, seed: 23 });
+  const lost: FakeClearmlOptions = { projects: [LOST], tasks: LOST_TASKS };
+  const rankLost = ["compare-scores", "--project", "Lost", "--status", "completed,running,failed,cancelled,queued,created", "--include-archived", "--sort-by", "seg_total", "--json"];
+  const okEnvelope = (data: unknown): string =>
+    JSON.stringify({ meta: { id: "x", trx: "x", endpoint: { name: "x" }, result_code: 200, result_subcode: 0, result_msg: "OK", error_stack: null, error_data: {} }, data });
+
+  // Regression: a proxy's 502 after the server served page 2 made the scroll retry skip 500 tasks, exit 0.
+  it.each(["502", "drop"] as const)("the answer to page 2 lost (%s): all 2,000 tasks ranked, each once", async (kind) => {
+    await withFake(lost, async (f) => {
+      f.malformNext("tasks.get_all", kind, { skip: 2 });
+      const r = await clearml(rankLost, {}, f);
+      expect(r.code, r.stderr).toBe(0);
+      const out = rank(r.stdout);
+      expect(out.results).toHaveLength(2_000);
+      expect(new Set(ids(out))).toEqual(new Set(LOST_TASKS.map((t) => t.id)));
+      expect(r.stderr).not.toContain("internal error");
+    });
+  });
+
+  it("the answer to page 2 lost on every try: exit 4, never exit 0 with tasks missing", async () => {
+    await withFake(lost, async (f) => {
+      f.malformNext("tasks.get_all", "502", { skip: 2, times: 10 });
+      const r = await clearml(rankLost, {}, f);
+      expect(r.code).toBe(4);
+      expect(r.stdout).toBe("");
+      expect(jsonError(r.stderr).code).toBe("E_CLEARML_SERVER");
+    });
+  });
+
+  it("a server that repeats the same page: exit 4 E_CLEARML_LISTING after two pages", async () => {
+    await withFake(lost, async (f) => {
+      let first: string | undefined;
+      f.respondNext("tasks.get_all", (res, answer) => {
+        first ??= answer.text;
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(first);
+      }, Infinity);
+      const r = await clearml(rankLost, {}, f);
+      expect(r.code).toBe(4);
+      expect(r.stdout).toBe("");
+      expect(jsonError(r.stderr)).toMatchObject({ code: "E_CLEARML_LISTING" });
+      expect(f.count("tasks.get_all")).toBe(2);
+    });
+  });
+
+  it("a server that returns 200,000 tasks in one page: exit 4 at once", async () => {
+    await withFake(lost, async (f) => {
+      f.respondNext("tasks.get_all", (res) => {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(okEnvelope({ tasks: Array.from({ length: 200_000 }, (_, i) => ({ id: `t${i}`, project: LOST.id, status: "completed" })) }));
+      });
+      const r = await clearml(rankLost, {}, f);
+      expect(r.code).toBe(4);
+      expect(jsonError(r.stderr).message).toContain("200000 tasks where 500 were asked for");
+    });
+  });
+
+  it("an endless body: exit 4 naming the 256 MiB cap (today: memory without end)", async () => {
+    await withFake(lost, async (f) => {
+      f.respondNext("tasks.get_all", (res) => {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        const chunk = Buffer.alloc(1024 * 1024, 0x20);
+        const pump = (): void => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once("drain", pump);
+        };
+        res.write('{"meta": {"result_code": 200}, "data": {"tasks": [');
+        pump();
+      });
+      const r = await runCliAsync(["clearml", ...rankLost.filter((a) => a !== "--json")], { env: envOf(f), timeoutMs: 60_000 });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain("more than 256 MiB for tasks.get_all");
+      expect(r.stderr).not.toContain("internal error");
+    });
+  });
+
+  it("a redirect to another origin: exit 4 naming it; `status` never says the credentials work on its word", async () => {
+    const elsewhere = await FakeClearml.start({});
+    try {
+      // Whatever is asked, the other origin says yes.
+      elsewhere.respondNext("*", (res) => {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(okEnvelope({ token: "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjk5OTk5OTk5OTl9.c2ln", msg: "ClearML server", version: "9.9", api_version: "9.9" }));
+      }, Infinity);
+      await withFake(lost, async (f) => {
+        f.respondNext("*", (res) => {
+          res.writeHead(307, { Location: `${elsewhere.url}/v2.30/auth.login`, "Content-Length": "0" });
+          res.end();
+        }, Infinity);
+        const r = await clearml(["status"], {}, f);
+        expect(r.code).toBe(4);
+        expect(r.stdout).not.toMatch(/Credentials +work/);
+        expect(r.stderr).toContain(`redirect to ${elsewhere.url}`);
+        expect(r.stderr).toContain("expflow follows no redirects");
+        const j = await clearml(["status", "--json"], {}, f);
+        expect(j.code).toBe(4);
+        expect(JSON.parse(j.stdout)).toMatchObject({ credentials_ok: false, error: { code: "E_CLEARML_REDIRECT" } });
+      });
+      expect(elsewhere.count()).toBe(0);
+      elsewhere.takeViolations();
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  it("the HTTP reason phrase is never printed, with --verbose neither", async () => {
+    await withFake(lost, async (f) => {
+      f.respondNext("tasks.get_all", (res) => {
+        res.statusMessage = "Bad Gateway \u009b2J LEAKED-REASON";
+        res.writeHead(502, { "Content-Type": "text/plain" });
+        res.end("gone");
+      }, Infinity);
+      for (const extra of [[], ["--verbose"]]) {
+        const r = await clearml([...rankLost.filter((a) => a !== "--json"), ...extra], {}, f);
+        expect(r.code).toBe(4);
+        expect(r.stderr).toContain("HTTP 502");
+        expect(r.stderr).not.toContain("LEAKED-REASON");
+        expect(r.stderr).not.toContain("\u009b");
+      }
+    });
+  });
+
+  it("user information in CLEARML_API_HOST is never printed (nor sent), with --verbose neither", async () => {
+    const host = fake.url.replace("http://", "http://alice:pa55w0rd-XYZ@");
+    for (const extra of [[], ["--verbose"], ["--json"]]) {
+      const r = await clearml(["status", ...extra], { CLEARML_API_HOST: host });
+      expect(r.code, r.stderr).toBe(0);
+      expect(`${r.stdout}${r.stderr}`).not.toMatch(/alice|pa55w0rd/);
+    }
+    const gone = `http://alice:pa55w0rd-XYZ@127.0.0.1:${await closedPort()}`;
+    const r = await runCliAsync(["clearml", "status", "--verbose"], { env: { CLEARML_API_HOST: gone, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" }, timeoutMs: 20_000 });
+    expect(r.code).toBe(4);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/alice|pa55w0rd/);
+    const bad = await runCliAsync(["clearml", "status"], { env: { CLEARML_API_HOST: "http://alice:pa55w0rd-XYZ@[::1", CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" } });
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toContain("not a valid URL");
+    expect(`${bad.stdout}${bad.stderr}`).not.toMatch(/alice|pa55w0rd/);
+    expect(bad.stderr).not.toContain("internal error");
+  });
+
+  it.each([
+    ["a line holding only a secret", "api {\n  credentials {\n    sk-TOPSECRET-0123\n  }\n}\n", "line 3", "sk-"],
+    ["a bad escape next to a secret", 'api {\n  credentials { secret_key: "TOPSECRET\\q" }\n}\n', "line 2", "\\q"],
+    ["text after the closing brace", "{ api { } }\nTOPSECRET\n", "line 2", "'T'"],
+  ])("a clearml.conf parse error names the line, never its content: %s", async (_what, text, line, fragment) => {
+    const conf = join(tempDir(), "clearml.conf");
+    writeFileSync(conf, text);
+    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`cannot parse the ClearML configuration ${conf}: ${line}:`);
+    expect(r.stderr).not.toContain("TOPSECRET");
+    expect(r.stderr).not.toContain(fragment);
+  });
+
+  it("a clearml.conf nested 20,000 deep: exit 4 with a message, no stack trace", async () => {
+    const conf = join(tempDir(), "clearml.conf");
+    writeFileSync(conf, `${"a {\n".repeat(20_000)}${"}\n".repeat(20_000)}`);
+    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("nest deeper than 64 levels");
+    expect(r.stderr).not.toContain("internal error");
+  });
+});

@@ -40,6 +40,12 @@ export function clearmlStatusesFor(status: string): string[] {
 /** The page size: the server never returns more than 500 tasks per call. */
 export const CLEARML_PAGE_LIMIT = 500;
 
+/** The most tasks one listing reads before it fails (`E_CLEARML_LISTING`), unless `maxTasks` says otherwise. */
+export const DEFAULT_MAX_LIST_TASKS = 1_000_000;
+
+/** The order of a listing: `created` never changes and `id` is unique, so page boundaries do not move when tasks change. */
+const LIST_ORDER = Object.freeze(["created", "id"]);
+
 /** The fields fetched for every task: everything an Experiment needs, metrics included. */
 const TASK_FIELDS = Object.freeze(["id", "name", "status", "project", "tags", "system_tags", "created", "last_metrics", "hyperparams"]);
 
@@ -74,6 +80,11 @@ export interface ClearmlStoreOptions {
    * this off to fetch less (`get` always fetches them).
    */
   readonly listParams?: boolean;
+  /**
+   * The most tasks one listing reads (counting every task received, repeats included) before it
+   * fails with `E_CLEARML_LISTING` (exit 4). Default {@link DEFAULT_MAX_LIST_TASKS} (1,000,000).
+   */
+  readonly maxTasks?: number;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -163,8 +174,17 @@ export function experimentOfTask(task: RawTask, projectNames: ReadonlyMap<string
 
 /**
  * The ClearML server as a {@link Store}: experiments are tasks. A listing costs one request per
- * 500 tasks (scrolling, with metrics and parameters in the same answer), plus the project lookup
- * and the client's one login; never one request per task. Filters are applied on the server
+ * 500 tasks (stateless pages ordered by `created` then `id`, with metrics and parameters in the
+ * same answer), plus the project lookup and the client's one login; never one request per task.
+ *
+ * What a listing guarantees: every task that matches throughout the listing is listed exactly
+ * once, however often a page is retried; a task is never listed twice (repeats are dropped by
+ * id); tasks created during the listing sort last and are listed when they exist by the time the
+ * last page is read. Not guaranteed under concurrent changes: a task that leaves the selection
+ * (deleted, archived, status changed) while a later page is read shifts the tasks after it one
+ * place earlier, so one of them may fall between two pages; run the listing again for an exact
+ * snapshot. A listing fails (`E_CLEARML_LISTING`, exit 4) rather than end short when a page
+ * brings nothing new, holds more than was asked for, or the listing passes `maxTasks`. Filters are applied on the server
  * (`__$all` for all tags, `-archived` for archived tasks) and again in memory, the reference.
  */
 export class ClearmlStore implements Store {
@@ -175,6 +195,7 @@ export class ClearmlStore implements Store {
   readonly #pageSize: number;
   readonly #onProgress: ((fetched: number) => void) | undefined;
   readonly #listFields: readonly string[];
+  readonly #maxTasks: number;
 
   constructor(options: ClearmlStoreOptions) {
     this.#client = options.client;
@@ -185,6 +206,9 @@ export class ClearmlStore implements Store {
     this.#pageSize = size;
     this.#onProgress = options.onProgress;
     this.#listFields = options.listParams === false ? TASK_FIELDS.filter((f) => f !== "hyperparams") : TASK_FIELDS;
+    const max = options.maxTasks ?? DEFAULT_MAX_LIST_TASKS;
+    if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`maxTasks must be a positive integer, got ${max}`);
+    this.#maxTasks = max;
   }
 
   /**
@@ -249,7 +273,7 @@ export class ClearmlStore implements Store {
    * @throws {BackendError} from the client.
    */
   async *pages(filter: ExperimentFilter = {}): AsyncGenerator<Experiment[]> {
-    const body: Record<string, unknown> = { only_fields: [...this.#listFields], order_by: ["created", "id"] };
+    const body: Record<string, unknown> = { only_fields: [...this.#listFields], order_by: [...LIST_ORDER] };
     const statuses = filter.statuses ?? [];
     if (statuses.length > 0) {
       this.assertStatuses(statuses);
@@ -273,34 +297,45 @@ export class ClearmlStore implements Store {
     // A status that maps to no ClearML status (`dispatched`) selects nothing: no need to ask.
     if (statuses.length > 0 && (body.status as string[]).length === 0) return;
 
+    // Stateless pages (page + page_size, ordered by created then id), not a scroll: the server
+    // keeps one position per scroll and moves it before it answers, so retrying a page whose
+    // answer was lost would skip it. A page can be asked for again, by the client's retries, with
+    // the same answer.
     const seen = new Set<string>();
-    let scrollId: string | null = null;
-    let fetched = 0;
-    for (;;) {
-      const data: { tasks?: RawTask[]; scroll_id?: unknown } = await this.#client.call("tasks.get_all", { ...body, scroll_id: scrollId, size: this.#pageSize });
+    let received = 0;
+    for (let pageNo = 0; ; pageNo++) {
+      const data: { tasks?: RawTask[] } = await this.#client.call("tasks.get_all", { ...body, page: pageNo, page_size: this.#pageSize });
       const tasks = Array.isArray(data.tasks) ? data.tasks : [];
-      fetched += tasks.length;
-      this.#onProgress?.(fetched);
+      if (tasks.length > this.#pageSize) {
+        throw this.#listingError(`answered page ${pageNo} with ${tasks.length} tasks where ${this.#pageSize} were asked for, so its pages cannot be trusted`, seen.size);
+      }
+      received += tasks.length;
       const page: Experiment[] = [];
       const unknownProjects = new Set<string>();
+      let fresh = 0;
       for (const t of tasks) {
+        // A task that entered the selection meanwhile shifts later ones: a repeat is dropped by id.
         if (typeof t.id !== "string" || seen.has(t.id)) continue;
         seen.add(t.id);
+        fresh += 1;
         const e = experimentOfTask(t, projectNames);
         if (filter.project !== undefined && typeof t.project === "string" && !projectNames.has(t.project)) unknownProjects.add(t.project);
         // The in-memory filter is the reference: a server that ignored a filter key cannot widen the selection.
         if (matchesFilter(e, filter)) page.push(e);
       }
+      this.#onProgress?.(seen.size);
       if (unknownProjects.size > 0) this.#warn(`the server returned ${unknownProjects.size === 1 ? "a task" : "tasks"} of another project (${[...unknownProjects].join(", ")}); left out`);
       if (page.length > 0) yield page;
       if (tasks.length < this.#pageSize) return;
-      if (typeof data.scroll_id !== "string" || data.scroll_id === "") {
-        throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.location} did not return a scroll id for tasks.get_all, so the listing cannot continue past ${fetched} tasks`, {
-          hint: "the server may be too old for expflow (scrolling needs ClearML server 1.1 or later)",
-        });
-      }
-      scrollId = data.scroll_id;
+      if (fresh === 0) throw this.#listingError(`answered page ${pageNo} with only tasks it had already sent (it may ignore paging)`, seen.size);
+      if (received > this.#maxTasks) throw this.#listingError(`sent ${received} tasks and had not finished: more than the limit of ${this.#maxTasks} a listing may read`, seen.size);
     }
+  }
+
+  #listingError(what: string, listed: number): BackendError {
+    return new BackendError("E_CLEARML_LISTING", `ClearML at ${this.location} ${what}; the listing stopped after ${listed} distinct tasks, incomplete`, {
+      hint: "check that CLEARML_API_HOST names a ClearML API server (not a proxy or another service); a larger project needs the store's maxTasks option",
+    });
   }
 
   /**

@@ -39,6 +39,13 @@ export interface ClearmlClientOptions {
   readonly now?: () => number;
   /** Called after every HTTP exchange (for `--verbose`). */
   readonly onRequest?: (info: RequestInfo) => void;
+  /**
+   * The largest response body read, in bytes. Default {@link DEFAULT_MAX_RESPONSE_BYTES} (256 MiB).
+   * A longer answer (or one announcing more in `Content-Length`) is refused with
+   * `E_CLEARML_TOO_LARGE` as soon as it passes the cap: the body is read as a stream and never
+   * held beyond it.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 /** How a call may be repeated. */
@@ -53,6 +60,8 @@ interface Envelope {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** The default cap on a response body: 256 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 const DEFAULT_MAX_RETRIES = 2;
 const BASE_DELAY_MS = 250;
 const MAX_DELAY_MS = 4_000;
@@ -78,22 +87,29 @@ export function displayUrl(url: string): string {
     u.password = "";
     return u.toString().replace(/\/+$/, "");
   } catch {
-    return url.replace(/\/\/[^/@]*@/, "//");
+    // Not a URL: drop everything up to the last `@` of the authority, whatever it holds.
+    return url.replace(/^([^:/]*:\/\/)[^/]*@/, "$1").replace(/\/+$/, "");
   }
+}
+
+/** `n` bytes as MiB (or KiB, or bytes) for messages. */
+function sizeText(n: number): string {
+  if (n >= 1024 * 1024) return `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
+  if (n >= 1024) return `${Math.round((n / 1024) * 10) / 10} KiB`;
+  return `${n} bytes`;
 }
 
 /** Why a request got no answer: an error code (`ECONNREFUSED`), `timeout`, or the innermost message. */
 function connectionCode(e: unknown): string {
   let cur: unknown = e;
-  let message = "connection error";
   for (let depth = 0; depth < 5 && cur instanceof Error; depth++) {
     const code = (cur as NodeJS.ErrnoException).code;
-    if (typeof code === "string") return code;
+    // Only a plain code (`ECONNREFUSED`): never a message, which may quote the URL with its user information.
+    if (typeof code === "string" && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
     if (cur.name === "TimeoutError" || cur.name === "AbortError") return "timeout";
-    if (cur.message && cur.message !== "fetch failed") message = cur.message.slice(0, 120);
     cur = (cur as { cause?: unknown }).cause;
   }
-  return message;
+  return "connection error";
 }
 
 function decodeJwtExp(token: string): number | null {
@@ -130,13 +146,32 @@ export class ClearmlClient {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #onRequest: ((info: RequestInfo) => void) | undefined;
+  readonly #maxResponseBytes: number;
   #token: Promise<string> | undefined;
   #tokenValue: string | undefined;
   #tokenExpires: number | null = null;
 
+  /**
+   * @throws {BackendError} `E_CLEARML_CONFIG` (exit 4) when `apiServer` is not an http(s) URL
+   *   (without quoting it: it may hold user information).
+   */
   constructor(options: ClearmlClientOptions) {
-    this.#base = options.apiServer.replace(/\/+$/, "");
-    this.server = displayUrl(this.#base);
+    let base: URL;
+    try {
+      base = new URL(options.apiServer.trim());
+    } catch {
+      throw new BackendError("E_CLEARML_CONFIG", "the ClearML API server is not a valid URL", { hint: "set CLEARML_API_HOST (or api.api_server in clearml.conf) to the API server, e.g. http://localhost:8008" });
+    }
+    if (base.protocol !== "http:" && base.protocol !== "https:") {
+      throw new BackendError("E_CLEARML_CONFIG", `the ClearML API server must be an http:// or https:// URL, not ${base.protocol.replace(/[^a-z0-9+.-]/gi, "")}`, { hint: "set CLEARML_API_HOST (or api.api_server in clearml.conf) to the API server, e.g. http://localhost:8008" });
+    }
+    // User information in the URL is never sent (ClearML logs in with keys) and never printed.
+    base.username = "";
+    base.password = "";
+    base.search = "";
+    base.hash = "";
+    this.#base = base.toString().replace(/\/+$/, "");
+    this.server = this.#base;
     this.#basic = `Basic ${Buffer.from(`${options.accessKey}:${options.secretKey}`).toString("base64")}`;
     this.#secrets = [options.accessKey, options.secretKey].filter((s) => s.length >= 4);
     this.#version = options.apiVersion;
@@ -147,6 +182,9 @@ export class ClearmlClient {
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
     this.#onRequest = options.onRequest;
+    const cap = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!(Number.isInteger(cap) && cap >= 1)) throw new RangeError(`maxResponseBytes must be a positive integer, got ${cap}`);
+    this.#maxResponseBytes = cap;
   }
 
   /**
@@ -155,7 +193,8 @@ export class ClearmlClient {
    * @throws {ClearmlBackendError} and the other classes of {@link clearmlError} for error
    *   answers; `BackendError` `E_CLEARML_UNREACHABLE` / `E_CLEARML_TIMEOUT` when no answer comes
    *   (after the retries a read gets), `E_CLEARML_BAD_RESPONSE` for an answer that is not a
-   *   ClearML envelope.
+   *   ClearML envelope, `E_CLEARML_TOO_LARGE` for a body past `maxResponseBytes`,
+   *   `E_CLEARML_REDIRECT` for a redirect (none is followed). All exit 4.
    */
   async call<T = unknown>(endpoint: string, body: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
     return this.#authorised<T>(endpoint, JSON.stringify(body), "application/json", options.idempotent ?? true);
@@ -250,7 +289,7 @@ export class ClearmlClient {
     if (e.details !== undefined) return clearmlError(e.details, this.server);
     if (e.status !== null) {
       // A 5xx without a usable envelope.
-      return new ClearmlBackendError("E_CLEARML_SERVER", `ClearML at ${this.server} failed on ${endpoint}${tries} (HTTP ${e.status}: ${e.reason})`, {
+      return new ClearmlBackendError("E_CLEARML_SERVER", `ClearML at ${this.server} failed on ${endpoint}${tries} (HTTP ${e.status}, not a ClearML answer)`, {
         endpoint,
         resultCode: e.status,
         resultSubcode: 0,
@@ -267,15 +306,73 @@ export class ClearmlClient {
     });
   }
 
+  /** The refusal of a redirect, naming where it pointed (its origin only: no path, no user information). */
+  #redirectError(endpoint: string, response: Response): BackendError {
+    const location = response.headers.get("location");
+    let target = "an undisclosed location";
+    let sameOrigin = false;
+    if (location !== null) {
+      try {
+        const to = new URL(location, `${this.#base}/`);
+        target = to.origin === "null" ? "a location that is not a web origin" : to.origin;
+        sameOrigin = to.origin === new URL(this.#base).origin;
+      } catch {
+        target = "a location that is not a URL";
+      }
+    }
+    const status = response.status >= 300 && response.status < 400 ? `HTTP ${response.status}` : "a redirect";
+    return new BackendError(
+      "E_CLEARML_REDIRECT",
+      `ClearML at ${this.server} answered ${endpoint} with a redirect to ${sameOrigin ? "another path on the same server" : target} (${status}); expflow follows no redirects`,
+      { hint: sameOrigin ? "set CLEARML_API_HOST (or api.api_server) to the API server's own URL" : `set CLEARML_API_HOST (or api.api_server) to the API server itself; if ${target} is it, name it directly` },
+    );
+  }
+
+  /** Reads the body as a stream, refusing it as soon as it passes the cap. */
+  async #readBody(endpoint: string, response: Response): Promise<string> {
+    const cap = this.#maxResponseBytes;
+    const tooLarge = (): BackendError =>
+      new BackendError("E_CLEARML_TOO_LARGE", `ClearML at ${this.server} sent more than ${sizeText(cap)} for ${endpoint}, the cap on a response body; the answer was dropped`, {
+        hint: "a listing asks for 500 tasks at a time, which is far below the cap: check what answers at this URL (a proxy, another service)",
+      });
+    const announced = Number(response.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(announced) && announced > cap) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    if (response.body === null) return "";
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > cap) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    return Buffer.concat(chunks, total).toString("utf8");
+  }
+
   async #attempt(endpoint: string, url: string, body: string, contentType: string, authorization: string | undefined): Promise<unknown> {
     const headers: Record<string, string> = { "Content-Type": contentType, Accept: "application/json" };
     if (authorization !== undefined) headers.Authorization = authorization;
     let response: Response;
     let text: string;
     try {
-      response = await this.#fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(this.#timeoutMs) });
-      text = await response.text();
+      // No redirect is followed: the API server never redirects, and whoever answers at the
+      // other end of one would be trusted with the token and asked for the data.
+      response = await this.#fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(this.#timeoutMs), redirect: "manual" });
+      if ((response.status >= 300 && response.status < 400) || response.type === "opaqueredirect") {
+        await response.body?.cancel().catch(() => undefined);
+        throw this.#redirectError(endpoint, response);
+      }
+      text = await this.#readBody(endpoint, response);
     } catch (e) {
+      if (e instanceof ExpflowError) throw e;
       const code = connectionCode(e);
       // Only failures that may pass are retried: not a wrong host name, a refused port or a bad URL.
       throw new AttemptError(code, TRANSIENT.has(code), null);
@@ -290,7 +387,8 @@ export class ClearmlClient {
       envelope = undefined;
     }
     if (envelope === undefined) {
-      if (response.status >= 500) throw new AttemptError(response.statusText || "no ClearML envelope", true, response.status);
+      // Never the reason phrase: it is the other end's free text (a proxy's), not ClearML's.
+      if (response.status >= 500) throw new AttemptError("no ClearML envelope", true, response.status);
       throw new BackendError(
         "E_CLEARML_BAD_RESPONSE",
         `ClearML at ${this.server} gave an answer to ${endpoint} that is not a ClearML API response (HTTP ${response.status}${text.length === 0 ? ", empty body" : ""})`,

@@ -8,7 +8,10 @@
  * Pure: text in, a plain object out.
  */
 
-/** A parse error with its 1-based line. */
+/** How deep objects and arrays may nest in a `clearml.conf` (real files nest 4 or 5 levels). */
+export const MAX_CONF_DEPTH = 64;
+
+/** A parse error with its 1-based line. Its message never quotes the file (a secret may be on that line). */
 export class ConfSyntaxError extends Error {
   constructor(
     message: string,
@@ -28,6 +31,7 @@ const KEY_STOP = new Set([" ", "\t", "\r", "\n", "=", ":", "{", "}", "[", "]", "
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly s: string) {}
 
   private line(): number {
@@ -67,7 +71,7 @@ class Parser {
       this.i++;
       const o = this.members("}");
       this.skip(true);
-      if (this.i < this.s.length) this.fail(`unexpected '${this.s[this.i]}' after the closing '}'`);
+      if (this.i < this.s.length) this.fail("unexpected text after the closing '}'");
       return o;
     }
     return this.members(undefined);
@@ -86,7 +90,7 @@ class Parser {
         this.i++;
         return out;
       }
-      if (c === "}" || c === "]") this.fail(`unexpected '${c}'`);
+      if (c === "}" || c === "]") this.fail(c === "}" ? "unexpected '}'" : "unexpected ']'");
       const path = this.keyPath();
       this.skip(false, false);
       const sep = this.s[this.i];
@@ -94,7 +98,7 @@ class Parser {
         this.i++;
         this.skip(false, false);
       } else if (sep !== "{") {
-        this.fail(`expected '=', ':' or '{' after the key '${path.join(".")}'`);
+        this.fail("expected '=', ':' or '{' after a key");
       }
       const value = this.value();
       assign(out, path, value);
@@ -111,7 +115,7 @@ class Parser {
           part += this.s[this.i];
           this.i++;
         }
-        if (part === "") this.fail(`expected a key, found '${this.s[this.i] ?? "end of file"}'`);
+        if (part === "") this.fail("expected a key");
       }
       parts.push(part);
       if (this.s[this.i] === ".") {
@@ -153,7 +157,7 @@ class Parser {
           this.i += 6;
           continue;
         }
-        if (n === undefined || map[n] === undefined) this.fail(`bad escape '\\${n ?? ""}'`);
+        if (n === undefined || map[n] === undefined) this.fail("bad escape in a quoted string");
         out += map[n]!;
         this.i += 2;
         continue;
@@ -165,13 +169,12 @@ class Parser {
 
   private value(): ConfValue {
     const c = this.s[this.i];
-    if (c === "{") {
+    if (c === "{" || c === "[") {
+      if (++this.depth > MAX_CONF_DEPTH) this.fail(`objects and arrays nest deeper than ${MAX_CONF_DEPTH} levels`);
       this.i++;
-      return this.members("}");
-    }
-    if (c === "[") {
-      this.i++;
-      return this.array();
+      const v = c === "{" ? this.members("}") : this.array();
+      this.depth--;
+      return v;
     }
     if (c === '"') {
       const q = this.quoted();

@@ -83,6 +83,13 @@ export interface FakeClearmlOptions {
   tokenLifetimeSec?: number;
   /** Port on 127.0.0.1. Default 0: an ephemeral port (tests always use that). */
   port?: number;
+  /**
+   * Reuse the ordered matches of a list query for its later pages while the number of tasks and
+   * of events stays the same, as a database's index spares it the full scan and sort. For the
+   * benchmark, whose tasks never change in place; tests leave it off (default), since they edit
+   * `tasks` directly.
+   */
+  memoizeQueries?: boolean;
 }
 
 /** One request as the fake received and answered it. */
@@ -134,13 +141,20 @@ interface Route {
   version: string | null;
 }
 
+/** A scroll's state as the real server keeps it (in Redis): only a position; the query is re-run from each request's body. */
 interface Scroll {
-  endpoint: string;
   position: number;
   expires: number;
-  /** The ordered matches when the scroll started: later pages read on from here, as a database cursor does. */
-  snapshot: unknown[];
 }
+
+/** How an answer is lost or garbled after the call was processed (see {@link FakeClearml.malformNext}). */
+export type Malformation = "malformed" | "no-envelope" | "drop" | "502" | "hang";
+
+/**
+ * Writes the answer itself, after the call was processed: `answer` is the envelope the fake would
+ * have sent, `data` its `data`. For hostile answers (redirects, endless bodies, repeated pages).
+ */
+export type Responder = (res: ServerResponse, answer: { text: string; data: unknown; status: number }) => void;
 
 /** Body of the list calls after validation (tasks.get_all, projects.get_all). */
 interface ListQuery {
@@ -384,12 +398,15 @@ export class FakeClearml {
   private readonly tokens = new Map<string, number>();
   private readonly scrolls = new Map<string, Scroll>();
   private readonly failures: { endpoint: string; error: FakeError; remaining: number }[] = [];
-  private readonly malformations: { endpoint: string; kind: "malformed" | "no-envelope" | "drop" }[] = [];
+  private readonly malformations: { endpoint: string; kind: Malformation; remaining: number; skip: number }[] = [];
+  private readonly responders: { endpoint: string; respond: Responder; remaining: number }[] = [];
   /** `${task}\0${md5(metric)}\0${md5(variant)}` -> timestamp of the event that set `value`. */
   private readonly lastTimestamps = new Map<string, number>();
   private readonly pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private closing = false;
   private closed: Promise<void> | undefined;
+  private readonly memoize: boolean;
+  private memo: { key: string; tasks: number; events: number; list: unknown[] } | undefined;
 
   private constructor(server: Server, url: string, options: FakeClearmlOptions) {
     this.server = server;
@@ -398,6 +415,7 @@ export class FakeClearml {
     this.secretKey = options.secretKey ?? FAKE_SECRET_KEY;
     this.apiVersion = options.apiVersion ?? DEFAULT_API_VERSION;
     this.latencyMs = options.latencyMs ?? 0;
+    this.memoize = options.memoizeQueries === true;
     this.tokenLifetimeSec = options.tokenLifetimeSec ?? DEFAULT_TOKEN_LIFETIME_SEC;
     this.projects = structuredClone(options.projects ?? []);
     this.tasks = structuredClone(options.tasks ?? []);
@@ -469,11 +487,21 @@ export class FakeClearml {
   /**
    * The next call to `endpoint` (or `"*"`) is processed as usual (its side effects happen, as
    * when a real answer is lost on the way back) and then answers 200 with a body that is not
-   * JSON ("malformed"), with JSON lacking the envelope ("no-envelope": the bare `data`), or
-   * closes the socket without answering ("drop").
+   * JSON ("malformed"), with JSON lacking the envelope ("no-envelope": the bare `data`), answers
+   * 502 with a proxy's HTML page ("502"), closes the socket without answering ("drop"), or never
+   * answers at all until the client gives up ("hang"). `skip` calls pass untouched first (lose
+   * the answer to page 2: `skip: 2`); `times` (default 1) calls are affected after them.
    */
-  malformNext(endpoint: string, kind: "malformed" | "no-envelope" | "drop"): void {
-    this.malformations.push({ endpoint, kind });
+  malformNext(endpoint: string, kind: Malformation, options: { skip?: number; times?: number } = {}): void {
+    this.malformations.push({ endpoint, kind, remaining: options.times ?? 1, skip: options.skip ?? 0 });
+  }
+
+  /**
+   * The next `times` (default 1; `Infinity` for every) calls to `endpoint` (or `"*"`) are
+   * processed as usual and then answered by `respond`, which writes the whole response.
+   */
+  respondNext(endpoint: string, respond: Responder, times = 1): void {
+    this.responders.push({ endpoint, respond, remaining: times });
   }
 
   /** Every token issued so far becomes invalid (401/30 "Invalid token"), as when a token expires mid-run. */
@@ -554,6 +582,27 @@ export class FakeClearml {
       res.destroy();
       return;
     }
+    if (malformation?.kind === "hang") {
+      // The answer never comes; close() (or the client's timeout) ends the socket.
+      this.requests.push(rec);
+      return;
+    }
+    if (malformation?.kind === "502") {
+      rec.status = 502;
+      this.requests.push(rec);
+      if (res.destroyed) return;
+      const page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n";
+      res.writeHead(502, { "Content-Type": "text/html", "Content-Length": Buffer.byteLength(page) });
+      res.end(page);
+      return;
+    }
+    const responder = route ? this.take(this.responders, route.endpoint) : undefined;
+    if (responder) {
+      rec.status = outcome.status;
+      this.requests.push(rec);
+      if (!res.destroyed) responder.respond(res, { text: JSON.stringify(this.envelope(route, endpoint, outcome)), data: outcome.data, status: outcome.status });
+      return;
+    }
     let text: string;
     if (malformation?.kind === "malformed") text = '{"meta": {"id": "' + randomBytes(4).toString("hex") + '", "result_code": 200, "data": {';
     else if (malformation?.kind === "no-envelope") text = JSON.stringify(outcome.data);
@@ -586,11 +635,15 @@ export class FakeClearml {
     };
   }
 
-  /** Removes and returns the first queued entry for `endpoint` or "*" (decrementing `remaining` where it has one). */
-  private take<T extends { endpoint: string; remaining?: number }>(queue: T[], endpoint: string): T | undefined {
+  /** Removes and returns the first queued entry for `endpoint` or "*" (decrementing `remaining` where it has one; passing `skip` calls first). */
+  private take<T extends { endpoint: string; remaining?: number; skip?: number }>(queue: T[], endpoint: string): T | undefined {
     const i = queue.findIndex((q) => q.endpoint === endpoint || q.endpoint === "*");
     const entry = queue[i];
     if (entry === undefined) return undefined;
+    if (entry.skip !== undefined && entry.skip > 0) {
+      entry.skip -= 1;
+      return undefined;
+    }
     if (entry.remaining === undefined || entry.remaining <= 1) queue.splice(i, 1);
     else entry.remaining -= 1;
     return entry;
@@ -792,26 +845,30 @@ export class FakeClearml {
       return MAX_PAGE_SIZE;
     };
     if ("scroll_id" in q) {
+      // As the real server (apiserver/database/model/base.py, get_data_with_scroll_support): ONE
+      // scroll id per listing; an unknown or expired id silently starts a new scroll at 0; the
+      // query is re-run from this request's body at the saved position; the new position is
+      // saved BEFORE the answer is sent (so a lost answer's page is skipped by a retry); `size`
+      // is not capped.
       if (!ordered) this.violations.push(`${endpoint}: scrolling without order_by (pass one for a stable order)`);
-      if (q.size === undefined) this.violations.push(`${endpoint}: scroll without size`);
-      const size = cap(q.size ?? MAX_PAGE_SIZE, "size");
-      let position = 0;
-      let list: T[] | undefined;
-      if (q.scroll_id !== null && q.scroll_id !== undefined) {
-        const state = this.scrolls.get(q.scroll_id);
-        this.scrolls.delete(q.scroll_id);
-        if (!state || state.endpoint !== endpoint || Date.now() >= state.expires) throw new ApiError(400, 1104, "Invalid scroll id", { scroll_id: q.scroll_id });
-        position = state.position;
-        list = state.snapshot as T[];
+      if (q.size === undefined) throw new ApiError(400, 12, "Validation error: Integer size parameter greater than 1 should be provided when working with scroll");
+      const size = q.size;
+      let id = typeof q.scroll_id === "string" ? q.scroll_id : undefined;
+      let state = id === undefined ? undefined : this.scrolls.get(id);
+      if (state === undefined || Date.now() >= state.expires) {
+        id = randomBytes(16).toString("hex");
+        state = { position: 0, expires: 0 };
       }
-      // refresh_scroll re-queries what the scroll already returned, from the start.
-      if (list === undefined || q.refresh_scroll === true) list = query();
-      const start = q.refresh_scroll === true ? 0 : position;
-      const count = q.refresh_scroll === true ? Math.min(Math.max(position, size), MAX_PAGE_SIZE) : size;
-      const items = list.slice(start, start + count);
-      const scrollId = randomBytes(16).toString("hex");
-      this.scrolls.set(scrollId, { endpoint, position: start + items.length, expires: Date.now() + SCROLL_TTL_MS, snapshot: list });
-      return { items, scrollId };
+      let count = size;
+      if (q.refresh_scroll === true) {
+        count = Math.max(state.position, size);
+        state.position = 0;
+      }
+      const items = query().slice(state.position, state.position + count);
+      state.position += items.length;
+      state.expires = Date.now() + SCROLL_TTL_MS;
+      this.scrolls.set(id as string, state);
+      return { items, scrollId: id as string };
     }
     if (q.size !== undefined) this.violations.push(`${endpoint}: size without scroll_id is ignored by the server (send "scroll_id": null to start a scroll)`);
     const list = query();
@@ -823,6 +880,18 @@ export class FakeClearml {
     }
     if (list.length > MAX_PAGE_SIZE) this.violations.push(`${endpoint}: an unpaged call matched ${list.length}; the server returns only the first ${MAX_PAGE_SIZE} (page or scroll)`);
     return { items: list.slice(0, MAX_PAGE_SIZE) };
+  }
+
+  /** `compute()`, or its earlier result for the same query while tasks and events are unchanged (only with `memoizeQueries`). */
+  private memoized<T>(endpoint: string, q: ListQuery, compute: () => T[]): T[] {
+    if (!this.memoize) return compute();
+    const { page: _page, page_size: _pageSize, scroll_id: _scrollId, size: _size, refresh_scroll: _refresh, ...rest } = q;
+    const key = `${endpoint}\0${JSON.stringify(rest)}`;
+    const m = this.memo;
+    if (m !== undefined && m.key === key && m.tasks === this.tasks.length && m.events === this.events.length) return m.list as T[];
+    const list = compute();
+    this.memo = { key, tasks: this.tasks.length, events: this.events.length, list };
+    return list;
   }
 
   private tasksGetAll(q: ListQuery): unknown {
@@ -850,7 +919,7 @@ export class FakeClearml {
       if (q.parent !== undefined && doc["parent"] !== q.parent) return false;
       return true;
     });
-    const { items, scrollId } = this.paginate(endpoint, () => this.order(matching() as unknown as Doc[], q.order_by), q);
+    const { items, scrollId } = this.paginate(endpoint, () => this.memoized(endpoint, q, () => this.order(matching() as unknown as Doc[], q.order_by)), q);
     const tasks = items.map((t) => (q.only_fields ? projectFields(t, q.only_fields) : structuredClone(t)));
     return scrollId === undefined ? { tasks } : { tasks, scroll_id: scrollId };
   }

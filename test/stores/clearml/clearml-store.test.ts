@@ -266,8 +266,9 @@ describe("ClearmlStore: paging", () => {
     expect(fake.count("auth.login")).toBe(1);
     expect(fake.count("projects.get_all")).toBe(1);
     expect(fake.count("tasks.get_all")).toBe(3);
-    const sizes = fake.requests.filter((r) => r.endpoint === "tasks.get_all").map((r) => (r.body as { size: number }).size);
-    expect(sizes).toEqual([500, 500, 500]);
+    const pages = fake.requests.filter((r) => r.endpoint === "tasks.get_all").map((r) => r.body as { page: number; page_size: number; order_by: string[] });
+    expect(pages.map((b) => [b.page, b.page_size])).toEqual([[0, 500], [1, 500], [2, 500]]);
+    expect(pages.every((b) => JSON.stringify(b.order_by) === JSON.stringify(["created", "id"]))).toBe(true);
   });
 
   it("exactly 1,000 tasks: a third, empty page ends the listing", async () => {

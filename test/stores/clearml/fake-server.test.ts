@@ -352,33 +352,63 @@ describe("paging and scrolling", () => {
     expect(f.takeViolations()).toEqual([expect.stringContaining("unpaged call matched 1200")]);
   });
 
-  it("scrolls 1,200 tasks in three calls (500, 500, 200) and refuses an unknown or used scroll id with 400/1104", async () => {
+  it("scrolls 1,200 tasks in three calls (500, 500, 200) under ONE scroll id, as the real server does", async () => {
     const f = await start(world());
     const token = await login(f);
     f.resetCounts();
     const sizes: number[] = [];
     const ids: string[] = [];
+    const scrollIds = new Set<string>();
     let scrollId: string | null = null;
-    const used: string[] = [];
     for (;;) {
       const r = await getAll(f, { scroll_id: scrollId, size: 500, order_by: ["-last_update"], only_fields: ["id"] }, token);
       expect(r.status).toBe(200);
       const batch = r.json.data.tasks as { id: string }[];
       sizes.push(batch.length);
       ids.push(...batch.map((t) => t.id));
-      if (scrollId !== null) used.push(scrollId);
       expect(typeof r.json.data.scroll_id).toBe("string");
-      expect(r.json.data.scroll_id).not.toBe(scrollId);
       scrollId = r.json.data.scroll_id as string;
+      scrollIds.add(scrollId);
       if (batch.length < 500) break;
     }
     expect(sizes).toEqual([500, 500, 200]);
+    expect(scrollIds.size).toBe(1);
     expect(f.count("tasks.get_all")).toBe(3);
     expect(new Set(ids).size).toBe(1_200);
-    for (const bad of ["no-such-scroll", used[0] ?? ""]) {
-      const r = await getAll(f, { scroll_id: bad, size: 500, order_by: ["-last_update"] }, token);
-      expect([r.status, r.json.meta.result_subcode, r.json.meta.result_msg]).toEqual([400, 1104, "Invalid scroll id"]);
-    }
+  });
+
+  it("an unknown scroll id silently starts again at 0 (no error), and scroll size is not capped at 500", async () => {
+    const f = await start(world());
+    const token = await login(f);
+    const first = await getAll(f, { scroll_id: "no-such-scroll", size: 3, order_by: ["created"], only_fields: ["name"] }, token);
+    expect(first.status).toBe(200);
+    expect(names(first)).toEqual((f.tasks as FakeTask[]).slice(0, 3).map((t) => t.name));
+    expect(first.json.data.scroll_id).not.toBe("no-such-scroll");
+    const big = await getAll(f, { scroll_id: null, size: 1_000, order_by: ["created"], only_fields: ["id"] }, token);
+    expect(big.json.data.tasks).toHaveLength(1_000);
+  });
+
+  it("saves the position before answering: the retry of a lost scroll answer returns the NEXT page (the bug stateless paging avoids)", async () => {
+    const f = await start(world());
+    const token = await login(f);
+    const r1 = await getAll(f, { scroll_id: null, size: 500, order_by: ["created"], only_fields: ["name"] }, token);
+    const id = r1.json.data.scroll_id as string;
+    f.malformNext("tasks.get_all", "502");
+    const lost = await getAll(f, { scroll_id: id, size: 500, order_by: ["created"], only_fields: ["name"] }, token).catch(() => undefined);
+    expect(lost?.status ?? 502).toBe(502);
+    const retry = await getAll(f, { scroll_id: id, size: 500, order_by: ["created"], only_fields: ["name"] }, token);
+    expect(names(retry)).toEqual((f.tasks as FakeTask[]).slice(1_000, 1_200).map((t) => t.name));
+  });
+
+  it("re-runs the query with each request's body: a scroll page without the filters is unfiltered", async () => {
+    const f = await start(world());
+    const token = await login(f);
+    const some = (f.tasks as FakeTask[]).slice(0, 600).map((t) => t.id);
+    const r1 = await getAll(f, { id: some, scroll_id: null, size: 500, order_by: ["created"], only_fields: ["id"] }, token);
+    expect(r1.json.data.tasks).toHaveLength(500);
+    const r2 = await getAll(f, { scroll_id: r1.json.data.scroll_id, size: 500, order_by: ["created"], only_fields: ["id"] }, token);
+    expect(r2.json.data.tasks).toHaveLength(500);
+    expect((r2.json.data.tasks as { id: string }[]).map((t) => t.id)).toEqual((f.tasks as FakeTask[]).slice(500, 1_000).map((t) => t.id));
   });
 
   it("flags size without scroll_id (the server ignores it)", async () => {
