@@ -1,7 +1,7 @@
 import { closeSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { BackendError } from "../core/errors.js";
+import { BackendError, ExpflowError } from "../core/errors.js";
 import { writeAll } from "../util/atomic-file.js";
 import { ensurePrivateDir, writeFileAtomic } from "./files.js";
 import { withLock } from "./lock.js";
@@ -275,6 +275,7 @@ export async function appendAudit(
   try {
     ensurePrivateDir(home);
   } catch (e) {
+    if (e instanceof ExpflowError) throw e; // an unsafe home, a file in the way: said as it is
     throw writeFailure(join(home, AUDIT_FILE), e);
   }
   return withLock(home, "audit", async () => {
