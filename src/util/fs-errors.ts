@@ -42,9 +42,9 @@ export function storageError(e: unknown, path: string, verb = "writing"): unknow
     case "EISDIR":
       return new UsageError("E_IS_DIRECTORY", `${path} is a directory, not a file`, { hint: "name a file", cause: e });
     case "ENOTDIR":
-      return new UsageError("E_NOT_DIRECTORY", `cannot use ${path}: a part of the path is not a directory`, { hint: "name a path under directories", cause: e });
+      return new UsageError("E_NOT_DIRECTORY", `a part of ${path} is not a directory`, { hint: "name a path under directories", cause: e });
     case "ENOENT":
-      return new UsageError("E_NO_DIRECTORY", `cannot use ${path}: the directory ${dirname(path)} does not exist`, { hint: "create the directory first, or name another path", cause: e });
+      return new UsageError("E_NO_DIRECTORY", `the directory ${dirname(path)} of ${path} does not exist or cannot be made`, { hint: "create the directory first, or name another path", cause: e });
     default:
       if (!STORAGE_CODES.has(code)) return e;
       return new BackendError("E_STORAGE", `${code} ${verb} ${path}`, { hint: fix, cause: e });

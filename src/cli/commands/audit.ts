@@ -186,14 +186,20 @@ export function writeOutputFile(path: string, text: string, what: string): void 
     makeDirs(dirname(path));
   } catch (e) {
     const err = storageError(e, path);
-    if (err instanceof ExpflowError) throw err;
+    if (err instanceof ExpflowError) {
+      err.message = `cannot write the ${what}: ${err.message}`;
+      throw err;
+    }
     throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, { hint: "choose a path in a directory you can write to", cause: e });
   }
   try {
     replaceFileAtomic(path, (fd) => writeAll(fd, text));
   } catch (e) {
     const err = storageError(e, path);
-    if (err instanceof ExpflowError) throw err;
+    if (err instanceof ExpflowError) {
+      err.message = `cannot write the ${what}: ${err.message}`;
+      throw err;
+    }
     throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, { hint: "choose a path in a directory you can write to", cause: e });
   }
 }
