@@ -275,8 +275,8 @@ export async function appendAudit(
   try {
     ensurePrivateDir(home);
   } catch (e) {
-    if (e instanceof ExpflowError) throw e; // an unsafe home, a file in the way: said as it is
-    throw writeFailure(join(home, AUDIT_FILE), e);
+    if (e instanceof ExpflowError && e.code === "E_HOME_UNSAFE") throw e; // said as it is
+    throw writeFailure(join(home, AUDIT_FILE), e instanceof ExpflowError && e.cause !== undefined ? e.cause : e);
   }
   return withLock(home, "audit", async () => {
     const path = join(home, AUDIT_FILE);
