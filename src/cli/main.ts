@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { loadConfig } from "../config/load.js";
 import type { ResolvedConfig } from "../config/load.js";
 import { ExpflowError } from "../core/errors.js";
+import { isStorageErrno, storageError } from "../util/fs-errors.js";
 import type { CliIO, CommandContext } from "./context.js";
 import { colors, shouldColor } from "./output/color.js";
 import { commanderErrorJson, errorJsonOf, formatErrorJson } from "./output/error-json.js";
@@ -426,7 +427,10 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
   try {
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;
-  } catch (e) {
+  } catch (caught) {
+    // A file-system error of a place the user named (full, read-only, in the way) that a
+    // command did not say in its own words is still one line and exit 2 or 4, never a bug.
+    const e = !(caught instanceof ExpflowError) && isStorageErrno(caught) ? storageError(caught, caught.path ?? "a file") : caught;
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
       // Without --json, commander has already printed the message (through outputError).

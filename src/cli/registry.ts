@@ -48,7 +48,7 @@ export async function openRegistry(ctx: CommandContext, registryFlag?: string): 
   const config = await ctx.config({ registry: registryFlag });
   const path = config.registry.value;
   const who = whoAmI(ctx.io.env);
-  const writer = new RegistryWriter(path, { now: () => new Date(), who });
+  const writer = new RegistryWriter(path, { now: () => new Date(), who, createDirectory: config.registry.source === "default" });
   return {
     path,
     home: config.home,

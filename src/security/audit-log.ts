@@ -1,7 +1,7 @@
 import { closeSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { BackendError } from "../core/errors.js";
+import { BackendError, ExpflowError } from "../core/errors.js";
 import { writeAll } from "../util/atomic-file.js";
 import { ensurePrivateDir, writeFileAtomic } from "./files.js";
 import { withLock } from "./lock.js";
@@ -275,7 +275,8 @@ export async function appendAudit(
   try {
     ensurePrivateDir(home);
   } catch (e) {
-    throw writeFailure(join(home, AUDIT_FILE), e);
+    if (e instanceof ExpflowError && e.code === "E_HOME_UNSAFE") throw e; // said as it is
+    throw writeFailure(join(home, AUDIT_FILE), e instanceof ExpflowError && e.cause !== undefined ? e.cause : e);
   }
   return withLock(home, "audit", async () => {
     const path = join(home, AUDIT_FILE);

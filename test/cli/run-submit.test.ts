@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, tempDir } from "../helpers/cli.js";
@@ -7,6 +7,8 @@ import { alive, envDumpScript, latest, readEnvDump, script, snapshots, spawnCli,
 /** A fresh home and registry for one test. */
 function env(): { home: string; registry: string; run: (args: string[], input?: string, extra?: Record<string, string | undefined>) => ReturnType<typeof runCli> } {
   const home = tempDir("expflow-submit-");
+  // The registry's directory exists: a --registry in a missing directory is exit 2 (issue 11).
+  mkdirSync(join(home, "reg"));
   const registry = join(home, "reg", "experiments.jsonl");
   return { home, registry, run: (args, input, extra = {}) => runCli(args, { env: { EXPFLOW_HOME: home, ...extra }, cwd: home, input }) };
 }

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/security/audit-log.js";
@@ -67,15 +67,26 @@ describe("file and directory modes", () => {
 });
 
 describe("ensurePrivateDir", () => {
-  it("creates missing directories 0700, tightens any group/other bits, leaves 0700 alone", () => {
+  it("creates missing directories 0700, tightens group/other read and search bits, leaves 0700 alone", () => {
     const base = newDir();
     const d = join(base, "a", "b");
     ensurePrivateDir(d);
     expect(modeOf(d)).toBe(0o700);
-    for (const mode of [0o755, 0o777, 0o701, 0o710, 0o750]) {
+    for (const mode of [0o755, 0o701, 0o710, 0o750, 0o700]) {
       chmodSync(d, mode);
       ensurePrivateDir(d);
       expect(modeOf(d), mode.toString(8)).toBe(0o700);
+    }
+  });
+
+  it("refuses a directory its group or others can write to, and leaves its mode (sticky bit included) as it was", () => {
+    const d = join(newDir(), "shared");
+    mkdirSync(d);
+    for (const mode of [0o777, 0o1777, 0o770, 0o720, 0o702]) {
+      chmodSync(d, mode);
+      const e = thrownBy(() => ensurePrivateDir(d));
+      expect((e as { code?: string }).code, mode.toString(8)).toBe("E_HOME_UNSAFE");
+      expect(statSync(d).mode & 0o7777).toBe(mode);
     }
   });
 });

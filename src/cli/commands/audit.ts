@@ -1,4 +1,5 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { makeDirs, storageError } from "../../util/fs-errors.js";
 import { dirname, resolve } from "node:path";
 import { metricRegistryOf } from "../../config/load.js";
 import { loadRulePack } from "../../config/rules.js";
@@ -176,19 +177,33 @@ const CSV_COLUMNS: Column<RuleCheck>[] = [
 
 /**
  * Writes `text` to `path` atomically (a temporary file in the same directory, then rename),
- * creating missing parent directories; the file's mode follows the umask.
+ * creating missing parent directories (one at a time, after checking the existing prefix: never
+ * a recursive mkdir, which hangs under /proc); the file's mode follows the umask.
  *
- * @throws {UsageError} `E_OUTPUT_NOT_WRITABLE` (exit 2) saying why.
+ * @throws {UsageError} (exit 2) the path is a directory, under a file, or its directory cannot
+ *   be made; {@link BackendError} (exit 4) the disk is full, read-only or refuses permission.
  */
 export function writeOutputFile(path: string, text: string, what: string): void {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    if (existsSync(path) && statSync(path).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    makeDirs(dirname(path));
+  } catch (e) {
+    const err = storageError(e, path);
+    if (err instanceof ExpflowError) {
+      err.message = `cannot write the ${what}: ${err.message}`;
+      throw err;
+    }
+    throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, { hint: "choose a path in a directory you can write to", cause: e });
+  }
+  try {
     replaceFileAtomic(path, (fd) => writeAll(fd, text));
   } catch (e) {
-    throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, {
-      hint: "choose a path in a directory you can write to",
-      cause: e,
-    });
+    const err = storageError(e, path);
+    if (err instanceof ExpflowError) {
+      err.message = `cannot write the ${what}: ${err.message}`;
+      throw err;
+    }
+    throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, { hint: "choose a path in a directory you can write to", cause: e });
   }
 }
 

@@ -1,8 +1,12 @@
 import { ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/lifecycle.js";
 import { checkArchiveEvent, nextState } from "../../core/lifecycle/lifecycle.js";
+import { accessSync, constants, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { assertValidId, isValidId } from "../../core/ids.js";
+import { ensurePrivateDir } from "../../security/files.js";
 import { withFileLock } from "../../security/lock.js";
+import { storageError } from "../../util/fs-errors.js";
 import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId } from "./record.js";
@@ -14,6 +18,11 @@ export interface WriterContext {
   readonly now: () => Date;
   /** Who acts, for `history` (`user@host`). */
   readonly who: string;
+  /**
+   * Whether the registry's directory may be created (the default registry in the home, made
+   * 0700); otherwise a registry in a directory that does not exist is refused (exit 2).
+   */
+  readonly createDirectory?: boolean;
 }
 
 /** Every latest raw record, tombstones included, with the file's damage. */
@@ -89,6 +98,31 @@ export function resolveId(ids: Iterable<string>, prefix: string, where: string):
 }
 
 /**
+ * Checks that the registry's directory is there to be written in (or creates it, private, when
+ * `create`), before the lock is taken in it.
+ *
+ * @throws {UsageError} `E_NO_DIRECTORY` / `E_NOT_DIRECTORY` (exit 2); {@link BackendError}
+ *   (exit 4) when it cannot be created (full, read-only, no permission).
+ */
+function prepareRegistryDir(path: string, create: boolean): void {
+  const dir = dirname(path);
+  try {
+    if (create) ensurePrivateDir(dir);
+    else if (!statSync(dir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+    // The lock is made in the directory: say a read-only one as it is, not as a busy lock.
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!create && code === "ENOENT") {
+      throw new UsageError("E_NO_DIRECTORY", `the registry ${path} is in a directory that does not exist (${dir})`, {
+        hint: "create the directory first, or name a registry in an existing one",
+      });
+    }
+    throw storageError(e, path);
+  }
+}
+
+/**
  * Writes to the append-only registry. Every change appends a complete new snapshot of the
  * record with `rev` incremented and `updated_at` set; the latest line for an id wins. Each
  * read-modify-append runs under an inter-process lock (`<registry>.lock`), so a change computed
@@ -106,6 +140,7 @@ export class RegistryWriter {
 
   /** Runs `fn` under the registry lock. */
   locked<T>(fn: () => Promise<T> | T): Promise<T> {
+    prepareRegistryDir(this.path, this.ctx.createDirectory === true);
     return withFileLock(this.lockPath(), fn);
   }
 

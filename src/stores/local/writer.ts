@@ -1,30 +1,19 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { appendText } from "../../util/append-file.js";
 
 /**
- * Appends one line to a file as a single write, fsynced. If the file does not end with a line
- * break (a writer crashed mid-line), the new line starts on a fresh line, so the torn fragment
- * never merges with new data. Callers hold the registry lock.
+ * Appends one line to a file, acknowledged only when complete (see {@link appendText}: every
+ * byte written, fsynced, read back; on failure the file is truncated back, so no partial line
+ * stays). If the file does not end with a line break (a writer crashed mid-line), the new line
+ * starts on a fresh line, so the torn fragment never merges with new data. Callers hold the
+ * registry lock.
+ *
+ * @throws {BackendError} (exit 4) a full disk (`no space left on device writing FILE`), a
+ *   read-only file system, no permission; {@link UsageError} (exit 2) a path that is a directory
+ *   or under a file.
  */
 export function appendLine(path: string, line: string): void {
-  const fd = openSync(path, "a", 0o644);
-  try {
-    let lead = "";
-    const size = fstatSync(fd).size;
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      const rfd = openSync(path, "r");
-      try {
-        readSync(rfd, last, 0, 1, size - 1);
-      } finally {
-        closeSync(rfd);
-      }
-      if (last[0] !== 0x0a) lead = "\n";
-    }
-    writeSync(fd, `${lead}${line}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  appendText(path, `${line}\n`, { mode: 0o644 });
 }
 
 /** Whether a file exists. */
