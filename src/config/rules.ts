@@ -4,6 +4,7 @@ import { LIFECYCLE_STATES } from "../core/experiment.js";
 import { GATE_OPS } from "../core/gates/gate.js";
 import type { MetricRule, ParamRule, RulePack, StatusRule } from "../core/rules/rules.js";
 import { didYouMean } from "../core/suggest.js";
+import { toJsBounded } from "./load.js";
 
 /**
  * Loads a rule pack from a YAML file:
@@ -36,6 +37,8 @@ export async function loadRulePack(path: string): Promise<RulePack> {
     const pos = err.linePos?.[0];
     throw new ConfigError(path, undefined, `not valid YAML: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ""}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
   }
+  // The pack is read from the document's nodes, but an alias bomb is refused all the same.
+  toJsBounded(doc, path);
   const lineOf = (node: unknown): string => {
     const range = (node as { range?: [number, number, number] } | null)?.range;
     if (!range) return "";

@@ -76,3 +76,87 @@ describe("agent: processes left in the run's group", () => {
     expect(readFileSync(join(home, "logs", `${id}.log`), "utf8")).toMatch(/processes are left in the run's process group \d+ after the command ended: stopping them[^\n]*\n[^\n]*left-over processes terminated \(SIGTERM\)/);
   });
 });
+
+/** A billion-laughs document: nine levels of nine aliases each. */
+function aliasBomb(): string {
+  const lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+  let prev = "a";
+  for (const c of "bcdefghi") {
+    lines.push(`${c}: &${c} [${Array.from({ length: 9 }, () => `*${prev}`).join(", ")}]`);
+    prev = c;
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+describe("hostile configuration: one clear line and exit 2 or 4, never a stack trace", () => {
+  const rulesBody = 'name: t\nparams:\n  sub_step: {match: "sub_?step"}\n';
+  it.each([
+    ["an alias bomb in config.yaml, run list", (home: string) => writeFileSync(join(home, "config.yaml"), aliasBomb()), ["run", "list"], 2, /config\.yaml: its aliases expand too far/],
+    ["an alias bomb in config.yaml, config show", (home: string) => writeFileSync(join(home, "config.yaml"), aliasBomb()), ["config", "show"], 2, /config\.yaml: its aliases expand too far/],
+    ["an alias bomb in expflow.yaml", (home: string) => writeFileSync(join(home, "expflow.yaml"), aliasBomb()), ["run", "list"], 2, /expflow\.yaml: its aliases expand too far/],
+    ["an alias bomb in a rule pack (--rules)", (home: string) => writeFileSync(join(home, "r.yaml"), aliasBomb() + rulesBody), ["audit", "rules", "--rules", "r.yaml"], 2, /r\.yaml: its aliases expand too far/],
+    [
+      "an alias bomb in a rule pack named by audit.rules",
+      (home: string) => {
+        writeFileSync(join(home, "r.yaml"), rulesBody + aliasBomb().replace(/^a:/, "x:"));
+        writeFileSync(join(home, "config.yaml"), "audit:\n  rules: r.yaml\n");
+      },
+      ["audit", "rules"],
+      2,
+      /r\.yaml: its aliases expand too far/,
+    ],
+    ["a clearml.conf nested 20,000 deep", (home: string) => writeFileSync(join(home, "clearml.conf"), `api ${"{a ".repeat(20_000)}${"}".repeat(20_000)}\n`), ["clearml", "status"], 4, /cannot parse the ClearML configuration .*clearml\.conf: line 1: objects and arrays nest deeper than 64 levels/],
+    ["a clearml.conf with a 20,000-part dotted key", (home: string) => writeFileSync(join(home, "clearml.conf"), `api.${Array.from({ length: 20_000 }, () => "a").join(".")} = 1\n`), ["clearml", "status"], 4, /line 1: a dotted key has more than 64 parts/],
+  ])("%s", (_case, arrange, args, code, message) => {
+    const home = tempDir("expflow-hostile-");
+    writeFileSync(join(home, "experiments.jsonl"), "");
+    arrange(home);
+    const r = runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: undefined, CLEARML_CONFIG_FILE: join(home, "clearml.conf"), CLEARML_API_HOST: undefined, CLEARML_API_ACCESS_KEY: undefined, CLEARML_API_SECRET_KEY: undefined }, cwd: home });
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/internal error|RangeError|ReferenceError|\n {4}at /);
+  });
+});
+
+describe("metrics report: a name given twice or a name that is not a plain key is exit 2, nothing written", () => {
+  it.each([
+    ["__proto__=5", ["__proto__=5"], /unknown metric '__proto__'/],
+    ["__proto__=5 beside a good value", ["pde_mean=3", "__proto__=5"], /unknown metric '__proto__'/],
+    ["constructor=5", ["constructor=5"], /unknown metric 'constructor'/],
+    ["pde_mean=1 pde_mean=2", ["pde_mean=1", "pde_mean=2"], /metric 'pde_mean' is given twice/],
+    ["an empty name", [" =2"], /expected name=value/],
+  ])("%s", (_case, pairs, message) => {
+    const { registry, run } = env();
+    const id = submit(run, "true");
+    const before = readFileSync(registry, "utf8");
+    const r = run(["metrics", "report", id, ...pairs]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(readFileSync(registry, "utf8")).toBe(before);
+  });
+});
+
+describe("config show refuses what the other commands refuse", () => {
+  it.each([
+    ["a metric alias that is another metric's name", "metrics:\n  foo:\n    direction: higher\n    aliases: [pde_mean]\n", ["run", "list"], /alias 'pde_mean' is already the name of a metric/],
+    ["a new metric without a direction", "metrics:\n  foo: {}\n", ["run", "list"], /needs a direction/],
+    ["audit.rules naming a missing rule pack", "audit:\n  rules: nope.yaml\n", ["audit", "rules"], /nope\.yaml: cannot read the rule file/],
+    ["audit.rules naming an invalid rule pack", "audit:\n  rules: bad.yaml\n", ["audit", "rules"], /bad\.yaml: .*unknown key/],
+  ])("%s", (_case, config, other, message) => {
+    const home = tempDir("expflow-config-");
+    writeFileSync(join(home, "experiments.jsonl"), "");
+    writeFileSync(join(home, "bad.yaml"), "name: t\nbogus: 1\n");
+    writeFileSync(join(home, "config.yaml"), config);
+    const opts = { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: undefined }, cwd: home };
+    const theOther = runCli(other, opts);
+    expect(theOther.code, theOther.stderr).toBe(2);
+    expect(theOther.stderr).toMatch(message);
+    for (const args of [["config", "show"], ["config", "show", "--json"]]) {
+      const r = runCli(args, opts);
+      expect(r.code, r.stdout).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe("");
+    }
+  });
+});

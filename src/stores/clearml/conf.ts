@@ -24,10 +24,14 @@ export interface ConfObject {
   [key: string]: ConfValue;
 }
 
+/** How deep objects and arrays may nest, and how many parts a dotted key may have (64 each). */
+export const MAX_CONF_DEPTH = 64;
+
 const KEY_STOP = new Set([" ", "\t", "\r", "\n", "=", ":", "{", "}", "[", "]", ",", '"', "#"]);
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly s: string) {}
 
   private line(): number {
@@ -114,6 +118,7 @@ class Parser {
         if (part === "") this.fail(`expected a key, found '${this.s[this.i] ?? "end of file"}'`);
       }
       parts.push(part);
+      if (parts.length > MAX_CONF_DEPTH) this.fail(`a dotted key has more than ${MAX_CONF_DEPTH} parts`);
       if (this.s[this.i] === ".") {
         this.i++;
         continue;
@@ -165,13 +170,15 @@ class Parser {
 
   private value(): ConfValue {
     const c = this.s[this.i];
-    if (c === "{") {
+    if (c === "{" || c === "[") {
+      if (this.depth >= MAX_CONF_DEPTH) this.fail(`objects and arrays nest deeper than ${MAX_CONF_DEPTH} levels`);
       this.i++;
-      return this.members("}");
-    }
-    if (c === "[") {
-      this.i++;
-      return this.array();
+      this.depth++;
+      try {
+        return c === "{" ? this.members("}") : this.array();
+      } finally {
+        this.depth--;
+      }
     }
     if (c === '"') {
       const q = this.quoted();
