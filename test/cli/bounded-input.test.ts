@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, tempDir } from "../helpers/cli.js";
+import { record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
 import { alive, latest, script } from "../helpers/runs.js";
 
 // Issue 11, section 4 ("Bounded input") and the left-over processes of section 7: each case was
@@ -158,5 +158,39 @@ describe("config show refuses what the other commands refuse", () => {
       expect(r.stderr).toMatch(message);
       expect(r.stdout).toBe("");
     }
+  });
+});
+
+describe("rule-pack patterns run in linear time (RE2 syntax)", () => {
+  it("match: '(a+)+$' on a 31-character parameter key answers (it hung)", () => {
+    const dir = tempDir("expflow-redos-");
+    const key = `Args/${"a".repeat(30)}!`;
+    const path = writeRegistry([record("exp-redos0001", { pde_mean: 10 }, { params: { [key]: "1", "Args/sub_step": "2" } })], dir);
+    writeFileSync(join(dir, "r.yaml"), "name: redos\nparams:\n  evil: {match: '(a+)+$', required: false}\n  tail: {match: 'a+!$', type: integer}\n");
+    const r = runCli(["audit", "validate", "exp-redos0001", "--rules", "r.yaml", "--registry", path, "--json"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { checks: { name: string; passed: boolean; detail: string }[] };
+    expect(out.checks.find((p) => p.name === "evil")).toMatchObject({ passed: true, detail: "not set (optional)" });
+    expect(out.checks.find((p) => p.name === "tail")).toMatchObject({ passed: true, detail: `${key} = "1"` });
+  }, 120_000);
+
+  it.each([
+    ["a backreference", "'(a)\\1'", /backreferences are not supported/],
+    ["a lookahead", "'x(?=y)'", /lookaround is not supported/],
+  ])("%s in a pack is exit 2 naming the file, line and key", (_case, match, message) => {
+    const dir = tempDir("expflow-re2-");
+    writeFileSync(join(dir, "r.yaml"), `name: t\nparams:\n  p: {match: ${match}}\n`);
+    const r = runCli(["audit", "rules", "--rules", "r.yaml"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/r\.yaml: key 'params\.p\.match': line 3: not a valid regular expression \(RE2 syntax\)/);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("the built-in pdebench pack still finds sub_step", () => {
+    const dir = tempDir("expflow-pde-");
+    const path = writeRegistry([record("exp-pde000001", { pde_mean: 10 }, { params: { "Args/sub_step": "2" } })], dir);
+    const r = runCli(["audit", "validate", "exp-pde000001", "--registry", path, "--json"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
+    const out = JSON.parse(r.stdout) as { checks: { name: string; passed: boolean }[] };
+    expect(out.checks.find((p) => p.name === "sub_step")).toMatchObject({ passed: true });
   });
 });
