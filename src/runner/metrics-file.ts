@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { ExpflowError } from "../core/errors.js";
 import type { MetricRegistry, MetricValues } from "../core/metrics/registry.js";
 import { validateMetricValues } from "../core/metrics/registry.js";
@@ -209,12 +209,19 @@ function ingest(text: string, registry: MetricRegistry, limits: MetricsFileLimit
  * @throws the file system's error when the file cannot be opened or read.
  */
 export function readMetricsFile(path: string, registry: MetricRegistry, limits: MetricsFileLimits = DEFAULT_METRICS_FILE_LIMITS): IngestedMetrics {
-  const fd = openSync(path, "r");
+  // Non-blocking: a run that made its metrics file a FIFO must not hang the runner at open.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   let buf: Buffer;
   let size: number;
   let got = 0;
   try {
-    size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      const rejected = new Rejections(limits);
+      rejected.add(null, null, "the metrics file is not a regular file: not read");
+      return { accepted: {}, rejected: rejected.list() };
+    }
+    size = stat.size;
     buf = Buffer.alloc(Math.min(size, limits.maxFileBytes) + 1);
     // One byte more than the limit: a file that grew since fstat still shows it is over.
     while (got < buf.length) {

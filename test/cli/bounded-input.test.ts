@@ -49,6 +49,16 @@ describe("agent: the metrics file is bounded", () => {
     expect(r.stderr).not.toMatch(/internal error/);
   }, 60_000);
 
+  it("a metrics file that is a FIFO is rejected, the agent does not hang on it", () => {
+    const { registry, run } = env();
+    const r0 = run(["run", "submit", "--shell", "--", 'mkfifo "$EXPFLOW_METRICS_FILE"']);
+    expect(r0.code, r0.stderr).toBe(0);
+    const id = r0.stdout.trim();
+    const r = run(["agent", "--once"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(latest(registry, id)).toMatchObject({ status: "completed", rejected_metrics: [{ name: null, value: null, reason: "the metrics file is not a regular file: not read" }] });
+  }, 90_000);
+
   it("a runner error fails the run with the reason and agent --once exits 1 (it left the run running and exited 0)", () => {
     const { home, registry, run } = env();
     const id = submit(run, "true");

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { MetricRegistry } from "../../src/core/metrics/registry.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -122,5 +123,15 @@ describe("metrics file limits", () => {
     expect(rejected).toHaveLength(1);
     expect(rejected[0]!.reason).toMatch(/the metrics file is 1212 bytes, over the limit of 125: only its lines within the first 125 bytes were read/);
     expect(readMetricsFile(path, registry).accepted).toEqual({ seg1: 1, seg2: 2 });
+  });
+});
+
+describe("readMetricsFile: not a regular file", () => {
+  it("a FIFO (or a directory) is one rejected entry, never a hang", () => {
+    const dir = mkdtempSync(join(tmpdir(), "expflow-metrics-"));
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    expect(readMetricsFile(fifo, registry)).toEqual({ accepted: {}, rejected: [{ name: null, value: null, reason: "the metrics file is not a regular file: not read" }] });
+    expect(readMetricsFile(dir, registry).rejected[0]!.reason).toMatch(/not a regular file/);
   });
 });
