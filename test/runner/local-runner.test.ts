@@ -205,7 +205,7 @@ describe("LocalRunner: runner errors and left-over processes", () => {
   it("processes the command left in its group are stopped when it exits (SIGKILL for those that ignore SIGTERM), and the log says so", async () => {
     const { home, writer, runner } = setup();
     const pidFile = join(home, "pids");
-    const id = await queued(writer, { shell: true, command: `sleep 301 & echo $! >> ${pidFile}; (trap "" TERM; sleep 302) & echo $! >> ${pidFile}; exit 0` });
+    const id = await queued(writer, { shell: true, command: `sleep 301 & echo $! >> ${pidFile}; sh -c 'trap "" TERM; echo $$ >> ${pidFile}; exec sleep 302' & while [ "$(wc -l < ${pidFile})" -lt 2 ]; do sleep 0.05; done; exit 0` });
     const result = await runner.start((await runner.claim(id))!).done;
     expect(result.status).toBe("completed");
     const pids = readFileSync(pidFile, "utf8").trim().split("\n").map(Number);
