@@ -91,7 +91,27 @@ async function readConfigFile(path: string): Promise<ConfigFileContent> {
     const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
     throw new ConfigError(path, undefined, `not valid YAML: ${where}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
   }
-  return validateConfigFile(doc.toJS(), path);
+  return validateConfigFile(toJsBounded(doc, path), path);
+}
+
+/** How many times a YAML alias may be expanded in one file (config and rule packs). */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
+/**
+ * The plain value of a parsed YAML document, refusing alias bombs: an alias that expands to more
+ * than {@link MAX_YAML_ALIAS_COUNT} nodes (the `yaml` package's `maxAliasCount`).
+ *
+ * @throws {ConfigError} (exit 2) naming the file.
+ */
+export function toJsBounded(doc: { toJS(options?: { maxAliasCount?: number }): unknown }, path: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
+  } catch (e) {
+    if (e instanceof ReferenceError) {
+      throw new ConfigError(path, undefined, `its aliases expand too far (more than ${MAX_YAML_ALIAS_COUNT} nodes for one alias): refused as a resource-exhaustion attack`);
+    }
+    throw e;
+  }
 }
 
 /**

@@ -3,7 +3,9 @@ import { ConfigError } from "../core/errors.js";
 import { LIFECYCLE_STATES } from "../core/experiment.js";
 import { GATE_OPS } from "../core/gates/gate.js";
 import type { MetricRule, ParamRule, RulePack, StatusRule } from "../core/rules/rules.js";
+import { compilePattern, PatternSyntaxError } from "../core/rules/pattern.js";
 import { didYouMean } from "../core/suggest.js";
+import { toJsBounded } from "./load.js";
 
 /**
  * Loads a rule pack from a YAML file:
@@ -36,6 +38,8 @@ export async function loadRulePack(path: string): Promise<RulePack> {
     const pos = err.linePos?.[0];
     throw new ConfigError(path, undefined, `not valid YAML: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ""}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
   }
+  // The pack is read from the document's nodes, but an alias bomb is refused all the same.
+  toJsBounded(doc, path);
   const lineOf = (node: unknown): string => {
     const range = (node as { range?: [number, number, number] } | null)?.range;
     if (!range) return "";
@@ -148,10 +152,11 @@ export async function loadRulePack(path: string): Promise<RulePack> {
         const match = str("match");
         // Without `match` the rule's own name is the expression: it must compile too.
         try {
-          new RegExp(match ?? ruleName, "i");
+          compilePattern(match ?? ruleName);
         } catch (e) {
+          if (!(e instanceof PatternSyntaxError)) throw e;
           const where = get("match") ? `${at}.match` : at;
-          fail(get("match")?.node ?? rule.key, where, `${get("match") ? "" : "the rule's name is its match, and "}not a valid regular expression: ${(e as Error).message}`);
+          fail(get("match")?.node ?? rule.key, where, `${get("match") ? "" : "the rule's name is its match, and "}not a valid regular expression (RE2 syntax): ${e.message}`);
         }
         const type = str("type");
         if (type !== undefined && !["integer", "number", "string"].includes(type)) fail(get("type")!.node, `${at}.type`, "must be integer, number or string");

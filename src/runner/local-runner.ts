@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, openSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { assertValidId, isValidId } from "../core/ids.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
@@ -12,8 +12,8 @@ import { plainObject } from "../stores/local/record.js";
 import type { RegistryWriter } from "../stores/local/registry-writer.js";
 import { readOne, readRaw } from "../stores/local/registry-writer.js";
 import type { RejectedMetric } from "./metrics-file.js";
-import { ingestMetricsText } from "./metrics-file.js";
-import { DEFAULT_GRACE_MS, signalGroup, stopProcessGroup } from "./process-group.js";
+import { readMetricsFile } from "./metrics-file.js";
+import { DEFAULT_GRACE_MS, groupAlive, signalGroup, stopProcessGroup } from "./process-group.js";
 import { runEnvironment } from "./run-env.js";
 
 /** What the runner needs; injected so tests and the CLI control every part. */
@@ -56,6 +56,8 @@ export interface RunResult {
   readonly reason: string | null;
   readonly logPath: string;
   readonly record: RegistryRecord | undefined;
+  /** Set when the runner itself failed (the run is failed with this reason where the registry could take it). */
+  readonly runnerError?: string;
 }
 
 /** A run the runner has started. */
@@ -282,11 +284,7 @@ export class LocalRunner {
         state.stopping = stopProcessGroup(pid, this.graceMs).catch((e: Error) => this.event(`${id}: could not stop process group ${pid}: ${e.message}`));
       }
     };
-    const done = this.execute(record, state, stop).catch((e: Error): RunResult => {
-      this.event(`${id}: runner error: ${e.message}`);
-      const logPath = isValidId(id) ? logPathOf(this.opts.home, id) : "";
-      return { id, status: String(readOne(this.opts.writer.path, id)?.status ?? "unknown"), exitCode: null, signal: null, reason: e.message, logPath, record: undefined };
-    });
+    const done = this.execute(record, state, stop).catch((e: Error) => this.failOnRunnerError(id, e, stop));
     return {
       id,
       done,
@@ -305,6 +303,51 @@ export class LocalRunner {
         }
       },
     };
+  }
+
+  /**
+   * A runner error never leaves a run `running`: its process group is stopped and the run is
+   * failed with the reason `runner error: ...` (unless it left `running` meanwhile).
+   */
+  private async failOnRunnerError(id: string, e: Error, stop: () => void): Promise<RunResult> {
+    const { writer, home } = this.opts;
+    const reason = `runner error: ${e.message}`;
+    // Claimed runs have valid ids; should one not, no path is built from it (and nothing throws here).
+    const logPath = isValidId(id) ? logPathOf(home, id) : "";
+    this.event(`${id}: ${reason}`);
+    stop();
+    let record: RegistryRecord | undefined;
+    try {
+      record = await writer.update(id, (r) => {
+        if (r.status !== "running") throw new ClaimLost();
+        const to = nextState("running", "fail", id);
+        return { ...r, status: to, reason, finished_at: this.now().toISOString(), history: [...historyOf(r), writer.entry("fail", "running", to, reason)] };
+      });
+    } catch (e2) {
+      if (!(e2 instanceof ClaimLost)) this.event(`${id}: could not record the failure: ${(e2 as Error).message}`);
+      record = readOne(writer.path, id);
+    }
+    try {
+      if (logPath !== "") appendFileSync(logPath, `[${this.now().toISOString()}] expflow: run ${String(record?.status ?? "unknown")}: ${reason}\n`, { mode: 0o600 });
+    } catch {
+      // the log is best effort here; the registry holds the reason
+    }
+    return { id, status: String(record?.status ?? "unknown"), exitCode: null, signal: null, reason, logPath, record, runnerError: reason };
+  }
+
+  /**
+   * When the command (the group's leader) has exited, processes it left in its process group are
+   * stopped: SIGTERM, SIGKILL after the grace period. The log says what was done.
+   */
+  private async stopLeftovers(pgid: number, log: (line: string) => void): Promise<void> {
+    if (!groupAlive(pgid)) return;
+    log(`processes are left in the run's process group ${pgid} after the command ended: stopping them (SIGTERM, SIGKILL after ${this.graceMs / 1000} s)`);
+    try {
+      const outcome = await stopProcessGroup(pgid, this.graceMs);
+      log(outcome === "killed" ? "left-over processes killed (SIGKILL)" : outcome === "terminated" ? "left-over processes terminated (SIGTERM)" : "left-over processes were gone");
+    } catch (e) {
+      log(`could not stop the left-over processes of group ${pgid}: ${(e as Error).message}`);
+    }
   }
 
   private async execute(record: RegistryRecord, state: { child?: ChildProcess; interrupt?: string; stopping?: Promise<unknown> }, stop: () => void): Promise<RunResult> {
@@ -384,6 +427,7 @@ export class LocalRunner {
         clearInterval(watch);
       }
       if (state.stopping !== undefined) await state.stopping;
+      else if (!("error" in exit) && child.pid !== undefined) await this.stopLeftovers(child.pid, log);
     }
 
     const wallMinutes = startedMs > 0 && !("error" in exit) ? Math.round(((Date.now() - startedMs) / 60_000) * 1000) / 1000 : null;
@@ -406,13 +450,14 @@ export class LocalRunner {
     let rejected: RejectedMetric[] = [];
     if (existsSync(metricsPath)) {
       try {
-        ({ accepted, rejected } = ingestMetricsText(readFileSync(metricsPath, "utf8"), this.opts.metrics));
+        ({ accepted, rejected } = readMetricsFile(metricsPath, this.opts.metrics));
       } catch (e) {
         rejected = [{ name: null, value: null, reason: `could not read ${metricsPath}: ${(e as Error).message}` }];
       }
     }
     if (Object.keys(accepted).length > 0) log(`metrics: ${Object.entries(accepted).map(([k, v]) => `${k}=${v}`).join(" ")}`);
     for (const r of rejected) log(`rejected metric ${r.name === null ? "entry" : `'${r.name}'`} (${JSON.stringify(r.value)}): ${r.reason}`);
+    if (rejected.length > 0) this.event(`${id}: warning: ${rejected.length} metrics entr${rejected.length === 1 ? "y" : "ies"} rejected (see ${logPath})`);
 
     const event = reason === null ? "complete" : "fail";
     const finished = await writer.update(id, (r) => {

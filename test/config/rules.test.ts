@@ -438,3 +438,19 @@ describe("loadRulePack: the status rule", () => {
     expect(error.message).toContain("Did you mean 'status'?");
   });
 });
+
+describe("loadRulePack: alias bombs", () => {
+  it("refuses a pack whose aliases expand past the limit, naming the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "expflow-bomb-"));
+    const lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    let prev = "a";
+    for (const c of "bcdefghi") {
+      lines.push(`${c}: &${c} [${Array.from({ length: 9 }, () => `*${prev}`).join(", ")}]`);
+      prev = c;
+    }
+    const file = join(dir, "bomb.yaml");
+    writeFileSync(file, `name: t\n${lines.join("\n")}\n`);
+    await expect(loadRulePack(file)).rejects.toThrow(ConfigError);
+    await expect(loadRulePack(file)).rejects.toThrow(/aliases expand too far/);
+  });
+});

@@ -199,3 +199,38 @@ describe("paths built from ids (issue 11)", () => {
     expect(queuedRuns(path, "default").map((r) => r.experiment_id)).toEqual(["exp-ok"]);
   });
 });
+
+describe("LocalRunner: runner errors and left-over processes", () => {
+  it("a runner error fails the run with the reason instead of leaving it running", async () => {
+    const { home, writer } = setup();
+    const events: string[] = [];
+    const standard = MetricRegistry.standard();
+    // A metrics registry that breaks inside ingestion: a bug, not bad content.
+    const broken = Object.create(standard) as MetricRegistry;
+    broken.resolve = () => {
+      throw new RangeError("Maximum call stack size exceeded");
+    };
+    const runner = new LocalRunner({ writer, home, metrics: broken, host: "h", env: process.env, cwd: home, pollMs: 50, onEvent: (m) => events.push(m) });
+    const id = await queued(writer, { argv: [process.execPath, script(home, "m.cjs", `require("fs").writeFileSync(process.env.EXPFLOW_METRICS_FILE, '{"pde_mean": 1}')`)] });
+    const result = await runner.start((await runner.claim(id))!).done;
+    expect(result).toMatchObject({ status: "failed", reason: "runner error: Maximum call stack size exceeded", runnerError: "runner error: Maximum call stack size exceeded" });
+    expect(result.record).toMatchObject({ status: "failed", reason: "runner error: Maximum call stack size exceeded" });
+    expect(result.record?.history?.at(-1)).toMatchObject({ event: "fail", from: "running", to: "failed" });
+    expect(readFileSync(logPathOf(home, id), "utf8")).toMatch(/run failed: runner error: Maximum call stack/);
+    expect(events.join("\n")).toMatch(/runner error/);
+  });
+
+  it("processes the command left in its group are stopped when it exits (SIGKILL for those that ignore SIGTERM), and the log says so", async () => {
+    const { home, writer, runner } = setup();
+    const pidFile = join(home, "pids");
+    const id = await queued(writer, { shell: true, command: `sleep 301 & echo $! >> ${pidFile}; sh -c 'trap "" TERM; echo $$ >> ${pidFile}; exec sleep 302' & while [ "$(wc -l < ${pidFile})" -lt 2 ]; do sleep 0.05; done; exit 0` });
+    const result = await runner.start((await runner.claim(id))!).done;
+    expect(result.status).toBe("completed");
+    const pids = readFileSync(pidFile, "utf8").trim().split("\n").map(Number);
+    expect(pids).toHaveLength(2);
+    await waitFor(() => pids.every((p) => !alive(p)), "the left-over processes to go");
+    const log = readFileSync(logPathOf(home, id), "utf8");
+    expect(log).toMatch(/processes are left in the run's process group \d+ after the command ended: stopping them \(SIGTERM, SIGKILL after 2 s\)/);
+    expect(log).toMatch(/left-over processes killed \(SIGKILL\)/);
+  }, 30_000);
+});

@@ -1,6 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { MetricRegistry } from "../../src/core/metrics/registry.js";
-import { ingestMetricsText } from "../../src/runner/metrics-file.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_METRICS_FILE_LIMITS, ingestMetricsText, jsonDeeperThan, readMetricsFile } from "../../src/runner/metrics-file.js";
 
 const registry = MetricRegistry.create({ f1_macro: { direction: "higher", aliases: ["f1"] } });
 
@@ -55,5 +59,79 @@ describe("ingestMetricsText", () => {
     const { accepted, rejected } = ingestMetricsText('{"__proto__": 1, "seg1": 2}', registry);
     expect(accepted).toEqual({ seg1: 2 });
     expect(rejected.map((r) => r.name)).toEqual(["__proto__"]);
+  });
+});
+
+describe("metrics file limits", () => {
+  const nested = (n: number): string => `${'{"x":'.repeat(n)}1${"}".repeat(n)}`;
+
+  it("jsonDeeperThan counts arrays and objects outside strings only", () => {
+    expect(jsonDeeperThan('{"a":[1]}', 2)).toBe(false);
+    expect(jsonDeeperThan('{"a":[[1]]}', 2)).toBe(true);
+    expect(jsonDeeperThan('{"a":"[[[[\\"[[[["}', 1)).toBe(false);
+    expect(jsonDeeperThan(nested(5000), 32)).toBe(true);
+  });
+
+  it("a file nested 5,000 deep is one rejected entry, cut short, and nothing throws", () => {
+    const { accepted, rejected } = ingestMetricsText(nested(5000), registry);
+    expect(accepted).toEqual({});
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.reason).toBe("the metrics file nests deeper than 32 levels");
+    expect(String(rejected[0]!.value).length).toBeLessThanOrEqual(203);
+  });
+
+  it("a deep line among JSON lines is rejected, the others kept", () => {
+    const { accepted, rejected } = ingestMetricsText(`{"seg1": 1}\n${nested(100)}\n{"seg2": 2}`, registry);
+    expect(accepted).toEqual({ seg1: 1, seg2: 2 });
+    expect(rejected.map((r) => r.reason)).toEqual(["line 2 nests deeper than 32 levels"]);
+  });
+
+  it("a line over the length limit is rejected unparsed; values and names kept are cut", () => {
+    const long = `{"seg1": "${"9".repeat(70_000)}"}`;
+    const { accepted, rejected } = ingestMetricsText(`{"seg2": 2}\n${long}\n{"${"n".repeat(300)}": {"a": "${"b".repeat(300)}"}}`, registry);
+    expect(accepted).toEqual({ seg2: 2 });
+    expect(rejected[0]!.reason).toBe("line 2 is longer than 65536 characters");
+    expect(String(rejected[0]!.value).length).toBeLessThanOrEqual(203);
+    expect(rejected[1]!.name!.length).toBeLessThanOrEqual(203);
+    expect(typeof rejected[1]!.value).toBe("string");
+    expect(String(rejected[1]!.value).length).toBeLessThanOrEqual(203);
+    expect(rejected[1]!.reason.length).toBeLessThanOrEqual(503);
+  });
+
+  it("at most maxRejectedKept rejected entries are kept, one more counts the rest", () => {
+    const text = Array.from({ length: 1000 }, () => "garbage").join("\n");
+    const { rejected } = ingestMetricsText(text, registry);
+    expect(rejected).toHaveLength(101);
+    expect(rejected.at(-1)).toEqual({ name: null, value: null, reason: "900 more rejected entries not kept (at most 100 are)" });
+  });
+
+  it("names past maxMetrics are rejected", () => {
+    const limits = { ...DEFAULT_METRICS_FILE_LIMITS, maxMetrics: 2 };
+    const { accepted, rejected } = ingestMetricsText('{"seg1": 1, "seg2": 2, "seg3": 3}\n{"seg1": 4}', registry, limits);
+    expect(accepted).toEqual({ seg1: 4, seg2: 2 });
+    expect(rejected).toEqual([{ name: "seg3", value: 3, reason: "more than 2 distinct metric names in one run" }]);
+  });
+
+  it("readMetricsFile reads at most maxFileBytes, up to the last whole line, and says so", () => {
+    const dir = mkdtempSync(join(tmpdir(), "expflow-metrics-"));
+    const path = join(dir, "m.jsonl");
+    const line = '{"seg1": 1}\n';
+    writeFileSync(path, line.repeat(100) + '{"seg2": 2}\n');
+    const limits = { ...DEFAULT_METRICS_FILE_LIMITS, maxFileBytes: line.length * 10 + 5 };
+    const { accepted, rejected } = readMetricsFile(path, registry, limits);
+    expect(accepted).toEqual({ seg1: 1 });
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.reason).toMatch(/the metrics file is 1212 bytes, over the limit of 125: only its lines within the first 125 bytes were read/);
+    expect(readMetricsFile(path, registry).accepted).toEqual({ seg1: 1, seg2: 2 });
+  });
+});
+
+describe("readMetricsFile: not a regular file", () => {
+  it("a FIFO (or a directory) is one rejected entry, never a hang", () => {
+    const dir = mkdtempSync(join(tmpdir(), "expflow-metrics-"));
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    expect(readMetricsFile(fifo, registry)).toEqual({ accepted: {}, rejected: [{ name: null, value: null, reason: "the metrics file is not a regular file: not read" }] });
+    expect(readMetricsFile(dir, registry).rejected[0]!.reason).toMatch(/not a regular file/);
   });
 });

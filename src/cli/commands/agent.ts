@@ -79,7 +79,7 @@ export async function agentCommand(flags: AgentFlags, ctx: CommandContext): Prom
         if (stoppedBy !== undefined) handle.interrupt(`agent interrupted (${stoppedBy})`);
         void handle.done.then((result) => {
           active.delete(result.id);
-          if (result.status === "failed") failed++;
+          if (result.status === "failed" || result.runnerError !== undefined) failed++;
           if (result.status === "failed" && result.reason?.startsWith("agent interrupted") === true) interrupted++;
           wakeUp();
         });

@@ -1,9 +1,21 @@
+import { metricRegistryOf } from "../../config/load.js";
 import type { CommandContext } from "../context.js";
 import { policyOf } from "./pin.js";
 
-/** `expflow config show`: the effective settings and the layer each came from. */
+/**
+ * `expflow config show`: the effective settings and the layer each came from. It validates as
+ * the other commands do, through the same functions: the metric definitions (as every command
+ * that opens the registry) and the rule pack named by `audit.rules` (as the audit commands).
+ *
+ * @throws {ConfigError} (exit 2) naming the file and the key at fault.
+ */
 export async function configShowCommand(flags: { json?: boolean }, ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
+  metricRegistryOf(config);
+  if (config.auditRules !== undefined) {
+    const { activeRulePack } = await import("./audit.js");
+    await activeRulePack(ctx, undefined);
+  }
   const policy = policyOf(config.home, config.forceForbiddenBy);
   const view = {
     home: config.home,

@@ -7,13 +7,22 @@ import type { CommandContext } from "../context.js";
 import { plainObject } from "../../stores/local/record.js";
 import { openRegistry } from "../registry.js";
 
-/** Parses `name=value` arguments; a value stays text for the registry's validation. */
-export function parseAssignments(pairs: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Parses `name=value` arguments; a value stays text for the registry's validation. A Map: names
+ * such as `__proto__` or `constructor` are names like any other (the registry refuses them as
+ * unknown).
+ *
+ * @throws {UsageError} (exit 2) an argument without `=` or with an empty name, or a name given
+ *   twice (`pde_mean=1 pde_mean=2`): which one was meant is not guessed.
+ */
+export function parseAssignments(pairs: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError("E_USAGE", `expected name=value, got '${pair}'`, { hint: "e.g. expflow metrics report exp-1a2b pde_mean=16.2 train_time_min=41" });
-    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    const name = eq < 0 ? "" : pair.slice(0, eq).trim();
+    if (name === "") throw new UsageError("E_USAGE", `expected name=value, got '${pair}'`, { hint: "e.g. expflow metrics report exp-1a2b pde_mean=16.2 train_time_min=41" });
+    if (out.has(name)) throw new UsageError("E_USAGE", `metric '${name}' is given twice`, { hint: "give each metric once" });
+    out.set(name, pair.slice(eq + 1).trim());
   }
   return out;
 }

@@ -1,4 +1,6 @@
 import { assertUnambiguous, matchesStatus } from "../experiment.js";
+import type { Pattern } from "./pattern.js";
+import { compilePattern, PatternSyntaxError } from "./pattern.js";
 import type { GateOp } from "../gates/gate.js";
 import { compareOp, GATE_OP_SYMBOLS } from "../gates/gate.js";
 import { MetricRegistry } from "../metrics/registry.js";
@@ -25,7 +27,7 @@ export interface MetricRule {
 export interface ParamRule {
   readonly name: string;
   readonly label?: string;
-  /** Case-insensitive regular expression over the full `Section/name` key; default: the rule's name. */
+  /** Case-insensitive pattern (RE2 syntax, linear time: see `pattern.ts`) searched in the `Section/name` key; default: the rule's name. */
   readonly match?: string;
   /** `integer`: whole decimal numbers only (`5`, not `2.5` or `abc`); `number`: finite decimals. */
   readonly type?: "integer" | "number" | "string";
@@ -201,11 +203,13 @@ function checkValue(rule: ParamRule, key: string, text: string): string | null {
 }
 
 function checkParam(rule: ParamRule, params: Readonly<Record<string, unknown>>): RuleCheck {
-  let pattern: RegExp;
+  let pattern: Pattern;
   try {
-    pattern = new RegExp(rule.match ?? rule.name, "i");
+    // RE2 semantics in linear time: a pattern such as `(a+)+$` cannot hang on a long key.
+    pattern = compilePattern(rule.match ?? rule.name);
   } catch (e) {
-    return { name: rule.name, label: paramLabel(rule), value: null, passed: false, detail: `the rule's match is not a valid regular expression: ${(e as Error).message}` };
+    if (!(e instanceof PatternSyntaxError)) throw e;
+    return { name: rule.name, label: paramLabel(rule), value: null, passed: false, detail: `the rule's match is not a valid regular expression (RE2 syntax): ${e.message}` };
   }
   const keys = Object.keys(params).filter((k) => pattern.test(k));
   const label = paramLabel(rule);

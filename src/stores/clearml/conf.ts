@@ -8,7 +8,7 @@
  * Pure: text in, a plain object out.
  */
 
-/** How deep objects and arrays may nest in a `clearml.conf` (real files nest 4 or 5 levels). */
+/** How deep objects and arrays may nest in a `clearml.conf`, and how many parts a dotted key may have (real files nest 4 or 5 levels). */
 export const MAX_CONF_DEPTH = 64;
 
 /** A parse error with its 1-based line. Its message never quotes the file (a secret may be on that line). */
@@ -118,6 +118,7 @@ class Parser {
         if (part === "") this.fail("expected a key");
       }
       parts.push(part);
+      if (parts.length > MAX_CONF_DEPTH) this.fail(`a dotted key has more than ${MAX_CONF_DEPTH} parts`);
       if (this.s[this.i] === ".") {
         this.i++;
         continue;
@@ -170,11 +171,14 @@ class Parser {
   private value(): ConfValue {
     const c = this.s[this.i];
     if (c === "{" || c === "[") {
-      if (++this.depth > MAX_CONF_DEPTH) this.fail(`objects and arrays nest deeper than ${MAX_CONF_DEPTH} levels`);
+      if (this.depth >= MAX_CONF_DEPTH) this.fail(`objects and arrays nest deeper than ${MAX_CONF_DEPTH} levels`);
       this.i++;
-      const v = c === "{" ? this.members("}") : this.array();
-      this.depth--;
-      return v;
+      this.depth++;
+      try {
+        return c === "{" ? this.members("}") : this.array();
+      } finally {
+        this.depth--;
+      }
     }
     if (c === '"') {
       const q = this.quoted();

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BackendError } from "../../../src/core/errors.js";
-import { ConfSyntaxError, confGet, parseClearmlConf } from "../../../src/stores/clearml/conf.js";
+import { ConfSyntaxError, confGet, MAX_CONF_DEPTH, parseClearmlConf } from "../../../src/stores/clearml/conf.js";
 import { resolveClearmlConnection } from "../../../src/stores/clearml/connection.js";
 
 // The shape `clearml-init` writes, with the secrets and sdk section real files carry.
@@ -164,5 +164,21 @@ describe("resolveClearmlConnection", () => {
     expect(err).toBeInstanceOf(BackendError);
     expect((err as Error).message).toMatch(/clearml\.conf: line 2: unterminated quoted string/);
     expect((err as Error).message).not.toContain("abc#secret");
+  });
+});
+
+describe("parseClearmlConf: bounded depth", () => {
+  it("refuses objects or arrays nested deeper than MAX_CONF_DEPTH with the line, without overflowing the stack", () => {
+    expect(() => parseClearmlConf(`api ${"{a ".repeat(20_000)}${"}".repeat(20_000)}`)).toThrow(new ConfSyntaxError(`objects and arrays nest deeper than ${MAX_CONF_DEPTH} levels`, 1));
+    expect(() => parseClearmlConf(`x = 1\ny = ${"[".repeat(20_000)}${"]".repeat(20_000)}`)).toThrow(/^line 2: objects and arrays nest deeper than 64 levels$/);
+  });
+
+  it("refuses a dotted key of more than MAX_CONF_DEPTH parts", () => {
+    expect(() => parseClearmlConf(`${Array.from({ length: 20_000 }, () => "a").join(".")} = 1`)).toThrow(/^line 1: a dotted key has more than 64 parts$/);
+  });
+
+  it("takes nesting up to the limit", () => {
+    const conf = parseClearmlConf(`api ${"{a ".repeat(MAX_CONF_DEPTH - 1)}= 1${"}".repeat(MAX_CONF_DEPTH - 1)}`);
+    expect(JSON.stringify(conf)).toContain(":1");
   });
 });
