@@ -35,23 +35,21 @@ describe("compilePattern: RE2 syntax, linear time", () => {
     expect(t("a*?b", "aab")).toBe(true);
   });
 
-  it("refuses what RE2 refuses, with a message and an offset", () => {
+  it("refuses what RE2 refuses, with RE2's message", () => {
     for (const [p, m] of [
-      ["sub_(step", /missing '\)' at offset 4/],
-      ["a)", /unmatched '\)'/],
+      ["sub_(step", /missing closing \)/],
+      ["a)", /unexpected \)/],
       ["(a)\\1", /backreferences are not supported/],
       ["(?=a)", /lookaround is not supported/],
       ["(?<!a)b", /lookaround is not supported/],
       ["*a", /missing argument to repetition operator/],
       ["a**", /bad repetition operator/],
-      ["a{1001}", /repetition count over 1000/],
-      ["[z-a]", /bad character class range/],
-      ["[abc", /missing '\]'/],
-      ["(?s).", /flags other than \(\?i\)/],
+      ["a{1001}", /invalid repeat count/],
+      ["[z-a]", /invalid character class range/],
+      ["[abc", /missing closing \]/],
       ["\\q", /invalid escape/],
-      ["[[:alpha:]]", /POSIX classes/],
       ["x".repeat(MAX_PATTERN_LENGTH + 1), /longer than 1000/],
-      ["(a{1000}){1000}", /pattern too large/],
+      ["(a{1000}){1000}", /invalid repeat count/],
     ] as const) {
       expect(() => compilePattern(p), p).toThrow(PatternSyntaxError);
       expect(() => compilePattern(p), p).toThrow(m);
