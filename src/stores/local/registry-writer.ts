@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/lifecycle.js";
 import { checkArchiveEvent, nextState } from "../../core/lifecycle/lifecycle.js";
-import { withFileLock } from "../../security/lock.js";
+import { realFilePath, withFileLock } from "../../security/lock.js";
 import { forEachLine, forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId } from "./record.js";
@@ -104,8 +104,9 @@ export class RegistryWriter {
     private readonly ctx: WriterContext,
   ) {}
 
+  /** `<registry>.lock` beside the registry's real path: a symlink and its target share one lock. */
   private lockPath(): string {
-    return `${this.path}.lock`;
+    return `${realFilePath(this.path)}.lock`;
   }
 
   /** Runs `fn` under the registry lock. */
