@@ -228,6 +228,9 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T
           breakDeadLock(lockPath, holder, host);
           continue;
         }
+        // An empty directory (an older expflow's lock, never a live one of ours): the rename
+        // replaces it atomically, so at most one waiter gets it.
+        if (holder === null && attempt.tryAcquire()) break;
       }
       if (now - started > waitMs) {
         const who = holder === null ? "another process" : `process ${holder.pid} on host ${holder.host}`;
