@@ -27,16 +27,20 @@ export interface LockOptions {
   readonly waitMs?: number;
 }
 
-/** The start time of process `pid` from /proc (Linux), or null where it cannot be read. */
-function processStart(pid: number): string | null {
+/** State and start time (clock ticks since boot) of process `pid` from /proc (Linux), or null where it cannot be read. */
+function processStat(pid: number): { state: string; start: string | null } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 22, counted after the command name, which is in parentheses and may hold spaces.
+    // Fields 3 and 22, counted after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
+    return { state: fields[0] ?? "", start: fields[19] ?? null };
   } catch {
     return null;
   }
+}
+
+function processStart(pid: number): string | null {
+  return processStat(pid)?.start ?? null;
 }
 
 /**
@@ -51,10 +55,12 @@ function holderAlive(owner: LockOwner, host: string): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
-  // The pid runs: unless it is a new process that got a dead holder's pid.
-  if (owner.start === null) return true;
-  const now = processStart(owner.pid);
-  return now === null || now === owner.start;
+  // The pid exists: unless it is a zombie (killed, not yet reaped by its parent) or a new
+  // process that got a dead holder's pid.
+  const now = processStat(owner.pid);
+  if (now === null) return true;
+  if (now.state === "Z" || now.state === "X") return false;
+  return owner.start === null || now.start === null || now.start === owner.start;
 }
 
 function ownerName(o: LockOwner): string {

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -54,6 +54,20 @@ describe("withFileLock", () => {
     plantLock(lock, deadPid(), hostname());
     expect(await withFileLock(lock, () => "ran")).toBe("ran");
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("takes over the lock of a holder killed but not yet reaped (a zombie)", async () => {
+    const lock = join(newDir(), "x.lock");
+    // `sleep 0` ends at once; its parent becomes `sleep 5` (exec), which never reaps it.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const pid = Number(await new Promise<string>((r) => parent.stdout.once("data", (d: Buffer) => r(d.toString()))));
+      await new Promise((r) => setTimeout(r, 200));
+      plantLock(lock, pid, hostname());
+      expect(await withFileLock(lock, () => "ran")).toBe("ran");
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 
   it("takes over a lock whose pid now belongs to a later process (the start time differs)", async () => {
