@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { BackendError } from "../core/errors.js";
@@ -43,6 +43,9 @@ function processStart(pid: number): string | null {
   return processStat(pid)?.start ?? null;
 }
 
+/** This process's start time, recorded in every lock it takes. */
+const OWN_START = processStart(process.pid);
+
 /**
  * Whether the recorded holder still runs. Only a holder on this host can be judged: a lock from
  * another host counts as alive (never taken over automatically). A stopped process (SIGSTOP) is
@@ -83,8 +86,11 @@ function isCode(e: unknown, ...codes: string[]): boolean {
   return codes.includes((e as NodeJS.ErrnoException).code ?? "");
 }
 
-/** Removes a lock directory without ever leaving it half-removed under its own name. */
-function removeLockDir(lockPath: string): void {
+/**
+ * Removes a lock directory without ever leaving it half-removed under its own name; `owner`,
+ * when known, is its only entry (one unlink instead of a listing).
+ */
+function removeLockDir(lockPath: string, owner?: LockOwner): void {
   const gone = `${lockPath}.${randomBytes(6).toString("hex")}.gone`;
   try {
     renameSync(lockPath, gone);
@@ -92,7 +98,13 @@ function removeLockDir(lockPath: string): void {
     if (isCode(e, "ENOENT")) return;
     throw e;
   }
-  rmSync(gone, { recursive: true, force: true });
+  try {
+    if (owner === undefined) throw new Error("unknown owner");
+    unlinkSync(join(gone, ownerName(owner)));
+    rmdirSync(gone);
+  } catch {
+    rmSync(gone, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -110,7 +122,7 @@ class Attempt {
     private readonly host: string,
   ) {
     const token = randomBytes(9).toString("hex");
-    this.owner = { pid: process.pid, host, start: processStart(process.pid), token };
+    this.owner = { pid: process.pid, host, start: OWN_START, token };
     this.candidate = `${lockPath}.${token}.new`;
   }
 
@@ -141,7 +153,7 @@ class Attempt {
 
   /** Releases the lock, if it is still ours (it always is: nobody takes a live holder's lock). */
   release(): void {
-    if (readOwner(this.lockPath)?.token === this.owner.token) removeLockDir(this.lockPath);
+    if (existsSync(join(this.lockPath, ownerName(this.owner)))) removeLockDir(this.lockPath, this.owner);
   }
 }
 
@@ -165,7 +177,7 @@ function breakDeadLock(lockPath: string, dead: LockOwner, host: string, depth = 
     breaker.abandon();
   }
   try {
-    if (readOwner(lockPath)?.token === dead.token) removeLockDir(lockPath);
+    if (readOwner(lockPath)?.token === dead.token) removeLockDir(lockPath, dead);
   } finally {
     breaker.release();
   }
@@ -247,6 +259,8 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T
             : `wait for it to finish; if no expflow process is running, remove ${lockPath}`,
         });
       }
+      // Short jittered polls: a waiter costs one stat per poll, and a holder with more to do
+      // usually takes the lock again at once, which keeps the total throughput up.
       await sleep(1 + Math.random() * 2);
     }
   } catch (e) {
