@@ -1,37 +1,285 @@
-import { dirname, join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
 import { BackendError } from "../core/errors.js";
 import { ensurePrivateDir } from "./files.js";
 
+/** How long a waiter waits for a live holder before giving up (ms): 120 s. */
+export const DEFAULT_LOCK_WAIT_MS = 120_000;
+
 /**
- * Runs `fn` while holding the inter-process lock `lockPath` (proper-lockfile: an atomic mkdir
- * of that path, refreshed while held, taken over when stale after 10 s). Waits up to about
- * 10 s for another holder. The lock's directory must be writable; it is created if missing.
- *
- * @throws {BackendError} `E_LOCK_TIMEOUT` when the lock cannot be had.
+ * Who holds a lock: the name of an empty file `<lock>/owner.<pid>.<start>.<token>.<host in hex>`,
+ * made before the lock appears.
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T): Promise<T> {
-  mkdirSync(dirname(lockPath), { recursive: true });
-  const { lock } = await import("proper-lockfile");
-  let release: () => Promise<void>;
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  /** The process's start time in clock ticks since boot (Linux), to tell a reused pid apart. */
+  readonly start: string | null;
+  /** Unique per acquisition: what a takeover checks it is removing. */
+  readonly token: string;
+}
+
+/** Options of {@link withFileLock}; the defaults are what the product uses. */
+export interface LockOptions {
+  /** How long to wait for a live holder (ms); default {@link DEFAULT_LOCK_WAIT_MS}. */
+  readonly waitMs?: number;
+}
+
+/** State and start time (clock ticks since boot) of process `pid` from /proc (Linux), or null where it cannot be read. */
+function processStat(pid: number): { state: string; start: string | null } | null {
   try {
-    // Keyed on the lock's own path: proper-lockfile keeps one lock per key in a process, so two
-    // locks in one directory (audit, then pin inside it) must not share the directory as key.
-    release = await lock(lockPath, {
-      lockfilePath: lockPath,
-      realpath: false,
-      stale: 10_000,
-      retries: { retries: 60, factor: 1.3, minTimeout: 5, maxTimeout: 250, randomize: true },
-    });
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields 3 and 22, counted after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0] ?? "", start: fields[19] ?? null };
+  } catch {
+    return null;
+  }
+}
+
+function processStart(pid: number): string | null {
+  return processStat(pid)?.start ?? null;
+}
+
+/** This process's start time, recorded in every lock it takes. */
+const OWN_START = processStart(process.pid);
+
+/**
+ * Whether the recorded holder still runs. Only a holder on this host can be judged: a lock from
+ * another host counts as alive (never taken over automatically). A stopped process (SIGSTOP) is
+ * alive; so is one of another user (EPERM).
+ */
+function holderAlive(owner: LockOwner, host: string): boolean {
+  if (owner.host !== host) return true;
+  try {
+    process.kill(owner.pid, 0);
   } catch (e) {
-    throw new BackendError("E_LOCK_TIMEOUT", `could not take the lock ${lockPath}: ${(e as Error).message}`, {
-      hint: "another expflow process holds it; if none is running, remove that .lock directory",
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // The pid exists: unless it is a zombie (killed, not yet reaped by its parent) or a new
+  // process that got a dead holder's pid.
+  const now = processStat(owner.pid);
+  if (now === null) return true;
+  if (now.state === "Z" || now.state === "X") return false;
+  return owner.start === null || now.start === null || now.start === owner.start;
+}
+
+function ownerName(o: LockOwner): string {
+  return ["owner", o.pid, o.start ?? "-", o.token, Buffer.from(o.host, "utf8").toString("hex")].join(".");
+}
+
+function readOwner(lockPath: string): LockOwner | null {
+  try {
+    for (const name of readdirSync(lockPath)) {
+      const m = /^owner\.(\d+)\.(\d+|-)\.([0-9a-f]+)\.([0-9a-f]*)$/.exec(name);
+      if (m) return { pid: Number(m[1]), start: m[2] === "-" ? null : m[2]!, token: m[3]!, host: Buffer.from(m[4]!, "hex").toString("utf8") };
+    }
+  } catch {
+    // gone, or not a lock directory
+  }
+  return null;
+}
+
+function isCode(e: unknown, ...codes: string[]): boolean {
+  return codes.includes((e as NodeJS.ErrnoException).code ?? "");
+}
+
+/**
+ * Removes a lock directory without ever leaving it half-removed under its own name; `owner`,
+ * when known, is its only entry (one unlink instead of a listing).
+ */
+function removeLockDir(lockPath: string, owner?: LockOwner): void {
+  const gone = `${lockPath}.${randomBytes(6).toString("hex")}.gone`;
+  try {
+    renameSync(lockPath, gone);
+  } catch (e) {
+    if (isCode(e, "ENOENT")) return;
+    throw e;
+  }
+  try {
+    if (owner === undefined) throw new Error("unknown owner");
+    unlinkSync(join(gone, ownerName(owner)));
+    rmdirSync(gone);
+  } catch {
+    rmSync(gone, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One holder's attempts at one lock. Each attempt makes a candidate directory with its owner
+ * file and renames it onto the lock's name: the rename is atomic, fails while the lock exists
+ * (a lock directory is never empty), and the lock never exists without its owner.
+ */
+class Attempt {
+  readonly owner: LockOwner;
+  private readonly candidate: string;
+  private made = false;
+
+  constructor(
+    readonly lockPath: string,
+    private readonly host: string,
+  ) {
+    const token = randomBytes(9).toString("hex");
+    this.owner = { pid: process.pid, host, start: OWN_START, token };
+    this.candidate = `${lockPath}.${token}.new`;
+  }
+
+  /** Tries once to take the lock; true when held. */
+  tryAcquire(): boolean {
+    try {
+      mkdirSync(this.candidate);
+      this.made = true;
+      // Everything in the file's name, the file empty: recording the owner needs no data written.
+      writeFileSync(join(this.candidate, ownerName(this.owner)), "");
+      renameSync(this.candidate, this.lockPath);
+      this.made = false;
+      return true;
+    } catch (e) {
+      if (isCode(e, "ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR")) return false;
+      throw e;
+    } finally {
+      // Never left lying about while waiting: a waiter killed meanwhile leaves nothing behind.
+      this.abandon();
+    }
+  }
+
+  /** Removes the candidate if it was never used. */
+  abandon(): void {
+    if (this.made) rmSync(this.candidate, { recursive: true, force: true });
+    this.made = false;
+  }
+
+  /** Releases the lock, if it is still ours (it always is: nobody takes a live holder's lock). */
+  release(): void {
+    if (existsSync(join(this.lockPath, ownerName(this.owner)))) removeLockDir(this.lockPath, this.owner);
+  }
+}
+
+/**
+ * Removes the lock `lockPath` of the dead holder `dead`, race-free between several waiters:
+ * the right to remove that one lock is itself a lock (`<lock>.break-<token>`), taken by one
+ * waiter only; under it the owner is read again, and the lock is removed only if it is still
+ * the dead holder's (another waiter may have removed it and taken a new lock meanwhile). A
+ * breaker that died in between is broken the same way, one level down.
+ */
+function breakDeadLock(lockPath: string, dead: LockOwner, host: string, depth = 0): void {
+  if (depth > 4) return;
+  const breaker = new Attempt(`${lockPath}.break-${dead.token}`, host);
+  try {
+    if (!breaker.tryAcquire()) {
+      const other = readOwner(breaker.lockPath);
+      if (other !== null && !holderAlive(other, host)) breakDeadLock(breaker.lockPath, other, host, depth + 1);
+      return;
+    }
+  } finally {
+    breaker.abandon();
+  }
+  try {
+    if (readOwner(lockPath)?.token === dead.token) removeLockDir(lockPath, dead);
+  } finally {
+    breaker.release();
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The path a lock for `file` is keyed on: the file's real path (symbolic links resolved, also
+ * a link to a file not yet created), so every name of one file takes the same lock.
+ */
+export function realFilePath(file: string): string {
+  let path = resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return realpathSync(path);
+    } catch (e) {
+      if (!isCode(e, "ENOENT")) return path;
+    }
+    try {
+      path = resolve(dirname(path), readlinkSync(path));
+    } catch {
+      // Not a link: the file does not exist yet; resolve its directory.
+      try {
+        return join(realpathSync(dirname(path)), basename(path));
+      } catch {
+        return path;
+      }
+    }
+  }
+  return path;
+}
+
+/**
+ * Runs `fn` while holding the inter-process lock `lockPath`: a directory naming its owner
+ * (pid, host, process start time, a token), renamed into place atomically.
+ *
+ * A live holder never loses the lock, however long it works or is stopped: staleness is
+ * decided by the holder's liveness, never by age. A lock whose holder is dead (on this host:
+ * `kill(pid, 0)` fails, or the pid now belongs to a process started later) is removed by one
+ * of the waiters and taken by one; a lock from another host is never taken over automatically.
+ * Waiters poll every 1-3 ms (jittered), checking the holder's liveness every 50 ms. The lock's
+ * directory must be writable; it is created if missing. Not re-entrant: a process that takes
+ * a lock it holds waits for itself.
+ *
+ * @throws {BackendError} `E_LOCK_TIMEOUT` when a live holder keeps the lock longer than
+ *   `options.waitMs` (naming the holder); `E_LOCK_FAILED` when the lock cannot be created.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+  const waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
+  const host = hostname();
+  const attempt = new Attempt(lockPath, host);
+  const started = Date.now();
+  let lastCheck = started;
+  let holder: LockOwner | null = null;
+  try {
+    mkdirSync(dirname(lockPath), { recursive: true });
+    for (;;) {
+      // A stat while the lock is held; an attempt only when it looks free.
+      if (!existsSync(lockPath) && attempt.tryAcquire()) break;
+      const now = Date.now();
+      if (now - lastCheck >= 50 || holder === null) {
+        lastCheck = now;
+        holder = readOwner(lockPath);
+        if (holder !== null && !holderAlive(holder, host)) {
+          breakDeadLock(lockPath, holder, host);
+          continue;
+        }
+        // An empty directory (an older expflow's lock, never a live one of ours): the rename
+        // replaces it atomically, so at most one waiter gets it.
+        if (holder === null && attempt.tryAcquire()) break;
+      }
+      if (now - started > waitMs) {
+        const who = holder === null ? "another process" : `process ${holder.pid} on host ${holder.host}`;
+        const remote = holder !== null && holder.host !== host;
+        throw new BackendError("E_LOCK_TIMEOUT", `could not take the lock ${lockPath} within ${Math.round(waitMs / 1000)} s: held by ${who}`, {
+          hint: remote
+            ? `a lock taken on another host is never taken over automatically: if no expflow process runs on ${holder!.host}, remove ${lockPath}`
+            : `wait for it to finish; if no expflow process is running, remove ${lockPath}`,
+        });
+      }
+      // Short jittered polls: a waiter costs one stat per poll, and a holder with more to do
+      // usually takes the lock again at once, which keeps the total throughput up.
+      await sleep(1 + Math.random() * 2);
+    }
+  } catch (e) {
+    if (e instanceof BackendError) throw e;
+    throw new BackendError("E_LOCK_FAILED", `cannot create the lock ${lockPath}: ${(e as Error).message}`, {
+      hint: "the directory holding it must be writable",
+      cause: e,
     });
+  } finally {
+    attempt.abandon();
   }
   try {
     return await fn();
   } finally {
-    await release().catch(() => {});
+    try {
+      attempt.release();
+    } catch {
+      // Cannot happen short of a broken file system; the lock stays until this process ends.
+    }
   }
 }
 

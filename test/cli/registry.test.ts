@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CLI, record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
 
@@ -179,6 +179,43 @@ describe("expflow registry compact", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`registry file not found: ${path}`);
   });
+
+  // Issue 11: compaction replaced a registry its owner had made read-only (root ignores the mode
+  // bits, so the rename went through). Checked before the PIN is asked and before the lock.
+  const readOnlyCases: { case: string; setup: (reg: string) => string }[] = [
+    { case: "the file is read-only (0444)", setup: (reg) => (chmodSync(reg, 0o444), reg) },
+    { case: "its directory is read-only (0555)", setup: (reg) => (chmodSync(dirname(reg), 0o555), reg) },
+    {
+      case: "a symlink to a read-only file",
+      setup: (reg) => {
+        chmodSync(reg, 0o444);
+        const link = join(tempDir(), "link.jsonl");
+        symlinkSync(reg, link);
+        return link;
+      },
+    },
+  ];
+  for (const c of readOnlyCases) {
+    it(`regression: compact never rewrites a read-only registry: ${c.case}: exit 4, one clear line, nothing changed`, () => {
+      const h = home();
+      expect(cli(h, ["pin", "init", "4826"]).code).toBe(0);
+      const reg = messyRegistry();
+      const bytes = readFileSync(reg);
+      const files = readdirSync(dirname(reg)).sort();
+      const target = c.setup(reg);
+      try {
+        const r = cli(h, ["registry", "compact", "--registry", target]);
+        expect(r.code, r.stderr).toBe(4);
+        expect(r.stderr).toMatch(/^error: cannot compact .*read-only.*the registry was left untouched$/m);
+        expect(r.stderr).not.toContain("internal error");
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+        expect(readFileSync(reg).equals(bytes)).toBe(true);
+        expect(readdirSync(dirname(reg)).sort()).toEqual(files);
+      } finally {
+        chmodSync(dirname(reg), 0o755);
+      }
+    });
+  }
 
   it("a reader running during compaction always sees a complete file", async () => {
     const h = home();

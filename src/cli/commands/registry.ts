@@ -1,6 +1,6 @@
 import { guard } from "../../security/guard.js";
 import type { RegistryHealth } from "../../stores/local/maintenance.js";
-import { checkRegistry, compactRegistry } from "../../stores/local/maintenance.js";
+import { assertCompactable, checkRegistry, compactRegistry } from "../../stores/local/maintenance.js";
 import { assertRegistryFile } from "../../stores/local/registry-file.js";
 import type { CommandContext } from "../context.js";
 import { openRegistry } from "../registry.js";
@@ -55,6 +55,7 @@ export async function registryCompactCommand(flags: { registry?: string; pin?: s
   const reg = await openRegistry(ctx, flags.registry);
   // Fail on a missing file before asking for the PIN.
   assertRegistryFile(reg.path);
+  assertCompactable(reg.path);
   await guard("registry.compact", reg.path, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx, undefined, reg.path));
   const r = await compactRegistry(reg.path, reg.writer);
   const out = [

@@ -5,7 +5,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { assertValidId, isValidId } from "../../core/ids.js";
 import { ensurePrivateDir } from "../../security/files.js";
-import { withFileLock } from "../../security/lock.js";
+import { realFilePath, withFileLock } from "../../security/lock.js";
 import { storageError } from "../../util/fs-errors.js";
 import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
@@ -134,8 +134,9 @@ export class RegistryWriter {
     private readonly ctx: WriterContext,
   ) {}
 
+  /** `<registry>.lock` beside the registry's real path: a symlink and its target share one lock. */
   private lockPath(): string {
-    return `${this.path}.lock`;
+    return `${realFilePath(this.path)}.lock`;
   }
 
   /** Runs `fn` under the registry lock. */

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -203,5 +203,81 @@ describe("RegistryWriter across processes", () => {
     expect(raw.damaged.map((d) => d.line)).toEqual([3]);
     expect([...raw.records.keys()]).toEqual(["exp-before000001", "exp-before000002"]);
     expect(existsSync(`${path}.lock`)).toBe(false);
+  }, 120_000);
+
+  // Issue 11: `registry compact` blocked the event loop past proper-lockfile's 10 s stale time,
+  // other writers took the lock as stale, and the rewrite dropped their acknowledged submits.
+  // Staleness is now the holder's liveness: a stopped holder (SIGSTOP) is alive.
+  it("regression: a compaction stopped (SIGSTOP) for 12 s, longer than the old 10 s stale time, keeps the lock; 3 concurrent submitters lose nothing", async () => {
+    const dir = newDir();
+    const path = join(dir, "experiments.jsonl");
+    // 2,000 experiments, 30 snapshots each (about 18 MB): compacting takes a while.
+    const pad = "p".repeat(200);
+    const parts: string[] = [];
+    for (let k = 1; k <= 30; k++) for (let i = 0; i < 2000; i++) parts.push(JSON.stringify({ experiment_id: `exp-base-${i}`, status: "created", rev: k, params: { pad } }));
+    writeFileSync(path, `${parts.join("\n")}\n`);
+
+    const sync = newDir();
+    const compact = startWorker(sync, 9, ["compact", path]);
+    let compactExited = false;
+    void compact.done.then(() => (compactExited = true));
+    await waitFor("the compaction to take the lock", () => compactExited || existsSync(`${path}.lock`), 60_000);
+    compact.child.kill("SIGSTOP");
+    try {
+      expect(compactExited, "the compaction finished before it could be stopped").toBe(false);
+      expect(existsSync(`${path}.lock`)).toBe(true);
+      const submitters = [0, 1, 2].map((n) => startWorker(sync, n, ["create", path, "20"]));
+      await waitFor("the submitters to reach the barrier", () => [0, 1, 2].every((n) => existsSync(join(sync, `ready-${n}`))));
+      writeFileSync(join(sync, "go"), "");
+      await new Promise((r) => setTimeout(r, 12_000));
+      compact.child.kill("SIGCONT");
+      const results = await Promise.all(submitters.map((w) => w.done));
+      for (const r of results) expect(r.code, r.stderr).toBe(0);
+      const c = await compact.done;
+      expect(c.code, c.stderr).toBe(0);
+      expect(JSON.parse(c.stdout)).toMatchObject({ linesBefore: 60_000, linesAfter: 2000, superseded: 58_000 });
+
+      // Every acknowledged submit is in the compacted file, after the 2,000 compacted lines.
+      const lines = parseAll(path);
+      expect(lines).toHaveLength(2000 + 60);
+      expect(lines.slice(0, 2000).map((l) => l.rev)).toEqual(Array.from({ length: 2000 }, () => 30));
+      const acknowledged = results.flatMap((r) => (JSON.parse(r.stdout) as { ids: string[] }).ids);
+      expect(new Set(lines.slice(2000).map((l) => l.experiment_id))).toEqual(new Set(acknowledged));
+      expect(readdirSync(dir).sort()).toEqual(["experiments.jsonl"]);
+    } finally {
+      compact.child.kill("SIGCONT");
+    }
+  }, 120_000);
+
+  it("regression: a registry reached through a symlink and by its real path takes one lock: 4 processes x 10 reports, 2 through each, lose no update", async () => {
+    const dir = newDir();
+    const path = join(dir, "experiments.jsonl");
+    const link = join(newDir(), "linked.jsonl");
+    symlinkSync(path, link);
+    const writer = new RegistryWriter(link, { now: () => new Date(), who: "parent@test" });
+    await writer.create({ experiment_id: "exp-shared000001", status: "running", metrics: {} });
+    await runWorkers([path, link, path, link].map((p) => ["report", p, "exp-shared000001", "10"]));
+    const last = readOne(path, "exp-shared000001")!;
+    expect(last.rev).toBe(41);
+    expect(Object.keys(last.metrics ?? {})).toHaveLength(40);
+    expect(parseAll(path).map((l) => l.rev)).toEqual(Array.from({ length: 41 }, (_v, i) => i + 1));
+    expect(readdirSync(dir)).toEqual(["experiments.jsonl"]);
+  }, 120_000);
+
+  it("a holder killed (SIGKILL) while holding the lock: one of 4 waiters takes it over, race-free; 4 x 25 creates all land, nothing left behind", async () => {
+    const dir = newDir();
+    const path = join(dir, "experiments.jsonl");
+    const writer = new RegistryWriter(path, { now: () => new Date(), who: "parent@test" });
+    await writer.create({ experiment_id: "exp-before000001", status: "created" });
+    const { done } = startWorker(newDir(), 0, ["tear", path, '{"experiment_id":"exp-torn']);
+    expect((await done).signal).toBe("SIGKILL");
+    expect(existsSync(`${path}.lock`)).toBe(true);
+    const results = await runWorkers([0, 1, 2, 3].map(() => ["create", path, "25"]));
+    const acknowledged = results.flatMap((r) => (JSON.parse(r.stdout) as { ids: string[] }).ids);
+    expect(acknowledged).toHaveLength(100);
+    const raw = readRaw(path);
+    expect(raw.damaged.map((d) => d.line)).toEqual([2]);
+    expect([...raw.records.keys()].sort()).toEqual(["exp-before000001", ...acknowledged].sort());
+    expect(readdirSync(dir)).toEqual(["experiments.jsonl"]);
   }, 120_000);
 });
