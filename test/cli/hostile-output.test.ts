@@ -114,8 +114,12 @@ describe("hostile data never reaches a human output raw", () => {
     expect(audit.stdout).toContain(JSON.stringify(`v${H}`).slice(1, -1));
     const health = runCli(["registry", "check", ...reg, "--json"], { env: s.env });
     expect(health.code).toBe(1);
+    // An id with control characters breaks the id rule: refused before anything is read, and the
+    // message quotes it escaped (it is not data being reported, it is input being refused).
     const error = runCli(["run", "status", `nope${H}`, ...reg, "--json"], { env: s.env });
-    expect((JSON.parse(error.stderr) as { error: { message: string } }).error.message).toContain(`nope${H}`);
+    const e = (JSON.parse(error.stderr) as { error: { code: string; message: string } }).error;
+    expect(e.code).toBe("E_BAD_ID");
+    expect(e.message).toContain("nope\\u001b[2J");
   });
 });
 

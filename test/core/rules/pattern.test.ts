@@ -43,7 +43,7 @@ describe("compilePattern: RE2 syntax, linear time", () => {
       ["(?=a)", /lookaround is not supported/],
       ["(?<!a)b", /lookaround is not supported/],
       ["*a", /missing argument to repetition operator/],
-      ["a**", /bad repetition operator/],
+      ["a**", /invalid nested repetition operator/],
       ["a{1001}", /invalid repeat count/],
       ["[z-a]", /invalid character class range/],
       ["[abc", /missing closing \]/],
