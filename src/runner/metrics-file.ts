@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { ExpflowError } from "../core/errors.js";
 import type { MetricRegistry, MetricValues } from "../core/metrics/registry.js";
 import { validateMetricValues } from "../core/metrics/registry.js";
+import { nestedDeeperThan } from "../stores/local/jsonl.js";
 import { plainObject } from "../stores/local/record.js";
 
 /** A value a run reported that the metrics registry refused; kept in the record, never dropped. */
@@ -54,27 +55,6 @@ export const DEFAULT_METRICS_FILE_LIMITS: MetricsFileLimits = Object.freeze({
 
 function cut(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}...` : s;
-}
-
-/**
- * Whether the JSON text `text` nests deeper than `max` (arrays and objects, outside strings).
- * Linear in the text, no recursion: checked before `JSON.parse` so that nothing deep is ever
- * built.
- */
-export function jsonDeeperThan(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
 }
 
 /** Collects rejected entries up to the cap, counting the rest. */
@@ -130,7 +110,7 @@ function ingest(text: string, registry: MetricRegistry, limits: MetricsFileLimit
   // One document (possibly pretty-printed over lines) is tried first; JSON lines otherwise.
   const oneLine = !trimmed.includes("\n");
   if ((oneLine && trimmed.length <= limits.maxLineChars) || (!oneLine && (trimmed.startsWith("{") || trimmed.startsWith("[")))) {
-    if (jsonDeeperThan(trimmed, limits.maxDepth)) wholeTooDeep = oneLine;
+    if (nestedDeeperThan(trimmed, limits.maxDepth)) wholeTooDeep = oneLine;
     else {
       try {
         whole = JSON.parse(trimmed);
@@ -159,7 +139,7 @@ function ingest(text: string, registry: MetricRegistry, limits: MetricsFileLimit
         rejected.add(null, shown, `line ${i} is longer than ${limits.maxLineChars} characters`);
         continue;
       }
-      if (jsonDeeperThan(line, limits.maxDepth)) {
+      if (nestedDeeperThan(line, limits.maxDepth)) {
         rejected.add(null, shown, `line ${i} ${tooDeep}`);
         continue;
       }

@@ -4,7 +4,8 @@ import { MetricRegistry } from "../../src/core/metrics/registry.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_METRICS_FILE_LIMITS, ingestMetricsText, jsonDeeperThan, readMetricsFile } from "../../src/runner/metrics-file.js";
+import { DEFAULT_METRICS_FILE_LIMITS, ingestMetricsText, readMetricsFile } from "../../src/runner/metrics-file.js";
+import { nestedDeeperThan as jsonDeeperThan } from "../../src/stores/local/jsonl.js";
 
 const registry = MetricRegistry.create({ f1_macro: { direction: "higher", aliases: ["f1"] } });
 
@@ -65,7 +66,7 @@ describe("ingestMetricsText", () => {
 describe("metrics file limits", () => {
   const nested = (n: number): string => `${'{"x":'.repeat(n)}1${"}".repeat(n)}`;
 
-  it("jsonDeeperThan counts arrays and objects outside strings only", () => {
+  it("the depth check the metrics file uses (the registry's) counts arrays and objects outside strings only", () => {
     expect(jsonDeeperThan('{"a":[1]}', 2)).toBe(false);
     expect(jsonDeeperThan('{"a":[[1]]}', 2)).toBe(true);
     expect(jsonDeeperThan('{"a":"[[[[\\"[[[["}', 1)).toBe(false);
