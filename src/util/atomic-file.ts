@@ -32,6 +32,11 @@ export function replaceFileAtomic(path: string, write: (fd: number) => void, opt
     }
     throw e;
   }
+  fsyncDir(dir);
+}
+
+/** Fsyncs a directory after a rename in it, where the file system allows (some refuse; the rename itself is still atomic). */
+export function fsyncDir(dir: string): void {
   try {
     const dfd = openSync(dir, "r");
     try {

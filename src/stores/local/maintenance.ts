@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, closeSync, constants, existsSync, fsyncSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
@@ -10,6 +10,7 @@ import { checkedRecordId } from "./record.js";
 import type { RegistryWriter } from "./registry-writer.js";
 import { readRaw } from "./registry-writer.js";
 import { appendLine } from "./writer.js";
+import { fsyncDir } from "../../util/atomic-file.js";
 
 /** What `registry check` reports: the JSON contract of `expflow registry check --json`. */
 export interface RegistryHealth {
@@ -214,16 +215,7 @@ async function rewriteSpansAtomic(source: string, spans: readonly Span[], target
       await rm(tmp, { force: true });
     }
   }
-  try {
-    const dfd = openSync(dir, "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename itself is still atomic.
-  }
+  fsyncDir(dir);
 }
 
 const NEWLINE = Buffer.from("\n");
