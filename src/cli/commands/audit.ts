@@ -187,15 +187,6 @@ export function writeOutputFile(path: string, text: string, what: string): void 
   try {
     if (existsSync(path) && statSync(path).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
     makeDirs(dirname(path));
-  } catch (e) {
-    const err = storageError(e, path);
-    if (err instanceof ExpflowError) {
-      err.message = `cannot write the ${what}: ${err.message}`;
-      throw err;
-    }
-    throw new UsageError("E_OUTPUT_NOT_WRITABLE", `cannot write the ${what} to ${path}: ${(e as Error).message}`, { hint: "choose a path in a directory you can write to", cause: e });
-  }
-  try {
     replaceFileAtomic(path, (fd) => writeAll(fd, text));
   } catch (e) {
     const err = storageError(e, path);
