@@ -57,36 +57,91 @@ export function forEachLine(path: string, onLine: (text: string, line: number) =
   }
 }
 
+/** Options of {@link forEachLineBackwards}. */
+export interface BackwardsOptions {
+  /**
+   * Only lines containing this text (no line break) are given: the bytes are searched, and only
+   * the lines that hold them are decoded, so a search through many lines costs one byte scan.
+   */
+  readonly containing?: string;
+  /** Bytes read first (default 64 KiB); each further read doubles, up to `maxChunkBytes`. */
+  readonly chunkBytes?: number;
+  /** The largest read (default 4 MiB). */
+  readonly maxChunkBytes?: number;
+}
+
 /**
- * Calls `onLine` for the non-blank lines of a file from the last to the first, until it returns
- * true. Reads backwards in chunks, so finding a recent line costs little whatever the file's size.
+ * Calls `onLine` for the non-blank lines of a file (with `containing`: only those that contain
+ * it) from the last to the first, until it returns true. Reads backwards in chunks that start
+ * small and grow, so finding a recent line costs little whatever the file's size. A trailing
+ * `\r` is dropped; a UTF-8 BOM at the start is ignored.
  */
-export function forEachLineBackwards(path: string, onLine: (text: string) => boolean, chunkBytes = 1024 * 1024): void {
+export function forEachLineBackwards(path: string, onLine: (text: string) => boolean, options: BackwardsOptions = {}): void {
+  const pattern = options.containing === undefined ? null : Buffer.from(options.containing, "utf8");
+  if (pattern !== null && (pattern.length === 0 || pattern.includes(0x0a))) throw new RangeError("forEachLineBackwards: `containing` must be one non-empty line");
+  const maxChunk = Math.max(1, options.maxChunkBytes ?? 4 * 1024 * 1024);
+  let chunk = Math.min(maxChunk, Math.max(1, options.chunkBytes ?? 64 * 1024));
   const fd = openSync(path, "r");
   try {
     let pos = fstatSync(fd).size;
     let carry: Buffer = Buffer.alloc(0);
-    while (pos > 0) {
-      const start = Math.max(0, pos - chunkBytes);
-      const buf = Buffer.allocUnsafe(pos - start);
-      readSync(fd, buf, 0, buf.length, start);
-      pos = start;
-      const data = carry.length > 0 ? Buffer.concat([buf, carry]) : buf;
-      // Split on byte 0x0a: it never occurs inside a multi-byte UTF-8 character.
-      let end = data.length;
-      for (let i = data.length - 1; i >= 0; i--) {
-        if (data[i] !== 0x0a) continue;
-        const line = data.subarray(i + 1, end).toString("utf8").replace(/\r$/, "");
-        end = i;
-        if (line.trim() !== "" && onLine(line)) return;
+    for (;;) {
+      let data = carry;
+      if (pos > 0) {
+        const start = Math.max(0, pos - chunk);
+        const buf = Buffer.allocUnsafe(pos - start);
+        // The file shrank meanwhile (a reader holds no lock): what is left of it is unknown.
+        if (readFully(fd, buf, start) < buf.length) return;
+        pos = start;
+        chunk = Math.min(maxChunk, chunk * 2);
+        data = carry.length > 0 ? Buffer.concat([buf, carry]) : buf;
       }
-      carry = Buffer.from(data.subarray(0, end));
+      // Bytes before the first line break belong to a line that starts in an earlier chunk.
+      const first = pos === 0 ? -1 : data.indexOf(0x0a);
+      if (first < 0 && pos > 0) {
+        carry = data;
+        continue;
+      }
+      const lo = first + 1;
+      // `end` is where the next line to look at ends: the end of the data, or a line break.
+      let end = data.length;
+      while (end >= lo) {
+        let lineStart: number;
+        let lineEnd = end;
+        if (pattern === null) {
+          lineStart = end === 0 ? 0 : data.lastIndexOf(0x0a, end - 1) + 1;
+        } else {
+          const from = end - pattern.length;
+          if (from < lo) break;
+          const m = data.lastIndexOf(pattern, from);
+          if (m < lo) break;
+          lineStart = m === 0 ? 0 : data.lastIndexOf(0x0a, m - 1) + 1;
+          const nl = data.indexOf(0x0a, m);
+          if (nl >= 0 && nl < end) lineEnd = nl;
+        }
+        let text = data.toString("utf8", lineStart, lineEnd);
+        if (text.endsWith("\r")) text = text.slice(0, -1);
+        if (pos === 0 && lineStart === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        if (text.trim() !== "" && onLine(text)) return;
+        end = lineStart - 1;
+      }
+      if (pos === 0) return;
+      carry = Buffer.from(data.subarray(0, first));
     }
-    const first = carry.toString("utf8").replace(/^\uFEFF/, "").replace(/\r$/, "");
-    if (first.trim() !== "") onLine(first);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads `buf.length` bytes at `position`; fewer only at the end of the file. */
+function readFully(fd: number, buf: Buffer, position: number): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }
 
 /**

@@ -64,14 +64,13 @@ export function readOne(path: string, id: string): RegistryRecord | undefined {
   const needle = JSON.stringify(id).slice(1, -1);
   let found: RegistryRecord | undefined;
   forEachLineBackwards(path, (text) => {
-    if (!text.includes(needle)) return false;
     const parsed = parseObjectLine(text);
     if ("value" in parsed && recordId(parsed.value) === id) {
       found = parsed.value as RegistryRecord;
       return true;
     }
     return false;
-  });
+  }, { containing: needle });
   return found?.deleted === true ? undefined : found;
 }
 

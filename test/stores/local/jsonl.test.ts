@@ -65,7 +65,7 @@ describe("forEachLineBackwards", () => {
         const path = join(tempDir(), "f.jsonl");
         writeFileSync(path, content);
         const back: string[] = [];
-        forEachLineBackwards(path, (t) => (back.push(t), false), chunk);
+        forEachLineBackwards(path, (t) => (back.push(t), false), { chunkBytes: chunk, maxChunkBytes: chunk * 3 });
         expect(back).toEqual(lines(content).map(([t]) => t).reverse());
       }),
       { numRuns: 60 },
@@ -75,6 +75,35 @@ describe("forEachLineBackwards", () => {
     const seen: string[] = [];
     forEachLineBackwards(path, (t) => (seen.push(t), t === "b"));
     expect(seen).toEqual(["c", "b"]);
+  });
+
+  it("with `containing`, gives exactly the lines that contain it, last first, whatever the chunk size", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ unit: "grapheme", maxLength: 12 }), fc.constantFrom("ab", "xaby", "aab", "\uFEFFab", "ab\r", "a")), { maxLength: 14 }),
+        fc.constantFrom("ab", "a", "b\u00e9", "\u00e9"),
+        fc.integer({ min: 1, max: 16 }),
+        (ls, needle, chunk) => {
+          const content = ls.map((l) => l.replace(/[\r\n]/g, "")).join("\n");
+          const path = join(tempDir(), "f.jsonl");
+          writeFileSync(path, content);
+          const back: string[] = [];
+          forEachLineBackwards(path, (t) => (back.push(t), false), { containing: needle, chunkBytes: chunk, maxChunkBytes: chunk * 2 });
+          const expected = lines(content)
+            .map(([t]) => t)
+            .filter((t) => t.includes(needle))
+            .reverse();
+          expect(back).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    const path = join(tempDir(), "h.jsonl");
+    writeFileSync(path, '{"id":"a1"}\n{"id":"b"}\n{"id":"a1","n":2}\n{"id":"c"}');
+    const seen: string[] = [];
+    forEachLineBackwards(path, (t) => (seen.push(t), true), { containing: '"a1"' });
+    expect(seen).toEqual(['{"id":"a1","n":2}']);
+    expect(() => forEachLineBackwards(path, () => false, { containing: "" })).toThrow(RangeError);
   });
 });
 
