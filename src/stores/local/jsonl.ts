@@ -89,12 +89,13 @@ export function forEachLineBackwards(path: string, onLine: (text: string) => boo
       let data = carry;
       if (pos > 0) {
         const start = Math.max(0, pos - chunk);
-        const buf = Buffer.allocUnsafe(pos - start);
+        // Room for the carried partial line after the bytes read, so nothing large is copied.
+        data = Buffer.allocUnsafe(pos - start + carry.length);
         // The file shrank meanwhile (a reader holds no lock): what is left of it is unknown.
-        if (readFully(fd, buf, start) < buf.length) return;
+        if (readFully(fd, data, pos - start, start) < pos - start) return;
+        carry.copy(data, pos - start);
         pos = start;
         chunk = Math.min(maxChunk, chunk * 2);
-        data = carry.length > 0 ? Buffer.concat([buf, carry]) : buf;
       }
       // Bytes before the first line break belong to a line that starts in an earlier chunk.
       const first = pos === 0 ? -1 : data.indexOf(0x0a);
@@ -103,27 +104,34 @@ export function forEachLineBackwards(path: string, onLine: (text: string) => boo
         continue;
       }
       const lo = first + 1;
-      // `end` is where the next line to look at ends: the end of the data, or a line break.
-      let end = data.length;
-      while (end >= lo) {
-        let lineStart: number;
-        let lineEnd = end;
-        if (pattern === null) {
-          lineStart = end === 0 ? 0 : data.lastIndexOf(0x0a, end - 1) + 1;
-        } else {
-          const from = end - pattern.length;
-          if (from < lo) break;
-          const m = data.lastIndexOf(pattern, from);
-          if (m < lo) break;
-          lineStart = m === 0 ? 0 : data.lastIndexOf(0x0a, m - 1) + 1;
-          const nl = data.indexOf(0x0a, m);
-          if (nl >= 0 && nl < end) lineEnd = nl;
-        }
+      const emit = (lineStart: number, lineEnd: number): boolean => {
         let text = data.toString("utf8", lineStart, lineEnd);
         if (text.endsWith("\r")) text = text.slice(0, -1);
         if (pos === 0 && lineStart === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        if (text.trim() !== "" && onLine(text)) return;
-        end = lineStart - 1;
+        return text.trim() !== "" && onLine(text);
+      };
+      if (pattern === null) {
+        // `end` is where the next line to look at ends: the end of the data, or a line break.
+        for (let end = data.length; end >= lo; ) {
+          const lineStart = end === 0 ? 0 : data.lastIndexOf(0x0a, end - 1) + 1;
+          if (emit(lineStart, end)) return;
+          end = lineStart - 1;
+        }
+      } else {
+        // The lines holding the pattern, found searching forwards (several times faster than
+        // Buffer#lastIndexOf with a multi-byte needle), then given last first.
+        const starts: number[] = [];
+        for (let m = data.indexOf(pattern, lo); m >= 0; ) {
+          starts.push(m === 0 ? 0 : data.lastIndexOf(0x0a, m - 1) + 1);
+          const nl = data.indexOf(0x0a, m);
+          if (nl < 0) break;
+          m = data.indexOf(pattern, nl + 1);
+        }
+        for (let k = starts.length - 1; k >= 0; k--) {
+          const lineStart = starts[k]!;
+          const nl = data.indexOf(0x0a, lineStart);
+          if (emit(lineStart, nl < 0 ? data.length : nl)) return;
+        }
       }
       if (pos === 0) return;
       carry = Buffer.from(data.subarray(0, first));
@@ -133,11 +141,11 @@ export function forEachLineBackwards(path: string, onLine: (text: string) => boo
   }
 }
 
-/** Reads `buf.length` bytes at `position`; fewer only at the end of the file. */
-function readFully(fd: number, buf: Buffer, position: number): number {
+/** Reads `length` bytes at `position` into the start of `buf`; fewer only at the end of the file. */
+function readFully(fd: number, buf: Buffer, length: number, position: number): number {
   let got = 0;
-  while (got < buf.length) {
-    const n = readSync(fd, buf, got, buf.length - got, position + got);
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
     if (n === 0) break;
     got += n;
   }
