@@ -68,22 +68,25 @@ export interface BackwardsOptions {
   readonly chunkBytes?: number;
   /** The largest read (default 4 MiB). */
   readonly maxChunkBytes?: number;
+  /** Where to start reading backwards (a byte offset; default the end of the file). */
+  readonly end?: number;
 }
 
 /**
  * Calls `onLine` for the non-blank lines of a file (with `containing`: only those that contain
- * it) from the last to the first, until it returns true. Reads backwards in chunks that start
- * small and grow, so finding a recent line costs little whatever the file's size. A trailing
- * `\r` is dropped; a UTF-8 BOM at the start is ignored.
+ * it) from the last to the first, until it returns true; `offset` is where the line starts in
+ * the file. Reads backwards in chunks that start small and grow, so finding a recent line costs
+ * little whatever the file's size. A trailing `\r` is dropped; a UTF-8 BOM at the start is
+ * ignored.
  */
-export function forEachLineBackwards(path: string, onLine: (text: string) => boolean, options: BackwardsOptions = {}): void {
+export function forEachLineBackwards(path: string, onLine: (text: string, offset: number) => boolean, options: BackwardsOptions = {}): void {
   const pattern = options.containing === undefined ? null : Buffer.from(options.containing, "utf8");
   if (pattern !== null && (pattern.length === 0 || pattern.includes(0x0a))) throw new RangeError("forEachLineBackwards: `containing` must be one non-empty line");
   const maxChunk = Math.max(1, options.maxChunkBytes ?? 4 * 1024 * 1024);
   let chunk = Math.min(maxChunk, Math.max(1, options.chunkBytes ?? 64 * 1024));
   const fd = openSync(path, "r");
   try {
-    let pos = fstatSync(fd).size;
+    let pos = Math.min(fstatSync(fd).size, options.end ?? Number.MAX_SAFE_INTEGER);
     let carry: Buffer = Buffer.alloc(0);
     for (;;) {
       let data = carry;
@@ -108,7 +111,7 @@ export function forEachLineBackwards(path: string, onLine: (text: string) => boo
         let text = data.toString("utf8", lineStart, lineEnd);
         if (text.endsWith("\r")) text = text.slice(0, -1);
         if (pos === 0 && lineStart === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        return text.trim() !== "" && onLine(text);
+        return text.trim() !== "" && onLine(text, pos + lineStart);
       };
       if (pattern === null) {
         // `end` is where the next line to look at ends: the end of the data, or a line break.
