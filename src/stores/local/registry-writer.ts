@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
+import { BackendError, ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/lifecycle.js";
 import { checkArchiveEvent, nextState } from "../../core/lifecycle/lifecycle.js";
 import { accessSync, constants, statSync } from "node:fs";
@@ -10,8 +10,10 @@ import { storageError } from "../../util/fs-errors.js";
 import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId } from "./record.js";
-import { appendLine, fileExists } from "./writer.js";
+import type { PendingAppend } from "../../util/append-file.js";
+import { appendLineUnsynced, fileExists } from "./writer.js";
 import { scanRegistry } from "./registry-file.js";
+import { RegistryIndex } from "./registry-index.js";
 
 /** What the registry writer needs from outside; injected so tests control time and identity. */
 export interface WriterContext {
@@ -128,10 +130,49 @@ function prepareRegistryDir(path: string, create: boolean): void {
  * from the current record cannot overwrite a concurrent one, and every append is one write.
  */
 export class RegistryWriter {
+  /** Where this writer last saw each record: a change reads only what was appended since. */
+  private readonly index = new RegistryIndex();
+
   constructor(
     readonly path: string,
     private readonly ctx: WriterContext,
   ) {}
+
+  /** The current record of `id` (undefined: none, or deleted); under the lock. */
+  private current(id: string): RegistryRecord | undefined {
+    const found = this.index.lookup(this.path, id);
+    return found?.deleted === true ? undefined : found;
+  }
+
+  /**
+   * Runs `make` under the registry lock and appends the snapshot it returns; the flush to disk
+   * runs after the lock is released (group commit: the flushes of several writers overlap, and
+   * one journal commit can carry several changes), and the snapshot is returned only once it
+   * is on disk. Nothing is acknowledged before: a reader under the lock may see the line
+   * meanwhile, but a later writer's flush flushes it too, so nothing acknowledged after it
+   * can outlive it. A failed flush takes the line back under the lock when nothing was
+   * appended after it, and is exit 4 either way, saying which.
+   */
+  private async change(make: () => { id: string; snapshot: RegistryRecord }): Promise<RegistryRecord> {
+    let pending: PendingAppend | undefined;
+    const snapshot = await this.locked(() => {
+      const { id, snapshot } = make();
+      const line = JSON.stringify(snapshot);
+      pending = appendLineUnsynced(this.path, line);
+      this.index.appended(id, pending.offset, `${line}\n`);
+      return snapshot;
+    });
+    const written = pending!;
+    try {
+      written.flush();
+    } catch (e) {
+      const takenBack = await this.locked(() => written.takeBack()).catch(() => (written.close(), false));
+      this.index.reset();
+      const detail = takenBack ? "the change was taken back" : "the change stays in the file (others were appended after it) but may not survive a crash";
+      throw new BackendError((e as BackendError).code ?? "E_IO", `${(e as Error).message}; ${detail}`, { hint: "check the disk; `expflow registry check` shows what the registry holds", cause: e });
+    }
+    return snapshot;
+  }
 
   /** `<registry>.lock` beside the registry's real path: a symlink and its target share one lock. */
   private lockPath(): string {
@@ -141,7 +182,7 @@ export class RegistryWriter {
   /** Runs `fn` under the registry lock. */
   locked<T>(fn: () => Promise<T> | T): Promise<T> {
     prepareRegistryDir(this.path, this.ctx.createDirectory === true);
-    return withFileLock(this.lockPath(), fn);
+    return withFileLock(this.lockPath(), fn, { keep: true });
   }
 
   /**
@@ -154,13 +195,12 @@ export class RegistryWriter {
    */
   async create(record: RegistryRecord, options: { generatedId?: boolean } = {}): Promise<RegistryRecord> {
     assertValidId(record.experiment_id);
-    return this.locked(() => {
-      if (!options.generatedId && readOne(this.path, record.experiment_id) !== undefined) {
+    return this.change(() => {
+      if (options.generatedId) this.index.sync(this.path);
+      else if (this.current(record.experiment_id) !== undefined) {
         throw new ConflictError("E_DUPLICATE_ID", `experiment ${record.experiment_id} exists already`);
       }
-      const snapshot: RegistryRecord = { ...record, rev: 1, updated_at: this.ctx.now().toISOString() };
-      appendLine(this.path, JSON.stringify(snapshot));
-      return snapshot;
+      return { id: record.experiment_id, snapshot: { ...record, rev: 1, updated_at: this.ctx.now().toISOString() } };
     });
   }
 
@@ -173,8 +213,8 @@ export class RegistryWriter {
    */
   async update(id: string, change: (current: RegistryRecord) => RegistryRecord): Promise<RegistryRecord> {
     assertValidId(id);
-    return this.locked(() => {
-      const current = readOne(this.path, id);
+    return this.change(() => {
+      const current = this.current(id);
       if (current === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${this.path}`);
       const next = change(current);
       const snapshot: RegistryRecord = {
@@ -183,8 +223,7 @@ export class RegistryWriter {
         rev: (typeof current.rev === "number" ? current.rev : 0) + 1,
         updated_at: this.ctx.now().toISOString(),
       };
-      appendLine(this.path, JSON.stringify(snapshot));
-      return snapshot;
+      return { id, snapshot };
     });
   }
 

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { appendText } from "../../util/append-file.js";
+import type { AppendedAt, PendingAppend } from "../../util/append-file.js";
+import { appendText, appendTextUnsynced } from "../../util/append-file.js";
 
 /**
  * Appends one line to a file, acknowledged only when complete (see {@link appendText}: every
@@ -12,8 +13,16 @@ import { appendText } from "../../util/append-file.js";
  *   read-only file system, no permission; {@link UsageError} (exit 2) a path that is a directory
  *   or under a file.
  */
-export function appendLine(path: string, line: string): void {
-  appendText(path, `${line}\n`, { mode: 0o644 });
+export function appendLine(path: string, line: string): AppendedAt {
+  return appendText(path, `${line}\n`, { mode: 0o644 });
+}
+
+/**
+ * {@link appendLine} without the flush to disk, which the caller runs ({@link PendingAppend.flush})
+ * after releasing the registry lock and before acknowledging anything.
+ */
+export function appendLineUnsynced(path: string, line: string): PendingAppend {
+  return appendTextUnsynced(path, `${line}\n`, { mode: 0o644 });
 }
 
 /** Whether a file exists. */
