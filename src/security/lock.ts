@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { BackendError } from "../core/errors.js";
@@ -25,6 +25,12 @@ interface LockOwner {
 export interface LockOptions {
   /** How long to wait for a live holder (ms); default {@link DEFAULT_LOCK_WAIT_MS}. */
   readonly waitMs?: number;
+  /**
+   * Keep the lock's directory a second after the release (`<lock>.<token>.new`), so this
+   * process takes the lock again with one rename: for a lock taken again and again (the
+   * registry's). Removed after that second, at exit, or by {@link dropKeptLocks}.
+   */
+  readonly keep?: boolean;
 }
 
 /** State and start time (clock ticks since boot) of process `pid` from /proc (Linux), or null where it cannot be read. */
@@ -98,19 +104,117 @@ function removeLockDir(lockPath: string, owner?: LockOwner): void {
     if (isCode(e, "ENOENT")) return;
     throw e;
   }
+  if (owner === undefined) rmSync(gone, { recursive: true, force: true });
+  else removeOwnedDir(gone, owner);
+}
+
+/** Removes a directory holding at most the owner file `owner` (anything else too, if it must). */
+function removeOwnedDir(dir: string, owner: LockOwner): void {
   try {
-    if (owner === undefined) throw new Error("unknown owner");
-    unlinkSync(join(gone, ownerName(owner)));
-    rmdirSync(gone);
+    unlinkSync(join(dir, ownerName(owner)));
+    rmdirSync(dir);
   } catch {
-    rmSync(gone, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** How long this process keeps a lock's directory after releasing it, to take the lock again with one rename (ms). */
+const SPARE_MS = 1000;
+/** How often one process looks for the leftovers of dead processes beside one lock (ms). */
+const SWEEP_MS = 60_000;
+
+/** A released lock's directory (`<lock>.<token>.new`, its owner file in it), kept for this process's next acquisition. */
+interface Spare {
+  readonly owner: LockOwner;
+  readonly candidate: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+const spares = new Map<string, Spare>();
+const swept = new Map<string, number>();
+let removeSparesAtExit = false;
+
+function keepSpare(lockPath: string, owner: LockOwner, candidate: string): void {
+  if (spares.has(lockPath)) return removeOwnedDir(candidate, owner);
+  const timer = setTimeout(() => {
+    if (spares.get(lockPath)?.candidate !== candidate) return;
+    spares.delete(lockPath);
+    removeOwnedDir(candidate, owner);
+  }, SPARE_MS);
+  timer.unref();
+  spares.set(lockPath, { owner, candidate, timer });
+  if (!removeSparesAtExit) {
+    removeSparesAtExit = true;
+    process.once("exit", dropKeptLocks);
   }
 }
 
 /**
- * One holder's attempts at one lock. Each attempt makes a candidate directory with its owner
+ * Removes every lock directory this process keeps for taking a lock again (they go by
+ * themselves a second after their release, and at exit): for a long-lived process that is
+ * done with a registry, and for tests that look at a directory at once.
+ */
+export function dropKeptLocks(): void {
+  for (const spare of spares.values()) {
+    clearTimeout(spare.timer);
+    removeOwnedDir(spare.candidate, spare.owner);
+  }
+  spares.clear();
+}
+
+function takeSpare(lockPath: string): Spare | undefined {
+  const spare = spares.get(lockPath);
+  if (spare === undefined) return undefined;
+  spares.delete(lockPath);
+  clearTimeout(spare.timer);
+  return spare;
+}
+
+/**
+ * Removes what dead processes on this host left beside `lockPath`: candidates of waiters
+ * killed while waiting, spares of holders killed before their exit, released locks of holders
+ * killed while removing them. Only a directory holding just the owner file of a dead process on
+ * this host, or nothing for over a minute, is removed: what a live process or another host
+ * owns, and anything else, is left alone. At most once a minute per lock per process.
+ */
+function sweepLeftovers(lockPath: string, host: string): void {
+  const now = Date.now();
+  if (now - (swept.get(lockPath) ?? -Infinity) < SWEEP_MS) return;
+  swept.set(lockPath, now);
+  const dir = dirname(lockPath);
+  const prefix = `${basename(lockPath)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^(break-[0-9a-f]+\.)*[0-9a-f]+\.(new|gone)$/.test(name.slice(prefix.length))) continue;
+    const path = join(dir, name);
+    try {
+      // Only a directory holding just an owner file, or nothing (its maker died before writing
+      // it): anything else is not expflow's to remove.
+      const st = statSync(path);
+      if (!st.isDirectory()) continue;
+      const entries = readdirSync(path);
+      const owner = readOwner(path);
+      if (entries.length === 0 ? now - st.mtimeMs > 60_000 : entries.length === 1 && owner !== null && owner.host === host && !holderAlive(owner, host)) {
+        rmSync(path, { recursive: true, force: true });
+      }
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+}
+
+/**
+ * One holder's attempts at one lock. The holder makes a candidate directory with its owner
  * file and renames it onto the lock's name: the rename is atomic, fails while the lock exists
- * (a lock directory is never empty), and the lock never exists without its owner.
+ * (a lock directory is never empty), and the lock never exists without its owner. The
+ * candidate is made once and kept while the holder waits, so each try is one rename; on
+ * release the lock is renamed back to the candidate's name and kept a moment, so a process
+ * changing the registry again and again takes and releases the lock with one rename each.
  */
 class Attempt {
   readonly owner: LockOwner;
@@ -120,40 +224,66 @@ class Attempt {
   constructor(
     readonly lockPath: string,
     private readonly host: string,
+    private readonly keep: boolean,
   ) {
+    const spare = keep ? takeSpare(lockPath) : undefined;
+    if (spare !== undefined && spare.owner.host === host) {
+      this.owner = spare.owner;
+      this.candidate = spare.candidate;
+      this.made = true;
+      return;
+    }
+    if (spare !== undefined) removeOwnedDir(spare.candidate, spare.owner);
     const token = randomBytes(9).toString("hex");
     this.owner = { pid: process.pid, host, start: OWN_START, token };
     this.candidate = `${lockPath}.${token}.new`;
   }
 
+  /** Whether the candidate is made (kept from this process's last hold of the lock). */
+  get ready(): boolean {
+    return this.made;
+  }
+
   /** Tries once to take the lock; true when held. */
   tryAcquire(): boolean {
-    try {
+    if (!this.made) {
+      sweepLeftovers(this.lockPath, this.host);
       mkdirSync(this.candidate);
       this.made = true;
       // Everything in the file's name, the file empty: recording the owner needs no data written.
       writeFileSync(join(this.candidate, ownerName(this.owner)), "");
+    }
+    try {
       renameSync(this.candidate, this.lockPath);
       this.made = false;
       return true;
     } catch (e) {
       if (isCode(e, "ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR")) return false;
+      // The kept candidate was removed (by hand): made again at the next try.
+      if (isCode(e, "ENOENT") && !existsSync(this.candidate)) {
+        this.made = false;
+        return false;
+      }
       throw e;
-    } finally {
-      // Never left lying about while waiting: a waiter killed meanwhile leaves nothing behind.
-      this.abandon();
     }
   }
 
   /** Removes the candidate if it was never used. */
   abandon(): void {
-    if (this.made) rmSync(this.candidate, { recursive: true, force: true });
+    if (this.made) removeOwnedDir(this.candidate, this.owner);
     this.made = false;
   }
 
   /** Releases the lock, if it is still ours (it always is: nobody takes a live holder's lock). */
   release(): void {
-    if (existsSync(join(this.lockPath, ownerName(this.owner)))) removeLockDir(this.lockPath, this.owner);
+    if (!existsSync(join(this.lockPath, ownerName(this.owner)))) return;
+    if (!this.keep) return removeLockDir(this.lockPath, this.owner);
+    try {
+      renameSync(this.lockPath, this.candidate);
+    } catch {
+      return removeLockDir(this.lockPath, this.owner);
+    }
+    keepSpare(this.lockPath, this.owner, this.candidate);
   }
 }
 
@@ -166,7 +296,7 @@ class Attempt {
  */
 function breakDeadLock(lockPath: string, dead: LockOwner, host: string, depth = 0): void {
   if (depth > 4) return;
-  const breaker = new Attempt(`${lockPath}.break-${dead.token}`, host);
+  const breaker = new Attempt(`${lockPath}.break-${dead.token}`, host, false);
   try {
     if (!breaker.tryAcquire()) {
       const other = readOwner(breaker.lockPath);
@@ -183,7 +313,13 @@ function breakDeadLock(lockPath: string, dead: LockOwner, host: string, depth = 
   }
 }
 
+/**
+ * Tries a waiter makes at once (each after one turn of the event loop) before it polls: a
+ * registry change holds the lock for about 0.1 ms, far less than the shortest timer (1 ms).
+ */
+const SPIN_TRIES = 30;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 
 /**
  * The path a lock for `file` is keyed on: the file's real path (symbolic links resolved, also
@@ -219,7 +355,8 @@ export function realFilePath(file: string): string {
  * decided by the holder's liveness, never by age. A lock whose holder is dead (on this host:
  * `kill(pid, 0)` fails, or the pid now belongs to a process started later) is removed by one
  * of the waiters and taken by one; a lock from another host is never taken over automatically.
- * Waiters poll every 1-3 ms (jittered), checking the holder's liveness every 50 ms. The lock's
+ * A waiter tries again at once a few times (after one turn of the event loop each), then polls
+ * every 1-3 ms (jittered), checking the holder's liveness every 50 ms. The lock's
  * directory must be writable; it is created if missing. Not re-entrant: a process that takes
  * a lock it holds waits for itself.
  *
@@ -229,12 +366,14 @@ export function realFilePath(file: string): string {
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
   const host = hostname();
-  const attempt = new Attempt(lockPath, host);
+  const attempt = new Attempt(lockPath, host, options.keep === true);
   const started = Date.now();
   let lastCheck = started;
   let holder: LockOwner | null = null;
+  let spins = 0;
   try {
-    mkdirSync(dirname(lockPath), { recursive: true });
+    // (A kept candidate is in that directory already.)
+    if (!attempt.ready) mkdirSync(dirname(lockPath), { recursive: true });
     for (;;) {
       // A stat while the lock is held; an attempt only when it looks free.
       if (!existsSync(lockPath) && attempt.tryAcquire()) break;
@@ -259,9 +398,11 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T
             : `wait for it to finish; if no expflow process is running, remove ${lockPath}`,
         });
       }
-      // Short jittered polls: a waiter costs one stat per poll, and a holder with more to do
-      // usually takes the lock again at once, which keeps the total throughput up.
-      await sleep(1 + Math.random() * 2);
+      // First a few immediate tries (a change holds the lock for a fraction of a millisecond),
+      // then short jittered polls: a waiter costs one stat per poll.
+      spins++;
+      if (spins <= SPIN_TRIES) await new Promise<void>((r) => setImmediate(r));
+      else await sleep(1 + Math.random() * 2);
     }
   } catch (e) {
     if (e instanceof BackendError) throw e;

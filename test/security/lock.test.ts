@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { realFilePath, withFileLock } from "../../src/security/lock.js";
+import { dropKeptLocks, realFilePath, withFileLock } from "../../src/security/lock.js";
 import { rejectionOf, tempDirs } from "./helpers.js";
 
 const newDir = tempDirs("expflow-lock-");
@@ -25,9 +25,49 @@ describe("withFileLock", () => {
   it("runs the work, then removes the lock; nothing is left beside it", async () => {
     const dir = newDir();
     const lock = join(dir, "x.lock");
-    const seen = await withFileLock(lock, () => readdirSync(dir));
-    expect(seen).toEqual(["x.lock"]);
+    expect(await withFileLock(lock, () => readdirSync(dir))).toEqual(["x.lock"]);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("with keep: releases the lock, keeps its directory a second for the next hold, then removes it", async () => {
+    const dir = newDir();
+    const lock = join(dir, "x.lock");
+    const seen = await withFileLock(lock, () => readdirSync(dir), { keep: true });
+    expect(seen).toEqual(["x.lock"]);
+    const kept = readdirSync(dir);
+    expect(kept).toEqual([expect.stringMatching(/^x\.lock\.[0-9a-f]{18}\.new$/)]);
+    // The next hold takes the same directory back with one rename: the owner file is the same.
+    const owner = readdirSync(join(dir, kept[0]!));
+    expect(await withFileLock(lock, () => readdirSync(lock), { keep: true })).toEqual(owner);
+    expect(readdirSync(dir)).toEqual(kept);
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("dropKeptLocks removes the kept directory at once (at exit it goes too: see the multi-process tests)", async () => {
+    const dir = newDir();
+    await withFileLock(join(dir, "x.lock"), () => undefined, { keep: true });
+    expect(readdirSync(dir)).toHaveLength(1);
+    dropKeptLocks();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("removes what dead processes left beside the lock (a waiter's candidate, a kept directory, a released lock), never a live one's", async () => {
+    const dir = newDir();
+    const lock = join(dir, "x.lock");
+    const dead = deadPid();
+    plantLock(`${lock}.00aa11bb22cc33dd44.new`, dead, hostname());
+    plantLock(`${lock}.0a1b2c3d4e5f.gone`, dead, hostname());
+    plantLock(`${lock}.break-0123.0a0b0c0d0e0f0a0b0c.new`, dead, hostname());
+    plantLock(`${lock}.11aa11bb22cc33dd44.new`, process.pid, hostname());
+    plantLock(`${lock}.22aa11bb22cc33dd44.new`, dead, "another-host");
+    writeFileSync(join(dir, "x.lock.notes.new"), "not a lock's");
+    writeFileSync(join(dir, "x.lock.0badc0de.new"), "a file with a lock's name, not a directory");
+    plantLock(`${lock}.33aa11bb22cc33dd44.new`, dead, hostname());
+    writeFileSync(join(`${lock}.33aa11bb22cc33dd44.new`, "notes.txt"), "something else in it");
+    await withFileLock(lock, () => undefined);
+    dropKeptLocks();
+    expect(readdirSync(dir).sort()).toEqual(["x.lock.0badc0de.new", "x.lock.11aa11bb22cc33dd44.new", "x.lock.22aa11bb22cc33dd44.new", "x.lock.33aa11bb22cc33dd44.new", "x.lock.notes.new"]);
   });
 
   it("serialises work in one process: the second waits for the first", async () => {
@@ -53,6 +93,7 @@ describe("withFileLock", () => {
     const lock = join(dir, "x.lock");
     plantLock(lock, deadPid(), hostname());
     expect(await withFileLock(lock, () => "ran")).toBe("ran");
+    dropKeptLocks();
     expect(readdirSync(dir)).toEqual([]);
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropKeptLocks } from "../../../src/security/lock.js";
 import { LocalStore } from "../../../src/stores/local/local-store.js";
 import type { RegistryRecord } from "../../../src/stores/local/record.js";
 import { readOne, readRaw, RegistryWriter } from "../../../src/stores/local/registry-writer.js";
@@ -261,6 +262,7 @@ describe("RegistryWriter across processes", () => {
     expect(last.rev).toBe(41);
     expect(Object.keys(last.metrics ?? {})).toHaveLength(40);
     expect(parseAll(path).map((l) => l.rev)).toEqual(Array.from({ length: 41 }, (_v, i) => i + 1));
+    dropKeptLocks(); // the lock directory this test process keeps a second for its next change
     expect(readdirSync(dir)).toEqual(["experiments.jsonl"]);
   }, 120_000);
 
@@ -278,6 +280,7 @@ describe("RegistryWriter across processes", () => {
     const raw = readRaw(path);
     expect(raw.damaged.map((d) => d.line)).toEqual([2]);
     expect([...raw.records.keys()].sort()).toEqual(["exp-before000001", ...acknowledged].sort());
+    dropKeptLocks();
     expect(readdirSync(dir)).toEqual(["experiments.jsonl"]);
   }, 120_000);
 });
