@@ -1158,22 +1158,28 @@ run in the same interleaved group and judged against the same floor (goal ≤ ${
 \`RegistryWriter\` (bundled from \`src/\` by tsup into the temporary directory; \`dist/\` does not
 export it) in worker processes (\`bench/append-worker.mjs\`): each makes ${APPEND_OPS} creates, then
 ${APPEND_OPS} updates (one metric each) of the experiments it created. Every change takes the
-registry lock (an atomic \`rename\` of a directory naming its owner), reads the current record, appends one
-complete snapshot and fsyncs. "1 process" is one worker alone; "${APPEND_PROCS} processes" are
+registry lock (an atomic \`rename\` of a directory naming its owner; a writer keeps the directory a
+second after releasing it, so taking the lock again is one \`rename\`), reads the current record
+(from the writer's index: only what other writers appended since its last change is read),
+appends one complete snapshot, releases the lock and then fsyncs (group commit: the writers'
+flushes overlap), acknowledging the change once the fsync returned. "1 process" is one worker alone; "${APPEND_PROCS} processes" are
 ${APPEND_PROCS} workers released together at a barrier on one registry, the figure being all of
 their changes over the time from the first one's start to the last one's end (process start-up
 excluded). Each of their runs starts from an empty registry; every run checks that every change
 is in the file, one whole line each. The third row makes ${APPEND_BIG_OPS} creates and ${APPEND_BIG_OPS} updates on a copy of
-the generated ${RECORDS.toLocaleString("en-US")}-record registry: every change reads the whole file under the lock
-(\`readOne\`, to find the current record or a duplicate id), so its cost grows with the registry.
+the generated ${RECORDS.toLocaleString("en-US")}-record registry: the writer's index starts at the file's end, and the
+records it changes are the ones it wrote, so no change reads the file back (a record the index
+does not know is searched for from the end, reading the file's bytes back to it).
 1 warm-up round, then ${APPEND_RUNS} timed rounds, the three alternating.
 
 ${appendTable}
 
 Several processes at once make ${ratio(appendScale)} the changes per second of one alone (goal ≥ 1x:
-${appendScale >= 1 ? "met" : "not met"}). The lock serialises the changes, so more writers cannot add throughput; a
-writer waiting for the lock checks for it every 1–3 ms (jittered, one \`stat\` each), so waiting
-costs little, and the holder's liveness every 50 ms.
+${appendScale >= 1 ? "met" : "not met"}). The lock serialises the changes, which hold it for about a tenth of a millisecond
+each (the fsync comes after the release); a writer waiting for the lock tries again at once 30
+times (one turn of the event loop each), then every 1–3 ms (jittered, one \`stat\` each), and
+checks the holder's liveness every 50 ms. The fsync is most of a change's time on these
+machines, and the writers' fsyncs overlap, so several writers can do more than one.
 
 ## The lock of a dead holder
 
