@@ -130,6 +130,9 @@ interface Spare {
   readonly timer: NodeJS.Timeout;
 }
 
+// Process-wide on purpose (the one exception to "no module-level state" here): what is kept
+// are directories on disk owned by this process, reused by whichever writer of the process
+// takes the lock next, and removed at the process's exit, which only the process can observe.
 const spares = new Map<string, Spare>();
 const swept = new Map<string, number>();
 let removeSparesAtExit = false;
