@@ -4,7 +4,7 @@
 //
 //   fork("bench/clearml-server.mjs", [bundle.cjs, tasks, perTaskTasks, latencyMs, seed])
 //
-// Loads the fake (bundled from test/helpers/fake-clearml by the harness), fills two projects,
+// Loads the fake (bundled from fake-clearml by the harness), fills two projects,
 // BenchScores (<tasks> tasks) and BenchPerTask (<perTaskTasks> tasks), from `manyTasks` with the
 // archived system tag removed (so a default listing returns every task), and starts it with
 // <latencyMs> added to every answer. Then it talks over the IPC channel only, never over HTTP

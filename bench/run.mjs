@@ -11,7 +11,7 @@
 // 5. `run list --json` and `run status <id>` on the generated registry, in the throughput group
 //    (same floor), when dist/ has them working; otherwise reported as not yet available.
 // 6. ClearML: `clearml compare-scores --json` over BENCH_CLEARML_TASKS tasks on the fake ClearML
-//    server (test/helpers/fake-clearml, bundled by tsup from bench/fixtures/clearml-entry.ts and
+//    server (fake-clearml, bundled by tsup from bench/fixtures/clearml-entry.ts and
 //    run in a child process, bench/clearml-server.mjs) with BENCH_CLEARML_LATENCY_MS added to
 //    every answer: wall time and the requests the server received, against the per-task pattern
 //    (bench/per-task.mjs: one request per task), measured on BENCH_CLEARML_PERTASK_TASKS tasks
@@ -497,7 +497,7 @@ const perTaskRequests = (n) => 2 + Math.floor(n / CLEARML_PAGE) + 1 + n;
 /**
  * `clearml compare-scores` against the fake ClearML server, and the per-task pattern beside it.
  * The fake runs in a child process (bench/clearml-server.mjs, loading a tsup bundle of
- * test/helpers/fake-clearml) that holds two projects: BenchScores (CLEARML_TASKS tasks) and
+ * fake-clearml) that holds two projects: BenchScores (CLEARML_TASKS tasks) and
  * BenchPerTask (CLEARML_PERTASK_TASKS tasks), and answers every request after CLEARML_LATENCY ms.
  * Around every run the harness resets the child's request log and then reads it (counts per
  * endpoint, statuses, violations, the child's busy time) over the IPC channel. One warm-up
@@ -508,7 +508,7 @@ const perTaskRequests = (n) => 2 + Math.floor(n / CLEARML_PAGE) + 1 + n;
  * Any violation the fake records, in any run, fails the bench.
  */
 async function benchClearml(tmp) {
-  log("clearml: bundling the fake ClearML server from test/helpers/fake-clearml ... ");
+  log("clearml: bundling the fake ClearML server from fake-clearml ... ");
   const bundle = await bundleEntry(tmp, "bench-clearml", CLEARML_ENTRY);
   log("done\n");
 
@@ -1215,7 +1215,7 @@ ${bruteText}
 ## ClearML: compare-scores against the per-task pattern
 
 \`node dist/cli.js clearml compare-scores --project BenchScores --sort-by pde_mean --gate pde_mean:lt:18.09 --json\`
-against the fake ClearML server of the tests (\`test/helpers/fake-clearml\`, bundled by tsup from
+against the fake ClearML server of the tests (\`fake-clearml\`, bundled by tsup from
 \`bench/fixtures/clearml-entry.ts\` and run in a child process of its own, \`bench/clearml-server.mjs\`),
 which waits ${CLEARML_LATENCY} ms before every answer. The CLI gets the server and credentials from
 \`CLEARML_API_HOST\` / \`CLEARML_API_ACCESS_KEY\` / \`CLEARML_API_SECRET_KEY\`, with \`HOME\` an empty

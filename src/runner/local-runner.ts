@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { assertValidId, isValidId } from "../core/ids.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { nextState } from "../core/lifecycle/lifecycle.js";
-import { ensurePrivateDir } from "../security/files.js";
+import { ensurePrivateDir } from "../util/private-files.js";
 import { shellQuote } from "../util/shell.js";
 import type { RegistryRecord } from "../stores/local/record.js";
 import { plainObject } from "../stores/local/record.js";

@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BackendError, ExpflowError } from "../core/errors.js";
 import { writeAll } from "../util/atomic-file.js";
-import { ensurePrivateDir, writeFileAtomic } from "./files.js";
-import { withLock } from "./lock.js";
+import { ensurePrivateDir, writeFileAtomic } from "../util/private-files.js";
+import { withLock } from "../util/lock.js";
 import type { AuditAnchor } from "./pin-file.js";
 import { readPinFile, writePinFile } from "./pin-file.js";
 

@@ -1,7 +1,7 @@
 import { lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DeniedError } from "../core/errors.js";
-import { writeFileAtomic } from "./files.js";
+import { writeFileAtomic } from "../util/private-files.js";
 
 /** The PIN file's name in expflow's home. */
 export const PIN_FILE = "pin.hash";

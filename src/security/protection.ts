@@ -2,7 +2,7 @@ import { lstatSync, readFileSync, realpathSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { DeniedError } from "../core/errors.js";
 import { replaceFileAtomic, writeAll } from "../util/atomic-file.js";
-import { removeFile } from "./files.js";
+import { removeFile } from "../util/private-files.js";
 
 /** The sidecar beside a registry that names the PIN protecting it: `<registry>.protection.json`. */
 export const SIDECAR_SUFFIX = ".protection.json";

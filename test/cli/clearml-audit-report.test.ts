@@ -6,8 +6,8 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { record, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
 import type { CliResult } from "../helpers/cli.js";
-import { FakeClearml } from "../helpers/fake-clearml/server.js";
-import { fakeProject, fakeTask, md5 } from "../helpers/fake-clearml/tasks.js";
+import { FakeClearml } from "../../fake-clearml/server.js";
+import { fakeProject, fakeTask, md5 } from "../../fake-clearml/tasks.js";
 
 interface AuditJson {
   experiment_id: string;

@@ -3,8 +3,8 @@
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
-import { FakeClearml } from "../helpers/fake-clearml/server.js";
-import { fakeProject, manyTasks } from "../helpers/fake-clearml/tasks.js";
+import { FakeClearml } from "../../fake-clearml/server.js";
+import { fakeProject, manyTasks } from "../../fake-clearml/tasks.js";
 import { tempDir } from "../helpers/cli.js";
 
 const P = fakeProject("PDEBench");

@@ -1,5 +1,5 @@
 // `expflow clearml status | compare-scores | tasks`, spawned from dist/cli.js as a user runs them,
-// against the fake ClearML server (test/helpers/fake-clearml). Every request the CLI makes is
+// against the fake ClearML server (fake-clearml). Every request the CLI makes is
 // schema-checked by the fake (assertClean after each test); counts come from the fake's log.
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { record, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
 import type { CliResult } from "../helpers/cli.js";
-import { FakeClearml } from "../helpers/fake-clearml/server.js";
-import type { FakeClearmlOptions } from "../helpers/fake-clearml/server.js";
-import { fakeProject, fakeTask, manyTasks } from "../helpers/fake-clearml/tasks.js";
+import { FakeClearml } from "../../fake-clearml/server.js";
+import type { FakeClearmlOptions } from "../../fake-clearml/server.js";
+import { fakeProject, fakeTask, manyTasks } from "../../fake-clearml/tasks.js";
 
 interface RankJson {
   sort_by: string;

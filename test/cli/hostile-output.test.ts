@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { record, runCli, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
 import type { CliResult } from "../helpers/cli.js";
-import { FakeClearml } from "../helpers/fake-clearml/server.js";
-import { fakeProject, fakeTask } from "../helpers/fake-clearml/tasks.js";
+import { FakeClearml } from "../../fake-clearml/server.js";
+import { fakeProject, fakeTask } from "../../fake-clearml/tasks.js";
 
 /** Clears the screen, homes the cursor and paints a fake verdict; then C1 CSI, CR, BEL, RLO. */
 const H = "\u001b[2J\u001b[H\u001b[31mFAKE PASS\u009b2J\r\u0007\u202eevil";

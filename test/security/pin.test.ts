@@ -717,7 +717,7 @@ describe("initPin and clearPin: meta, anchor and registries", () => {
 
 describe("regression: a PIN changed while a check waited for the lock", () => {
   it("is the PIN checked, and the upgrade of the old hash never writes the old PIN back", async () => {
-    const { withLock } = await import("../../src/security/lock.js");
+    const { withLock } = await import("../../src/util/lock.js");
     const home = newDir();
     const cwd = newDir();
     // A hash weaker than the context's cost, so that a successful check would upgrade it.

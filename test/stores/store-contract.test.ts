@@ -9,8 +9,8 @@ import { ClearmlClient } from "../../src/stores/clearml/client.js";
 import { ClearmlStore } from "../../src/stores/clearml/clearml-store.js";
 import { LocalStore } from "../../src/stores/local/local-store.js";
 import type { Store } from "../../src/stores/store.js";
-import { FakeClearml } from "../helpers/fake-clearml/server.js";
-import { fakeId, fakeProject, fakeTask } from "../helpers/fake-clearml/tasks.js";
+import { FakeClearml } from "../../fake-clearml/server.js";
+import { fakeId, fakeProject, fakeTask } from "../../fake-clearml/tasks.js";
 import { writeRegistry } from "../helpers/cli.js";
 
 interface Spec {

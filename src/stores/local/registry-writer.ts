@@ -4,8 +4,8 @@ import { checkArchiveEvent, nextState } from "../../core/lifecycle/lifecycle.js"
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { assertValidId, isValidId } from "../../core/ids.js";
-import { ensurePrivateDir } from "../../security/files.js";
-import { realFilePath, withFileLock } from "../../security/lock.js";
+import { ensurePrivateDir } from "../../util/private-files.js";
+import { realFilePath, withFileLock } from "../../util/lock.js";
 import { storageError } from "../../util/fs-errors.js";
 import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";

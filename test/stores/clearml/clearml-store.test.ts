@@ -5,9 +5,9 @@ import { compareScores } from "../../../src/core/ranking/compare-scores.js";
 import { validateCompetitionRules } from "../../../src/core/rules/rules.js";
 import { ClearmlClient } from "../../../src/stores/clearml/client.js";
 import { ClearmlStore, clearmlStatusesFor, lifecycleOf, metricsOfTask } from "../../../src/stores/clearml/clearml-store.js";
-import type { FakeTask } from "../../helpers/fake-clearml/server.js";
-import { FakeClearml } from "../../helpers/fake-clearml/server.js";
-import { fakeProject, fakeTask, manyTasks, md5 } from "../../helpers/fake-clearml/tasks.js";
+import type { FakeTask } from "../../../fake-clearml/server.js";
+import { FakeClearml } from "../../../fake-clearml/server.js";
+import { fakeProject, fakeTask, manyTasks, md5 } from "../../../fake-clearml/tasks.js";
 
 const P = fakeProject("PDEBench");
 const SUB = fakeProject("PDEBench/ablations");

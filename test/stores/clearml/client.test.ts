@@ -4,8 +4,8 @@ import { BackendError, ConflictError, NotFoundError } from "../../../src/core/er
 import type { RequestInfo } from "../../../src/stores/clearml/client.js";
 import { ClearmlClient, displayUrl } from "../../../src/stores/clearml/client.js";
 import { ClearmlBackendError, clearmlError, isClearmlFailure } from "../../../src/stores/clearml/errors.js";
-import { FakeClearml } from "../../helpers/fake-clearml/server.js";
-import { fakeProject, fakeTask } from "../../helpers/fake-clearml/tasks.js";
+import { FakeClearml } from "../../../fake-clearml/server.js";
+import { fakeProject, fakeTask } from "../../../fake-clearml/tasks.js";
 
 const project = fakeProject("PDEBench");
 let fake: FakeClearml;

@@ -1,8 +1,8 @@
-// Self-tests of the fake ClearML server (test/helpers/fake-clearml), over plain fetch: the client
+// Self-tests of the fake ClearML server (fake-clearml), over plain fetch: the client
 // tests trust it to behave like the real server on everything expflow uses.
 import { afterEach, describe, expect, it } from "vitest";
-import { FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeClearml, type FakeClearmlOptions, type FakeTask } from "../../helpers/fake-clearml/server.js";
-import { fakeProject, fakeTask, hyperparams, lastMetrics, manyTasks, md5 } from "../../helpers/fake-clearml/tasks.js";
+import { FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeClearml, type FakeClearmlOptions, type FakeTask } from "../../../fake-clearml/server.js";
+import { fakeProject, fakeTask, hyperparams, lastMetrics, manyTasks, md5 } from "../../../fake-clearml/tasks.js";
 
 interface Answer {
   status: number;

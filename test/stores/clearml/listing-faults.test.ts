@@ -8,9 +8,9 @@ import { BackendError, ExpflowError } from "../../../src/core/errors.js";
 import type { RequestInfo } from "../../../src/stores/clearml/client.js";
 import { ClearmlClient } from "../../../src/stores/clearml/client.js";
 import { ClearmlStore } from "../../../src/stores/clearml/clearml-store.js";
-import { FakeClearml } from "../../helpers/fake-clearml/server.js";
-import type { Malformation } from "../../helpers/fake-clearml/server.js";
-import { fakeProject, fakeTask, manyTasks } from "../../helpers/fake-clearml/tasks.js";
+import { FakeClearml } from "../../../fake-clearml/server.js";
+import type { Malformation } from "../../../fake-clearml/server.js";
+import { fakeProject, fakeTask, manyTasks } from "../../../fake-clearml/tasks.js";
 
 const P = fakeProject("PDEBench");
 let fake: FakeClearml | undefined;

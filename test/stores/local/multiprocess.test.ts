@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dropKeptLocks } from "../../../src/security/lock.js";
+import { dropKeptLocks } from "../../../src/util/lock.js";
 import { LocalStore } from "../../../src/stores/local/local-store.js";
 import type { RegistryRecord } from "../../../src/stores/local/record.js";
 import { readOne, readRaw, RegistryWriter } from "../../../src/stores/local/registry-writer.js";

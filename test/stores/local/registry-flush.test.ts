@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { BackendError } from "../../../src/core/errors.js";
-import { dropKeptLocks } from "../../../src/security/lock.js";
+import { dropKeptLocks } from "../../../src/util/lock.js";
 import { readRaw, RegistryWriter } from "../../../src/stores/local/registry-writer.js";
 
 // The writers flush (fsync) after releasing the registry lock; a disk that fails the flush is

@@ -2,10 +2,10 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/security/audit-log.js";
-import { ensurePrivateDir, removeFile, writeFileAtomic } from "../../src/security/files.js";
+import { ensurePrivateDir, removeFile, writeFileAtomic } from "../../src/util/private-files.js";
 import { guard } from "../../src/security/guard.js";
 import { initPin, verifyPin } from "../../src/security/pin.js";
-import { guardContext, leftovers, modeOf, pinContext, setPin, T0, tempDirs, thrownBy } from "./helpers.js";
+import { guardContext, leftovers, modeOf, pinContext, setPin, T0, tempDirs, thrownBy } from "../security/helpers.js";
 
 const newDir = tempDirs();
 const actor = { now: () => new Date(T0), user: "u", host: "h" };

@@ -3,8 +3,8 @@ import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { dropKeptLocks, realFilePath, withFileLock } from "../../src/security/lock.js";
-import { rejectionOf, tempDirs } from "./helpers.js";
+import { dropKeptLocks, realFilePath, withFileLock } from "../../src/util/lock.js";
+import { rejectionOf, tempDirs } from "../security/helpers.js";
 
 const newDir = tempDirs("expflow-lock-");
 const hex = (s: string): string => Buffer.from(s, "utf8").toString("hex");

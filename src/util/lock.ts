@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpat
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { BackendError } from "../core/errors.js";
-import { ensurePrivateDir } from "./files.js";
+import { ensurePrivateDir } from "./private-files.js";
 
 /** How long a waiter waits for a live holder before giving up (ms): 120 s. */
 export const DEFAULT_LOCK_WAIT_MS = 120_000;
