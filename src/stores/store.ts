@@ -1,22 +1,76 @@
+import { NotFoundError, UsageError } from "../core/errors.js";
 import type { Experiment, ExperimentFilter } from "../core/experiment.js";
+import { matchesFilter } from "../core/experiment.js";
+import { assertValidId } from "../core/ids.js";
+import type { ArchiveEvent, RunEvent } from "../core/lifecycle/lifecycle.js";
+
+/**
+ * What a store can do besides reading. Asking a store for what it lacks is exit 2
+ * (`E_STORE_UNSUPPORTED`) naming the store; {@link Store.capabilities} says it beforehand.
+ * - `write`: create, transition, archive/restore/delete (the local registry; ClearML with dispatch).
+ * - `metrics`: log metric values to an experiment.
+ * - `link`: record that an experiment is (also) a remote task.
+ */
+export type StoreCapability = "write" | "metrics" | "link";
+
+/** A new experiment for {@link Store.create}: what the caller decides; the store adds id-independent bookkeeping. */
+export interface NewExperiment {
+  /** The id (the id rule of `core/ids.ts`); a generated one skips the duplicate scan. */
+  readonly id: string;
+  readonly generatedId?: boolean;
+  /** The record's fields as the store keeps them (for the local registry: a registry record without `rev`/`updated_at`/`history`). */
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** Extra effects of a {@link Store.transition}. */
+export interface TransitionOptions {
+  /** Fields set with the new state, computed from the record as it is under the store's lock. */
+  readonly fields?: (current: Readonly<Record<string, unknown>>) => Readonly<Record<string, unknown>>;
+  /** Why (a failure's reason), recorded in the history entry. */
+  readonly reason?: string;
+  /**
+   * The state the caller expects the experiment to be in; another one is `E_ILLEGAL_TRANSITION`
+   * (exit 2) naming it, checked under the store's lock.
+   */
+  readonly from?: string;
+}
+
+/** A remote task an experiment is linked to. */
+export interface RemoteLink {
+  readonly kind: "clearml";
+  readonly server: string;
+  readonly taskId: string;
+}
 
 /**
  * Where experiments live. Every backend (the local JSONL registry, a ClearML server) implements
- * this one interface, and commands call it without knowing which backend they hold.
+ * this one interface, in the spirit of MLflow's AbstractStore, and the application layer calls it
+ * without knowing which backend it holds.
  *
  * Contract, for every implementation:
- * - `list` returns each experiment once, in its latest state, filtered by every criterion given
- *   (`project` exact, all `tags`, any of `statuses`); the order is unspecified (ranking orders).
- * - `get` returns the experiment with exactly that id, or `undefined`.
+ * - `pages` yields every matching experiment once, in its latest state, filtered by every
+ *   criterion given (`project` exact, all `tags`, any of `statuses`); the order is unspecified
+ *   (ranking orders). `list` is all pages at once.
+ * - `get` returns the experiment with exactly that id, or `undefined`; `require` the same or
+ *   `NotFoundError` `E_EXPERIMENT_NOT_FOUND`; `resolve` the full id of an id or unique prefix.
  * - Reading never modifies the store.
+ * - Writes apply the lifecycle state machine in one place (`transition`), record a history
+ *   entry with the store's clock and who acts, and never lose a concurrent change.
+ * - A store without a capability throws `UsageError` `E_STORE_UNSUPPORTED` (exit 2) naming itself.
  * - Problems the caller can act on but that do not stop the read (a damaged line skipped) are
  *   passed to the `onWarning` callback given to the store, never printed by it.
  * - Failures throw the error hierarchy of `core/errors.ts`: `NotFoundError` when the store
  *   itself does not exist, `BackendError` when a backend cannot be reached or fails.
+ * - Destructive writes (archive, delete) are guarded when the store is opened through
+ *   `security/guarded.ts`, which every command does.
  */
 export interface Store {
+  /** Which backend: `local` or `clearml`. */
+  readonly kind: string;
   /** Where the store is, for messages: a file path or a server URL. */
   readonly location: string;
+  /** What the store can do besides reading. */
+  readonly capabilities: ReadonlySet<StoreCapability>;
   /**
    * Statuses this backend knows besides the lifecycle states (ClearML's `published`,
    * `in_progress`, ...), accepted by `--status` even when no selected experiment has them.
@@ -29,11 +83,118 @@ export interface Store {
    * known only once some experiment is seen with it.
    */
   assertStatuses?(statuses: readonly string[]): void;
+  /** The experiments matching `filter`, a page at a time. */
+  pages(filter?: ExperimentFilter): AsyncIterable<readonly Experiment[]>;
   /** The experiments matching `filter` (all of them when omitted). */
   list(filter?: ExperimentFilter): Promise<Experiment[]>;
   /** The experiment with this id, or `undefined`. */
   get(id: string): Promise<Experiment | undefined>;
+  /** The experiment with this id; `NotFoundError` `E_EXPERIMENT_NOT_FOUND` (exit 2) when there is none. */
+  require(id: string): Promise<Experiment>;
+  /** The full id of an id or unique prefix (`E_AMBIGUOUS_ID`, `E_EXPERIMENT_NOT_FOUND`, `E_BAD_ID`: exit 2). */
+  resolve(prefix: string): Promise<string>;
+  /** Creates an experiment (`write`). */
+  create(spec: NewExperiment): Promise<Experiment>;
+  /** Applies a lifecycle event (`write`): `E_ILLEGAL_TRANSITION` (exit 2) from a state that does not allow it. */
+  transition(id: string, event: RunEvent, options?: TransitionOptions): Promise<Experiment>;
+  /** Archives, restores or deletes (a tombstone; permanent) an experiment (`write`). */
+  archive(id: string, event: ArchiveEvent): Promise<Experiment>;
+  /** Merges validated metric values into an experiment (`metrics`). */
+  logMetrics(id: string, values: Readonly<Record<string, number>>): Promise<Experiment>;
+  /** Records that the experiment is also the remote task `link` (`link`). */
+  link(id: string, link: RemoteLink): Promise<Experiment>;
 }
 
 /** Receives non-fatal problems met while reading a store. */
 export type WarningSink = (message: string) => void;
+
+/**
+ * Shared defaults of a {@link Store}: `list` from `pages` (or the other way round), `require`
+ * from `get`, `resolve` from the ids listed, and every write refused with `E_STORE_UNSUPPORTED`
+ * until a backend implements it.
+ */
+export abstract class BaseStore implements Store {
+  abstract readonly kind: string;
+  abstract readonly location: string;
+  readonly capabilities: ReadonlySet<StoreCapability> = new Set();
+
+  /** Default: one page, the whole listing. */
+  async *pages(filter: ExperimentFilter = {}): AsyncIterable<readonly Experiment[]> {
+    yield await this.list(filter);
+  }
+
+  abstract list(filter?: ExperimentFilter): Promise<Experiment[]>;
+
+  async get(id: string): Promise<Experiment | undefined> {
+    return (await this.list({ includeArchived: true })).find((e) => e.id === id);
+  }
+
+  async require(id: string): Promise<Experiment> {
+    const found = await this.get(id);
+    if (found === undefined) {
+      throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${this.location}`, { hint: "`expflow run list` shows the ids" });
+    }
+    return found;
+  }
+
+  async resolve(prefix: string): Promise<string> {
+    assertValidId(prefix);
+    if ((await this.get(prefix)) !== undefined) return prefix;
+    const ids = (await this.list({ includeArchived: true })).map((e) => e.id);
+    return resolvePrefix(ids, prefix, this.location);
+  }
+
+  create(_spec: NewExperiment): Promise<Experiment> {
+    return this.unsupported("write", "creating experiments");
+  }
+
+  transition(_id: string, _event: RunEvent, _options?: TransitionOptions): Promise<Experiment> {
+    return this.unsupported("write", "changing an experiment's state");
+  }
+
+  archive(_id: string, event: ArchiveEvent): Promise<Experiment> {
+    return this.unsupported("write", `${event === "delete" ? "deleting" : event === "restore" ? "restoring" : "archiving"} experiments`);
+  }
+
+  logMetrics(_id: string, _values: Readonly<Record<string, number>>): Promise<Experiment> {
+    return this.unsupported("metrics", "logging metrics");
+  }
+
+  link(_id: string, _link: RemoteLink): Promise<Experiment> {
+    return this.unsupported("link", "linking experiments to remote tasks");
+  }
+
+  /** Throws `E_STORE_UNSUPPORTED` (exit 2) naming this store and what it cannot do. */
+  protected unsupported(capability: StoreCapability, what: string): never {
+    throw new UsageError("E_STORE_UNSUPPORTED", `the ${this.kind} store ${this.location} does not support ${what} (capability '${capability}')`, {
+      hint: `this store can: ${["read", ...this.capabilities].join(", ")}`,
+    });
+  }
+}
+
+/**
+ * The full id for a unique prefix among `ids` (an exact id always wins).
+ *
+ * @throws {NotFoundError} `E_EXPERIMENT_NOT_FOUND` when nothing matches (with a hint).
+ * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates when several match; `E_BAD_ID`
+ *   when the prefix breaks the id rule (`src/core/ids.ts`): an empty prefix is never "any run".
+ */
+export function resolvePrefix(ids: Iterable<string>, prefix: string, where: string): string {
+  assertValidId(prefix);
+  const all = [...ids];
+  if (all.includes(prefix)) return prefix;
+  const matches = all.filter((id) => id.startsWith(prefix));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${prefix}' in ${where}`, { hint: "`expflow run list` shows the ids" });
+  }
+  const shown = matches.slice(0, 10).join(", ");
+  throw new UsageError("E_AMBIGUOUS_ID", `'${prefix}' matches ${matches.length} experiments: ${shown}${matches.length > 10 ? ", ..." : ""}`, {
+    hint: "type more of the id",
+  });
+}
+
+/** Filters a listing in memory: the reference semantics of {@link ExperimentFilter}. */
+export function filterExperiments(all: readonly Experiment[], filter: ExperimentFilter): Experiment[] {
+  return all.filter((e) => matchesFilter(e, filter));
+}

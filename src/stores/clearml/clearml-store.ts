@@ -4,7 +4,9 @@ import { LIFECYCLE_STATES, matchesFilter } from "../../core/experiment.js";
 import type { MetricRegistry, MetricValues } from "../../core/metrics/registry.js";
 import { MetricRegistry as Registry } from "../../core/metrics/registry.js";
 import { didYouMean, nearest } from "../../core/suggest.js";
-import type { Store, WarningSink } from "../store.js";
+import { assertValidId } from "../../core/ids.js";
+import type { StoreCapability, WarningSink } from "../store.js";
+import { BaseStore } from "../store.js";
 import type { ClearmlClient } from "./client.js";
 
 /** The statuses a ClearML task can have. */
@@ -68,6 +70,8 @@ interface RawProject {
 
 /** Options of {@link ClearmlStore}. */
 export interface ClearmlStoreOptions {
+  /** The metric registry that names the scalar titles of {@link ClearmlStore.logMetrics} (default: the standard one). */
+  metrics?: MetricRegistry;
   readonly client: ClearmlClient;
   /** Receives non-fatal problems (a task whose metrics cannot be read). */
   readonly onWarning?: WarningSink;
@@ -187,7 +191,9 @@ export function experimentOfTask(task: RawTask, projectNames: ReadonlyMap<string
  * brings nothing new, holds more than was asked for, or the listing passes `maxTasks`. Filters are applied on the server
  * (`__$all` for all tags, `-archived` for archived tasks) and again in memory, the reference.
  */
-export class ClearmlStore implements Store {
+export class ClearmlStore extends BaseStore {
+  readonly kind = "clearml";
+  override readonly capabilities: ReadonlySet<StoreCapability> = new Set<StoreCapability>(["metrics"]);
   readonly location: string;
   readonly statuses: readonly string[] = CLEARML_STATUSES;
   readonly #client: ClearmlClient;
@@ -196,9 +202,12 @@ export class ClearmlStore implements Store {
   readonly #onProgress: ((fetched: number) => void) | undefined;
   readonly #listFields: readonly string[];
   readonly #maxTasks: number;
+  readonly #metrics: MetricRegistry | undefined;
 
   constructor(options: ClearmlStoreOptions) {
+    super();
     this.#client = options.client;
+    this.#metrics = options.metrics;
     this.location = options.client.server;
     this.#warn = options.onWarning ?? (() => undefined);
     const size = options.pageSize ?? CLEARML_PAGE_LIMIT;
@@ -258,7 +267,7 @@ export class ClearmlStore implements Store {
   }
 
   /** The experiments matching `filter`; see {@link Store.list}. */
-  async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
+  override async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
     const out: Experiment[] = [];
     for await (const page of this.pages(filter)) for (const e of page) out.push(e);
     return out;
@@ -272,7 +281,7 @@ export class ClearmlStore implements Store {
    * @throws {NotFoundError} `E_PROJECT_NOT_FOUND` for an unknown project.
    * @throws {BackendError} from the client.
    */
-  async *pages(filter: ExperimentFilter = {}): AsyncGenerator<Experiment[]> {
+  override async *pages(filter: ExperimentFilter = {}): AsyncGenerator<Experiment[]> {
     const body: Record<string, unknown> = { only_fields: [...this.#listFields], order_by: [...LIST_ORDER] };
     const statuses = filter.statuses ?? [];
     if (statuses.length > 0) {
@@ -342,7 +351,7 @@ export class ClearmlStore implements Store {
    * The task with exactly this id (archived or not), in one request, plus one for its project's
    * name; `undefined` when there is none.
    */
-  async get(id: string): Promise<Experiment | undefined> {
+  override async get(id: string): Promise<Experiment | undefined> {
     const data = await this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { id: [id], only_fields: [...TASK_FIELDS] });
     const task = (data.tasks ?? []).find((t) => t.id === id);
     if (task === undefined) return undefined;
@@ -359,6 +368,25 @@ export class ClearmlStore implements Store {
    *
    * @throws {NotFoundError} `E_TASK_NOT_FOUND` (exit 2) when there is none.
    */
+  override async require(id: string): Promise<Experiment> {
+    return this.requireTask(id);
+  }
+
+  /** A task id is never a prefix: the id itself, once it is known to exist ({@link require}). */
+  override async resolve(id: string): Promise<string> {
+    assertValidId(id, "ClearML task id");
+    return (await this.requireTask(id)).id;
+  }
+
+  /**
+   * {@inheritDoc Store.logMetrics} As {@link reportMetrics} with the store's metric registry
+   * (the standard one unless given), then the task as it is now.
+   */
+  override async logMetrics(id: string, values: Readonly<Record<string, number>>): Promise<Experiment> {
+    await this.reportMetrics(id, values, { registry: this.#metrics });
+    return this.requireTask(id);
+  }
+
   async requireTask(id: string): Promise<Experiment> {
     const task = await this.get(id);
     if (task === undefined) throw this.#taskNotFound(id);

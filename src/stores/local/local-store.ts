@@ -1,10 +1,17 @@
 import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
 import { matchesFilter } from "../../core/experiment.js";
-import { ValidationError } from "../../core/errors.js";
-import type { Store, WarningSink } from "../store.js";
+import { ConflictError, UsageError, ValidationError } from "../../core/errors.js";
+import { assertValidId } from "../../core/ids.js";
+import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/lifecycle.js";
+import { nextState } from "../../core/lifecycle/lifecycle.js";
+import type { NewExperiment, RemoteLink, StoreCapability, TransitionOptions, WarningSink } from "../store.js";
+import { BaseStore, resolvePrefix } from "../store.js";
 import type { DamagedLine } from "./jsonl.js";
-import { experimentFromRecord } from "./record.js";
+import type { RegistryRecord } from "./record.js";
+import { experimentFromRecord, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
+import type { WriterContext } from "./registry-writer.js";
+import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
 
 export { MAX_LINE_WARNINGS } from "./registry-file.js";
 
@@ -14,6 +21,8 @@ export interface LocalStoreOptions {
   path: string;
   /** Receives one message per damaged line (up to {@link MAX_LINE_WARNINGS}, then a summary). */
   onWarning?: WarningSink;
+  /** Clock, who acts and whether the registry's directory may be made: given, the store can write. */
+  writer?: WriterContext;
 }
 
 /** What a full read of the registry found. */
@@ -31,13 +40,20 @@ export interface RegistrySnapshot {
  * `experiment_id` supersedes the earlier one (whole record). Reads the earlier Python tool's
  * records unchanged. Reading never modifies the file.
  */
-export class LocalStore implements Store {
+export class LocalStore extends BaseStore {
+  readonly kind = "local";
   readonly location: string;
+  override readonly capabilities: ReadonlySet<StoreCapability>;
+  /** The registry's writer (under its lock), when the store was opened for writing. */
+  readonly writer: RegistryWriter | undefined;
   private readonly onWarning: WarningSink;
 
   constructor(options: LocalStoreOptions) {
+    super();
     this.location = options.path;
     this.onWarning = options.onWarning ?? (() => {});
+    this.writer = options.writer === undefined ? undefined : new RegistryWriter(options.path, options.writer);
+    this.capabilities = new Set<StoreCapability>(this.writer === undefined ? [] : ["write", "metrics", "link"]);
   }
 
   /**
@@ -68,13 +84,103 @@ export class LocalStore implements Store {
   }
 
   /** {@inheritDoc Store.list} */
-  async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
+  override async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
     const all = this.snapshot().experiments;
     return all.filter((e) => matchesFilter(e, filter));
   }
 
-  /** {@inheritDoc Store.get} */
-  async get(id: string): Promise<Experiment | undefined> {
-    return this.snapshot().experiments.find((e) => e.id === id);
+  /** {@inheritDoc Store.get} Reads only the lines that mention the id. */
+  override async get(id: string): Promise<Experiment | undefined> {
+    const record = this.raw(id);
+    return record === undefined ? undefined : experimentFromRecord(record, id);
+  }
+
+  /**
+   * The latest raw record of an experiment as written (undefined: none, or deleted): the
+   * registry's own shape, for `--raw` and the local runner.
+   *
+   * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the file does not exist.
+   */
+  raw(id: string): RegistryRecord | undefined {
+    assertRegistryFile(this.location);
+    return readOne(this.location, id);
+  }
+
+  /** {@inheritDoc Store.resolve} An exact id reads only the lines that mention it; a prefix reads every id. */
+  override async resolve(prefix: string): Promise<string> {
+    // Before any read: an empty or path-like prefix is exit 2, never "the only run".
+    assertValidId(prefix);
+    assertRegistryFile(this.location);
+    if (readOne(this.location, prefix) !== undefined) return prefix;
+    const ids = [...readRaw(this.location).records].filter(([, r]) => r.deleted !== true).map(([id]) => id);
+    return resolvePrefix(ids, prefix, this.location);
+  }
+
+  /**
+   * {@inheritDoc Store.create} One snapshot: the record with `status` and a `history` of its
+   * creation and of `spec.events` applied in order (a submitted run: created, dispatched, queued).
+   */
+  override async create(spec: NewExperiment & { readonly events?: readonly RunEvent[] }): Promise<Experiment> {
+    const writer = this.writable();
+    const history: HistoryEntry[] = [writer.entry("create", null, "created")];
+    let status = "created";
+    for (const event of spec.events ?? []) {
+      const to = nextState(status, event, spec.id);
+      history.push(writer.entry(event, status, to));
+      status = to;
+    }
+    const record: RegistryRecord = { ...spec.fields, experiment_id: spec.id, status, history };
+    const created = await writer.create(record, { generatedId: spec.generatedId === true });
+    return experimentFromRecord(created, spec.id);
+  }
+
+  /** {@inheritDoc Store.transition} The state machine applied in one place, with the history entry, under the registry lock. */
+  override async transition(id: string, event: RunEvent, options: TransitionOptions = {}): Promise<Experiment> {
+    return experimentFromRecord(await this.transitionRaw(id, event, options), id);
+  }
+
+  /** {@link transition}, returning the raw record written. */
+  async transitionRaw(id: string, event: RunEvent, options: TransitionOptions = {}): Promise<RegistryRecord> {
+    const writer = this.writable();
+    return writer.transition(
+      id,
+      event,
+      (r) => {
+        const state = statusOf(r);
+        if (options.from !== undefined && state !== options.from) {
+          throw new ConflictError("E_ILLEGAL_TRANSITION", `cannot ${event} ${id} from ${options.from}: it is ${state} now`);
+        }
+        return options.fields?.(r) ?? {};
+      },
+      options.reason,
+    );
+  }
+
+  /** {@inheritDoc Store.archive} */
+  override async archive(id: string, event: ArchiveEvent): Promise<Experiment> {
+    return experimentFromRecord(await this.writable().archive(id, event), id);
+  }
+
+  /** {@inheritDoc Store.logMetrics} Merged into the record's metrics under the registry lock, so concurrent reports all survive. */
+  override async logMetrics(id: string, values: Readonly<Record<string, number>>): Promise<Experiment> {
+    return experimentFromRecord(await this.logMetricsRaw(id, values), id);
+  }
+
+  /** {@link logMetrics}, returning the raw record written. */
+  async logMetricsRaw(id: string, values: Readonly<Record<string, number>>): Promise<RegistryRecord> {
+    return this.writable().update(id, (r) => ({ ...r, metrics: { ...(plainObject(r.metrics) ?? {}), ...values } }));
+  }
+
+  /** {@inheritDoc Store.link} Sets the record's `clearml_task_id` (the earlier tool's field). */
+  override async link(id: string, link: RemoteLink): Promise<Experiment> {
+    const record = await this.writable().update(id, (r) => ({ ...r, clearml_task_id: link.taskId, clearml_server: link.server }));
+    return experimentFromRecord(record, id);
+  }
+
+  private writable(): RegistryWriter {
+    if (this.writer === undefined) {
+      throw new UsageError("E_STORE_UNSUPPORTED", `the local store ${this.location} was opened read-only`, { hint: "open it with a writer context to change it" });
+    }
+    return this.writer;
   }
 }

@@ -95,12 +95,20 @@ export function checkedRecordId(o: Record<string, unknown>): { id: string } | { 
   return problem === null ? { id } : { reason: `experiment_id ${quoteId(id)} is not a valid id: ${problem}` };
 }
 
+/**
+ * The lifecycle state of a record: its `status`, or `created` for a record without one (the
+ * earlier tool's records may lack it). The one default, for listing and for transitions alike.
+ */
+export function statusOf(o: Record<string, unknown>): string {
+  return str(o["status"]) ?? "created";
+}
+
 /** Normalises a registry record (of either tool) into an {@link Experiment}. */
 export function experimentFromRecord(o: Record<string, unknown>, id: string): Experiment {
   return {
     id,
     name: str(o["name"]),
-    status: str(o["status"]) ?? "unknown",
+    status: statusOf(o),
     project: str(o["project"]),
     tags: tags(o["tags"]),
     created: created(o["timestamp"] ?? o["created_at"]),

@@ -9,7 +9,7 @@ import { realFilePath, withFileLock } from "../../util/lock.js";
 import { storageError } from "../../util/fs-errors.js";
 import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
-import { recordId } from "./record.js";
+import { recordId, statusOf } from "./record.js";
 import type { PendingAppend } from "../../util/append-file.js";
 import { appendLineUnsynced, fileExists } from "./writer.js";
 import { scanRegistry } from "./registry-file.js";
@@ -76,27 +76,8 @@ export function readOne(path: string, id: string): RegistryRecord | undefined {
   return found?.deleted === true ? undefined : found;
 }
 
-/**
- * The full id for a unique prefix (an exact id always wins).
- *
- * @throws {NotFoundError} `E_EXPERIMENT_NOT_FOUND` when nothing matches (with a hint).
- * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates when several match; `E_BAD_ID`
- *   when the prefix breaks the id rule (`src/core/ids.ts`): an empty prefix is never "any run".
- */
-export function resolveId(ids: Iterable<string>, prefix: string, where: string): string {
-  assertValidId(prefix);
-  const all = [...ids];
-  if (all.includes(prefix)) return prefix;
-  const matches = all.filter((id) => id.startsWith(prefix));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) {
-    throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${prefix}' in ${where}`, { hint: "`expflow run list` shows the ids" });
-  }
-  const shown = matches.slice(0, 10).join(", ");
-  throw new UsageError("E_AMBIGUOUS_ID", `'${prefix}' matches ${matches.length} experiments: ${shown}${matches.length > 10 ? ", ..." : ""}`, {
-    hint: "type more of the id",
-  });
-}
+/** The full id for a unique prefix (an exact id always wins): see {@link resolvePrefix}. */
+export { resolvePrefix as resolveId } from "../store.js";
 
 /**
  * Checks that the registry's directory is there to be written in (or creates it, private, when
@@ -239,7 +220,7 @@ export class RegistryWriter {
    */
   async transition(id: string, event: RunEvent, extra: (r: RegistryRecord) => Partial<RegistryRecord> = () => ({}), reason?: string): Promise<RegistryRecord> {
     return this.update(id, (r) => {
-      const from = String(r.status ?? "created");
+      const from = statusOf(r);
       const to = nextState(from, event, id);
       return { ...r, ...extra(r), status: to, history: [...(Array.isArray(r.history) ? r.history : []), this.entry(event, from, to, reason)] };
     });
@@ -252,7 +233,7 @@ export class RegistryWriter {
    */
   async archive(id: string, event: ArchiveEvent): Promise<RegistryRecord> {
     return this.update(id, (r) => {
-      const state = String(r.status ?? "created");
+      const state = statusOf(r);
       checkArchiveEvent(state, r.archived === true, event, id);
       const history = [...(Array.isArray(r.history) ? r.history : []), this.entry(event, state, state)];
       if (event === "delete") return { ...r, history, deleted: true };
