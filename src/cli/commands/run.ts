@@ -2,9 +2,7 @@ import { NotFoundError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
 import { matchesFilter } from "../../core/experiment.js";
 import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
-import { checkArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { MetricDefinition, MetricRegistry } from "../../core/metrics/registry.js";
-import { guard } from "../../security/guard.js";
 import { assertRegistryFile, warnDamaged } from "../../stores/local/registry-file.js";
 import type { RegistryRecord } from "../../stores/local/record.js";
 import { experimentFromRecord } from "../../stores/local/record.js";
@@ -17,7 +15,8 @@ import type { Column } from "../output/render.js";
 import { formatNumber, renderRows, renderTable } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
 import { openRegistry } from "../registry.js";
-import { guardContext } from "../security.js";
+import { archiveRun } from "../../app/runs.js";
+import { openLocal } from "../backend.js";
 
 /** Flags of `expflow run list`, as parsed. */
 export interface RunListFlags extends FormatFlags {
@@ -274,16 +273,11 @@ export interface RunArchiveFlags {
  * @throws {DeniedError} (exit 3) from the guard.
  */
 export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: RunArchiveFlags, ctx: CommandContext): Promise<number> {
-  const reg = await openRegistry(ctx, flags.registry);
-  assertRegistryFile(reg.path);
-  const full = reg.resolve(id);
-  const current = latestRecord(reg.path, full, reg.record);
-  if (current !== undefined) checkArchiveEvent(String(current.status ?? "created"), current.archived === true, event, full);
-  if (event !== "restore") {
-    await guard(`run.${event}`, full, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx, undefined, reg.path));
-  }
-  const updated = await reg.writer.archive(full, event);
-  const status = String(updated.status ?? "created");
+  const backend = await openLocal(ctx, flags);
+  assertRegistryFile(backend.path);
+  const updated = await archiveRun(backend, event, id);
+  const full = updated.id;
+  const status = updated.status;
   const message =
     event === "archive"
       ? `Archived ${full} (${status}): hidden from run list and compare-scores unless --include-archived; \`expflow run restore ${full}\` brings it back.`

@@ -44,8 +44,8 @@ export class LocalStore extends BaseStore {
   readonly kind = "local";
   readonly location: string;
   override readonly capabilities: ReadonlySet<StoreCapability>;
-  /** The registry's writer (under its lock), when the store was opened for writing. */
-  readonly writer: RegistryWriter | undefined;
+  /** The registry's writer (under its lock), when the store was opened for writing; never handed out. */
+  private readonly writer: RegistryWriter | undefined;
   private readonly onWarning: WarningSink;
 
   constructor(options: LocalStoreOptions) {

@@ -1,0 +1,51 @@
+import { checkArchiveEvent } from "../core/lifecycle/lifecycle.js";
+import type { Executor } from "../executors/executor.js";
+import type { Store } from "../stores/store.js";
+
+/**
+ * Asks for the right to do a protected action (`run.archive`, `run.delete`, `run.cancel`,
+ * `registry.compact`) on a target; throws `DeniedError` (exit 3) when refused. Built over
+ * `guard()` with the caller's PIN channels and context: see `cli/security.ts`.
+ */
+export type Authorize = (action: string, target: string) => Promise<void>;
+
+/**
+ * The store with its destructive writes guarded, by construction: `archive` (archive and
+ * delete; restore is not protected) asks `authorize` first, after checking that the event is
+ * possible at all (so no PIN is asked for what cannot happen; checked again under the lock).
+ * Every other member is the store's own, so a guarded local store keeps its local reads.
+ */
+export function guardedStore<S extends Store>(store: S, authorize: Authorize): S {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      if (key === "archive") {
+        return async (id: string, event: Parameters<Store["archive"]>[1]) => {
+          if (event !== "restore") {
+            const current = await target.get(id);
+            if (current !== undefined) checkArchiveEvent(current.status, current.archived === true, event, id);
+            await authorize(`run.${event}`, id);
+          }
+          return target.archive(id, event);
+        };
+      }
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** The executor with `cancel` guarded (`run.cancel`), by construction. */
+export function guardedExecutor<E extends Executor>(executor: E, authorize: Authorize): E {
+  return new Proxy(executor, {
+    get(target, key, receiver) {
+      if (key === "cancel") {
+        return async (id: string) => {
+          await authorize("run.cancel", id);
+          return target.cancel(id);
+        };
+      }
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
