@@ -33,6 +33,8 @@ export interface BackendContext {
   readonly who: string;
   readonly now: () => Date;
   readonly warn: WarningSink;
+  /** Receives one line for each thing the local runner does (the agent prints them). */
+  readonly onEvent?: (message: string) => void;
 }
 
 /**
@@ -44,7 +46,7 @@ export function openLocalBackend(ctx: BackendContext): LocalBackend {
   const writer = { now: ctx.now, who: ctx.who, createDirectory: ctx.config.registry.source === "default" };
   const metrics = metricRegistryOf(ctx.config);
   const store = new LocalStore({ path, onWarning: ctx.warn, writer });
-  const executor = new LocalExecutor({ path, home: ctx.config.home, metrics, host: ctx.host, env: ctx.env, cwd: ctx.cwd, writer });
+  const executor = new LocalExecutor({ path, home: ctx.config.home, metrics, host: ctx.host, env: ctx.env, cwd: ctx.cwd, writer, onEvent: ctx.onEvent });
   return {
     kind: "local",
     path,

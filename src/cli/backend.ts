@@ -12,7 +12,7 @@ import { guardContext } from "./security.js";
  * default, with the command's PIN channels (`--pin`, `--pin-stdin`, `--force`) for the guard
  * that wraps its destructive operations.
  */
-export async function openLocal(ctx: CommandContext, flags: { registry?: string } & GuardOptions = {}): Promise<LocalBackend> {
+export async function openLocal(ctx: CommandContext, flags: { registry?: string } & GuardOptions = {}, onEvent?: (message: string) => void): Promise<LocalBackend> {
   const config = await ctx.config({ registry: flags.registry });
   const path = config.registry.value;
   const channels: GuardOptions = { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force };
@@ -27,5 +27,6 @@ export async function openLocal(ctx: CommandContext, flags: { registry?: string 
     who: whoAmI(ctx.io.env),
     now: () => new Date(),
     warn: ctx.warn,
+    onEvent,
   });
 }

@@ -1,21 +1,5 @@
-import { hostname } from "node:os";
 import { UsageError } from "../core/errors.js";
-import { LocalRunner } from "../runner/local-runner.js";
 import type { CommandContext } from "./context.js";
-import type { OpenRegistry } from "./registry.js";
-
-/** The embedded runner over an open registry, with the CLI's environment and working directory. */
-export function openRunner(reg: OpenRegistry, ctx: CommandContext, onEvent?: (message: string) => void): LocalRunner {
-  return new LocalRunner({
-    writer: reg.writer,
-    home: reg.home,
-    metrics: reg.metrics,
-    host: hostname(),
-    env: ctx.io.env,
-    cwd: ctx.io.cwd,
-    onEvent,
-  });
-}
 
 /**
  * The check `agent` and `run submit --wait` make before they claim, spawn or write anything. The

@@ -8,7 +8,7 @@ import { nextState } from "../core/lifecycle/lifecycle.js";
 import { ensurePrivateDir } from "../util/private-files.js";
 import { shellQuote } from "../util/shell.js";
 import type { RegistryRecord } from "../stores/local/record.js";
-import { plainObject } from "../stores/local/record.js";
+import { plainObject, statusOf } from "../stores/local/record.js";
 import type { RegistryWriter } from "../stores/local/registry-writer.js";
 import { readOne, readRaw } from "../stores/local/registry-writer.js";
 import type { RejectedMetric } from "./metrics-file.js";
@@ -461,7 +461,7 @@ export class LocalRunner {
 
     const event = reason === null ? "complete" : "fail";
     const finished = await writer.update(id, (r) => {
-      const from = String(r.status ?? "created");
+      const from = statusOf(r);
       const metrics: Record<string, unknown> = { ...(plainObject(r.metrics) ?? {}), ...accepted };
       if (wallMinutes !== null && this.opts.metrics.has("train_time_min") && !("train_time_min" in metrics)) metrics["train_time_min"] = wallMinutes;
       const next: RegistryRecord = {

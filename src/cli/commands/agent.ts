@@ -1,8 +1,8 @@
 import { UsageError } from "../../core/errors.js";
-import type { RunHandle } from "../../runner/local-runner.js";
+import { serveQueue } from "../../app/runs.js";
+import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
-import { openRegistry } from "../registry.js";
-import { onStopSignals, openRunner, refusePinInEnvironment, signalExitCode } from "../runner.js";
+import { onStopSignals, refusePinInEnvironment, signalExitCode } from "../runner.js";
 
 /** Options of `expflow agent`. */
 export interface AgentFlags {
@@ -16,9 +16,6 @@ export interface AgentFlags {
   allowPinEnv?: boolean;
   registry?: string;
 }
-
-/** How often an idle agent looks for queued runs, in ms. */
-const IDLE_POLL_MS = 500;
 
 /**
  * `expflow agent`: the local runner. Takes the queued runs of its queue first-in first-out, up to
@@ -42,69 +39,18 @@ export async function agentCommand(flags: AgentFlags, ctx: CommandContext): Prom
   const concurrency = flags.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("E_USAGE", `--concurrency must be a positive whole number, got ${concurrency}`);
   refusePinInEnvironment(ctx, "the agent", flags.allowPinEnv);
-  const reg = await openRegistry(ctx, flags.registry);
   const say = (message: string): void => {
     ctx.io.stdout.write(`[${new Date().toISOString()}] ${message}\n`);
   };
-  const runner = openRunner(reg, ctx, say);
-  const active = new Map<string, RunHandle>();
-  let failed = 0;
-  let stoppedBy: NodeJS.Signals | undefined;
-  let interrupted = 0;
-  let wake: (() => void) | undefined;
-  const wakeUp = (): void => wake?.();
-
-  const removeHandlers = onStopSignals((signal, count) => {
-    stoppedBy ??= signal;
-    if (count === 1) {
-      say(`${signal}: stopping${active.size > 0 ? ` ${active.size} run${active.size === 1 ? "" : "s"} (again to kill at once)` : ""}`);
-      for (const handle of active.values()) handle.interrupt(`agent interrupted (${signal})`);
-    } else {
-      for (const handle of active.values()) handle.kill();
-    }
-    wakeUp();
-  });
-
-  say(`agent serving queue '${queue}' of ${reg.path}${flags.once ? " (once)" : ""}, up to ${concurrency} at once`);
-  try {
-    for (;;) {
-      let claimedAny = false;
-      while (stoppedBy === undefined && active.size < concurrency) {
-        const record = await runner.claimNext(queue);
-        if (record === undefined) break;
-        claimedAny = true;
-        const handle = runner.start(record);
-        active.set(record.experiment_id, handle);
-        // A stop signal that came while this run was being claimed stops it too.
-        if (stoppedBy !== undefined) handle.interrupt(`agent interrupted (${stoppedBy})`);
-        void handle.done.then((result) => {
-          active.delete(result.id);
-          if (result.status === "failed" || result.runnerError !== undefined) failed++;
-          if (result.status === "failed" && result.reason?.startsWith("agent interrupted") === true) interrupted++;
-          wakeUp();
-        });
-      }
-      if (stoppedBy !== undefined && active.size === 0) break;
-      if (flags.once && stoppedBy === undefined && active.size === 0 && !claimedAny) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          wake = undefined;
-          resolve();
-        }, IDLE_POLL_MS);
-        wake = () => {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        };
-      });
-    }
-  } finally {
-    removeHandlers();
-  }
-  if (stoppedBy !== undefined) {
+  const backend = await openLocal(ctx, { registry: flags.registry }, say);
+  say(`agent serving queue '${queue}' of ${backend.path}${flags.once ? " (once)" : ""}, up to ${concurrency} at once`);
+  const result = await serveQueue(backend, { queue, concurrency, once: flags.once === true, say, onStop: onStopSignals });
+  if (result.stoppedBy !== undefined) {
+    const { interrupted, stoppedBy } = result;
     say(`agent stopped by ${stoppedBy}${interrupted > 0 ? `; ${interrupted} run${interrupted === 1 ? "" : "s"} interrupted and failed` : ""}`);
     return interrupted > 0 ? signalExitCode(stoppedBy) : 0;
   }
+  const { failed } = result;
   say(`queue '${queue}' drained${failed > 0 ? `; ${failed} run${failed === 1 ? "" : "s"} failed` : ""}`);
   return failed > 0 ? 1 : 0;
 }

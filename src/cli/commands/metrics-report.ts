@@ -4,8 +4,7 @@ import { assertValidId } from "../../core/ids.js";
 import { validateMetricValues } from "../../core/metrics/registry.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";
-import { plainObject } from "../../stores/local/record.js";
-import { openRegistry } from "../registry.js";
+import { openLocal } from "../backend.js";
 
 /**
  * Parses `name=value` arguments; a value stays text for the registry's validation. A Map: names
@@ -58,13 +57,10 @@ export async function metricsReportCommand(id: string | undefined, pairs: string
     throw new UsageError("E_USAGE", "no experiment id given", { hint: "expflow metrics report <id> name=value ... (or --task-id ID name=value ... for a ClearML task)" });
   }
   if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report <id> name=value ..." });
-  const reg = await openRegistry(ctx, flags.registry);
-  const values = validateMetricValues(parseAssignments(pairs), reg.metrics);
-  const full = reg.resolve(id);
-  const updated = await reg.writer.update(full, (r) => ({
-    ...r,
-    metrics: { ...(plainObject(r.metrics) ?? {}), ...values },
-  }));
+  const backend = await openLocal(ctx, { registry: flags.registry });
+  const values = validateMetricValues(parseAssignments(pairs), backend.metrics);
+  const full = await backend.store.resolve(id);
+  const updated = await backend.store.logMetricsRaw(full, values);
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(updated)}\n`);
   else ctx.io.stdout.write(`Reported ${describeValues(values)} to ${full}: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
   return 0;

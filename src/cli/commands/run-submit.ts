@@ -1,13 +1,11 @@
 import { UsageError } from "../../core/errors.js";
-import type { HistoryEntry } from "../../core/lifecycle/lifecycle.js";
-import { isTerminal, nextState } from "../../core/lifecycle/lifecycle.js";
-import type { RunResult } from "../../runner/local-runner.js";
-import { logPathOf, shellQuote } from "../../runner/local-runner.js";
-import { newExperimentId } from "../../stores/local/ids.js";
-import type { RegistryRecord } from "../../stores/local/record.js";
+import { isTerminal } from "../../core/lifecycle/lifecycle.js";
+import type { RegistryRecord, RunResult } from "../../app/runs.js";
+import { runLogPath } from "../../app/runs.js";
+import { shellQuote } from "../../util/shell.js";
 import type { CommandContext } from "../context.js";
-import { openRegistry } from "../registry.js";
-import { onStopSignals, openRunner, refusePinInEnvironment, signalExitCode } from "../runner.js";
+import { openLocal } from "../backend.js";
+import { onStopSignals, refusePinInEnvironment, signalExitCode } from "../runner.js";
 
 /** Options of `expflow run submit`. */
 export interface RunSubmitFlags {
@@ -73,47 +71,32 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitFlags,
   const display = flags.shell ? [command.join(" "), ...args.flatMap(([k, v]) => [`--${k}`, shellQuote(v)])].join(" ") : argv.map(shellQuote).join(" ");
   if (flags.wait) refusePinInEnvironment(ctx, "run submit --wait", flags.allowPinEnv);
 
-  const reg = await openRegistry(ctx, flags.registry);
-  const id = newExperimentId();
-  const history: HistoryEntry[] = [reg.writer.entry("create", null, "created")];
-  let status: string = "created";
-  for (const event of ["dispatch", "queue"] as const) {
-    const to = nextState(status, event, id);
-    history.push(reg.writer.entry(event, status, to));
-    status = to;
-  }
-  const record: RegistryRecord = {
-    experiment_id: id,
-    name: flags.name ?? null,
-    status,
-    queue,
-    command: display,
+  const backend = await openLocal(ctx, { registry: flags.registry });
+  const created = await backend.executor.submit({
     argv,
+    display,
     shell: flags.shell === true,
     cwd: ctx.io.cwd,
+    queue,
+    name: flags.name ?? null,
     project: flags.project ?? null,
     tags: flags.tags ?? [],
-    timestamp: new Date().toISOString(),
-    method: "local",
-    clearml_task_id: null,
-    metrics: {},
     params: Object.fromEntries(args.map(([k, v]) => [`Args/${k}`, v])),
-    history,
-    archived: false,
-  };
-  const created = await reg.writer.create(record, { generatedId: true });
+  });
+  const id = created.id;
+  const record = (): RegistryRecord | undefined => backend.store.raw(id);
   if (!flags.wait) {
-    ctx.io.stdout.write(flags.json ? `${JSON.stringify(created)}\n` : `${id}\n`);
+    ctx.io.stdout.write(flags.json ? `${JSON.stringify(record())}\n` : `${id}\n`);
     return 0;
   }
 
   if (!flags.json) ctx.io.stdout.write(`${id}\n`);
-  const runner = openRunner(reg, ctx);
+  const { runner } = backend.executor;
   const claimed = await runner.claim(id, queue);
   let result: RunResult | undefined;
   let stoppedBy: NodeJS.Signals | undefined;
   if (claimed !== undefined) {
-    ctx.io.stderr.write(`running ${id}; log: ${logPathOf(reg.home, id)}\n`);
+    ctx.io.stderr.write(`running ${id}; log: ${runLogPath(backend, id)}\n`);
     const handle = runner.start(claimed);
     const removeHandlers = onStopSignals((signal, count) => {
       stoppedBy ??= signal;
@@ -131,16 +114,16 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitFlags,
     // An agent took it first: follow it to its end.
     ctx.io.stderr.write(`${id} was taken by an agent; waiting for it to finish\n`);
     for (;;) {
-      const r = reg.record(id);
+      const r = record();
       if (r === undefined || isTerminal(String(r.status))) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
-  const final = reg.record(id);
+  const final = record();
   const finalStatus = String(final?.status ?? "unknown");
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(final ?? null)}\n`);
   const reason = typeof final?.["reason"] === "string" ? `: ${final["reason"]}` : "";
-  ctx.io.stderr.write(`${id} ${finalStatus}${finalStatus === "failed" ? reason : ""}; log: ${result?.logPath ?? logPathOf(reg.home, id)}\n`);
+  ctx.io.stderr.write(`${id} ${finalStatus}${finalStatus === "failed" ? reason : ""}; log: ${result?.logPath ?? runLogPath(backend, id)}\n`);
   if (stoppedBy !== undefined) return signalExitCode(stoppedBy);
   return finalStatus === "completed" ? 0 : 1;
 }

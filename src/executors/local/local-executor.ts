@@ -5,6 +5,7 @@ import { LocalRunner } from "../../runner/local-runner.js";
 import { DEFAULT_GRACE_MS, processIsRun, stopProcessGroup } from "../../runner/process-group.js";
 import { newExperimentId } from "../../stores/local/ids.js";
 import { LocalStore } from "../../stores/local/local-store.js";
+import { statusOf } from "../../stores/local/record.js";
 import type { WriterContext } from "../../stores/local/registry-writer.js";
 import { RegistryWriter } from "../../stores/local/registry-writer.js";
 import type { CancelOutcome, Executor, RunSpec } from "../executor.js";
@@ -68,8 +69,10 @@ export class LocalExecutor implements Executor {
       id,
       generatedId: true,
       events: ["dispatch", "queue"],
+      // In the order the registry has always had them (`status` and `history` are set by create).
       fields: {
         name: spec.name ?? null,
+        status: "created",
         queue: spec.queue,
         command: spec.display,
         argv: [...spec.argv],
@@ -82,6 +85,7 @@ export class LocalExecutor implements Executor {
         clearml_task_id: null,
         metrics: {},
         params: { ...(spec.params ?? {}) },
+        history: [],
         archived: false,
       },
     });
@@ -97,7 +101,7 @@ export class LocalExecutor implements Executor {
     let from = "created";
     const updated = await this.store.transitionRaw(id, "cancel", {
       fields: (r) => {
-        from = typeof r["status"] === "string" && r["status"] !== "" ? r["status"] : "created";
+        from = statusOf(r);
         return {};
       },
     });

@@ -129,7 +129,8 @@ export class LocalStore extends BaseStore {
       history.push(writer.entry(event, status, to));
       status = to;
     }
-    const record: RegistryRecord = { ...spec.fields, experiment_id: spec.id, status, history };
+    // An existing `status` or `history` key keeps its place in the line: the values are replaced.
+    const record: RegistryRecord = { experiment_id: spec.id, ...spec.fields, status, history };
     const created = await writer.create(record, { generatedId: spec.generatedId === true });
     return experimentFromRecord(created, spec.id);
   }

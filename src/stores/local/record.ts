@@ -96,11 +96,13 @@ export function checkedRecordId(o: Record<string, unknown>): { id: string } | { 
 }
 
 /**
- * The lifecycle state of a record: its `status`, or `created` for a record without one (the
- * earlier tool's records may lack it). The one default, for listing and for transitions alike.
+ * The state of a record: its `status`, or `unknown` for a record without one (the earlier
+ * tool's records may lack it). The one default, for listing and for transitions alike: such a
+ * record is never ranked or certified as completed, and no lifecycle event applies to it
+ * (`E_ILLEGAL_TRANSITION` names the states that do), where earlier a cancel took it for created.
  */
 export function statusOf(o: Record<string, unknown>): string {
-  return str(o["status"]) ?? "created";
+  return str(o["status"]) ?? "unknown";
 }
 
 /** Normalises a registry record (of either tool) into an {@link Experiment}. */

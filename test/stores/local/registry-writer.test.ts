@@ -223,11 +223,17 @@ describe("RegistryWriter: lifecycle", () => {
     expect(readOne(path, "exp-a")).toEqual(failed);
   });
 
-  it("a record without a status is treated as created", async () => {
+  it("regression (issue 12): a record without a status is unknown for transitions too, as it lists; no lifecycle event applies to it", async () => {
     const path = join(tempDir("expflow-writer-"), "experiments.jsonl");
     writeFileSync(path, `${JSON.stringify({ experiment_id: "exp-x" })}\n`);
     const writer = new RegistryWriter(path, { now: tickingClock().now, who: "u@h" });
-    expect(await writer.transition("exp-x", "dispatch")).toMatchObject({ status: "dispatched", history: [{ event: "dispatch", from: "created", to: "dispatched" }] });
+    // Listed as unknown (never ranked or certified as completed) ...
+    expect(new LocalStore({ path }).snapshot().experiments[0]).toMatchObject({ status: "unknown" });
+    // ... and no longer taken for created by a cancel or a dispatch.
+    for (const event of ["dispatch", "cancel"] as const) {
+      const e = await rejection(writer.transition("exp-x", event));
+      expect(e).toMatchObject({ code: "E_ILLEGAL_TRANSITION", message: expect.stringContaining("it is unknown") as unknown });
+    }
   });
 
   it("an illegal transition throws E_ILLEGAL_TRANSITION naming the id and writes nothing", async () => {
