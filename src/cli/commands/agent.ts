@@ -1,21 +1,9 @@
 import { UsageError } from "../../core/errors.js";
 import type { RunHandle } from "../../runner/local-runner.js";
 import type { CommandContext } from "../context.js";
+import type { AgentOptions } from "../define/agent.js";
 import { openRegistry } from "../registry.js";
 import { onStopSignals, openRunner, refusePinInEnvironment, signalExitCode } from "../runner.js";
-
-/** Options of `expflow agent`. */
-export interface AgentFlags {
-  /** The queue to serve (default `default`). */
-  queue?: string;
-  /** Drain what is queued, then exit. */
-  once?: boolean;
-  /** Runs at once (default 1). */
-  concurrency?: number;
-  /** Start even while `EXPFLOW_PIN` is set (with a warning). */
-  allowPinEnv?: boolean;
-  registry?: string;
-}
 
 /** How often an idle agent looks for queued runs, in ms. */
 const IDLE_POLL_MS = 500;
@@ -37,7 +25,7 @@ const IDLE_POLL_MS = 500;
  * @throws {UsageError} (exit 2) `E_PIN_IN_ENV`, before anything is claimed, while `EXPFLOW_PIN`
  *   is set and `--allow-pin-env` is not given (see {@link refusePinInEnvironment}).
  */
-export async function agentCommand(flags: AgentFlags, ctx: CommandContext): Promise<number> {
+export async function agentCommand(flags: AgentOptions, ctx: CommandContext): Promise<number> {
   const queue = flags.queue ?? "default";
   const concurrency = flags.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("E_USAGE", `--concurrency must be a positive whole number, got ${concurrency}`);

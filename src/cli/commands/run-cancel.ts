@@ -2,16 +2,9 @@ import { hostname } from "node:os";
 import { guard } from "../../security/guard.js";
 import { DEFAULT_GRACE_MS, processIsRun, stopProcessGroup } from "../../runner/process-group.js";
 import type { CommandContext } from "../context.js";
+import type { RunCancelOptions } from "../define/run.js";
 import { openRegistry } from "../registry.js";
 import { guardContext } from "../security.js";
-
-/** Options of `expflow run cancel`. */
-export interface RunCancelFlags {
-  force?: boolean;
-  pin?: string;
-  pinStdin?: boolean;
-  registry?: string;
-}
 
 /**
  * `expflow run cancel <id>`: protected by the guard (asked before anything changes), then the
@@ -24,7 +17,7 @@ export interface RunCancelFlags {
  *   naming its state and the events allowed from it.
  * @throws {NotFoundError} / {UsageError} for an unknown or ambiguous id.
  */
-export async function runCancelCommand(id: string, flags: RunCancelFlags, ctx: CommandContext): Promise<number> {
+export async function runCancelCommand(id: string, flags: RunCancelOptions, ctx: CommandContext): Promise<number> {
   // The registry first: it fixes the configuration (with --registry) that the guard reads too.
   const reg = await openRegistry(ctx, flags.registry);
   const full = reg.resolve(id);
