@@ -2,20 +2,8 @@ import { UsageError } from "../../core/errors.js";
 import { serveQueue } from "../../app/runs.js";
 import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
+import type { AgentOptions } from "../define/agent.js";
 import { onStopSignals, refusePinInEnvironment, signalExitCode } from "../runner.js";
-
-/** Options of `expflow agent`. */
-export interface AgentFlags {
-  /** The queue to serve (default `default`). */
-  queue?: string;
-  /** Drain what is queued, then exit. */
-  once?: boolean;
-  /** Runs at once (default 1). */
-  concurrency?: number;
-  /** Start even while `EXPFLOW_PIN` is set (with a warning). */
-  allowPinEnv?: boolean;
-  registry?: string;
-}
 
 /**
  * `expflow agent`: the local runner. Takes the queued runs of its queue first-in first-out, up to
@@ -34,7 +22,7 @@ export interface AgentFlags {
  * @throws {UsageError} (exit 2) `E_PIN_IN_ENV`, before anything is claimed, while `EXPFLOW_PIN`
  *   is set and `--allow-pin-env` is not given (see {@link refusePinInEnvironment}).
  */
-export async function agentCommand(flags: AgentFlags, ctx: CommandContext): Promise<number> {
+export async function agentCommand(flags: AgentOptions, ctx: CommandContext): Promise<number> {
   const queue = flags.queue ?? "default";
   const concurrency = flags.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("E_USAGE", `--concurrency must be a positive whole number, got ${concurrency}`);

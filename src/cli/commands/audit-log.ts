@@ -1,6 +1,7 @@
 import type { AuditRecord } from "../../security/audit-log.js";
 import { readAudit, verifyAudit } from "../../security/audit-log.js";
 import type { CommandContext } from "../context.js";
+import type { AuditLogOptions } from "../define/audit.js";
 import type { Column } from "../output/render.js";
 import { renderTable } from "../output/render.js";
 
@@ -21,7 +22,7 @@ const COLUMNS: Column<AuditRecord>[] = [
 ];
 
 /** `expflow audit log [--json] [--verify]`: list the audit log, or verify its hash chain (exit 1 when broken). */
-export async function auditLogCommand(flags: { json?: boolean; verify?: boolean }, ctx: CommandContext): Promise<number> {
+export async function auditLogCommand(flags: AuditLogOptions, ctx: CommandContext): Promise<number> {
   const { home } = await ctx.config();
   if (flags.verify) {
     const v = verifyAudit(home);

@@ -15,7 +15,8 @@ import { assertRegistryFile } from "../../stores/local/registry-file.js";
 import type { RegistryRecord } from "../../stores/local/record.js";
 import { experimentFromRecord, plainObject } from "../../stores/local/record.js";
 import { readRaw } from "../../stores/local/registry-writer.js";
-import type { CommandContext, FormatFlags } from "../context.js";
+import type { CommandContext } from "../context.js";
+import type { AuditReportOptions, AuditRulesOptions, AuditValidateOptions } from "../define/audit.js";
 import { formatOf } from "../context.js";
 import { renderAuditReport } from "../output/audit-report.js";
 import { renderJUnit } from "../output/junit.js";
@@ -132,16 +133,6 @@ async function auditSubject(ctx: CommandContext, id: string, flags: { registry?:
   };
 }
 
-/** Flags of `expflow audit validate`. */
-export interface AuditValidateFlags extends FormatFlags {
-  competitionRules?: boolean;
-  rules?: string;
-  taskId?: string;
-  junit?: string;
-  registry?: string;
-  verbose?: boolean;
-}
-
 /** The `--json` contract of `expflow audit validate`. */
 export interface AuditValidateJson {
   experiment_id: string;
@@ -229,7 +220,7 @@ function summary(v: RulesValidation): string {
  * @throws {NotFoundError} `E_TASK_NOT_FOUND` (exit 2) for an unknown task.
  * @throws {NotFoundError} / {UsageError} unknown or ambiguous id, unwritable `--junit` (exit 2).
  */
-export async function auditValidateCommand(id: string, flags: AuditValidateFlags, ctx: CommandContext): Promise<number> {
+export async function auditValidateCommand(id: string, flags: AuditValidateOptions, ctx: CommandContext): Promise<number> {
   const active = await activeRulePack(ctx, flags.rules, flags.registry);
   const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
   const subject = await auditSubject(ctx, id, flags);
@@ -277,12 +268,6 @@ export async function auditValidateCommand(id: string, flags: AuditValidateFlags
     if (flags.junit !== undefined) stdout.write(`JUnit report written to ${resolve(ctx.io.cwd, flags.junit)}.\n`);
   }
   return validation.all_pass ? 0 : 1;
-}
-
-/** Flags of `expflow audit rules`. */
-export interface AuditRulesFlags {
-  rules?: string;
-  json?: boolean;
 }
 
 /** A metric rule with its bound resolved, as `audit rules --json` prints it. */
@@ -385,7 +370,7 @@ function paramRuleText(r: ResolvedParamRule): string {
  *
  * @throws {ConfigError} a broken rule file (exit 2).
  */
-export async function auditRulesCommand(flags: AuditRulesFlags, ctx: CommandContext): Promise<number> {
+export async function auditRulesCommand(flags: AuditRulesOptions, ctx: CommandContext): Promise<number> {
   const active = await activeRulePack(ctx, flags.rules);
   const config = await ctx.config();
   const resolved = resolvePack(active, metricRegistryOf(config));
@@ -410,15 +395,6 @@ export async function auditRulesCommand(flags: AuditRulesFlags, ctx: CommandCont
   return 0;
 }
 
-/** Flags of `expflow audit report`. */
-export interface AuditReportFlags {
-  rules?: string;
-  output?: string;
-  registry?: string;
-  taskId?: string;
-  verbose?: boolean;
-}
-
 /**
  * `expflow audit report <id>`: a Markdown report of the experiment (title, status, project, tags,
  * the rules' verdict with every check, the parameters and the metrics), every value escaped. To
@@ -430,7 +406,7 @@ export interface AuditReportFlags {
  * @throws {BackendError} (exit 4) for a record linked to ClearML when ClearML is not configured,
  *   unreachable or failing.
  */
-export async function auditReportCommand(id: string, flags: AuditReportFlags, ctx: CommandContext): Promise<number> {
+export async function auditReportCommand(id: string, flags: AuditReportOptions, ctx: CommandContext): Promise<number> {
   const active = await activeRulePack(ctx, flags.rules, flags.registry);
   const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
   const subject = await auditSubject(ctx, id, flags);

@@ -3,17 +3,16 @@ import type { Experiment } from "../../core/experiment.js";
 import { BackendError } from "../../core/errors.js";
 import { STANDARD_METRICS } from "../../core/metrics/registry.js";
 import { isClearmlFailure } from "../../stores/clearml/errors.js";
-import type { ClearmlFlags, OpenClearml } from "../clearml.js";
+import type { OpenClearml } from "../clearml.js";
 import { openClearml } from "../clearml.js";
-import type { CommandContext, FormatFlags } from "../context.js";
+import type { CommandContext } from "../context.js";
+import type { ClearmlCompareScoresOptions, ClearmlStatusOptions, ClearmlTasksOptions } from "../define/clearml.js";
 import { formatOf } from "../context.js";
-import type { SelectionFlags } from "../filters.js";
 import { checkStatuses, filterOf } from "../filters.js";
 import type { ErrorJson } from "../output/error-json.js";
 import { errorJsonOf } from "../output/error-json.js";
 import type { Column } from "../output/render.js";
 import { renderRows } from "../output/render.js";
-import type { CompareScoresFlags } from "./compare-scores.js";
 import { rankStore } from "./compare-scores.js";
 
 /**
@@ -47,7 +46,7 @@ export interface ClearmlStatusJson {
  * @throws {BackendError} (exit 4) after printing what is known: not configured, unreachable,
  *   credentials refused, server failing.
  */
-export async function clearmlStatusCommand(flags: ClearmlFlags & { json?: boolean }, ctx: CommandContext): Promise<number> {
+export async function clearmlStatusCommand(flags: ClearmlStatusOptions, ctx: CommandContext): Promise<number> {
   const { stdout } = ctx.io;
   const out: ClearmlStatusJson = {
     configured: false,
@@ -108,14 +107,11 @@ export async function clearmlStatusCommand(flags: ClearmlFlags & { json?: boolea
   return 0;
 }
 
-/** Flags of `expflow clearml compare-scores`. */
-export interface ClearmlCompareScoresFlags extends CompareScoresFlags, ClearmlFlags {}
-
 /**
  * `expflow clearml compare-scores --project P ...`: the local command's ranking, gates, output
  * and exit codes over the tasks of a ClearML project, plus exit 4 for backend failures.
  */
-export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresFlags, ctx: CommandContext): Promise<number> {
+export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const registry = metricRegistryOf(config);
   // A ranking never reads parameters: leave them out of the listing.
@@ -125,11 +121,6 @@ export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresFla
   } finally {
     clearml.done();
   }
-}
-
-/** Flags of `expflow clearml tasks`. */
-export interface ClearmlTasksFlags extends FormatFlags, ClearmlFlags, SelectionFlags {
-  project: string;
 }
 
 /** One task in `clearml tasks --json` (a documented contract). */
@@ -155,7 +146,7 @@ function finiteOrNull(v: unknown): number | null {
  * `expflow clearml tasks --project P`: the project's tasks, oldest first, with their status
  * (lifecycle and ClearML's) and the standard metrics any of them reports. Returns 0.
  */
-export async function clearmlTasksCommand(flags: ClearmlTasksFlags, ctx: CommandContext): Promise<number> {
+export async function clearmlTasksCommand(flags: ClearmlTasksOptions, ctx: CommandContext): Promise<number> {
   const clearml = openClearml(ctx, flags);
   const statuses = flags.status ?? [];
   let tasks: Experiment[];

@@ -7,6 +7,7 @@ import { metricRegistryOf } from "../../config/load.js";
 import { LocalStore } from "../../stores/local/local-store.js";
 import type { Store } from "../../stores/store.js";
 import type { CommandContext, FormatFlags } from "../context.js";
+import type { CompareScoresOptions } from "../define/compare-scores.js";
 import { formatOf } from "../context.js";
 import type { SelectionFlags } from "../filters.js";
 import { checkStatuses, filterOf } from "../filters.js";
@@ -16,7 +17,11 @@ import { printable } from "../output/sanitize.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import { shellQuote } from "../../util/shell.js";
 
-/** Flags of `expflow compare-scores`, as parsed. */
+/**
+ * The flags {@link rankStore} reads: what `expflow compare-scores` and `expflow clearml
+ * compare-scores` both parse. Their options types (inferred in `define/`) must stay assignable
+ * to it; the compiler checks that where each command calls `rankStore`.
+ */
 export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
   registry?: string;
   sortBy: string;
@@ -281,7 +286,7 @@ function verdictLine(result: CompareScoresResult, registry: MetricRegistry): str
 }
 
 /** `expflow compare-scores` on the local registry. */
-export async function compareScoresCommand(flags: CompareScoresFlags, ctx: CommandContext): Promise<number> {
+export async function compareScoresCommand(flags: CompareScoresOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config({ registry: flags.registry });
   const registry = metricRegistryOf(config);
   const store = new LocalStore({ path: config.registry.value, onWarning: ctx.warn });

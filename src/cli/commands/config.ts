@@ -1,5 +1,6 @@
 import { metricRegistryOf } from "../../config/load.js";
 import type { CommandContext } from "../context.js";
+import type { ConfigShowOptions } from "../define/config.js";
 import { policyOf } from "./pin.js";
 
 /**
@@ -9,7 +10,7 @@ import { policyOf } from "./pin.js";
  *
  * @throws {ConfigError} (exit 2) naming the file and the key at fault.
  */
-export async function configShowCommand(flags: { json?: boolean }, ctx: CommandContext): Promise<number> {
+export async function configShowCommand(flags: ConfigShowOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   metricRegistryOf(config);
   if (config.auditRules !== undefined) {

@@ -5,6 +5,7 @@ import { validateMetricValues } from "../../core/metrics/registry.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";
 import { openLocal } from "../backend.js";
+import type { MetricsReportOptions } from "../define/metrics.js";
 
 /**
  * Parses `name=value` arguments; a value stays text for the registry's validation. A Map: names
@@ -26,14 +27,6 @@ export function parseAssignments(pairs: readonly string[]): Map<string, string> 
   return out;
 }
 
-/** Flags of `expflow metrics report`. */
-export interface MetricsReportFlags {
-  registry?: string;
-  json?: boolean;
-  taskId?: string;
-  verbose?: boolean;
-}
-
 /**
  * `expflow metrics report <id> name=value ...`: validated through the metrics registry (an
  * unknown name or a non-finite value is exit 2 and nothing is written), then merged into the
@@ -48,7 +41,7 @@ export interface MetricsReportFlags {
  * @throws {ConflictError} a published task, which accepts no events (exit 2).
  * @throws {BackendError} ClearML not configured, unreachable or failing (exit 4).
  */
-export async function metricsReportCommand(id: string | undefined, pairs: string[], flags: MetricsReportFlags, ctx: CommandContext): Promise<number> {
+export async function metricsReportCommand(id: string | undefined, pairs: string[], flags: MetricsReportOptions, ctx: CommandContext): Promise<number> {
   if (flags.taskId !== undefined) {
     // With --task-id every positional argument is a value: `metrics report --task-id T a=1 b=2`.
     return reportToTask(flags.taskId, id === undefined ? pairs : [id, ...pairs], flags, ctx);
@@ -71,7 +64,7 @@ function describeValues(values: Record<string, number>): string {
   return `${n} metric${n === 1 ? "" : "s"}`;
 }
 
-async function reportToTask(taskId: string, pairs: string[], flags: MetricsReportFlags, ctx: CommandContext): Promise<number> {
+async function reportToTask(taskId: string, pairs: string[], flags: MetricsReportOptions, ctx: CommandContext): Promise<number> {
   assertValidId(taskId, "ClearML task id");
   if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report --task-id ID name=value ..." });
   const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));

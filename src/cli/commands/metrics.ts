@@ -2,7 +2,8 @@ import { NotFoundError, UsageError } from "../../core/errors.js";
 import type { MetricDefinition } from "../../core/metrics/registry.js";
 import { didYouMean } from "../../core/suggest.js";
 import { metricRegistryOf } from "../../config/load.js";
-import type { CommandContext, FormatFlags } from "../context.js";
+import type { CommandContext } from "../context.js";
+import type { MetricsListOptions, MetricsShowOptions } from "../define/metrics.js";
 import { formatOf } from "../context.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
@@ -42,7 +43,7 @@ const CSV_COLUMNS: Column<MetricDefinition>[] = COLUMNS.map((c) =>
 );
 
 /** `expflow metrics list [--group G]`. */
-export async function metricsListCommand(flags: FormatFlags & { group?: string }, ctx: CommandContext): Promise<number> {
+export async function metricsListCommand(flags: MetricsListOptions, ctx: CommandContext): Promise<number> {
   const registry = metricRegistryOf(await ctx.config());
   const defs = registry.list(flags.group);
   if (flags.group !== undefined && defs.length === 0) {
@@ -57,7 +58,7 @@ export async function metricsListCommand(flags: FormatFlags & { group?: string }
 }
 
 /** `expflow metrics show NAME`. */
-export async function metricsShowCommand(name: string, flags: { json?: boolean }, ctx: CommandContext): Promise<number> {
+export async function metricsShowCommand(name: string, flags: MetricsShowOptions, ctx: CommandContext): Promise<number> {
   const registry = metricRegistryOf(await ctx.config());
   const d = registry.get(name);
   if (d === undefined) {

@@ -3,13 +3,14 @@ import { dirname, join } from "node:path";
 import { ExpflowError, UsageError, ValidationError } from "../../core/errors.js";
 import type { AuditOutcome } from "../../security/audit-log.js";
 import { appendAudit } from "../../security/audit-log.js";
-import type { GuardContext, GuardOptions } from "../../security/guard.js";
+import type { GuardContext } from "../../security/guard.js";
 import { forcePolicy, guard } from "../../security/guard.js";
 import { PIN_FILE, readPinFile } from "../../security/pin-file.js";
 import { activePin, clearPin, initPin, pinStatus, updatePinMeta } from "../../security/pin.js";
 import { assertValidPin, offlineGuessMs } from "../../security/pin-hash.js";
 import { bindRegistry, readProtection, realHome, realRegistryPath, unbindRegistry } from "../../security/protection.js";
 import type { CommandContext } from "../context.js";
+import type { PinCheckOptions, PinClearOptions, PinInitOptions, PinPolicyOptions, PinStatusOptions } from "../define/pin.js";
 import { guardContext, LineReader } from "../security.js";
 
 /** Records how an operation on the protection itself ended; never hides the error it reports. */
@@ -67,7 +68,7 @@ async function bindConfigured(registry: string, g: GuardContext): Promise<string
 }
 
 /** `expflow pin init [PIN]`: set the PIN; changing an existing one needs the current PIN. */
-export async function pinInitCommand(newPin: string | undefined, flags: GuardOptions & { newPinStdin?: boolean; registry?: string }, ctx: CommandContext): Promise<number> {
+export async function pinInitCommand(newPin: string | undefined, flags: PinInitOptions, ctx: CommandContext): Promise<number> {
   const lines = new LineReader(ctx.io.stdin);
   const config = await ctx.config({ registry: flags.registry });
   const g = await guardContext(ctx, lines);
@@ -118,7 +119,7 @@ export async function pinInitCommand(newPin: string | undefined, flags: GuardOpt
 }
 
 /** `expflow pin check`: exit 0 when the PIN is right (or none is set), 3 otherwise. */
-export async function pinCheckCommand(flags: GuardOptions, ctx: CommandContext): Promise<number> {
+export async function pinCheckCommand(flags: PinCheckOptions, ctx: CommandContext): Promise<number> {
   const g = await guardContext(ctx);
   const outcome = await guard("pin.check", "pin", { pin: flags.pin, pinStdin: flags.pinStdin }, g);
   ctx.io.stdout.write(outcome === "no-pin" ? "No PIN is set: protected actions proceed without one.\n" : "PIN correct.\n");
@@ -126,7 +127,7 @@ export async function pinCheckCommand(flags: GuardOptions, ctx: CommandContext):
 }
 
 /** `expflow pin clear [--force]`: remove the PIN and the protection of its registries, through the guard. */
-export async function pinClearCommand(flags: GuardOptions, ctx: CommandContext): Promise<number> {
+export async function pinClearCommand(flags: PinClearOptions, ctx: CommandContext): Promise<number> {
   const g = await guardContext(ctx);
   const active = await activePin(g);
   if (active === undefined) {
@@ -152,7 +153,7 @@ export async function pinClearCommand(flags: GuardOptions, ctx: CommandContext):
 }
 
 /** `expflow pin status [--json]`. */
-export async function pinStatusCommand(flags: { json?: boolean }, ctx: CommandContext): Promise<number> {
+export async function pinStatusCommand(flags: PinStatusOptions, ctx: CommandContext): Promise<number> {
   const g = await guardContext(ctx);
   const status = await pinStatus(g);
   if (flags.json) {
@@ -198,7 +199,7 @@ export function policyOf(home: string, forbiddenBy: string | undefined): PolicyV
  * change it. Allowing `--force` weakens the protection: it needs the PIN (never `--force`
  * itself). Forbidding it needs none. Both are recorded.
  */
-export async function pinPolicyCommand(flags: { allowForce?: boolean; json?: boolean; pin?: string; pinStdin?: boolean }, ctx: CommandContext): Promise<number> {
+export async function pinPolicyCommand(flags: PinPolicyOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const g = await guardContext(ctx);
   if (flags.allowForce !== undefined) {

@@ -3,6 +3,7 @@ import type { RegistryHealth } from "../../stores/local/maintenance.js";
 import { assertCompactable, checkRegistry, compactRegistry } from "../../stores/local/maintenance.js";
 import { assertRegistryFile } from "../../stores/local/registry-file.js";
 import type { CommandContext } from "../context.js";
+import type { RegistryCheckOptions, RegistryCompactOptions } from "../define/registry.js";
 import { openRegistry } from "../registry.js";
 import { printable } from "../output/sanitize.js";
 import { guardContext } from "../security.js";
@@ -37,7 +38,7 @@ export function renderRegistryHealth(h: RegistryHealth): string {
  *
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` (exit 2) naming the path.
  */
-export async function registryCheckCommand(flags: { registry?: string; json?: boolean }, ctx: CommandContext): Promise<number> {
+export async function registryCheckCommand(flags: RegistryCheckOptions, ctx: CommandContext): Promise<number> {
   const reg = await openRegistry(ctx, flags.registry);
   const health = checkRegistry(reg.path);
   ctx.io.stdout.write(flags.json ? `${JSON.stringify(health)}\n` : renderRegistryHealth(health));
@@ -51,7 +52,7 @@ export async function registryCheckCommand(flags: { registry?: string; json?: bo
  *
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` (exit 2); {DeniedError} (exit 3) from the guard.
  */
-export async function registryCompactCommand(flags: { registry?: string; pin?: string; pinStdin?: boolean; force?: boolean }, ctx: CommandContext): Promise<number> {
+export async function registryCompactCommand(flags: RegistryCompactOptions, ctx: CommandContext): Promise<number> {
   const reg = await openRegistry(ctx, flags.registry);
   // Fail on a missing file before asking for the PIN.
   assertRegistryFile(reg.path);

@@ -2,14 +2,7 @@ import { cancelRun } from "../../app/runs.js";
 import type { CancelOutcome } from "../../executors/executor.js";
 import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
-
-/** Options of `expflow run cancel`. */
-export interface RunCancelFlags {
-  force?: boolean;
-  pin?: string;
-  pinStdin?: boolean;
-  registry?: string;
-}
+import type { RunCancelOptions } from "../define/run.js";
 
 /**
  * `expflow run cancel <id>`: protected by the guard (asked before anything changes), then the
@@ -22,7 +15,7 @@ export interface RunCancelFlags {
  *   naming its state and the events allowed from it.
  * @throws {NotFoundError} / {UsageError} for an unknown or ambiguous id.
  */
-export async function runCancelCommand(id: string, flags: RunCancelFlags, ctx: CommandContext): Promise<number> {
+export async function runCancelCommand(id: string, flags: RunCancelOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, flags);
   const outcome = await cancelRun(backend, id);
   ctx.io.stdout.write(`${cancelMessage(outcome, ctx)}\n`);

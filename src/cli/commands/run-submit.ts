@@ -5,24 +5,8 @@ import { runLogPath } from "../../app/runs.js";
 import { shellQuote } from "../../util/shell.js";
 import type { CommandContext } from "../context.js";
 import { openLocal } from "../backend.js";
+import type { RunSubmitOptions } from "../define/run.js";
 import { onStopSignals, refusePinInEnvironment, signalExitCode } from "../runner.js";
-
-/** Options of `expflow run submit`. */
-export interface RunSubmitFlags {
-  name?: string;
-  project?: string;
-  tags?: string[];
-  /** Default `default`. */
-  queue?: string;
-  /** `k=v` parameters: recorded as `Args/k`, passed as `--k v`. */
-  arg?: string[];
-  shell?: boolean;
-  wait?: boolean;
-  /** With `wait`: start even while `EXPFLOW_PIN` is set (with a warning). */
-  allowPinEnv?: boolean;
-  json?: boolean;
-  registry?: string;
-}
 
 const ARG_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -58,7 +42,7 @@ export function parseRunArgs(pairs: readonly string[]): [string, string][] {
  *   `E_PIN_IN_ENV` while `EXPFLOW_PIN` is set and `--allow-pin-env` is not given (nothing is
  *   written then; see {@link refusePinInEnvironment}).
  */
-export async function runSubmitCommand(command: string[], flags: RunSubmitFlags, ctx: CommandContext): Promise<number> {
+export async function runSubmitCommand(command: string[], flags: RunSubmitOptions, ctx: CommandContext): Promise<number> {
   if (command.length === 0 || command[0]!.trim() === "") {
     throw new UsageError("E_USAGE", "no command to run", { hint: "expflow run submit [options] -- python train.py --epochs 10" });
   }

@@ -7,7 +7,8 @@ import { assertRegistryFile, warnDamaged } from "../../stores/local/registry-fil
 import type { RegistryRecord } from "../../stores/local/record.js";
 import { experimentFromRecord } from "../../stores/local/record.js";
 import { readRaw } from "../../stores/local/registry-writer.js";
-import type { CommandContext, FormatFlags } from "../context.js";
+import type { CommandContext } from "../context.js";
+import type { RunArchiveOptions, RunListOptions, RunStatusOptions } from "../define/run.js";
 import { formatOf } from "../context.js";
 import { checkStatuses } from "../filters.js";
 import type { Colors } from "../output/color.js";
@@ -17,15 +18,6 @@ import { printable } from "../output/sanitize.js";
 import { openRegistry } from "../registry.js";
 import { archiveRun } from "../../app/runs.js";
 import { openLocal } from "../backend.js";
-
-/** Flags of `expflow run list`, as parsed. */
-export interface RunListFlags extends FormatFlags {
-  status?: string[];
-  project?: string;
-  tags?: string[];
-  includeArchived?: boolean;
-  registry?: string;
-}
 
 /** One row of `run list`: the raw latest record and its normalised form. */
 export interface RunRow {
@@ -94,7 +86,7 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
  * @throws {UsageError} `E_UNKNOWN_STATUS` for a `--status` that is neither a lifecycle state
  *   nor the status of a selected run.
  */
-export async function runListCommand(flags: RunListFlags, ctx: CommandContext): Promise<number> {
+export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
   const reg = await openRegistry(ctx, flags.registry);
   assertRegistryFile(reg.path);
   const format = formatOf(flags);
@@ -151,12 +143,6 @@ function latestRecord(path: string, id: string, readOne: (id: string) => Registr
   if (quick !== undefined) return quick;
   const r = readRaw(path).records.get(id);
   return r === undefined || r.deleted === true ? undefined : r;
-}
-
-/** Flags of `expflow run status`. */
-export interface RunStatusFlags {
-  registry?: string;
-  json?: boolean;
 }
 
 function thresholdText(def: MetricDefinition | undefined): string | null {
@@ -243,7 +229,7 @@ function historyLine(h: unknown): string {
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND`, `E_EXPERIMENT_NOT_FOUND` (also for deleted runs).
  * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates.
  */
-export async function runStatusCommand(id: string, flags: RunStatusFlags, ctx: CommandContext): Promise<number> {
+export async function runStatusCommand(id: string, flags: RunStatusOptions, ctx: CommandContext): Promise<number> {
   const reg = await openRegistry(ctx, flags.registry);
   assertRegistryFile(reg.path);
   const full = reg.resolve(id);
@@ -252,14 +238,6 @@ export async function runStatusCommand(id: string, flags: RunStatusFlags, ctx: C
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(record)}\n`);
   else ctx.io.stdout.write(renderRunStatus(record, reg.metrics, ctx.colors));
   return 0;
-}
-
-/** Flags of `expflow run archive|restore|delete`. */
-export interface RunArchiveFlags {
-  registry?: string;
-  pin?: string;
-  pinStdin?: boolean;
-  force?: boolean;
 }
 
 /**
@@ -272,7 +250,7 @@ export interface RunArchiveFlags {
  * @throws {ConflictError} `E_ILLEGAL_TRANSITION` (exit 2) saying what is needed first.
  * @throws {DeniedError} (exit 3) from the guard.
  */
-export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: RunArchiveFlags, ctx: CommandContext): Promise<number> {
+export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: RunArchiveOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, flags);
   assertRegistryFile(backend.path);
   const updated = await archiveRun(backend, event, id);
