@@ -273,7 +273,8 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
         .option("--status <s1,s2>", "only runs in one of these states", commaList)
         .option("--project <name>", "only runs of this project")
         .option("--tags <a,b>", "only runs carrying all of these tags", commaList)
-        .option("--include-archived", "include archived runs"),
+        .option("--include-archived", "include archived runs")
+        .addOption(new Option("--raw", "print the raw latest records as JSON, as written in the registry (implies --json)").implies({ json: true }).conflicts(["csv", "markdown"])),
     ),
   ).action(async (opts) => {
     const { runListCommand } = await import("./commands/run.js");
