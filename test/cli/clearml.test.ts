@@ -758,17 +758,17 @@ describe("expflow clearml tasks", () => {
     expect(r.stdout).toMatch(new RegExp(`^6 tasks in PDEBench on ${fake.url.replace(/[.]/g, "\\.")}\\.$`, "m"));
   });
 
-  it("--json: id, name, status, clearml_status, project, tags, created, archived, metrics, ambiguous_metrics, params", async () => {
+  it("--json: the experiment list {location, experiments}, each with id, name, status, clearml_status, project, tags, created, archived, metrics, ambiguous_metrics, params", async () => {
     const r = await clearml(["tasks", "--project", "PDEBench", "--include-archived", "--include-subprojects", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { project: string; server: string; tasks: TaskJson[] };
-    expect(out.project).toBe("PDEBench");
-    expect(out.server).toBe(fake.url);
-    expect(out.tasks.map((t) => t.name)).toEqual(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "hotel", "golf"]);
-    for (const t of out.tasks) {
+    const out = JSON.parse(r.stdout) as { location: string; experiments: TaskJson[] };
+    expect(Object.keys(out)).toEqual(["location", "experiments"]);
+    expect(out.location).toBe(fake.url);
+    expect(out.experiments.map((t) => t.name)).toEqual(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "hotel", "golf"]);
+    for (const t of out.experiments) {
       expect(Object.keys(t)).toEqual(["id", "name", "status", "clearml_status", "project", "tags", "created", "archived", "metrics", "ambiguous_metrics", "params"]);
     }
-    expect(out.tasks[0]).toEqual({
+    expect(out.experiments[0]).toEqual({
       id: A.id,
       name: "alpha",
       status: "completed",
@@ -781,16 +781,45 @@ describe("expflow clearml tasks", () => {
       ambiguous_metrics: {},
       params: { "Args/--sub_step": "2" },
     });
-    expect(out.tasks.find((t) => t.name === "echo")).toMatchObject({ archived: true });
-    expect(out.tasks.find((t) => t.name === "golf")).toMatchObject({ project: "PDEBench/ablations" });
-    expect(out.tasks.find((t) => t.name === "bravo")).toMatchObject({ status: "completed", clearml_status: "published" });
-    expect(out.tasks.find((t) => t.name === "hotel")).toMatchObject({ status: "created", clearml_status: "created", metrics: {} });
+    expect(out.experiments.find((t) => t.name === "echo")).toMatchObject({ archived: true });
+    expect(out.experiments.find((t) => t.name === "golf")).toMatchObject({ project: "PDEBench/ablations" });
+    expect(out.experiments.find((t) => t.name === "bravo")).toMatchObject({ status: "completed", clearml_status: "published" });
+    expect(out.experiments.find((t) => t.name === "hotel")).toMatchObject({ status: "created", clearml_status: "created", metrics: {} });
+  });
+
+  it("--json prints the same experiment shape as run list --json: same keys for a ClearML task and a local run", async () => {
+    const home = tempDir();
+    const reg = writeRegistry([record("exp-local01", { pde_mean: 16.5, seg_total: 0.81 }, { params: { "Args/--sub_step": "2" } })]);
+    const tasks = await clearml(["tasks", "--project", "PDEBench", "--json"]);
+    const local = await runCliAsync(["run", "list", "--registry", reg, "--json"], { env: { EXPFLOW_HOME: home } });
+    expect(tasks.code, tasks.stderr).toBe(0);
+    expect(local.code, local.stderr).toBe(0);
+    const remote = JSON.parse(tasks.stdout) as { location: string; experiments: Record<string, unknown>[] };
+    const mine = JSON.parse(local.stdout) as { location: string; experiments: Record<string, unknown>[] };
+    expect(Object.keys(mine)).toEqual(Object.keys(remote));
+    expect(Object.keys(mine.experiments[0]!)).toEqual(Object.keys(remote.experiments[0]!));
+    // Each key holds the same kind of value on both sides.
+    const kinds = (e: Record<string, unknown>) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? "null" : Array.isArray(v) ? "array" : typeof v]));
+    expect(kinds(mine.experiments[0]!)).toEqual({ ...kinds(remote.experiments[0]!), clearml_status: "null" });
+    expect(mine.experiments[0]).toEqual({
+      id: "exp-local01",
+      name: "run-exp-local01",
+      status: "completed",
+      clearml_status: null,
+      project: "P",
+      tags: ["task1"],
+      created: "2026-10-01T00:00:00",
+      archived: false,
+      metrics: { pde_mean: 16.5, seg_total: 0.81 },
+      ambiguous_metrics: {},
+      params: { "Args/--sub_step": "2" },
+    });
   });
 
   it("--json shows a metric reported under two titles as qualified names, listed in ambiguous_metrics", async () => {
     const r = await clearml(["tasks", "--project", "Ambig", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const [one, two] = (JSON.parse(r.stdout) as { tasks: TaskJson[] }).tasks;
+    const [one, two] = (JSON.parse(r.stdout) as { experiments: TaskJson[] }).experiments;
     expect(one).toMatchObject({ name: "amb-1", metrics: { "Score/seg_total": 0.8, "Loss/seg_total": 0.1, pde_mean: 16 }, ambiguous_metrics: { seg_total: ["Loss/seg_total", "Score/seg_total"] } });
     expect(one!.metrics).not.toHaveProperty("seg_total");
     expect(two).toMatchObject({ name: "amb-2", metrics: { seg_total: 0.7, pde_mean: 17 }, ambiguous_metrics: {} });
@@ -798,7 +827,7 @@ describe("expflow clearml tasks", () => {
 
   it("filters like compare-scores (--tags, --status) and an unknown project is exit 2", async () => {
     const r = await clearml(["tasks", "--project", "PDEBench", "--tags", "final", "--status", "completed", "--json"]);
-    expect((JSON.parse(r.stdout) as { tasks: TaskJson[] }).tasks.map((t) => t.name)).toEqual(["alpha", "charlie"]);
+    expect((JSON.parse(r.stdout) as { experiments: TaskJson[] }).experiments.map((t) => t.name)).toEqual(["alpha", "charlie"]);
     const u = await clearml(["tasks", "--project", "PDEBenc"]);
     expect(u.code).toBe(2);
     expect(u.stderr).toContain("'PDEBench'");

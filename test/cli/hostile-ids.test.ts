@@ -76,7 +76,7 @@ describe("a registry record whose id is a path (issue 11, section 1)", () => {
     const list = run(["run", "list", "--json"]);
     noCrash(list);
     expect(list.code).toBe(0);
-    expect((JSON.parse(list.stdout) as { experiment_id: string }[]).map((e) => e.experiment_id)).toEqual(["exp-good"]);
+    expect((JSON.parse(list.stdout) as { experiments: { id: string }[] }).experiments.map((e) => e.id)).toEqual(["exp-good"]);
     expect(list.stderr).toMatch(/line 2 skipped: experiment_id "\.\.\/experiments" is not a valid id/);
 
     const ranked = run(["compare-scores", "--sort-by", "pde_mean", "--json"]);

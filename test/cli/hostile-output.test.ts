@@ -97,11 +97,13 @@ describe("hostile data never reaches a human output raw", () => {
   });
 
   it("--json prints the same strings exactly", () => {
-    const list = runCli(["run", "list", ...reg, "--json"], { env: s.env });
+    const list = runCli(["run", "list", ...reg, "--raw"], { env: s.env });
     expect(list.code).toBe(0);
     const rows = JSON.parse(list.stdout) as Record<string, unknown>[];
     expect(rows.find((r) => r["experiment_id"] === ID)).toEqual(HOSTILE);
     expect(rows.find((r) => r["experiment_id"] === "hostile-2")).toEqual(ODD_STATUS);
+    const experiments = (JSON.parse(runCli(["run", "list", ...reg, "--json"], { env: s.env }).stdout) as { experiments: Record<string, unknown>[] }).experiments;
+    expect(experiments.find((e) => e["id"] === ID)).toMatchObject({ name: HOSTILE["name"], project: HOSTILE["project"], tags: HOSTILE["tags"], metrics: HOSTILE["metrics"], params: HOSTILE["params"] });
     const status = runCli(["run", "status", ID, ...reg, "--json"], { env: s.env });
     expect(JSON.parse(status.stdout)).toEqual(HOSTILE);
     // Raw C1 and bidi characters are valid in JSON strings and stay as they are.
@@ -181,8 +183,8 @@ describe("ClearML outputs with hostile task data", () => {
   it("clearml tasks --json prints the task's strings exactly", async () => {
     const r = await runCliAsync(["clearml", "tasks", "--project", `Proj${H}`, "--json"], { env: env() });
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { tasks: { name: string; tags: string[] }[] };
-    expect(out.tasks[0]!.name).toBe(`task${H}`);
-    expect(out.tasks[0]!.tags).toEqual([`tag${H}`]);
+    const out = JSON.parse(r.stdout) as { experiments: { name: string; tags: string[] }[] };
+    expect(out.experiments[0]!.name).toBe(`task${H}`);
+    expect(out.experiments[0]!.tags).toEqual([`tag${H}`]);
   });
 });

@@ -84,9 +84,10 @@ describe("expflow registry compact", () => {
     const h = home();
     const reg = messyRegistry();
     chmodSync(reg, 0o640);
-    const list = (): string => cli(h, ["run", "list", "--registry", reg, "--include-archived", "--json"]).stdout;
+    const list = (): string => cli(h, ["run", "list", "--registry", reg, "--include-archived", "--raw"]).stdout;
+    const experiments = (): string => cli(h, ["run", "list", "--registry", reg, "--include-archived", "--json"]).stdout;
     const status = (id: string): string => cli(h, ["run", "status", id, "--registry", reg, "--json"]).stdout;
-    const before = { list: list(), visible: cli(h, ["run", "list", "--registry", reg, "--json"]).stdout, py: status("exp-py"), two: status("exp-2") };
+    const before = { list: list(), experiments: experiments(), visible: cli(h, ["run", "list", "--registry", reg, "--raw"]).stdout, py: status("exp-py"), two: status("exp-2") };
 
     const r = cli(h, ["registry", "compact", "--registry", reg]);
     expect(r.code).toBe(0);
@@ -101,7 +102,8 @@ describe("expflow registry compact", () => {
     // Kept lines are copied byte for byte, the earlier tool's NaN included.
     expect(lines[2]).toBe('{"experiment_id": "exp-py", "status": "completed", "metrics": {"pde_mean": NaN}}');
     expect(list()).toBe(before.list);
-    expect(cli(h, ["run", "list", "--registry", reg, "--json"]).stdout).toBe(before.visible);
+    expect(experiments()).toBe(before.experiments);
+    expect(cli(h, ["run", "list", "--registry", reg, "--raw"]).stdout).toBe(before.visible);
     expect(status("exp-py")).toBe(before.py);
     expect(status("exp-2")).toBe(before.two);
     expect(statSync(reg).mode & 0o777).toBe(0o640);

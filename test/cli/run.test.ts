@@ -28,7 +28,10 @@ function mixedRegistry(): string {
 }
 
 type Rec = Record<string, unknown> & { experiment_id: string };
-const ids = (stdout: string): string[] => (JSON.parse(stdout) as Rec[]).map((r) => r.experiment_id);
+/** The ids `run list --json` prints (the contract's experiment list). */
+const ids = (stdout: string): string[] => (JSON.parse(stdout) as { experiments: { id: string }[] }).experiments.map((e) => e.id);
+/** The ids `run list --raw` prints (raw records). */
+const rawIds = (stdout: string): string[] => (JSON.parse(stdout) as Rec[]).map((r) => r.experiment_id);
 
 describe("expflow run list", () => {
   it("lists live runs in registry order with the documented columns; archived hidden, tombstoned never shown", () => {
@@ -57,9 +60,51 @@ describe("expflow run list", () => {
     expect(t.stdout).toMatch(/^exp-ccc44444 .* yes$/m);
   });
 
-  it("--json prints the raw latest records, rev, updated_at and unknown fields included", () => {
+  it("--json prints the contract's experiment list: the normalised experiments, as clearml tasks --json does", () => {
     const h = home();
-    const r = cli(h, ["run", "list", "--registry", mixedRegistry(), "--json"]);
+    const reg = mixedRegistry();
+    const r = cli(h, ["run", "list", "--registry", reg, "--include-archived", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { location: string; experiments: Record<string, unknown>[] };
+    expect(Object.keys(out)).toEqual(["location", "experiments"]);
+    expect(out.location).toBe(reg);
+    for (const e of out.experiments) {
+      expect(Object.keys(e)).toEqual(["id", "name", "status", "clearml_status", "project", "tags", "created", "archived", "metrics", "ambiguous_metrics", "params"]);
+    }
+    expect(out.experiments[1]).toEqual({
+      id: "exp-aaa22222",
+      name: "run-exp-aaa22222",
+      status: "failed",
+      clearml_status: null,
+      project: "PDE",
+      tags: ["task1"],
+      created: "2026-10-01T00:00:00",
+      archived: false,
+      metrics: { pde_mean: 18.5 },
+      ambiguous_metrics: {},
+      params: {},
+    });
+    // The earlier tool's record, normalised: epoch seconds as ISO 8601, NaN as null, params as text.
+    expect(out.experiments.find((e) => e["id"] === "exp-py000001")).toEqual({
+      id: "exp-py000001",
+      name: "legacy",
+      status: "completed",
+      clearml_status: null,
+      project: "PDE",
+      tags: ["task1"],
+      created: "2024-09-28T17:42:10.500Z",
+      archived: false,
+      metrics: { pde_mean: null, train_time_min: 12 },
+      ambiguous_metrics: {},
+      params: { "Args/--lr": "0.001" },
+    });
+    expect(out.experiments.find((e) => e["id"] === "exp-ccc44444")).toMatchObject({ archived: true });
+  });
+
+  it("--raw prints the raw latest records, rev, updated_at and unknown fields included", () => {
+    const h = home();
+    const r = cli(h, ["run", "list", "--registry", mixedRegistry(), "--raw"]);
+    expect(r.code, r.stderr).toBe(0);
     const recs = JSON.parse(r.stdout) as Rec[];
     expect(recs.find((x) => x.experiment_id === "exp-aaa22222")).toEqual(
       record("exp-aaa22222", { pde_mean: 18.5 }, { status: "failed", project: "PDE", rev: 2, updated_at: "2026-10-03T00:00:00.000Z" }),
@@ -67,6 +112,25 @@ describe("expflow run list", () => {
     const py = recs.find((x) => x.experiment_id === "exp-py000001")!;
     expect(py["metrics"]).toEqual({ pde_mean: null, train_time_min: 12 });
     expect(py).not.toHaveProperty("rev");
+    // With --json too it is raw; with --csv or --markdown it is a usage error.
+    expect(cli(h, ["run", "list", "--registry", mixedRegistry(), "--raw", "--json"]).stdout).toBe(r.stdout);
+    const csv = cli(h, ["run", "list", "--registry", mixedRegistry(), "--raw", "--csv"]);
+    expect(csv.code).toBe(2);
+    expect(csv.stderr).toContain("option '--raw' cannot be used with option '--csv'");
+    const md = cli(h, ["run", "list", "--registry", mixedRegistry(), "--markdown", "--raw"]);
+    expect(md.code).toBe(2);
+    expect(md.stderr).toContain("option '--raw' cannot be used with option '--markdown'");
+  });
+
+  it("--raw filters as --json does, and its errors are JSON", () => {
+    const h = home();
+    const reg = mixedRegistry();
+    expect(rawIds(cli(h, ["run", "list", "--registry", reg, "--status", "failed,running", "--raw"]).stdout)).toEqual(["exp-aaa22222", "exp-bbb33333"]);
+    expect(rawIds(cli(h, ["run", "list", "--registry", reg, "--include-archived", "--raw"]).stdout)).toEqual(ids(cli(h, ["run", "list", "--registry", reg, "--include-archived", "--json"]).stdout));
+    expect(cli(h, ["run", "list", "--registry", reg, "--project", "Nope", "--raw"]).stdout).toBe("[]\n");
+    const bad = cli(h, ["run", "list", "--registry", reg, "--status", "runing", "--raw"]);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stderr)).toMatchObject({ error: { code: "E_UNKNOWN_STATUS" } });
   });
 
   it("filters by --status, --project and --tags (all tags)", () => {
@@ -79,7 +143,7 @@ describe("expflow run list", () => {
     const none = cli(h, ["run", "list", "--registry", reg, "--project", "Nope"]);
     expect(none.code).toBe(0);
     expect(none.stdout).toBe(`No runs match in ${reg}.\n`);
-    expect(cli(h, ["run", "list", "--registry", reg, "--project", "Nope", "--json"]).stdout).toBe("[]\n");
+    expect(cli(h, ["run", "list", "--registry", reg, "--project", "Nope", "--json"]).stdout).toBe(`${JSON.stringify({ location: reg, experiments: [] })}\n`);
   });
 
   it("an unknown --status is exit 2 with a did-you-mean, as in compare-scores", () => {

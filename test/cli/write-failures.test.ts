@@ -39,7 +39,7 @@ function expectOneLine(stderr: string): void {
 function ids(registry: string): string[] {
   const r = runCli(["run", "list", "--json", "--registry", registry]);
   expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as { experiment_id: string }[]).map((e) => e.experiment_id);
+  return (JSON.parse(r.stdout) as { experiments: { id: string }[] }).experiments.map((e) => e.id);
 }
 
 const long = "a".repeat(6000);

@@ -1,3 +1,4 @@
+import type { AuditLogJson, AuditVerificationJson } from "../../contracts/audit.js";
 import type { AuditRecord } from "../../security/audit-log.js";
 import { readAudit, verifyAudit } from "../../security/audit-log.js";
 import type { CommandContext } from "../context.js";
@@ -25,7 +26,7 @@ const COLUMNS: Column<AuditRecord>[] = [
 export async function auditLogCommand(flags: AuditLogOptions, ctx: CommandContext): Promise<number> {
   const { home } = await ctx.config();
   if (flags.verify) {
-    const v = verifyAudit(home);
+    const v: AuditVerificationJson = verifyAudit(home);
     const records = `${v.records} record${v.records === 1 ? "" : "s"}`;
     if (flags.json) ctx.io.stdout.write(`${JSON.stringify(v)}\n`);
     else if (v.ok) ctx.io.stdout.write(`Audit log intact: ${records}, hash chain and anchors verified.\n${v.notes.map((n) => `note: ${n}\n`).join("")}`);
@@ -35,7 +36,7 @@ export async function auditLogCommand(flags: AuditLogOptions, ctx: CommandContex
     }
     return v.ok ? 0 : 1;
   }
-  const records = readAudit(home);
+  const records: AuditLogJson = readAudit(home);
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(records)}\n`);
   else if (records.length === 0) ctx.io.stdout.write("The audit log is empty.\n");
   else ctx.io.stdout.write(renderTable(records, COLUMNS, ctx.colors));

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import type { AuditRulesJson, AuditValidationJson, MetricRuleJson, ParamRuleJson, StatusRuleJson } from "../../contracts/audit.js";
 import { makeDirs, storageError } from "../../util/fs-errors.js";
 import { dirname, resolve } from "node:path";
 import { metricRegistryOf } from "../../config/load.js";
@@ -133,18 +134,8 @@ async function auditSubject(ctx: CommandContext, id: string, flags: { registry?:
   };
 }
 
-/** The `--json` contract of `expflow audit validate`. */
-export interface AuditValidateJson {
-  experiment_id: string;
-  /** The run's lifecycle state (`unknown` for a record without one), from where its metrics came. */
-  status: string;
-  /** The ClearML task's own status (`published`, `stopped`, ...) when audited from ClearML, else `null`. */
-  clearml_status: string | null;
-  rules: string;
-  all_pass: boolean;
-  checks: RuleCheck[];
-  metrics: Readonly<Record<string, unknown>>;
-}
+/** The `--json` contract of `expflow audit validate`: `AuditValidationSchema` in `src/contracts`. */
+export type AuditValidateJson = AuditValidationJson;
 
 /** The checked value as exact text: a rounded 18.0900001 beside FAIL would read as a wrong verdict. */
 function cellValue(v: RuleCheck["value"]): string | null {
@@ -270,46 +261,17 @@ export async function auditValidateCommand(id: string, flags: AuditValidateOptio
   return validation.all_pass ? 0 : 1;
 }
 
-/** A metric rule with its bound resolved, as `audit rules --json` prints it. */
-export interface ResolvedMetricRule {
-  name: string;
-  label: string;
-  required: boolean;
-  op: string | null;
-  value: number | null;
-  /** `registry` (the metric's registered threshold), `rule` (op and value in the pack), or null (presence only). */
-  bound_source: "registry" | "rule" | null;
-}
+/** A metric rule with its bound resolved, as `audit rules --json` prints it (`MetricRuleSchema`). */
+export type ResolvedMetricRule = MetricRuleJson;
 
-/** A parameter rule, as `audit rules --json` prints it. */
-export interface ResolvedParamRule {
-  name: string;
-  label: string;
-  match: string;
-  type: string | null;
-  min: number | null;
-  max: number | null;
-  allowed: string[] | null;
-  required: boolean;
-}
+/** A parameter rule, as `audit rules --json` prints it (`ParamRuleSchema`). */
+export type ResolvedParamRule = ParamRuleJson;
 
-/** The status rule, as `audit rules --json` prints it. */
-export interface ResolvedStatusRule {
-  label: string;
-  /** The lifecycle states a run may be in. */
-  allowed: string[];
-}
+/** The status rule, as `audit rules --json` prints it (`StatusRuleSchema`). */
+export type ResolvedStatusRule = StatusRuleJson;
 
-/** The `--json` contract of `expflow audit rules`. */
-export interface AuditRulesJson {
-  name: string;
-  description: string | null;
-  source: string;
-  /** The status rule, or `null` when the pack allows any status. */
-  status: ResolvedStatusRule | null;
-  metrics: ResolvedMetricRule[];
-  params: ResolvedParamRule[];
-}
+/** The `--json` contract of `expflow audit rules`: `AuditRulesSchema` in `src/contracts`. */
+export type { AuditRulesJson };
 
 /** The pack with every bound resolved through `registry`, and the labels the checks will carry. */
 export function resolvePack(active: ActivePack, registry: MetricRegistry): AuditRulesJson {

@@ -9,33 +9,15 @@ import type { CommandContext } from "../context.js";
 import type { ClearmlCompareScoresOptions, ClearmlStatusOptions, ClearmlTasksOptions } from "../define/clearml.js";
 import { formatOf } from "../context.js";
 import { checkStatuses, filterOf } from "../filters.js";
-import type { ErrorJson } from "../output/error-json.js";
+import type { ClearmlStatusJson } from "../../contracts/clearml.js";
 import { errorJsonOf } from "../output/error-json.js";
+import { writeExperimentList } from "../output/experiment-list.js";
 import type { Column } from "../output/render.js";
 import { renderRows } from "../output/render.js";
 import { rankStore } from "./compare-scores.js";
 
-/**
- * The `--json` contract of `expflow clearml status`: the same fields in every case (fine, not
- * configured, unreachable, credentials refused, server failing), so a program parses one object.
- */
-export interface ClearmlStatusJson {
-  /** `false` when the server or a credential is missing, or clearml.conf cannot be read. */
-  configured: boolean;
-  /** The server's URL (without user information); `null` when not configured. */
-  server: string | null;
-  /** Where the URL came from (a variable or a file); `null` when not configured. */
-  server_source: string | null;
-  /** Where the credentials came from; `null` when not configured. */
-  credentials_source: string | null;
-  reachable: boolean;
-  credentials_ok: boolean;
-  /** The server's version and newest API version (`null` when not reached). */
-  version: string | null;
-  api_version: string | null;
-  /** Why something failed (`null` when all is well): the same object the CLI writes to standard error. */
-  error: ErrorJson | null;
-}
+/** The `--json` contract of `expflow clearml status`: `ClearmlStatusSchema` in `src/contracts`. */
+export type { ClearmlStatusJson };
 
 /**
  * `expflow clearml status`: the server URL and where it came from, whether it answers, its API
@@ -123,28 +105,15 @@ export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresOpt
   }
 }
 
-/** One task in `clearml tasks --json` (a documented contract). */
-export interface ClearmlTaskJson {
-  id: string;
-  name: string | null;
-  status: string;
-  clearml_status: string | null;
-  project: string | null;
-  tags: readonly string[];
-  created: string | null;
-  archived: boolean;
-  metrics: Readonly<Record<string, unknown>>;
-  ambiguous_metrics: Readonly<Record<string, readonly string[]>>;
-  params: Readonly<Record<string, string>>;
-}
-
 function finiteOrNull(v: unknown): number | null {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
 /**
  * `expflow clearml tasks --project P`: the project's tasks, oldest first, with their status
- * (lifecycle and ClearML's) and the standard metrics any of them reports. Returns 0.
+ * (lifecycle and ClearML's) and the standard metrics any of them reports. `--json` prints the
+ * contract's experiment list (`ExperimentListSchema`: `{"location", "experiments"}`, as
+ * `run list --json` does). Returns 0.
  */
 export async function clearmlTasksCommand(flags: ClearmlTasksOptions, ctx: CommandContext): Promise<number> {
   const clearml = openClearml(ctx, flags);
@@ -164,20 +133,7 @@ export async function clearmlTasksCommand(flags: ClearmlTasksOptions, ctx: Comma
   const format = formatOf(flags);
   const { stdout } = ctx.io;
   if (format === "json") {
-    const rows: ClearmlTaskJson[] = tasks.map((t) => ({
-      id: t.id,
-      name: t.name,
-      status: t.status,
-      clearml_status: t.backendStatus ?? null,
-      project: t.project,
-      tags: t.tags,
-      created: t.created,
-      archived: t.archived === true,
-      metrics: t.metrics,
-      ambiguous_metrics: t.ambiguousMetrics ?? {},
-      params: t.params,
-    }));
-    stdout.write(`${JSON.stringify({ project: flags.project, server: clearml.client.server, tasks: rows })}\n`);
+    writeExperimentList(clearml.store.location, tasks, (t) => stdout.write(t));
     return 0;
   }
   const reported = new Set<string>();

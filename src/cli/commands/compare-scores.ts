@@ -1,3 +1,4 @@
+import type { GateResultJson, RankedExperimentJson, RankingJson, RankingSelectionJson } from "../../contracts/ranking.js";
 import type { Gate } from "../../core/gates/gate.js";
 import { GATE_OP_SYMBOLS, parseGate } from "../../core/gates/gate.js";
 import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
@@ -34,57 +35,12 @@ export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
   max?: number;
 }
 
-/** One gate of a result in the JSON contract. */
-export interface GateResultJson {
-  metric: string;
-  op: string;
-  threshold: number;
-  /** The experiment's value, or `null` when missing. */
-  actual: number | null;
-  passed: boolean;
-  /** `null` when passed, else `missing` or `not_met`. */
-  reason: string | null;
-}
-
-/** One ranked experiment in the JSON contract. */
-export interface RankedExperimentJson {
-  /** 1..k for passing experiments, `null` for failing ones. */
-  rank: number | null;
-  id: string;
-  name: string | null;
-  status: string;
-  passed: boolean;
-  /** The sort metric's value, or `null` when missing. */
-  value: number | null;
-  metrics: Readonly<Record<string, unknown>>;
-  gates: GateResultJson[];
-}
-
-/** `selection` in the JSON contract: the statuses ranked and what the ranking left out. */
-export interface RankingSelectionJson {
-  /** The statuses ranked: `--status`, else the default `["completed"]`; `null` for every status (a library ranking with `statuses: "all"`). */
-  statuses: string[] | null;
-  /** `true` when `statuses` is the default because `--status` was not given. */
-  default: boolean;
-  /** How many experiments were ranked (before `--only-passing` and `--max`). */
-  ranked: number;
-  /** How many experiments the other filters selected but the status selection left out. */
-  excluded: number;
-  /** Those left out, by status (lifecycle order, then others by name); `{}` when none. */
-  excluded_by_status: Record<string, number>;
-}
-
 /**
- * The JSON contract of `compare-scores --json` and `clearml compare-scores --json` (documented in
- * the README; fields are only ever added).
+ * The JSON contract of `compare-scores --json` and `clearml compare-scores --json`:
+ * `RankingSchema` in `src/contracts` (documented in the README; fields are only ever added).
  */
-export interface CompareScoresJson {
-  sort_by: string;
-  ascending: boolean;
-  gates: { metric: string; op: string; value: number }[];
-  selection: RankingSelectionJson;
-  results: RankedExperimentJson[];
-}
+export type CompareScoresJson = RankingJson;
+export type { GateResultJson, RankedExperimentJson, RankingSelectionJson };
 
 function resultJson(r: RankedExperiment): RankedExperimentJson {
   return {

@@ -1,4 +1,5 @@
 import { metricRegistryOf } from "../../config/load.js";
+import type { ConfigShowJson } from "../../contracts/config.js";
 import type { CommandContext } from "../context.js";
 import type { ConfigShowOptions } from "../define/config.js";
 import { policyOf } from "./pin.js";
@@ -18,11 +19,11 @@ export async function configShowCommand(flags: ConfigShowOptions, ctx: CommandCo
     await activeRulePack(ctx, undefined);
   }
   const policy = policyOf(config.home, config.forceForbiddenBy);
-  const view = {
+  const view: ConfigShowJson = {
     home: config.home,
     files: config.files,
     registry: { value: config.registry.value, source: config.registry.source },
-    metrics: Object.fromEntries(Object.entries(config.metrics).map(([k, v]) => [k, { ...v, source: config.metricSources[k] }])),
+    metrics: Object.fromEntries(Object.entries(config.metrics).map(([k, v]) => [k, { ...v, source: config.metricSources[k] ?? "config" }])),
     pin: { allow_force: { value: policy.allow_force, source: policy.source } },
     audit: { rules: config.auditRules ? { value: config.auditRules.value, source: config.auditRules.source } : { value: "pdebench (built in)", source: "default" } },
   };

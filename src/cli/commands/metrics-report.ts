@@ -1,4 +1,5 @@
 import { metricRegistryOf } from "../../config/load.js";
+import type { TaskMetricsReportJson } from "../../contracts/metrics.js";
 import { UsageError } from "../../core/errors.js";
 import { assertValidId } from "../../core/ids.js";
 import { validateMetricValues } from "../../core/metrics/registry.js";
@@ -73,7 +74,8 @@ async function reportToTask(taskId: string, pairs: string[], flags: MetricsRepor
   const { store } = openClearml(ctx, flags);
   const { scalars: sent } = await store.reportMetrics(taskId, values, { registry });
   if (flags.json) {
-    ctx.io.stdout.write(`${JSON.stringify({ task_id: taskId, server: store.location, iteration: 0, scalars: sent })}\n`);
+    const out: TaskMetricsReportJson = { task_id: taskId, server: store.location, iteration: 0, scalars: sent };
+    ctx.io.stdout.write(`${JSON.stringify(out)}\n`);
   } else {
     ctx.io.stdout.write(`Reported ${describeValues(values)} to ClearML task ${taskId}: ${sent.map((e) => `${e.metric}/${e.variant}=${e.value}`).join(" ")}\n`);
   }

@@ -1,3 +1,4 @@
+import type { MetricDefinitionJson } from "../../contracts/metrics.js";
 import { NotFoundError, UsageError } from "../../core/errors.js";
 import type { MetricDefinition } from "../../core/metrics/registry.js";
 import { didYouMean } from "../../core/suggest.js";
@@ -8,8 +9,8 @@ import { formatOf } from "../context.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
 
-/** A metric definition as JSON (snake_case, stable). */
-export function metricJson(d: MetricDefinition): unknown {
+/** A metric definition as JSON (snake_case, stable): `MetricDefinitionSchema` in `src/contracts`. */
+export function metricJson(d: MetricDefinition): MetricDefinitionJson {
   return {
     name: d.name,
     group: d.group,

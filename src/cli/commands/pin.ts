@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { PinPolicyJson, PinStatusJson } from "../../contracts/security.js";
 import { ExpflowError, UsageError, ValidationError } from "../../core/errors.js";
 import type { AuditOutcome } from "../../security/audit-log.js";
 import { appendAudit } from "../../security/audit-log.js";
@@ -155,7 +156,7 @@ export async function pinClearCommand(flags: PinClearOptions, ctx: CommandContex
 /** `expflow pin status [--json]`. */
 export async function pinStatusCommand(flags: PinStatusOptions, ctx: CommandContext): Promise<number> {
   const g = await guardContext(ctx);
-  const status = await pinStatus(g);
+  const status: PinStatusJson = await pinStatus(g);
   if (flags.json) {
     ctx.io.stdout.write(`${JSON.stringify(status)}\n`);
     return 0;
@@ -171,15 +172,8 @@ export async function pinStatusCommand(flags: PinStatusOptions, ctx: CommandCont
   return 0;
 }
 
-/** The force policy as `pin policy` and `config show` print it. */
-export interface PolicyView {
-  readonly allow_force: boolean;
-  readonly source: string;
-  /** The PIN owner's choice, before configuration files narrow it. */
-  readonly owner_allows_force: boolean;
-  /** The file that forbids `--force`, if any. */
-  readonly forbidden_by: string | null;
-}
+/** The force policy as `pin policy` and `config show` print it: `PinPolicySchema` in `src/contracts`. */
+export type PolicyView = PinPolicyJson;
 
 /** The effective force policy of a home (its PIN file's choice narrowed by config files). */
 export function policyOf(home: string, forbiddenBy: string | undefined): PolicyView {

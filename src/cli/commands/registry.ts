@@ -1,3 +1,4 @@
+import type { RegistryCheckJson } from "../../contracts/runs.js";
 import { guard } from "../../security/guard.js";
 import type { RegistryHealth } from "../../stores/local/maintenance.js";
 import { assertCompactable, checkRegistry, compactRegistry } from "../../stores/local/maintenance.js";
@@ -41,7 +42,8 @@ export function renderRegistryHealth(h: RegistryHealth): string {
 export async function registryCheckCommand(flags: RegistryCheckOptions, ctx: CommandContext): Promise<number> {
   const reg = await openRegistry(ctx, flags.registry);
   const health = checkRegistry(reg.path);
-  ctx.io.stdout.write(flags.json ? `${JSON.stringify(health)}\n` : renderRegistryHealth(health));
+  const json: RegistryCheckJson = health;
+  ctx.io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : renderRegistryHealth(health));
   return health.healthy ? 0 : 1;
 }
 

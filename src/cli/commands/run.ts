@@ -12,6 +12,7 @@ import type { RunArchiveOptions, RunListOptions, RunStatusOptions } from "../def
 import { formatOf } from "../context.js";
 import { checkStatuses } from "../filters.js";
 import type { Colors } from "../output/color.js";
+import { writeExperimentList } from "../output/experiment-list.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows, renderTable } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
@@ -79,7 +80,9 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
 /**
  * `expflow run list`: the latest snapshot of every run, in order of first appearance, filtered.
  * Reads the registry once. Archived runs are left out unless `--include-archived`; deleted
- * (tombstoned) runs never appear. `--json` prints the raw latest records as one array.
+ * (tombstoned) runs never appear. `--json` prints the contract's experiment list
+ * (`ExperimentListSchema`: `{"location", "experiments"}`, as `clearml tasks --json` does);
+ * `--raw` prints the raw latest records as one array, as written.
  * Returns 0, also when nothing matches (a listing is not a verdict).
  *
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist.
@@ -89,9 +92,9 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
 export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
   const reg = await openRegistry(ctx, flags.registry);
   assertRegistryFile(reg.path);
-  const format = formatOf(flags);
-  // For JSON the records are printed as their lines were written: no second serialisation.
-  const raw = readRaw(reg.path, { keepText: format === "json" });
+  const format = flags.raw ? "json" : formatOf(flags);
+  // Raw records are printed as their lines were written: no second serialisation.
+  const raw = readRaw(reg.path, { keepText: flags.raw === true });
   warnDamaged(reg.path, raw.damaged, ctx.warn);
 
   const selection: RunRow[] = [];
@@ -115,10 +118,19 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
 
   const { stdout } = ctx.io;
   if (format === "json") {
-    writeJsonArray(
-      rows.map((r) => raw.texts.get(r.experiment.id) ?? JSON.stringify(r.record)),
-      (t) => stdout.write(t),
-    );
+    const write = (t: string): unknown => stdout.write(t);
+    if (flags.raw) {
+      writeJsonArray(
+        rows.map((r) => raw.texts.get(r.experiment.id) ?? JSON.stringify(r.record)),
+        write,
+      );
+    } else {
+      writeExperimentList(
+        reg.path,
+        rows.map((r) => r.experiment),
+        write,
+      );
+    }
     return 0;
   }
   const keyMetrics = reg.metrics.list().filter((m) => m.threshold !== null);

@@ -1,5 +1,6 @@
 /** The definitions of `expflow run ...`; the implementations are `commands/run.ts`, `commands/run-submit.ts` and `commands/run-cancel.ts`. */
 import type { Command } from "@commander-js/extra-typings";
+import { Option } from "@commander-js/extra-typings";
 import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { CommandContext } from "../context.js";
 import type { OptionsOf, SetExit } from "./options.js";
@@ -34,7 +35,8 @@ function declareList(run: Run) {
     .option("--status <s1,s2>", "only runs in one of these states", commaList)
     .option("--project <name>", "only runs of this project")
     .option("--tags <a,b>", "only runs carrying all of these tags", commaList)
-    .option("--include-archived", "include archived runs");
+    .option("--include-archived", "include archived runs")
+    .addOption(new Option("--raw", "print the raw latest records as JSON, as written in the registry (implies --json)").implies({ json: true }).conflicts(["csv", "markdown"]));
   return formatOptions(registryOption(cmd));
 }
 

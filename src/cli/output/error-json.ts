@@ -1,15 +1,13 @@
+import type { ErrorJson } from "../../contracts/error.js";
 import type { ExpflowError } from "../../core/errors.js";
 
 /**
- * The error of the `--json` contract, as it appears in `{"error": ...}` on standard error (and
- * in `clearml status --json`): a stable `code`, the `message`, and a `hint` on how to fix it
- * (`null` when there is none). The hint is never folded into the message.
+ * The error of the `--json` contract (`ErrorSchema` in `src/contracts`), as it appears in
+ * `{"error": ...}` on standard error (and in `clearml status --json`): a stable `code`, the
+ * `message`, and a `hint` on how to fix it (`null` when there is none). The hint is never folded
+ * into the message.
  */
-export interface ErrorJson {
-  code: string;
-  message: string;
-  hint: string | null;
-}
+export type { ErrorJson };
 
 /** The hint of every usage error commander reports without a suggestion. */
 export const USAGE_HINT = "add --help for usage";

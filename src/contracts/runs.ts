@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { count, isoTime, list, paramValues, position, runState, textOrNull } from "./primitives.js";
+
+/**
+ * A line of the local registry as recorded (`stores/local/record.ts`'s `RegistryRecord`): written
+ * by expflow or by the earlier Python tool, so every field but `experiment_id` is as the writer
+ * left it, and fields this contract does not name are kept. Printed by `run list --raw`,
+ * `run status --json` and `metrics report --json`.
+ */
+export const RegistryRecordSchema = z.looseObject({
+  experiment_id: z.string().min(1),
+});
+export type RegistryRecordJson = z.infer<typeof RegistryRecordSchema>;
+
+/** `run list --raw`: the latest snapshot of every listed run, as recorded. */
+export const RawRunListSchema = list(RegistryRecordSchema);
+export type RawRunListJson = z.infer<typeof RawRunListSchema>;
+
+/** One entry of a run's `history` (`core/lifecycle/lifecycle.ts`'s `HistoryEntry`). */
+export const HistoryEntrySchema = z.strictObject({
+  event: z.enum(["create", "dispatch", "queue", "start", "complete", "fail", "cancel", "archive", "restore", "delete"]),
+  /** `null` for `create`. */
+  from: runState.nullable(),
+  to: runState,
+  time: isoTime,
+  /** `user@host`. */
+  who: z.string().min(1),
+  /** Why, when there is more to say (a failure's reason). */
+  reason: z.string().optional(),
+});
+export type HistoryEntryJson = z.infer<typeof HistoryEntrySchema>;
+
+/** What the runner records about the process of a running run. */
+export const RunnerInfoSchema = z.strictObject({
+  pid: position,
+  pgid: position,
+  host: z.string().min(1),
+  started_at: isoTime,
+  agent_pid: position,
+});
+
+/** A metrics-file entry the registry refused. */
+export const RejectedMetricSchema = z.strictObject({
+  name: textOrNull,
+  value: z.unknown(),
+  reason: z.string().min(1),
+});
+
+/**
+ * A local run's record as expflow writes it (`run submit`, then the agent or `run submit --wait`,
+ * then `metrics report`, `run cancel`, `run archive`): every field fixed. Printed by
+ * `run submit --json`; `run status --json` of such a run fits it too.
+ */
+export const RunRecordSchema = z.strictObject({
+  experiment_id: z.string().min(1),
+  name: textOrNull,
+  status: runState,
+  queue: z.string().min(1),
+  /** The command, shell-quoted for display. */
+  command: z.string().min(1),
+  /** The words run (without a shell), `--arg`s appended. */
+  argv: z.array(z.string()).min(1).readonly(),
+  shell: z.boolean(),
+  /** The working directory the run starts in. */
+  cwd: z.string().min(1),
+  project: textOrNull,
+  tags: list(z.string()),
+  /** When the run was submitted. */
+  timestamp: isoTime,
+  method: z.literal("local"),
+  clearml_task_id: z.null(),
+  metrics: z.record(z.string(), z.number()),
+  /** `Args/k` for every `--arg k=v`. */
+  params: paramValues,
+  history: z.array(HistoryEntrySchema).min(1).readonly(),
+  archived: z.boolean(),
+  /** Snapshot revision: 1 for the first line, +1 for each change. */
+  rev: position,
+  /** When this snapshot was written. */
+  updated_at: isoTime,
+  // Set once the run has started and ended.
+  runner: RunnerInfoSchema.optional(),
+  exit_code: z.number().int().nullable().optional(),
+  signal: textOrNull.optional(),
+  finished_at: isoTime.optional(),
+  reason: z.string().min(1).optional(),
+  rejected_metrics: z.array(RejectedMetricSchema).min(1).readonly().optional(),
+});
+export type RunRecordJson = z.infer<typeof RunRecordSchema>;
+
+/**
+ * `run submit --json`: the record created (queued). With `--wait`, the final record once the
+ * run has ended, or `null` when it was deleted meanwhile.
+ */
+export const RunSubmitResultSchema = RunRecordSchema;
+export const RunSubmitWaitResultSchema = RunRecordSchema.nullable();
+
+/** `run status --json`: the latest snapshot of one run, as recorded. */
+export const RunStatusSchema = RegistryRecordSchema;
+
+/** One damaged line of the registry. */
+export const DamagedLineSchema = z.strictObject({
+  line: position,
+  reason: z.string().min(1),
+});
+
+/** `registry check --json`: what the registry file holds. */
+export const RegistryCheckSchema = z
+  .strictObject({
+    path: z.string().min(1),
+    /** Non-blank lines. */
+    lines: count,
+    /** Readable lines (snapshots, tombstones included). */
+    records: count,
+    /** Distinct experiments, deleted ones left out, archived ones counted. */
+    experiments: count,
+    archived: count,
+    deleted: count,
+    damaged: list(DamagedLineSchema),
+    healthy: z.boolean(),
+  })
+  .refine((h) => h.healthy === (h.damaged.length === 0), { message: "healthy is whether no line is damaged" })
+  .refine((h) => h.records + h.damaged.length === h.lines, { message: "lines are records plus damaged lines" });
+export type RegistryCheckJson = z.infer<typeof RegistryCheckSchema>;
