@@ -7,6 +7,7 @@ import type { CliIO, CommandContext } from "./context.js";
 import { colors, shouldColor } from "./output/color.js";
 import { commanderErrorJson, errorJsonOf, formatErrorJson } from "./output/error-json.js";
 import { guardStream, ownSequences, printable } from "./output/sanitize.js";
+import { terminalWording } from "./output/terminal-words.js";
 
 /** Exit code for an unexpected internal error (a bug): EX_SOFTWARE. */
 export const EXIT_INTERNAL = 70;
@@ -440,8 +441,10 @@ A value the registry refuses (unknown name, not a finite number) is exit 2 and n
     if (e instanceof ExpflowError) {
       if (json) io.stderr.write(formatErrorJson(errorJsonOf(e)));
       else {
-        io.stderr.write(`${errColors.red("error:")} ${printable(e.message)}\n`);
-        if (e.hint) io.stderr.write(`${errColors.dim("hint:")} ${printable(e.hint)}\n`);
+        // Library messages name options (`sortBy`); the terminal names flags (`--sort-by`).
+        const { message, hint } = terminalWording(e);
+        io.stderr.write(`${errColors.red("error:")} ${printable(message)}\n`);
+        if (hint) io.stderr.write(`${errColors.dim("hint:")} ${printable(hint)}\n`);
       }
       return e.exitCode;
     }

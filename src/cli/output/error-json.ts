@@ -1,4 +1,5 @@
 import type { ExpflowError } from "../../core/errors.js";
+import { terminalWording } from "./terminal-words.js";
 
 /**
  * The error of the `--json` contract, as it appears in `{"error": ...}` on standard error (and
@@ -14,9 +15,10 @@ export interface ErrorJson {
 /** The hint of every usage error commander reports without a suggestion. */
 export const USAGE_HINT = "add --help for usage";
 
-/** The contract's error for an expflow error. */
+/** The contract's error for an expflow error, in the CLI's words ({@link terminalWording}). */
 export function errorJsonOf(e: ExpflowError): ErrorJson {
-  return { code: e.code, message: e.message, hint: e.hint ?? null };
+  const { message, hint } = terminalWording(e);
+  return { code: e.code, message, hint: hint ?? null };
 }
 
 /**
