@@ -1,116 +1,136 @@
 /**
- * expflow as a library: the metrics registry, the gate grammar, ranking, and the local store.
+ * expflow as a library: the curated, stable surface. What is not exported here (helpers,
+ * renderers, the CLI, the registry's file utilities) may change in any release.
+ *
+ * Every type that appears in the signature of an export is exported too, so a consumer can
+ * name it: `test/public-api.test.ts` compiles a consumer against the built package to check.
  *
  * @example
  * import { compareScores, parseGate, LocalStore } from "expflow";
  * const experiments = await new LocalStore({ path: "experiments.jsonl" }).list();
  * const ranked = compareScores(experiments, { sortBy: "pde_mean", gates: [parseGate("pde_mean:lt:18.09")] });
  */
-export * from "./core/errors.js";
-export { editDistance, nearest, didYouMean } from "./core/suggest.js";
-export { ID_PATTERN, MAX_ID_LENGTH, idProblem, isValidId, assertValidId } from "./core/ids.js";
+
+// Errors: one hierarchy, each with a stable `code` and an exit code; the ClearML ones carry the
+// server's answer.
+export {
+  ExpflowError,
+  UsageError,
+  ValidationError,
+  ConfigError,
+  NotFoundError,
+  ConflictError,
+  DeniedError,
+  BackendError,
+  InterruptedError,
+  type ExpflowErrorOptions,
+} from "./core/errors.js";
+export { ClearmlBackendError, ClearmlNotFoundError, ClearmlConflictError, isClearmlFailure, type ClearmlFailure, type ClearmlErrorDetails } from "./stores/clearml/errors.js";
+
+// The metrics registry.
 export {
   STANDARD_METRICS,
   MetricRegistry,
   reportStandard,
   validateMetricValues,
-  parseDecimal,
   type Direction,
   type MetricDefinition,
   type MetricOverride,
   type MetricSink,
   type MetricValues,
 } from "./core/metrics/registry.js";
+
+// Gates: the grammar parses to a typed value; evaluation is pure.
+export { GATE_OPS, parseGate, formatGate, evaluateGates, thresholdGates, type Gate, type GateOp, type GateResult, type GateFailure } from "./core/gates/gate.js";
+
+// Ranking.
+export { compareScores, type CompareScoresOptions, type CompareScoresResult, type RankedExperiment } from "./core/ranking/compare-scores.js";
+export { DEFAULT_RANKED_STATUSES, type StatusSelection } from "./core/ranking/selection.js";
+
+// Competition rules and their audit.
 export {
-  GATE_OPS,
-  GATE_OP_SYMBOLS,
-  parseGate,
-  formatGate,
-  compareOp,
-  evaluateGates,
-  gatePredicate,
-  metricValue,
-  thresholdGates,
-  type Gate,
-  type GateOp,
-  type GateResult,
-  type GateFailure,
-} from "./core/gates/gate.js";
+  validateCompetitionRules,
+  PDEBENCH_RULES,
+  type RulePack,
+  type MetricRule,
+  type ParamRule,
+  type StatusRule,
+  type RuleCheck,
+  type RulesValidation,
+} from "./core/rules/rules.js";
+export { loadRulePack } from "./config/rules.js";
+
+// Experiments and their lifecycle.
+export { LIFECYCLE_STATES, type Experiment, type ExperimentFilter } from "./core/experiment.js";
 export {
-  compareScores,
-  resolveMetricName,
-  type CompareScoresOptions,
-  type CompareScoresResult,
-  type RankedExperiment,
-} from "./core/ranking/compare-scores.js";
-export { DEFAULT_RANKED_STATUSES, selectByStatus, type StatusSelection } from "./core/ranking/selection.js";
-export { LIFECYCLE_STATES, matchesFilter, matchesStatus, assertUnambiguous, type Experiment, type ExperimentFilter } from "./core/experiment.js";
+  RUN_STATES,
+  TERMINAL_STATES,
+  TRANSITIONS,
+  allowedEvents,
+  nextState,
+  isTerminal,
+  type RunState,
+  type RunEvent,
+  type ArchiveEvent,
+  type HistoryEntry,
+} from "./core/lifecycle/lifecycle.js";
+
+// Stores: where experiments live. One interface; open the local registry with its path (from
+// `loadConfig(...).registry.value`), a ClearML server with a client on
+// `resolveClearmlConnection(env)`.
 export type { Store, WarningSink } from "./stores/store.js";
 export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
-export { loadConfig, metricRegistryOf, expflowHome, type ResolvedConfig, type ConfigEnvironment } from "./config/load.js";
-export { guard, forcePolicy, describeAction, type GuardOptions, type GuardContext, type GuardOutcome, type ForcePolicy } from "./security/guard.js";
-export { readProtection, bindRegistry, unbindRegistry, sidecarOf, realRegistryPath, SIDECAR_SUFFIX, type Protection } from "./security/protection.js";
-export { readPinFile, parsePinMeta, PIN_FILE, DEFAULT_PIN_META, type PinFileMeta, type PinFileContent, type AuditAnchor } from "./security/pin-file.js";
+export type { DamagedLine } from "./stores/local/jsonl.js";
+export { ClearmlStore, CLEARML_STATUSES, type ClearmlStoreOptions } from "./stores/clearml/clearml-store.js";
+export { ClearmlClient, type ClearmlClientOptions, type CallOptions, type RequestInfo } from "./stores/clearml/client.js";
+export { resolveClearmlConnection, type ClearmlConnection } from "./stores/clearml/connection.js";
+
+// ---------------------------------------------------------------------------------------------
+// Reserved for the application layer, added at merge time by the engineers building them:
+//   - `Executor` (src/executors): submit, cancel, status, watch, beside the Store;
+//   - `openBackend` (open a Store and an Executor from the resolved configuration in one call);
+//   - the contracts (src/contracts): the zod schemas of everything printed or returned, and
+//     the types inferred from them.
+// Export them here, in their own group, with every type their signatures use.
+// ---------------------------------------------------------------------------------------------
+
+// Configuration: layered, with provenance.
+export {
+  loadConfig,
+  metricRegistryOf,
+  expflowHome,
+  type ResolvedConfig,
+  type ConfigEnvironment,
+  type ConfigFlags,
+  type Sourced,
+  type Provenance,
+} from "./config/load.js";
+
+// Security: the guard every destructive action passes, the PIN, registry bindings, the audit log.
+export { guard, forcePolicy, type GuardOptions, type GuardContext, type GuardOutcome, type ForcePolicy } from "./security/guard.js";
 export {
   initPin,
-  updatePinMeta,
   verifyPin,
   pinIsSet,
   clearPin,
   pinStatus,
-  activePin,
-  lockedUntil,
-  lockoutMs,
-  LOCKOUT_THRESHOLD,
-  LOCKOUT_BASE_MS,
-  LOCKOUT_MAX_MS,
+  updatePinMeta,
   type PinContext,
   type PinSource,
   type PinStatus,
   type ActivePin,
   type VerifyResult,
 } from "./security/pin.js";
-export { hashPin, parsePinHash, isValidPin, isWeakerThanDefault, offlineGuessMs, SCRYPT_DEFAULTS, PIN_RULE, PIN_MIN_DIGITS, PIN_MAX_DIGITS, type PinHashFormat } from "./security/pin-hash.js";
+export { hashPin, isValidPin, PIN_MIN_DIGITS, PIN_MAX_DIGITS, type PinHashFormat, type ParsedPinHash } from "./security/pin-hash.js";
+export type { PinFileMeta, AuditAnchor } from "./security/pin-file.js";
+export { readProtection, bindRegistry, unbindRegistry, sidecarOf, type Protection } from "./security/protection.js";
 export {
   appendAudit,
   readAudit,
   verifyAudit,
-  auditHash,
-  auditLogState,
   type AuditRecord,
   type AuditOutcome,
   type AuditVerification,
   type AuditProblem,
   type AuditActor,
 } from "./security/audit-log.js";
-export {
-  validateCompetitionRules,
-  metricBound,
-  PDEBENCH_RULES,
-  type RulePack,
-  type MetricRule,
-  type ParamRule,
-  type StatusRule,
-  statusRuleLabel,
-  type RuleCheck,
-  type RulesValidation,
-} from "./core/rules/rules.js";
-export { loadRulePack } from "./config/rules.js";
-export { RUN_STATES, TERMINAL_STATES, TRANSITIONS, allowedEvents, nextState, isTerminal, type RunState, type RunEvent, type HistoryEntry } from "./core/lifecycle/lifecycle.js";
-export { RegistryWriter, readRaw, readOne, resolveId, type WriterContext } from "./stores/local/registry-writer.js";
-export { newExperimentId } from "./stores/local/ids.js";
-export { ClearmlClient, displayUrl, type ClearmlClientOptions, type CallOptions, type RequestInfo } from "./stores/clearml/client.js";
-export {
-  ClearmlStore,
-  CLEARML_STATUSES,
-  CLEARML_PAGE_LIMIT,
-  lifecycleOf,
-  clearmlStatusesFor,
-  metricsOfTask,
-  paramsOfTask,
-  experimentOfTask,
-  type ClearmlStoreOptions,
-} from "./stores/clearml/clearml-store.js";
-export { ClearmlBackendError, ClearmlNotFoundError, ClearmlConflictError, clearmlError, isClearmlFailure, type ClearmlErrorDetails, type ClearmlFailure } from "./stores/clearml/errors.js";
-export { resolveClearmlConnection, readClearmlConf, type ClearmlConnection } from "./stores/clearml/connection.js";
-export { parseClearmlConf, confGet, ConfSyntaxError, type ConfObject, type ConfValue } from "./stores/clearml/conf.js";

@@ -17,6 +17,7 @@ import { defineRun } from "./define/run.js";
 import { colors, shouldColor } from "./output/color.js";
 import { commanderErrorJson, errorJsonOf, formatErrorJson } from "./output/error-json.js";
 import { guardStream, ownSequences, printable } from "./output/sanitize.js";
+import { terminalWording } from "./output/terminal-words.js";
 
 /** Exit code for an unexpected internal error (a bug): EX_SOFTWARE. */
 export const EXIT_INTERNAL = 70;
@@ -109,8 +110,10 @@ ClearML: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, CLEAR
     if (e instanceof ExpflowError) {
       if (json) io.stderr.write(formatErrorJson(errorJsonOf(e)));
       else {
-        io.stderr.write(`${errColors.red("error:")} ${printable(e.message)}\n`);
-        if (e.hint) io.stderr.write(`${errColors.dim("hint:")} ${printable(e.hint)}\n`);
+        // Library messages name options (`sortBy`); the terminal names flags (`--sort-by`).
+        const { message, hint } = terminalWording(e);
+        io.stderr.write(`${errColors.red("error:")} ${printable(message)}\n`);
+        if (hint) io.stderr.write(`${errColors.dim("hint:")} ${printable(hint)}\n`);
       }
       return e.exitCode;
     }

@@ -3,6 +3,7 @@ import { InterruptedError, UsageError } from "../core/errors.js";
 import type { GuardContext } from "../security/guard.js";
 import type { CommandContext, InStream } from "./context.js";
 import { printable, unguarded } from "./output/sanitize.js";
+import { terminalPrompt } from "./output/terminal-words.js";
 import { currentUser } from "./registry.js";
 
 /** Reads standard input line by line, on demand; never touches it unless asked. */
@@ -76,7 +77,7 @@ export function hiddenPrompt(ctx: CommandContext): ((message: string) => Promise
     const { default: password } = await import("@inquirer/password");
     try {
       // The prompt draws on the terminal itself: the real stream, and the message made printable.
-      return await password({ message: printable(message) }, { input: stdin, output: unguarded(stdout) as NodeJS.WritableStream });
+      return await password({ message: printable(terminalPrompt(message)) }, { input: stdin, output: unguarded(stdout) as NodeJS.WritableStream });
     } catch (e) {
       if ((e as Error).name === "ExitPromptError") throw new InterruptedError("E_PIN_CANCELLED", "PIN entry cancelled (Ctrl-C): nothing was done");
       throw e;

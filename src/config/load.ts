@@ -146,8 +146,8 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
     }
     const force = content.pin?.allow_force;
     if (force === true) {
-      throw new ConfigError(file, "pin.allow_force", "a configuration file can only forbid --force (false); allowing it is the PIN owner's choice", {
-        hint: "remove the key, or set it to false; the PIN owner allows --force with `expflow pin policy --allow-force` (asks the PIN)",
+      throw new ConfigError(file, "pin.allow_force", "a configuration file can only forbid force in place of the PIN (false); allowing it is the PIN owner's choice", {
+        hint: "remove the key, or set it to false; the PIN owner allows force in the PIN file's policy (allow_force), a change that asks the PIN",
       });
     }
     if (force === false) forceForbiddenBy ??= file;

@@ -84,33 +84,46 @@ export function matchesFilter(e: Experiment, filter: ExperimentFilter): boolean 
   return true;
 }
 
+/** One metric name that {@link assertUnambiguous} checks, and where it was given. */
+export interface NamedMetric {
+  /** The name read (canonical when registered). */
+  readonly name: string;
+  /** The aliases read for it. */
+  readonly aliases?: readonly string[];
+  /** The option or input that names it (`sortBy`, `thenBy`, `gates`, `rules`), set on the error. */
+  readonly field: string;
+  /** How the message names the place (default: `field`; `gate 'x:lt:1'`, `rule 'PDE mean'`). */
+  readonly where?: string;
+  /** The metric's registered group: the title suggested first (`Score/seg_total`). */
+  readonly group?: string;
+  /** How the hint shows the qualified name in use (default: the name, quoted). */
+  readonly example?: (qualified: string) => string;
+}
+
 /**
  * Refuses a bare metric name that some experiment reports under two titles (see
  * {@link Experiment.ambiguousMetrics}).
  *
- * @param names the metric names to be read, each with the aliases read for it.
- * @param role where the name was given, for the message (`--sort-by`, `gate 'x:lt:1'`).
- * @throws {UsageError} `E_METRIC_AMBIGUOUS` (exit 2) naming the qualified names to use instead.
+ * @param names the metric names to be read, each with the aliases read for it and where it was given.
+ * @throws {UsageError} `E_METRIC_AMBIGUOUS` (exit 2) naming the qualified names to use instead;
+ *   `field` is where the name was given, `value` the bare name, `suggestion` the qualified name
+ *   of the metric's registered group (else the first).
  */
-export function assertUnambiguous(
-  experiments: Iterable<Experiment>,
-  names: readonly { name: string; aliases?: readonly string[]; role: string; group?: string; hint?: (qualified: string) => string }[],
-): void {
+export function assertUnambiguous(experiments: Iterable<Experiment>, names: readonly NamedMetric[]): void {
   if (names.length === 0) return;
   for (const e of experiments) {
     const amb = e.ambiguousMetrics;
     if (amb === undefined) continue;
-    for (const { name, aliases = [], role, group, hint } of names) {
+    for (const { name, aliases = [], field, where = field, group, example } of names) {
       for (const n of [name, ...aliases]) {
         const qualified = Object.hasOwn(amb, n) ? amb[n] : undefined;
         if (qualified === undefined) continue;
         // Suggest the title matching the metric's registered group (Score/seg_total, not Loss/seg_total).
         const best = qualified.find((q) => group !== undefined && q.startsWith(`${group}/`)) ?? qualified[0]!;
-        const example = hint ? hint(best) : role.startsWith("gate") ? `--gate '${best}:...'` : role.startsWith("--") ? `${role} '${best}'` : `'${best}'`;
         throw new UsageError(
           "E_METRIC_AMBIGUOUS",
-          `metric '${n}' in ${role} is ambiguous: experiment ${e.id} reports it under ${qualified.length} titles, as ${qualified.map((q) => `'${q}'`).join(" and ")}`,
-          { hint: `name one of them instead, e.g. ${example}` },
+          `metric '${n}' in ${where} is ambiguous: experiment ${e.id} reports it under ${qualified.length} titles, as ${qualified.map((q) => `'${q}'`).join(" and ")}`,
+          { hint: `name one of them instead, e.g. ${example ? example(best) : `'${best}'`}`, field, value: n, suggestion: best },
         );
       }
     }

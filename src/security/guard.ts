@@ -44,7 +44,8 @@ export interface GuardContext extends PinContext {
 /** How a guarded action was let through. */
 export type GuardOutcome = Extract<AuditOutcome, "allowed" | "forced" | "no-pin">;
 
-const CHANNELS = "EXPFLOW_PIN in the environment, --pin-stdin (one line on standard input), --pin PIN, or run it on a terminal to be asked";
+/** How the PIN can be supplied, in the options' names (a surface names its own channels). */
+const CHANNELS = "EXPFLOW_PIN in the environment, the pinStdin option (one line on standard input), the pin option, or a prompt on a terminal";
 /** How many times the terminal prompt asks again after a wrong PIN, in one command. */
 const PROMPT_ATTEMPTS = 3;
 
@@ -66,7 +67,7 @@ export function describeAction(action: string, target: string): string {
     case "pin.check":
       return "check the PIN";
     case "pin.policy":
-      return "let --force stand in for the PIN";
+      return "let force stand in for the PIN";
     default:
       return `${action} ${target}`;
   }
@@ -169,7 +170,7 @@ function logMissing(home: string, active: ActivePin | undefined): DeniedError | 
   if (active?.source !== "file" || !active.meta?.audit) return undefined;
   const log = join(home, AUDIT_FILE);
   if (auditLogState(home) === "present") return undefined;
-  return brokenProtection(`the audit log of the PIN in ${active.origin} was expected at ${log}, and it is missing or empty: protected actions are refused`, "the damage is now recorded there; `expflow audit log --verify` shows it. Restore the log from a backup, or run the command again to go on with the log as it is");
+  return brokenProtection(`the audit log of the PIN in ${active.origin} was expected at ${log}, and it is missing or empty: protected actions are refused`, "the damage is now recorded there; verifyAudit shows it. Restore the log from a backup, or run the command again to go on with the log as it is");
 }
 
 /**
@@ -239,10 +240,13 @@ export async function guard(action: string, target: string, options: GuardOption
   if (options.force) {
     const policy = forcePolicy(active.parsed === undefined ? undefined : active.meta, active.origin, ctx.forceForbiddenBy);
     if (!policy.value) {
-      const why = ctx.forceForbiddenBy !== undefined ? `pin.allow_force is false in ${ctx.forceForbiddenBy}` : "the PIN owner has not allowed it (expflow pin policy --allow-force)";
-      await audit("denied", `--force refused: ${why}`);
-      throw new DeniedError("E_FORCE_DISALLOWED", `--force is not allowed: ${why}, so ${describeAction(action, target)} needs the PIN`, {
-        hint: `without a terminal, pass the PIN as EXPFLOW_PIN in the environment or on standard input with --pin-stdin (printf '%s\\n' "$PIN" | expflow ... --pin-stdin)`,
+      const forbidden = ctx.forceForbiddenBy !== undefined ? `pin.allow_force is false in ${ctx.forceForbiddenBy}` : undefined;
+      // The audit record keeps the words it has always had: the log's details are data people grep.
+      await audit("denied", `--force refused: ${forbidden ?? "the PIN owner has not allowed it (expflow pin policy --allow-force)"}`);
+      const why = forbidden ?? "the PIN owner has not allowed it (allow_force in the PIN file's policy)";
+      throw new DeniedError("E_FORCE_DISALLOWED", `force is not allowed: ${why}, so ${describeAction(action, target)} needs the PIN`, {
+        hint: `supply the PIN instead: ${CHANNELS}`,
+        field: "force",
       });
     }
     await audit("forced", `--force, allowed by ${policy.source}`);

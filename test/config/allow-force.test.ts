@@ -51,7 +51,7 @@ describe("pin.allow_force across layers: files can only forbid --force", () => {
       // Turning --force on is the PIN owner's choice: no file can make it, home or project.
       const file = home === true ? l.homeFile : l.projectFile;
       await expect(load).rejects.toMatchObject({ code: "E_CONFIG", exitCode: 2, source: file, key: "pin.allow_force" });
-      await expect(load).rejects.toThrow(/can only forbid --force/);
+      await expect(load).rejects.toThrow(/can only forbid force in place of the PIN/);
       return;
     }
     const config = await load;

@@ -74,9 +74,10 @@ describe("guard: --force", () => {
     const e = await rejectionOf(guard("run.delete", "exp-3", { force: true }, ctx));
     expect(e).toBeInstanceOf(DeniedError);
     expect(e).toMatchObject({ code: "E_FORCE_DISALLOWED", exitCode: 3 });
-    expect((e as Error).message).toMatch(/pin policy --allow-force/);
+    expect((e as Error).message).toMatch(/^force is not allowed: the PIN owner has not allowed it \(allow_force in the PIN file's policy\)/);
+    expect(e).toMatchObject({ field: "force" });
     expect((e as ExpflowError).hint).toMatch(/EXPFLOW_PIN/);
-    expect((e as ExpflowError).hint).toMatch(/--pin-stdin/);
+    expect((e as ExpflowError).hint).toMatch(/pinStdin/);
     expect(ch.readStdinLine).not.toHaveBeenCalled();
     expect(ch.prompt).not.toHaveBeenCalled();
     expect(readAudit(home)).toEqual([expect.objectContaining({ action: "run.delete", target: "exp-3", outcome: "denied" })]);
@@ -91,7 +92,7 @@ describe("guard: no channel offers a PIN", () => {
     const e = await rejectionOf(guard("run.cancel", "exp-4", {}, ctx));
     expect(e).toBeInstanceOf(DeniedError);
     expect(e).toMatchObject({ code: "E_PIN_REQUIRED", exitCode: 3 });
-    expect((e as ExpflowError).hint).toMatch(/--pin-stdin/);
+    expect((e as ExpflowError).hint).toMatch(/pinStdin/);
     expect(ch.readStdinLine).not.toHaveBeenCalled();
     expect(readAudit(home)).toEqual([expect.objectContaining({ outcome: "denied", action: "run.cancel", target: "exp-4" })]);
   });
@@ -398,19 +399,19 @@ describe("guard: the prompt names the action and asks again after a wrong PIN", 
     expect(describeAction("registry.compact", "/r.jsonl")).toBe("compact the registry /r.jsonl");
     expect(describeAction("pin.change", "pin")).toBe("change the PIN");
     expect(describeAction("pin.clear", "pin")).toMatch(/^clear the PIN/);
-    expect(describeAction("pin.policy", "pin")).toBe("let --force stand in for the PIN");
+    expect(describeAction("pin.policy", "pin")).toBe("let force stand in for the PIN");
     expect(describeAction("other.thing", "t")).toBe("other.thing t");
   });
 });
 
 describe("guard: --force only by the PIN owner's choice", () => {
-  it("refused by default, even with the right PIN beside it in the environment; the hint names EXPFLOW_PIN and --pin-stdin", async () => {
+  it("refused by default, even with the right PIN beside it in the environment; the hint names EXPFLOW_PIN and pinStdin", async () => {
     const { home, cwd } = await setup();
     const e = await rejectionOf(guard("run.delete", "exp-3", { force: true }, guardContext(home, cwd, { env: { EXPFLOW_PIN: PIN } })));
     expect(e).toMatchObject({ code: "E_FORCE_DISALLOWED", exitCode: 3 });
     expect((e as Error).message).toContain("delete run exp-3 permanently needs the PIN");
     expect((e as ExpflowError).hint).toContain("EXPFLOW_PIN");
-    expect((e as ExpflowError).hint).toContain("--pin-stdin");
+    expect((e as ExpflowError).hint).toContain("pinStdin");
     expect(readAudit(home)[0]?.detail).toMatch(/--force refused: the PIN owner has not allowed it/);
   });
 

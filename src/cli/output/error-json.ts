@@ -1,5 +1,6 @@
 import type { ErrorJson } from "../../contracts/error.js";
 import type { ExpflowError } from "../../core/errors.js";
+import { terminalWording } from "./terminal-words.js";
 
 /**
  * The error of the `--json` contract (`ErrorSchema` in `src/contracts`), as it appears in
@@ -12,9 +13,10 @@ export type { ErrorJson };
 /** The hint of every usage error commander reports without a suggestion. */
 export const USAGE_HINT = "add --help for usage";
 
-/** The contract's error for an expflow error. */
+/** The contract's error for an expflow error, in the CLI's words ({@link terminalWording}). */
 export function errorJsonOf(e: ExpflowError): ErrorJson {
-  return { code: e.code, message: e.message, hint: e.hint ?? null };
+  const { message, hint } = terminalWording(e);
+  return { code: e.code, message, hint: hint ?? null };
 }
 
 /**

@@ -4,7 +4,7 @@ import { assertUnambiguous } from "../experiment.js";
 import type { Gate, GateResult } from "../gates/gate.js";
 import { evaluateGates, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
 import { MetricRegistry } from "../metrics/registry.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean, nearest } from "../suggest.js";
 import type { StatusSelection } from "./selection.js";
 import { selectByStatus } from "./selection.js";
 
@@ -77,25 +77,34 @@ interface Keyed {
 }
 
 /**
- * Resolves a metric named on the command line: a registered name or alias gives the canonical
- * name; otherwise some experiment of the selection must report it.
+ * Resolves a metric named in an option of a ranking: a registered name or alias gives the
+ * canonical name; otherwise some experiment of the selection must report it.
  *
- * @throws {UsageError} `E_UNKNOWN_METRIC` with a did-you-mean suggestion.
+ * @param field the option that names it (`sortBy`, `thenBy`, `gates`), set on the error.
+ * @param where how the message names the place (default `field`; `gate 'x:lt:1'` for a gate).
+ * @throws {UsageError} `E_UNKNOWN_METRIC` with a did-you-mean suggestion (also as `suggestion`).
  */
 export function resolveMetricName(
   name: string,
   registry: MetricRegistry,
   reported: () => ReadonlySet<string>,
-  role: string,
+  field: string,
+  where: string = field,
 ): string {
   const canonical = registry.resolve(name);
   if (canonical !== undefined) return canonical;
   const seen = reported();
   if (seen.has(name)) return name;
+  const known = [...registry.allNames(), ...seen];
   throw new UsageError(
     "E_UNKNOWN_METRIC",
-    `unknown metric '${name}' in ${role}: it is neither registered nor reported by any selected experiment.${didYouMean(name, [...registry.allNames(), ...seen])}`,
-    { hint: "`expflow metrics list` shows the registered metrics; add your own under `metrics:` in expflow.yaml" },
+    `unknown metric '${name}' in ${where}: it is neither registered nor reported by any selected experiment.${didYouMean(name, known)}`,
+    {
+      hint: "`expflow metrics list` shows the registered metrics; add your own under `metrics:` in expflow.yaml",
+      field,
+      value: name,
+      suggestion: nearest(name, known),
+    },
   );
 }
 
@@ -133,7 +142,7 @@ function parseTime(text: string | null): number | null {
 export function compareScores(experiments: readonly Experiment[], options: CompareScoresOptions): CompareScoresResult {
   const registry = options.registry ?? MetricRegistry.standard();
   if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0)) {
-    throw new UsageError("E_USAGE", `max must be a positive whole number, got ${String(options.max)}`);
+    throw new UsageError("E_USAGE", `max must be a positive whole number, got ${String(options.max)}`, { field: "max", value: String(options.max) });
   }
   let reportedCache: Set<string> | undefined;
   const reported = (): ReadonlySet<string> => {
@@ -149,9 +158,9 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   };
   const { kept, selection } = selectByStatus(experiments, options.statuses);
   const parsed = (options.gates ?? []).map((g) => (typeof g === "string" ? parseGate(g) : g));
-  const sortBy = resolveMetricName(options.sortBy, registry, reported, "--sort-by");
+  const sortBy = resolveMetricName(options.sortBy, registry, reported, "sortBy");
   const thenBy = (options.thenBy ?? []).map((m) => {
-    const metric = resolveMetricName(m, registry, reported, "--then-by");
+    const metric = resolveMetricName(m, registry, reported, "thenBy");
     return { metric, ascending: registry.definitionOf(metric)?.direction === "lower" };
   });
   const gates: Gate[] = [];
@@ -162,7 +171,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     seenGates.add(key);
     gates.push(g);
   };
-  for (const g of parsed) addGate({ ...g, metric: resolveMetricName(g.metric, registry, reported, `gate '${g.metric}:${g.op}:${g.value}'`) });
+  for (const g of parsed) addGate({ ...g, metric: resolveMetricName(g.metric, registry, reported, "gates", `gate '${g.metric}:${g.op}:${g.value}'`) });
   if (options.useThresholds) for (const g of thresholdGates(registry)) addGate(g);
 
   const ascending = options.ascending ?? registry.definitionOf(sortBy)?.direction === "lower";
@@ -170,9 +179,16 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const groupOf = (m: string): string | undefined => registry.get(m)?.group;
   // Only the ranked experiments: a left-out run's ambiguous name blocks nothing.
   assertUnambiguous(kept, [
-    { name: sortBy, aliases: aliasesOf(sortBy), role: "--sort-by", group: groupOf(sortBy) },
-    ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), role: "--then-by", group: groupOf(t.metric) })),
-    ...gates.map((g) => ({ name: g.metric, aliases: aliasesOf(g.metric), role: `gate '${g.metric}:${g.op}:${g.value}'`, group: groupOf(g.metric) })),
+    { name: sortBy, aliases: aliasesOf(sortBy), field: "sortBy", group: groupOf(sortBy) },
+    ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), field: "thenBy", group: groupOf(t.metric) })),
+    ...gates.map((g) => ({
+      name: g.metric,
+      aliases: aliasesOf(g.metric),
+      field: "gates",
+      where: `gate '${g.metric}:${g.op}:${g.value}'`,
+      group: groupOf(g.metric),
+      example: (q: string) => `the gate '${q}:${g.op}:${g.value}'`,
+    })),
   ]);
   const sortAliases = aliasesOf(sortBy);
   const thenAliases = thenBy.map((t) => aliasesOf(t.metric));

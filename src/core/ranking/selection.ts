@@ -35,7 +35,7 @@ export interface StatusSelection {
 export function selectByStatus(experiments: readonly Experiment[], statuses?: readonly string[] | "all"): { kept: Experiment[]; selection: StatusSelection } {
   if (statuses === "all") return { kept: [...experiments], selection: { statuses: "all", isDefault: false, excluded: 0, excludedByStatus: {} } };
   if (statuses !== undefined && statuses.length === 0) {
-    throw new UsageError("E_USAGE", "statuses must name at least one status; pass \"all\" to rank every status");
+    throw new UsageError("E_USAGE", "statuses must name at least one status; pass \"all\" to rank every status", { field: "statuses" });
   }
   const wanted = statuses ?? DEFAULT_RANKED_STATUSES;
   const kept: Experiment[] = [];

@@ -267,9 +267,10 @@ export function validateCompetitionRules(
       rules.metrics.map((r) => ({
         name: registry.resolve(r.name) ?? r.name,
         aliases: registry.get(r.name)?.aliases ?? [],
-        role: `rule '${r.label ?? r.name}'`,
+        field: "rules",
+        where: `rule '${r.label ?? r.name}'`,
         group: registry.get(r.name)?.group,
-        hint: (q: string) => `a rule pack (--rules FILE) whose metric rule has name: ${q}`,
+        example: (q: string) => `a rule pack whose metric rule has name: ${q}`,
       })),
     );
   }

@@ -259,8 +259,12 @@ export class ClearmlStore extends BaseStore {
   assertStatuses(statuses: readonly string[]): void {
     for (const s of statuses) {
       if (!(LIFECYCLE_STATES as readonly string[]).includes(s) && !(CLEARML_STATUSES as readonly string[]).includes(s)) {
-        throw new UsageError("E_UNKNOWN_STATUS", `unknown status '${s}' in --status.${didYouMean(s, [...LIFECYCLE_STATES, ...CLEARML_STATUSES])}`, {
+        const known = [...LIFECYCLE_STATES, ...CLEARML_STATUSES];
+        throw new UsageError("E_UNKNOWN_STATUS", `unknown status '${s}' in statuses.${didYouMean(s, known)}`, {
           hint: `lifecycle states: ${LIFECYCLE_STATES.join(", ")}; ClearML statuses: ${CLEARML_STATUSES.join(", ")}`,
+          field: "statuses",
+          value: s,
+          suggestion: nearest(s, known),
         });
       }
     }
@@ -395,7 +399,7 @@ export class ClearmlStore extends BaseStore {
 
   #taskNotFound(id: string): NotFoundError {
     return new NotFoundError("E_TASK_NOT_FOUND", `no ClearML task '${id}' on ${this.location}`, {
-      hint: "check the task id (the ID in the ClearML web app's task info); `expflow clearml tasks --project P` lists them",
+      hint: "check the task id (the ID in the ClearML web app's task info); listing the tasks of its project shows them",
     });
   }
 

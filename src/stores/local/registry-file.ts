@@ -21,7 +21,7 @@ export function assertRegistryFile(path: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
       throw new NotFoundError("E_REGISTRY_NOT_FOUND", `registry file not found: ${path}`, {
-        hint: "pass --registry FILE, set `registry:` in expflow.yaml or EXPFLOW_REGISTRY, or point EXPFLOW_HOME at the directory holding experiments.jsonl",
+        hint: "check the path; the configured registry is `registry:` in expflow.yaml, else EXPFLOW_REGISTRY, else experiments.jsonl in EXPFLOW_HOME",
       });
     }
     throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);

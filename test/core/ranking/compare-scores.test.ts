@@ -346,10 +346,14 @@ describe("compareScores: metric names", () => {
     expect(error.message).toContain(`Did you mean '${suggestion}'?`);
   });
 
-  it("names where the unknown metric was used", () => {
-    expect(usageError(es, { sortBy: "nope_nope" }).message).toContain("--sort-by");
-    expect(usageError(es, { sortBy: "seg_total", thenBy: ["nope_nope"] }).message).toContain("--then-by");
+  it("names where the unknown metric was used, by the option's name, and says it as data", () => {
+    expect(usageError(es, { sortBy: "nope_nope" }).message).toContain("'nope_nope' in sortBy:");
+    expect(usageError(es, { sortBy: "nope_nope" })).toMatchObject({ field: "sortBy", value: "nope_nope" });
+    expect(usageError(es, { sortBy: "seg_total", thenBy: ["nope_nope"] }).message).toContain("'nope_nope' in thenBy:");
+    expect(usageError(es, { sortBy: "seg_total", thenBy: ["nope_nope"] })).toMatchObject({ field: "thenBy", value: "nope_nope" });
     expect(usageError(es, { sortBy: "seg_total", gates: ["nope_nope:lt:1"] }).message).toContain("gate 'nope_nope:lt:1'");
+    expect(usageError(es, { sortBy: "seg_total", gates: ["nope_nope:lt:1"] })).toMatchObject({ field: "gates", value: "nope_nope" });
+    expect(usageError(es, { sortBy: "pde_maen" })).toMatchObject({ suggestion: "pde_mean" });
   });
 
   it("rejects an unknown metric even when no experiment is given", () => {
@@ -408,9 +412,9 @@ describe("compareScores: metric names", () => {
       asked++;
       return new Set(["custom"]);
     };
-    expect(resolveMetricName("pde_mean", MetricRegistry.standard(), reported, "--sort-by")).toBe("pde_mean");
+    expect(resolveMetricName("pde_mean", MetricRegistry.standard(), reported, "sortBy")).toBe("pde_mean");
     expect(asked).toBe(0);
-    expect(resolveMetricName("custom", MetricRegistry.standard(), reported, "--sort-by")).toBe("custom");
+    expect(resolveMetricName("custom", MetricRegistry.standard(), reported, "sortBy")).toBe("custom");
     expect(asked).toBe(1);
   });
 });

@@ -232,9 +232,11 @@ describe("ClearmlStore: metrics from last_metrics", () => {
   it("the ambiguity hint suggests the title of the metric's registered group", async () => {
     await start([fakeTask({ name: "amb", project: P.id, metrics: { Score: { seg_total: 0.8 }, Loss: { seg_total: 0.1 } }, params: { "Args/sub_step": "2" } })]);
     const [amb] = await store().list({ project: "PDEBench" });
-    expect(() => compareScores([amb!], { sortBy: "seg_total" })).toThrow(expect.objectContaining({ hint: "name one of them instead, e.g. --sort-by 'Score/seg_total'" }));
+    expect(() => compareScores([amb!], { sortBy: "seg_total" })).toThrow(
+      expect.objectContaining({ hint: "name one of them instead, e.g. 'Score/seg_total'", field: "sortBy", value: "seg_total", suggestion: "Score/seg_total" }),
+    );
     expect(() => validateCompetitionRules(amb!.metrics, amb!.params, undefined, { ambiguousMetrics: amb!.ambiguousMetrics })).toThrow(
-      expect.objectContaining({ hint: expect.stringContaining("--rules FILE") as unknown }),
+      expect.objectContaining({ hint: "name one of them instead, e.g. a rule pack whose metric rule has name: Score/seg_total", field: "rules", suggestion: "Score/seg_total" }),
     );
   });
 

@@ -1,0 +1,140 @@
+import type { ExpflowError } from "../../core/errors.js";
+
+/**
+ * The terminal's words for what the library says in its own. Library messages name the options
+ * of its calls (`unknown metric 'x' in sortBy`, `force is not allowed`) and carry the input at
+ * fault as data (`field`, `value`, `suggestion`); the CLI says the same with the flags and
+ * commands that fix it (`in --sort-by`, `--force is not allowed`). Human output and `--json`
+ * errors both pass through {@link terminalWording}, so they agree.
+ */
+
+/** The flag that sets each library field, where the CLI has one. */
+export const FLAG_OF_FIELD: Readonly<Record<string, string>> = Object.freeze({
+  sortBy: "--sort-by",
+  thenBy: "--then-by",
+  gates: "--gate",
+  useThresholds: "--use-thresholds",
+  onlyPassing: "--only-passing",
+  max: "--max",
+  statuses: "--status",
+  rules: "--rules",
+  registry: "--registry",
+  force: "--force",
+  pin: "--pin",
+  pinStdin: "--pin-stdin",
+});
+
+/** The flag that sets `field`, or `undefined` when the CLI has none. */
+export function flagOf(field: string | undefined): string | undefined {
+  return field !== undefined && Object.hasOwn(FLAG_OF_FIELD, field) ? FLAG_OF_FIELD[field] : undefined;
+}
+
+/** A phrase of a library message, and the terminal's words for it. */
+interface Phrase {
+  /** Only in errors of this code; any text (a prompt) when absent. */
+  readonly code?: string;
+  /** Where the phrase stands in the message, so that data around it (a path) is never touched. */
+  readonly at: "start" | "end" | "within";
+  readonly library: string;
+  readonly terminal: string;
+}
+
+/** What the guard calls the `pin.policy` action, in prompts and messages. */
+const POLICY_ACTION: Phrase = { at: "within", library: "let force stand in for the PIN", terminal: "let --force stand in for the PIN" };
+
+const MESSAGE_PHRASES: readonly Phrase[] = [
+  {
+    code: "E_FORCE_DISALLOWED",
+    at: "start",
+    library: "force is not allowed: the PIN owner has not allowed it (allow_force in the PIN file's policy), ",
+    terminal: "--force is not allowed: the PIN owner has not allowed it (expflow pin policy --allow-force), ",
+  },
+  { code: "E_FORCE_DISALLOWED", at: "start", library: "force is not allowed: ", terminal: "--force is not allowed: " },
+  {
+    code: "E_CONFIG",
+    at: "end",
+    library: "a configuration file can only forbid force in place of the PIN (false); allowing it is the PIN owner's choice",
+    terminal: "a configuration file can only forbid --force (false); allowing it is the PIN owner's choice",
+  },
+  POLICY_ACTION,
+];
+
+const LIBRARY_CHANNELS = "EXPFLOW_PIN in the environment, the pinStdin option (one line on standard input), the pin option, or a prompt on a terminal";
+const TERMINAL_CHANNELS = "EXPFLOW_PIN in the environment, --pin-stdin (one line on standard input), --pin PIN, or run it on a terminal to be asked";
+
+/** Library hints the terminal says in its own words, whole: [code, library, terminal]. */
+const HINTS: readonly (readonly [code: string, library: string, terminal: string])[] = [
+  ["E_PIN_REQUIRED", `supply it with ${LIBRARY_CHANNELS}`, `supply it with ${TERMINAL_CHANNELS}`],
+  [
+    "E_FORCE_DISALLOWED",
+    `supply the PIN instead: ${LIBRARY_CHANNELS}`,
+    `without a terminal, pass the PIN as EXPFLOW_PIN in the environment or on standard input with --pin-stdin (printf '%s\\n' "$PIN" | expflow ... --pin-stdin)`,
+  ],
+  [
+    "E_PROTECTION_BROKEN",
+    "the damage is now recorded there; verifyAudit shows it. Restore the log from a backup, or run the command again to go on with the log as it is",
+    "the damage is now recorded there; `expflow audit log --verify` shows it. Restore the log from a backup, or run the command again to go on with the log as it is",
+  ],
+  [
+    "E_CONFIG",
+    "remove the key, or set it to false; the PIN owner allows force in the PIN file's policy (allow_force), a change that asks the PIN",
+    "remove the key, or set it to false; the PIN owner allows --force with `expflow pin policy --allow-force` (asks the PIN)",
+  ],
+  [
+    "E_REGISTRY_NOT_FOUND",
+    "check the path; the configured registry is `registry:` in expflow.yaml, else EXPFLOW_REGISTRY, else experiments.jsonl in EXPFLOW_HOME",
+    "pass --registry FILE, set `registry:` in expflow.yaml or EXPFLOW_REGISTRY, or point EXPFLOW_HOME at the directory holding experiments.jsonl",
+  ],
+  [
+    "E_TASK_NOT_FOUND",
+    "check the task id (the ID in the ClearML web app's task info); listing the tasks of its project shows them",
+    "check the task id (the ID in the ClearML web app's task info); `expflow clearml tasks --project P` lists them",
+  ],
+];
+
+function swap(text: string, phrase: Phrase): string {
+  const { library, terminal } = phrase;
+  if (phrase.at === "start") return text.startsWith(library) ? terminal + text.slice(library.length) : text;
+  if (phrase.at === "end") return text.endsWith(library) ? text.slice(0, text.length - library.length) + terminal : text;
+  const i = text.indexOf(library);
+  return i < 0 ? text : text.slice(0, i) + terminal + text.slice(i + library.length);
+}
+
+/** Replaces the first `from` in `text` (literally: no `$` patterns, no regular expression). */
+function replaceFirst(text: string, from: string, to: string): string {
+  const i = text.indexOf(from);
+  return i < 0 ? text : text.slice(0, i) + to + text.slice(i + from.length);
+}
+
+/** How the terminal shows a qualified metric name in use, by the field that named the ambiguous one. */
+function ambiguousExample(field: string, qualified: string): string | undefined {
+  if (field === "gates") return `--gate '${qualified}:...'`;
+  if (field === "rules") return `a rule pack (--rules FILE) whose metric rule has name: ${qualified}`;
+  const flag = flagOf(field);
+  return flag === undefined ? undefined : `${flag} '${qualified}'`;
+}
+
+/**
+ * The message and hint of a library error as the terminal says them: the field at fault named by
+ * its flag (`unknown metric 'x' in --sort-by`), the library's phrases for the force policy, the
+ * PIN channels and the audit log's verification said with the flags and commands that do them.
+ * Anything else passes through as the library worded it.
+ */
+export function terminalWording(e: ExpflowError): { message: string; hint: string | undefined } {
+  let message = e.message;
+  let hint = e.hint;
+  const flag = flagOf(e.field);
+  if (flag !== undefined && e.value !== undefined) message = replaceFirst(message, `'${e.value}' in ${e.field}`, `'${e.value}' in ${flag}`);
+  for (const phrase of MESSAGE_PHRASES) if (phrase.code === undefined || phrase.code === e.code) message = swap(message, phrase);
+  if (e.code === "E_METRIC_AMBIGUOUS" && e.field !== undefined && e.suggestion !== undefined) {
+    const example = ambiguousExample(e.field, e.suggestion);
+    if (example !== undefined) hint = `name one of them instead, e.g. ${example}`;
+  }
+  for (const [code, library, terminal] of HINTS) if (code === e.code && hint === library) hint = terminal;
+  return { message, hint };
+}
+
+/** A prompt of the guard (`PIN to let force stand in for the PIN:`) as the terminal says it. */
+export function terminalPrompt(text: string): string {
+  return swap(text, POLICY_ACTION);
+}
