@@ -6,11 +6,11 @@ const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), 
 };
 
 export default defineConfig({
-  entry: { cli: "src/cli/bin.ts", index: "src/index.ts" },
+  entry: { cli: "src/cli/bin.ts", index: "src/index.ts", contracts: "src/contracts/index.ts" },
   format: ["esm"],
   target: "node20",
   platform: "node",
-  dts: { entry: { index: "src/index.ts" }, compilerOptions: { ignoreDeprecations: "6.0" } },
+  dts: { entry: { index: "src/index.ts", contracts: "src/contracts/index.ts" }, compilerOptions: { ignoreDeprecations: "6.0", stripInternal: true } },
   // Code splitting keeps each command in its own chunk, loaded only when that command runs,
   // so `expflow --version` pays for nothing it does not use.
   splitting: true,

@@ -85,14 +85,18 @@ export { ClearmlStore, CLEARML_STATUSES, type ClearmlStoreOptions } from "./stor
 export { ClearmlClient, type ClearmlClientOptions, type CallOptions, type RequestInfo } from "./stores/clearml/client.js";
 export { resolveClearmlConnection, type ClearmlConnection } from "./stores/clearml/connection.js";
 
-// ---------------------------------------------------------------------------------------------
-// Reserved for the application layer, added at merge time by the engineers building them:
-//   - `Executor` (src/executors): submit, cancel, status, watch, beside the Store;
-//   - `openBackend` (open a Store and an Executor from the resolved configuration in one call);
-//   - the contracts (src/contracts): the zod schemas of everything printed or returned, and
-//     the types inferred from them.
-// Export them here, in their own group, with every type their signatures use.
-// ---------------------------------------------------------------------------------------------
+// Backends: the Store's reads and writes, the Executor beside it, and opening both from the
+// configuration in one call, every destructive operation guarded by construction.
+export { BaseStore, type StoreCapability, type NewExperiment, type TransitionOptions, type RemoteLink } from "./stores/store.js";
+export type { RegistryRecord } from "./stores/local/record.js";
+export type { WriterContext } from "./stores/local/registry-writer.js";
+export type { RegistryHealth, CompactResult } from "./stores/local/maintenance.js";
+export type { Executor, RunSpec, CancelOutcome } from "./executors/executor.js";
+export { LocalExecutor, type LocalExecutorOptions } from "./executors/local/local-executor.js";
+export { openLocalBackend as openBackend, type LocalBackend, type BackendContext } from "./app/backend.js";
+export { guardedStore, guardedExecutor, type Authorize } from "./security/guarded.js";
+// The contracts (zod schemas of everything printed or returned) are the subpath
+// `expflow/contracts`, so that importing the library does not load zod.
 
 // Configuration: layered, with provenance.
 export {

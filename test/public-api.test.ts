@@ -70,6 +70,12 @@ const VALUES = [
   "CLEARML_STATUSES",
   "ClearmlClient",
   "resolveClearmlConnection",
+  // backends: the Store's base, the executor, opening both in one call, guarded by construction
+  "BaseStore",
+  "LocalExecutor",
+  "openBackend",
+  "guardedStore",
+  "guardedExecutor",
   // configuration
   "loadConfig",
   "metricRegistryOf",

@@ -23,6 +23,7 @@ export async function archiveRun(backend: { store: Store }, event: ArchiveEvent,
 }
 
 export type { RegistryRecord } from "../stores/local/record.js";
+export type { RegistryHealth, CompactResult } from "../stores/local/maintenance.js";
 export type { RunResult } from "../runner/local-runner.js";
 export type { AgentOptions, AgentResult } from "../executors/local/agent.js";
 

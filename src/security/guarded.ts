@@ -12,7 +12,9 @@ export type Authorize = (action: string, target: string) => Promise<void>;
 /**
  * The store with its destructive writes guarded, by construction: `archive` (archive and
  * delete; restore is not protected) asks `authorize` first, after checking that the event is
- * possible at all (so no PIN is asked for what cannot happen; checked again under the lock).
+ * possible at all (so no PIN is asked for what cannot happen; checked again under the lock),
+ * and so does a local store's `compact` (`registry.compact`), after checking that the registry
+ * exists and can be rewritten.
  * Every other member is the store's own, so a guarded local store keeps its local reads.
  */
 export function guardedStore<S extends Store>(store: S, authorize: Authorize): S {
@@ -26,6 +28,15 @@ export function guardedStore<S extends Store>(store: S, authorize: Authorize): S
             await authorize(`run.${event}`, id);
           }
           return target.archive(id, event);
+        };
+      }
+      if (key === "compact" && typeof (target as { compact?: unknown }).compact === "function") {
+        const local = target as unknown as { compact(): Promise<unknown>; assertCompactable?(): void; location: string };
+        return async () => {
+          // A missing or read-only registry is said before any PIN is asked.
+          local.assertCompactable?.();
+          await authorize("registry.compact", local.location);
+          return local.compact();
         };
       }
       const value: unknown = Reflect.get(target, key, receiver);

@@ -1,13 +1,9 @@
 import type { RegistryCheckJson } from "../../contracts/runs.js";
-import { guard } from "../../security/guard.js";
-import type { RegistryHealth } from "../../stores/local/maintenance.js";
-import { assertCompactable, checkRegistry, compactRegistry } from "../../stores/local/maintenance.js";
-import { assertRegistryFile } from "../../stores/local/registry-file.js";
+import type { RegistryHealth } from "../../app/runs.js";
+import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
 import type { RegistryCheckOptions, RegistryCompactOptions } from "../define/registry.js";
-import { openRegistry } from "../registry.js";
 import { printable } from "../output/sanitize.js";
-import { guardContext } from "../security.js";
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -40,8 +36,8 @@ export function renderRegistryHealth(h: RegistryHealth): string {
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` (exit 2) naming the path.
  */
 export async function registryCheckCommand(flags: RegistryCheckOptions, ctx: CommandContext): Promise<number> {
-  const reg = await openRegistry(ctx, flags.registry);
-  const health = checkRegistry(reg.path);
+  const backend = await openLocal(ctx, { registry: flags.registry });
+  const health = backend.store.check();
   const json: RegistryCheckJson = health;
   ctx.io.stdout.write(flags.json ? `${JSON.stringify(json)}\n` : renderRegistryHealth(health));
   return health.healthy ? 0 : 1;
@@ -55,12 +51,9 @@ export async function registryCheckCommand(flags: RegistryCheckOptions, ctx: Com
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` (exit 2); {DeniedError} (exit 3) from the guard.
  */
 export async function registryCompactCommand(flags: RegistryCompactOptions, ctx: CommandContext): Promise<number> {
-  const reg = await openRegistry(ctx, flags.registry);
-  // Fail on a missing file before asking for the PIN.
-  assertRegistryFile(reg.path);
-  assertCompactable(reg.path);
-  await guard("registry.compact", reg.path, { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force }, await guardContext(ctx, undefined, reg.path));
-  const r = await compactRegistry(reg.path, reg.writer);
+  // The guarded store checks that the registry exists and can be rewritten before it asks the PIN.
+  const backend = await openLocal(ctx, flags);
+  const r = await backend.store.compact();
   const out = [
     `Compacted ${r.path}: ${plural(r.linesBefore, "line")} -> ${plural(r.linesAfter, "line")} (${plural(r.experiments, "experiment")}).`,
     `  superseded snapshots dropped  ${r.superseded}`,

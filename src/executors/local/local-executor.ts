@@ -41,7 +41,11 @@ export class LocalExecutor implements Executor {
   readonly kind = "local";
   /** The registry the runs are in (unguarded: the executor's own bookkeeping). */
   readonly store: LocalStore;
-  /** The runner that claims and runs queued runs (for the agent loop and `run submit --wait`). */
+  /**
+   * The runner that claims and runs queued runs (for the agent loop and `run submit --wait`).
+   *
+   * @internal not part of the package's API.
+   */
   readonly runner: LocalRunner;
   private readonly graceMs: number;
   private readonly pollMs: number;

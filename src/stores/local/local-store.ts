@@ -12,6 +12,8 @@ import { experimentFromRecord, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
 import type { WriterContext } from "./registry-writer.js";
 import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
+import type { CompactResult, RegistryHealth } from "./maintenance.js";
+import { assertCompactable, checkRegistry, compactRegistry } from "./maintenance.js";
 
 export { MAX_LINE_WARNINGS } from "./registry-file.js";
 
@@ -176,6 +178,30 @@ export class LocalStore extends BaseStore {
   override async link(id: string, link: RemoteLink): Promise<Experiment> {
     const record = await this.writable().update(id, (r) => ({ ...r, clearml_task_id: link.taskId, clearml_server: link.server }));
     return experimentFromRecord(record, id);
+  }
+
+  /** The registry's health: counts, and every damaged line (`registry check`). */
+  check(): RegistryHealth {
+    return checkRegistry(this.location);
+  }
+
+  /**
+   * Checks, before anything is asked or changed, that the registry exists and can be rewritten.
+   *
+   * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND`; {BackendError} for a read-only registry.
+   */
+  assertCompactable(): void {
+    assertRegistryFile(this.location);
+    assertCompactable(this.location);
+  }
+
+  /**
+   * Rewrites the registry with the latest snapshot of each experiment (protected:
+   * `registry.compact`, guarded when the store is opened through `security/guarded.ts`).
+   */
+  async compact(): Promise<CompactResult> {
+    this.assertCompactable();
+    return compactRegistry(this.location, this.writable());
   }
 
   private writable(): RegistryWriter {
