@@ -7,6 +7,8 @@ import { guardedExecutor, guardedStore } from "../security/guarded.js";
 import { LocalStore } from "../stores/local/local-store.js";
 import type { WarningSink } from "../stores/store.js";
 
+export { isClearmlFailure } from "../stores/clearml/errors.js";
+
 /** The local registry opened as a backend: its store and its executor, both guarded. */
 export interface LocalBackend {
   readonly kind: "local";

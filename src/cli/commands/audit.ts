@@ -4,7 +4,7 @@ import { makeDirs, storageError } from "../../util/fs-errors.js";
 import { dirname, resolve } from "node:path";
 import { metricRegistryOf } from "../../config/load.js";
 import { loadRulePack } from "../../config/rules.js";
-import { ConfigError, ExpflowError, NotFoundError, UsageError } from "../../core/errors.js";
+import { ConfigError, ExpflowError, UsageError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
 import { assertValidId } from "../../core/ids.js";
 import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
@@ -12,10 +12,6 @@ import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import type { RuleCheck, RulePack, RulesValidation } from "../../core/rules/rules.js";
 import { metricBound, PDEBENCH_RULES, statusRuleLabel, validateCompetitionRules } from "../../core/rules/rules.js";
-import { assertRegistryFile } from "../../stores/local/registry-file.js";
-import type { RegistryRecord } from "../../stores/local/record.js";
-import { experimentFromRecord, plainObject } from "../../stores/local/record.js";
-import { readRaw } from "../../stores/local/registry-writer.js";
 import type { CommandContext } from "../context.js";
 import type { AuditReportOptions, AuditRulesOptions, AuditValidateOptions } from "../define/audit.js";
 import { formatOf } from "../context.js";
@@ -25,8 +21,10 @@ import type { Column } from "../output/render.js";
 import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
 import type { ClearmlFlags } from "../clearml.js";
+import type { RegistryRecord } from "../../app/runs.js";
+import { experimentFromRecord, plainObject, runRecord } from "../../app/runs.js";
+import { openLocal } from "../backend.js";
 import { openClearml } from "../clearml.js";
-import { openRegistry } from "../registry.js";
 
 /** The active rule pack and where it came from. */
 export interface ActivePack {
@@ -101,14 +99,8 @@ async function clearmlSubject(ctx: CommandContext, label: string, taskId: string
  */
 async function auditSubject(ctx: CommandContext, id: string, flags: { registry?: string; taskId?: string } & ClearmlFlags): Promise<AuditSubject> {
   if (flags.taskId !== undefined) return clearmlSubject(ctx, id, assertValidId(flags.taskId, "ClearML task id"), flags);
-  const reg = await openRegistry(ctx, flags.registry);
-  assertRegistryFile(reg.path);
-  const full = reg.resolve(id);
-  // The targeted read first; a full read also finds ids written with \u escapes.
-  const record = reg.record(full) ?? readRaw(reg.path).records.get(full);
-  if (record === undefined || record.deleted === true) {
-    throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${reg.path}`, { hint: "`expflow run list` shows the ids" });
-  }
+  // The latest live record by id or unique prefix (a full read also finds ids written with \u escapes).
+  const record = await runRecord(await openLocal(ctx, { registry: flags.registry }), id);
   const task = linkedTask(record);
   if (task !== null) {
     let linked: AuditSubject;

@@ -2,7 +2,7 @@ import { metricRegistryOf } from "../../config/load.js";
 import type { Experiment } from "../../core/experiment.js";
 import { BackendError } from "../../core/errors.js";
 import { STANDARD_METRICS } from "../../core/metrics/registry.js";
-import { isClearmlFailure } from "../../stores/clearml/errors.js";
+import { isClearmlFailure } from "../../app/backend.js";
 import type { OpenClearml } from "../clearml.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";

@@ -5,7 +5,7 @@ import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/c
 import { compareScores } from "../../core/ranking/compare-scores.js";
 import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
-import { LocalStore } from "../../stores/local/local-store.js";
+import { openLocal } from "../backend.js";
 import type { Store } from "../../stores/store.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import type { CompareScoresOptions } from "../define/compare-scores.js";
@@ -245,6 +245,6 @@ function verdictLine(result: CompareScoresResult, registry: MetricRegistry): str
 export async function compareScoresCommand(flags: CompareScoresOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config({ registry: flags.registry });
   const registry = metricRegistryOf(config);
-  const store = new LocalStore({ path: config.registry.value, onWarning: ctx.warn });
+  const { store } = await openLocal(ctx, { registry: flags.registry });
   return rankStore(store, flags, ctx, registry);
 }

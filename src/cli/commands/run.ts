@@ -1,12 +1,6 @@
-import { NotFoundError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
-import { matchesFilter } from "../../core/experiment.js";
 import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { MetricDefinition, MetricRegistry } from "../../core/metrics/registry.js";
-import { assertRegistryFile, warnDamaged } from "../../stores/local/registry-file.js";
-import type { RegistryRecord } from "../../stores/local/record.js";
-import { experimentFromRecord } from "../../stores/local/record.js";
-import { readRaw } from "../../stores/local/registry-writer.js";
 import type { CommandContext } from "../context.js";
 import type { RunArchiveOptions, RunListOptions, RunStatusOptions } from "../define/run.js";
 import { formatOf } from "../context.js";
@@ -16,15 +10,12 @@ import { writeExperimentList } from "../output/experiment-list.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows, renderTable } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
-import { openRegistry } from "../registry.js";
-import { archiveRun } from "../../app/runs.js";
+import type { RegistryRecord, RunRow } from "../../app/runs.js";
+import { archiveRun, experimentFromRecord, listRuns, runRecord } from "../../app/runs.js";
 import { openLocal } from "../backend.js";
 
 /** One row of `run list`: the raw latest record and its normalised form. */
-export interface RunRow {
-  readonly record: RegistryRecord;
-  readonly experiment: Experiment;
-}
+export type { RunRow };
 
 function finiteMetric(e: Experiment, name: string): number | null {
   const v = e.metrics[name];
@@ -90,25 +81,12 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
  *   nor the status of a selected run.
  */
 export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
-  const reg = await openRegistry(ctx, flags.registry);
-  assertRegistryFile(reg.path);
+  const backend = await openLocal(ctx, { registry: flags.registry });
   const format = flags.raw ? "json" : formatOf(flags);
   // Raw records are printed as their lines were written: no second serialisation.
-  const raw = readRaw(reg.path, { keepText: flags.raw === true });
-  warnDamaged(reg.path, raw.damaged, ctx.warn);
-
-  const selection: RunRow[] = [];
-  let hiddenArchived = 0;
-  for (const [id, record] of raw.records) {
-    if (record.deleted === true) continue;
-    const experiment = experimentFromRecord(record, id);
-    if (!matchesFilter(experiment, { project: flags.project, tags: flags.tags, includeArchived: true })) continue;
-    if (experiment.archived === true && flags.includeArchived !== true) {
-      hiddenArchived++;
-      continue;
-    }
-    selection.push({ record, experiment });
-  }
+  const listing = listRuns(backend, { project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived === true }, { keepText: flags.raw === true });
+  const selection = listing.rows;
+  const { hiddenArchived } = listing;
   const statuses = flags.status ?? [];
   checkStatuses(
     statuses,
@@ -121,19 +99,19 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
     const write = (t: string): unknown => stdout.write(t);
     if (flags.raw) {
       writeJsonArray(
-        rows.map((r) => raw.texts.get(r.experiment.id) ?? JSON.stringify(r.record)),
+        rows.map((r) => listing.texts.get(r.experiment.id) ?? JSON.stringify(r.record)),
         write,
       );
     } else {
       writeExperimentList(
-        reg.path,
+        backend.path,
         rows.map((r) => r.experiment),
         write,
       );
     }
     return 0;
   }
-  const keyMetrics = reg.metrics.list().filter((m) => m.threshold !== null);
+  const keyMetrics = backend.metrics.list().filter((m) => m.threshold !== null);
   const cols = runListColumns(keyMetrics, flags.includeArchived === true, format === "csv");
   if (format !== "table") {
     stdout.write(renderRows(format, rows, cols, ctx.colors));
@@ -142,19 +120,8 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
   if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors));
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const hidden = hiddenArchived > 0 ? `; ${plural(hiddenArchived, "archived run")} hidden (--include-archived shows them)` : "";
-  stdout.write(rows.length === 0 ? `No runs match in ${reg.path}${hidden}.\n` : `${plural(rows.length, "run")}${hidden}.\n`);
+  stdout.write(rows.length === 0 ? `No runs match in ${backend.path}${hidden}.\n` : `${plural(rows.length, "run")}${hidden}.\n`);
   return 0;
-}
-
-/**
- * The latest live record of `id`: the writer's targeted read first, then a full read, which also
- * finds ids the earlier tool wrote with `\u` escapes (which the targeted read's text match misses).
- */
-function latestRecord(path: string, id: string, readOne: (id: string) => RegistryRecord | undefined): RegistryRecord | undefined {
-  const quick = readOne(id);
-  if (quick !== undefined) return quick;
-  const r = readRaw(path).records.get(id);
-  return r === undefined || r.deleted === true ? undefined : r;
 }
 
 function thresholdText(def: MetricDefinition | undefined): string | null {
@@ -242,13 +209,10 @@ function historyLine(h: unknown): string {
  * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates.
  */
 export async function runStatusCommand(id: string, flags: RunStatusOptions, ctx: CommandContext): Promise<number> {
-  const reg = await openRegistry(ctx, flags.registry);
-  assertRegistryFile(reg.path);
-  const full = reg.resolve(id);
-  const record = latestRecord(reg.path, full, reg.record);
-  if (record === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${full}' in ${reg.path}`, { hint: "`expflow run list` shows the ids" });
+  const backend = await openLocal(ctx, { registry: flags.registry });
+  const record = await runRecord(backend, id);
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(record)}\n`);
-  else ctx.io.stdout.write(renderRunStatus(record, reg.metrics, ctx.colors));
+  else ctx.io.stdout.write(renderRunStatus(record, backend.metrics, ctx.colors));
   return 0;
 }
 
@@ -264,7 +228,6 @@ export async function runStatusCommand(id: string, flags: RunStatusOptions, ctx:
  */
 export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: RunArchiveOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, flags);
-  assertRegistryFile(backend.path);
   const updated = await archiveRun(backend, event, id);
   const full = updated.id;
   const status = updated.status;

@@ -10,7 +10,7 @@ import type { DamagedLine } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { experimentFromRecord, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
-import type { WriterContext } from "./registry-writer.js";
+import type { RawRegistry, WriterContext } from "./registry-writer.js";
 import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
 import type { CompactResult, RegistryHealth } from "./maintenance.js";
 import { assertCompactable, checkRegistry, compactRegistry } from "./maintenance.js";
@@ -106,6 +106,31 @@ export class LocalStore extends BaseStore {
   raw(id: string): RegistryRecord | undefined {
     assertRegistryFile(this.location);
     return readOne(this.location, id);
+  }
+
+  /**
+   * Every latest raw record (tombstones included), with the file's damage passed to the warning
+   * sink: the registry as written, for `run list --raw`.
+   *
+   * @param options.keepText keep each record's line as written (printed without serialising it again).
+   * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the file does not exist.
+   */
+  rawAll(options: { keepText?: boolean } = {}): RawRegistry {
+    assertRegistryFile(this.location);
+    const raw = readRaw(this.location, options);
+    warnDamaged(this.location, raw.damaged, this.onWarning);
+    return raw;
+  }
+
+  /**
+   * The latest live record of `id`: the targeted read first, then a full read, which also finds
+   * ids the earlier tool wrote with `\u` escapes (which the targeted read's text match misses).
+   */
+  latestRaw(id: string): RegistryRecord | undefined {
+    const quick = this.raw(id);
+    if (quick !== undefined) return quick;
+    const r = readRaw(this.location).records.get(id);
+    return r === undefined || r.deleted === true ? undefined : r;
   }
 
   /** {@inheritDoc Store.resolve} An exact id reads only the lines that mention it; a prefix reads every id. */
