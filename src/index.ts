@@ -89,7 +89,7 @@ export { resolveClearmlConnection, type ClearmlConnection } from "./stores/clear
 // configuration in one call, every destructive operation guarded by construction.
 export { BaseStore, type StoreCapability, type NewExperiment, type TransitionOptions, type RemoteLink } from "./stores/store.js";
 export type { RegistryRecord } from "./stores/local/record.js";
-export type { WriterContext } from "./stores/local/registry-writer.js";
+export type { RawRegistry, WriterContext } from "./stores/local/registry-writer.js";
 export type { RegistryHealth, CompactResult } from "./stores/local/maintenance.js";
 export type { Executor, RunSpec, CancelOutcome } from "./executors/executor.js";
 export { LocalExecutor, type LocalExecutorOptions } from "./executors/local/local-executor.js";
