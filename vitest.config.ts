@@ -6,6 +6,12 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Every test gets its own EXPFLOW_HOME; none ever touches the real ~/.expflow.
     setupFiles: ["test/setup-home.ts"],
+    // dist/ is built here, once per run, for the tests that spawn the built binary (so `npm test`
+    // does not build it first, and `npx vitest run` never runs a stale one).
+    globalSetup: ["test/global-setup.ts"],
+    // Its teardown waits for the type declarations, built beside the tests: on a busy machine
+    // that can outlast vitest's default 10 s after a short run.
+    teardownTimeout: 120_000,
     testTimeout: 30_000,
     // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
     reporters: ["default", "json"],
