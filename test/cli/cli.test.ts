@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CLI, ROOT, runCli, runInProcess, runInProcessOrSpawn, tempDir } from "../helpers/cli.js";
+import { CLI, ROOT, runCli, runCliAsync, runInProcess, runInProcessOrSpawn, tempDir } from "../helpers/cli.js";
 
 const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
@@ -20,7 +20,8 @@ const hasScript = spawnSync("script", ["--version"]).status === 0;
 
 // In this process through run(argv, io) (test/helpers/cli.ts), but for what only the built binary
 // shows: --version (answered by bin.ts), a usage error's exit code, colour on a real terminal and
-// an internal error simulated in the process; the agent's case is spawned too.
+// an internal error simulated in the process; the agent's case and the config layers' config show
+// are spawned too.
 
 describe("expflow (global)", () => {
   it("--version prints the package version", () => {
@@ -193,8 +194,9 @@ describe("configuration layers", () => {
     writeFileSync(join(home, "config.yaml"), "registry: home.jsonl\nmetrics:\n  pde_mean:\n    threshold: 20\n    unit: residual\n");
     writeFileSync(join(project, "expflow.yaml"), "registry: project.jsonl\nmetrics:\n  pde_mean:\n    threshold: 19\n");
     mkdirSync(join(project, "deep", "er"), { recursive: true });
+    // Spawned: config show from the built binary, as a user runs it.
     const show = async (env: Record<string, string> = {}) =>
-      JSON.parse((await runInProcess(["config", "show", "--json"], { cwd: join(project, "deep", "er"), env: { EXPFLOW_HOME: home, ...env } })).stdout) as {
+      JSON.parse((await runCliAsync(["config", "show", "--json"], { cwd: join(project, "deep", "er"), env: { EXPFLOW_HOME: home, ...env } })).stdout) as {
         files: string[];
         registry: { value: string; source: string };
         metrics: Record<string, { threshold: number; unit: string; source: string }>;
