@@ -54,10 +54,12 @@ export function needsOwnProcess(args: readonly string[]): string | undefined {
  * build), with the same environment, working directory and standard input {@link runCli} gives a
  * child: this process's environment with `options.env` on top (so EXPFLOW_HOME is this test
  * file's temporary home unless the caller sets it), standard input `options.input` then its end,
- * standard output and error captured (neither a TTY). Nothing process-wide outlives the call: the
- * lock directories a process keeps for a second after a release, which a spawned CLI removes at
- * its exit, are removed when it returns. Throws for a command that needs its own process
- * ({@link needsOwnProcess}): spawn those with {@link runCliAsync}.
+ * standard output and error captured (neither a TTY). The lock directories a process keeps for a
+ * second after a release, which a spawned CLI removes at its exit, are removed when it returns.
+ * What else src/util/lock.ts keeps per process (the once-a-minute sweep of dead processes'
+ * leftovers beside a lock) lasts for the test file; no CLI test relies on a CLI run sweeping.
+ * Throws for a command that needs its own process ({@link needsOwnProcess}): spawn those with
+ * {@link runCliAsync}, or use {@link runInProcessOrSpawn}.
  */
 export async function runInProcess(args: readonly string[], options: CliOptions = {}): Promise<CliResult & { code: number }> {
   const why = needsOwnProcess(args);
