@@ -31,6 +31,8 @@ export interface LockOptions {
    * registry's). Removed after that second, at exit, or by {@link dropKeptLocks}.
    */
   readonly keep?: boolean;
+  /** With `keep`: how long the directory is kept after the release (ms); default {@link DEFAULT_LOCK_KEEP_MS}. */
+  readonly keepMs?: number;
 }
 
 /** State and start time (clock ticks since boot) of process `pid` from /proc (Linux), or null where it cannot be read. */
@@ -118,8 +120,8 @@ function removeOwnedDir(dir: string, owner: LockOwner): void {
   }
 }
 
-/** How long this process keeps a lock's directory after releasing it, to take the lock again with one rename (ms). */
-const SPARE_MS = 1000;
+/** How long this process keeps a lock's directory after releasing it, to take the lock again with one rename (ms): 1 s. */
+export const DEFAULT_LOCK_KEEP_MS = 1000;
 /** How often one process looks for the leftovers of dead processes beside one lock (ms). */
 const SWEEP_MS = 60_000;
 
@@ -137,13 +139,13 @@ const spares = new Map<string, Spare>();
 const swept = new Map<string, number>();
 let removeSparesAtExit = false;
 
-function keepSpare(lockPath: string, owner: LockOwner, candidate: string): void {
+function keepSpare(lockPath: string, owner: LockOwner, candidate: string, keepMs: number): void {
   if (spares.has(lockPath)) return removeOwnedDir(candidate, owner);
   const timer = setTimeout(() => {
     if (spares.get(lockPath)?.candidate !== candidate) return;
     spares.delete(lockPath);
     removeOwnedDir(candidate, owner);
-  }, SPARE_MS);
+  }, keepMs);
   timer.unref();
   spares.set(lockPath, { owner, candidate, timer });
   if (!removeSparesAtExit) {
@@ -228,6 +230,7 @@ class Attempt {
     readonly lockPath: string,
     private readonly host: string,
     private readonly keep: boolean,
+    private readonly keepMs = DEFAULT_LOCK_KEEP_MS,
   ) {
     const spare = keep ? takeSpare(lockPath) : undefined;
     if (spare !== undefined && spare.owner.host === host) {
@@ -286,7 +289,7 @@ class Attempt {
     } catch {
       return removeLockDir(this.lockPath, this.owner);
     }
-    keepSpare(this.lockPath, this.owner, this.candidate);
+    keepSpare(this.lockPath, this.owner, this.candidate, this.keepMs);
   }
 }
 
@@ -369,7 +372,7 @@ export function realFilePath(file: string): string {
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
   const host = hostname();
-  const attempt = new Attempt(lockPath, host, options.keep === true);
+  const attempt = new Attempt(lockPath, host, options.keep === true, options.keepMs);
   const started = Date.now();
   let lastCheck = started;
   let holder: LockOwner | null = null;

@@ -1,17 +1,18 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
+import { record, runInProcessOrSpawn, tempDir, writeRegistry } from "../helpers/cli.js";
 import { alive, envDumpScript, latest, readEnvDump, script, spawnCli, waitFor } from "../helpers/runs.js";
 
-function env(): { home: string; registry: string; run: (args: string[], extra?: Record<string, string | undefined>) => ReturnType<typeof runCli> } {
+/** A fresh home and registry; `run` runs the CLI in this process, spawned for the agent. */
+function env(): { home: string; registry: string; run: (args: string[], extra?: Record<string, string | undefined>) => ReturnType<typeof runInProcessOrSpawn> } {
   const home = tempDir("expflow-agent-");
   const registry = join(home, "experiments.jsonl");
-  return { home, registry, run: (args, extra = {}) => runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry, ...extra }, cwd: home }) };
+  return { home, registry, run: (args, extra = {}) => runInProcessOrSpawn(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry, ...extra }, cwd: home }) };
 }
 
-function submit(run: (args: string[]) => ReturnType<typeof runCli>, ...command: string[]): string {
-  const r = run(["run", "submit", "--", ...command]);
+async function submit(run: (args: string[]) => ReturnType<typeof runInProcessOrSpawn>, ...command: string[]): Promise<string> {
+  const r = await run(["run", "submit", "--", ...command]);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.trim();
 }
@@ -19,13 +20,13 @@ function submit(run: (args: string[]) => ReturnType<typeof runCli>, ...command: 
 const node = process.execPath;
 
 describe("expflow agent --once", () => {
-  it("runs the queue first-in first-out, completes and fails runs, writes logs, exits 1 when any failed", () => {
+  it("runs the queue first-in first-out, completes and fails runs, writes logs, exits 1 when any failed", async () => {
     const { home, registry, run } = env();
     const order = join(home, "order.txt");
     const s = script(home, "step.cjs", `require("fs").appendFileSync(${JSON.stringify(order)}, process.env.EXPFLOW_EXPERIMENT_ID + "\\n"); console.log("step " + process.argv[2]); process.exit(Number(process.argv[3] ?? 0));`);
-    const ids = [submit(run, node, s, "one"), submit(run, node, s, "two", "3"), submit(run, node, s, "three")];
-    const other = run(["run", "submit", "--queue", "gpu", "--", node, s, "gpu"]).stdout.trim();
-    const r = run(["agent", "--once"]);
+    const ids = [await submit(run, node, s, "one"), await submit(run, node, s, "two", "3"), await submit(run, node, s, "three")];
+    const other = (await run(["run", "submit", "--queue", "gpu", "--", node, s, "gpu"])).stdout.trim();
+    const r = await run(["agent", "--once"]);
     expect(r.code, r.stderr).toBe(1);
     expect(readFileSync(order, "utf8").trim().split("\n")).toEqual(ids);
     expect(ids.map((id) => latest(registry, id)!["status"])).toEqual(["completed", "failed", "completed"]);
@@ -35,14 +36,14 @@ describe("expflow agent --once", () => {
     expect(r.stdout).toMatch(/drained; 1 run failed/);
   });
 
-  it("exits 0 when every run completed, and when nothing is queued", () => {
+  it("exits 0 when every run completed, and when nothing is queued", async () => {
     const { run } = env();
-    expect(run(["agent", "--once"]).code).toBe(0);
-    submit(run, node, "-e", "");
-    expect(run(["agent", "--once"]).code).toBe(0);
+    expect((await run(["agent", "--once"])).code).toBe(0);
+    await submit(run, node, "-e", "");
+    expect((await run(["agent", "--once"])).code).toBe(0);
   });
 
-  it("ingests the metrics file: JSON lines, later values winning, invalid entries kept in rejected_metrics", () => {
+  it("ingests the metrics file: JSON lines, later values winning, invalid entries kept in rejected_metrics", async () => {
     const { home, registry, run } = env();
     const s = script(
       home,
@@ -53,8 +54,8 @@ fs.appendFileSync(f, JSON.stringify({ pde_mean: 14.5, pde_maen: 1, epochs: "lots
 fs.appendFileSync(f, "not json\\n");
 fs.appendFileSync(f, JSON.stringify({ train_time_min: 42 }) + "\\n");`,
     );
-    const id = submit(run, node, s);
-    expect(run(["agent", "--once"]).code).toBe(0);
+    const id = await submit(run, node, s);
+    expect((await run(["agent", "--once"])).code).toBe(0);
     const rec = latest(registry, id)!;
     expect(rec["status"]).toBe("completed");
     expect(rec["metrics"]).toEqual({ pde_mean: 14.5, seg_total: 50, train_time_min: 42 });
@@ -70,30 +71,30 @@ fs.appendFileSync(f, JSON.stringify({ train_time_min: 42 }) + "\\n");`,
     expect(log).toMatch(/rejected metric 'epochs'/);
   });
 
-  it("reads a single JSON object and records train_time_min from wall time when the run did not report it", () => {
+  it("reads a single JSON object and records train_time_min from wall time when the run did not report it", async () => {
     const { home, registry, run } = env();
     const s = script(home, "one.cjs", `require("fs").writeFileSync(process.env.EXPFLOW_METRICS_FILE, JSON.stringify({ seg_total: 7 }, null, 2));`);
-    const id = submit(run, node, s);
-    expect(run(["agent", "--once"]).code).toBe(0);
+    const id = await submit(run, node, s);
+    expect((await run(["agent", "--once"])).code).toBe(0);
     const metrics = latest(registry, id)!["metrics"] as Record<string, unknown>;
     expect(metrics["seg_total"]).toBe(7);
     expect(typeof metrics["train_time_min"]).toBe("number");
     expect(metrics["train_time_min"]).toBeGreaterThanOrEqual(0);
   });
 
-  it("gives the command EXPFLOW_EXPERIMENT_ID and EXPFLOW_METRICS_FILE, and passes arguments without a shell", () => {
+  it("gives the command EXPFLOW_EXPERIMENT_ID and EXPFLOW_METRICS_FILE, and passes arguments without a shell", async () => {
     const { home, run } = env();
     const s = script(home, "env.cjs", `console.log(JSON.stringify({ id: process.env.EXPFLOW_EXPERIMENT_ID, file: process.env.EXPFLOW_METRICS_FILE, args: process.argv.slice(2) }));`);
-    const id = submit(run, node, s, "$HOME", "a;b", "`x`");
-    expect(run(["agent", "--once"]).code).toBe(0);
+    const id = await submit(run, node, s, "$HOME", "a;b", "`x`");
+    expect((await run(["agent", "--once"])).code).toBe(0);
     const line = readFileSync(join(home, "logs", `${id}.log`), "utf8").split("\n").find((l) => l.startsWith("{"))!;
     expect(JSON.parse(line)).toEqual({ id, file: join(home, "metrics", `${id}.jsonl`), args: ["$HOME", "a;b", "`x`"] });
   });
 
-  it("runs a record of the earlier tool (a command string, no argv) through the shell, and says so in the log", () => {
+  it("runs a record of the earlier tool (a command string, no argv) through the shell, and says so in the log", async () => {
     const home = tempDir("expflow-agent-");
     const registry = writeRegistry([record("exp-legacy1", {}, { status: "queued", command: "echo legacy:$EXPFLOW_EXPERIMENT_ID", metrics: {} })], home);
-    const r = runCli(["agent", "--once", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
+    const r = await runInProcessOrSpawn(["agent", "--once", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
     expect(r.code, r.stderr).toBe(0);
     expect(latest(registry, "exp-legacy1")!["status"]).toBe("completed");
     const log = readFileSync(join(home, "logs", "exp-legacy1.log"), "utf8");
@@ -101,7 +102,7 @@ fs.appendFileSync(f, JSON.stringify({ train_time_min: 42 }) + "\\n");`,
     expect(log).toMatch(/earlier tool.*\/bin\/sh -c/);
   });
 
-  it("--concurrency 2 runs two at once (two runs that wait for each other both complete)", () => {
+  it("--concurrency 2 runs two at once (two runs that wait for each other both complete)", async () => {
     const { home, registry, run } = env();
     const s = script(
       home,
@@ -111,9 +112,9 @@ fs.writeFileSync(${JSON.stringify(home)} + "/" + me, "");
 const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(home)} + "/" + other)) { clearInterval(t); process.exit(0); } }, 20);
 setTimeout(() => process.exit(9), 20000);`,
     );
-    const a = submit(run, node, s, "a.flag", "b.flag");
-    const b = submit(run, node, s, "b.flag", "a.flag");
-    expect(run(["agent", "--once", "--concurrency", "2"]).code).toBe(0);
+    const a = await submit(run, node, s, "a.flag", "b.flag");
+    const b = await submit(run, node, s, "b.flag", "a.flag");
+    expect((await run(["agent", "--once", "--concurrency", "2"])).code).toBe(0);
     expect([latest(registry, a)!["status"], latest(registry, b)!["status"]]).toEqual(["completed", "completed"]);
   });
 });
@@ -132,7 +133,7 @@ setInterval(() => {}, 1000);`,
     );
     const agent = spawnCli(["agent", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
     try {
-      const id = submit(run, node, s);
+      const id = await submit(run, node, s);
       const pids = await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").split(" ").map(Number), "the run to start");
       await waitFor(() => (latest(registry, id)!["runner"] as { pgid?: number } | undefined)?.pgid, "the runner record");
       agent.child.kill("SIGTERM");
@@ -152,7 +153,7 @@ setInterval(() => {}, 1000);`,
     const { home, registry, run } = env();
     const agent = spawnCli(["agent", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
     try {
-      const id = submit(run, node, "-e", "");
+      const id = await submit(run, node, "-e", "");
       await waitFor(() => latest(registry, id)!["status"] === "completed", "the run to complete");
       agent.child.kill("SIGTERM");
       expect((await agent.exited).code).toBe(0);
@@ -166,12 +167,12 @@ describe("expflow agent and the PIN in its environment", () => {
   // A PIN hash in the scrypt format (of some PIN): the variable must not reach runs either way.
   const PIN_HASH = "scrypt$ln=14,r=12,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
 
-  it("refuses to start while EXPFLOW_PIN is set: exit 2, one line saying to unset it, nothing claimed or run", () => {
+  it("refuses to start while EXPFLOW_PIN is set: exit 2, one line saying to unset it, nothing claimed or run", async () => {
     const { home, registry, run } = env();
     const dump = join(home, "dump.json");
-    const id = submit(run, node, envDumpScript(home, dump));
+    const id = await submit(run, node, envDumpScript(home, dump));
     const before = readFileSync(registry, "utf8");
-    const r = run(["agent", "--once"], { EXPFLOW_PIN: "1234", EXPFLOW_PIN_HASH: PIN_HASH });
+    const r = await run(["agent", "--once"], { EXPFLOW_PIN: "1234", EXPFLOW_PIN_HASH: PIN_HASH });
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/EXPFLOW_PIN is set: unset it .*--allow-pin-env/);
@@ -183,11 +184,11 @@ describe("expflow agent and the PIN in its environment", () => {
     expect(existsSync(join(home, "logs", `${id}.log`))).toBe(false);
   });
 
-  it("EXPFLOW_PIN set but empty counts as unset: the run gets neither EXPFLOW_PIN nor EXPFLOW_PIN_HASH nor another EXPFLOW_* secret", () => {
+  it("EXPFLOW_PIN set but empty counts as unset: the run gets neither EXPFLOW_PIN nor EXPFLOW_PIN_HASH nor another EXPFLOW_* secret", async () => {
     const { home, registry, run } = env();
     const dump = join(home, "dump.json");
-    const id = submit(run, node, envDumpScript(home, dump));
-    const r = run(["agent", "--once"], { EXPFLOW_PIN: "", EXPFLOW_PIN_HASH: PIN_HASH, EXPFLOW_CLEARML_TOKEN: "tok", KEEP_ME: "yes" });
+    const id = await submit(run, node, envDumpScript(home, dump));
+    const r = await run(["agent", "--once"], { EXPFLOW_PIN: "", EXPFLOW_PIN_HASH: PIN_HASH, EXPFLOW_CLEARML_TOKEN: "tok", KEEP_ME: "yes" });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
     const { env: runEnv, parent } = readEnvDump(dump);
@@ -197,11 +198,11 @@ describe("expflow agent and the PIN in its environment", () => {
     if (parent !== null) expect(parent["EXPFLOW_PIN"] ?? "").toBe("");
   });
 
-  it("--allow-pin-env starts anyway, warning that runs can read the PIN from /proc; the run's environment still lacks it", () => {
+  it("--allow-pin-env starts anyway, warning that runs can read the PIN from /proc; the run's environment still lacks it", async () => {
     const { home, registry, run } = env();
     const dump = join(home, "dump.json");
-    const id = submit(run, node, envDumpScript(home, dump));
-    const r = run(["agent", "--once", "--allow-pin-env"], { EXPFLOW_PIN: "1234", EXPFLOW_PIN_HASH: PIN_HASH });
+    const id = await submit(run, node, envDumpScript(home, dump));
+    const r = await run(["agent", "--once", "--allow-pin-env"], { EXPFLOW_PIN: "1234", EXPFLOW_PIN_HASH: PIN_HASH });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^warning: EXPFLOW_PIN is set and --allow-pin-env is given: runs started here can read the PIN from \/proc\/\d+\/environ$/m);
     expect(latest(registry, id)!["status"]).toBe("completed");

@@ -1,20 +1,21 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
+import { record, runInProcessOrSpawn, tempDir, writeRegistry } from "../helpers/cli.js";
 import { alive, latest, script } from "../helpers/runs.js";
 
 // Issue 11, section 4 ("Bounded input") and the left-over processes of section 7: each case was
 // reproduced on the code before the fix.
 
-function env(): { home: string; registry: string; run: (args: string[]) => ReturnType<typeof runCli> } {
+/** A home and its registry; `run` runs the CLI in this process, spawned for the agent. */
+function env(): { home: string; registry: string; run: (args: string[]) => ReturnType<typeof runInProcessOrSpawn> } {
   const home = tempDir("expflow-bounded-");
   const registry = join(home, "experiments.jsonl");
-  return { home, registry, run: (args) => runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry }, cwd: home }) };
+  return { home, registry, run: (args) => runInProcessOrSpawn(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry }, cwd: home }) };
 }
 
-function submit(run: (args: string[]) => ReturnType<typeof runCli>, ...command: string[]): string {
-  const r = run(["run", "submit", "--", ...command]);
+async function submit(run: (args: string[]) => ReturnType<typeof runInProcessOrSpawn>, ...command: string[]): Promise<string> {
+  const r = await run(["run", "submit", "--", ...command]);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.trim();
 }
@@ -32,11 +33,11 @@ describe("agent: the metrics file is bounded", () => {
     ["18 MB of garbage lines", `require("crypto").randomBytes(13.5e6).toString("base64").replace(/(.{70})/g, "$1\\n")`, /over the limit of 4194304/],
     ["one 2 MB line", `"{\\"seg1\\": \\"" + "x".repeat(2e6) + "\\"}"`, /line 1 is longer than 65536 characters/],
     ["5,000 metric names", `"{" + Array.from({ length: 5000 }, (_, i) => "\\"m" + i + "\\": 1").join(",") + "}"`, /more than 1000 distinct metric names/],
-  ])("%s: the run completes with the rejection kept and logged, the registry line stays small", (_case, expr, reason) => {
+  ])("%s: the run completes with the rejection kept and logged, the registry line stays small", async (_case, expr, reason) => {
     const { home, registry, run } = env();
     const s = script(home, "m.cjs", `require("fs").writeFileSync(process.env.EXPFLOW_METRICS_FILE, ${expr}); require("fs").appendFileSync(process.env.EXPFLOW_METRICS_FILE, "\\n{\\"pde_mean\\": 3}\\n");`);
-    const id = submit(run, node, s);
-    const r = run(["agent", "--once"]);
+    const id = await submit(run, node, s);
+    const r = await run(["agent", "--once"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/warning: \d+ metrics entr(y|ies) rejected/);
     const rec = latest(registry, id)!;
@@ -49,21 +50,21 @@ describe("agent: the metrics file is bounded", () => {
     expect(r.stderr).not.toMatch(/internal error/);
   }, 60_000);
 
-  it("a metrics file that is a FIFO is rejected, the agent does not hang on it", () => {
+  it("a metrics file that is a FIFO is rejected, the agent does not hang on it", async () => {
     const { registry, run } = env();
-    const r0 = run(["run", "submit", "--shell", "--", 'mkfifo "$EXPFLOW_METRICS_FILE"']);
+    const r0 = await run(["run", "submit", "--shell", "--", 'mkfifo "$EXPFLOW_METRICS_FILE"']);
     expect(r0.code, r0.stderr).toBe(0);
     const id = r0.stdout.trim();
-    const r = run(["agent", "--once"]);
+    const r = await run(["agent", "--once"]);
     expect(r.code, r.stderr).toBe(0);
     expect(latest(registry, id)).toMatchObject({ status: "completed", rejected_metrics: [{ name: null, value: null, reason: "the metrics file is not a regular file: not read" }] });
   }, 90_000);
 
-  it("a runner error fails the run with the reason and agent --once exits 1 (it left the run running and exited 0)", () => {
+  it("a runner error fails the run with the reason and agent --once exits 1 (it left the run running and exited 0)", async () => {
     const { home, registry, run } = env();
-    const id = submit(run, "true");
+    const id = await submit(run, "true");
     writeFileSync(join(home, "metrics"), "not a directory");
-    const r = run(["agent", "--once"]);
+    const r = await run(["agent", "--once"]);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toMatch(/runner error: (EEXIST|a part of .*metrics is not a directory)/);
     expect(r.stdout).toMatch(/1 run failed/);
@@ -72,13 +73,13 @@ describe("agent: the metrics file is bounded", () => {
 });
 
 describe("agent: processes left in the run's group", () => {
-  it("`sleep 301 & exit 0`: the run completes, the sleep is terminated and the log says so", () => {
+  it("`sleep 301 & exit 0`: the run completes, the sleep is terminated and the log says so", async () => {
     const { home, registry, run } = env();
     const pidFile = join(home, "sleep.pid");
-    const r0 = run(["run", "submit", "--shell", "--", `sleep 301 & echo $! > ${pidFile}; exit 0`]);
+    const r0 = await run(["run", "submit", "--shell", "--", `sleep 301 & echo $! > ${pidFile}; exit 0`]);
     expect(r0.code, r0.stderr).toBe(0);
     const id = r0.stdout.trim();
-    const r = run(["agent", "--once"]);
+    const r = await run(["agent", "--once"]);
     expect(r.code, r.stderr).toBe(0);
     expect(latest(registry, id)!["status"]).toBe("completed");
     const pid = Number(readFileSync(pidFile, "utf8").trim());
@@ -117,11 +118,11 @@ describe("hostile configuration: one clear line and exit 2 or 4, never a stack t
     ],
     ["a clearml.conf nested 20,000 deep", (home: string) => writeFileSync(join(home, "clearml.conf"), `api ${"{a ".repeat(20_000)}${"}".repeat(20_000)}\n`), ["clearml", "status"], 4, /cannot parse the ClearML configuration .*clearml\.conf: line 1: objects and arrays nest deeper than 64 levels/],
     ["a clearml.conf with a 20,000-part dotted key", (home: string) => writeFileSync(join(home, "clearml.conf"), `api.${Array.from({ length: 20_000 }, () => "a").join(".")} = 1\n`), ["clearml", "status"], 4, /line 1: a dotted key has more than 64 parts/],
-  ])("%s", (_case, arrange, args, code, message) => {
+  ])("%s", async (_case, arrange, args, code, message) => {
     const home = tempDir("expflow-hostile-");
     writeFileSync(join(home, "experiments.jsonl"), "");
     arrange(home);
-    const r = runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: undefined, CLEARML_CONFIG_FILE: join(home, "clearml.conf"), CLEARML_API_HOST: undefined, CLEARML_API_ACCESS_KEY: undefined, CLEARML_API_SECRET_KEY: undefined }, cwd: home });
+    const r = await runInProcessOrSpawn(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: undefined, CLEARML_CONFIG_FILE: join(home, "clearml.conf"), CLEARML_API_HOST: undefined, CLEARML_API_ACCESS_KEY: undefined, CLEARML_API_SECRET_KEY: undefined }, cwd: home });
     expect(r.code, r.stderr).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/internal error|RangeError|ReferenceError|\n {4}at /);
@@ -135,11 +136,11 @@ describe("metrics report: a name given twice or a name that is not a plain key i
     ["constructor=5", ["constructor=5"], /unknown metric 'constructor'/],
     ["pde_mean=1 pde_mean=2", ["pde_mean=1", "pde_mean=2"], /metric 'pde_mean' is given twice/],
     ["an empty name", [" =2"], /expected name=value/],
-  ])("%s", (_case, pairs, message) => {
+  ])("%s", async (_case, pairs, message) => {
     const { registry, run } = env();
-    const id = submit(run, "true");
+    const id = await submit(run, "true");
     const before = readFileSync(registry, "utf8");
-    const r = run(["metrics", "report", id, ...pairs]);
+    const r = await run(["metrics", "report", id, ...pairs]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/internal error/);
@@ -153,17 +154,17 @@ describe("config show refuses what the other commands refuse", () => {
     ["a new metric without a direction", "metrics:\n  foo: {}\n", ["run", "list"], /needs a direction/],
     ["audit.rules naming a missing rule pack", "audit:\n  rules: nope.yaml\n", ["audit", "rules"], /nope\.yaml: cannot read the rule file/],
     ["audit.rules naming an invalid rule pack", "audit:\n  rules: bad.yaml\n", ["audit", "rules"], /bad\.yaml: .*unknown key/],
-  ])("%s", (_case, config, other, message) => {
+  ])("%s", async (_case, config, other, message) => {
     const home = tempDir("expflow-config-");
     writeFileSync(join(home, "experiments.jsonl"), "");
     writeFileSync(join(home, "bad.yaml"), "name: t\nbogus: 1\n");
     writeFileSync(join(home, "config.yaml"), config);
     const opts = { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: undefined }, cwd: home };
-    const theOther = runCli(other, opts);
+    const theOther = await runInProcessOrSpawn(other, opts);
     expect(theOther.code, theOther.stderr).toBe(2);
     expect(theOther.stderr).toMatch(message);
     for (const args of [["config", "show"], ["config", "show", "--json"]]) {
-      const r = runCli(args, opts);
+      const r = await runInProcessOrSpawn(args, opts);
       expect(r.code, r.stdout).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stdout).toBe("");
@@ -172,12 +173,12 @@ describe("config show refuses what the other commands refuse", () => {
 });
 
 describe("rule-pack patterns run in linear time (RE2 syntax)", () => {
-  it("match: '(a+)+$' on a 31-character parameter key answers (it hung)", () => {
+  it("match: '(a+)+$' on a 31-character parameter key answers (it hung)", async () => {
     const dir = tempDir("expflow-redos-");
     const key = `Args/${"a".repeat(30)}!`;
     const path = writeRegistry([record("exp-redos0001", { pde_mean: 10 }, { params: { [key]: "1", "Args/sub_step": "2" } })], dir);
     writeFileSync(join(dir, "r.yaml"), "name: redos\nparams:\n  evil: {match: '(a+)+$', required: false}\n  tail: {match: 'a+!$', type: integer}\n");
-    const r = runCli(["audit", "validate", "exp-redos0001", "--rules", "r.yaml", "--registry", path, "--json"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
+    const r = await runInProcessOrSpawn(["audit", "validate", "exp-redos0001", "--rules", "r.yaml", "--registry", path, "--json"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { checks: { name: string; passed: boolean; detail: string }[] };
     expect(out.checks.find((p) => p.name === "evil")).toMatchObject({ passed: true, detail: "not set (optional)" });
@@ -187,19 +188,19 @@ describe("rule-pack patterns run in linear time (RE2 syntax)", () => {
   it.each([
     ["a backreference", "'(a)\\1'", /backreferences are not supported/],
     ["a lookahead", "'x(?=y)'", /lookaround is not supported/],
-  ])("%s in a pack is exit 2 naming the file, line and key", (_case, match, message) => {
+  ])("%s in a pack is exit 2 naming the file, line and key", async (_case, match, message) => {
     const dir = tempDir("expflow-re2-");
     writeFileSync(join(dir, "r.yaml"), `name: t\nparams:\n  p: {match: ${match}}\n`);
-    const r = runCli(["audit", "rules", "--rules", "r.yaml"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
+    const r = await runInProcessOrSpawn(["audit", "rules", "--rules", "r.yaml"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/r\.yaml: key 'params\.p\.match': line 3: not a valid regular expression \(RE2 syntax\)/);
     expect(r.stderr).toMatch(message);
   });
 
-  it("the built-in pdebench pack still finds sub_step", () => {
+  it("the built-in pdebench pack still finds sub_step", async () => {
     const dir = tempDir("expflow-pde-");
     const path = writeRegistry([record("exp-pde000001", { pde_mean: 10 }, { params: { "Args/sub_step": "2" } })], dir);
-    const r = runCli(["audit", "validate", "exp-pde000001", "--registry", path, "--json"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
+    const r = await runInProcessOrSpawn(["audit", "validate", "exp-pde000001", "--registry", path, "--json"], { env: { EXPFLOW_HOME: dir }, cwd: dir });
     const out = JSON.parse(r.stdout) as { checks: { name: string; passed: boolean }[] };
     expect(out.checks.find((p) => p.name === "sub_step")).toMatchObject({ passed: true });
   });

@@ -1,10 +1,11 @@
 // `expflow audit validate|report --task-id` (and local records linked to a ClearML task) and
-// `expflow metrics report --task-id`, spawned from dist/cli.js against the fake ClearML server.
+// `expflow metrics report --task-id` against the fake ClearML server, in this process through
+// run(argv, io) (test/helpers/cli.ts); the first case of each command is spawned from dist/cli.js.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { record, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
+import { record, runCliAsync, runInProcess, tempDir, writeRegistry } from "../helpers/cli.js";
 import type { CliResult } from "../helpers/cli.js";
 import { FakeClearml } from "../../fake-clearml/server.js";
 import { fakeProject, fakeTask, md5 } from "../../fake-clearml/tasks.js";
@@ -55,6 +56,11 @@ function env(extra: Record<string, string | undefined> = {}): Record<string, str
 }
 
 function cli(args: readonly string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult> {
+  return runInProcess(args, { env: options.env ?? env(), cwd: options.cwd });
+}
+
+/** {@link cli}, spawned from the built binary. */
+function spawned(args: readonly string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult> {
   return runCliAsync(args, { env: options.env ?? env(), cwd: options.cwd });
 }
 
@@ -70,7 +76,7 @@ function audit(stdout: string): AuditJson {
 
 describe("expflow audit validate --task-id", () => {
   it("a task meeting the competition rules: exit 0, its metrics shown as coming from ClearML", async () => {
-    const r = await cli(["audit", "validate", "submission-1", "--competition-rules", "--task-id", PASSING.id]);
+    const r = await spawned(["audit", "validate", "submission-1", "--competition-rules", "--task-id", PASSING.id]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/^Experiment +submission-1$/m);
@@ -342,7 +348,7 @@ describe("expflow metrics report --task-id", () => {
   it("sends the values as scalars in one events.add_batch: metric = the registry group, variant = the name, iteration 0", async () => {
     fake.resetCounts();
     const before = fake.events.length;
-    const r = await cli(["metrics", "report", "--task-id", TARGET.id, "pde_mean=16.2", "seg_total=0.8"]);
+    const r = await spawned(["metrics", "report", "--task-id", TARGET.id, "pde_mean=16.2", "seg_total=0.8"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`to ClearML task ${TARGET.id}`);
     expect(r.stdout).toContain("PDE/pde_mean=16.2");

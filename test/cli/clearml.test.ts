@@ -1,12 +1,13 @@
-// `expflow clearml status | compare-scores | tasks`, spawned from dist/cli.js as a user runs them,
-// against the fake ClearML server (fake-clearml). Every request the CLI makes is
+// `expflow clearml status | compare-scores | tasks` against the fake ClearML server
+// (fake-clearml), in this process through run(argv, io) (test/helpers/cli.ts); one case of each
+// command is spawned from dist/cli.js as a user runs it. Every request the CLI makes is
 // schema-checked by the fake (assertClean after each test); counts come from the fake's log.
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { record, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
+import { record, runCliAsync, runInProcess, tempDir, writeRegistry } from "../helpers/cli.js";
 import type { CliResult } from "../helpers/cli.js";
 import { FakeClearml } from "../../fake-clearml/server.js";
 import type { FakeClearmlOptions } from "../../fake-clearml/server.js";
@@ -123,6 +124,11 @@ function envOf(server: FakeClearml, extra: Record<string, string | undefined> = 
 }
 
 function clearml(args: readonly string[], extra: Record<string, string | undefined> = {}, server: FakeClearml = fake): Promise<CliResult> {
+  return runInProcess(["clearml", ...args], { env: envOf(server, extra) });
+}
+
+/** {@link clearml}, spawned from the built binary. */
+function clearmlSpawned(args: readonly string[], extra: Record<string, string | undefined> = {}, server: FakeClearml = fake): Promise<CliResult> {
   return runCliAsync(["clearml", ...args], { env: envOf(server, extra) });
 }
 
@@ -170,7 +176,7 @@ function expectNoSecrets(r: CliResult, secrets: readonly string[]): void {
 
 describe("expflow clearml status", () => {
   it("shows the server, that it answers, that the credentials work and the API version: exit 0", async () => {
-    const r = await clearml(["status"]);
+    const r = await clearmlSpawned(["status"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toContain(`${fake.url} (from CLEARML_API_HOST)`);
@@ -235,20 +241,20 @@ describe("expflow clearml status", () => {
 
   it("an unreachable server (nothing listens on the port): exit 4 with a hint", async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
-    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_API_HOST: url, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" }, timeoutMs: 20_000 });
+    const r = await runInProcess(["clearml", "status"], { env: { CLEARML_API_HOST: url, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" } });
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/^Reachable +no$/m);
     expect(r.stderr).toContain(`cannot reach ClearML at ${url}`);
     expect(r.stderr).toContain("ECONNREFUSED");
     expect(r.stderr).toMatch(/^hint: .*CLEARML_API_HOST/m);
-    const j = await runCliAsync(["clearml", "status", "--json"], { env: { CLEARML_API_HOST: url, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" }, timeoutMs: 20_000 });
+    const j = await runInProcess(["clearml", "status", "--json"], { env: { CLEARML_API_HOST: url, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" } });
     expect(j.code).toBe(4);
     expect(JSON.parse(j.stdout)).toMatchObject({ server: url, reachable: false, credentials_ok: false, error: { code: "E_CLEARML_UNREACHABLE" } });
     expect(jsonError(j.stderr).code).toBe("E_CLEARML_UNREACHABLE");
   });
 
   it("not configured (no variable, no clearml.conf): exit 4 naming each missing setting", async () => {
-    const r = await runCliAsync(["clearml", "status"], { env: { NO_COLOR: "1" } });
+    const r = await runInProcess(["clearml", "status"], { env: { NO_COLOR: "1" } });
     expect(r.code).toBe(4);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("ClearML is not configured");
@@ -256,13 +262,13 @@ describe("expflow clearml status", () => {
     expect(r.stderr).toContain("CLEARML_API_ACCESS_KEY");
     expect(r.stderr).toContain("CLEARML_API_SECRET_KEY");
     expect(r.stderr).toMatch(/^hint: no clearml\.conf found/m);
-    const j = await runCliAsync(["clearml", "status", "--json"], { env: { NO_COLOR: "1" } });
+    const j = await runInProcess(["clearml", "status", "--json"], { env: { NO_COLOR: "1" } });
     expect(j.code).toBe(4);
     expect(jsonError(j.stderr).code).toBe("E_CLEARML_NOT_CONFIGURED");
   });
 
   it("only the host set: names the two keys, not the host", async () => {
-    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_API_HOST: fake.url, NO_COLOR: "1" } });
+    const r = await runInProcess(["clearml", "status"], { env: { CLEARML_API_HOST: fake.url, NO_COLOR: "1" } });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain("the access key (CLEARML_API_ACCESS_KEY");
     expect(r.stderr).toContain("the secret key (CLEARML_API_SECRET_KEY");
@@ -289,10 +295,10 @@ sdk {
 }
 `,
     );
-    const r = await runCliAsync(["clearml", "status", "--json"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    const r = await runInProcess(["clearml", "status", "--json"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ server: fake.url, server_source: conf, credentials_source: conf, reachable: true, credentials_ok: true, api_version: "2.34" });
-    const t = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    const t = await runInProcess(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
     expect(t.code).toBe(0);
     expectNoSecrets(t, [fake.accessKey, fake.secretKey]);
   });
@@ -309,7 +315,7 @@ sdk {
       ["credentials refused", envOf(fake, { CLEARML_API_SECRET_KEY: "wrong" }), 4, { configured: true, server: fake.url, reachable: true, credentials_ok: false, version: null, error: { code: "E_CLEARML_AUTH" } }],
     ];
     for (const [what, env, code, expected] of cases) {
-      const r = await runCliAsync(["clearml", "status", "--json"], { env, timeoutMs: 20_000 });
+      const r = await runInProcess(["clearml", "status", "--json"], { env });
       expect(r.code, what).toBe(code);
       const lines = r.stdout.split("\n").filter((l) => l !== "");
       expect(lines, what).toHaveLength(1);
@@ -329,7 +335,7 @@ sdk {
 
   it("a CLEARML_CONFIG_FILE that does not exist: exit 4 naming it", async () => {
     const missing = join(tempDir(), "nope.conf");
-    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: missing, NO_COLOR: "1" } });
+    const r = await runInProcess(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: missing, NO_COLOR: "1" } });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`CLEARML_CONFIG_FILE names ${missing}, which does not exist`);
   });
@@ -356,7 +362,7 @@ describe("expflow clearml compare-scores", () => {
     ];
     for (const c of cases) {
       const remote = await clearml(["compare-scores", "--project", "Ties", ...c.args, "--json"]);
-      const local = await runCliAsync(["compare-scores", "--registry", path, "--project", "Ties", ...c.args, "--json"], { env: { NO_COLOR: "1" } });
+      const local = await runInProcess(["compare-scores", "--registry", path, "--project", "Ties", ...c.args, "--json"], { env: { NO_COLOR: "1" } });
       expect(remote.code, `${c.args.join(" ")}: ${remote.stderr}`).toBe(c.code);
       expect(local.code, local.stderr).toBe(c.code);
       const r = rank(remote.stdout);
@@ -369,7 +375,7 @@ describe("expflow clearml compare-scores", () => {
   });
 
   it("gates: pde_mean:lt:18.09 passes some (exit 0); a gate nobody meets is exit 1", async () => {
-    const pass = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09", "--json"]);
+    const pass = await clearmlSpawned(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "seg_total", "--gate", "pde_mean:lt:18.09", "--json"]);
     expect(pass.code, pass.stderr).toBe(0);
     const out = rank(pass.stdout);
     expect(out.gates).toEqual([{ metric: "pde_mean", op: "lt", value: 18.09 }]);
@@ -745,7 +751,7 @@ describe("expflow clearml compare-scores when the server misbehaves", () => {
 
 describe("expflow clearml tasks", () => {
   it("lists the project's tasks oldest first, with both statuses and the standard metrics", async () => {
-    const r = await clearml(["tasks", "--project", "PDEBench"]);
+    const r = await clearmlSpawned(["tasks", "--project", "PDEBench"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ID +NAME +STATUS +CLEARML STATUS +CREATED +seg_total +pde_mean +train_time_min *$/m);
     const names = ["alpha", "bravo", "charlie", "delta", "foxtrot", "hotel"];
@@ -907,7 +913,7 @@ describe("issue 11: a ClearML listing is complete or fails loudly", () => {
         res.write('{"meta": {"result_code": 200}, "data": {"tasks": [');
         pump();
       });
-      const r = await runCliAsync(["clearml", ...rankLost.filter((a) => a !== "--json")], { env: envOf(f), timeoutMs: 60_000 });
+      const r = await runInProcess(["clearml", ...rankLost.filter((a) => a !== "--json")], { env: envOf(f) });
       expect(r.code).toBe(4);
       expect(r.stderr).toContain("more than 256 MiB for tasks.get_all");
       expect(r.stderr).not.toContain("internal error");
@@ -968,10 +974,10 @@ describe("issue 11: a ClearML listing is complete or fails loudly", () => {
       expect(`${r.stdout}${r.stderr}`).not.toMatch(/alice|pa55w0rd/);
     }
     const gone = `http://alice:pa55w0rd-XYZ@127.0.0.1:${await closedPort()}`;
-    const r = await runCliAsync(["clearml", "status", "--verbose"], { env: { CLEARML_API_HOST: gone, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" }, timeoutMs: 20_000 });
+    const r = await runInProcess(["clearml", "status", "--verbose"], { env: { CLEARML_API_HOST: gone, CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" } });
     expect(r.code).toBe(4);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/alice|pa55w0rd/);
-    const bad = await runCliAsync(["clearml", "status"], { env: { CLEARML_API_HOST: "http://alice:pa55w0rd-XYZ@[::1", CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" } });
+    const bad = await runInProcess(["clearml", "status"], { env: { CLEARML_API_HOST: "http://alice:pa55w0rd-XYZ@[::1", CLEARML_API_ACCESS_KEY: "K1234", CLEARML_API_SECRET_KEY: "S1234", NO_COLOR: "1" } });
     expect(bad.code).toBe(4);
     expect(bad.stderr).toContain("not a valid URL");
     expect(`${bad.stdout}${bad.stderr}`).not.toMatch(/alice|pa55w0rd/);
@@ -985,7 +991,7 @@ describe("issue 11: a ClearML listing is complete or fails loudly", () => {
   ])("a clearml.conf parse error names the line, never its content: %s", async (_what, text, line, fragment) => {
     const conf = join(tempDir(), "clearml.conf");
     writeFileSync(conf, text);
-    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    const r = await runInProcess(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`cannot parse the ClearML configuration ${conf}: ${line}:`);
     expect(r.stderr).not.toContain("TOPSECRET");
@@ -995,7 +1001,7 @@ describe("issue 11: a ClearML listing is complete or fails loudly", () => {
   it("a clearml.conf nested 20,000 deep: exit 4 with a message, no stack trace", async () => {
     const conf = join(tempDir(), "clearml.conf");
     writeFileSync(conf, `${"a {\n".repeat(20_000)}${"}\n".repeat(20_000)}`);
-    const r = await runCliAsync(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
+    const r = await runInProcess(["clearml", "status"], { env: { CLEARML_CONFIG_FILE: conf, NO_COLOR: "1" } });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain("nest deeper than 64 levels");
     expect(r.stderr).not.toContain("internal error");

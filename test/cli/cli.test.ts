@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CLI, ROOT, runCli, tempDir } from "../helpers/cli.js";
+import { CLI, ROOT, runCli, runCliAsync, runInProcess, runInProcessOrSpawn, tempDir } from "../helpers/cli.js";
 
 const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
@@ -18,6 +18,11 @@ function onTty(args: string, env: Record<string, string | undefined> = {}): stri
 
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 
+// In this process through run(argv, io) (test/helpers/cli.ts), but for what only the built binary
+// shows: --version (answered by bin.ts), a usage error's exit code, colour on a real terminal and
+// an internal error simulated in the process; the agent's case and the config layers' config show
+// are spawned too.
+
 describe("expflow (global)", () => {
   it("--version prints the package version", () => {
     for (const flag of ["--version", "-V"]) {
@@ -27,21 +32,21 @@ describe("expflow (global)", () => {
     }
   });
 
-  it("--help lists the commands and exit codes", () => {
-    const r = runCli(["--help"]);
+  it("--help lists the commands and exit codes", async () => {
+    const r = await runInProcess(["--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("compare-scores");
     expect(r.stdout).toContain("metrics");
     expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 negative verdict/);
   });
 
-  it("<cmd> --help shows the command's options", () => {
-    const r = runCli(["compare-scores", "--help"]);
+  it("<cmd> --help shows the command's options", async () => {
+    const r = await runInProcess(["compare-scores", "--help"]);
     expect(r.code).toBe(0);
     for (const flag of ["--sort-by", "--gate", "--then-by", "--use-thresholds", "--only-passing", "--max", "--json", "--csv", "--markdown"]) {
       expect(r.stdout).toContain(flag);
     }
-    expect(runCli(["metrics", "list", "--help"]).stdout).toContain("--group");
+    expect((await runInProcess(["metrics", "list", "--help"])).stdout).toContain("--group");
   });
 
   it("an unknown command or option is a usage error, exit 2, with a suggestion", () => {
@@ -54,11 +59,11 @@ describe("expflow (global)", () => {
     expect(o.stderr).toContain("unknown option '--gates'");
   });
 
-  it.skipIf(!hasScript)("colours output on a terminal only, never with NO_COLOR or --no-color", () => {
+  it.skipIf(!hasScript)("colours output on a terminal only, never with NO_COLOR or --no-color", async () => {
     expect(onTty("metrics list")).toContain("\u001b[1m");
     expect(onTty("metrics list", { NO_COLOR: "1" })).not.toContain("\u001b[");
     expect(onTty("metrics list --no-color")).not.toContain("\u001b[");
-    expect(runCli(["metrics", "list"]).stdout).not.toContain("\u001b[");
+    expect((await runInProcess(["metrics", "list"])).stdout).not.toContain("\u001b[");
   });
 });
 
@@ -84,8 +89,8 @@ describe("errors under --json", () => {
     ["too many arguments", ["metrics", "show", "a", "b", "--json"], "too many arguments for 'show'", "add --help for usage"],
     ["--json before the command", ["--json", "metrics", "list"], "unknown option '--json'", "add --help for usage"],
     ["a command without --json", ["agent", "--once", "--json"], "unknown option '--json'", "add --help for usage"],
-  ])("a usage error from the parser (%s) is exactly one error object on stderr, exit 2; without --json it reads as before", (_, args, message, hint) => {
-    const r = runCli(args);
+  ])("a usage error from the parser (%s) is exactly one error object on stderr, exit 2; without --json it reads as before", async (_, args, message, hint) => {
+    const r = await runInProcessOrSpawn(args);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     const error = onlyJsonError(r.stderr);
@@ -93,38 +98,38 @@ describe("errors under --json", () => {
     expect(error.message).toContain(message);
     expect(error.message).not.toMatch(/^error:|--help for usage|Did you mean/);
     expect(error.hint).toBe(hint);
-    const human = runCli(args.filter((a) => a !== "--json"));
+    const human = await runInProcessOrSpawn(args.filter((a) => a !== "--json"));
     if (human.code === 2) {
       expect(human.stderr).toMatch(/^error: /);
       expect(human.stderr).toContain("(add --help for usage)");
     }
   });
 
-  it("an expflow error carries its hint as its own field (null when it has none), before and after config loads", () => {
-    const withHint = runCli(["run", "submit", "--json", "--arg", "novalue", "--", "true"]);
+  it("an expflow error carries its hint as its own field (null when it has none), before and after config loads", async () => {
+    const withHint = await runInProcess(["run", "submit", "--json", "--arg", "novalue", "--", "true"]);
     expect(withHint.code).toBe(2);
     const e = onlyJsonError(withHint.stderr);
     expect(e).toMatchObject({ code: "E_USAGE", hint: expect.stringMatching(/^e\.g\. --arg lr=3e-4/) });
     expect(e.message).toMatch(/^--arg expects name=value/);
     expect(e.message).not.toContain("e.g.");
-    expect(onlyJsonError(runCli(["run", "submit", "--json", "--arg", "a=1", "--arg", "a=2", "--", "true"]).stderr)).toEqual({ code: "E_USAGE", message: "--arg a is given twice", hint: null });
+    expect(onlyJsonError((await runInProcess(["run", "submit", "--json", "--arg", "a=1", "--arg", "a=2", "--", "true"])).stderr)).toEqual({ code: "E_USAGE", message: "--arg a is given twice", hint: null });
     const dir = tempDir();
     writeFileSync(join(dir, "expflow.yaml"), "regsitry: x.jsonl\n");
-    const config = runCli(["metrics", "list", "--json"], { cwd: dir });
+    const config = await runInProcess(["metrics", "list", "--json"], { cwd: dir });
     expect(config.code).toBe(2);
     expect(onlyJsonError(config.stderr)).toMatchObject({ code: "E_CONFIG", message: expect.stringContaining(join(dir, "expflow.yaml")) });
   });
 
-  it("--json counts only as the command's own option: not after --, not as another option's value", () => {
-    const submitted = runCli(["run", "submit", "--json", "--", "echo", "--json"]);
+  it("--json counts only as the command's own option: not after --, not as another option's value", async () => {
+    const submitted = await runInProcess(["run", "submit", "--json", "--", "echo", "--json"]);
     expect(submitted.code, submitted.stderr).toBe(0);
     expect(submitted.stderr).toBe("");
     expect((JSON.parse(submitted.stdout) as { argv: string[] }).argv).toEqual(["echo", "--json"]);
-    const afterDashes = runCli(["run", "submit", "--arg", "novalue", "--", "echo", "--json"]);
+    const afterDashes = await runInProcess(["run", "submit", "--arg", "novalue", "--", "echo", "--json"]);
     expect(afterDashes.code).toBe(2);
     expect(afterDashes.stderr).toMatch(/^error: --arg expects name=value/);
     // The run's name is "--json": the command prints plain text, and so do its errors.
-    const asValue = runCli(["run", "submit", "--name", "--json", "--arg", "novalue", "--", "true"]);
+    const asValue = await runInProcess(["run", "submit", "--name", "--json", "--arg", "novalue", "--", "true"]);
     expect(asValue.code).toBe(2);
     expect(asValue.stderr).toMatch(/^error: --arg expects name=value/);
   });
@@ -146,8 +151,8 @@ describe("errors under --json", () => {
 });
 
 describe("expflow metrics", () => {
-  it("lists the 13 standard metrics as JSON", () => {
-    const r = runCli(["metrics", "list", "--json"]);
+  it("lists the 13 standard metrics as JSON", async () => {
+    const r = await runInProcess(["metrics", "list", "--json"]);
     expect(r.code).toBe(0);
     const list = JSON.parse(r.stdout) as { name: string; group: string; direction: string; threshold: number | null }[];
     expect(list.map((m) => m.name)).toEqual([
@@ -157,25 +162,25 @@ describe("expflow metrics", () => {
     expect(list.find((m) => m.name === "epochs")).toMatchObject({ group: "Training", direction: "lower", threshold: null });
   });
 
-  it("filters by --group (case-insensitive) and rejects an unknown group", () => {
-    const r = runCli(["metrics", "list", "--group", "score", "--csv"]);
+  it("filters by --group (case-insensitive) and rejects an unknown group", async () => {
+    const r = await runInProcess(["metrics", "list", "--group", "score", "--csv"]);
     expect(r.stdout.trim().split("\r\n").slice(1).map((l) => l.split(",")[0])).toEqual(["seg_total", "seg1", "seg2", "seg3"]);
-    const bad = runCli(["metrics", "list", "--group", "Scor"]);
+    const bad = await runInProcess(["metrics", "list", "--group", "Scor"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("Did you mean 'Score'?");
   });
 
-  it("includes the user's metrics from config, and shows one", () => {
+  it("includes the user's metrics from config, and shows one", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "expflow.yaml"), "metrics:\n  f1_macro:\n    direction: higher\n    group: Score\n    threshold: 0.8\n    aliases: [f1]\n    description: Macro F1\n");
-    const list = JSON.parse(runCli(["metrics", "list", "--group", "Score", "--json"], { cwd: dir }).stdout) as { name: string }[];
+    const list = JSON.parse((await runInProcess(["metrics", "list", "--group", "Score", "--json"], { cwd: dir })).stdout) as { name: string }[];
     expect(list.map((m) => m.name)).toContain("f1_macro");
-    const show = runCli(["metrics", "show", "f1", "--json"], { cwd: dir });
+    const show = await runInProcess(["metrics", "show", "f1", "--json"], { cwd: dir });
     expect(JSON.parse(show.stdout)).toMatchObject({ name: "f1_macro", threshold: 0.8, aliases: ["f1"], standard: false });
   });
 
-  it("show: an unknown metric is exit 2 with a suggestion", () => {
-    const r = runCli(["metrics", "show", "seg_totl"]);
+  it("show: an unknown metric is exit 2 with a suggestion", async () => {
+    const r = await runInProcess(["metrics", "show", "seg_totl"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("Did you mean 'seg_total'?");
     expect(r.stderr).toContain("known metrics: seg_total");
@@ -183,24 +188,25 @@ describe("expflow metrics", () => {
 });
 
 describe("configuration layers", () => {
-  it("project expflow.yaml beats $EXPFLOW_HOME/config.yaml; env beats both; config show names the source", () => {
+  it("project expflow.yaml beats $EXPFLOW_HOME/config.yaml; env beats both; config show names the source", async () => {
     const home = tempDir();
     const project = tempDir();
     writeFileSync(join(home, "config.yaml"), "registry: home.jsonl\nmetrics:\n  pde_mean:\n    threshold: 20\n    unit: residual\n");
     writeFileSync(join(project, "expflow.yaml"), "registry: project.jsonl\nmetrics:\n  pde_mean:\n    threshold: 19\n");
     mkdirSync(join(project, "deep", "er"), { recursive: true });
-    const show = (env: Record<string, string> = {}) =>
-      JSON.parse(runCli(["config", "show", "--json"], { cwd: join(project, "deep", "er"), env: { EXPFLOW_HOME: home, ...env } }).stdout) as {
+    // Spawned: config show from the built binary, as a user runs it.
+    const show = async (env: Record<string, string> = {}) =>
+      JSON.parse((await runCliAsync(["config", "show", "--json"], { cwd: join(project, "deep", "er"), env: { EXPFLOW_HOME: home, ...env } })).stdout) as {
         files: string[];
         registry: { value: string; source: string };
         metrics: Record<string, { threshold: number; unit: string; source: string }>;
       };
-    const a = show();
+    const a = await show();
     expect(a.files).toEqual([join(home, "config.yaml"), join(project, "expflow.yaml")]);
     expect(a.registry).toEqual({ value: join(project, "project.jsonl"), source: join(project, "expflow.yaml") });
     // Merged field by field: the project's threshold, the home file's unit.
     expect(a.metrics["pde_mean"]).toMatchObject({ threshold: 19, unit: "residual" });
-    const b = show({ EXPFLOW_REGISTRY: "/tmp/x.jsonl" });
+    const b = await show({ EXPFLOW_REGISTRY: "/tmp/x.jsonl" });
     expect(b.registry).toEqual({ value: "/tmp/x.jsonl", source: "env" });
   });
 
@@ -212,11 +218,11 @@ describe("configuration layers", () => {
     ["metrics:\n  pde_mean:\n    aliases: [seg1]\n", "key 'metrics.pde_mean.aliases'", "already the name of a metric"],
     ["metrics: [1, 2\n", "not valid YAML: line", ""],
     ["- just\n- a list\n", "must hold a mapping", ""],
-  ])("a bad config file (%j) is exit 2 naming the file and key", (text, key, extra) => {
+  ])("a bad config file (%j) is exit 2 naming the file and key", async (text, key, extra) => {
     const dir = tempDir();
     const file = join(dir, "expflow.yaml");
     writeFileSync(file, text);
-    const r = runCli(["metrics", "list"], { cwd: dir });
+    const r = await runInProcess(["metrics", "list"], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(file);
     expect(r.stderr).toContain(key);
@@ -224,10 +230,10 @@ describe("configuration layers", () => {
     expect(r.stdout).toBe("");
   });
 
-  it("a bad $EXPFLOW_HOME/config.yaml is named too", () => {
+  it("a bad $EXPFLOW_HOME/config.yaml is named too", async () => {
     const home = tempDir();
     writeFileSync(join(home, "config.yaml"), "metrics:\n  epochs:\n    threshold: .inf\n");
-    const r = runCli(["metrics", "list"], { env: { EXPFLOW_HOME: home } });
+    const r = await runInProcess(["metrics", "list"], { env: { EXPFLOW_HOME: home } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(join(home, "config.yaml"));
     expect(r.stderr).toContain("metrics.epochs.threshold");

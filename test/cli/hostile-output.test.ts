@@ -1,11 +1,12 @@
 // Output that cannot be turned against its reader (issue 11, section 5): data holding terminal
 // escapes, C1 controls, carriage returns, bells and bidi overrides reaches every human output
 // neutralised (shown as `\u001b`, `\u009b`, ...), while --json prints the same strings exactly.
-// Spawned from dist/cli.js as a user runs it; the ClearML paths against the fake server.
+// In this process through run(argv, io) (test/helpers/cli.ts), the ClearML paths against the fake
+// server; the damaged-line warning and clearml tasks --json are spawned from dist/cli.js.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { record, runCli, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
+import { record, runCli, runCliAsync, runInProcess, tempDir, writeRegistry } from "../helpers/cli.js";
 import type { CliResult } from "../helpers/cli.js";
 import { FakeClearml } from "../../fake-clearml/server.js";
 import { fakeProject, fakeTask } from "../../fake-clearml/tasks.js";
@@ -83,8 +84,8 @@ describe("hostile data never reaches a human output raw", () => {
     { label: "pin status (a hostile registry path)", args: ["pin", "status"], code: 0, env: { EXPFLOW_REGISTRY: join(s.dir, `r${H}.jsonl`) } },
     { label: "metrics report: a hostile metric name echoed", args: ["metrics", "report", ID, `q${H}=1`, ...reg], code: 2 },
   ];
-  it.each(cases)("$label", ({ label, args, code, shows, env }) => {
-    const r = runCli(args, { env: { ...s.env, ...env } });
+  it.each(cases)("$label", async ({ label, args, code, shows, env }) => {
+    const r = await runInProcess(args, { env: { ...s.env, ...env } });
     expectNeutral(r, label);
     expect(r.code, r.stderr).toBe(code);
     if (shows !== undefined) expect(r.stdout).toContain(shows);
@@ -96,29 +97,29 @@ describe("hostile data never reaches a human output raw", () => {
     expectNeutral(r, "warning");
   });
 
-  it("--json prints the same strings exactly", () => {
-    const list = runCli(["run", "list", ...reg, "--raw"], { env: s.env });
+  it("--json prints the same strings exactly", async () => {
+    const list = await runInProcess(["run", "list", ...reg, "--raw"], { env: s.env });
     expect(list.code).toBe(0);
     const rows = JSON.parse(list.stdout) as Record<string, unknown>[];
     expect(rows.find((r) => r["experiment_id"] === ID)).toEqual(HOSTILE);
     expect(rows.find((r) => r["experiment_id"] === "hostile-2")).toEqual(ODD_STATUS);
-    const experiments = (JSON.parse(runCli(["run", "list", ...reg, "--json"], { env: s.env }).stdout) as { experiments: Record<string, unknown>[] }).experiments;
+    const experiments = (JSON.parse((await runInProcess(["run", "list", ...reg, "--json"], { env: s.env })).stdout) as { experiments: Record<string, unknown>[] }).experiments;
     expect(experiments.find((e) => e["id"] === ID)).toMatchObject({ name: HOSTILE["name"], project: HOSTILE["project"], tags: HOSTILE["tags"], metrics: HOSTILE["metrics"], params: HOSTILE["params"] });
-    const status = runCli(["run", "status", ID, ...reg, "--json"], { env: s.env });
+    const status = await runInProcess(["run", "status", ID, ...reg, "--json"], { env: s.env });
     expect(JSON.parse(status.stdout)).toEqual(HOSTILE);
     // Raw C1 and bidi characters are valid in JSON strings and stay as they are.
     expect(status.stdout).toContain("\u009b2J");
     expect(status.stdout).toContain("\u202eevil");
-    const ranked = runCli(["compare-scores", ...reg, "--sort-by", "pde_mean", "--json"], { env: s.env });
+    const ranked = await runInProcess(["compare-scores", ...reg, "--sort-by", "pde_mean", "--json"], { env: s.env });
     const out = JSON.parse(ranked.stdout) as { results: { name: string; metrics: Record<string, unknown> }[] };
     expect(out.results[0]!.name).toBe(`n${H}`);
-    const audit = runCli(["audit", "validate", ID, ...reg, "--json"], { env: s.env });
+    const audit = await runInProcess(["audit", "validate", ID, ...reg, "--json"], { env: s.env });
     expect(audit.stdout).toContain(JSON.stringify(`v${H}`).slice(1, -1));
-    const health = runCli(["registry", "check", ...reg, "--json"], { env: s.env });
+    const health = await runInProcess(["registry", "check", ...reg, "--json"], { env: s.env });
     expect(health.code).toBe(1);
     // An id with control characters breaks the id rule: refused before anything is read, and the
     // message quotes it escaped (it is not data being reported, it is input being refused).
-    const error = runCli(["run", "status", `nope${H}`, ...reg, "--json"], { env: s.env });
+    const error = await runInProcess(["run", "status", `nope${H}`, ...reg, "--json"], { env: s.env });
     const e = (JSON.parse(error.stderr) as { error: { code: string; message: string } }).error;
     expect(e.code).toBe("E_BAD_ID");
     expect(e.message).toContain("nope\\u001b[2J");
@@ -136,21 +137,21 @@ describe("CSV cells a spreadsheet would run as formulas", () => {
     ["-3.5", "-3.5"],
     ["plain", "plain"],
   ];
-  it.each(cases)("a name %j is written as %s", (name, cell) => {
+  it.each(cases)("a name %j is written as %s", async (name, cell) => {
     const path = writeRegistry([record("c1", { pde_mean: -3.5 }, { name })]);
-    const r = runCli(["run", "list", "--registry", path, "--csv"]);
+    const r = await runInProcess(["run", "list", "--registry", path, "--csv"]);
     expect(r.code).toBe(0);
     const row = r.stdout.split("\r\n")[1]!;
     expect(row.startsWith(`c1,${cell},`), row).toBe(true);
     expect(row).toMatch(/,-3\.5(,|$)/);
-    const ranked = runCli(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--csv"]);
+    const ranked = await runInProcess(["compare-scores", "--registry", path, "--sort-by", "pde_mean", "--csv"]);
     expect(ranked.stdout).toContain(`,${cell},`);
     expect(ranked.stdout).toContain(",-3.5,");
   });
 
-  it("audit validate --csv prefixes a parameter value that starts a formula", () => {
+  it("audit validate --csv prefixes a parameter value that starts a formula", async () => {
     const path = writeRegistry([record("c2", { pde_mean: 1, seg_total: 1, train_time_min: 1 }, { params: { sub_step: "=1+1" } })]);
-    const r = runCli(["audit", "validate", "c2", "--registry", path, "--csv"]);
+    const r = await runInProcess(["audit", "validate", "c2", "--registry", path, "--csv"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(",'=1+1,");
   });
@@ -174,7 +175,7 @@ describe("ClearML outputs with hostile task data", () => {
     ["clearml compare-scores of an unknown project echoes it", ["clearml", "compare-scores", "--project", `Nope${H}`, "--sort-by", "pde_mean"], 2],
     ["clearml status", ["clearml", "status"], 0],
   ] as const)("%s", async (label, args, code) => {
-    const r = await runCliAsync(args, { env: env() });
+    const r = await runInProcess(args, { env: env() });
     expectNeutral(r, label);
     expect(r.code, r.stderr).toBe(code);
     if (label === "clearml tasks") expect(r.stdout).toContain(`task${START}`);

@@ -1,16 +1,14 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RegistryRecord } from "../../src/stores/local/record.js";
 import type { CliResult } from "../helpers/cli.js";
-import { CLI, record, runCli as runCliIn, writeRegistry } from "../helpers/cli.js";
+import { CLI, record, runCliAsync, runInProcess, writeRegistry } from "../helpers/cli.js";
 
-// Runs against the built binary, as a user would; skipped when dist/ has no `metrics report`
-// (dist/ is built by `npm test` / `npm run build`, never by this file).
-const available =
-  existsSync(CLI) && spawnSync(process.execPath, [CLI, "metrics", "report", "--help"], { encoding: "utf8", timeout: 60_000 }).stdout.includes("metrics report");
+// In this process through run(argv, io) (test/helpers/cli.ts); the first case and the concurrent
+// reports (one process each) are spawned from dist/cli.js, as a user runs them.
 
 const made: string[] = [];
 afterAll(() => {
@@ -22,9 +20,14 @@ function tempDir(): string {
   made.push(d);
   return d;
 }
-/** The CLI, run from a temporary working directory of this file. */
-function runCli(args: readonly string[]): CliResult {
-  return runCliIn(args, { cwd: tempDir() });
+/** The CLI (in this process), run from a temporary working directory of this file. */
+function cli(args: readonly string[]): Promise<CliResult> {
+  return runInProcess(args, { cwd: tempDir() });
+}
+
+/** {@link cli}, spawned from the built binary. */
+function spawned(args: readonly string[]): Promise<CliResult> {
+  return runCliAsync(args, { cwd: tempDir() });
 }
 
 const A1 = "exp-aaaa00000001";
@@ -47,11 +50,11 @@ function lines(path: string): RegistryRecord[] {
     .map((l) => JSON.parse(l) as RegistryRecord);
 }
 
-describe.skipIf(!available)("expflow metrics report", () => {
-  it("merges valid values into the record as a new complete snapshot", () => {
+describe("expflow metrics report", () => {
+  it("merges valid values into the record as a new complete snapshot", async () => {
     const path = registry();
     const before = lines(path);
-    const r = runCli(["metrics", "report", "exp-bb", "pde_mean=16.2", "train_time_min=41", "--registry", path]);
+    const r = await spawned(["metrics", "report", "exp-bb", "pde_mean=16.2", "train_time_min=41", "--registry", path]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(B1);
@@ -63,7 +66,7 @@ describe.skipIf(!available)("expflow metrics report", () => {
     expect(Number.isNaN(Date.parse(String(updated_at)))).toBe(false);
 
     // A second report builds on the first: rev 2, every metric kept.
-    const r2 = runCli(["metrics", "report", B1, "seg1=18", "--registry", path, "--json"]);
+    const r2 = await spawned(["metrics", "report", B1, "seg1=18", "--registry", path, "--json"]);
     expect(r2.code).toBe(0);
     const printed = JSON.parse(r2.stdout) as RegistryRecord;
     expect(printed).toMatchObject({ experiment_id: B1, rev: 2, metrics: { seg_total: 55.3, pde_mean: 16.2, train_time_min: 41, seg1: 18 } });
@@ -79,19 +82,19 @@ describe.skipIf(!available)("expflow metrics report", () => {
     ["an empty value", ["pde_mean="], /finite number/],
     ["one bad value among good ones", ["seg1=1", "pde_mean=NaN", "seg2=2"], /finite number/],
     ["not name=value", ["pde_mean"], /expected name=value/],
-  ])("%s: exit 2 and nothing written", (_what, pairs, message) => {
+  ])("%s: exit 2 and nothing written", async (_what, pairs, message) => {
     const path = registry();
     const before = readFileSync(path);
-    const r = runCli(["metrics", "report", B1, ...pairs, "--registry", path]);
+    const r = await cli(["metrics", "report", B1, ...pairs, "--registry", path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(readFileSync(path).equals(before)).toBe(true);
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
-  it("an unknown metric under --json: the error object on stderr", () => {
+  it("an unknown metric under --json: the error object on stderr", async () => {
     const path = registry();
-    const r = runCli(["metrics", "report", B1, "pde_meen=1", "--registry", path, "--json"]);
+    const r = await cli(["metrics", "report", B1, "pde_meen=1", "--registry", path, "--json"]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     const err = JSON.parse(r.stderr) as { error: { code: string; message: string } };
@@ -99,23 +102,23 @@ describe.skipIf(!available)("expflow metrics report", () => {
     expect(err.error.message).toContain("pde_meen");
   });
 
-  it("an ambiguous prefix: exit 2 listing the candidates, nothing written", () => {
+  it("an ambiguous prefix: exit 2 listing the candidates, nothing written", async () => {
     const path = registry();
     const before = readFileSync(path);
-    const r = runCli(["metrics", "report", "exp-aaaa", "pde_mean=1", "--registry", path]);
+    const r = await cli(["metrics", "report", "exp-aaaa", "pde_mean=1", "--registry", path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(A1);
     expect(r.stderr).toContain(A2);
     expect(readFileSync(path).equals(before)).toBe(true);
-    const j = runCli(["metrics", "report", "exp-aaaa", "pde_mean=1", "--registry", path, "--json"]);
+    const j = await cli(["metrics", "report", "exp-aaaa", "pde_mean=1", "--registry", path, "--json"]);
     expect(j.code).toBe(2);
     expect((JSON.parse(j.stderr) as { error: { code: string } }).error.code).toBe("E_AMBIGUOUS_ID");
   });
 
-  it("an unknown id: exit 2, nothing written", () => {
+  it("an unknown id: exit 2, nothing written", async () => {
     const path = registry();
     const before = readFileSync(path);
-    const r = runCli(["metrics", "report", "exp-zzzz", "pde_mean=1", "--registry", path]);
+    const r = await cli(["metrics", "report", "exp-zzzz", "pde_mean=1", "--registry", path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("exp-zzzz");
     expect(readFileSync(path).equals(before)).toBe(true);

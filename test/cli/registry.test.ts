@@ -2,14 +2,15 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CLI, record, runCli, tempDir, writeRegistry } from "../helpers/cli.js";
+import { CLI, record, runInProcess, tempDir, writeRegistry } from "../helpers/cli.js";
 
 function home(): string {
   return join(tempDir(), "home");
 }
 
+// In this process (run(argv, io), test/helpers/cli.ts); the compaction a reader races is spawned.
 const cli = (h: string, args: string[], options: { env?: Record<string, string | undefined>; input?: string } = {}) =>
-  runCli(args, { ...options, env: { EXPFLOW_HOME: h, EXPFLOW_PIN: undefined, EXPFLOW_PIN_HASH: undefined, EXPFLOW_REGISTRY: undefined, ...options.env } });
+  runInProcess(args, { ...options, env: { EXPFLOW_HOME: h, EXPFLOW_PIN: undefined, EXPFLOW_PIN_HASH: undefined, EXPFLOW_REGISTRY: undefined, ...options.env } });
 
 interface Health {
   path: string;
@@ -41,21 +42,21 @@ function messyRegistry(): string {
 }
 
 describe("expflow registry check", () => {
-  it("a healthy registry: counts, exit 0", () => {
+  it("a healthy registry: counts, exit 0", async () => {
     const h = home();
     const reg = writeRegistry([record("exp-1", {}), record("exp-1", {}, { rev: 2 }), record("exp-2", {}, { archived: true })]);
-    const r = cli(h, ["registry", "check", "--registry", reg, "--json"]);
+    const r = await cli(h, ["registry", "check", "--registry", reg, "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ path: reg, lines: 3, records: 3, experiments: 2, archived: 1, deleted: 0, damaged: [], healthy: true });
-    const t = cli(h, ["registry", "check", "--registry", reg]);
+    const t = await cli(h, ["registry", "check", "--registry", reg]);
     expect(t.code).toBe(0);
     expect(t.stdout).toContain("Healthy: every line is readable.");
   });
 
-  it("a damaged registry: every damaged line by number with its reason, exit 1", () => {
+  it("a damaged registry: every damaged line by number with its reason, exit 1", async () => {
     const h = home();
     const reg = messyRegistry();
-    const r = cli(h, ["registry", "check", "--registry", reg, "--json"]);
+    const r = await cli(h, ["registry", "check", "--registry", reg, "--json"]);
     expect(r.code).toBe(1);
     const health = JSON.parse(r.stdout) as Health;
     expect(health).toMatchObject({ path: reg, lines: 11, records: 8, experiments: 4, archived: 1, deleted: 1, healthy: false });
@@ -63,33 +64,33 @@ describe("expflow registry check", () => {
     expect(health.damaged[0]!.reason).toMatch(/^not valid JSON/);
     expect(health.damaged[1]!.reason).toBe("not a JSON object (found an array)");
     expect(health.damaged[2]!.reason).toBe("record has no experiment_id");
-    const t = cli(h, ["registry", "check", "--registry", reg]);
+    const t = await cli(h, ["registry", "check", "--registry", reg]);
     expect(t.code).toBe(1);
     expect(t.stdout).toMatch(/^ {2}line 3: not valid JSON/m);
     expect(t.stdout).toContain("  line 12: record has no experiment_id");
     expect(t.stdout).toContain(`Damaged: 3 lines cannot be read`);
   });
 
-  it("a missing registry is exit 2 naming the path", () => {
+  it("a missing registry is exit 2 naming the path", async () => {
     const h = home();
     const path = join(tempDir(), "missing.jsonl");
-    const r = cli(h, ["registry", "check", "--registry", path]);
+    const r = await cli(h, ["registry", "check", "--registry", path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`registry file not found: ${path}`);
   });
 });
 
 describe("expflow registry compact", () => {
-  it("keeps the latest snapshot of each experiment, drops tombstones, moves damage aside; reads identically afterwards; keeps the mode", () => {
+  it("keeps the latest snapshot of each experiment, drops tombstones, moves damage aside; reads identically afterwards; keeps the mode", async () => {
     const h = home();
     const reg = messyRegistry();
     chmodSync(reg, 0o640);
-    const list = (): string => cli(h, ["run", "list", "--registry", reg, "--include-archived", "--raw"]).stdout;
-    const experiments = (): string => cli(h, ["run", "list", "--registry", reg, "--include-archived", "--json"]).stdout;
-    const status = (id: string): string => cli(h, ["run", "status", id, "--registry", reg, "--json"]).stdout;
-    const before = { list: list(), experiments: experiments(), visible: cli(h, ["run", "list", "--registry", reg, "--raw"]).stdout, py: status("exp-py"), two: status("exp-2") };
+    const list = async (): Promise<string> => (await cli(h, ["run", "list", "--registry", reg, "--include-archived", "--raw"])).stdout;
+    const experiments = async (): Promise<string> => (await cli(h, ["run", "list", "--registry", reg, "--include-archived", "--json"])).stdout;
+    const status = async (id: string): Promise<string> => (await cli(h, ["run", "status", id, "--registry", reg, "--json"])).stdout;
+    const before = { list: await list(), experiments: await experiments(), visible: (await cli(h, ["run", "list", "--registry", reg, "--raw"])).stdout, py: await status("exp-py"), two: await status("exp-2") };
 
-    const r = cli(h, ["registry", "compact", "--registry", reg]);
+    const r = await cli(h, ["registry", "compact", "--registry", reg]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Compacted ${reg}: 11 lines -> 4 lines (4 experiments).`);
     expect(r.stdout).toMatch(/superseded snapshots dropped +3$/m);
@@ -101,11 +102,11 @@ describe("expflow registry compact", () => {
     expect(lines.slice(0, -1).map((l) => (JSON.parse(l.replace("NaN", "null")) as { experiment_id: string }).experiment_id)).toEqual(["exp-1", "exp-2", "exp-py", "exp-3"]);
     // Kept lines are copied byte for byte, the earlier tool's NaN included.
     expect(lines[2]).toBe('{"experiment_id": "exp-py", "status": "completed", "metrics": {"pde_mean": NaN}}');
-    expect(list()).toBe(before.list);
-    expect(experiments()).toBe(before.experiments);
-    expect(cli(h, ["run", "list", "--registry", reg, "--raw"]).stdout).toBe(before.visible);
-    expect(status("exp-py")).toBe(before.py);
-    expect(status("exp-2")).toBe(before.two);
+    expect(await list()).toBe(before.list);
+    expect(await experiments()).toBe(before.experiments);
+    expect((await cli(h, ["run", "list", "--registry", reg, "--raw"])).stdout).toBe(before.visible);
+    expect(await status("exp-py")).toBe(before.py);
+    expect(await status("exp-2")).toBe(before.two);
     expect(statSync(reg).mode & 0o777).toBe(0o640);
 
     const side = readFileSync(`${reg}.damaged`, "utf8")
@@ -120,24 +121,24 @@ describe("expflow registry compact", () => {
     expect(side[2]!.reason).toBe("record has no experiment_id");
     expect(side.every((d) => !Number.isNaN(Date.parse(d.moved_at)))).toBe(true);
 
-    const check = cli(h, ["registry", "check", "--registry", reg, "--json"]);
+    const check = await cli(h, ["registry", "check", "--registry", reg, "--json"]);
     expect(check.code).toBe(0);
     expect(JSON.parse(check.stdout)).toMatchObject({ lines: 4, records: 4, experiments: 4, archived: 1, deleted: 0, healthy: true });
 
     // Compacting again changes nothing and moves nothing.
     const text = readFileSync(reg, "utf8");
     const sideText = readFileSync(`${reg}.damaged`, "utf8");
-    expect(cli(h, ["registry", "compact", "--registry", reg]).stdout).toContain("4 lines -> 4 lines");
+    expect((await cli(h, ["registry", "compact", "--registry", reg])).stdout).toContain("4 lines -> 4 lines");
     expect(readFileSync(reg, "utf8")).toBe(text);
     expect(readFileSync(`${reg}.damaged`, "utf8")).toBe(sideText);
   });
 
-  it("appends to the side file, keeping bytes that are not UTF-8 exactly (base64)", () => {
+  it("appends to the side file, keeping bytes that are not UTF-8 exactly (base64)", async () => {
     const h = home();
     const reg = writeRegistry([record("exp-1", {}), "first damage"]);
-    expect(cli(h, ["registry", "compact", "--registry", reg]).code).toBe(0);
+    expect((await cli(h, ["registry", "compact", "--registry", reg])).code).toBe(0);
     writeFileSync(reg, Buffer.concat([readFileSync(reg), Buffer.from([0xff, 0xfe, 0x7b, 0x0a])]));
-    expect(cli(h, ["registry", "compact", "--registry", reg]).code).toBe(0);
+    expect((await cli(h, ["registry", "compact", "--registry", reg])).code).toBe(0);
     const side = readFileSync(`${reg}.damaged`, "utf8")
       .trimEnd()
       .split("\n")
@@ -150,18 +151,18 @@ describe("expflow registry compact", () => {
     expect(readFileSync(reg, "utf8")).toBe(`${JSON.stringify(record("exp-1", {}))}\n`);
   });
 
-  it("is guarded: with a PIN set, a missing PIN is exit 3 and nothing changes; EXPFLOW_PIN works; the audit log records both", () => {
+  it("is guarded: with a PIN set, a missing PIN is exit 3 and nothing changes; EXPFLOW_PIN works; the audit log records both", async () => {
     const h = home();
-    expect(cli(h, ["pin", "init", "4826"]).code).toBe(0);
+    expect((await cli(h, ["pin", "init", "4826"])).code).toBe(0);
     const reg = messyRegistry();
     const before = readFileSync(reg);
-    const denied = cli(h, ["registry", "compact", "--registry", reg]);
+    const denied = await cli(h, ["registry", "compact", "--registry", reg]);
     expect(denied.code).toBe(3);
     expect(denied.stderr).toContain("(registry.compact), and none was supplied");
     expect(readFileSync(reg).equals(before)).toBe(true);
     expect(existsSync(`${reg}.damaged`)).toBe(false);
 
-    expect(cli(h, ["registry", "compact", "--registry", reg], { env: { EXPFLOW_PIN: "4826" } }).code).toBe(0);
+    expect((await cli(h, ["registry", "compact", "--registry", reg], { env: { EXPFLOW_PIN: "4826" } })).code).toBe(0);
     expect(readFileSync(reg).length).toBeLessThan(before.length);
     const audit = readFileSync(join(h, "audit.jsonl"), "utf8")
       .trim()
@@ -173,11 +174,11 @@ describe("expflow registry compact", () => {
     ]);
   });
 
-  it("a missing registry is exit 2 before any PIN is asked", () => {
+  it("a missing registry is exit 2 before any PIN is asked", async () => {
     const h = home();
-    expect(cli(h, ["pin", "init", "4826"]).code).toBe(0);
+    expect((await cli(h, ["pin", "init", "4826"])).code).toBe(0);
     const path = join(tempDir(), "missing.jsonl");
-    const r = cli(h, ["registry", "compact", "--registry", path]);
+    const r = await cli(h, ["registry", "compact", "--registry", path]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`registry file not found: ${path}`);
   });
@@ -198,15 +199,15 @@ describe("expflow registry compact", () => {
     },
   ];
   for (const c of readOnlyCases) {
-    it(`regression: compact never rewrites a read-only registry: ${c.case}: exit 4, one clear line, nothing changed`, () => {
+    it(`regression: compact never rewrites a read-only registry: ${c.case}: exit 4, one clear line, nothing changed`, async () => {
       const h = home();
-      expect(cli(h, ["pin", "init", "4826"]).code).toBe(0);
+      expect((await cli(h, ["pin", "init", "4826"])).code).toBe(0);
       const reg = messyRegistry();
       const bytes = readFileSync(reg);
       const files = readdirSync(dirname(reg)).sort();
       const target = c.setup(reg);
       try {
-        const r = cli(h, ["registry", "compact", "--registry", target]);
+        const r = await cli(h, ["registry", "compact", "--registry", target]);
         expect(r.code, r.stderr).toBe(4);
         expect(r.stderr).toMatch(/^error: cannot compact .*read-only.*the registry was left untouched$/m);
         expect(r.stderr).not.toContain("internal error");

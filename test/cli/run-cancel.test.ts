@@ -1,26 +1,27 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, tempDir } from "../helpers/cli.js";
+import { runInProcessOrSpawn, tempDir } from "../helpers/cli.js";
 import { alive, latest, script, snapshots, spawnCli, waitFor } from "../helpers/runs.js";
 
-function env(): { home: string; registry: string; run: (args: string[], input?: string, extra?: Record<string, string>) => ReturnType<typeof runCli> } {
+/** A fresh home and registry; `run` runs the CLI in this process, spawned for the agent. */
+function env(): { home: string; registry: string; run: (args: string[], input?: string, extra?: Record<string, string>) => ReturnType<typeof runInProcessOrSpawn> } {
   const home = tempDir("expflow-cancel-");
   const registry = join(home, "experiments.jsonl");
-  return { home, registry, run: (args, input, extra = {}) => runCli(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry, EXPFLOW_PIN: undefined, ...extra }, cwd: home, input }) };
+  return { home, registry, run: (args, input, extra = {}) => runInProcessOrSpawn(args, { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry, EXPFLOW_PIN: undefined, ...extra }, cwd: home, input }) };
 }
 
-function submit(run: (args: string[]) => ReturnType<typeof runCli>, ...command: string[]): string {
-  const r = run(["run", "submit", "--", ...command]);
+async function submit(run: (args: string[]) => ReturnType<typeof runInProcessOrSpawn>, ...command: string[]): Promise<string> {
+  const r = await run(["run", "submit", "--", ...command]);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.trim();
 }
 
 describe("expflow run cancel", () => {
-  it("cancels a queued run (by a unique prefix), with a history entry and an audit record; the agent then skips it", () => {
+  it("cancels a queued run (by a unique prefix), with a history entry and an audit record; the agent then skips it", async () => {
     const { home, registry, run } = env();
-    const id = submit(run, process.execPath, "-e", "");
-    const r = run(["run", "cancel", id.slice(0, 10)]);
+    const id = await submit(run, process.execPath, "-e", "");
+    const r = await run(["run", "cancel", id.slice(0, 10)]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Cancelled ${id} (it was queued)`);
     const rec = latest(registry, id)!;
@@ -29,42 +30,42 @@ describe("expflow run cancel", () => {
     const audit = readFileSync(join(home, "audit.jsonl"), "utf8");
     expect(audit).toContain('"action":"run.cancel"');
     expect(audit).toContain(id);
-    expect(run(["agent", "--once"]).code).toBe(0);
+    expect((await run(["agent", "--once"])).code).toBe(0);
     expect(latest(registry, id)!["status"]).toBe("cancelled");
     expect(existsSync(join(home, "logs", `${id}.log`))).toBe(false);
   });
 
-  it("refuses to cancel a finished run with exit 2, naming its state", () => {
+  it("refuses to cancel a finished run with exit 2, naming its state", async () => {
     const { registry, run } = env();
-    const id = submit(run, process.execPath, "-e", "");
-    expect(run(["agent", "--once"]).code).toBe(0);
-    const r = run(["run", "cancel", id]);
+    const id = await submit(run, process.execPath, "-e", "");
+    expect((await run(["agent", "--once"])).code).toBe(0);
+    const r = await run(["run", "cancel", id]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot cancel .* it is completed/);
     expect(latest(registry, id)!["status"]).toBe("completed");
   });
 
-  it("an unknown id is exit 2", () => {
+  it("an unknown id is exit 2", async () => {
     const { run } = env();
-    submit(run, "true");
-    const r = run(["run", "cancel", "exp-nothere"]);
+    await submit(run, "true");
+    const r = await run(["run", "cancel", "exp-nothere"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no experiment 'exp-nothere'/);
   });
 
-  it("with a PIN set, cancelling without it is exit 3 and changes nothing; with it, the run is cancelled", () => {
+  it("with a PIN set, cancelling without it is exit 3 and changes nothing; with it, the run is cancelled", async () => {
     const { registry, run } = env();
-    expect(run(["pin", "init", "--new-pin-stdin"], "4821\n").code).toBe(0);
-    const id = submit(run, "true");
+    expect((await run(["pin", "init", "--new-pin-stdin"], "4821\n")).code).toBe(0);
+    const id = await submit(run, "true");
     const before = snapshots(registry);
-    const denied = run(["run", "cancel", id]);
+    const denied = await run(["run", "cancel", id]);
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(/PIN is required to cancel run .* \(run\.cancel\)/);
     expect(snapshots(registry)).toEqual(before);
-    const wrong = run(["run", "cancel", id, "--pin-stdin"], "0000\n");
+    const wrong = await run(["run", "cancel", id, "--pin-stdin"], "0000\n");
     expect(wrong.code).toBe(3);
     expect(snapshots(registry)).toEqual(before);
-    const ok = run(["run", "cancel", id, "--pin-stdin"], "4821\n");
+    const ok = await run(["run", "cancel", id, "--pin-stdin"], "4821\n");
     expect(ok.code, ok.stderr).toBe(0);
     expect(latest(registry, id)!["status"]).toBe("cancelled");
   });
@@ -83,11 +84,11 @@ setInterval(() => {}, 1000);`,
     );
     const agent = spawnCli(["agent"], { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry }, cwd: home });
     try {
-      const id = submit(run, process.execPath, s);
+      const id = await submit(run, process.execPath, s);
       const pids = await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").split(" ").map(Number), "the run to start");
       await waitFor(() => (latest(registry, id)!["runner"] as { pgid?: number } | undefined)?.pgid, "the runner record");
       expect(pids.every(alive)).toBe(true);
-      const r = run(["run", "cancel", id]);
+      const r = await run(["run", "cancel", id]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`Cancelled ${id} \\(it was running\\); (stopped|killed) its process group|its process group had already ended`));
       await waitFor(() => pids.every((p) => !alive(p)), "the run's processes to die");

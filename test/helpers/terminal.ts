@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CLI } from "./cli.js";
 
 /** Whether tmux is installed (the terminal tests are skipped without it). */
@@ -11,7 +14,11 @@ export const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
  */
 export async function onTerminal(home: string, args: string, answers: string[], env = ""): Promise<string> {
   const session = `expflow-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const tmux = (...a: string[]) => spawnSync("tmux", a, { encoding: "utf8" });
+  // A tmux server of its own (-S): on the shared default one, a session started while another
+  // test (of this run, or of anyone's on the machine) ends the server's last session can be lost
+  // with the server, and the prompt never shows.
+  const socket = join(tmpdir(), `${session}.tmux`);
+  const tmux = (...a: string[]) => spawnSync("tmux", ["-S", socket, ...a], { encoding: "utf8" });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const command = `env EXPFLOW_HOME='${home}' EXPFLOW_PIN= NO_COLOR=1 ${env} '${process.execPath}' '${CLI}' ${args}; echo EXIT=$?; sleep 60`;
   tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "40", command);
@@ -39,6 +46,7 @@ export async function onTerminal(home: string, args: string, answers: string[], 
     await waitFor((s) => s.includes("EXIT="));
     return screen();
   } finally {
-    tmux("kill-session", "-t", session);
+    tmux("kill-server");
+    rmSync(socket, { force: true });
   }
 }

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { dropKeptLocks, realFilePath, withFileLock } from "../../src/util/lock.js";
+import { DEFAULT_LOCK_KEEP_MS, dropKeptLocks, realFilePath, withFileLock } from "../../src/util/lock.js";
 import { rejectionOf, tempDirs } from "../security/helpers.js";
 
 const newDir = tempDirs("expflow-lock-");
@@ -30,17 +30,20 @@ describe("withFileLock", () => {
   });
 
   it("with keep: releases the lock, keeps its directory a second for the next hold, then removes it", async () => {
+    // A second by default; the test keeps it 100 ms rather than wait the second out.
+    expect(DEFAULT_LOCK_KEEP_MS).toBe(1000);
+    const keep = { keep: true, keepMs: 100 };
     const dir = newDir();
     const lock = join(dir, "x.lock");
-    const seen = await withFileLock(lock, () => readdirSync(dir), { keep: true });
+    const seen = await withFileLock(lock, () => readdirSync(dir), keep);
     expect(seen).toEqual(["x.lock"]);
     const kept = readdirSync(dir);
     expect(kept).toEqual([expect.stringMatching(/^x\.lock\.[0-9a-f]{18}\.new$/)]);
     // The next hold takes the same directory back with one rename: the owner file is the same.
     const owner = readdirSync(join(dir, kept[0]!));
-    expect(await withFileLock(lock, () => readdirSync(lock), { keep: true })).toEqual(owner);
+    expect(await withFileLock(lock, () => readdirSync(lock), keep)).toEqual(owner);
     expect(readdirSync(dir)).toEqual(kept);
-    await new Promise((r) => setTimeout(r, 1300));
+    await new Promise((r) => setTimeout(r, 300));
     expect(readdirSync(dir)).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -208,8 +208,11 @@ describe("RegistryWriter across processes", () => {
 
   // Issue 11: `registry compact` blocked the event loop past proper-lockfile's 10 s stale time,
   // other writers took the lock as stale, and the rewrite dropped their acknowledged submits.
-  // Staleness is now the holder's liveness: a stopped holder (SIGSTOP) is alive.
-  it("regression: a compaction stopped (SIGSTOP) for 12 s, longer than the old 10 s stale time, keeps the lock; 3 concurrent submitters lose nothing", async () => {
+  // Staleness is now the holder's liveness: a stopped holder (SIGSTOP) is alive. proper-lockfile
+  // judged a lock's age by its mtime, which its holder refreshed while its event loop ran; the
+  // stopped compaction's lock is aged an hour that way instead of the test waiting out 10 s, and
+  // the submitters keep polling it (its holder's liveness every 50 ms) for 2 s meanwhile.
+  it("regression: a compaction stopped (SIGSTOP), its lock aged an hour, past the old 10 s stale time, keeps the lock; 3 concurrent submitters lose nothing", async () => {
     const dir = newDir();
     const path = join(dir, "experiments.jsonl");
     // 2,000 experiments, 30 snapshots each (about 18 MB): compacting takes a while.
@@ -230,7 +233,12 @@ describe("RegistryWriter across processes", () => {
       const submitters = [0, 1, 2].map((n) => startWorker(sync, n, ["create", path, "20"]));
       await waitFor("the submitters to reach the barrier", () => [0, 1, 2].every((n) => existsSync(join(sync, `ready-${n}`))));
       writeFileSync(join(sync, "go"), "");
-      await new Promise((r) => setTimeout(r, 12_000));
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      for (const p of [`${path}.lock`, ...readdirSync(`${path}.lock`).map((f) => join(`${path}.lock`, f))]) utimesSync(p, anHourAgo, anHourAgo);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(existsSync(`${path}.lock`)).toBe(true);
+      // Still the stopped compaction's lock, and still an hour old: nobody refreshed or replaced it.
+      expect(Date.now() - statSync(`${path}.lock`).mtimeMs).toBeGreaterThan(3_500_000);
       compact.child.kill("SIGCONT");
       const results = await Promise.all(submitters.map((w) => w.done));
       for (const r of results) expect(r.code, r.stderr).toBe(0);
