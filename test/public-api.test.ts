@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as source from "../src/index.js";
 import type { PublicSurface } from "./helpers/public-api.js";
 import { compileConsumer, consumerSource, publicSurface } from "./helpers/public-api.js";
@@ -112,7 +112,27 @@ function built(): PublicSurface {
   return publicSurface(DTS);
 }
 
+/**
+ * Waits for the type declarations: the test run's global setup starts the tests once the
+ * JavaScript is written, and builds the declarations beside them (test/global-setup.ts).
+ */
+async function declarationsBuilt(timeoutMs: number): Promise<void> {
+  const files = [DTS, join(ROOT, "dist", "contracts.d.ts")];
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const now = files.map((f) => (existsSync(f) ? String(statSync(f).size) : "-")).join(",");
+    // Present, and the same size as a moment ago: written, not being written.
+    if (!now.includes("-") && now === last) return;
+    if (Date.now() > deadline) return;
+    last = now;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 describe("the public API", () => {
+  beforeAll(() => declarationsBuilt(COMPILE_MS), COMPILE_MS + 5_000);
+
   it("exports exactly the curated values, from the source and from the built package alike", async () => {
     expect(Object.keys(source).sort()).toEqual(VALUES);
     const surface = built();
