@@ -44,7 +44,7 @@ describe("library errors name no flags", () => {
 
 const SRC = new URL("../src/", import.meta.url).pathname;
 /** The library below the CLI: everything a library or MCP caller reaches. */
-const LIBRARY_DIRS = ["core", "config", "stores", "security", "runner", "util"];
+const LIBRARY_DIRS = ["core", "config", "stores", "security", "runner", "util", "app", "executors"];
 
 /**
  * Strings of the library that may name a flag, and why. Each is data rather than a message: it

@@ -1,8 +1,8 @@
 import type { GateResultJson, RankedExperimentJson, RankingJson, RankingSelectionJson } from "../../contracts/ranking.js";
+import type { ExperimentFilter } from "../../core/experiment.js";
 import type { Gate } from "../../core/gates/gate.js";
-import { GATE_OP_SYMBOLS, parseGate } from "../../core/gates/gate.js";
+import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
-import { compareScores } from "../../core/ranking/compare-scores.js";
 import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { openLocal } from "../backend.js";
@@ -11,7 +11,8 @@ import type { CommandContext, FormatFlags } from "../context.js";
 import type { CompareScoresOptions } from "../define/compare-scores.js";
 import { formatOf } from "../context.js";
 import type { SelectionFlags } from "../filters.js";
-import { checkStatuses, filterOf } from "../filters.js";
+import { filterOf } from "../filters.js";
+import { rankExperiments } from "../../app/rank.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
@@ -180,32 +181,28 @@ function statusesText(statuses: readonly string[]): string {
  * none does (also when none is ranked).
  */
 export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry, opts: { onListed?: () => void } = {}): Promise<number> {
-  // Parse gates and statuses before reading anything: a typo fails fast, whatever the store's size.
-  const gates = (flags.gate ?? []).map(parseGate);
-  const statuses = flags.status ?? [];
-  store.assertStatuses?.(statuses);
-  // Every status is listed, so the ranking can count what its status selection leaves out; the
-  // other criteria (project, tags, archived) are the store's to apply.
-  const experiments = await store.list({ ...filterOf(flags), statuses: undefined });
-  opts.onListed?.();
-  checkStatuses(statuses, experiments, store.statuses);
-
-  const result = compareScores(experiments, {
-    sortBy: flags.sortBy,
-    ascending: flags.ascending ? true : flags.descending ? false : undefined,
-    thenBy: flags.thenBy,
-    gates,
-    useThresholds: flags.useThresholds,
-    onlyPassing: flags.onlyPassing,
-    max: flags.max,
+  const ranking = await rankExperiments(
+    store,
+    {
+      filter: withoutStatuses(filterOf(flags)),
+      statuses: flags.status ?? [],
+      sortBy: flags.sortBy,
+      ascending: flags.ascending ? true : flags.descending ? false : undefined,
+      thenBy: flags.thenBy,
+      gates: flags.gate ?? [],
+      useThresholds: flags.useThresholds,
+      onlyPassing: flags.onlyPassing,
+      max: flags.max,
+    },
     registry,
-    statuses: statuses.length > 0 ? statuses : undefined,
-  });
+    opts,
+  );
+  const { result } = ranking;
 
   const format = formatOf(flags);
   const { stdout } = ctx.io;
   const note = selectionNote(result.selection);
-  if (experiments.length === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
+  if (ranking.listed === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
   if (format === "json") {
     writeCompareScoresJson(result, (text) => stdout.write(text));
     if (result.total === 0 && note !== null) ctx.warn(`nothing ranked in ${store.location}: ${note}`);
@@ -221,7 +218,7 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
       if (note !== null) ctx.io.stderr.write(`${note}\n`);
     }
   }
-  return result.passedCount > 0 ? 0 : 1;
+  return ranking.passed ? 0 : 1;
 }
 
 /** The table's summary: `19 of 60 experiments pass 2 gates (showing 10); ranked by pde_mean, lowest first.` */
@@ -247,4 +244,10 @@ export async function compareScoresCommand(flags: CompareScoresOptions, ctx: Com
   const registry = metricRegistryOf(config);
   const { store } = await openLocal(ctx, { registry: flags.registry });
   return rankStore(store, flags, ctx, registry);
+}
+
+/** The store filter of the selection flags without the status selection, which the ranking applies itself. */
+function withoutStatuses(filter: ExperimentFilter): Omit<ExperimentFilter, "statuses"> {
+  const { statuses: _statuses, ...rest } = filter;
+  return rest;
 }

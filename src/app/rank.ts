@@ -1,0 +1,88 @@
+import { UsageError } from "../core/errors.js";
+import type { ExperimentFilter } from "../core/experiment.js";
+import { LIFECYCLE_STATES } from "../core/experiment.js";
+import { parseGate } from "../core/gates/gate.js";
+import type { MetricRegistry } from "../core/metrics/registry.js";
+import type { CompareScoresResult } from "../core/ranking/compare-scores.js";
+import { compareScores } from "../core/ranking/compare-scores.js";
+import { didYouMean } from "../core/suggest.js";
+import type { Store } from "../stores/store.js";
+
+/**
+ * Checks a status selection: each status must be a lifecycle state or the status of some selected
+ * experiment (records of the earlier tool may carry others), or one the store knows.
+ *
+ * @param selection the experiments selected by the other criteria (their statuses are accepted).
+ * @param known statuses the store knows besides the lifecycle states (ClearML's).
+ * @throws {UsageError} `E_UNKNOWN_STATUS` (exit 2, field `statuses`) with a did-you-mean suggestion.
+ */
+export function checkStatuses(statuses: readonly string[], selection: Iterable<{ readonly status: string; readonly backendStatus?: string }>, known: readonly string[] = []): void {
+  if (statuses.length === 0) return;
+  const seen = new Set<string>(known);
+  for (const e of selection) {
+    seen.add(e.status);
+    if (e.backendStatus !== undefined) seen.add(e.backendStatus);
+  }
+  for (const s of statuses) {
+    if ((LIFECYCLE_STATES as readonly string[]).includes(s) || seen.has(s)) continue;
+    throw new UsageError("E_UNKNOWN_STATUS", `unknown status '${s}' in statuses: it is not a lifecycle state and no selected experiment has it.${didYouMean(s, [...LIFECYCLE_STATES, ...seen])}`, {
+      hint: `lifecycle states: ${LIFECYCLE_STATES.join(", ")}`,
+      field: "statuses",
+      value: s,
+    });
+  }
+}
+
+/** A ranking asked of a store: what to select, how to order, what to gate. */
+export interface RankRequest {
+  /** Project, tags, archived, subprojects: applied by the store. */
+  readonly filter: Omit<ExperimentFilter, "statuses">;
+  /** The states to rank (default: completed); the others are counted as left out. */
+  readonly statuses: readonly string[];
+  readonly sortBy: string;
+  /** Lowest first; default: the metric's registered direction. */
+  readonly ascending?: boolean;
+  readonly thenBy?: readonly string[];
+  /** Gates as written, `metric:op:value`. */
+  readonly gates: readonly string[];
+  readonly useThresholds?: boolean;
+  readonly onlyPassing?: boolean;
+  readonly max?: number;
+}
+
+/** What a ranking found. */
+export interface Ranking {
+  readonly result: CompareScoresResult;
+  /** Experiments the store listed (every status), before the status selection. */
+  readonly listed: number;
+  /** Where the store is. */
+  readonly location: string;
+  /** The verdict: at least one experiment passes (exit 0), or none does (exit 1). */
+  readonly passed: boolean;
+}
+
+/**
+ * Ranks a store's experiments by a metric and gates them: the one use case behind
+ * `compare-scores` on any backend. Gates and statuses are checked before anything is read, so a
+ * typo costs no listing; every status is listed, so the ranking can count what its status
+ * selection leaves out.
+ */
+export async function rankExperiments(store: Store, request: RankRequest, registry: MetricRegistry, hooks: { onListed?: () => void } = {}): Promise<Ranking> {
+  const gates = request.gates.map(parseGate);
+  store.assertStatuses?.(request.statuses);
+  const experiments = await store.list({ ...request.filter, statuses: undefined });
+  hooks.onListed?.();
+  checkStatuses(request.statuses, experiments, store.statuses);
+  const result = compareScores(experiments, {
+    sortBy: request.sortBy,
+    ascending: request.ascending,
+    thenBy: request.thenBy,
+    gates,
+    useThresholds: request.useThresholds,
+    onlyPassing: request.onlyPassing,
+    max: request.max,
+    registry,
+    statuses: request.statuses.length > 0 ? request.statuses : undefined,
+  });
+  return { result, listed: experiments.length, location: store.location, passed: result.passedCount > 0 };
+}
