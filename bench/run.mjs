@@ -237,7 +237,11 @@ async function benchPin(tmp) {
   const v = stats(verify);
   const h = stats(hash);
   const cores = os.cpus().length;
-  return { params: lib.SCRYPT_DEFAULTS, verify: v, hash: h, previous: stats(previous), cores, legacyAllMs };
+  // The cost the library hashes with, read off a hash it makes (its parameters are in the hash).
+  const m = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$/.exec(await lib.hashPin("4826"));
+  if (m === null) throw new CommandFailed("hashPin made a hash of an unknown format");
+  const params = { ln: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
+  return { params, verify: v, hash: h, previous: stats(previous), cores, legacyAllMs };
 }
 
 /** The scrypt cost expflow used before issue 10 (ln=14, r=12): measured beside today's. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -216,4 +216,25 @@ describe("the check itself", () => {
     },
     COMPILE_MS,
   );
+
+  it("the contracts are the subpath expflow/contracts, and the main entry does not load zod", async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports: Record<string, { import: string; types: string }> };
+    expect(pkg.exports["./contracts"]).toEqual({ types: "./dist/contracts.d.ts", import: "./dist/contracts.js" });
+    const contracts = (await import(pathToFileURL(join(ROOT, "dist", "contracts.js")).href)) as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+    expect(contracts["ErrorOutputSchema"]!.safeParse({ error: { code: "E_USAGE", message: "m", hint: null } }).success).toBe(true);
+    expect(contracts["ErrorOutputSchema"]!.safeParse({ error: { code: "E_USAGE" } }).success).toBe(false);
+    // Every module the main entry reaches, statically, none of them zod's.
+    const seen = new Set<string>();
+    const walk = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, "utf8").matchAll(/(?:^|;|\n)\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']/g)) {
+        const spec = m[1]!;
+        expect(spec, `${file} imports ${spec}`).not.toMatch(/^zod/);
+        if (spec.startsWith(".")) walk(join(file, "..", spec));
+      }
+    };
+    walk(JS);
+    expect(seen.size).toBeGreaterThan(1);
+  });
 });

@@ -6,7 +6,6 @@ import { metricRegistryOf } from "../../config/load.js";
 import { loadRulePack } from "../../config/rules.js";
 import { ConfigError, ExpflowError, UsageError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
-import { assertValidId } from "../../core/ids.js";
 import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
@@ -21,8 +20,8 @@ import type { Column } from "../output/render.js";
 import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
 import type { ClearmlFlags } from "../clearml.js";
-import type { RegistryRecord } from "../../app/runs.js";
-import { experimentFromRecord, plainObject, runRecord } from "../../app/runs.js";
+import type { AuditSubject } from "../../app/audit.js";
+import { auditSubject as auditSubjectOf } from "../../app/audit.js";
 import { openLocal } from "../backend.js";
 import { openClearml } from "../clearml.js";
 
@@ -65,65 +64,9 @@ export async function activeRulePack(ctx: CommandContext, rulesFlag: string | un
   return { pack: PDEBENCH_RULES, source: "built-in", origin: "builtin" };
 }
 
-/** The ClearML task a record links to, checked by the id rule. @throws {UsageError} `E_BAD_ID`. */
-function linkedTask(record: RegistryRecord): string | null {
-  const t = record.clearml_task_id;
-  if (typeof t === "string" && t.trim() !== "") return assertValidId(t.trim(), "ClearML task id");
-  if (typeof t === "number" && Number.isFinite(t)) return assertValidId(String(t), "ClearML task id");
-  return null;
-}
-
-/** What an audit reads: from a registry record, or from a ClearML task. */
-interface AuditSubject {
-  /** The id the report shows. */
-  readonly label: string;
-  readonly experiment: Experiment;
-  /** The metrics and parameters checked (a local record's as written, unnormalised). */
-  readonly metrics: Readonly<Record<string, unknown>>;
-  readonly params: Readonly<Record<string, unknown>>;
-  /** Where the metrics and parameters came from, for the report. */
-  readonly source: string | null;
-}
-
-/** The ClearML task `taskId`, as an audit subject labelled `label`. */
-async function clearmlSubject(ctx: CommandContext, label: string, taskId: string, flags: ClearmlFlags): Promise<AuditSubject> {
-  const { store } = openClearml(ctx, flags);
-  const task = await store.requireTask(taskId);
-  return { label, experiment: task, metrics: task.metrics, params: task.params, source: `ClearML task ${taskId} on ${store.location}` };
-}
-
-/**
- * The experiment to audit: `--task-id` reads that ClearML task (the id is then only a label);
- * otherwise the latest live record by id or unique prefix, and a record linked to a ClearML task
- * (`clearml_task_id`) takes its metrics and parameters from that task, where they are current.
- */
-async function auditSubject(ctx: CommandContext, id: string, flags: { registry?: string; taskId?: string } & ClearmlFlags): Promise<AuditSubject> {
-  if (flags.taskId !== undefined) return clearmlSubject(ctx, id, assertValidId(flags.taskId, "ClearML task id"), flags);
-  // The latest live record by id or unique prefix (a full read also finds ids written with \u escapes).
-  const record = await runRecord(await openLocal(ctx, { registry: flags.registry }), id);
-  const task = linkedTask(record);
-  if (task !== null) {
-    let linked: AuditSubject;
-    try {
-      linked = await clearmlSubject(ctx, record.experiment_id, task, flags);
-    } catch (e) {
-      // Say why ClearML is needed at all: the user asked about a local experiment. The error keeps
-      // its class, code, hint and ClearML details.
-      if (e instanceof ExpflowError) e.message = `experiment ${record.experiment_id} is linked to ClearML task ${task}, whose metrics and parameters are read from ClearML: ${e.message}`;
-      throw e;
-    }
-    const local = experimentFromRecord(record, record.experiment_id);
-    // The id, name and project of the local record; status, tags, metrics and parameters from
-    // ClearML, where the run is: a stale local status must not certify a task that was stopped.
-    return { ...linked, experiment: { ...linked.experiment, id: local.id, name: local.name ?? linked.experiment.name, project: local.project ?? linked.experiment.project } };
-  }
-  return {
-    label: record.experiment_id,
-    experiment: experimentFromRecord(record, record.experiment_id),
-    metrics: plainObject(record.metrics) ?? {},
-    params: plainObject(record.params) ?? {},
-    source: null,
-  };
+/** The experiment to audit (see {@link auditSubjectOf}), with the command's registry and ClearML flags. */
+function auditSubject(ctx: CommandContext, id: string, flags: { registry?: string; taskId?: string } & ClearmlFlags): Promise<AuditSubject> {
+  return auditSubjectOf({ local: () => openLocal(ctx, { registry: flags.registry }), clearml: () => openClearml(ctx, flags).store }, id, flags.taskId);
 }
 
 /** The `--json` contract of `expflow audit validate`: `AuditValidationSchema` in `src/contracts`. */
