@@ -48,7 +48,11 @@ async function taskSubject(store: Store, label: string, taskId: string): Promise
  * id, name and project.
  */
 export async function auditSubject(backends: AuditBackends, id: string, taskId?: string): Promise<AuditSubject> {
-  if (taskId !== undefined) return taskSubject(backends.clearml(), id, assertValidId(taskId, "ClearML task id"));
+  if (taskId !== undefined) {
+    // The id first: one that is not a name is exit 2 before ClearML is even looked for.
+    const task = assertValidId(taskId, "ClearML task id");
+    return taskSubject(backends.clearml(), id, task);
+  }
   // The latest live record by id or unique prefix (a full read also finds ids written with \u escapes).
   const record = await runRecord(await backends.local(), id);
   const task = linkedTask(record);
