@@ -109,9 +109,9 @@ export interface Store {
 export type WarningSink = (message: string) => void;
 
 /**
- * Shared defaults of a {@link Store}: `list` from `pages` (or the other way round), `require`
- * from `get`, `resolve` from the ids listed, and every write refused with `E_STORE_UNSUPPORTED`
- * until a backend implements it.
+ * Shared defaults of a {@link Store}: `pages` from `list`, `require` from `get`, `resolve` from
+ * the ids listed, and every write refused with `E_STORE_UNSUPPORTED` (a rejected promise, like
+ * every failure of a store) until a backend implements it.
  */
 export abstract class BaseStore implements Store {
   abstract readonly kind: string;
@@ -144,23 +144,23 @@ export abstract class BaseStore implements Store {
     return resolvePrefix(ids, prefix, this.location);
   }
 
-  create(_spec: NewExperiment): Promise<Experiment> {
+  async create(_spec: NewExperiment): Promise<Experiment> {
     return this.unsupported("write", "creating experiments");
   }
 
-  transition(_id: string, _event: RunEvent, _options?: TransitionOptions): Promise<Experiment> {
+  async transition(_id: string, _event: RunEvent, _options?: TransitionOptions): Promise<Experiment> {
     return this.unsupported("write", "changing an experiment's state");
   }
 
-  archive(_id: string, event: ArchiveEvent): Promise<Experiment> {
+  async archive(_id: string, event: ArchiveEvent): Promise<Experiment> {
     return this.unsupported("write", `${event === "delete" ? "deleting" : event === "restore" ? "restoring" : "archiving"} experiments`);
   }
 
-  logMetrics(_id: string, _values: Readonly<Record<string, number>>): Promise<Experiment> {
+  async logMetrics(_id: string, _values: Readonly<Record<string, number>>): Promise<Experiment> {
     return this.unsupported("metrics", "logging metrics");
   }
 
-  link(_id: string, _link: RemoteLink): Promise<Experiment> {
+  async link(_id: string, _link: RemoteLink): Promise<Experiment> {
     return this.unsupported("link", "linking experiments to remote tasks");
   }
 

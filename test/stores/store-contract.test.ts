@@ -150,6 +150,30 @@ describe.each([localBackend(), clearmlBackend()])("Store contract: $name", (back
     expect(r.results.map((x) => x.experiment.id)).toEqual([idOf("a"), idOf("b")]);
     expect(r.selection).toEqual({ statuses: ["completed"], isDefault: true, excluded: 2, excludedByStatus: { queued: 1, failed: 1 } });
   });
+  it("require: the experiment, or NotFoundError (exit 2)", async () => {
+    expect((await store.require(idOf("a"))).name).toBe("run-a");
+    await expect(store.require(fakeId("nobody"))).rejects.toMatchObject({ exitCode: 2, name: "NotFoundError" });
+  });
+  it("resolve: a full id is itself; an empty one is E_BAD_ID (exit 2), never any experiment", async () => {
+    expect(await store.resolve(idOf("b"))).toBe(idOf("b"));
+    await expect(store.resolve("")).rejects.toMatchObject({ code: "E_BAD_ID", exitCode: 2 });
+  });
+  it("pages: together, exactly the listing", async () => {
+    const all: Experiment[] = [];
+    for await (const page of store.pages({ includeArchived: true })) all.push(...page);
+    expect(ids(all)).toEqual(ids(await store.list({ includeArchived: true })));
+  });
+  it("a write the store cannot do is E_STORE_UNSUPPORTED (exit 2) naming the store, and changes nothing", async () => {
+    expect(store.capabilities.has("write")).toBe(false);
+    for (const attempt of [
+      () => store.create({ id: "exp-new0000001", fields: {} }),
+      () => store.transition(idOf("d"), "cancel"),
+      () => store.archive(idOf("a"), "archive"),
+      () => store.link(idOf("a"), { kind: "clearml", server: "https://x", taskId: "t1" }),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({ code: "E_STORE_UNSUPPORTED", exitCode: 2, message: expect.stringContaining(store.location) as unknown });
+    }
+  });
   it("reading never modifies the store", () => {
     expect(backend.fingerprint()).toBe(before);
   });

@@ -231,7 +231,7 @@ export class LocalStore extends BaseStore {
 
   private writable(): RegistryWriter {
     if (this.writer === undefined) {
-      throw new UsageError("E_STORE_UNSUPPORTED", `the local store ${this.location} was opened read-only`, { hint: "open it with a writer context to change it" });
+      throw new UsageError("E_STORE_UNSUPPORTED", `the local store ${this.location} was opened read-only (capability 'write')`, { hint: "open it with a writer context to change it" });
     }
     return this.writer;
   }
