@@ -145,7 +145,7 @@ export function forEachLineBackwards(path: string, onLine: (text: string, offset
 }
 
 /** Reads `length` bytes at `position` into the start of `buf`; fewer only at the end of the file. */
-function readFully(fd: number, buf: Buffer, length: number, position: number): number {
+export function readFully(fd: number, buf: Buffer, length: number, position: number): number {
   let got = 0;
   while (got < length) {
     const n = readSync(fd, buf, got, length - got, position + got);

@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { isValidId } from "../../core/ids.js";
-import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
+import { forEachLineBackwards, parseObjectLine, readFully } from "./jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId } from "./record.js";
 
@@ -213,13 +213,7 @@ function lastLineBreak(buf: Buffer, length: number): number {
 
 /** Reads into `buf` at `position`; how many bytes (fewer only at the end of the file). */
 function readAt(fd: number, buf: Buffer, position: number): number {
-  let got = 0;
-  while (got < buf.length) {
-    const n = readSync(fd, buf, got, buf.length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
+  return readFully(fd, buf, buf.length, position);
 }
 
 /** The record whose line starts at `offset`, or undefined when there is no valid one. */
