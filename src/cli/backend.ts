@@ -4,7 +4,7 @@ import { openLocalBackend } from "../app/backend.js";
 import { guard } from "../security/guard.js";
 import type { GuardOptions } from "../security/guard.js";
 import type { CommandContext } from "./context.js";
-import { whoAmI } from "./registry.js";
+import { whoAmI } from "./identity.js";
 import { guardContext } from "./security.js";
 
 /**

@@ -4,7 +4,7 @@ import type { GuardContext } from "../security/guard.js";
 import type { CommandContext, InStream } from "./context.js";
 import { printable, unguarded } from "./output/sanitize.js";
 import { terminalPrompt } from "./output/terminal-words.js";
-import { currentUser } from "./registry.js";
+import { currentUser } from "./identity.js";
 
 /** Reads standard input line by line, on demand; never touches it unless asked. */
 export class LineReader {
