@@ -1,8 +1,9 @@
-import { closeSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BackendError, ExpflowError } from "../core/errors.js";
-import { writeAll } from "../util/atomic-file.js";
+import type { PendingAppend } from "../util/append-file.js";
+import { appendTextUnsynced } from "../util/append-file.js";
 import { ensurePrivateDir, writeFileAtomic } from "../util/private-files.js";
 import { withLock } from "../util/lock.js";
 import type { AuditAnchor } from "./pin-file.js";
@@ -185,7 +186,7 @@ interface ChainBase {
  * the next record chains on. Whatever does not fit is reported in `damage`, for a `damaged`
  * record written before anything chains onto it: a write never heals damage silently.
  */
-function chainBase(path: string, logExists: boolean, headState: HeadState, anchor: AuditAnchor | null): { base: ChainBase; size: number; endsWithNewline: boolean } {
+function chainBase(path: string, logExists: boolean, headState: HeadState, anchor: AuditAnchor | null): ChainBase {
   const ends = logExists ? readEnds(path) : { size: 0, first: undefined, last: undefined, endsWithNewline: true };
   const last = ends.last === undefined ? undefined : parseRecord(ends.last);
   const head = headState.state === "ok" ? headState.head : undefined;
@@ -236,7 +237,12 @@ function chainBase(path: string, logExists: boolean, headState: HeadState, ancho
       hash = anchor.hash;
     }
   }
-  return { base: { seq, hash, damage, remnant }, size: ends.size, endsWithNewline: ends.endsWithNewline };
+  return { seq, hash, damage, remnant };
+}
+
+/** The file-system error under a typed one (the append's), for {@link writeFailure}'s words. */
+function errnoOf(e: unknown): unknown {
+  return e instanceof ExpflowError && e.cause !== undefined ? e.cause : e;
 }
 
 function writeFailure(path: string, e: unknown): BackendError {
@@ -289,7 +295,7 @@ export async function appendAudit(
       pin = undefined; // the guard fails closed on an unreadable PIN file; the log still records it
     }
     const anchor = pin?.meta?.audit ?? null;
-    const { base, size, endsWithNewline } = chainBase(path, logExists, headState, anchor);
+    const base = chainBase(path, logExists, headState, anchor);
     const time = actor.now().toISOString();
     const records: AuditRecord[] = [];
     let prev = base.hash;
@@ -311,31 +317,23 @@ export async function appendAudit(
     } catch (e) {
       throw writeFailure(join(home, HEAD_FILE), e);
     }
-    // Step 2: the records, in one write, fsynced; on failure nothing of them stays.
-    const lead = !endsWithNewline ? "\n" : "";
-    const text = `${lead}${records.map((r) => JSON.stringify(r)).join("\n")}\n`;
-    let fd: number;
+    // Step 2: the records, in one write, read back and fsynced; on failure nothing of them
+    // stays (the one append of util/append-file.ts, which also starts on a fresh line after a
+    // torn one, and sets the log's mode: a log restored with looser permissions is 0600 again).
+    let pending: PendingAppend;
     try {
-      fd = openSync(path, "a", 0o600);
+      pending = appendTextUnsynced(path, `${records.map((r) => JSON.stringify(r)).join("\n")}\n`, { mode: 0o600, chmod: 0o600 });
     } catch (e) {
-      throw writeFailure(path, e);
+      throw writeFailure(path, errnoOf(e));
     }
     // Takes the records back after a failed step and reports it; the announced head still
     // describes the log as it was (or, if even the truncation fails, the records as ours).
     const undo = (failedPath: string, e: unknown): BackendError => {
-      try {
-        ftruncateSync(fd, size);
-        fsyncSync(fd);
-      } catch {
-        // see above
-      }
-      closeSync(fd);
-      return writeFailure(failedPath, e);
+      pending.takeBack();
+      return writeFailure(failedPath, errnoOf(e));
     };
     try {
-      fchmodSync(fd, 0o600); // also a log that was restored or created with looser permissions
-      writeAll(fd, text);
-      fsyncSync(fd);
+      pending.sync();
     } catch (e) {
       throw undo(path, e);
     }
@@ -345,7 +343,7 @@ export async function appendAudit(
     } catch (e) {
       throw undo(join(home, HEAD_FILE), e);
     }
-    closeSync(fd);
+    pending.close();
     if (pin !== undefined && pin.meta !== undefined) await refreshPinAnchor(home, path, final);
     return record;
   });

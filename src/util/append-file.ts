@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync } from "node:fs";
 import { BackendError } from "../core/errors.js";
 import { writeAll } from "./atomic-file.js";
 import { storageError } from "./fs-errors.js";
@@ -34,6 +34,8 @@ export function appendText(path: string, text: string, options: AppendOptions = 
 export interface AppendOptions {
   readonly mode?: number;
   readonly what?: string;
+  /** Set the file's mode to this on every append (a file restored or made with looser permissions). */
+  readonly chmod?: number;
 }
 
 /** Where {@link appendText} put the text: its first byte, and the end of the file after it. */
@@ -54,7 +56,14 @@ export interface PendingAppend extends AppendedAt {
    */
   flush(): void;
   /**
-   * After a failed {@link flush}: takes the append back, truncating the file to its previous
+   * Flushes the file to disk (fsync) and keeps it open, for a caller with one more step before the
+   * append counts (then {@link close}, or {@link takeBack} when that step fails).
+   *
+   * @throws {BackendError} exit 4 naming the file; the file stays open.
+   */
+  sync(): void;
+  /**
+   * After a failed {@link flush} or a failed step after {@link sync}: takes the append back, truncating the file to its previous
    * length if it still ends where this append ended and is still the file at the path (nobody
    * appended after it, nothing replaced it), and closes it. The caller holds the writers' lock
    * again. True when taken back.
@@ -85,6 +94,7 @@ export function appendTextUnsynced(path: string, text: string, options: AppendOp
   let size = -1;
   let lead = "";
   try {
+    if (options.chmod !== undefined) fchmodSync(fd, options.chmod);
     size = fstatSync(fd).size;
     if (size > 0) {
       const last = Buffer.alloc(1);
@@ -124,13 +134,16 @@ export function appendTextUnsynced(path: string, text: string, options: AppendOp
     offset,
     end,
     flush() {
+      this.sync();
+      close();
+    },
+    sync() {
       try {
         fsyncSync(fd);
       } catch (e) {
         // Left open for takeBack (or close).
         throw storageError(e, what);
       }
-      close();
     },
     takeBack() {
       if (!open) return false;
