@@ -80,7 +80,7 @@ export {
 // `resolveClearmlConnection(env)`.
 export type { Store, WarningSink } from "./stores/store.js";
 export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
-export type { DamagedLine } from "./stores/local/jsonl.js";
+export type { DamagedLine } from "./util/jsonl.js";
 export { ClearmlStore, CLEARML_STATUSES, type ClearmlStoreOptions } from "./stores/clearml/clearml-store.js";
 export { ClearmlClient, type ClearmlClientOptions, type CallOptions, type RequestInfo } from "./stores/clearml/client.js";
 export { resolveClearmlConnection, type ClearmlConnection } from "./stores/clearml/connection.js";

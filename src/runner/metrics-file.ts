@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { ExpflowError } from "../core/errors.js";
 import type { MetricRegistry, MetricValues } from "../core/metrics/registry.js";
 import { validateMetricValues } from "../core/metrics/registry.js";
-import { nestedDeeperThan } from "../stores/local/jsonl.js";
+import { nestedDeeperThan } from "../util/jsonl.js";
 import { plainObject } from "../stores/local/record.js";
 
 /** A value a run reported that the metrics registry refused; kept in the record, never dropped. */

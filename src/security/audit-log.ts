@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { BackendError, ExpflowError } from "../core/errors.js";
 import type { PendingAppend } from "../util/append-file.js";
 import { appendTextUnsynced } from "../util/append-file.js";
+import { forEachLine } from "../util/jsonl.js";
 import { ensurePrivateDir, writeFileAtomic } from "../util/private-files.js";
 import { withLock } from "../util/lock.js";
 import type { AuditAnchor } from "./pin-file.js";
@@ -424,13 +425,17 @@ export function readAudit(home: string): AuditRecord[] {
   const path = join(home, AUDIT_FILE);
   if (!regularFile(path)) return [];
   const out: AuditRecord[] = [];
-  for (const line of readText(path).split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line) as AuditRecord);
-    } catch {
-      // skipped
-    }
+  // The registry's scan: in chunks, blank lines skipped, a torn last line read as a line.
+  try {
+    forEachLine(path, (line) => {
+      try {
+        out.push(JSON.parse(line) as AuditRecord);
+      } catch {
+        // skipped
+      }
+    });
+  } catch (e) {
+    throw unreadable(path, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
   }
   return out;
 }

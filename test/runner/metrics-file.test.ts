@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_METRICS_FILE_LIMITS, ingestMetricsText, readMetricsFile } from "../../src/runner/metrics-file.js";
-import { nestedDeeperThan as jsonDeeperThan } from "../../src/stores/local/jsonl.js";
+import { nestedDeeperThan as jsonDeeperThan } from "../../src/util/jsonl.js";
 
 const registry = MetricRegistry.create({ f1_macro: { direction: "higher", aliases: ["f1"] } });
 

@@ -6,7 +6,7 @@ import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/
 import { nextState } from "../../core/lifecycle/lifecycle.js";
 import type { NewExperiment, RemoteLink, StoreCapability, TransitionOptions, WarningSink } from "../store.js";
 import { BaseStore, resolvePrefix } from "../store.js";
-import type { DamagedLine } from "./jsonl.js";
+import type { DamagedLine } from "../../util/jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { experimentFromRecord, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";

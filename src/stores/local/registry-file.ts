@@ -1,8 +1,8 @@
 import { statSync } from "node:fs";
 import { NotFoundError, ValidationError } from "../../core/errors.js";
 import type { WarningSink } from "../store.js";
-import type { DamagedLine } from "./jsonl.js";
-import { forEachLine, parseObjectLine } from "./jsonl.js";
+import type { DamagedLine } from "../../util/jsonl.js";
+import { forEachLine, parseObjectLine } from "../../util/jsonl.js";
 import { checkedRecordId } from "./record.js";
 
 /** How many damaged lines are named one by one before the rest are summed up. */

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { isValidId } from "../../core/ids.js";
-import { forEachLineBackwards, parseObjectLine, readFully } from "./jsonl.js";
+import { forEachLineBackwards, parseObjectLine, readFully } from "../../util/jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId } from "./record.js";
 

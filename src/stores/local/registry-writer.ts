@@ -7,7 +7,7 @@ import { assertValidId, isValidId } from "../../core/ids.js";
 import { ensurePrivateDir } from "../../util/private-files.js";
 import { realFilePath, withFileLock } from "../../util/lock.js";
 import { storageError } from "../../util/fs-errors.js";
-import { forEachLineBackwards, parseObjectLine } from "./jsonl.js";
+import { forEachLineBackwards, parseObjectLine } from "../../util/jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId, statusOf } from "./record.js";
 import type { PendingAppend } from "../../util/append-file.js";

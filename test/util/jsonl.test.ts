@@ -2,8 +2,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { forEachLine, forEachLineBackwards, MAX_LINE_DEPTH, nestedDeeperThan, parseObjectLine, replacePythonNonFinite } from "../../../src/stores/local/jsonl.js";
-import { tempDir } from "../../helpers/cli.js";
+import { forEachLine, forEachLineBackwards, MAX_LINE_DEPTH, nestedDeeperThan, parseObjectLine, replacePythonNonFinite } from "../../src/util/jsonl.js";
+import { tempDir } from "../helpers/cli.js";
 
 function lines(content: string | Buffer, chunk?: number): [string, number][] {
   const path = join(tempDir(), "f.jsonl");
