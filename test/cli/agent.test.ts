@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { record, runInProcessOrSpawn, tempDir, writeRegistry } from "../helpers/cli.js";
-import { alive, envDumpScript, latest, readEnvDump, script, spawnCli, waitFor } from "../helpers/runs.js";
+import { alive, envDumpScript, latest, readEnvDump, script, spawnCli, waitFor, waitForPids } from "../helpers/runs.js";
 
 /** A fresh home and registry; `run` runs the CLI in this process, spawned for the agent. */
 function env(): { home: string; registry: string; run: (args: string[], extra?: Record<string, string | undefined>) => ReturnType<typeof runInProcessOrSpawn> } {
@@ -134,7 +134,7 @@ setInterval(() => {}, 1000);`,
     const agent = spawnCli(["agent", "--registry", registry], { env: { EXPFLOW_HOME: home }, cwd: home });
     try {
       const id = await submit(run, node, s);
-      const pids = await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").split(" ").map(Number), "the run to start");
+      const pids = await waitForPids(pidFile, 2);
       await waitFor(() => (latest(registry, id)!["runner"] as { pgid?: number } | undefined)?.pgid, "the runner record");
       agent.child.kill("SIGTERM");
       const exit = await agent.exited;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runInProcessOrSpawn, tempDir } from "../helpers/cli.js";
-import { alive, latest, script, snapshots, spawnCli, waitFor } from "../helpers/runs.js";
+import { alive, latest, script, snapshots, spawnCli, waitFor, waitForPids } from "../helpers/runs.js";
 
 /** A fresh home and registry; `run` runs the CLI in this process, spawned for the agent. */
 function env(): { home: string; registry: string; run: (args: string[], input?: string, extra?: Record<string, string>) => ReturnType<typeof runInProcessOrSpawn> } {
@@ -85,7 +85,7 @@ setInterval(() => {}, 1000);`,
     const agent = spawnCli(["agent"], { env: { EXPFLOW_HOME: home, EXPFLOW_REGISTRY: registry }, cwd: home });
     try {
       const id = await submit(run, process.execPath, s);
-      const pids = await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").split(" ").map(Number), "the run to start");
+      const pids = await waitForPids(pidFile, 2);
       await waitFor(() => (latest(registry, id)!["runner"] as { pgid?: number } | undefined)?.pgid, "the runner record");
       expect(pids.every(alive)).toBe(true);
       const r = await run(["run", "cancel", id]);

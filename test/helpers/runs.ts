@@ -116,3 +116,15 @@ fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify({ env: process.env, pare
 export function readEnvDump(out: string): EnvDump {
   return JSON.parse(readFileSync(out, "utf8")) as EnvDump;
 }
+
+/**
+ * The `count` pids a run's script wrote, space-separated, to `pidFile`, once the file is whole: a
+ * read can come between the file's truncation and its write, and an empty or half-written file
+ * would give no pid or `0` (which `kill(0)` reads as this process group).
+ */
+export function waitForPids(pidFile: string, count: number, what = "the run to start"): Promise<number[]> {
+  return waitFor(() => {
+    const found = existsSync(pidFile) ? readFileSync(pidFile, "utf8").split(" ").map(Number) : [];
+    return found.length === count && found.every((p) => Number.isInteger(p) && p > 1) && found;
+  }, what);
+}

@@ -6,7 +6,7 @@ import { invocationOf, LocalRunner, logPathOf, metricsPathOf, queuedRuns, queueT
 import { RegistryWriter } from "../../src/stores/local/registry-writer.js";
 import type { RegistryRecord } from "../../src/stores/local/record.js";
 import { tempDir } from "../helpers/cli.js";
-import { alive, script, waitFor } from "../helpers/runs.js";
+import { alive, script, waitFor, waitForPids } from "../helpers/runs.js";
 
 function setup(): { home: string; writer: RegistryWriter; runner: LocalRunner; events: string[] } {
   const home = tempDir("expflow-runner-");
@@ -127,7 +127,7 @@ require("fs").writeFileSync(${JSON.stringify(pidFile)}, process.pid + " " + c.pi
 setInterval(() => {}, 1000);`;
     const id = await queued(writer, { argv: [process.execPath, script(home, "hang.cjs", code)] });
     const handle = runner.start((await runner.claim(id))!);
-    const pids = await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").split(" ").map(Number), "the pid file");
+    const pids = await waitForPids(pidFile, 2, "the pid file");
     expect(pids.length).toBe(2);
     handle.interrupt("agent interrupted (SIGTERM)");
     const result = await handle.done;
