@@ -2,7 +2,8 @@ import { metricRegistryOf } from "../../config/load.js";
 import type { TaskMetricsReportJson } from "../../contracts/metrics.js";
 import { UsageError } from "../../core/errors.js";
 import { assertValidId } from "../../core/ids.js";
-import { validateMetricValues } from "../../core/metrics/registry.js";
+import type { MetricsTarget } from "../../app/metrics.js";
+import { reportMetrics } from "../../app/metrics.js";
 import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";
 import { openLocal } from "../backend.js";
@@ -43,41 +44,38 @@ export function parseAssignments(pairs: readonly string[]): Map<string, string> 
  * @throws {BackendError} ClearML not configured, unreachable or failing (exit 4).
  */
 export async function metricsReportCommand(id: string | undefined, pairs: string[], flags: MetricsReportOptions, ctx: CommandContext): Promise<number> {
+  let target: MetricsTarget;
+  let values: string[];
   if (flags.taskId !== undefined) {
     // With --task-id every positional argument is a value: `metrics report --task-id T a=1 b=2`.
-    return reportToTask(flags.taskId, id === undefined ? pairs : [id, ...pairs], flags, ctx);
+    target = { kind: "clearml", taskId: assertValidId(flags.taskId, "ClearML task id") };
+    values = id === undefined ? pairs : [id, ...pairs];
+    if (values.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report --task-id ID name=value ..." });
+  } else {
+    if (id === undefined || id.includes("=")) {
+      throw new UsageError("E_USAGE", "no experiment id given", { hint: "expflow metrics report <id> name=value ... (or --task-id ID name=value ... for a ClearML task)" });
+    }
+    if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report <id> name=value ..." });
+    target = { kind: "local", id };
+    values = pairs;
   }
-  if (id === undefined || id.includes("=")) {
-    throw new UsageError("E_USAGE", "no experiment id given", { hint: "expflow metrics report <id> name=value ... (or --task-id ID name=value ... for a ClearML task)" });
+  const assignments = parseAssignments(values);
+  const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
+  const report = await reportMetrics({ registry, local: () => openLocal(ctx, { registry: flags.registry }), clearml: () => openClearml(ctx, flags).store }, target, assignments);
+  const { stdout } = ctx.io;
+  if (report.kind === "local") {
+    if (flags.json) stdout.write(`${JSON.stringify(report.record)}\n`);
+    else stdout.write(`Reported ${describeValues(report.values)} to ${report.id}: ${Object.entries(report.values).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
+  } else if (flags.json) {
+    const out: TaskMetricsReportJson = { task_id: report.taskId, server: report.server, iteration: 0, scalars: [...report.scalars] };
+    stdout.write(`${JSON.stringify(out)}\n`);
+  } else {
+    stdout.write(`Reported ${describeValues(report.values)} to ClearML task ${report.taskId}: ${report.scalars.map((e) => `${e.metric}/${e.variant}=${e.value}`).join(" ")}\n`);
   }
-  if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report <id> name=value ..." });
-  const backend = await openLocal(ctx, { registry: flags.registry });
-  const values = validateMetricValues(parseAssignments(pairs), backend.metrics);
-  const full = await backend.store.resolve(id);
-  const updated = await backend.store.logMetricsRaw(full, values);
-  if (flags.json) ctx.io.stdout.write(`${JSON.stringify(updated)}\n`);
-  else ctx.io.stdout.write(`Reported ${describeValues(values)} to ${full}: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
   return 0;
 }
 
-function describeValues(values: Record<string, number>): string {
+function describeValues(values: Readonly<Record<string, number>>): string {
   const n = Object.keys(values).length;
   return `${n} metric${n === 1 ? "" : "s"}`;
-}
-
-async function reportToTask(taskId: string, pairs: string[], flags: MetricsReportOptions, ctx: CommandContext): Promise<number> {
-  assertValidId(taskId, "ClearML task id");
-  if (pairs.length === 0) throw new UsageError("E_USAGE", "no metrics given", { hint: "expflow metrics report --task-id ID name=value ..." });
-  const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
-  // Validate before any connection: a refused value sends nothing.
-  const values = validateMetricValues(parseAssignments(pairs), registry);
-  const { store } = openClearml(ctx, flags);
-  const { scalars: sent } = await store.reportMetrics(taskId, values, { registry });
-  if (flags.json) {
-    const out: TaskMetricsReportJson = { task_id: taskId, server: store.location, iteration: 0, scalars: sent };
-    ctx.io.stdout.write(`${JSON.stringify(out)}\n`);
-  } else {
-    ctx.io.stdout.write(`Reported ${describeValues(values)} to ClearML task ${taskId}: ${sent.map((e) => `${e.metric}/${e.variant}=${e.value}`).join(" ")}\n`);
-  }
-  return 0;
 }
