@@ -18,45 +18,53 @@ export type Authorize = (action: string, target: string) => Promise<void>;
  * Every other member is the store's own, so a guarded local store keeps its local reads.
  */
 export function guardedStore<S extends Store>(store: S, authorize: Authorize): S {
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      if (key === "archive") {
-        return async (id: string, event: Parameters<Store["archive"]>[1]) => {
-          if (event !== "restore") {
-            const current = await target.get(id);
-            if (current !== undefined) checkArchiveEvent(current.status, current.archived === true, event, id);
-            await authorize(`run.${event}`, id);
-          }
-          return target.archive(id, event);
-        };
-      }
-      if (key === "compact" && typeof (target as { compact?: unknown }).compact === "function") {
-        const local = target as unknown as { compact(): Promise<unknown>; assertCompactable?(): void; location: string };
-        return async () => {
-          // A missing or read-only registry is said before any PIN is asked.
-          local.assertCompactable?.();
-          await authorize("registry.compact", local.location);
-          return local.compact();
-        };
-      }
-      const value: unknown = Reflect.get(target, key, receiver);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
+  return withGuarded(store, (target, key) => {
+    if (key === "archive") {
+      return async (id: string, event: Parameters<Store["archive"]>[1]) => {
+        if (event !== "restore") {
+          const current = await target.get(id);
+          if (current !== undefined) checkArchiveEvent(current.status, current.archived === true, event, id);
+          await authorize(`run.${event}`, id);
+        }
+        return target.archive(id, event);
+      };
+    }
+    if (key === "compact" && typeof (target as { compact?: unknown }).compact === "function") {
+      const local = target as unknown as { compact(): Promise<unknown>; assertCompactable?(): void; location: string };
+      return async () => {
+        // A missing or read-only registry is said before any PIN is asked.
+        local.assertCompactable?.();
+        await authorize("registry.compact", local.location);
+        return local.compact();
+      };
+    }
+    return undefined;
   });
 }
 
 /** The executor with `cancel` guarded (`run.cancel`), by construction. */
 export function guardedExecutor<E extends Executor>(executor: E, authorize: Authorize): E {
-  return new Proxy(executor, {
-    get(target, key, receiver) {
-      if (key === "cancel") {
-        return async (id: string) => {
+  return withGuarded(executor, (target, key) =>
+    key === "cancel"
+      ? async (id: string) => {
           await authorize("run.cancel", id);
           return target.cancel(id);
-        };
-      }
-      const value: unknown = Reflect.get(target, key, receiver);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        }
+      : undefined,
+  );
+}
+
+/**
+ * `target` with the members `guard` returns a replacement for (the protected operations); every
+ * other member is the target's own, its methods bound to it.
+ */
+function withGuarded<T extends object>(target: T, guard: (target: T, key: string | symbol) => unknown): T {
+  return new Proxy(target, {
+    get(t, key, receiver) {
+      const replaced = guard(t, key);
+      if (replaced !== undefined) return replaced;
+      const value: unknown = Reflect.get(t, key, receiver);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(t) : value;
     },
   });
 }

@@ -1,6 +1,5 @@
 import { NotFoundError, UsageError } from "../core/errors.js";
 import type { Experiment, ExperimentFilter } from "../core/experiment.js";
-import { matchesFilter } from "../core/experiment.js";
 import { assertValidId } from "../core/ids.js";
 import type { ArchiveEvent, RunEvent } from "../core/lifecycle/lifecycle.js";
 
@@ -28,11 +27,6 @@ export interface TransitionOptions {
   readonly fields?: (current: Readonly<Record<string, unknown>>) => Readonly<Record<string, unknown>>;
   /** Why (a failure's reason), recorded in the history entry. */
   readonly reason?: string;
-  /**
-   * The state the caller expects the experiment to be in; another one is `E_ILLEGAL_TRANSITION`
-   * (exit 2) naming it, checked under the store's lock.
-   */
-  readonly from?: string;
 }
 
 /** A remote task an experiment is linked to. */
@@ -192,9 +186,4 @@ export function resolvePrefix(ids: Iterable<string>, prefix: string, where: stri
   throw new UsageError("E_AMBIGUOUS_ID", `'${prefix}' matches ${matches.length} experiments: ${shown}${matches.length > 10 ? ", ..." : ""}`, {
     hint: "type more of the id",
   });
-}
-
-/** Filters a listing in memory: the reference semantics of {@link ExperimentFilter}. */
-export function filterExperiments(all: readonly Experiment[], filter: ExperimentFilter): Experiment[] {
-  return all.filter((e) => matchesFilter(e, filter));
 }

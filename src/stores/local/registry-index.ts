@@ -50,7 +50,7 @@ export class RegistryIndex {
    */
   lookup(path: string, id: string): RegistryRecord | undefined {
     if (!isValidId(id)) return undefined;
-    return this.withFile(path, undefined, (fd) => {
+    return this.withFile(path, (fd) => {
       const fileSize = this.catchUp(fd);
       // A last line without its line break (a writer died before writing it) counts as a
       // line, as for every reader; it is indexed once the next append has ended it.
@@ -73,7 +73,7 @@ export class RegistryIndex {
 
   /** Brings the index up to date with the file, before an append that looks nothing up. */
   sync(path: string): void {
-    this.withFile(path, undefined, (fd) => void this.catchUp(fd));
+    this.withFile(path, (fd) => void this.catchUp(fd));
   }
 
   /**
@@ -91,14 +91,15 @@ export class RegistryIndex {
     this.tail = Buffer.concat([this.tail, bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES))]).subarray(-TAIL_BYTES);
   }
 
-  private withFile<T>(path: string, missing: T, fn: (fd: number) => T): T {
+  /** Runs `fn` on the file open for reading; a missing file resets the index and gives undefined. */
+  private withFile<T>(path: string, fn: (fd: number) => T): T | undefined {
     let fd: number;
     try {
       fd = openSync(path, "r");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
       this.reset();
-      return missing;
+      return undefined;
     }
     try {
       return fn(fd);

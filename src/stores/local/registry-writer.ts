@@ -76,9 +76,6 @@ export function readOne(path: string, id: string): RegistryRecord | undefined {
   return found?.deleted === true ? undefined : found;
 }
 
-/** The full id for a unique prefix (an exact id always wins): see {@link resolvePrefix}. */
-export { resolvePrefix as resolveId } from "../store.js";
-
 /**
  * Checks that the registry's directory is there to be written in (or creates it, private, when
  * `create`), before the lock is taken in it.

@@ -9,7 +9,8 @@ import { allowedEvents, TRANSITIONS } from "../../../src/core/lifecycle/lifecycl
 import { newExperimentId } from "../../../src/stores/local/ids.js";
 import { LocalStore } from "../../../src/stores/local/local-store.js";
 import type { RegistryRecord } from "../../../src/stores/local/record.js";
-import { readOne, readRaw, RegistryWriter, resolveId } from "../../../src/stores/local/registry-writer.js";
+import { readOne, readRaw, RegistryWriter } from "../../../src/stores/local/registry-writer.js";
+import { resolvePrefix as resolveId } from "../../../src/stores/store.js";
 
 const made: string[] = [];
 afterAll(() => {
