@@ -99,3 +99,33 @@ export function checkArchiveEvent(state: string, archived: boolean, event: Archi
     );
   }
 }
+
+/**
+ * The shortest sequence of events that leads from `from` to `to` (`[]` when they are the same
+ * state), or `undefined` when the state machine allows no way there (from a terminal state, or
+ * from or to a state that is not a lifecycle state). Used to follow a run that moved elsewhere
+ * (a ClearML task seen completed while the record says queued: `start`, `complete`), so every
+ * step is recorded as the state machine allows it, never a jump.
+ */
+export function pathTo(from: string, to: string): RunEvent[] | undefined {
+  if (from === to) return isRunState(from) ? [] : undefined;
+  if (!isRunState(from) || !isRunState(to)) return undefined;
+  // Breadth first over the table: the states are few, the first path found is a shortest one.
+  const seen = new Set<string>([from]);
+  let frontier: { state: RunState; path: RunEvent[] }[] = [{ state: from, path: [] }];
+  while (frontier.length > 0) {
+    const next: { state: RunState; path: RunEvent[] }[] = [];
+    for (const { state, path } of frontier) {
+      for (const event of allowedEvents(state)) {
+        const target = TRANSITIONS[event].to;
+        if (seen.has(target)) continue;
+        const p = [...path, event];
+        if (target === to) return p;
+        seen.add(target);
+        next.push({ state: target, path: p });
+      }
+    }
+    frontier = next;
+  }
+  return undefined;
+}

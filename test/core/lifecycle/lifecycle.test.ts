@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConflictError } from "../../../src/core/errors.js";
 import type { ArchiveEvent, RunEvent, RunState } from "../../../src/core/lifecycle/lifecycle.js";
-import { allowedEvents, checkArchiveEvent, isRunState, isTerminal, nextState, RUN_STATES, TERMINAL_STATES } from "../../../src/core/lifecycle/lifecycle.js";
+import { allowedEvents, checkArchiveEvent, isRunState, isTerminal, nextState, pathTo, RUN_STATES, TERMINAL_STATES } from "../../../src/core/lifecycle/lifecycle.js";
 
 const EVENTS: readonly RunEvent[] = ["dispatch", "queue", "start", "complete", "fail", "cancel"];
 
@@ -152,5 +152,31 @@ describe("checkArchiveEvent", () => {
     expect((thrown(() => checkArchiveEvent("completed", true, "archive")) as Error).message).toContain("already archived");
     expect((thrown(() => checkArchiveEvent("completed", false, "restore")) as Error).message).toContain("not archived");
     expect((thrown(() => checkArchiveEvent("completed", false, "delete")) as Error).message).toContain("archive it first");
+  });
+});
+
+describe("pathTo", () => {
+  it("follows the table step by step, shortest first, and every step is legal", () => {
+    expect(pathTo("queued", "completed")).toEqual(["start", "complete"]);
+    expect(pathTo("created", "running")).toEqual(["dispatch", "queue", "start"]);
+    expect(pathTo("created", "failed")).toEqual(["dispatch", "queue", "fail"]);
+    expect(pathTo("created", "cancelled")).toEqual(["cancel"]);
+    expect(pathTo("running", "running")).toEqual([]);
+    for (const from of RUN_STATES) {
+      for (const to of RUN_STATES) {
+        const path = pathTo(from, to);
+        if (path === undefined) continue;
+        let state: string = from;
+        for (const event of path) state = nextState(state, event);
+        expect(state, `${from} -> ${to}`).toBe(to);
+      }
+    }
+  });
+
+  it("finds no way out of a terminal state, back, or to a state that is not a lifecycle state", () => {
+    for (const t of TERMINAL_STATES) for (const to of RUN_STATES) if (to !== t) expect(pathTo(t, to)).toBeUndefined();
+    expect(pathTo("running", "queued")).toBeUndefined();
+    expect(pathTo("queued", "in_progress")).toBeUndefined();
+    expect(pathTo("weird", "weird")).toBeUndefined();
   });
 });
