@@ -32,8 +32,23 @@ export interface TransitionOptions {
 /** A remote task an experiment is linked to. */
 export interface RemoteLink {
   readonly kind: "clearml";
-  readonly server: string;
+  /** The API server; absent in records of the earlier tool, which kept none (then: the configured server). */
+  readonly server?: string;
   readonly taskId: string;
+}
+
+/**
+ * The remote side of linked experiments, for a store whose records may be linked to remote
+ * tasks (the local registry with ClearML): archive, restore and delete reach the task before the
+ * record changes, so a refusal there leaves the record as it was.
+ */
+export interface LinkedTasks {
+  /**
+   * Archives, restores or deletes the task behind `link`.
+   *
+   * @returns `false` when the task no longer exists there (the record may change all the same).
+   */
+  archive(link: RemoteLink, event: ArchiveEvent): Promise<boolean>;
 }
 
 /**

@@ -2,13 +2,13 @@ import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
 import { matchesFilter } from "../../core/experiment.js";
 import { UsageError, ValidationError } from "../../core/errors.js";
 import { assertValidId } from "../../core/ids.js";
-import type { ArchiveEvent, HistoryEntry, RunEvent } from "../../core/lifecycle/lifecycle.js";
-import { nextState } from "../../core/lifecycle/lifecycle.js";
-import type { NewExperiment, RemoteLink, StoreCapability, TransitionOptions, WarningSink } from "../store.js";
+import type { ArchiveEvent, HistoryEntry, RunEvent, RunState } from "../../core/lifecycle/lifecycle.js";
+import { checkArchiveEvent, nextState, pathTo } from "../../core/lifecycle/lifecycle.js";
+import type { LinkedTasks, NewExperiment, RemoteLink, StoreCapability, TransitionOptions, WarningSink } from "../store.js";
 import { BaseStore, resolvePrefix } from "../store.js";
 import type { DamagedLine } from "../../util/jsonl.js";
 import type { RegistryRecord } from "./record.js";
-import { experimentFromRecord, plainObject } from "./record.js";
+import { experimentFromRecord, linkOf, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
 import type { RawRegistry, WriterContext } from "./registry-writer.js";
 import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
@@ -25,6 +25,35 @@ export interface LocalStoreOptions {
   onWarning?: WarningSink;
   /** Clock, who acts and whether the registry's directory may be made: given, the store can write. */
   writer?: WriterContext;
+  /**
+   * The remote tasks of linked runs (opened only when a linked run is archived, restored or
+   * deleted). Absent: a linked run changes only here.
+   */
+  linked?: () => LinkedTasks;
+}
+
+/** What {@link LocalStore.follow} is told to apply. */
+export interface FollowChange {
+  /** The state to reach, through the state machine (every step a history entry). */
+  readonly target?: RunState;
+  /** Fields merged into the record (with the state, in one snapshot). */
+  readonly fields?: Readonly<Record<string, unknown>>;
+  /** Recorded with the last step (a failure's reason). */
+  readonly reason?: string;
+}
+
+/** What {@link LocalStore.follow} did. */
+export interface FollowResult {
+  /** The record written, or the current one when nothing changed. */
+  readonly record: RegistryRecord;
+  /** Whether a snapshot was appended. */
+  readonly written: boolean;
+  /** The events applied, in order. */
+  readonly events: readonly RunEvent[];
+  /** The state before. */
+  readonly from: string;
+  /** Set when the target cannot be reached from the record's state (a finished run seen running again): the state stays. */
+  readonly blocked?: { readonly from: string; readonly to: RunState };
 }
 
 /** What a full read of the registry found. */
@@ -49,9 +78,11 @@ export class LocalStore extends BaseStore {
   /** The registry's writer (under its lock), when the store was opened for writing; never handed out. */
   private readonly writer: RegistryWriter | undefined;
   private readonly onWarning: WarningSink;
+  private readonly linked: (() => LinkedTasks) | undefined;
 
   constructor(options: LocalStoreOptions) {
     super();
+    this.linked = options.linked;
     this.location = options.path;
     this.onWarning = options.onWarning ?? (() => {});
     this.writer = options.writer === undefined ? undefined : new RegistryWriter(options.path, options.writer);
@@ -178,9 +209,93 @@ export class LocalStore extends BaseStore {
     );
   }
 
-  /** {@inheritDoc Store.archive} */
+  /**
+   * {@inheritDoc Store.archive} A run linked to a remote task (with the store's `linked` tasks)
+   * has its task archived, restored or deleted first, once the event is known to be possible
+   * here; a refusal there changes nothing here.
+   */
   override async archive(id: string, event: ArchiveEvent): Promise<Experiment> {
-    return experimentFromRecord(await this.writable().archive(id, event), id);
+    const writer = this.writable();
+    const record = this.linked === undefined ? undefined : readOne(this.location, id);
+    const link = record === undefined || record.deleted === true ? undefined : linkOf(record);
+    let gone = false;
+    if (record !== undefined && link !== undefined) {
+      checkArchiveEvent(statusOf(record), record.archived === true, event, id);
+      gone = !(await this.linked!().archive(link, event));
+    }
+    // The record says what happened to its task: gone, or archived (or not) with it.
+    const extra = (r: RegistryRecord): Partial<RegistryRecord> => {
+      if (link === undefined) return {};
+      const previous = plainObject(r["clearml"]) ?? {};
+      const { archived: _archived, ...rest } = previous;
+      if (gone) return { clearml: { ...previous, missing: true } };
+      return { clearml: event === "restore" ? rest : { ...rest, archived: true } };
+    };
+    return experimentFromRecord(await writer.archive(id, event, extra), id);
+  }
+
+  /** The last snapshot of `id` as written, a tombstone included (`undefined`: no such experiment). */
+  lastSnapshot(id: string): RegistryRecord | undefined {
+    assertRegistryFile(this.location);
+    return readOne(this.location, id, { includeDeleted: true });
+  }
+
+  /**
+   * Applies what the remote task of a linked run says of it: `decide` receives the record as it
+   * is under the registry lock and returns the state to reach and the fields to merge, or
+   * `undefined` to leave it. The state is reached through the state machine, one history entry
+   * per event; a state it cannot reach is left (`blocked`) while the fields are still merged.
+   * Nothing is appended when nothing changes.
+   *
+   * @throws {NotFoundError} `E_EXPERIMENT_NOT_FOUND` when the run does not exist (or was deleted).
+   */
+  async follow(id: string, decide: (current: Readonly<RegistryRecord>) => FollowChange | undefined): Promise<FollowResult> {
+    const writer = this.writable();
+    let outcome: FollowResult | undefined;
+    const written = await writer.updateIf(id, (r) => {
+      outcome = this.#followed(writer, id, r, decide(r));
+      return outcome.written ? outcome.record : undefined;
+    });
+    return { ...outcome!, record: written ?? outcome!.record };
+  }
+
+  /**
+   * {@link follow} for many runs at once: under one lock, the changed snapshots appended in one
+   * write and flushed once. Runs that do not exist (any more) are left out of the answer.
+   */
+  async followEach(ids: readonly string[], decide: (current: Readonly<RegistryRecord>) => FollowChange | undefined): Promise<Map<string, FollowResult>> {
+    const writer = this.writable();
+    const outcomes = new Map<string, FollowResult>();
+    const written = await writer.updateEach(ids, (r) => {
+      const id = String(r.experiment_id);
+      const outcome = this.#followed(writer, id, r, decide(r));
+      outcomes.set(id, outcome);
+      return outcome.written ? outcome.record : undefined;
+    });
+    for (const [id, record] of written) outcomes.set(id, { ...outcomes.get(id)!, record });
+    return outcomes;
+  }
+
+  /** The record `change` makes of `r` (not yet written), and what it did. */
+  #followed(writer: RegistryWriter, id: string, r: RegistryRecord, change: FollowChange | undefined): FollowResult {
+    const from = statusOf(r);
+    if (change === undefined) return { record: r, written: false, events: [], from };
+    const events = change.target === undefined ? [] : pathTo(from, change.target);
+    const fieldsChanged = change.fields !== undefined && Object.entries(change.fields).some(([k, v]) => JSON.stringify(r[k]) !== JSON.stringify(v));
+    const merged: RegistryRecord = { ...r, ...(change.fields ?? {}) };
+    if (events === undefined || events.length === 0) {
+      const blocked = events === undefined && change.target !== undefined ? { blocked: { from, to: change.target } } : {};
+      return { record: fieldsChanged ? merged : r, written: fieldsChanged, events: [], from, ...blocked };
+    }
+    const history = [...(Array.isArray(r.history) ? r.history : [])];
+    let state = from;
+    events.forEach((event, i) => {
+      const to = nextState(state, event, id);
+      history.push(writer.entry(event, state, to, i === events.length - 1 ? change.reason : undefined));
+      state = to;
+    });
+    const reason = change.reason !== undefined && state === "failed" ? { reason: change.reason } : {};
+    return { record: { ...merged, status: state, history, ...reason }, written: true, events, from };
   }
 
   /** {@inheritDoc Store.logMetrics} Merged into the record's metrics under the registry lock, so concurrent reports all survive. */

@@ -1,5 +1,6 @@
 import type { Experiment } from "../../core/experiment.js";
 import { idProblem, quoteId } from "../../core/ids.js";
+import type { RemoteLink } from "../store.js";
 
 /**
  * A line of the local registry (`experiments.jsonl`): the earlier Python tool's fields plus
@@ -118,4 +119,15 @@ export function experimentFromRecord(o: Record<string, unknown>, id: string): Ex
     params: params(o["params"]),
     archived: o["archived"] === true,
   };
+}
+
+/**
+ * The remote task a record is linked to: its `clearml_task_id` (the earlier tool's field), with
+ * `clearml_server` when expflow recorded it; `undefined` for a local run.
+ */
+export function linkOf(o: Record<string, unknown>): RemoteLink | undefined {
+  const taskId = o["clearml_task_id"];
+  if (typeof taskId !== "string" || taskId === "") return undefined;
+  const server = o["clearml_server"];
+  return { kind: "clearml", taskId, ...(typeof server === "string" && server !== "" ? { server } : {}) };
 }

@@ -11,7 +11,7 @@ import { forEachLineBackwards, parseObjectLine } from "../../util/jsonl.js";
 import type { RegistryRecord } from "./record.js";
 import { recordId, statusOf } from "./record.js";
 import type { PendingAppend } from "../../util/append-file.js";
-import { appendLineUnsynced, fileExists } from "./writer.js";
+import { appendLinesUnsynced, fileExists } from "./writer.js";
 import { scanRegistry } from "./registry-file.js";
 import { RegistryIndex } from "./registry-index.js";
 
@@ -60,7 +60,7 @@ export function readRaw(path: string, options: { keepText?: boolean } = {}): Raw
  * of a large registry reads little of it. (A valid id is plain ASCII, so no writer escapes it.)
  * An id that breaks the id rule names no record: `undefined`.
  */
-export function readOne(path: string, id: string): RegistryRecord | undefined {
+export function readOne(path: string, id: string, options: { includeDeleted?: boolean } = {}): RegistryRecord | undefined {
   // Lines whose id breaks the id rule are damaged, so no such id names a record.
   if (!isValidId(id) || !fileExists(path)) return undefined;
   const needle = JSON.stringify(id).slice(1, -1);
@@ -73,7 +73,7 @@ export function readOne(path: string, id: string): RegistryRecord | undefined {
     }
     return false;
   }, { containing: needle });
-  return found?.deleted === true ? undefined : found;
+  return found?.deleted === true && options.includeDeleted !== true ? undefined : found;
 }
 
 /**
@@ -131,15 +131,37 @@ export class RegistryWriter {
    * can outlive it. A failed flush takes the line back under the lock when nothing was
    * appended after it, and is exit 4 either way, saying which.
    */
-  private async change(make: () => { id: string; snapshot: RegistryRecord }): Promise<RegistryRecord> {
-    let pending: PendingAppend | undefined;
-    const snapshot = await this.locked(() => {
-      const { id, snapshot } = make();
-      const line = JSON.stringify(snapshot);
-      pending = appendLineUnsynced(this.path, line);
-      this.index.appended(id, pending.offset, `${line}\n`);
-      return snapshot;
+  private async change(make: () => { id: string; snapshot: RegistryRecord }): Promise<RegistryRecord>;
+  private async change(make: () => { id: string; snapshot: RegistryRecord } | undefined): Promise<RegistryRecord | undefined>;
+  private async change(make: () => { id: string; snapshot: RegistryRecord } | undefined): Promise<RegistryRecord | undefined> {
+    const [snapshot] = await this.changeMany(() => {
+      const made = make();
+      return made === undefined ? [] : [made];
     });
+    return snapshot;
+  }
+
+  /**
+   * As {@link change}, for several snapshots at once: `make` returns them (none: nothing is
+   * appended), they are appended in one write under one lock, and flushed once.
+   */
+  private async changeMany(make: () => { id: string; snapshot: RegistryRecord }[]): Promise<RegistryRecord[]> {
+    let pending: PendingAppend | undefined;
+    const snapshots = await this.locked(() => {
+      const made = make();
+      // Nothing to change: nothing is appended.
+      if (made.length === 0) return [];
+      const lines = made.map((m) => JSON.stringify(m.snapshot));
+      pending = appendLinesUnsynced(this.path, lines);
+      let offset = pending.offset;
+      made.forEach((m, i) => {
+        const line = `${lines[i]!}\n`;
+        this.index.appended(m.id, offset, line);
+        offset += Buffer.byteLength(line, "utf8");
+      });
+      return made.map((m) => m.snapshot);
+    });
+    if (snapshots.length === 0) return [];
     const written = pending!;
     try {
       written.flush();
@@ -149,7 +171,30 @@ export class RegistryWriter {
       const detail = takenBack ? "the change was taken back" : "the change stays in the file (others were appended after it) but may not survive a crash";
       throw new BackendError((e as BackendError).code ?? "E_IO", `${(e as Error).message}; ${detail}`, { hint: "check the disk; `expflow registry check` shows what the registry holds", cause: e });
     }
-    return snapshot;
+    return snapshots;
+  }
+
+  /**
+   * Applies `change` to several experiments under one lock, appending the changed snapshots in
+   * one write and flushing once (a sync of 1,000 runs is one append, not 1,000). `change` returns
+   * `undefined` for a record to leave as it is. Ids that do not exist (any more) are skipped.
+   *
+   * @returns the snapshots written, by id.
+   */
+  async updateEach(ids: readonly string[], change: (current: RegistryRecord) => RegistryRecord | undefined): Promise<Map<string, RegistryRecord>> {
+    for (const id of ids) assertValidId(id);
+    const written = await this.changeMany(() => {
+      const out: { id: string; snapshot: RegistryRecord }[] = [];
+      for (const id of new Set(ids)) {
+        const current = this.current(id);
+        if (current === undefined) continue;
+        const next = change(current);
+        if (next === undefined) continue;
+        out.push({ id, snapshot: { ...next, experiment_id: id, rev: (typeof current.rev === "number" ? current.rev : 0) + 1, updated_at: this.ctx.now().toISOString() } });
+      }
+      return out;
+    });
+    return new Map(written.map((r) => [r.experiment_id, r]));
   }
 
   /** `<registry>.lock` beside the registry's real path: a symlink and its target share one lock. */
@@ -190,18 +235,24 @@ export class RegistryWriter {
    * @throws {UsageError} `E_BAD_ID` when the id breaks the id rule.
    */
   async update(id: string, change: (current: RegistryRecord) => RegistryRecord): Promise<RegistryRecord> {
+    return (await this.updateIf(id, change))!;
+  }
+
+  /**
+   * As {@link update}, but `change` may return `undefined` when nothing is to change: then
+   * nothing is appended and `undefined` is returned (a refresh that finds a run as it was
+   * leaves the registry as it was).
+   *
+   * @throws {NotFoundError} when the experiment does not exist (or was deleted).
+   */
+  async updateIf(id: string, change: (current: RegistryRecord) => RegistryRecord | undefined): Promise<RegistryRecord | undefined> {
     assertValidId(id);
     return this.change(() => {
       const current = this.current(id);
       if (current === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${this.path}`);
       const next = change(current);
-      const snapshot: RegistryRecord = {
-        ...next,
-        experiment_id: id,
-        rev: (typeof current.rev === "number" ? current.rev : 0) + 1,
-        updated_at: this.ctx.now().toISOString(),
-      };
-      return { id, snapshot };
+      if (next === undefined) return undefined;
+      return { id, snapshot: { ...next, experiment_id: id, rev: (typeof current.rev === "number" ? current.rev : 0) + 1, updated_at: this.ctx.now().toISOString() } };
     });
   }
 
@@ -228,13 +279,13 @@ export class RegistryWriter {
    *
    * @throws {ConflictError} `E_ILLEGAL_TRANSITION` when the run is not in a state for it.
    */
-  async archive(id: string, event: ArchiveEvent): Promise<RegistryRecord> {
+  async archive(id: string, event: ArchiveEvent, extra: (r: RegistryRecord) => Partial<RegistryRecord> = () => ({})): Promise<RegistryRecord> {
     return this.update(id, (r) => {
       const state = statusOf(r);
       checkArchiveEvent(state, r.archived === true, event, id);
       const history = [...(Array.isArray(r.history) ? r.history : []), this.entry(event, state, state)];
-      if (event === "delete") return { ...r, history, deleted: true };
-      return { ...r, history, archived: event === "archive" };
+      if (event === "delete") return { ...r, ...extra(r), history, deleted: true };
+      return { ...r, ...extra(r), history, archived: event === "archive" };
     });
   }
 }

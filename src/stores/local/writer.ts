@@ -18,11 +18,12 @@ export function appendLine(path: string, line: string): AppendedAt {
 }
 
 /**
- * {@link appendLine} without the flush to disk, which the caller runs ({@link PendingAppend.flush})
- * after releasing the registry lock and before acknowledging anything.
+ * Lines appended without the flush to disk, which the caller runs ({@link PendingAppend.flush})
+ * after releasing the registry lock and before acknowledging anything. Each line is one
+ * snapshot, written whole with the others in one append.
  */
-export function appendLineUnsynced(path: string, line: string): PendingAppend {
-  return appendTextUnsynced(path, `${line}\n`, { mode: 0o644 });
+export function appendLinesUnsynced(path: string, lines: readonly string[]): PendingAppend {
+  return appendTextUnsynced(path, lines.map((l) => `${l}\n`).join(""), { mode: 0o644 });
 }
 
 /** Whether a file exists. */
