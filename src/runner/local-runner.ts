@@ -8,7 +8,7 @@ import { nextState } from "../core/lifecycle/lifecycle.js";
 import { ensurePrivateDir } from "../util/private-files.js";
 import { shellQuote } from "../util/shell.js";
 import type { RegistryRecord } from "../stores/local/record.js";
-import { plainObject, statusOf } from "../stores/local/record.js";
+import { linkOf, plainObject, statusOf } from "../stores/local/record.js";
 import type { RegistryWriter } from "../stores/local/registry-writer.js";
 import { readOne, readRaw } from "../stores/local/registry-writer.js";
 import type { RejectedMetric } from "./metrics-file.js";
@@ -166,8 +166,14 @@ export function queueTime(r: RegistryRecord): number {
   return Number.NEGATIVE_INFINITY;
 }
 
+/** Whether a record is a remote run (dispatched to ClearML, by expflow or the earlier tool): never one for the local agent. */
+export function isRemoteRun(r: RegistryRecord): boolean {
+  return r.method === "clearml" || linkOf(r) !== undefined;
+}
+
 /**
  * The queued runs of `queue` in the registry at `path`, first-in first-out (ties: file order).
+ * Runs dispatched to ClearML are never among them, whatever queue name they carry.
  * Damaged lines (an id that breaks the id rule among them) are never runs; `onDamaged` hears
  * how many there are.
  */
@@ -178,7 +184,7 @@ export function queuedRuns(path: string, queue: string, onDamaged?: (count: numb
   onDamaged?.(raw.damaged.length);
   for (const r of raw.records.values()) {
     i++;
-    if (r.deleted === true || r.status !== "queued" || queueOf(r) !== queue) continue;
+    if (r.deleted === true || r.status !== "queued" || queueOf(r) !== queue || isRemoteRun(r)) continue;
     found.push({ r, t: queueTime(r), i });
   }
   return found.sort((a, b) => a.t - b.t || a.i - b.i).map((x) => x.r);
@@ -230,15 +236,16 @@ export class LocalRunner {
    * Moves run `id` from queued to running (event `start`) under the registry lock, if it is still
    * queued (and in `queue`, when given).
    *
-   * @returns the running record, or `undefined` when another process took it, cancelled it or
-   *   it is not queued.
+   * @returns the running record, or `undefined` when another process took it, cancelled it, it
+   *   is not queued, or it is dispatched to ClearML.
    * @throws {NotFoundError} when the run does not exist; {BackendError} `E_LOCK_TIMEOUT`.
    */
   async claim(id: string, queue?: string): Promise<RegistryRecord | undefined> {
     const { writer } = this.opts;
     try {
       return await writer.update(id, (r) => {
-        if (r.status !== "queued" || (queue !== undefined && queueOf(r) !== queue)) throw new ClaimLost();
+        // A ClearML run's queue is a ClearML queue: its clearml-agent runs it, never this one.
+        if (r.status !== "queued" || (queue !== undefined && queueOf(r) !== queue) || isRemoteRun(r)) throw new ClaimLost();
         const to = nextState("queued", "start", id);
         return { ...r, status: to, history: [...historyOf(r), writer.entry("start", "queued", to)] };
       });

@@ -90,6 +90,19 @@ describe("LocalRunner", () => {
     expect(await runner.claimNext("default")).toBeUndefined();
   });
 
+  it("never claims a run dispatched to ClearML, whatever queue name it carries (its clearml-agent runs it)", async () => {
+    const { writer, runner } = setup();
+    const linked = await queued(writer, { argv: ["true"], method: "clearml", clearml_task_id: "0123abcd", clearml_server: "http://127.0.0.1:1" });
+    // The earlier tool recorded a task id with its own `method` (the model's): linked all the same.
+    const older = await queued(writer, { argv: ["true"], method: "fno", clearml_task_id: "4567cdef" });
+    const local = await queued(writer, { argv: ["true"] });
+    expect(queuedRuns(writer.path, "default").map((r) => r.experiment_id)).toEqual([local]);
+    expect(await runner.claim(linked)).toBeUndefined();
+    expect(await runner.claim(older)).toBeUndefined();
+    expect((await runner.claimNext("default"))?.experiment_id).toBe(local);
+    expect(await runner.claimNext("default")).toBeUndefined();
+  });
+
   it("runs a command, records runner info, ingests metrics and completes", async () => {
     const { home, writer, runner } = setup();
     const code = `const fs = require("fs");
