@@ -68,6 +68,7 @@ export {
   TRANSITIONS,
   allowedEvents,
   nextState,
+  pathTo,
   isTerminal,
   type RunState,
   type RunEvent,
@@ -87,13 +88,28 @@ export { resolveClearmlConnection, type ClearmlConnection } from "./stores/clear
 
 // Backends: the Store's reads and writes, the Executor beside it, and opening both from the
 // configuration in one call, every destructive operation guarded by construction.
-export { BaseStore, type StoreCapability, type NewExperiment, type TransitionOptions, type RemoteLink } from "./stores/store.js";
+export { BaseStore, type StoreCapability, type NewExperiment, type TransitionOptions, type RemoteLink, type LinkedTasks } from "./stores/store.js";
+export type { FollowChange, FollowResult } from "./stores/local/local-store.js";
 export type { RegistryRecord } from "./stores/local/record.js";
 export type { RawRegistry, WriterContext } from "./stores/local/registry-writer.js";
 export type { RegistryHealth, CompactResult } from "./stores/local/maintenance.js";
 export type { Executor, RunSpec, CancelOutcome } from "./executors/executor.js";
 export { LocalExecutor, type LocalExecutorOptions } from "./executors/local/local-executor.js";
-export { openLocalBackend as openBackend, type LocalBackend, type BackendContext } from "./app/backend.js";
+export { RoutingExecutor } from "./executors/routing-executor.js";
+// ClearML dispatch: tasks clearml-agent runs from a git repository, recorded and followed locally.
+export {
+  ClearmlExecutor,
+  type ClearmlExecutorOptions,
+  type ClearmlRunSpec,
+  type ClearmlCloneSpec,
+  type Dispatched,
+  type DescribeScript,
+  type SyncReport,
+  type SyncChange,
+} from "./executors/clearml/clearml-executor.js";
+export { ClearmlTasks, type QueueRef, type NewTask, type TaskScript } from "./executors/clearml/clearml-tasks.js";
+export type { TaskState } from "./executors/clearml/task-state.js";
+export { openLocalBackend as openBackend, type LocalBackend, type BackendContext, type ClearmlSide, type OpenClearmlClient } from "./app/backend.js";
 export { guardedStore, guardedExecutor, type Authorize } from "./security/guarded.js";
 // The contracts (zod schemas of everything printed or returned) are the subpath
 // `expflow/contracts`, so that importing the library does not load zod.

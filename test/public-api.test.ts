@@ -63,6 +63,7 @@ const VALUES = [
   "TRANSITIONS",
   "allowedEvents",
   "nextState",
+  "pathTo",
   "isTerminal",
   // stores
   "LocalStore",
@@ -73,6 +74,10 @@ const VALUES = [
   // backends: the Store's base, the executor, opening both in one call, guarded by construction
   "BaseStore",
   "LocalExecutor",
+  "RoutingExecutor",
+  // ClearML dispatch
+  "ClearmlExecutor",
+  "ClearmlTasks",
   "openBackend",
   "guardedStore",
   "guardedExecutor",

@@ -1,13 +1,28 @@
+import { homedir } from "node:os";
 import type { ResolvedConfig } from "../config/load.js";
 import { metricRegistryOf } from "../config/load.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
+import type { DescribeScript } from "../executors/clearml/clearml-executor.js";
+import { ClearmlExecutor } from "../executors/clearml/clearml-executor.js";
+import { ClearmlTasks } from "../executors/clearml/clearml-tasks.js";
 import { LocalExecutor } from "../executors/local/local-executor.js";
+import { RoutingExecutor } from "../executors/routing-executor.js";
 import type { Authorize } from "../security/guarded.js";
 import { guardedExecutor, guardedStore } from "../security/guarded.js";
+import { ClearmlClient } from "../stores/clearml/client.js";
+import { resolveClearmlConnection } from "../stores/clearml/connection.js";
 import { LocalStore } from "../stores/local/local-store.js";
 import type { WarningSink } from "../stores/store.js";
 
 export { isClearmlFailure } from "../stores/clearml/errors.js";
+
+/** ClearML as the backend's runs reach it: opened the first time a run goes there or comes from there. */
+export interface ClearmlSide {
+  /** Dispatch, cancel (guarded: `run.cancel`), status, sync of runs linked to ClearML tasks. */
+  readonly executor: ClearmlExecutor;
+  /** The API server. */
+  readonly server: string;
+}
 
 /** The local registry opened as a backend: its store and its executor, both guarded. */
 export interface LocalBackend {
@@ -17,11 +32,20 @@ export interface LocalBackend {
   /** expflow's home. */
   readonly home: string;
   readonly metrics: MetricRegistry;
-  /** The registry; `archive` (archive, delete) asks `authorize` first. */
+  /** The registry; `archive` (archive, delete) asks `authorize` first, and reaches a linked run's ClearML task too. */
   readonly store: LocalStore;
-  /** The local runner and agent; `cancel` asks `authorize` first. */
-  readonly executor: LocalExecutor;
+  /** The runs' executor: local runs through the local runner and agent, linked runs through ClearML; `cancel` asks `authorize` first. */
+  readonly executor: RoutingExecutor;
+  /**
+   * ClearML, opened on first use (the connection from the environment or clearml.conf).
+   *
+   * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` / `E_CLEARML_CONFIG` (exit 4).
+   */
+  readonly clearml: () => ClearmlSide;
 }
+
+/** How the ClearML client is opened: the CLI passes its own (with `--verbose` logging and the progress line). */
+export type OpenClearmlClient = () => { readonly client: ClearmlClient; readonly webServer: string | null };
 
 /** What opening a backend needs from outside: injected so tests control it. */
 export interface BackendContext {
@@ -37,18 +61,54 @@ export interface BackendContext {
   readonly warn: WarningSink;
   /** Receives one line for each thing the local runner does (the agent prints them). */
   readonly onEvent?: (message: string) => void;
+  /** Opens the ClearML client when a run needs it. Default: the server and credentials of `env` and clearml.conf. */
+  readonly openClearml?: OpenClearmlClient;
+  /** Builds a task's `script` from the working directory and the command. Default: `executors/clearml/script.ts`. */
+  readonly describeScript?: DescribeScript;
 }
+
+function defaultOpenClearml(env: Readonly<Record<string, string | undefined>>): OpenClearmlClient {
+  return () => {
+    const home = env["HOME"] !== undefined && env["HOME"] !== "" ? env["HOME"] : homedir();
+    const connection = resolveClearmlConnection(env, home);
+    return { client: new ClearmlClient({ apiServer: connection.apiServer, accessKey: connection.accessKey, secretKey: connection.secretKey }), webServer: connection.webServer };
+  };
+}
+
+const defaultDescribeScript: DescribeScript = async (input) => (await import("../executors/clearml/script.js")).describeScript(input);
 
 /**
  * Opens the configured local registry as a backend in one call: the store and the executor over
- * it, with every destructive operation guarded by construction (`security/guarded.ts`).
+ * it, with every destructive operation guarded by construction (`security/guarded.ts`), and
+ * ClearML behind them for the runs dispatched there.
  */
 export function openLocalBackend(ctx: BackendContext): LocalBackend {
   const path = ctx.config.registry.value;
   const writer = { now: ctx.now, who: ctx.who, createDirectory: ctx.config.registry.source === "default" };
   const metrics = metricRegistryOf(ctx.config);
-  const store = new LocalStore({ path, onWarning: ctx.warn, writer });
-  const executor = new LocalExecutor({ path, home: ctx.config.home, metrics, host: ctx.host, env: ctx.env, cwd: ctx.cwd, writer, onEvent: ctx.onEvent });
+  let side: { executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string } | undefined;
+  const openClearml = ctx.openClearml ?? defaultOpenClearml(ctx.env);
+  const clearml = (): { executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string } => {
+    if (side === undefined) {
+      const { client, webServer } = openClearml();
+      const executor = new ClearmlExecutor({
+        // The executor's own bookkeeping: creating and following records is not destructive.
+        store: new LocalStore({ path, onWarning: ctx.warn, writer }),
+        tasks: new ClearmlTasks(client),
+        webServer,
+        who: ctx.who,
+        metrics,
+        describeScript: ctx.describeScript ?? defaultDescribeScript,
+        onWarning: ctx.warn,
+        now: ctx.now,
+      });
+      side = { executor, guarded: guardedExecutor(executor, ctx.authorize), server: client.server };
+    }
+    return side;
+  };
+  const store = new LocalStore({ path, onWarning: ctx.warn, writer, linked: () => clearml().executor.linkedTasks() });
+  const local = new LocalExecutor({ path, home: ctx.config.home, metrics, host: ctx.host, env: ctx.env, cwd: ctx.cwd, writer, onEvent: ctx.onEvent });
+  const executor = new RoutingExecutor(local, () => clearml().executor, store);
   return {
     kind: "local",
     path,
@@ -56,5 +116,9 @@ export function openLocalBackend(ctx: BackendContext): LocalBackend {
     metrics,
     store: guardedStore(store, ctx.authorize),
     executor: guardedExecutor(executor, ctx.authorize),
+    clearml: () => {
+      const s = clearml();
+      return { executor: s.guarded, server: s.server };
+    },
   };
 }

@@ -1,8 +1,9 @@
-import { NotFoundError } from "../core/errors.js";
+import { ExpflowError, NotFoundError } from "../core/errors.js";
 import type { Experiment } from "../core/experiment.js";
 import { matchesFilter } from "../core/experiment.js";
 import type { RegistryRecord } from "../stores/local/record.js";
-import { experimentFromRecord } from "../stores/local/record.js";
+import { experimentFromRecord, linkOf } from "../stores/local/record.js";
+import type { ClearmlCloneSpec, ClearmlRunSpec, Dispatched, SyncReport } from "../executors/clearml/clearml-executor.js";
 import type { ArchiveEvent } from "../core/lifecycle/lifecycle.js";
 import type { CancelOutcome, Executor } from "../executors/executor.js";
 import type { AgentOptions, AgentResult } from "../executors/local/agent.js";
@@ -27,14 +28,15 @@ export async function archiveRun(backend: { store: Store }, event: ArchiveEvent,
 }
 
 export type { RegistryRecord } from "../stores/local/record.js";
-export { experimentFromRecord, plainObject } from "../stores/local/record.js";
+export { experimentFromRecord, linkOf, plainObject } from "../stores/local/record.js";
 export type { RegistryHealth, CompactResult } from "../stores/local/maintenance.js";
 export type { RunResult } from "../runner/local-runner.js";
 export type { AgentOptions, AgentResult } from "../executors/local/agent.js";
+export type { Dispatched, SyncReport, SyncChange } from "../executors/clearml/clearml-executor.js";
 
 /** Serves a queue of the local backend with its agent loop until drained (`once`) or stopped. */
 export async function serveQueue(backend: LocalBackend, options: AgentOptions): Promise<AgentResult> {
-  return runAgent(backend.executor, options);
+  return runAgent(backend.executor.local, options);
 }
 
 /** The log file of a local run (`<home>/logs/<id>.log`). */
@@ -56,40 +58,127 @@ export interface RunListing {
   readonly rows: RunRow[];
   /** Archived runs that matched but were left out (without `includeArchived`). */
   readonly hiddenArchived: number;
-  /** With `keepText`: each record's line as written. */
+  /** With `keepText`: each record's line as written (of the records the refresh left as they were). */
   readonly texts: ReadonlyMap<string, string>;
+  /** With `refresh`, when runs linked to ClearML were refreshed. */
+  readonly refresh?: SyncReport;
+}
+
+/** Whether any of these records is linked to a ClearML task. */
+function anyLinked(records: Iterable<RegistryRecord>): boolean {
+  for (const r of records) if (r.deleted !== true && linkOf(r) !== undefined) return true;
+  return false;
+}
+
+/**
+ * Refreshes the linked runs among `records` from ClearML, when there are any: one request per
+ * 500. When ClearML cannot be reached (not configured, unreachable, refusing), says so through
+ * the backend's warning sink and leaves the records as last synced: a listing never fails for it.
+ */
+async function refreshLinked(backend: LocalBackend, records: readonly RegistryRecord[], warn: (message: string) => void): Promise<SyncReport | undefined> {
+  if (!anyLinked(records)) return undefined;
+  try {
+    return await backend.clearml().executor.sync(records);
+  } catch (e) {
+    if (!(e instanceof ExpflowError) || e.exitCode !== 4) throw e;
+    const linked = records.filter((r) => r.deleted !== true && linkOf(r) !== undefined).length;
+    warn(`${e.message}; ${linked === 1 ? "the run linked to ClearML is" : `the ${linked} runs linked to ClearML are`} shown as last synced`);
+    return undefined;
+  }
 }
 
 /**
  * The live runs of the local registry (deleted ones never), filtered by project and tags, archived
  * ones only with `includeArchived`; the registry read once, its damage passed to the warning sink.
+ * With `refresh`, runs linked to ClearML tasks are refreshed from ClearML first (one request per
+ * 500; see {@link refreshLinked}).
  */
-export function listRuns(backend: LocalBackend, filter: { project?: string; tags?: readonly string[]; includeArchived?: boolean }, options: { keepText?: boolean } = {}): RunListing {
+export async function listRuns(
+  backend: LocalBackend,
+  filter: { project?: string; tags?: readonly string[]; includeArchived?: boolean },
+  options: { keepText?: boolean; refresh?: boolean; warn?: (message: string) => void } = {},
+): Promise<RunListing> {
   const raw = backend.store.rawAll(options);
-  const rows: RunRow[] = [];
+  const selected: { id: string; record: RegistryRecord; experiment: Experiment }[] = [];
   let hiddenArchived = 0;
   for (const [id, record] of raw.records) {
     if (record.deleted === true) continue;
     const experiment = experimentFromRecord(record, id);
     if (!matchesFilter(experiment, { project: filter.project, tags: filter.tags, includeArchived: true })) continue;
-    if (experiment.archived === true && filter.includeArchived !== true) {
+    selected.push({ id, record, experiment });
+  }
+  let refresh: SyncReport | undefined;
+  const texts = new Map(raw.texts);
+  if (options.refresh === true) {
+    refresh = await refreshLinked(
+      backend,
+      selected.map((s) => s.record),
+      options.warn ?? (() => undefined),
+    );
+    if (refresh !== undefined && (refresh.moved.length > 0 || refresh.updated > 0 || refresh.missing.length > 0)) {
+      for (const s of selected) {
+        if (linkOf(s.record) === undefined) continue;
+        const now = backend.store.raw(s.id);
+        if (now === undefined || now.rev === s.record.rev) continue;
+        s.record = now;
+        s.experiment = experimentFromRecord(now, s.id);
+        texts.delete(s.id);
+      }
+    }
+  }
+  const rows: RunRow[] = [];
+  for (const s of selected) {
+    if (s.experiment.archived === true && filter.includeArchived !== true) {
       hiddenArchived++;
       continue;
     }
-    rows.push({ record, experiment });
+    rows.push({ record: s.record, experiment: s.experiment });
   }
-  return { location: backend.path, rows, hiddenArchived, texts: raw.texts };
+  return { location: backend.path, rows, hiddenArchived, texts, ...(refresh === undefined ? {} : { refresh }) };
 }
 
 /**
- * The latest raw record of a run by id or unique prefix.
+ * The latest raw record of a run by id or unique prefix; with `refresh`, a run linked to a
+ * ClearML task is refreshed from it first (one request; when ClearML cannot be reached, the
+ * record as last synced, with a warning).
  *
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND`, `E_EXPERIMENT_NOT_FOUND` (also for deleted runs).
  * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates; `E_BAD_ID`.
  */
-export async function runRecord(backend: LocalBackend, idOrPrefix: string): Promise<RegistryRecord> {
+export async function runRecord(backend: LocalBackend, idOrPrefix: string, options: { refresh?: boolean; warn?: (message: string) => void } = {}): Promise<RegistryRecord> {
   const id = await backend.store.resolve(idOrPrefix);
   const record = backend.store.latestRaw(id);
   if (record === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${backend.path}`, { hint: "`expflow run list` shows the ids" });
-  return record;
+  if (options.refresh !== true || linkOf(record) === undefined) return record;
+  await refreshLinked(backend, [record], options.warn ?? (() => undefined));
+  return backend.store.latestRaw(id) ?? record;
+}
+
+/**
+ * Refreshes every run linked to a ClearML task (of `project`, when given) and imports the tasks'
+ * metrics through the metric registry; see {@link ClearmlExecutor.sync}. ClearML is not asked
+ * anything when no run is linked.
+ */
+export async function syncRuns(backend: LocalBackend, options: { project?: string; metrics?: boolean } = {}): Promise<SyncReport & { readonly server: string | null }> {
+  const records = [...backend.store.rawAll().records.values()].filter((r) => r.deleted !== true && (options.project === undefined || r.project === options.project));
+  if (!anyLinked(records)) return { ...EMPTY_SYNC, server: null };
+  const side = backend.clearml();
+  const report = await side.executor.sync(records, { metrics: options.metrics !== false });
+  return { ...report, server: side.server };
+}
+
+const EMPTY_SYNC: SyncReport = Object.freeze({ checked: 0, moved: [], updated: 0, missing: [], blocked: [], otherServer: [], metricsImported: 0, metricsLeftOut: [] });
+
+/** A run for ClearML, as `run submit --clearml` gives it. */
+export type ClearmlSubmission = ({ readonly kind: "command" } & ClearmlRunSpec) | ({ readonly kind: "clone" } & ClearmlCloneSpec);
+
+/**
+ * Dispatches a run to a ClearML queue (a new task from the command, or a clone of a task), records
+ * it in the registry linked to its task, and returns what was sent; see {@link ClearmlExecutor.dispatch}.
+ */
+export async function dispatchRun(backend: LocalBackend, submission: ClearmlSubmission): Promise<Dispatched & { readonly server: string }> {
+  const side = backend.clearml();
+  const { kind: _kind, ...spec } = submission;
+  const done = submission.kind === "clone" ? await side.executor.dispatchClone(spec as ClearmlCloneSpec) : await side.executor.dispatch(spec as ClearmlRunSpec);
+  return { ...done, server: side.server };
 }

@@ -6,13 +6,15 @@ import type { GuardOptions } from "../security/guard.js";
 import type { CommandContext } from "./context.js";
 import { whoAmI } from "./identity.js";
 import { guardContext } from "./security.js";
+import type { ClearmlFlags } from "./clearml.js";
+import { openClearml } from "./clearml.js";
 
 /**
  * The local backend for a command: the registry named by `--registry`, configuration or the
  * default, with the command's PIN channels (`--pin`, `--pin-stdin`, `--force`) for the guard
  * that wraps its destructive operations.
  */
-export async function openLocal(ctx: CommandContext, flags: { registry?: string } & GuardOptions = {}, onEvent?: (message: string) => void): Promise<LocalBackend> {
+export async function openLocal(ctx: CommandContext, flags: { registry?: string } & GuardOptions & ClearmlFlags = {}, onEvent?: (message: string) => void): Promise<LocalBackend> {
   const config = await ctx.config({ registry: flags.registry });
   const path = config.registry.value;
   const channels: GuardOptions = { pin: flags.pin, pinStdin: flags.pinStdin, force: flags.force };
@@ -28,5 +30,10 @@ export async function openLocal(ctx: CommandContext, flags: { registry?: string 
     now: () => new Date(),
     warn: ctx.warn,
     onEvent,
+    // ClearML is opened only when a run goes there or comes from there, with `--verbose` logging.
+    openClearml: () => {
+      const opened = openClearml(ctx, { verbose: flags.verbose });
+      return { client: opened.client, webServer: opened.connection.webServer };
+    },
   });
 }

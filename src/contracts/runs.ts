@@ -88,12 +88,92 @@ export const RunRecordSchema = z.strictObject({
 });
 export type RunRecordJson = z.infer<typeof RunRecordSchema>;
 
+/** What a ClearML run's record keeps of its task's state, as last synced: ClearML's own words. */
+export const ClearmlTaskStateSchema = z.strictObject({
+  /** ClearML's status (`queued`, `in_progress`, `stopped`, ...). */
+  status: z.string().min(1),
+  status_reason: textOrNull,
+  status_message: textOrNull,
+  status_changed: textOrNull,
+  /** The task carries the system tag `archived`. */
+  archived: z.literal(true).optional(),
+  /** The task no longer exists on the server (nothing local was deleted). */
+  missing: z.literal(true).optional(),
+});
+
 /**
- * `run submit --json`: the record created (queued). With `--wait`, the final record once the
- * run has ended, or `null` when it was deleted meanwhile.
+ * A ClearML run's record as expflow writes it (`run submit --clearml`, then `run sync`,
+ * `run cancel`, ...): the local fields, and the task it is linked to.
  */
-export const RunSubmitResultSchema = RunRecordSchema;
-export const RunSubmitWaitResultSchema = RunRecordSchema.nullable();
+export const ClearmlRunRecordSchema = z.strictObject({
+  experiment_id: z.string().min(1),
+  name: textOrNull,
+  status: runState,
+  /** The ClearML queue's name. */
+  queue: z.string().min(1),
+  command: z.string().min(1),
+  /** The words run (empty for a clone, whose command is its source's). */
+  argv: z.array(z.string()).readonly(),
+  shell: z.boolean(),
+  cwd: z.string().min(1),
+  project: textOrNull,
+  tags: list(z.string()),
+  timestamp: isoTime,
+  method: z.literal("clearml"),
+  clearml_task_id: z.string().min(1),
+  /** The API server. */
+  clearml_server: z.string().min(1),
+  clearml_queue_id: z.string().min(1),
+  /** The task in the web app, when `api.web_server` is known. */
+  clearml_web_url: z.string().min(1).optional(),
+  /** With `--clone`: the task it was cloned from. */
+  clearml_source_task_id: z.string().min(1).optional(),
+  clearml: ClearmlTaskStateSchema.optional(),
+  metrics: z.record(z.string(), z.number()),
+  params: paramValues,
+  history: z.array(HistoryEntrySchema).min(1).readonly(),
+  archived: z.boolean(),
+  rev: position,
+  updated_at: isoTime,
+  /** ClearML's status reason of a failed task. */
+  reason: z.string().min(1).optional(),
+});
+export type ClearmlRunRecordJson = z.infer<typeof ClearmlRunRecordSchema>;
+
+/**
+ * `run submit --json`: the record created (queued; dispatched to ClearML with `--clearml`). With
+ * `--wait`, the final record once the run has ended, or `null` when it was deleted meanwhile.
+ */
+export const RunSubmitResultSchema = z.union([RunRecordSchema, ClearmlRunRecordSchema]);
+export const RunSubmitWaitResultSchema = RunSubmitResultSchema.nullable();
+
+/** One run a sync moved (or could not move). */
+const SyncChangeSchema = z.strictObject({
+  id: z.string().min(1),
+  taskId: z.string().min(1),
+  from: z.string().min(1),
+  to: z.string().min(1),
+  clearml: z.strictObject({ status: z.string().min(1), statusReason: textOrNull, statusMessage: textOrNull }),
+});
+
+/** `run sync --json`: what the refresh of the linked runs found and did. */
+export const RunSyncSchema = z.strictObject({
+  /** The ClearML API server; `null` when no run is linked (nothing was asked). */
+  server: textOrNull,
+  checked: count,
+  moved: list(SyncChangeSchema),
+  /** Runs whose record changed otherwise (ClearML's status words, metrics). */
+  updated: count,
+  /** Runs whose task no longer exists. */
+  missing: list(z.string().min(1)),
+  /** Runs whose task is in a state the lifecycle does not allow from theirs. */
+  blocked: list(SyncChangeSchema),
+  /** Linked runs of another ClearML server, not read. */
+  otherServer: list(z.strictObject({ id: z.string().min(1), server: z.string().min(1) })),
+  metricsImported: count,
+  metricsLeftOut: list(z.string()),
+});
+export type RunSyncJson = z.infer<typeof RunSyncSchema>;
 
 /** `run status --json`: the latest snapshot of one run, as recorded. */
 export const RunStatusSchema = RegistryRecordSchema;

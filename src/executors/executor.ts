@@ -10,7 +10,8 @@ export interface RunSpec {
   readonly shell: boolean;
   /** The working directory the run starts in. */
   readonly cwd: string;
-  readonly queue: string;
+  /** The queue; absent: the executor's default (`default` locally, the server's default queue on ClearML). */
+  readonly queue?: string;
   readonly name?: string | null;
   readonly project?: string | null;
   readonly tags?: readonly string[];
@@ -25,12 +26,26 @@ export interface RunSpec {
  *   not recorded yet); its agent stops it as it notices the cancel.
  * - `stopped`: its process group was stopped here (`how` says SIGTERM or SIGKILL, or that it had ended).
  * - `not-running`: it was recorded as running but its process is gone.
+ * - `clearml`: a run dispatched to ClearML; `action` says what the server did with its task
+ *   (`dequeued`; `stop-requested`: a live agent stops it within seconds; `stopped`; `none`: it
+ *   was never queued; `missing`: the task no longer exists), `clearml` what it answered after.
  */
 export type CancelOutcome =
   | { readonly kind: "dequeued"; readonly id: string; readonly from: string }
   | { readonly kind: "stop-requested"; readonly id: string; readonly from: "running"; readonly host?: string; readonly pgid?: number }
   | { readonly kind: "stopped"; readonly id: string; readonly from: "running"; readonly pgid: number; readonly how: "gone" | "terminated" | "killed"; readonly graceMs: number }
-  | { readonly kind: "not-running"; readonly id: string; readonly from: "running"; readonly pgid?: number; readonly problem?: string };
+  | { readonly kind: "not-running"; readonly id: string; readonly from: "running"; readonly pgid?: number; readonly problem?: string }
+  | {
+      readonly kind: "clearml";
+      readonly id: string;
+      readonly from: string;
+      /** The record's state afterwards (`cancelled`). */
+      readonly to: string;
+      readonly taskId: string;
+      readonly action: "dequeued" | "stop-requested" | "stopped" | "none" | "missing";
+      /** ClearML's status, reason and message after the cancel; `null` when the task is gone. */
+      readonly clearml: { readonly status: string; readonly statusReason: string | null; readonly statusMessage: string | null } | null;
+    };
 
 /**
  * Where experiments run, beside the {@link Store} where they live: the local runner and its

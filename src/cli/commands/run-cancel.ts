@@ -35,9 +35,31 @@ function cancelMessage(o: CancelOutcome, ctx: CommandContext): string {
       if (o.problem === undefined) return `Cancelled ${o.id} (it was running; its process ${o.pgid} is already gone).`;
       ctx.warn(`could not stop process group ${o.pgid}: ${o.problem}; its agent stops it as it notices the cancel`);
       return `Cancelled ${o.id} (it was running).`;
+    case "clearml":
+      return clearmlCancelMessage(o);
     case "stopped": {
       const how = o.how === "gone" ? "its process group had already ended" : o.how === "terminated" ? `stopped its process group ${o.pgid} (SIGTERM)` : `killed its process group ${o.pgid} (SIGKILL after ${o.graceMs / 1000} s)`;
       return `Cancelled ${o.id} (it was running); ${how}.`;
     }
+  }
+}
+
+/** What `run cancel` says of a ClearML run: what the server did, and what it answered. */
+function clearmlCancelMessage(o: Extract<CancelOutcome, { kind: "clearml" }>): string {
+  const answered =
+    o.clearml === null
+      ? ""
+      : ` ClearML: ${o.clearml.status}${o.clearml.statusMessage !== null ? ` (${o.clearml.statusMessage})` : ""}${o.clearml.statusReason !== null ? `, reason: ${o.clearml.statusReason}` : ""}.`;
+  switch (o.action) {
+    case "dequeued":
+      return `Cancelled ${o.id} (it was ${o.from}): its ClearML task ${o.taskId} was taken out of its queue and stopped.${answered}`;
+    case "stop-requested":
+      return `Cancelled ${o.id} (it was ${o.from}): ClearML asked the agent running task ${o.taskId} to stop it; a live agent stops it within seconds, and \`expflow run sync\` shows when it has.${answered}`;
+    case "stopped":
+      return `Cancelled ${o.id} (it was ${o.from}): its ClearML task ${o.taskId} is stopped.${answered}`;
+    case "none":
+      return `Cancelled ${o.id} (it was ${o.from}): its ClearML task ${o.taskId} was never queued, so nothing runs it.${answered}`;
+    case "missing":
+      return `Cancelled ${o.id} (it was ${o.from}): its ClearML task ${o.taskId} no longer exists.`;
   }
 }

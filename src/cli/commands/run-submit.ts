@@ -1,7 +1,8 @@
 import { UsageError } from "../../core/errors.js";
 import { isTerminal } from "../../core/lifecycle/lifecycle.js";
-import type { RegistryRecord, RunResult } from "../../app/runs.js";
-import { runLogPath } from "../../app/runs.js";
+import type { Dispatched, RegistryRecord, RunResult } from "../../app/runs.js";
+import { dispatchRun, runLogPath } from "../../app/runs.js";
+import { printable } from "../output/sanitize.js";
 import { shellQuote } from "../../util/shell.js";
 import type { CommandContext } from "../context.js";
 import { openLocal } from "../backend.js";
@@ -43,12 +44,21 @@ export function parseRunArgs(pairs: readonly string[]): [string, string][] {
  *   written then; see {@link refusePinInEnvironment}).
  */
 export async function runSubmitCommand(command: string[], flags: RunSubmitOptions, ctx: CommandContext): Promise<number> {
-  if (command.length === 0 || command[0]!.trim() === "") {
+  if (flags.queue !== undefined && flags.queue.trim() === "") throw new UsageError("E_USAGE", "--queue must not be empty");
+  if (!flags.clearml) {
+    if (flags.clone !== undefined) throw new UsageError("E_USAGE", "--clone makes a ClearML task: add --clearml");
+    if (flags.repo === false) throw new UsageError("E_USAGE", "--no-repo is for ClearML tasks: add --clearml (a local run runs in this directory)");
+  }
+  if (flags.clearml && flags.clone !== undefined) {
+    if (command.length > 0) throw new UsageError("E_USAGE", "--clone makes the task from an existing one: give no command", { hint: "change its parameters with --arg k=v" });
+    if (flags.shell) throw new UsageError("E_USAGE", "--shell applies to a command; --clone takes none");
+    if (flags.repo === false) throw new UsageError("E_USAGE", "--no-repo applies to a command; a clone keeps its source's repository");
+  } else if (command.length === 0 || command[0]!.trim() === "") {
     throw new UsageError("E_USAGE", "no command to run", { hint: "expflow run submit [options] -- python train.py --epochs 10" });
   }
-  const queue = flags.queue ?? "default";
-  if (queue.trim() === "") throw new UsageError("E_USAGE", "--queue must not be empty");
   const args = parseRunArgs(flags.arg ?? []);
+  if (flags.clearml) return clearmlSubmit(command, args, flags, ctx);
+  const queue = flags.queue ?? "default";
   const argv = [...command, ...args.flatMap(([k, v]) => [`--${k}`, v])];
   // With --shell the words form one shell command line (as ssh joins them); otherwise the
   // display string is the argv quoted so that a shell would run exactly the same thing.
@@ -75,7 +85,7 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitOption
   }
 
   if (!flags.json) ctx.io.stdout.write(`${id}\n`);
-  const { runner } = backend.executor;
+  const { runner } = backend.executor.local;
   const claimed = await runner.claim(id, queue);
   let result: RunResult | undefined;
   let stoppedBy: NodeJS.Signals | undefined;
@@ -110,4 +120,63 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitOption
   ctx.io.stderr.write(`${id} ${finalStatus}${finalStatus === "failed" ? reason : ""}; log: ${result?.logPath ?? runLogPath(backend, id)}\n`);
   if (stoppedBy !== undefined) return signalExitCode(stoppedBy);
   return finalStatus === "completed" ? 0 : 1;
+}
+
+/**
+ * `run submit --clearml`: a ClearML task made from the command (or cloned with `--clone`),
+ * enqueued, and recorded in the registry linked to it. Prints the run's id on standard output
+ * (`--json`: the record) and the task, its queue and its link on standard error. With `--wait`
+ * the task is followed until it ends: exit 0 completed, 1 failed or cancelled; an interrupt stops
+ * the waiting, not the task.
+ */
+async function clearmlSubmit(command: string[], args: [string, string][], flags: RunSubmitOptions, ctx: CommandContext): Promise<number> {
+  const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
+  const common = { queue: flags.queue, name: flags.name ?? null, project: flags.project ?? null, cwd: ctx.io.cwd };
+  let done: Dispatched & { server: string };
+  if (flags.clone !== undefined) {
+    done = await dispatchRun(backend, { kind: "clone", sourceTaskId: flags.clone, ...common, ...(flags.tags === undefined ? {} : { tags: flags.tags }), args: Object.fromEntries(args) });
+  } else {
+    // With --shell the words form one shell line, so the parameters' values go in quoted (as
+    // the local runner's line has them); without, each word is one argument.
+    const argv = [...command, ...args.flatMap(([k, v]) => [`--${k}`, flags.shell ? shellQuote(v) : v])];
+    const display = flags.shell ? argv.join(" ") : argv.map(shellQuote).join(" ");
+    done = await dispatchRun(backend, {
+      kind: "command",
+      argv,
+      display,
+      shell: flags.shell === true,
+      ...common,
+      tags: flags.tags ?? [],
+      params: Object.fromEntries(args.map(([k, v]) => [`Args/${k}`, v])),
+      noRepo: flags.repo === false,
+    });
+  }
+  const id = done.experiment.id;
+  // With --wait, --json prints the final record (as a local --wait does).
+  if (!(flags.json && flags.wait)) ctx.io.stdout.write(flags.json ? `${JSON.stringify(done.record)}\n` : `${id}\n`);
+  const { stderr } = ctx.io;
+  stderr.write(`ClearML task ${done.taskId} queued on '${printable(done.queue.name)}' at ${done.server}\n`);
+  if (done.webUrl !== null) stderr.write(`  ${printable(done.webUrl)}\n`);
+  for (const note of done.notes) stderr.write(`  note: ${printable(note)}\n`);
+  if (!flags.wait) return 0;
+
+  let stopped: NodeJS.Signals | undefined;
+  const controller = new AbortController();
+  const removeHandlers = onStopSignals((signal) => {
+    stopped ??= signal;
+    stderr.write(`${signal}: no longer waiting; task ${done.taskId} goes on on ClearML (\`expflow run cancel ${id}\` stops it)\n`);
+    controller.abort();
+  });
+  let last = done.experiment;
+  try {
+    for await (const now of backend.executor.watch(id, { signal: controller.signal })) {
+      last = now;
+      stderr.write(`${id} ${now.status}\n`);
+    }
+  } finally {
+    removeHandlers();
+  }
+  if (flags.json) ctx.io.stdout.write(`${JSON.stringify(backend.store.raw(id) ?? null)}\n`);
+  if (stopped !== undefined) return signalExitCode(stopped);
+  return last.status === "completed" ? 0 : 1;
 }

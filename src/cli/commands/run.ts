@@ -11,7 +11,7 @@ import type { Column } from "../output/render.js";
 import { formatNumber, renderRows, renderTable } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
 import type { RegistryRecord, RunRow } from "../../app/runs.js";
-import { archiveRun, experimentFromRecord, listRuns, runRecord } from "../../app/runs.js";
+import { archiveRun, experimentFromRecord, linkOf, listRuns, plainObject, runRecord } from "../../app/runs.js";
 import { openLocal } from "../backend.js";
 
 /** One row of `run list`: the raw latest record and its normalised form. */
@@ -81,11 +81,19 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
  *   nor the status of a selected run.
  */
 export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
-  const backend = await openLocal(ctx, { registry: flags.registry });
+  const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
   const format = flags.raw ? "json" : formatOf(flags);
   // Raw records are printed as their lines were written: no second serialisation.
-  const listing = listRuns(backend, { project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived === true }, { keepText: flags.raw === true });
+  const listing = await listRuns(
+    backend,
+    { project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived === true },
+    { keepText: flags.raw === true, refresh: flags.offline !== true, warn: ctx.warn },
+  );
   const selection = listing.rows;
+  const elsewhere = listing.refresh?.otherServer ?? [];
+  if (elsewhere.length > 0) {
+    ctx.warn(`${elsewhere.length} run${elsewhere.length === 1 ? " is" : "s are"} linked to another ClearML server (${[...new Set(elsewhere.map((o) => o.server))].map((x) => printable(x)).join(", ")}), shown as last synced`);
+  }
   const { hiddenArchived } = listing;
   const statuses = flags.status ?? [];
   checkStatuses(
@@ -153,6 +161,7 @@ export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry,
     ["created", e.created],
     ["updated", text(record.updated_at) === null ? null : `${text(record.updated_at)}${rev}`],
     ["clearml task", text(record.clearml_task_id)],
+    ...clearmlLines(record),
   ];
   // The status is painted, so it is made printable before; every other value here.
   for (const [label, value] of fields) if (value !== null) out.push(`${c.bold(label.padEnd(13))}${label === "status" ? value : printable(value)}`);
@@ -189,6 +198,21 @@ export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry,
   return `${out.join("\n")}\n`;
 }
 
+/** What the record keeps of its ClearML task: server, link, and ClearML's own status words as last synced. */
+function clearmlLines(record: RegistryRecord): [string, string | null][] {
+  if (text(record.clearml_task_id) === null) return [];
+  const c = record["clearml"] !== null && typeof record["clearml"] === "object" ? (record["clearml"] as Record<string, unknown>) : {};
+  const status = text(c["status"]);
+  const words = [status, text(c["status_message"]) === null ? null : `(${text(c["status_message"])})`, text(c["status_reason"]) === null ? null : `reason: ${text(c["status_reason"])}`]
+    .filter((w) => w !== null)
+    .join(" ");
+  return [
+    ["clearml at", text(record["clearml_server"])],
+    ["clearml link", text(record["clearml_web_url"])],
+    ["clearml says", c["missing"] === true ? "the task no longer exists" : words === "" ? null : words],
+  ];
+}
+
 function historyLine(h: unknown): string {
   if (h === null || typeof h !== "object") return JSON.stringify(h);
   const o = h as Record<string, unknown>;
@@ -209,8 +233,8 @@ function historyLine(h: unknown): string {
  * @throws {UsageError} `E_AMBIGUOUS_ID` listing the candidates.
  */
 export async function runStatusCommand(id: string, flags: RunStatusOptions, ctx: CommandContext): Promise<number> {
-  const backend = await openLocal(ctx, { registry: flags.registry });
-  const record = await runRecord(backend, id);
+  const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
+  const record = await runRecord(backend, id, { refresh: flags.offline !== true, warn: ctx.warn });
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(record)}\n`);
   else ctx.io.stdout.write(renderRunStatus(record, backend.metrics, ctx.colors));
   return 0;
@@ -228,6 +252,7 @@ export async function runStatusCommand(id: string, flags: RunStatusOptions, ctx:
  */
 export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: RunArchiveOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, flags);
+  const link = linkOf(await runRecord(backend, id));
   const updated = await archiveRun(backend, event, id);
   const full = updated.id;
   const status = updated.status;
@@ -237,6 +262,14 @@ export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: 
       : event === "restore"
         ? `Restored ${full} (${status}).`
         : `Deleted ${full} permanently: a tombstone was appended; \`expflow registry compact\` removes its lines from the file.`;
-  ctx.io.stdout.write(`${message}\n`);
+  const after = link === undefined ? undefined : backend.store.lastSnapshot(full);
+  const gone = (plainObject(after?.["clearml"]) ?? {})["missing"] === true;
+  const remote =
+    link === undefined
+      ? ""
+      : gone
+        ? ` Its ClearML task ${link.taskId} no longer exists.`
+        : ` Its ClearML task ${link.taskId} was ${event === "archive" ? "archived" : event === "restore" ? "taken out of the archive" : "deleted"} too.`;
+  ctx.io.stdout.write(`${message}${remote}\n`);
   return 0;
 }

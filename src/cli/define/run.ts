@@ -1,13 +1,13 @@
 /** The definitions of `expflow run ...`; the implementations are `commands/run.ts`, `commands/run-submit.ts` and `commands/run-cancel.ts`. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command, OptionValues } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { CommandContext } from "../context.js";
 import type { OptionsOf, SetExit } from "./options.js";
-import { collect, commaList, formatOptions, guardedOptions, jsonOption, registryOption } from "./options.js";
+import { collect, commaList, formatOptions, guardedOptions, jsonOption, registryOption, verboseOption } from "./options.js";
 
 function declareRun(program: Command) {
-  return program.command("run").description("local runs: submit, list, inspect, cancel, archive");
+  return program.command("run").description("runs, local or on ClearML: submit, list, inspect, sync, cancel, archive");
 }
 
 type Run = ReturnType<typeof declareRun>;
@@ -15,17 +15,21 @@ type Run = ReturnType<typeof declareRun>;
 function declareSubmit(run: Run) {
   const cmd = run
     .command("submit")
-    .description("create a run and queue it for the local agent (or run it now with --wait)")
-    .argument("<command...>", "the command to run, after --")
-    .option("--name <name>", "a human name")
-    .option("--project <name>", "project name")
+    .description("create a run and queue it for the local agent (or run it now with --wait), or dispatch it to a ClearML queue with --clearml")
+    .argument("[command...]", "the command to run, after --")
+    .option("--name <name>", "a human name (on ClearML: the task name)")
+    .option("--project <name>", "project name (on ClearML: created when missing)")
     .option("--tags <a,b>", "tags", commaList)
-    .option("--queue <queue>", "local queue", "default")
+    .option("--queue <queue>", "the queue (default: 'default' locally; with --clearml, the server's default queue)")
     .option("--arg <k=v>", "a parameter: recorded as Args/k and passed as --k v (repeatable)", collect)
     .option("--shell", "run the command through /bin/sh -c (default: no shell)")
-    .option("--wait", "run it now in the foreground, as the agent would, and exit with its verdict")
-    .option("--allow-pin-env", "with --wait: start even while EXPFLOW_PIN is set (the run can read it from /proc)");
-  return registryOption(jsonOption(cmd, "print the record as JSON"));
+    .option("--wait", "run it now in the foreground, as the agent would, and exit with its verdict (with --clearml: follow the task to its end)")
+    .option("--allow-pin-env", "with --wait: start even while EXPFLOW_PIN is set (the run can read it from /proc)")
+    .option("--clearml", "dispatch to a ClearML queue: a task clearml-agent runs from this git repository")
+    .addOption(new Option("--use-clearml", "the earlier tool's name of --clearml").hideHelp().implies({ clearml: true }))
+    .option("--clone <task_id>", "with --clearml: make the task from an existing one (clone, then set --arg values) instead of a command")
+    .option("--no-repo", "with --clearml: send no git repository (the command must be self-contained)");
+  return verboseOption(registryOption(jsonOption(cmd, "print the record as JSON")));
 }
 
 function declareList(run: Run) {
@@ -37,15 +41,29 @@ function declareList(run: Run) {
     .option("--tags <a,b>", "only runs carrying all of these tags", commaList)
     .option("--include-archived", "include archived runs")
     .addOption(new Option("--raw", "print the raw latest records as JSON, as written in the registry (implies --json)").implies({ json: true }).conflicts(["csv", "markdown"]));
-  return formatOptions(registryOption(cmd));
+  return offlineOption(verboseOption(formatOptions(registryOption(cmd))));
+}
+
+/** `--offline`: show runs linked to ClearML as last synced, without asking the server. */
+function offlineOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>) {
+  return cmd.option("--offline", "do not refresh runs linked to ClearML (shown as last synced)");
 }
 
 function declareStatus(run: Run) {
-  return registryOption(jsonOption(run.command("status").description("a run's record: state, metrics, params and history").argument("<id>", "id or unique prefix")));
+  return offlineOption(verboseOption(registryOption(jsonOption(run.command("status").description("a run's record: state, metrics, params and history").argument("<id>", "id or unique prefix")))));
+}
+
+function declareSync(run: Run) {
+  const cmd = run
+    .command("sync")
+    .description("refresh every run linked to a ClearML task and import its metrics")
+    .option("--project <name>", "only runs of this project")
+    .option("--no-metrics", "refresh states only, without importing metrics");
+  return verboseOption(registryOption(jsonOption(cmd, "print what changed as JSON")));
 }
 
 function declareCancel(run: Run) {
-  return guardedOptions(registryOption(run.command("cancel").description("cancel a run (protected); stops a running local command").argument("<id>", "id or unique prefix")));
+  return verboseOption(guardedOptions(registryOption(run.command("cancel").description("cancel a run (protected); stops a running local command, dequeues or stops a ClearML task").argument("<id>", "id or unique prefix"))));
 }
 
 /** The events of `run archive|restore|delete`, in the order of the help; the protected ones take the PIN. */
@@ -56,12 +74,14 @@ const ARCHIVE_EVENTS: readonly (readonly [ArchiveEvent, string, boolean])[] = [
 ];
 
 function declareArchive(run: Run, event: ArchiveEvent, description: string) {
-  return registryOption(run.command(event).description(description).argument("<id>", "id or unique prefix"));
+  return verboseOption(registryOption(run.command(event).description(description).argument("<id>", "id or unique prefix")));
 }
 
 function declareProtectedArchive(run: Run, event: ArchiveEvent, description: string) {
   return guardedOptions(declareArchive(run, event, description));
 }
+
+
 
 /** The options of `expflow run submit`. */
 export type RunSubmitOptions = OptionsOf<ReturnType<typeof declareSubmit>>;
@@ -69,6 +89,8 @@ export type RunSubmitOptions = OptionsOf<ReturnType<typeof declareSubmit>>;
 export type RunListOptions = OptionsOf<ReturnType<typeof declareList>>;
 /** The options of `expflow run status`. */
 export type RunStatusOptions = OptionsOf<ReturnType<typeof declareStatus>>;
+/** The options of `expflow run sync`. */
+export type RunSyncOptions = OptionsOf<ReturnType<typeof declareSync>>;
 /** The options of `expflow run cancel`. */
 export type RunCancelOptions = OptionsOf<ReturnType<typeof declareCancel>>;
 /** The options of `expflow run archive|restore|delete` (restore takes only `--registry`). */
@@ -88,6 +110,10 @@ export function defineRun(program: Command, ctx: CommandContext, setExit: SetExi
   declareStatus(run).action(async (id, opts) => {
     const { runStatusCommand } = await import("../commands/run.js");
     setExit(await runStatusCommand(id, opts, ctx));
+  });
+  declareSync(run).action(async (opts) => {
+    const { runSyncCommand } = await import("../commands/run-sync.js");
+    setExit(await runSyncCommand(opts, ctx));
   });
   declareCancel(run).action(async (id, opts) => {
     const { runCancelCommand } = await import("../commands/run-cancel.js");

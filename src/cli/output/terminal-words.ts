@@ -92,6 +92,14 @@ const HINTS: readonly (readonly [code: string, library: string, terminal: string
   ],
 ];
 
+/** Phrases of library hints, said with the flag (`noRepo`: `--no-repo`), in the errors of their codes. */
+const HINT_PHRASES: readonly Phrase[] = ["E_NO_REPOSITORY", "E_NO_REMOTE", "E_GIT_MISSING"].map((code) => ({
+  code,
+  at: "within",
+  library: "set noRepo to send no repository",
+  terminal: "pass --no-repo to send no repository",
+}));
+
 function swap(text: string, phrase: Phrase): string {
   const { library, terminal } = phrase;
   if (phrase.at === "start") return text.startsWith(library) ? terminal + text.slice(library.length) : text;
@@ -131,6 +139,7 @@ export function terminalWording(e: ExpflowError): { message: string; hint: strin
     if (example !== undefined) hint = `name one of them instead, e.g. ${example}`;
   }
   for (const [code, library, terminal] of HINTS) if (code === e.code && hint === library) hint = terminal;
+  for (const phrase of HINT_PHRASES) if (hint !== undefined && phrase.code === e.code) hint = swap(hint, phrase);
   return { message, hint };
 }
 

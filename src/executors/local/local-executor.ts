@@ -77,7 +77,7 @@ export class LocalExecutor implements Executor {
       fields: {
         name: spec.name ?? null,
         status: "created",
-        queue: spec.queue,
+        queue: spec.queue ?? "default",
         command: spec.display,
         argv: [...spec.argv],
         shell: spec.shell,

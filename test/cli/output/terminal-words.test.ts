@@ -45,6 +45,14 @@ describe("terminalWording: the library's errors in the CLI's words", () => {
     expect({ code: json.code, message: server(json.message), hint: server(json.hint ?? undefined) }).toEqual({ code: error.code, ...TERMINAL[name] });
   });
 
+  it("the git errors of a ClearML submit name --no-repo, where the library names its noRepo option", () => {
+    const hint = "run it from a clone of a repository the agent can reach, or set noRepo to send no repository (the command must then be self-contained)";
+    for (const code of ["E_NO_REPOSITORY", "E_NO_REMOTE", "E_GIT_MISSING"]) {
+      expect(terminalWording(new UsageError(code, "m", { hint })).hint).toBe("run it from a clone of a repository the agent can reach, or pass --no-repo to send no repository (the command must then be self-contained)");
+    }
+    expect(terminalWording(new UsageError("E_OTHER", "m", { hint })).hint).toBe(hint);
+  });
+
   it("the guard's prompt for the force policy", () => {
     expect(terminalPrompt("PIN to let force stand in for the PIN:")).toBe("PIN to let --force stand in for the PIN:");
     expect(terminalPrompt("Wrong PIN (2 tries left before the PIN is locked for 30 s). PIN to let force stand in for the PIN:")).toBe(

@@ -1,0 +1,49 @@
+import type { Experiment } from "../core/experiment.js";
+import type { LocalStore } from "../stores/local/local-store.js";
+import { linkOf } from "../stores/local/record.js";
+import type { ClearmlExecutor } from "./clearml/clearml-executor.js";
+import type { CancelOutcome, Executor, RunSpec } from "./executor.js";
+import type { LocalExecutor } from "./local/local-executor.js";
+
+/**
+ * The executor of the local registry's runs, wherever they run: a run linked to a ClearML task
+ * is cancelled, read and watched through the ClearML executor (opened only then), every other
+ * run through the local one. `submit` makes a local run; ClearML runs are made with the ClearML
+ * executor's `dispatch`. Guarded as one executor (`security/guarded.ts`), so every cancel asks
+ * the same guard whichever way it goes.
+ */
+export class RoutingExecutor implements Executor {
+  readonly kind = "local";
+
+  constructor(
+    /** The local runner and agent. */
+    readonly local: LocalExecutor,
+    private readonly clearml: () => ClearmlExecutor,
+    private readonly store: LocalStore,
+  ) {}
+
+  #for(id: string): Executor {
+    const record = this.store.raw(id);
+    return record !== undefined && linkOf(record) !== undefined ? this.clearml() : this.local;
+  }
+
+  /** {@inheritDoc Executor.submit} A local run. */
+  submit(spec: RunSpec): Promise<Experiment> {
+    return this.local.submit(spec);
+  }
+
+  /** {@inheritDoc Executor.cancel} */
+  cancel(id: string): Promise<CancelOutcome> {
+    return this.#for(id).cancel(id);
+  }
+
+  /** {@inheritDoc Executor.status} A linked run is refreshed from its task first. */
+  status(id: string): Promise<Experiment> {
+    return this.#for(id).status(id);
+  }
+
+  /** {@inheritDoc Executor.watch} */
+  watch(id: string, options?: { intervalMs?: number; signal?: AbortSignal }): AsyncIterable<Experiment> {
+    return this.#for(id).watch(id, options);
+  }
+}
