@@ -24,7 +24,7 @@
  *   (a signal N is -N, as Python reports it).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { constants as osConstants, tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -72,6 +72,8 @@ export interface AgentRun {
   exitCode: number | null;
   /** Why the agent ended it early, or `no_stop`. */
   stopReason: StopReason;
+  /** The agent's poll ({@link FakeAgent.polls}) that saw the reason to stop, when it stopped it. */
+  stopSeenAtPoll?: number;
   /** The status call the agent made at the end (`completed`, `failed`, `stopped`), or none. */
   outcome?: "completed" | "failed" | "stopped";
   /** The agent's own notes (setup steps, failures), also appended to the task's log. */
@@ -177,6 +179,8 @@ export class FakeAgent {
   readonly runs: AgentRun[] = [];
   /** Errors the loop met (a bug of the fake, or a state a test made impossible); it keeps polling. */
   readonly errors: string[] = [];
+  /** How many times it has read its running task's status and status_message (once per poll while a task runs, as TaskStopSignal.test). */
+  polls = 0;
 
   private readonly pollMs: number;
   private readonly killGraceMs: number;
@@ -386,6 +390,8 @@ export class FakeAgent {
         this.gitChild = undefined;
         resolveGit({ code: c, output: out });
       });
+      // git may exit before reading its input (a failed clone or apply): that is not an error here.
+      child.stdin.on("error", () => undefined);
       child.stdin.end(input ?? "");
     });
     if (code !== 0) throw new Error(`git ${args[0] ?? ""} failed (exit ${String(code)}): ${output.trim()}`);
@@ -540,11 +546,19 @@ export class FakeAgent {
     const { code, signal } = await cur.exited;
     // Whatever the leader left behind in its group goes too (the agent's final kill_all_child_processes).
     signalGroup(child, "SIGKILL");
+    await groupGone(child);
     this.processEnded(run, exitCodeOf(code, signal));
   }
 
   /** TaskStopSignal.test: the reason to stop the run now, or no_stop. */
   private testStop(run: AgentRun, state: { resets: number }): StopReason {
+    const reason = this.readStop(run, state);
+    if (reason !== "no_stop") run.stopSeenAtPoll = this.polls;
+    return reason;
+  }
+
+  private readStop(run: AgentRun, state: { resets: number }): StopReason {
+    this.polls += 1;
     const task = this.host.tasks.find((t) => t.id === run.task);
     if (!task) return "not_found";
     if (task.status === "in_progress" && (task.status_message ?? "").includes("stopping")) return "stopped";
@@ -592,7 +606,9 @@ export class FakeAgent {
     const first = await Promise.race([cur.exited, grace]);
     clearTimeout(timer);
     signalGroup(child, "SIGKILL");
-    return first === "timeout" ? await cur.exited : first;
+    const exit = first === "timeout" ? await cur.exited : first;
+    await groupGone(child);
+    return exit;
   }
 
   /** At process exit (a test runner dying): no task process may outlive it. */
@@ -610,6 +626,43 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     // ESRCH: the group is gone already.
+  }
+}
+
+/** Whether a process group still has a live (not zombie) member. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  // Zombies still count for kill(); on Linux, look for a live member.
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") return true;
+    } catch {
+      // The process went away while we looked.
+    }
+  }
+  return false;
+}
+
+/** Waits (up to 5 s) until the child's process group has no live member left, after a SIGKILL. */
+async function groupGone(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined) return;
+  const deadline = Date.now() + 5_000;
+  while (groupAlive(child.pid) && Date.now() < deadline) {
+    signalGroup(child, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
