@@ -17,8 +17,8 @@ const bool: SchemaObject = { type: "boolean" };
 const int: SchemaObject = { type: "integer" };
 const obj: SchemaObject = { type: "object" };
 const stringList: SchemaObject = { type: "array", items: { type: "string" } };
-/** A list filter: strings (values, `-x`, `__$` operators) and `null` (matches empty lists). */
-const filterList: SchemaObject = { type: "array", items: { type: ["string", "null"] } };
+/** A list filter: strings (values, `-x`, `__$` operators) and `null` (matches empty lists); a lone string is read as a list of one (get_list_field_query). */
+const filterList: SchemaObject = { type: ["array", "string"], items: { type: ["string", "null"] } };
 
 /** Values of `task.status` (task.py `TaskStatus`). */
 export const TASK_STATUSES = ["created", "queued", "in_progress", "stopped", "published", "publishing", "closed", "failed", "completed", "unknown"] as const;
@@ -85,7 +85,7 @@ export const tasksGetAll: SchemaObject = {
     tags: filterList,
     system_tags: filterList,
     status: filterList,
-    parent: { type: ["string", "array"], items: { type: ["string", "null"] } },
+    parent: filterList,
     "execution.queue": filterList,
     status_changed: dateFilter,
     last_update: dateFilter,
@@ -431,6 +431,7 @@ export const ENDPOINTS: Readonly<Record<string, EndpointSpec>> = {
     versions: ["2.1", "2.14", "2.15", "2.23", "2.26"],
     model: false,
     since: { search_hidden: "2.14", scroll_id: "2.15", refresh_scroll: "2.15", size: "2.15", allow_public: "2.23", include_subprojects: "2.26" },
+    ignored: { allow_public: "tasks.get_all always includes public tasks (services/tasks.py passes allow_public=True); only tasks.get_all_ex reads it" },
   },
   "tasks.get_by_id": { schema: tasksGetById, body: "json", auth: true, versions: ["2.1"], model: true },
   "tasks.get_hyper_params": { schema: tasksGetHyperParams, body: "json", auth: true, versions: ["2.9"], model: true },

@@ -133,19 +133,19 @@ export type Responder = (res: ServerResponse, answer: { text: string; data: unkn
 
 /** Body of the list calls after validation (tasks.get_all, projects.get_all, queues.get_all). */
 interface ListQuery {
-  id?: (string | null)[];
+  id?: string | (string | null)[];
   name?: string;
   comment?: string;
   basename?: string;
   description?: string;
-  user?: (string | null)[];
-  project?: (string | null)[];
-  type?: (string | null)[];
-  tags?: (string | null)[];
-  system_tags?: (string | null)[];
-  status?: (string | null)[];
+  user?: string | (string | null)[];
+  project?: string | (string | null)[];
+  type?: string | (string | null)[];
+  tags?: string | (string | null)[];
+  system_tags?: string | (string | null)[];
+  status?: string | (string | null)[];
   parent?: string | (string | null)[];
-  "execution.queue"?: (string | null)[];
+  "execution.queue"?: string | (string | null)[];
   status_changed?: string | (string | null)[];
   last_update?: string | (string | null)[];
   last_change?: string | (string | null)[];
@@ -988,7 +988,8 @@ export class FakeClearml {
     const tags = this.listFilter("tags", q.tags);
     const systemTags = this.listFilter("system_tags", q.system_tags);
     const text = q.search_text?.toLowerCase();
-    const searchHidden = q.search_hidden === true || (Array.isArray(q.id) && q.id.length > 0);
+    // _hidden_query: hidden documents are left out unless search_hidden or an id filter is sent.
+    const searchHidden = q.search_hidden === true || (q.id !== undefined && q.id !== null && q.id.length > 0);
     const multi = (["_all_", "_any_"] as const).flatMap((key) => {
       const cond = q[key];
       if (cond === undefined || cond.fields.length === 0) return [];
@@ -1102,7 +1103,7 @@ export class FakeClearml {
       }
       projects = expanded;
     }
-    for (const s of stringArray(q.status)) {
+    for (const s of stringArray(q.status === undefined ? [] : [q.status].flat())) {
       const value = s.startsWith("__$") ? undefined : s.replace(/^-/, "");
       if (value !== undefined && !(TASK_STATUSES as readonly string[]).includes(value)) this.violations.push(`${endpoint}: status '${s}' is not a task status (it matches nothing)`);
     }

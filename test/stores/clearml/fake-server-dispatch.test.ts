@@ -624,6 +624,18 @@ describe("tasks.get_all over the dispatch fields", () => {
     expect(f.takeViolations()).toHaveLength(1);
   });
 
+  it("reads a lone string as a list of one (as get_list_field_query); records allow_public, which tasks.get_all ignores", async () => {
+    const f = await start();
+    const api = await client(f);
+    const a = add(f, "a", "created", { tags: ["x"] });
+    add(f, "b", "created");
+    expect((await api("tasks.get_all", { tags: "x", only_fields: ["id"] })).json.data.tasks).toEqual([{ id: a.id }]);
+    expect(f.violations).toEqual([]);
+    add(f, "public", "created", { company: "" });
+    expect((await api("tasks.get_all", { allow_public: false, only_fields: ["id"] })).json.data.tasks).toHaveLength(3);
+    expect(f.takeViolations()).toEqual([expect.stringContaining("'allow_public' is ignored")]);
+  });
+
   it("list filters as the server: the first operator sets how groups combine, '-x' after an operator is literal, null matches empty lists", async () => {
     const f = await start();
     const api = await client(f);
