@@ -398,9 +398,9 @@ export interface EndpointSpec {
   readonly minVersion?: string;
   /**
    * Whether the server reads the body into a request model (jsonmodels): then a wrong type or a
-   * missing required key answers 400/12, a non-boolean in a boolean key is read by Python
-   * truthiness (`"false"` is true) and `null` counts as absent. Without a model the server
-   * checks nothing; the fake still answers 400/12 to a type it cannot read (and says so).
+   * missing required key answers 400/12 and `null` counts as absent. Without a model the server
+   * checks nothing; the fake still answers 400/12 to a type it cannot read (and says so). Either
+   * way a non-boolean in a boolean key is read by Python truthiness (`"false"` is true).
    */
   readonly model: boolean;
   /** Request keys that appeared after the endpoint's first version: key -> first API version. */

@@ -8,8 +8,8 @@
  *   own announced API version is older than the key (the real server reads its request model
  *   whatever the path version says).
  * - Keys the server reads and ignores are recorded.
- * - With a request model: `null` is absent, a non-boolean in a boolean key is read by Python
- *   truthiness (recorded), and wrong types or missing required keys answer 400/12 (recorded).
+ * - A non-boolean in a boolean key is read by Python truthiness (recorded). With a request
+ *   model, `null` is absent, and wrong types or missing required keys answer 400/12 (recorded).
  */
 import type { ErrorObject, ValidateFunction } from "ajv";
 import { apiError, type ApiError } from "./errors.js";
@@ -117,16 +117,15 @@ export function readBody(
   if (!isObject(body)) throw fail("the body is not a JSON object");
   const props = isObject(spec.schema["properties"]) ? (spec.schema["properties"] as Record<string, Doc>) : {};
 
-  if (spec.model) {
-    for (const [key, value] of Object.entries(body)) {
-      if (value === null && key in props) delete body[key];
-    }
-    for (const [key, value] of Object.entries(body)) {
-      if (props[key]?.["type"] === "boolean" && typeof value !== "boolean") {
-        const read = pythonTruthy(value);
-        record(`${endpoint}: '${key}' is ${JSON.stringify(value)}, not a boolean: the server reads it as ${read ? "True" : "False"} (Python truthiness)`);
-        body[key] = read;
-      }
+  // A request model reads null as absent; every endpoint reads a flag by Python truthiness
+  // (jsonmodels' BoolField, or `if data.get("search_hidden")` where there is no model).
+  for (const [key, value] of Object.entries(body)) {
+    const isFlag = props[key]?.["type"] === "boolean";
+    if (value === null && (spec.model || isFlag) && key in props) delete body[key];
+    else if (isFlag && typeof value !== "boolean") {
+      const read = pythonTruthy(value);
+      record(`${endpoint}: '${key}' is ${JSON.stringify(value)}, not a boolean: the server reads it as ${read ? "True" : "False"} (Python truthiness)`);
+      body[key] = read;
     }
   }
 

@@ -370,6 +370,10 @@ describe("tasks.enqueue", () => {
     expect(r.status).toBe(200);
     expect(task(f, t.id).status).toBe("queued");
     expect(f.takeViolations()).toEqual([`tasks.enqueue: 'force' is "false", not a boolean: the server reads it as True (Python truthiness)`]);
+    // Without a request model too: tasks.get_all tests `if data.get("search_hidden")`.
+    add(f, "hidden", "created", { system_tags: ["hidden"] });
+    expect((await api("tasks.get_all", { search_hidden: "no", only_fields: ["name"] })).json.data.tasks).toHaveLength(2);
+    expect(f.takeViolations()).toEqual([expect.stringContaining("'search_hidden' is \"no\", not a boolean")]);
   });
 });
 
