@@ -90,6 +90,8 @@ export interface AgentHost {
   readonly secretKey: string;
   /** task id -> captured output. */
   readonly logs: Map<string, string>;
+  /** Called once the agent has stopped. */
+  readonly onStopped?: (agent: FakeAgent) => void;
 }
 
 const STOP_STATUSES = ["closed", "stopped", "failed", "published", "queued"];
@@ -269,6 +271,7 @@ export class FakeAgent {
       process.off("exit", this.onExit);
       this.host.backend.unregisterWorker(this.workerId);
       if (this.ownWorkDir && this.workDir) await rm(this.workDir, { recursive: true, force: true });
+      this.host.onStopped?.(this);
     })();
     return this.stopped;
   }

@@ -574,17 +574,16 @@ export class FakeClearml {
     if (this.closing) throw new Error("fake ClearML: startAgent after close()");
     let agent: FakeAgent;
     try {
-      agent = new FakeAgent({ backend: this.backend, tasks: this.tasks, queues: this.queues, url: this.url, accessKey: this.accessKey, secretKey: this.secretKey, logs: this.logs }, options, ++this.agentCount);
+      const onStopped = (a: FakeAgent): void => {
+        const i = this.agents.indexOf(a);
+        if (i >= 0) this.agents.splice(i, 1);
+      };
+      const host = { backend: this.backend, tasks: this.tasks, queues: this.queues, url: this.url, accessKey: this.accessKey, secretKey: this.secretKey, logs: this.logs, onStopped };
+      agent = new FakeAgent(host, options, ++this.agentCount);
     } catch (e) {
       throw e instanceof ApiError ? new Error(`fake ClearML agent: ${e.message}`) : e;
     }
     this.agents.push(agent);
-    const stop = agent.stop.bind(agent);
-    agent.stop = async () => {
-      await stop();
-      const i = this.agents.indexOf(agent);
-      if (i >= 0) this.agents.splice(i, 1);
-    };
     agent.start();
     return agent;
   }
