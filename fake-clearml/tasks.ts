@@ -3,7 +3,7 @@
  * (md5-keyed `last_metrics`, `hyperparams` nested by section), and a seeded generator of many.
  */
 import { createHash } from "node:crypto";
-import type { FakeMetricEntry, FakeProject, FakeTask } from "./server.js";
+import type { FakeConfigurationItem, FakeMetricEntry, FakeProject, FakeScript, FakeTask } from "./model.js";
 
 /** The md5 hex digest of `s` (UTF-8), as ClearML keys `last_metrics` by metric and variant. */
 export function md5(s: string): string {
@@ -92,27 +92,82 @@ export interface FakeTaskInput {
   metrics?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** `{"Section/name": value}` (see {@link hyperparams}). */
   params?: Readonly<Record<string, string>>;
+  /** Default `fake-company` (the caller's); `""` makes the task public (readable, not writable: 403/21). */
+  company?: string;
+  /** Default "". */
+  comment?: string;
+  parent?: string;
+  /** Merged over the server's defaults `{binary: "python", repository: "", entry_point: ""}`. */
+  script?: FakeScript;
+  /** `execution.queue`. */
+  queue?: string;
+  /** Default "". */
+  status_reason?: string;
+  /** Default "". */
+  status_message?: string;
+  /** ISO time; default `last_update`. */
+  status_changed?: string;
+  /** ISO time; default `created` for a task that has run (not created or queued). */
+  started?: string;
+  /** ISO time; default `last_update` for a task that has ended (completed, stopped, failed, closed, published, publishing). */
+  completed?: string;
+  /** The worker that last reported on the task (tasks.stop asks a LIVE one, reporting within 600 s, to stop it). */
+  last_worker?: string;
+  /** ISO time of that worker's last report; default `last_update` when `last_worker` is given. */
+  last_worker_report?: string;
+  /** The status before enqueueing, for a queued task (restored by a dequeue). */
+  enqueue_status?: string;
+  runtime?: Record<string, unknown>;
+  container?: Record<string, string | null>;
+  configuration?: Record<string, FakeConfigurationItem>;
 }
+
+const RAN = new Set(["in_progress", "stopped", "failed", "completed", "published", "publishing", "closed"]);
+const ENDED = new Set(["stopped", "failed", "completed", "published", "publishing", "closed"]);
 
 /** A task as the server stores it. */
 export function fakeTask(p: FakeTaskInput): FakeTask {
   const created = p.created ?? "2025-01-01T00:00:00.000Z";
+  const lastUpdate = p.last_update ?? created;
+  const status = p.status ?? "completed";
   const systemTags = [...(p.system_tags ?? [])];
   if (p.archived === true && !systemTags.includes("archived")) systemTags.push("archived");
-  return {
+  const task: FakeTask = {
     id: p.id ?? fakeId(`task\0${p.project}\0${p.name}\0${created}`),
     name: p.name,
     project: p.project,
-    status: p.status ?? "completed",
+    status,
     type: p.type ?? "training",
     tags: [...(p.tags ?? [])],
     system_tags: systemTags,
     created,
-    last_update: p.last_update ?? created,
+    last_update: lastUpdate,
     user: p.user ?? "fake-user",
     last_metrics: lastMetrics(p.metrics ?? {}),
     hyperparams: hyperparams(p.params ?? {}),
+    company: p.company ?? "fake-company",
+    comment: p.comment ?? "",
+    script: { binary: "python", repository: "", entry_point: "", ...structuredClone(p.script ?? {}) },
+    execution: p.queue === undefined ? {} : { queue: p.queue },
+    status_reason: p.status_reason ?? "",
+    status_message: p.status_message ?? "",
+    status_changed: p.status_changed ?? lastUpdate,
+    last_change: lastUpdate,
+    runtime: structuredClone(p.runtime ?? {}),
+    container: { ...(p.container ?? {}) },
+    configuration: structuredClone(p.configuration ?? {}),
   };
+  if (p.parent !== undefined) task.parent = p.parent;
+  const started = p.started ?? (RAN.has(status) ? created : undefined);
+  if (started !== undefined) task.started = started;
+  const completed = p.completed ?? (ENDED.has(status) ? lastUpdate : undefined);
+  if (completed !== undefined) task.completed = completed;
+  if (p.last_worker !== undefined) {
+    task.last_worker = p.last_worker;
+    task.last_worker_report = p.last_worker_report ?? lastUpdate;
+  }
+  if (p.enqueue_status !== undefined) task.enqueue_status = p.enqueue_status;
+  return task;
 }
 
 /** What {@link manyTasks} takes. */
