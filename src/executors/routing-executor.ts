@@ -1,6 +1,8 @@
 import type { Experiment } from "../core/experiment.js";
 import type { LocalStore } from "../stores/local/local-store.js";
-import { linkOf } from "../stores/local/record.js";
+import { NotFoundError } from "../core/errors.js";
+import { nextState } from "../core/lifecycle/lifecycle.js";
+import { linkOf, statusOf } from "../stores/local/record.js";
 import type { ClearmlExecutor } from "./clearml/clearml-executor.js";
 import type { CancelOutcome, Executor, RunSpec } from "./executor.js";
 import type { LocalExecutor } from "./local/local-executor.js";
@@ -30,6 +32,17 @@ export class RoutingExecutor implements Executor {
   /** {@inheritDoc Executor.submit} A local run. */
   submit(spec: RunSpec): Promise<Experiment> {
     return this.local.submit(spec);
+  }
+
+  /**
+   * Throws what a cancel of `id` would throw from the record's state (`E_ILLEGAL_TRANSITION` for
+   * a finished run; `E_EXPERIMENT_NOT_FOUND`), reading nothing remote: the guard asks it before
+   * the PIN.
+   */
+  assertCancellable(id: string): void {
+    const record = this.store.raw(id);
+    if (record === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${this.store.location}`, { hint: "`expflow run list` shows the ids" });
+    nextState(statusOf(record), "cancel", id);
   }
 
   /** {@inheritDoc Executor.cancel} */

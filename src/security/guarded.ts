@@ -42,11 +42,16 @@ export function guardedStore<S extends Store>(store: S, authorize: Authorize): S
   });
 }
 
-/** The executor with `cancel` guarded (`run.cancel`), by construction. */
+/**
+ * The executor with `cancel` guarded (`run.cancel`), by construction. An executor that can say
+ * beforehand that a cancel cannot happen (`assertCancellable`: a finished run) says it before any
+ * PIN is asked; the cancel checks again itself.
+ */
 export function guardedExecutor<E extends Executor>(executor: E, authorize: Authorize): E {
   return withGuarded(executor, (target, key) =>
     key === "cancel"
       ? async (id: string) => {
+          await (target as { assertCancellable?(id: string): Promise<void> | void }).assertCancellable?.(id);
           await authorize("run.cancel", id);
           return target.cancel(id);
         }
