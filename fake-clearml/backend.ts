@@ -268,6 +268,25 @@ export class FakeBackend {
    * Creates a queue (QueueBLL.create): the name is stripped, at least 3 characters, unique in the company.
    * @throws {ApiError} 400/800 for a short name, 400/801 for a taken one.
    */
+  /**
+   * Creates a project (ProjectBLL.create): the name's parts trimmed and empty ones dropped, unique
+   * in the company, missing parents created on the way (`_ensure_project`).
+   * @throws {ApiError} 400/407 for a name with no parts, 400/801 for a name taken.
+   */
+  createProject(input: { name: string }): FakeProject {
+    const parts = input.name.split("/").filter((p) => p !== "").map((p) => p.trim());
+    if (parts.length === 0 || parts.every((p) => p === "")) throw apiError("invalid_project_name", undefined, { name: input.name });
+    const name = parts.join("/");
+    if (this.s.projects.some((p) => p.name === name)) throw apiError("expected_unique_data", "Project with the same name already exists", { name, company: this.company });
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("/");
+      if (!this.s.projects.some((p) => p.name === parent)) this.s.projects.push({ id: newId(), name: parent });
+    }
+    const project: FakeProject = { id: newId(), name };
+    this.s.projects.push(project);
+    return project;
+  }
+
   createQueue(input: { name: string; display_name?: string; tags?: string[]; system_tags?: string[]; metadata?: Doc; id?: string }): FakeQueue {
     const name = input.name.trim();
     if (name.length < 3) throw apiError("data_validation_error", undefined, { name: "String value is too short" });

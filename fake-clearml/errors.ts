@@ -37,6 +37,7 @@ const KNOWN = {
   multiple_default_queues: [400, 708, "more than one queue is tagged as the default queue for this company"],
   data_validation_error: [400, 800, "data validation error"],
   expected_unique_data: [400, 801, "value combination already exists (unique field already contains this value)"],
+  invalid_project_name: [400, 407, "invalid project name"],
   invalid_worker_id: [400, 1001, "invalid worker id"],
   worker_registration_failed: [400, 1002, "worker registration failed"],
   no_write_permission: [403, 21, "forbidden (modification not allowed)"],

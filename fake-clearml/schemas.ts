@@ -347,6 +347,12 @@ export const queuesGetAll: SchemaObject = {
 };
 /** `queues.get_by_id` (model GetByIdRequest). */
 export const queuesGetById: SchemaObject = { type: "object", properties: { queue: str, max_task_entries: int }, required: ["queue"], additionalProperties: false };
+/** `projects.create` (no request model: `required_fields=["name"]`, the rest read with parse_from_call). */
+export const projectsCreate: SchemaObject = {
+  type: "object",
+  properties: { name: str, description: str, tags: stringList, system_tags: stringList, default_output_destination: str },
+  additionalProperties: false,
+};
 /** `queues.create` (model CreateRequest). */
 export const queuesCreate: SchemaObject = {
   type: "object",
@@ -458,6 +464,7 @@ export const ENDPOINTS: Readonly<Record<string, EndpointSpec>> = {
   "tasks.delete": taskWrite(tasksDelete, ["2.1", "2.13", "2.21", "2.30"], {
     since: { return_file_urls: "2.13", delete_output_models: "2.13", delete_external_artifacts: "2.21", include_pipeline_steps: "2.30" },
   }),
+  "projects.create": { schema: projectsCreate, body: "json", auth: true, versions: ["2.1"], model: false },
   "queues.get_all": taskWrite(queuesGetAll, ["2.4", "2.15", "2.20", "2.21"], {
     minVersion: "2.4",
     since: { scroll_id: "2.15", refresh_scroll: "2.15", size: "2.15", max_task_entries: "2.20", search_hidden: "2.21" },

@@ -879,6 +879,10 @@ export class FakeClearml {
         const q = backend.defaultQueue();
         return { id: q.id, name: q.name };
       }
+      case "projects.create": {
+        if (typeof b["name"] !== "string") throw apiError("missing_required_fields", undefined, { missing: "name" });
+        return { id: backend.createProject({ name: b["name"] }).id };
+      }
       case "queues.create":
         return { id: backend.createQueue({ name: String(b["name"]), ...(b as { display_name?: string; tags?: string[]; system_tags?: string[]; metadata?: Doc }) }).id };
       case "queues.delete":

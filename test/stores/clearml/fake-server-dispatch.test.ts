@@ -377,6 +377,20 @@ describe("tasks.enqueue", () => {
   });
 });
 
+describe("projects.create", () => {
+  it("creates a project (and its missing parents), refuses a taken name 400/801 and an empty one 400/407", async () => {
+    const f = await start();
+    const api = await client(f);
+    const made = await api("projects.create", { name: " Sweep / ablations ", description: "d" });
+    expect(codes(made)).toEqual([200, 0]);
+    expect(f.projects.map((p) => p.name)).toEqual(["Dispatch", "Sweep", "Sweep/ablations"]);
+    expect(f.projects.find((p) => p.name === "Sweep/ablations")?.id).toBe(made.json.data.id);
+    expect(codes(await api("projects.create", { name: "Sweep/ablations" }))).toEqual([400, 801]);
+    expect(codes(await api("projects.create", { name: "//" }))).toEqual([400, 407]);
+    expect(codes(await api("projects.create", {}))).toEqual([400, 11]);
+  });
+});
+
 describe("queues", () => {
   it("pops entries FIFO with queues.get_next_task; the status stays queued; an empty queue answers {}", async () => {
     const f = await start();
