@@ -65,7 +65,8 @@ const env = (): Record<string, string | undefined> => ({
   EXPFLOW_PIN: undefined,
   EXPFLOW_PIN_HASH: undefined,
   EXPFLOW_REGISTRY: undefined,
-  CLEARML_CONFIG_FILE: join(home, "no-clearml.conf"),
+  // An empty configuration: never the user's own clearml.conf.
+  CLEARML_CONFIG_FILE: join(home, "clearml.conf"),
   CLEARML_API_HOST: fake.url,
   CLEARML_API_ACCESS_KEY: fake.accessKey,
   CLEARML_API_SECRET_KEY: fake.secretKey,
@@ -92,6 +93,7 @@ beforeAll(async () => {
   repo = makeRepo();
   home = join(tempDir(), "home");
   mkdirSync(home, { mode: 0o700 });
+  writeFileSync(join(home, "clearml.conf"), "");
   const pin = await runInProcess(["pin", "init", "--new-pin-stdin"], { input: `${PIN}\n`, env: env() });
   expect(pin.code, pin.stderr).toBe(0);
 });
@@ -170,13 +172,16 @@ describe("run submit --clearml, the agent, run sync, ranking, cancel, archive an
     expect((await cli(["run", "cancel", id])).code).toBe(3);
     const r = await cli(["run", "cancel", id, "--pin-stdin"], { input: `${PIN}\n` });
     expect(r.code, r.stderr).toBe(0);
+    // The stop was asked before the command returned: the agent's next poll sees it.
+    const pollsAtCancel = agent.polls;
     expect(r.stdout).toContain("a live agent stops it within seconds");
     expect(r.stdout).toContain("ClearML: in_progress (stopping)");
     expect(record(id)).toMatchObject({ status: "cancelled" });
     await fake.waitFor(taskOf(id), (t) => t?.status === "stopped", 30_000);
     const run = agent.runs.find((x) => x.task === taskOf(id))!;
-    expect(run.stopReason).toContain("stopping");
-    expect(run.stopSeenAtPoll).toBeLessThanOrEqual(1);
+    expect(run.outcome).toBe("stopped");
+    expect(run.stopSeenAtPoll).toBeLessThanOrEqual(pollsAtCancel + 1);
+    expect(fake.tasks.find((t) => t.id === taskOf(id))?.status_reason).toBe("task was stopped by tasks.stop");
     const again = await cli(["run", "cancel", id, "--pin-stdin"], { input: `${PIN}\n` });
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/cannot cancel .*: it is cancelled/);
@@ -195,7 +200,7 @@ describe("run submit --clearml, the agent, run sync, ranking, cancel, archive an
     expect(deleted.stdout).toContain(`Its ClearML task ${task} was deleted too.`);
     expect(fake.tasks.some((t) => t.id === task)).toBe(false);
     const log = await cli(["audit", "log", "--json"]);
-    const entries = (JSON.parse(log.stdout) as { records: { action: string; target: string; outcome: string }[] }).records;
+    const entries = JSON.parse(log.stdout) as { action: string; target: string; outcome: string }[];
     const decided = (action: string) => entries.filter((e) => e.action === action).map((e) => e.outcome);
     // The cancel of a cancelled run was refused before any PIN was asked: no decision for it.
     expect(decided("run.cancel")).toEqual(["denied", "allowed"]);
