@@ -14,13 +14,21 @@ export interface RequestInfo {
   readonly error?: string;
 }
 
+/**
+ * The API version every request path names (`/v2.26/tasks.get_all`): the newest that the keys
+ * expflow sends need (`include_subprojects` of `tasks.get_all` and `new_status` of
+ * `tasks.dequeue` came with 2.26), so that a newer server never reads a request by rules
+ * expflow was not written for. A server older than this answers it with its own newest.
+ */
+export const CLEARML_API_VERSION = "2.26";
+
 /** Options of {@link ClearmlClient}, read once in the constructor. */
 export interface ClearmlClientOptions {
   /** The API server, e.g. `http://localhost:8008`. */
   readonly apiServer: string;
   readonly accessKey: string;
   readonly secretKey: string;
-  /** API version put in the path (`/v2.26/...`). Default: none, the server's newest. */
+  /** API version put in every path (`/v2.26/...`). Default {@link CLEARML_API_VERSION}. */
   readonly apiVersion?: string;
   /** Per-request timeout. Default 30 000 ms. */
   readonly timeoutMs?: number;
@@ -138,7 +146,7 @@ export class ClearmlClient {
   readonly #base: string;
   readonly #basic: string;
   readonly #secrets: string[];
-  readonly #version: string | undefined;
+  readonly #version: string;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
   readonly #fetch: typeof fetch;
@@ -174,7 +182,7 @@ export class ClearmlClient {
     this.server = this.#base;
     this.#basic = `Basic ${Buffer.from(`${options.accessKey}:${options.secretKey}`).toString("base64")}`;
     this.#secrets = [options.accessKey, options.secretKey].filter((s) => s.length >= 4);
-    this.#version = options.apiVersion;
+    this.#version = options.apiVersion ?? CLEARML_API_VERSION;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = Math.max(0, Math.min(options.maxRetries ?? DEFAULT_MAX_RETRIES, 10));
     this.#fetch = options.fetch ?? globalThis.fetch;
@@ -262,7 +270,7 @@ export class ClearmlClient {
   }
 
   async #send(endpoint: string, body: string, contentType: string, authorization: string | undefined, idempotent: boolean): Promise<unknown> {
-    const url = `${this.#base}/${this.#version ? `v${this.#version}/` : ""}${endpoint}`;
+    const url = `${this.#base}/v${this.#version}/${endpoint}`;
     for (let attempt = 1; ; attempt++) {
       const started = this.#now();
       try {
