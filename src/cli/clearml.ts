@@ -28,14 +28,15 @@ function userHome(env: Readonly<Record<string, string | undefined>>): string {
 }
 
 /**
- * Finds the ClearML server and credentials (environment over clearml.conf) and opens a client and
- * a store. While a long listing runs on a terminal, the number of tasks fetched so far is shown on
- * standard error (never when it is not a TTY).
+ * Finds the ClearML server and credentials (environment over clearml.conf; `CLEARML_AUTH_TOKEN`
+ * in place of the keys) and opens a client and a store. While a long listing runs on a
+ * terminal, the number of tasks fetched so far is shown on standard error (never when it is not
+ * a TTY).
  *
  * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` / `E_CLEARML_CONFIG` (exit 4).
  */
 export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, options: { listParams?: boolean } = {}): OpenClearml {
-  const connection = resolveClearmlConnection(ctx.io.env, userHome(ctx.io.env));
+  const connection = resolveClearmlConnection(ctx.io.env, userHome(ctx.io.env), { cwd: ctx.io.cwd });
   const { stderr } = ctx.io;
   if (!connection.verifyCertificate) {
     ctx.warn(
@@ -48,7 +49,8 @@ export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, optio
         stderr.write(`clearml: ${r.endpoint} -> ${outcome}${r.error ? ` (${r.error})` : ""} in ${r.ms} ms${r.attempt > 1 ? `, attempt ${r.attempt}` : ""}\n`);
       }
     : undefined;
-  const client = new ClearmlClient({ apiServer: connection.apiServer, accessKey: connection.accessKey, secretKey: connection.secretKey, onRequest });
+  const credentials = connection.authToken !== null ? { authToken: connection.authToken } : { accessKey: connection.accessKey, secretKey: connection.secretKey };
+  const client = new ClearmlClient({ apiServer: connection.apiServer, ...credentials, onRequest });
   let drawn = false;
   const onProgress = stderr.isTTY && !flags.verbose
     ? (fetched: number) => {

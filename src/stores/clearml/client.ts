@@ -22,12 +22,32 @@ export interface RequestInfo {
  */
 export const CLEARML_API_VERSION = "2.26";
 
+/** How the client authenticates: an access key and secret, or a token (`CLEARML_AUTH_TOKEN`). */
+export type ClearmlCredentialOptions =
+  | {
+      readonly accessKey: string;
+      readonly secretKey: string;
+      /** When given (not empty), it is used instead of the keys. */
+      readonly authToken?: string;
+    }
+  | {
+      /**
+       * A session token (as clearml-agent hands to the tasks it runs in `CLEARML_AUTH_TOKEN`),
+       * sent as `Bearer` without a login. When the server calls it invalid (401/30), or it is
+       * about to expire, it is renewed once with `auth.login` sent with it, as the SDK does.
+       */
+      readonly authToken: string;
+      readonly accessKey?: undefined;
+      readonly secretKey?: undefined;
+    };
+
 /** Options of {@link ClearmlClient}, read once in the constructor. */
-export interface ClearmlClientOptions {
+export type ClearmlClientOptions = ClearmlCredentialOptions & ClearmlClientSettings;
+
+/** The options of {@link ClearmlClient} besides the credentials. */
+export interface ClearmlClientSettings {
   /** The API server, e.g. `http://localhost:8008`. */
   readonly apiServer: string;
-  readonly accessKey: string;
-  readonly secretKey: string;
   /** API version put in every path (`/v2.26/...`). Default {@link CLEARML_API_VERSION}. */
   readonly apiVersion?: string;
   /** Per-request timeout. Default 30 000 ms. */
@@ -111,31 +131,48 @@ function sizeText(n: number): string {
 function connectionCode(e: unknown): string {
   let cur: unknown = e;
   for (let depth = 0; depth < 5 && cur instanceof Error; depth++) {
+    // Only the request's own timeout aborts it (node:https says ABORT_ERR, fetch TimeoutError).
+    if (cur.name === "TimeoutError" || cur.name === "AbortError") return "timeout";
     const code = (cur as NodeJS.ErrnoException).code;
     // Only a plain code (`ECONNREFUSED`): never a message, which may quote the URL with its user information.
     if (typeof code === "string" && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
-    if (cur.name === "TimeoutError" || cur.name === "AbortError") return "timeout";
     cur = (cur as { cause?: unknown }).cause;
   }
   return "connection error";
 }
 
-function decodeJwtExp(token: string): number | null {
+/** The payload of a JWT, undecoded when the token is not one (nothing is verified: for messages and pre-checks). */
+function jwtPayload(token: string): Record<string, unknown> | null {
   const payload = token.split(".")[1];
   if (payload === undefined) return null;
   try {
-    const exp = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown }).exp;
-    return typeof exp === "number" ? exp * 1000 : null;
+    const v = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as unknown;
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {
     return null;
   }
 }
 
+
+function decodeJwtExp(token: string): number | null {
+  const exp = jwtPayload(token)?.["exp"];
+  return typeof exp === "number" ? exp * 1000 : null;
+}
+
+/** Who the server says the caller is, from the session token (decoded, not verified). */
+export interface ClearmlIdentity {
+  /** The caller's company (workspace) id. */
+  readonly company?: string;
+  readonly user?: string;
+}
+
 /**
  * A client of the ClearML REST API, in the style of openai-node: options read once, one login per
- * client (`auth.login` with Basic credentials, then `Bearer` tokens), one re-login when the server
- * calls the token invalid (401/30), per-request timeouts, bounded jittered retries of reads on
- * connection errors and 5xx, every error answer mapped by {@link clearmlError}.
+ * client (`auth.login` with Basic credentials, then `Bearer` tokens; with an `authToken`, that
+ * token from the start and no login), one re-login (or token renewal) when the server calls the
+ * token invalid (401/30), every path pinned to an API version ({@link CLEARML_API_VERSION}),
+ * per-request timeouts, bounded jittered retries of reads on connection errors and 5xx, every
+ * error answer mapped by {@link clearmlError}.
  *
  * Credentials and tokens are never put in an error message or passed to `onRequest`; a server
  * message that echoes one is redacted.
@@ -144,7 +181,8 @@ export class ClearmlClient {
   /** The server's URL, without any user information, for messages. */
   readonly server: string;
   readonly #base: string;
-  readonly #basic: string;
+  /** `Basic ...` for a login with keys; `undefined` with a token, which is renewed with itself. */
+  readonly #basic: string | undefined;
   readonly #secrets: string[];
   readonly #version: string;
   readonly #timeoutMs: number;
@@ -158,6 +196,8 @@ export class ClearmlClient {
   #token: Promise<string> | undefined;
   #tokenValue: string | undefined;
   #tokenExpires: number | null = null;
+  /** Every token the client held, to redact from server messages. */
+  readonly #tokensSeen = new Set<string>();
 
   /**
    * @throws {BackendError} `E_CLEARML_CONFIG` (exit 4) when `apiServer` is not an http(s) URL
@@ -180,8 +220,15 @@ export class ClearmlClient {
     base.hash = "";
     this.#base = base.toString().replace(/\/+$/, "");
     this.server = this.#base;
-    this.#basic = `Basic ${Buffer.from(`${options.accessKey}:${options.secretKey}`).toString("base64")}`;
-    this.#secrets = [options.accessKey, options.secretKey].filter((s) => s.length >= 4);
+    const token = options.authToken !== undefined && options.authToken.trim() !== "" ? options.authToken.trim() : undefined;
+    if (token !== undefined) {
+      this.#basic = undefined;
+      this.#useToken(token);
+      this.#token = Promise.resolve(token);
+    } else {
+      this.#basic = `Basic ${Buffer.from(`${options.accessKey ?? ""}:${options.secretKey ?? ""}`).toString("base64")}`;
+    }
+    this.#secrets = [options.accessKey ?? "", options.secretKey ?? "", token ?? ""].filter((s) => s.length >= 4);
     this.#version = options.apiVersion ?? CLEARML_API_VERSION;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = Math.max(0, Math.min(options.maxRetries ?? DEFAULT_MAX_RETRIES, 10));
@@ -222,9 +269,36 @@ export class ClearmlClient {
     return this.#send("debug.ping", "{}", "application/json", undefined, true);
   }
 
-  /** Logs in now (or reuses the token): proves the credentials work. */
+  /**
+   * Logs in now (or reuses the session token): proves the credentials work. With an
+   * `authToken`, renews it once with `auth.login` (as the SDK does when it starts), which the
+   * server answers only for a valid token.
+   */
   async login(): Promise<void> {
+    if (this.#basic === undefined && this.#token !== undefined) {
+      const current = await this.#token;
+      if (this.#tokenValue === current) this.#token = undefined;
+    }
     await this.#ensureToken();
+  }
+
+  /**
+   * Who the server says the caller is (company and user), from the session token; logs in first
+   * when needed. Decoded, not verified: for messages and checks before a request, never for
+   * security. Empty when the token is not a JWT.
+   */
+  async identity(): Promise<ClearmlIdentity> {
+    const token = await this.#ensureToken();
+    const identity = jwtPayload(token)?.["identity"];
+    if (identity === null || typeof identity !== "object" || Array.isArray(identity)) return {};
+    const { company, user } = identity as Record<string, unknown>;
+    return { ...(typeof company === "string" ? { company } : {}), ...(typeof user === "string" ? { user } : {}) };
+  }
+
+  #useToken(token: string): void {
+    this.#tokenValue = token;
+    this.#tokenExpires = decodeJwtExp(token);
+    this.#tokensSeen.add(token);
   }
 
   async #authorised<T>(endpoint: string, body: string, contentType: string, idempotent: boolean): Promise<T> {
@@ -233,8 +307,8 @@ export class ClearmlClient {
       return (await this.#send(endpoint, body, contentType, `Bearer ${token}`, idempotent)) as T;
     } catch (e) {
       if (!(e instanceof ClearmlBackendError && e.clearml.resultCode === 401 && e.clearml.resultSubcode === 30)) throw e;
-      // The token expired or was revoked: log in once more and repeat the call once. The call was
-      // refused before it ran, so repeating a write is safe here.
+      // The token expired or was revoked: log in (or renew the token) once more and repeat the call
+      // once. The call was refused before it ran, so repeating a write is safe here.
       if (this.#tokenValue === token) this.#token = undefined;
       token = await this.#ensureToken();
       return (await this.#send(endpoint, body, contentType, `Bearer ${token}`, idempotent)) as T;
@@ -245,13 +319,14 @@ export class ClearmlClient {
     // Renew a token that expires within a minute rather than wait for the server to refuse it.
     if (this.#token !== undefined && this.#tokenExpires !== null && this.#tokenExpires - this.#now() < 60_000) this.#token = undefined;
     if (this.#token === undefined) {
-      const pending = this.#send("auth.login", "{}", "application/json", this.#basic, true).then((data) => {
+      // With keys: Basic. With a token: the latest token renews itself, as the SDK renews it.
+      const authorization = this.#basic ?? `Bearer ${this.#tokenValue ?? ""}`;
+      const pending = this.#send("auth.login", "{}", "application/json", authorization, true).then((data) => {
         const token = (data as { token?: unknown } | null)?.token;
         if (typeof token !== "string" || token === "") {
           throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server}: auth.login answered without a token`);
         }
-        this.#tokenValue = token;
-        this.#tokenExpires = decodeJwtExp(token);
+        this.#useToken(token);
         return token;
       });
       // A failed login is not cached: the next call tries again.
@@ -265,7 +340,7 @@ export class ClearmlClient {
 
   #redact(text: string): string {
     let out = text;
-    for (const s of [...this.#secrets, ...(this.#tokenValue ? [this.#tokenValue] : [])]) out = out.split(s).join("[redacted]");
+    for (const s of [...this.#secrets, ...this.#tokensSeen]) out = out.split(s).join("[redacted]");
     return out;
   }
 
@@ -294,7 +369,7 @@ export class ClearmlClient {
 
   #finalError(endpoint: string, e: AttemptError, attempts: number): Error {
     const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-    if (e.details !== undefined) return clearmlError(e.details, this.server);
+    if (e.details !== undefined) return clearmlError(e.details, this.server, { token: this.#basic === undefined });
     if (e.status !== null) {
       // A 5xx without a usable envelope.
       return new ClearmlBackendError("E_CLEARML_SERVER", `ClearML at ${this.server} failed on ${endpoint}${tries} (HTTP ${e.status}, not a ClearML answer)`, {
@@ -416,6 +491,6 @@ export class ClearmlClient {
       return envelope.data;
     }
     if (resultCode >= 500) throw new AttemptError(`${resultCode}/${resultSubcode}`, true, resultCode, { endpoint, resultCode, resultSubcode, resultMsg });
-    throw clearmlError({ endpoint, resultCode, resultSubcode, resultMsg }, this.server);
+    throw clearmlError({ endpoint, resultCode, resultSubcode, resultMsg }, this.server, { token: this.#basic === undefined });
   }
 }
