@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import type { ClearmlConnection } from "../stores/clearml/connection.js";
-import { resolveClearmlConnection } from "../stores/clearml/connection.js";
+import { readCaBundle, resolveClearmlConnection } from "../stores/clearml/connection.js";
 import { ClearmlClient } from "../stores/clearml/client.js";
 import type { RequestInfo } from "../stores/clearml/client.js";
 import { ClearmlStore } from "../stores/clearml/clearml-store.js";
@@ -29,7 +29,8 @@ function userHome(env: Readonly<Record<string, string | undefined>>): string {
 
 /**
  * Finds the ClearML server and credentials (environment over clearml.conf; `CLEARML_AUTH_TOKEN`
- * in place of the keys) and opens a client and a store. While a long listing runs on a
+ * in place of the keys) and opens a client and a store; a CA bundle named by
+ * `api.verify_certificate` becomes the client's trust store. While a long listing runs on a
  * terminal, the number of tasks fetched so far is shown on standard error (never when it is not
  * a TTY).
  *
@@ -40,9 +41,10 @@ export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, optio
   const { stderr } = ctx.io;
   if (!connection.verifyCertificate) {
     ctx.warn(
-      "certificate checks stay on: expflow ignores CLEARML_API_HOST_VERIFY_CERT / api.verify_certificate = false; to trust a self-signed server, point NODE_EXTRA_CA_CERTS at its CA certificate",
+      "certificate checks stay on: expflow ignores CLEARML_API_HOST_VERIFY_CERT / api.verify_certificate = false; to trust a self-signed server, set either to the path of its CA certificate (or point NODE_EXTRA_CA_CERTS at it)",
     );
   }
+  const ca = connection.caBundle === null ? undefined : readCaBundle(connection.caBundle);
   const onRequest = flags.verbose
     ? (r: RequestInfo) => {
         const outcome = r.status === null ? "no answer" : String(r.status);
@@ -50,7 +52,7 @@ export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, optio
       }
     : undefined;
   const credentials = connection.authToken !== null ? { authToken: connection.authToken } : { accessKey: connection.accessKey, secretKey: connection.secretKey };
-  const client = new ClearmlClient({ apiServer: connection.apiServer, ...credentials, onRequest });
+  const client = new ClearmlClient({ apiServer: connection.apiServer, ...credentials, ca, onRequest });
   let drawn = false;
   const onProgress = stderr.isTTY && !flags.verbose
     ? (fetched: number) => {

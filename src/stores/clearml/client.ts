@@ -50,6 +50,12 @@ export interface ClearmlClientSettings {
   readonly apiServer: string;
   /** API version put in every path (`/v2.26/...`). Default {@link CLEARML_API_VERSION}. */
   readonly apiVersion?: string;
+  /**
+   * CA certificates (PEM text) that HTTPS requests trust instead of the system's, from the CA
+   * bundle `api.verify_certificate` names. The TLS code that uses them is loaded only then.
+   * Ignored when `fetch` is given.
+   */
+  readonly ca?: string;
   /** Per-request timeout. Default 30 000 ms. */
   readonly timeoutMs?: number;
   /**
@@ -141,6 +147,11 @@ function connectionCode(e: unknown): string {
   return "connection error";
 }
 
+/** OpenSSL's and Node's codes for a certificate that cannot be trusted or does not fit the host. */
+function isTlsCode(code: string): boolean {
+  return /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT|ERR_SSL_|HOSTNAME_MISMATCH)/.test(code);
+}
+
 /** The payload of a JWT, undecoded when the token is not one (nothing is verified: for messages and pre-checks). */
 function jwtPayload(token: string): Record<string, unknown> | null {
   const payload = token.split(".")[1];
@@ -153,6 +164,37 @@ function jwtPayload(token: string): Record<string, unknown> | null {
   }
 }
 
+/**
+ * A `fetch` for HTTPS that trusts the CA certificates `ca` (and only them), over node:https with
+ * keep-alive connections; loaded only when a CA bundle is configured. Plain HTTP goes to the
+ * global fetch.
+ */
+async function fetchTrusting(ca: string): Promise<typeof fetch> {
+  const [https, { Readable }] = await Promise.all([import("node:https"), import("node:stream")]);
+  const agent = new https.Agent({ ca, keepAlive: true });
+  return ((input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.protocol !== "https:") return globalThis.fetch(input, init);
+    return new Promise<Response>((resolvePromise, reject) => {
+      const headers = Object.fromEntries(new Headers(init.headers).entries());
+      const req = https.request(url, { method: init.method ?? "GET", headers, agent, signal: init.signal ?? undefined }, (res) => {
+        const status = res.statusCode ?? 0;
+        const out = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) out.append(k, x);
+        const empty = status === 204 || status === 205 || status === 304 || init.method === "HEAD";
+        try {
+          resolvePromise(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: out }));
+        } catch (e) {
+          // A status a Response cannot hold (below 200 or past 599).
+          res.destroy();
+          reject(e);
+        }
+      });
+      req.on("error", reject);
+      req.end(typeof init.body === "string" ? init.body : undefined);
+    });
+  }) as typeof fetch;
+}
 
 function decodeJwtExp(token: string): number | null {
   const exp = jwtPayload(token)?.["exp"];
@@ -187,7 +229,7 @@ export class ClearmlClient {
   readonly #version: string;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: typeof fetch | Promise<typeof fetch>;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
   readonly #now: () => number;
@@ -198,6 +240,7 @@ export class ClearmlClient {
   #tokenExpires: number | null = null;
   /** Every token the client held, to redact from server messages. */
   readonly #tokensSeen = new Set<string>();
+  readonly #hasCa: boolean;
 
   /**
    * @throws {BackendError} `E_CLEARML_CONFIG` (exit 4) when `apiServer` is not an http(s) URL
@@ -232,7 +275,16 @@ export class ClearmlClient {
     this.#version = options.apiVersion ?? CLEARML_API_VERSION;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = Math.max(0, Math.min(options.maxRetries ?? DEFAULT_MAX_RETRIES, 10));
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#hasCa = options.ca !== undefined && options.fetch === undefined;
+    // The TLS code for a CA bundle loads on the first request, and only when one is configured.
+    if (options.fetch === undefined && options.ca !== undefined) {
+      const loading = fetchTrusting(options.ca);
+      // A failure surfaces on the first request (as a connection error), not as an unhandled rejection.
+      loading.catch(() => undefined);
+      this.#fetch = loading;
+    } else {
+      this.#fetch = options.fetch ?? globalThis.fetch;
+    }
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
@@ -379,6 +431,13 @@ export class ClearmlClient {
         resultMsg: e.reason,
       });
     }
+    if (isTlsCode(e.reason)) {
+      return new BackendError("E_CLEARML_TLS", `cannot trust the TLS certificate of ClearML at ${this.server} (${e.reason})`, {
+        hint: this.#hasCa
+          ? "the CA bundle that api.verify_certificate (or CLEARML_API_HOST_VERIFY_CERT) names did not sign the server's certificate, or the certificate is not for this host: name the bundle of the CA that signed it"
+          : "to trust a private CA, set api.verify_certificate in clearml.conf (or CLEARML_API_HOST_VERIFY_CERT) to the path of its CA bundle (PEM)",
+      });
+    }
     if (e.reason === "timeout") {
       return new BackendError("E_CLEARML_TIMEOUT", `ClearML at ${this.server} did not answer ${endpoint} within ${Math.round(this.#timeoutMs / 1000)} s${tries}`, {
         hint: "the server is slow or unreachable; check the URL, or try again later",
@@ -448,7 +507,8 @@ export class ClearmlClient {
     try {
       // No redirect is followed: the API server never redirects, and whoever answers at the
       // other end of one would be trusted with the token and asked for the data.
-      response = await this.#fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(this.#timeoutMs), redirect: "manual" });
+      const doFetch = await this.#fetch;
+      response = await doFetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(this.#timeoutMs), redirect: "manual" });
       if ((response.status >= 300 && response.status < 400) || response.type === "opaqueredirect") {
         await response.body?.cancel().catch(() => undefined);
         throw this.#redirectError(endpoint, response);
