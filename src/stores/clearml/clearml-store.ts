@@ -68,6 +68,13 @@ interface RawProject {
   name?: unknown;
 }
 
+/** What a task must be to accept metrics: its status and its company (`""` for a public task). */
+interface RawTaskOwner {
+  id?: unknown;
+  status?: unknown;
+  company?: unknown;
+}
+
 /** Options of {@link ClearmlStore}. */
 export interface ClearmlStoreOptions {
   /** The metric registry that names the scalar titles of {@link ClearmlStore.logMetrics} (default: the standard one). */
@@ -406,12 +413,15 @@ export class ClearmlStore extends BaseStore {
   /**
    * Sends validated metric values to a task as scalars, in one `events.add_batch` call: metric =
    * the registry group (`Score`, `PDE`, ...; `Custom` for a metric without one), variant = the
-   * metric name, iteration 0. One request before it checks that the task exists and is not
-   * published, so either failure is said plainly and nothing is sent.
+   * metric name, iteration 0. One request before it checks that the task exists and accepts
+   * events, so that each refusal is said plainly and nothing is sent: the server refuses events
+   * to a task that is published or being published, and to a public task (one whose company is
+   * empty, as the examples shared with every workspace are) or another company's.
    *
    * @returns how many events the server added, and the scalars sent.
    * @throws {NotFoundError} `E_TASK_NOT_FOUND` (exit 2) for an unknown task.
-   * @throws {ConflictError} `E_TASK_PUBLISHED` (exit 2): a published task accepts no events.
+   * @throws {ConflictError} (exit 2) `E_TASK_PUBLIC` for a public task, `E_TASK_FOREIGN` for
+   *   another company's, `E_TASK_PUBLISHED` for a published or publishing one.
    * @throws {BackendError} from the client; `E_CLEARML_EVENTS` when the server adds fewer events
    *   than sent (with its reasons).
    */
@@ -426,14 +436,10 @@ export class ClearmlStore extends BaseStore {
       return { metric: registry.get(name)?.group ?? "Custom", variant: name, value };
     });
     if (scalars.length === 0) return { added: 0, scalars };
-    const found = await this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { id: [taskId], only_fields: ["id", "status"] });
+    const found = await this.#client.call<{ tasks?: RawTaskOwner[] }>("tasks.get_all", { id: [taskId], only_fields: ["id", "status", "company"] });
     const task = (found.tasks ?? []).find((t) => t.id === taskId);
     if (task === undefined) throw this.#taskNotFound(taskId);
-    if (task.status === "published") {
-      throw new ConflictError("E_TASK_PUBLISHED", `ClearML task ${taskId} is published, and a published task accepts no new metrics`, {
-        hint: "report to a task that is not published (clone it in ClearML if needed)",
-      });
-    }
+    await this.#assertWritable(taskId, task);
     const timestamp = (options.now ?? Date.now)();
     const events = scalars.map((x) => ({ type: "training_stats_scalar", task: taskId, ...x, iter: 0, timestamp }));
     const data = await this.#client.callJsonLines<{ added?: unknown; errors?: unknown; errors_info?: unknown }>("events.add_batch", events);
@@ -442,6 +448,34 @@ export class ClearmlStore extends BaseStore {
       throw new BackendError("E_CLEARML_EVENTS", `ClearML at ${this.location} added ${added} of ${events.length} metric events to task ${taskId}${data.errors_info ? `: ${JSON.stringify(data.errors_info).slice(0, 300)}` : ""}`);
     }
     return { added, scalars };
+  }
+
+  /**
+   * Refuses a task that would refuse events, as the server decides (apiserver's event BLL takes
+   * events only for tasks of the caller's company, `Task.company`, that are neither published
+   * nor publishing; a public task has the company `""`). The caller's company comes from the
+   * session token; a server that sends no company is left to decide itself.
+   */
+  async #assertWritable(taskId: string, task: RawTaskOwner): Promise<void> {
+    if (task.company === "") {
+      throw new ConflictError("E_TASK_PUBLIC", `ClearML task ${taskId} is a public task (shared with every workspace, as the examples are), and ClearML takes metrics only for a workspace's own tasks`, {
+        hint: "clone the task into your workspace (Clone in the ClearML web app) and report to the clone",
+      });
+    }
+    if (typeof task.company === "string") {
+      const { company } = await this.#client.identity();
+      if (company !== undefined && company !== task.company) {
+        throw new ConflictError("E_TASK_FOREIGN", `ClearML task ${taskId} belongs to another workspace than these credentials' (company ${task.company}), and ClearML takes metrics only for a workspace's own tasks`, {
+          hint: "report with the credentials of the task's workspace, or to a clone of the task in yours",
+        });
+      }
+    }
+    if (task.status === "published" || task.status === "publishing") {
+      const what = task.status === "published" ? "is published, and a published task" : "is being published (publishing), and a task being published";
+      throw new ConflictError("E_TASK_PUBLISHED", `ClearML task ${taskId} ${what} accepts no new metrics`, {
+        hint: "report to a task that is not published (clone it in ClearML if needed)",
+      });
+    }
   }
 
   /**

@@ -64,7 +64,8 @@ export interface ClearmlErrorContext {
  *   `CLEARML_AUTH_TOKEN`) and lands here only when that fails or the new token is refused too.
  * - 403: `E_CLEARML_FORBIDDEN`, exit 4.
  * - 400/101 invalid task id, 400/401 invalid project id: `E_CLEARML_NOT_FOUND`, exit 2.
- * - 400/131 events not added, 400/110 invalid task status: `E_CLEARML_REFUSED`, exit 2.
+ * - 400/131 events not added (a published, publishing or public task), 400/110 invalid task
+ *   status: `E_CLEARML_REFUSED`, exit 2.
  * - 404 unknown endpoint: `E_CLEARML_UNSUPPORTED` (the server is too old), exit 4.
  * - 400/11, 400/12 and other 400s: `E_CLEARML_REQUEST` (the server rejected the request), exit 4.
  * - 5xx: `E_CLEARML_SERVER`, exit 4.
@@ -96,7 +97,7 @@ export function clearmlError(details: ClearmlErrorDetails, server: string, conte
   }
   if (code === 400 && (sub === 131 || sub === 110)) {
     return new ClearmlConflictError("E_CLEARML_REFUSED", `ClearML at ${server} refused ${endpoint} (${said})`, details, {
-      hint: sub === 131 ? "a published task accepts no new events; report to a task that is not published" : undefined,
+      hint: sub === 131 ? "a published or publishing task, and a public one, accepts no new events; report to a task of your workspace that is not published" : undefined,
     });
   }
   if (code === 404) {
