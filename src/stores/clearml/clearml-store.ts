@@ -45,6 +45,15 @@ export const CLEARML_PAGE_LIMIT = 500;
 /** The most tasks one listing reads before it fails (`E_CLEARML_LISTING`), unless `maxTasks` says otherwise. */
 export const DEFAULT_MAX_LIST_TASKS = 1_000_000;
 
+/** The most projects a project lookup reads before it fails (`E_CLEARML_LISTING`). */
+const MAX_PROJECTS = 100_000;
+
+/** The most project names read to suggest close ones for a name that matches none. */
+const MAX_SUGGESTION_PROJECTS = 10_000;
+
+/** The order of a project lookup's pages: names are unique, and the id breaks any tie. */
+const PROJECT_ORDER = Object.freeze(["name", "id"]);
+
 /** The order of a listing: `created` never changes and `id` is unique, so page boundaries do not move when tasks change. */
 const LIST_ORDER = Object.freeze(["created", "id"]);
 
@@ -228,17 +237,21 @@ export class ClearmlStore extends BaseStore {
   }
 
   /**
-   * Finds a project by exact name (and, with `includeSubprojects`, its subprojects) in one request.
+   * Finds a project by exact name (and, with `includeSubprojects`, its subprojects): one request
+   * per 500 projects (stateless pages ordered by name), so one for most names.
    *
    * @returns project id -> full name.
-   * @throws {NotFoundError} `E_PROJECT_NOT_FOUND` (exit 2) listing close names (one more request).
+   * @throws {NotFoundError} `E_PROJECT_NOT_FOUND` (exit 2) listing close names (one more request
+   *   per 500 projects, reading at most 10,000).
+   * @throws {BackendError} `E_CLEARML_LISTING` (exit 4) when the server pages wrongly or sends
+   *   more than 100,000 projects; from the client.
    */
   async resolveProject(name: string, includeSubprojects = false): Promise<Map<string, string>> {
     const pattern = `^${escapeRegExp(name)}${includeSubprojects ? "(/.*)?" : ""}$`;
-    const data = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { name: pattern, only_fields: ["id", "name"], search_hidden: true });
+    const projects = await this.#projects({ name: pattern, only_fields: ["id", "name"], search_hidden: true }, MAX_PROJECTS);
     const found = new Map<string, string>();
     let exact = false;
-    for (const p of data.projects ?? []) {
+    for (const p of projects) {
       if (typeof p.id !== "string" || typeof p.name !== "string") continue;
       if (p.name === name) exact = true;
       // Hidden subprojects (`P/.pipelines/...`) hold pipeline internals, not runs.
@@ -246,8 +259,8 @@ export class ClearmlStore extends BaseStore {
       found.set(p.id, p.name);
     }
     if (!exact) {
-      const all = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { only_fields: ["id", "name"], order_by: ["name"] });
-      const names = (all.projects ?? []).map((p) => p.name).filter((n): n is string => typeof n === "string");
+      const all = await this.#projects({ only_fields: ["id", "name"] }, MAX_SUGGESTION_PROJECTS, true);
+      const names = all.map((p) => p.name).filter((n): n is string => typeof n === "string");
       const lower = name.toLowerCase();
       const close = names.filter((n) => n.toLowerCase().includes(lower) || lower.includes(n.toLowerCase()) || nearest(name, [n]) !== undefined).slice(0, 5);
       throw new NotFoundError("E_PROJECT_NOT_FOUND", `no ClearML project is named '${name}' on ${this.location}.${close.length > 0 ? ` Close names: ${close.map((n) => `'${n}'`).join(", ")}.` : didYouMean(name, names)}`, {
@@ -255,6 +268,37 @@ export class ClearmlStore extends BaseStore {
       });
     }
     return found;
+  }
+
+  /**
+   * The projects `query` selects, a page of 500 at a time (stateless, ordered by name, so a page
+   * asked for again by the client's retries is the same page), de-duplicated by id. Past `limit`
+   * projects it fails, or with `truncate` ends there (for suggestions).
+   */
+  async #projects(query: Record<string, unknown>, limit: number, truncate = false): Promise<RawProject[]> {
+    const out: RawProject[] = [];
+    const seen = new Set<string>();
+    for (let pageNo = 0; ; pageNo++) {
+      const data = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { ...query, order_by: [...PROJECT_ORDER], page: pageNo, page_size: CLEARML_PAGE_LIMIT });
+      const projects = Array.isArray(data.projects) ? data.projects : [];
+      if (projects.length > CLEARML_PAGE_LIMIT) {
+        throw this.#listingError(`answered page ${pageNo} of the projects with ${projects.length} where ${CLEARML_PAGE_LIMIT} were asked for, so its pages cannot be trusted`, out.length, "projects");
+      }
+      let fresh = 0;
+      for (const p of projects) {
+        const key = typeof p.id === "string" ? p.id : undefined;
+        if (key !== undefined && seen.has(key)) continue;
+        if (key !== undefined) seen.add(key);
+        out.push(p);
+        fresh += 1;
+      }
+      if (projects.length < CLEARML_PAGE_LIMIT) return out;
+      if (fresh === 0) throw this.#listingError(`answered page ${pageNo} of the projects with only projects it had already sent (it may ignore paging)`, out.length, "projects");
+      if (out.length >= limit) {
+        if (truncate) return out;
+        throw this.#listingError(`sent more than ${limit} projects for one lookup`, out.length, "projects");
+      }
+    }
   }
 
   /**
@@ -352,8 +396,8 @@ export class ClearmlStore extends BaseStore {
     }
   }
 
-  #listingError(what: string, listed: number): BackendError {
-    return new BackendError("E_CLEARML_LISTING", `ClearML at ${this.location} ${what}; the listing stopped after ${listed} distinct tasks, incomplete`, {
+  #listingError(what: string, listed: number, of = "tasks"): BackendError {
+    return new BackendError("E_CLEARML_LISTING", `ClearML at ${this.location} ${what}; the listing stopped after ${listed} distinct ${of}, incomplete`, {
       hint: "check that CLEARML_API_HOST names a ClearML API server (not a proxy or another service); a larger project needs the store's maxTasks option",
     });
   }
