@@ -45,6 +45,16 @@ export const CLEARML_PAGE_LIMIT = 500;
 /** The most tasks one listing reads before it fails (`E_CLEARML_LISTING`), unless `maxTasks` says otherwise. */
 export const DEFAULT_MAX_LIST_TASKS = 1_000_000;
 
+/**
+ * How many pages of a listing are asked for at once, by default, once it has shown it is long:
+ * the first three pages go one at a time (a listing of up to 1,500 tasks asks for nothing it
+ * does not need), then two, then this many.
+ */
+export const DEFAULT_PAGE_CONCURRENCY = 4;
+
+/** The most pages asked for at once ({@link ClearmlStoreOptions.pageConcurrency}). */
+export const MAX_PAGE_CONCURRENCY = 16;
+
 /** The most projects a project lookup reads before it fails (`E_CLEARML_LISTING`). */
 const MAX_PROJECTS = 100_000;
 
@@ -105,6 +115,12 @@ export interface ClearmlStoreOptions {
    * fails with `E_CLEARML_LISTING` (exit 4). Default {@link DEFAULT_MAX_LIST_TASKS} (1,000,000).
    */
   readonly maxTasks?: number;
+  /**
+   * How many pages of a long listing are asked for at once, 1..{@link MAX_PAGE_CONCURRENCY}
+   * (1: one after the other). Default {@link DEFAULT_PAGE_CONCURRENCY} (4). Pages are still
+   * yielded in order; at most this many minus one are asked for past the end of the listing.
+   */
+  readonly pageConcurrency?: number;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -196,6 +212,10 @@ export function experimentOfTask(task: RawTask, projectNames: ReadonlyMap<string
  * The ClearML server as a {@link Store}: experiments are tasks. A listing costs one request per
  * 500 tasks (stateless pages ordered by `created` then `id`, with metrics and parameters in the
  * same answer), plus the project lookup and the client's one login; never one request per task.
+ * The first three pages are read one at a time, then 2 and then up to `pageConcurrency` (4) at
+ * once, each round asked for when the round before it has been read, and yielded in order; a
+ * round that holds the end of the listing may ask for up to 3 pages past it (never more), whose
+ * answers, errors included, are awaited (so no request outlives the listing) and dropped unread.
  *
  * What a listing guarantees: every task that matches throughout the listing is listed exactly
  * once, however often a page is retried; a task is never listed twice (repeats are dropped by
@@ -218,6 +238,7 @@ export class ClearmlStore extends BaseStore {
   readonly #onProgress: ((fetched: number) => void) | undefined;
   readonly #listFields: readonly string[];
   readonly #maxTasks: number;
+  readonly #concurrency: number;
   readonly #metrics: MetricRegistry | undefined;
 
   constructor(options: ClearmlStoreOptions) {
@@ -234,6 +255,11 @@ export class ClearmlStore extends BaseStore {
     const max = options.maxTasks ?? DEFAULT_MAX_LIST_TASKS;
     if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`maxTasks must be a positive integer, got ${max}`);
     this.#maxTasks = max;
+    const concurrency = options.pageConcurrency ?? DEFAULT_PAGE_CONCURRENCY;
+    if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= MAX_PAGE_CONCURRENCY)) {
+      throw new RangeError(`pageConcurrency must be 1..${MAX_PAGE_CONCURRENCY}, got ${concurrency}`);
+    }
+    this.#concurrency = concurrency;
   }
 
   /**
@@ -364,35 +390,67 @@ export class ClearmlStore extends BaseStore {
     // Stateless pages (page + page_size, ordered by created then id), not a scroll: the server
     // keeps one position per scroll and moves it before it answers, so retrying a page whose
     // answer was lost would skip it. A page can be asked for again, by the client's retries, with
-    // the same answer.
+    // the same answer, and pages can be asked for at once.
     const seen = new Set<string>();
     let received = 0;
-    for (let pageNo = 0; ; pageNo++) {
-      const data: { tasks?: RawTask[] } = await this.#client.call("tasks.get_all", { ...body, page: pageNo, page_size: this.#pageSize });
-      const tasks = Array.isArray(data.tasks) ? data.tasks : [];
-      if (tasks.length > this.#pageSize) {
-        throw this.#listingError(`answered page ${pageNo} with ${tasks.length} tasks where ${this.#pageSize} were asked for, so its pages cannot be trusted`, seen.size);
+    // The last page the maxTasks bound lets a listing read: a full page there passes the bound.
+    const lastPage = Math.floor(this.#maxTasks / this.#pageSize);
+    let nextPage = 0;
+    let round = 0;
+    // The pages asked for and not read yet, in order.
+    const queue: { pageNo: number; answer: Promise<{ tasks?: RawTask[] }> }[] = [];
+    const askRound = (): void => {
+      // One page at a time three times, then 2, 4, ... up to the concurrency: a short listing
+      // asks for no page it does not need, and a round is asked for once the page before it is
+      // read (never on a timer), so the requests of a listing do not depend on timing.
+      const width = round < 3 ? 1 : Math.min(this.#concurrency, 2 ** (round - 2));
+      round += 1;
+      for (let k = 0; k < width && nextPage <= lastPage; k++, nextPage++) {
+        const answer = this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { ...body, page: nextPage, page_size: this.#pageSize });
+        // A page past the end (or after a page that failed) is dropped unread: never an unhandled rejection.
+        answer.catch(() => undefined);
+        queue.push({ pageNo: nextPage, answer });
       }
-      received += tasks.length;
-      const page: Experiment[] = [];
-      const unknownProjects = new Set<string>();
-      let fresh = 0;
-      for (const t of tasks) {
-        // A task that entered the selection meanwhile shifts later ones: a repeat is dropped by id.
-        if (typeof t.id !== "string" || seen.has(t.id)) continue;
-        seen.add(t.id);
-        fresh += 1;
-        const e = experimentOfTask(t, projectNames);
-        if (filter.project !== undefined && typeof t.project === "string" && !projectNames.has(t.project)) unknownProjects.add(t.project);
-        // The in-memory filter is the reference: a server that ignored a filter key cannot widen the selection.
-        if (matchesFilter(e, filter)) page.push(e);
+    };
+    try {
+      askRound();
+      for (;;) {
+        const next = queue.shift();
+        if (next === undefined) throw this.#listingError(`sent ${received} tasks and had not finished: more than the limit of ${this.#maxTasks} a listing may read`, seen.size);
+        const { pageNo, answer } = next;
+        const data = await answer;
+        const tasks = Array.isArray(data.tasks) ? data.tasks : [];
+        if (tasks.length > this.#pageSize) {
+          throw this.#listingError(`answered page ${pageNo} with ${tasks.length} tasks where ${this.#pageSize} were asked for, so its pages cannot be trusted`, seen.size);
+        }
+        received += tasks.length;
+        const page: Experiment[] = [];
+        const unknownProjects = new Set<string>();
+        let fresh = 0;
+        for (const t of tasks) {
+          // A task that entered the selection meanwhile shifts later ones: a repeat is dropped by id.
+          if (typeof t.id !== "string" || seen.has(t.id)) continue;
+          seen.add(t.id);
+          fresh += 1;
+          const e = experimentOfTask(t, projectNames);
+          if (filter.project !== undefined && typeof t.project === "string" && !projectNames.has(t.project)) unknownProjects.add(t.project);
+          // The in-memory filter is the reference: a server that ignored a filter key cannot widen the selection.
+          if (matchesFilter(e, filter)) page.push(e);
+        }
+        this.#onProgress?.(seen.size);
+        if (unknownProjects.size > 0) this.#warn(`the server returned ${unknownProjects.size === 1 ? "a task" : "tasks"} of another project (${[...unknownProjects].join(", ")}); left out`);
+        const short = tasks.length < this.#pageSize;
+        // The next round goes out before the consumer gets this page, when the listing goes on.
+        if (queue.length === 0 && !short && fresh > 0 && received <= this.#maxTasks) askRound();
+        if (page.length > 0) yield page;
+        if (short) return;
+        if (fresh === 0) throw this.#listingError(`answered page ${pageNo} with only tasks it had already sent (it may ignore paging)`, seen.size);
+        if (received > this.#maxTasks) throw this.#listingError(`sent ${received} tasks and had not finished: more than the limit of ${this.#maxTasks} a listing may read`, seen.size);
       }
-      this.#onProgress?.(seen.size);
-      if (unknownProjects.size > 0) this.#warn(`the server returned ${unknownProjects.size === 1 ? "a task" : "tasks"} of another project (${[...unknownProjects].join(", ")}); left out`);
-      if (page.length > 0) yield page;
-      if (tasks.length < this.#pageSize) return;
-      if (fresh === 0) throw this.#listingError(`answered page ${pageNo} with only tasks it had already sent (it may ignore paging)`, seen.size);
-      if (received > this.#maxTasks) throw this.#listingError(`sent ${received} tasks and had not finished: more than the limit of ${this.#maxTasks} a listing may read`, seen.size);
+    } finally {
+      // However the listing ends (done, failed, or its consumer stopped), the pages still in
+      // flight are awaited: no request of a listing is left running after it.
+      await Promise.allSettled(queue.map((q) => q.answer));
     }
   }
 
