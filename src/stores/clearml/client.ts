@@ -22,32 +22,23 @@ export interface RequestInfo {
  */
 export const CLEARML_API_VERSION = "2.26";
 
-/** How the client authenticates: an access key and secret, or a token (`CLEARML_AUTH_TOKEN`). */
-export type ClearmlCredentialOptions =
-  | {
-      readonly accessKey: string;
-      readonly secretKey: string;
-      /** When given (not empty), it is used instead of the keys. */
-      readonly authToken?: string;
-    }
-  | {
-      /**
-       * A session token (as clearml-agent hands to the tasks it runs in `CLEARML_AUTH_TOKEN`),
-       * sent as `Bearer` without a login. When the server calls it invalid (401/30), or it is
-       * about to expire, it is renewed once with `auth.login` sent with it, as the SDK does.
-       */
-      readonly authToken: string;
-      readonly accessKey?: undefined;
-      readonly secretKey?: undefined;
-    };
-
-/** Options of {@link ClearmlClient}, read once in the constructor. */
-export type ClearmlClientOptions = ClearmlCredentialOptions & ClearmlClientSettings;
-
-/** The options of {@link ClearmlClient} besides the credentials. */
-export interface ClearmlClientSettings {
+/**
+ * Options of {@link ClearmlClient}, read once in the constructor. The credentials are an access
+ * key and secret, or an `authToken` (which wins when both are given, as in the SDK).
+ */
+export interface ClearmlClientOptions {
   /** The API server, e.g. `http://localhost:8008`. */
   readonly apiServer: string;
+  /** The access key; with {@link secretKey}, logs in with `auth.login` (Basic) once. */
+  readonly accessKey?: string;
+  readonly secretKey?: string;
+  /**
+   * A session token (as clearml-agent hands to the tasks it runs in `CLEARML_AUTH_TOKEN`), used
+   * instead of the keys: sent as `Bearer` without a login. When the server calls it invalid
+   * (401/30), or it is about to expire, it is renewed once with `auth.login` sent with it, as
+   * the SDK does.
+   */
+  readonly authToken?: string;
   /** API version put in every path (`/v2.26/...`). Default {@link CLEARML_API_VERSION}. */
   readonly apiVersion?: string;
   /**
@@ -201,12 +192,7 @@ function decodeJwtExp(token: string): number | null {
   return typeof exp === "number" ? exp * 1000 : null;
 }
 
-/** Who the server says the caller is, from the session token (decoded, not verified). */
-export interface ClearmlIdentity {
-  /** The caller's company (workspace) id. */
-  readonly company?: string;
-  readonly user?: string;
-}
+
 
 /**
  * A client of the ClearML REST API, in the style of openai-node: options read once, one login per
@@ -244,7 +230,8 @@ export class ClearmlClient {
 
   /**
    * @throws {BackendError} `E_CLEARML_CONFIG` (exit 4) when `apiServer` is not an http(s) URL
-   *   (without quoting it: it may hold user information).
+   *   (without quoting it: it may hold user information); `E_CLEARML_NOT_CONFIGURED` (exit 4)
+   *   without an `authToken` or both keys.
    */
   constructor(options: ClearmlClientOptions) {
     let base: URL;
@@ -269,7 +256,12 @@ export class ClearmlClient {
       this.#useToken(token);
       this.#token = Promise.resolve(token);
     } else {
-      this.#basic = `Basic ${Buffer.from(`${options.accessKey ?? ""}:${options.secretKey ?? ""}`).toString("base64")}`;
+      if (options.accessKey === undefined || options.secretKey === undefined) {
+        throw new BackendError("E_CLEARML_NOT_CONFIGURED", "no ClearML credentials: an access key and a secret key, or an auth token, are needed", {
+          hint: "set CLEARML_API_ACCESS_KEY and CLEARML_API_SECRET_KEY (or api.credentials in clearml.conf), or CLEARML_AUTH_TOKEN",
+        });
+      }
+      this.#basic = `Basic ${Buffer.from(`${options.accessKey}:${options.secretKey}`).toString("base64")}`;
     }
     this.#secrets = [options.accessKey ?? "", options.secretKey ?? "", token ?? ""].filter((s) => s.length >= 4);
     this.#version = options.apiVersion ?? CLEARML_API_VERSION;
@@ -339,7 +331,7 @@ export class ClearmlClient {
    * when needed. Decoded, not verified: for messages and checks before a request, never for
    * security. Empty when the token is not a JWT.
    */
-  async identity(): Promise<ClearmlIdentity> {
+  async identity(): Promise<{ readonly company?: string; readonly user?: string }> {
     const token = await this.#ensureToken();
     const identity = jwtPayload(token)?.["identity"];
     if (identity === null || typeof identity !== "object" || Array.isArray(identity)) return {};

@@ -101,7 +101,7 @@ export interface ClearmlConf {
  * `TRAINS_CONFIG_FILE`) names, `~` expanded, and then only that one; else `~/trains.conf` and
  * `~/clearml.conf`, in that order.
  */
-export function clearmlConfCandidates(env: Env, userHome: string = homedir()): { readonly paths: readonly string[]; readonly named?: { readonly variable: string; readonly path: string } } {
+export function clearmlConfCandidates(env: Readonly<Record<string, string | undefined>>, userHome: string = homedir()): { readonly paths: readonly string[]; readonly named?: { readonly variable: string; readonly path: string } } {
   const named = envValue(env, ["CLEARML_CONFIG_FILE", "TRAINS_CONFIG_FILE"]);
   if (named) {
     const path = expandHome(named.value, userHome);
@@ -121,7 +121,7 @@ export function clearmlConfCandidates(env: Env, userHome: string = homedir()): {
  * @throws {BackendError} `E_CLEARML_CONFIG` (exit 4) for a file that cannot be read or parsed
  *   (with the line; never the content).
  */
-export function readClearmlConf(env: Env, userHome: string = homedir()): ClearmlConf | undefined {
+export function readClearmlConf(env: Readonly<Record<string, string | undefined>>, userHome: string = homedir()): ClearmlConf | undefined {
   const files: ClearmlConfFile[] = [];
   for (const path of clearmlConfCandidates(env, userHome).paths) {
     let text: string | undefined;
@@ -220,7 +220,7 @@ export function readCaBundle(path: string): string {
  *   `CLEARML_CONFIG_FILE` that does not exist while the environment lacks the server or the
  *   credentials (naming the file and what is missing).
  */
-export function resolveClearmlConnection(env: Env, userHome: string = homedir(), options: { readonly cwd?: string } = {}): ClearmlConnection {
+export function resolveClearmlConnection(env: Readonly<Record<string, string | undefined>>, userHome: string = homedir(), options: { readonly cwd?: string } = {}): ClearmlConnection {
   const file = readClearmlConf(env, userHome);
   const host = envValue(env, ["CLEARML_API_HOST", "TRAINS_API_HOST"]);
   const access = envValue(env, ["CLEARML_API_ACCESS_KEY", "TRAINS_API_ACCESS_KEY"]);

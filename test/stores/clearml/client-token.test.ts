@@ -163,6 +163,13 @@ describe("the CLI with CLEARML_AUTH_TOKEN", () => {
   });
 });
 
+describe("ClearmlClient credentials", () => {
+  it("neither a token nor both keys: exit 4 E_CLEARML_NOT_CONFIGURED when the client is made", () => {
+    expect(() => new ClearmlClient({ apiServer: fake.url, accessKey: "only-the-key" })).toThrow(expect.objectContaining({ code: "E_CLEARML_NOT_CONFIGURED", exitCode: 4 }));
+    expect(() => new ClearmlClient({ apiServer: fake.url, authToken: " " })).toThrow(expect.objectContaining({ code: "E_CLEARML_NOT_CONFIGURED" }));
+  });
+});
+
 describe("ClearmlClient.identity with keys", () => {
   it("logs in when needed and reads company and user from the token", async () => {
     const c = new ClearmlClient({ apiServer: fake.url, accessKey: fake.accessKey, secretKey: fake.secretKey });
