@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import type { ClearmlConnection } from "../stores/clearml/connection.js";
-import { resolveClearmlConnection } from "../stores/clearml/connection.js";
+import { readCaBundle, resolveClearmlConnection } from "../stores/clearml/connection.js";
 import { ClearmlClient } from "../stores/clearml/client.js";
 import type { RequestInfo } from "../stores/clearml/client.js";
 import { ClearmlStore } from "../stores/clearml/clearml-store.js";
@@ -28,27 +28,31 @@ function userHome(env: Readonly<Record<string, string | undefined>>): string {
 }
 
 /**
- * Finds the ClearML server and credentials (environment over clearml.conf) and opens a client and
- * a store. While a long listing runs on a terminal, the number of tasks fetched so far is shown on
- * standard error (never when it is not a TTY).
+ * Finds the ClearML server and credentials (environment over clearml.conf; `CLEARML_AUTH_TOKEN`
+ * in place of the keys) and opens a client and a store; a CA bundle named by
+ * `api.verify_certificate` becomes the client's trust store. While a long listing runs on a
+ * terminal, the number of tasks fetched so far is shown on standard error (never when it is not
+ * a TTY).
  *
  * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` / `E_CLEARML_CONFIG` (exit 4).
  */
 export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, options: { listParams?: boolean } = {}): OpenClearml {
-  const connection = resolveClearmlConnection(ctx.io.env, userHome(ctx.io.env));
+  const connection = resolveClearmlConnection(ctx.io.env, userHome(ctx.io.env), { cwd: ctx.io.cwd });
   const { stderr } = ctx.io;
   if (!connection.verifyCertificate) {
     ctx.warn(
-      "certificate checks stay on: expflow ignores CLEARML_API_HOST_VERIFY_CERT / api.verify_certificate = false; to trust a self-signed server, point NODE_EXTRA_CA_CERTS at its CA certificate",
+      "certificate checks stay on: expflow ignores CLEARML_API_HOST_VERIFY_CERT / api.verify_certificate = false; to trust a self-signed server, set either to the path of its CA certificate (or point NODE_EXTRA_CA_CERTS at it)",
     );
   }
+  const ca = connection.caBundle === null ? undefined : readCaBundle(connection.caBundle);
   const onRequest = flags.verbose
     ? (r: RequestInfo) => {
         const outcome = r.status === null ? "no answer" : String(r.status);
         stderr.write(`clearml: ${r.endpoint} -> ${outcome}${r.error ? ` (${r.error})` : ""} in ${r.ms} ms${r.attempt > 1 ? `, attempt ${r.attempt}` : ""}\n`);
       }
     : undefined;
-  const client = new ClearmlClient({ apiServer: connection.apiServer, accessKey: connection.accessKey, secretKey: connection.secretKey, onRequest });
+  const credentials = connection.authToken !== null ? { authToken: connection.authToken } : { accessKey: connection.accessKey, secretKey: connection.secretKey };
+  const client = new ClearmlClient({ apiServer: connection.apiServer, ...credentials, ca, onRequest });
   let drawn = false;
   const onProgress = stderr.isTTY && !flags.verbose
     ? (fetched: number) => {

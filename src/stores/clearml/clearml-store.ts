@@ -45,6 +45,25 @@ export const CLEARML_PAGE_LIMIT = 500;
 /** The most tasks one listing reads before it fails (`E_CLEARML_LISTING`), unless `maxTasks` says otherwise. */
 export const DEFAULT_MAX_LIST_TASKS = 1_000_000;
 
+/**
+ * How many pages of a listing are asked for at once, by default, once it has shown it is long:
+ * the first three pages go one at a time (a listing of up to 1,500 tasks asks for nothing it
+ * does not need), then two, then this many.
+ */
+export const DEFAULT_PAGE_CONCURRENCY = 4;
+
+/** The most pages asked for at once ({@link ClearmlStoreOptions.pageConcurrency}). */
+export const MAX_PAGE_CONCURRENCY = 16;
+
+/** The most projects a project lookup reads before it fails (`E_CLEARML_LISTING`). */
+const MAX_PROJECTS = 100_000;
+
+/** The most project names read to suggest close ones for a name that matches none. */
+const MAX_SUGGESTION_PROJECTS = 10_000;
+
+/** The order of a project lookup's pages: names are unique, and the id breaks any tie. */
+const PROJECT_ORDER = Object.freeze(["name", "id"]);
+
 /** The order of a listing: `created` never changes and `id` is unique, so page boundaries do not move when tasks change. */
 const LIST_ORDER = Object.freeze(["created", "id"]);
 
@@ -68,6 +87,13 @@ interface RawProject {
   name?: unknown;
 }
 
+/** What a task must be to accept metrics: its status and its company (`""` for a public task). */
+interface RawTaskOwner {
+  id?: unknown;
+  status?: unknown;
+  company?: unknown;
+}
+
 /** Options of {@link ClearmlStore}. */
 export interface ClearmlStoreOptions {
   /** The metric registry that names the scalar titles of {@link ClearmlStore.logMetrics} (default: the standard one). */
@@ -89,6 +115,12 @@ export interface ClearmlStoreOptions {
    * fails with `E_CLEARML_LISTING` (exit 4). Default {@link DEFAULT_MAX_LIST_TASKS} (1,000,000).
    */
   readonly maxTasks?: number;
+  /**
+   * How many pages of a long listing are asked for at once, 1..{@link MAX_PAGE_CONCURRENCY}
+   * (1: one after the other). Default {@link DEFAULT_PAGE_CONCURRENCY} (4). Pages are still
+   * yielded in order; at most this many minus one are asked for past the end of the listing.
+   */
+  readonly pageConcurrency?: number;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -180,6 +212,10 @@ export function experimentOfTask(task: RawTask, projectNames: ReadonlyMap<string
  * The ClearML server as a {@link Store}: experiments are tasks. A listing costs one request per
  * 500 tasks (stateless pages ordered by `created` then `id`, with metrics and parameters in the
  * same answer), plus the project lookup and the client's one login; never one request per task.
+ * The first three pages are read one at a time, then 2 and then up to `pageConcurrency` (4) at
+ * once, each round asked for when the round before it has been read, and yielded in order; a
+ * round that holds the end of the listing may ask for up to 3 pages past it (never more), whose
+ * answers, errors included, are awaited (so no request outlives the listing) and dropped unread.
  *
  * What a listing guarantees: every task that matches throughout the listing is listed exactly
  * once, however often a page is retried; a task is never listed twice (repeats are dropped by
@@ -202,6 +238,7 @@ export class ClearmlStore extends BaseStore {
   readonly #onProgress: ((fetched: number) => void) | undefined;
   readonly #listFields: readonly string[];
   readonly #maxTasks: number;
+  readonly #concurrency: number;
   readonly #metrics: MetricRegistry | undefined;
 
   constructor(options: ClearmlStoreOptions) {
@@ -218,20 +255,29 @@ export class ClearmlStore extends BaseStore {
     const max = options.maxTasks ?? DEFAULT_MAX_LIST_TASKS;
     if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`maxTasks must be a positive integer, got ${max}`);
     this.#maxTasks = max;
+    const concurrency = options.pageConcurrency ?? DEFAULT_PAGE_CONCURRENCY;
+    if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= MAX_PAGE_CONCURRENCY)) {
+      throw new RangeError(`pageConcurrency must be 1..${MAX_PAGE_CONCURRENCY}, got ${concurrency}`);
+    }
+    this.#concurrency = concurrency;
   }
 
   /**
-   * Finds a project by exact name (and, with `includeSubprojects`, its subprojects) in one request.
+   * Finds a project by exact name (and, with `includeSubprojects`, its subprojects): one request
+   * per 500 projects (stateless pages ordered by name), so one for most names.
    *
    * @returns project id -> full name.
-   * @throws {NotFoundError} `E_PROJECT_NOT_FOUND` (exit 2) listing close names (one more request).
+   * @throws {NotFoundError} `E_PROJECT_NOT_FOUND` (exit 2) listing close names (one more request
+   *   per 500 projects, reading at most 10,000).
+   * @throws {BackendError} `E_CLEARML_LISTING` (exit 4) when the server pages wrongly or sends
+   *   more than 100,000 projects; from the client.
    */
   async resolveProject(name: string, includeSubprojects = false): Promise<Map<string, string>> {
     const pattern = `^${escapeRegExp(name)}${includeSubprojects ? "(/.*)?" : ""}$`;
-    const data = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { name: pattern, only_fields: ["id", "name"], search_hidden: true });
+    const projects = await this.#projects({ name: pattern, only_fields: ["id", "name"], search_hidden: true }, MAX_PROJECTS);
     const found = new Map<string, string>();
     let exact = false;
-    for (const p of data.projects ?? []) {
+    for (const p of projects) {
       if (typeof p.id !== "string" || typeof p.name !== "string") continue;
       if (p.name === name) exact = true;
       // Hidden subprojects (`P/.pipelines/...`) hold pipeline internals, not runs.
@@ -239,8 +285,8 @@ export class ClearmlStore extends BaseStore {
       found.set(p.id, p.name);
     }
     if (!exact) {
-      const all = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { only_fields: ["id", "name"], order_by: ["name"] });
-      const names = (all.projects ?? []).map((p) => p.name).filter((n): n is string => typeof n === "string");
+      const all = await this.#projects({ only_fields: ["id", "name"] }, MAX_SUGGESTION_PROJECTS, true);
+      const names = all.map((p) => p.name).filter((n): n is string => typeof n === "string");
       const lower = name.toLowerCase();
       const close = names.filter((n) => n.toLowerCase().includes(lower) || lower.includes(n.toLowerCase()) || nearest(name, [n]) !== undefined).slice(0, 5);
       throw new NotFoundError("E_PROJECT_NOT_FOUND", `no ClearML project is named '${name}' on ${this.location}.${close.length > 0 ? ` Close names: ${close.map((n) => `'${n}'`).join(", ")}.` : didYouMean(name, names)}`, {
@@ -248,6 +294,37 @@ export class ClearmlStore extends BaseStore {
       });
     }
     return found;
+  }
+
+  /**
+   * The projects `query` selects, a page of 500 at a time (stateless, ordered by name, so a page
+   * asked for again by the client's retries is the same page), de-duplicated by id. Past `limit`
+   * projects it fails, or with `truncate` ends there (for suggestions).
+   */
+  async #projects(query: Record<string, unknown>, limit: number, truncate = false): Promise<RawProject[]> {
+    const out: RawProject[] = [];
+    const seen = new Set<string>();
+    for (let pageNo = 0; ; pageNo++) {
+      const data = await this.#client.call<{ projects?: RawProject[] }>("projects.get_all", { ...query, order_by: [...PROJECT_ORDER], page: pageNo, page_size: CLEARML_PAGE_LIMIT });
+      const projects = Array.isArray(data.projects) ? data.projects : [];
+      if (projects.length > CLEARML_PAGE_LIMIT) {
+        throw this.#listingError(`answered page ${pageNo} of the projects with ${projects.length} where ${CLEARML_PAGE_LIMIT} were asked for, so its pages cannot be trusted`, out.length, "projects");
+      }
+      let fresh = 0;
+      for (const p of projects) {
+        const key = typeof p.id === "string" ? p.id : undefined;
+        if (key !== undefined && seen.has(key)) continue;
+        if (key !== undefined) seen.add(key);
+        out.push(p);
+        fresh += 1;
+      }
+      if (projects.length < CLEARML_PAGE_LIMIT) return out;
+      if (fresh === 0) throw this.#listingError(`answered page ${pageNo} of the projects with only projects it had already sent (it may ignore paging)`, out.length, "projects");
+      if (out.length >= limit) {
+        if (truncate) return out;
+        throw this.#listingError(`sent more than ${limit} projects for one lookup`, out.length, "projects");
+      }
+    }
   }
 
   /**
@@ -313,40 +390,72 @@ export class ClearmlStore extends BaseStore {
     // Stateless pages (page + page_size, ordered by created then id), not a scroll: the server
     // keeps one position per scroll and moves it before it answers, so retrying a page whose
     // answer was lost would skip it. A page can be asked for again, by the client's retries, with
-    // the same answer.
+    // the same answer, and pages can be asked for at once.
     const seen = new Set<string>();
     let received = 0;
-    for (let pageNo = 0; ; pageNo++) {
-      const data: { tasks?: RawTask[] } = await this.#client.call("tasks.get_all", { ...body, page: pageNo, page_size: this.#pageSize });
-      const tasks = Array.isArray(data.tasks) ? data.tasks : [];
-      if (tasks.length > this.#pageSize) {
-        throw this.#listingError(`answered page ${pageNo} with ${tasks.length} tasks where ${this.#pageSize} were asked for, so its pages cannot be trusted`, seen.size);
+    // The last page the maxTasks bound lets a listing read: a full page there passes the bound.
+    const lastPage = Math.floor(this.#maxTasks / this.#pageSize);
+    let nextPage = 0;
+    let round = 0;
+    // The pages asked for and not read yet, in order.
+    const queue: { pageNo: number; answer: Promise<{ tasks?: RawTask[] }> }[] = [];
+    const askRound = (): void => {
+      // One page at a time three times, then 2, 4, ... up to the concurrency: a short listing
+      // asks for no page it does not need, and a round is asked for once the page before it is
+      // read (never on a timer), so the requests of a listing do not depend on timing.
+      const width = round < 3 ? 1 : Math.min(this.#concurrency, 2 ** (round - 2));
+      round += 1;
+      for (let k = 0; k < width && nextPage <= lastPage; k++, nextPage++) {
+        const answer = this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { ...body, page: nextPage, page_size: this.#pageSize });
+        // A page past the end (or after a page that failed) is dropped unread: never an unhandled rejection.
+        answer.catch(() => undefined);
+        queue.push({ pageNo: nextPage, answer });
       }
-      received += tasks.length;
-      const page: Experiment[] = [];
-      const unknownProjects = new Set<string>();
-      let fresh = 0;
-      for (const t of tasks) {
-        // A task that entered the selection meanwhile shifts later ones: a repeat is dropped by id.
-        if (typeof t.id !== "string" || seen.has(t.id)) continue;
-        seen.add(t.id);
-        fresh += 1;
-        const e = experimentOfTask(t, projectNames);
-        if (filter.project !== undefined && typeof t.project === "string" && !projectNames.has(t.project)) unknownProjects.add(t.project);
-        // The in-memory filter is the reference: a server that ignored a filter key cannot widen the selection.
-        if (matchesFilter(e, filter)) page.push(e);
+    };
+    try {
+      askRound();
+      for (;;) {
+        const next = queue.shift();
+        if (next === undefined) throw this.#listingError(`sent ${received} tasks and had not finished: more than the limit of ${this.#maxTasks} a listing may read`, seen.size);
+        const { pageNo, answer } = next;
+        const data = await answer;
+        const tasks = Array.isArray(data.tasks) ? data.tasks : [];
+        if (tasks.length > this.#pageSize) {
+          throw this.#listingError(`answered page ${pageNo} with ${tasks.length} tasks where ${this.#pageSize} were asked for, so its pages cannot be trusted`, seen.size);
+        }
+        received += tasks.length;
+        const page: Experiment[] = [];
+        const unknownProjects = new Set<string>();
+        let fresh = 0;
+        for (const t of tasks) {
+          // A task that entered the selection meanwhile shifts later ones: a repeat is dropped by id.
+          if (typeof t.id !== "string" || seen.has(t.id)) continue;
+          seen.add(t.id);
+          fresh += 1;
+          const e = experimentOfTask(t, projectNames);
+          if (filter.project !== undefined && typeof t.project === "string" && !projectNames.has(t.project)) unknownProjects.add(t.project);
+          // The in-memory filter is the reference: a server that ignored a filter key cannot widen the selection.
+          if (matchesFilter(e, filter)) page.push(e);
+        }
+        this.#onProgress?.(seen.size);
+        if (unknownProjects.size > 0) this.#warn(`the server returned ${unknownProjects.size === 1 ? "a task" : "tasks"} of another project (${[...unknownProjects].join(", ")}); left out`);
+        const short = tasks.length < this.#pageSize;
+        // The next round goes out before the consumer gets this page, when the listing goes on.
+        if (queue.length === 0 && !short && fresh > 0 && received <= this.#maxTasks) askRound();
+        if (page.length > 0) yield page;
+        if (short) return;
+        if (fresh === 0) throw this.#listingError(`answered page ${pageNo} with only tasks it had already sent (it may ignore paging)`, seen.size);
+        if (received > this.#maxTasks) throw this.#listingError(`sent ${received} tasks and had not finished: more than the limit of ${this.#maxTasks} a listing may read`, seen.size);
       }
-      this.#onProgress?.(seen.size);
-      if (unknownProjects.size > 0) this.#warn(`the server returned ${unknownProjects.size === 1 ? "a task" : "tasks"} of another project (${[...unknownProjects].join(", ")}); left out`);
-      if (page.length > 0) yield page;
-      if (tasks.length < this.#pageSize) return;
-      if (fresh === 0) throw this.#listingError(`answered page ${pageNo} with only tasks it had already sent (it may ignore paging)`, seen.size);
-      if (received > this.#maxTasks) throw this.#listingError(`sent ${received} tasks and had not finished: more than the limit of ${this.#maxTasks} a listing may read`, seen.size);
+    } finally {
+      // However the listing ends (done, failed, or its consumer stopped), the pages still in
+      // flight are awaited: no request of a listing is left running after it.
+      await Promise.allSettled(queue.map((q) => q.answer));
     }
   }
 
-  #listingError(what: string, listed: number): BackendError {
-    return new BackendError("E_CLEARML_LISTING", `ClearML at ${this.location} ${what}; the listing stopped after ${listed} distinct tasks, incomplete`, {
+  #listingError(what: string, listed: number, of = "tasks"): BackendError {
+    return new BackendError("E_CLEARML_LISTING", `ClearML at ${this.location} ${what}; the listing stopped after ${listed} distinct ${of}, incomplete`, {
       hint: "check that CLEARML_API_HOST names a ClearML API server (not a proxy or another service); a larger project needs the store's maxTasks option",
     });
   }
@@ -406,12 +515,15 @@ export class ClearmlStore extends BaseStore {
   /**
    * Sends validated metric values to a task as scalars, in one `events.add_batch` call: metric =
    * the registry group (`Score`, `PDE`, ...; `Custom` for a metric without one), variant = the
-   * metric name, iteration 0. One request before it checks that the task exists and is not
-   * published, so either failure is said plainly and nothing is sent.
+   * metric name, iteration 0. One request before it checks that the task exists and accepts
+   * events, so that each refusal is said plainly and nothing is sent: the server refuses events
+   * to a task that is published or being published, and to a public task (one whose company is
+   * empty, as the examples shared with every workspace are) or another company's.
    *
    * @returns how many events the server added, and the scalars sent.
    * @throws {NotFoundError} `E_TASK_NOT_FOUND` (exit 2) for an unknown task.
-   * @throws {ConflictError} `E_TASK_PUBLISHED` (exit 2): a published task accepts no events.
+   * @throws {ConflictError} (exit 2) `E_TASK_PUBLIC` for a public task, `E_TASK_FOREIGN` for
+   *   another company's, `E_TASK_PUBLISHED` for a published or publishing one.
    * @throws {BackendError} from the client; `E_CLEARML_EVENTS` when the server adds fewer events
    *   than sent (with its reasons).
    */
@@ -426,14 +538,10 @@ export class ClearmlStore extends BaseStore {
       return { metric: registry.get(name)?.group ?? "Custom", variant: name, value };
     });
     if (scalars.length === 0) return { added: 0, scalars };
-    const found = await this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { id: [taskId], only_fields: ["id", "status"] });
+    const found = await this.#client.call<{ tasks?: RawTaskOwner[] }>("tasks.get_all", { id: [taskId], only_fields: ["id", "status", "company"] });
     const task = (found.tasks ?? []).find((t) => t.id === taskId);
     if (task === undefined) throw this.#taskNotFound(taskId);
-    if (task.status === "published") {
-      throw new ConflictError("E_TASK_PUBLISHED", `ClearML task ${taskId} is published, and a published task accepts no new metrics`, {
-        hint: "report to a task that is not published (clone it in ClearML if needed)",
-      });
-    }
+    await this.#assertWritable(taskId, task);
     const timestamp = (options.now ?? Date.now)();
     const events = scalars.map((x) => ({ type: "training_stats_scalar", task: taskId, ...x, iter: 0, timestamp }));
     const data = await this.#client.callJsonLines<{ added?: unknown; errors?: unknown; errors_info?: unknown }>("events.add_batch", events);
@@ -442,6 +550,34 @@ export class ClearmlStore extends BaseStore {
       throw new BackendError("E_CLEARML_EVENTS", `ClearML at ${this.location} added ${added} of ${events.length} metric events to task ${taskId}${data.errors_info ? `: ${JSON.stringify(data.errors_info).slice(0, 300)}` : ""}`);
     }
     return { added, scalars };
+  }
+
+  /**
+   * Refuses a task that would refuse events, as the server decides (apiserver's event BLL takes
+   * events only for tasks of the caller's company, `Task.company`, that are neither published
+   * nor publishing; a public task has the company `""`). The caller's company comes from the
+   * session token; a server that sends no company is left to decide itself.
+   */
+  async #assertWritable(taskId: string, task: RawTaskOwner): Promise<void> {
+    if (task.company === "") {
+      throw new ConflictError("E_TASK_PUBLIC", `ClearML task ${taskId} is a public task (shared with every workspace, as the examples are), and ClearML takes metrics only for a workspace's own tasks`, {
+        hint: "clone the task into your workspace (Clone in the ClearML web app) and report to the clone",
+      });
+    }
+    if (typeof task.company === "string") {
+      const { company } = await this.#client.identity();
+      if (company !== undefined && company !== task.company) {
+        throw new ConflictError("E_TASK_FOREIGN", `ClearML task ${taskId} belongs to another workspace than these credentials' (company ${task.company}), and ClearML takes metrics only for a workspace's own tasks`, {
+          hint: "report with the credentials of the task's workspace, or to a clone of the task in yours",
+        });
+      }
+    }
+    if (task.status === "published" || task.status === "publishing") {
+      const what = task.status === "published" ? "is published, and a published task" : "is being published (publishing), and a task being published";
+      throw new ConflictError("E_TASK_PUBLISHED", `ClearML task ${taskId} ${what} accepts no new metrics`, {
+        hint: "report to a task that is not published (clone it in ClearML if needed)",
+      });
+    }
   }
 
   /**

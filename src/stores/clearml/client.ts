@@ -14,14 +14,39 @@ export interface RequestInfo {
   readonly error?: string;
 }
 
-/** Options of {@link ClearmlClient}, read once in the constructor. */
+/**
+ * The API version every request path names (`/v2.26/tasks.get_all`): the newest that the keys
+ * expflow sends need (`include_subprojects` of `tasks.get_all` and `new_status` of
+ * `tasks.dequeue` came with 2.26), so that a newer server never reads a request by rules
+ * expflow was not written for. A server older than this answers it with its own newest.
+ */
+export const CLEARML_API_VERSION = "2.26";
+
+/**
+ * Options of {@link ClearmlClient}, read once in the constructor. The credentials are an access
+ * key and secret, or an `authToken` (which wins when both are given, as in the SDK).
+ */
 export interface ClearmlClientOptions {
   /** The API server, e.g. `http://localhost:8008`. */
   readonly apiServer: string;
-  readonly accessKey: string;
-  readonly secretKey: string;
-  /** API version put in the path (`/v2.26/...`). Default: none, the server's newest. */
+  /** The access key; with {@link secretKey}, logs in with `auth.login` (Basic) once. */
+  readonly accessKey?: string;
+  readonly secretKey?: string;
+  /**
+   * A session token (as clearml-agent hands to the tasks it runs in `CLEARML_AUTH_TOKEN`), used
+   * instead of the keys: sent as `Bearer` without a login. When the server calls it invalid
+   * (401/30), or it is about to expire, it is renewed once with `auth.login` sent with it, as
+   * the SDK does.
+   */
+  readonly authToken?: string;
+  /** API version put in every path (`/v2.26/...`). Default {@link CLEARML_API_VERSION}. */
   readonly apiVersion?: string;
+  /**
+   * CA certificates (PEM text) that HTTPS requests trust instead of the system's, from the CA
+   * bundle `api.verify_certificate` names. The TLS code that uses them is loaded only then.
+   * Ignored when `fetch` is given.
+   */
+  readonly ca?: string;
   /** Per-request timeout. Default 30 000 ms. */
   readonly timeoutMs?: number;
   /**
@@ -103,31 +128,79 @@ function sizeText(n: number): string {
 function connectionCode(e: unknown): string {
   let cur: unknown = e;
   for (let depth = 0; depth < 5 && cur instanceof Error; depth++) {
+    // Only the request's own timeout aborts it (node:https says ABORT_ERR, fetch TimeoutError).
+    if (cur.name === "TimeoutError" || cur.name === "AbortError") return "timeout";
     const code = (cur as NodeJS.ErrnoException).code;
     // Only a plain code (`ECONNREFUSED`): never a message, which may quote the URL with its user information.
     if (typeof code === "string" && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
-    if (cur.name === "TimeoutError" || cur.name === "AbortError") return "timeout";
     cur = (cur as { cause?: unknown }).cause;
   }
   return "connection error";
 }
 
-function decodeJwtExp(token: string): number | null {
+/** OpenSSL's and Node's codes for a certificate that cannot be trusted or does not fit the host. */
+function isTlsCode(code: string): boolean {
+  return /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT|ERR_SSL_|HOSTNAME_MISMATCH)/.test(code);
+}
+
+/** The payload of a JWT, undecoded when the token is not one (nothing is verified: for messages and pre-checks). */
+function jwtPayload(token: string): Record<string, unknown> | null {
   const payload = token.split(".")[1];
   if (payload === undefined) return null;
   try {
-    const exp = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown }).exp;
-    return typeof exp === "number" ? exp * 1000 : null;
+    const v = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as unknown;
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {
     return null;
   }
 }
 
 /**
+ * A `fetch` for HTTPS that trusts the CA certificates `ca` (and only them), over node:https with
+ * keep-alive connections; loaded only when a CA bundle is configured. Plain HTTP goes to the
+ * global fetch.
+ */
+async function fetchTrusting(ca: string): Promise<typeof fetch> {
+  const [https, { Readable }] = await Promise.all([import("node:https"), import("node:stream")]);
+  const agent = new https.Agent({ ca, keepAlive: true });
+  return ((input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.protocol !== "https:") return globalThis.fetch(input, init);
+    return new Promise<Response>((resolvePromise, reject) => {
+      const headers = Object.fromEntries(new Headers(init.headers).entries());
+      const req = https.request(url, { method: init.method ?? "GET", headers, agent, signal: init.signal ?? undefined }, (res) => {
+        const status = res.statusCode ?? 0;
+        const out = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) out.append(k, x);
+        const empty = status === 204 || status === 205 || status === 304 || init.method === "HEAD";
+        try {
+          resolvePromise(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: out }));
+        } catch (e) {
+          // A status a Response cannot hold (below 200 or past 599).
+          res.destroy();
+          reject(e);
+        }
+      });
+      req.on("error", reject);
+      req.end(typeof init.body === "string" ? init.body : undefined);
+    });
+  }) as typeof fetch;
+}
+
+function decodeJwtExp(token: string): number | null {
+  const exp = jwtPayload(token)?.["exp"];
+  return typeof exp === "number" ? exp * 1000 : null;
+}
+
+
+
+/**
  * A client of the ClearML REST API, in the style of openai-node: options read once, one login per
- * client (`auth.login` with Basic credentials, then `Bearer` tokens), one re-login when the server
- * calls the token invalid (401/30), per-request timeouts, bounded jittered retries of reads on
- * connection errors and 5xx, every error answer mapped by {@link clearmlError}.
+ * client (`auth.login` with Basic credentials, then `Bearer` tokens; with an `authToken`, that
+ * token from the start and no login), one re-login (or token renewal) when the server calls the
+ * token invalid (401/30), every path pinned to an API version ({@link CLEARML_API_VERSION}),
+ * per-request timeouts, bounded jittered retries of reads on connection errors and 5xx, every
+ * error answer mapped by {@link clearmlError}.
  *
  * Credentials and tokens are never put in an error message or passed to `onRequest`; a server
  * message that echoes one is redacted.
@@ -136,12 +209,13 @@ export class ClearmlClient {
   /** The server's URL, without any user information, for messages. */
   readonly server: string;
   readonly #base: string;
-  readonly #basic: string;
+  /** `Basic ...` for a login with keys; `undefined` with a token, which is renewed with itself. */
+  readonly #basic: string | undefined;
   readonly #secrets: string[];
-  readonly #version: string | undefined;
+  readonly #version: string;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: typeof fetch | Promise<typeof fetch>;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
   readonly #now: () => number;
@@ -150,10 +224,14 @@ export class ClearmlClient {
   #token: Promise<string> | undefined;
   #tokenValue: string | undefined;
   #tokenExpires: number | null = null;
+  /** Every token the client held, to redact from server messages. */
+  readonly #tokensSeen = new Set<string>();
+  readonly #hasCa: boolean;
 
   /**
    * @throws {BackendError} `E_CLEARML_CONFIG` (exit 4) when `apiServer` is not an http(s) URL
-   *   (without quoting it: it may hold user information).
+   *   (without quoting it: it may hold user information); `E_CLEARML_NOT_CONFIGURED` (exit 4)
+   *   without an `authToken` or both keys.
    */
   constructor(options: ClearmlClientOptions) {
     let base: URL;
@@ -172,12 +250,33 @@ export class ClearmlClient {
     base.hash = "";
     this.#base = base.toString().replace(/\/+$/, "");
     this.server = this.#base;
-    this.#basic = `Basic ${Buffer.from(`${options.accessKey}:${options.secretKey}`).toString("base64")}`;
-    this.#secrets = [options.accessKey, options.secretKey].filter((s) => s.length >= 4);
-    this.#version = options.apiVersion;
+    const token = options.authToken !== undefined && options.authToken.trim() !== "" ? options.authToken.trim() : undefined;
+    if (token !== undefined) {
+      this.#basic = undefined;
+      this.#useToken(token);
+      this.#token = Promise.resolve(token);
+    } else {
+      if (options.accessKey === undefined || options.secretKey === undefined) {
+        throw new BackendError("E_CLEARML_NOT_CONFIGURED", "no ClearML credentials: an access key and a secret key, or an auth token, are needed", {
+          hint: "set CLEARML_API_ACCESS_KEY and CLEARML_API_SECRET_KEY (or api.credentials in clearml.conf), or CLEARML_AUTH_TOKEN",
+        });
+      }
+      this.#basic = `Basic ${Buffer.from(`${options.accessKey}:${options.secretKey}`).toString("base64")}`;
+    }
+    this.#secrets = [options.accessKey ?? "", options.secretKey ?? "", token ?? ""].filter((s) => s.length >= 4);
+    this.#version = options.apiVersion ?? CLEARML_API_VERSION;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = Math.max(0, Math.min(options.maxRetries ?? DEFAULT_MAX_RETRIES, 10));
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#hasCa = options.ca !== undefined && options.fetch === undefined;
+    // The TLS code for a CA bundle loads on the first request, and only when one is configured.
+    if (options.fetch === undefined && options.ca !== undefined) {
+      const loading = fetchTrusting(options.ca);
+      // A failure surfaces on the first request (as a connection error), not as an unhandled rejection.
+      loading.catch(() => undefined);
+      this.#fetch = loading;
+    } else {
+      this.#fetch = options.fetch ?? globalThis.fetch;
+    }
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
@@ -214,9 +313,36 @@ export class ClearmlClient {
     return this.#send("debug.ping", "{}", "application/json", undefined, true);
   }
 
-  /** Logs in now (or reuses the token): proves the credentials work. */
+  /**
+   * Logs in now (or reuses the session token): proves the credentials work. With an
+   * `authToken`, renews it once with `auth.login` (as the SDK does when it starts), which the
+   * server answers only for a valid token.
+   */
   async login(): Promise<void> {
+    if (this.#basic === undefined && this.#token !== undefined) {
+      const current = await this.#token;
+      if (this.#tokenValue === current) this.#token = undefined;
+    }
     await this.#ensureToken();
+  }
+
+  /**
+   * Who the server says the caller is (company and user), from the session token; logs in first
+   * when needed. Decoded, not verified: for messages and checks before a request, never for
+   * security. Empty when the token is not a JWT.
+   */
+  async identity(): Promise<{ readonly company?: string; readonly user?: string }> {
+    const token = await this.#ensureToken();
+    const identity = jwtPayload(token)?.["identity"];
+    if (identity === null || typeof identity !== "object" || Array.isArray(identity)) return {};
+    const { company, user } = identity as Record<string, unknown>;
+    return { ...(typeof company === "string" ? { company } : {}), ...(typeof user === "string" ? { user } : {}) };
+  }
+
+  #useToken(token: string): void {
+    this.#tokenValue = token;
+    this.#tokenExpires = decodeJwtExp(token);
+    this.#tokensSeen.add(token);
   }
 
   async #authorised<T>(endpoint: string, body: string, contentType: string, idempotent: boolean): Promise<T> {
@@ -225,8 +351,8 @@ export class ClearmlClient {
       return (await this.#send(endpoint, body, contentType, `Bearer ${token}`, idempotent)) as T;
     } catch (e) {
       if (!(e instanceof ClearmlBackendError && e.clearml.resultCode === 401 && e.clearml.resultSubcode === 30)) throw e;
-      // The token expired or was revoked: log in once more and repeat the call once. The call was
-      // refused before it ran, so repeating a write is safe here.
+      // The token expired or was revoked: log in (or renew the token) once more and repeat the call
+      // once. The call was refused before it ran, so repeating a write is safe here.
       if (this.#tokenValue === token) this.#token = undefined;
       token = await this.#ensureToken();
       return (await this.#send(endpoint, body, contentType, `Bearer ${token}`, idempotent)) as T;
@@ -237,13 +363,14 @@ export class ClearmlClient {
     // Renew a token that expires within a minute rather than wait for the server to refuse it.
     if (this.#token !== undefined && this.#tokenExpires !== null && this.#tokenExpires - this.#now() < 60_000) this.#token = undefined;
     if (this.#token === undefined) {
-      const pending = this.#send("auth.login", "{}", "application/json", this.#basic, true).then((data) => {
+      // With keys: Basic. With a token: the latest token renews itself, as the SDK renews it.
+      const authorization = this.#basic ?? `Bearer ${this.#tokenValue ?? ""}`;
+      const pending = this.#send("auth.login", "{}", "application/json", authorization, true).then((data) => {
         const token = (data as { token?: unknown } | null)?.token;
         if (typeof token !== "string" || token === "") {
           throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server}: auth.login answered without a token`);
         }
-        this.#tokenValue = token;
-        this.#tokenExpires = decodeJwtExp(token);
+        this.#useToken(token);
         return token;
       });
       // A failed login is not cached: the next call tries again.
@@ -257,12 +384,12 @@ export class ClearmlClient {
 
   #redact(text: string): string {
     let out = text;
-    for (const s of [...this.#secrets, ...(this.#tokenValue ? [this.#tokenValue] : [])]) out = out.split(s).join("[redacted]");
+    for (const s of [...this.#secrets, ...this.#tokensSeen]) out = out.split(s).join("[redacted]");
     return out;
   }
 
   async #send(endpoint: string, body: string, contentType: string, authorization: string | undefined, idempotent: boolean): Promise<unknown> {
-    const url = `${this.#base}/${this.#version ? `v${this.#version}/` : ""}${endpoint}`;
+    const url = `${this.#base}/v${this.#version}/${endpoint}`;
     for (let attempt = 1; ; attempt++) {
       const started = this.#now();
       try {
@@ -286,7 +413,7 @@ export class ClearmlClient {
 
   #finalError(endpoint: string, e: AttemptError, attempts: number): Error {
     const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-    if (e.details !== undefined) return clearmlError(e.details, this.server);
+    if (e.details !== undefined) return clearmlError(e.details, this.server, { token: this.#basic === undefined });
     if (e.status !== null) {
       // A 5xx without a usable envelope.
       return new ClearmlBackendError("E_CLEARML_SERVER", `ClearML at ${this.server} failed on ${endpoint}${tries} (HTTP ${e.status}, not a ClearML answer)`, {
@@ -294,6 +421,13 @@ export class ClearmlClient {
         resultCode: e.status,
         resultSubcode: 0,
         resultMsg: e.reason,
+      });
+    }
+    if (isTlsCode(e.reason)) {
+      return new BackendError("E_CLEARML_TLS", `cannot trust the TLS certificate of ClearML at ${this.server} (${e.reason})`, {
+        hint: this.#hasCa
+          ? "the CA bundle that api.verify_certificate (or CLEARML_API_HOST_VERIFY_CERT) names did not sign the server's certificate, or the certificate is not for this host: name the bundle of the CA that signed it"
+          : "to trust a private CA, set api.verify_certificate in clearml.conf (or CLEARML_API_HOST_VERIFY_CERT) to the path of its CA bundle (PEM)",
       });
     }
     if (e.reason === "timeout") {
@@ -365,7 +499,8 @@ export class ClearmlClient {
     try {
       // No redirect is followed: the API server never redirects, and whoever answers at the
       // other end of one would be trusted with the token and asked for the data.
-      response = await this.#fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(this.#timeoutMs), redirect: "manual" });
+      const doFetch = await this.#fetch;
+      response = await doFetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(this.#timeoutMs), redirect: "manual" });
       if ((response.status >= 300 && response.status < 400) || response.type === "opaqueredirect") {
         await response.body?.cancel().catch(() => undefined);
         throw this.#redirectError(endpoint, response);
@@ -408,6 +543,6 @@ export class ClearmlClient {
       return envelope.data;
     }
     if (resultCode >= 500) throw new AttemptError(`${resultCode}/${resultSubcode}`, true, resultCode, { endpoint, resultCode, resultSubcode, resultMsg });
-    throw clearmlError({ endpoint, resultCode, resultSubcode, resultMsg }, this.server);
+    throw clearmlError({ endpoint, resultCode, resultSubcode, resultMsg }, this.server, { token: this.#basic === undefined });
   }
 }

@@ -49,23 +49,36 @@ export function isClearmlFailure(e: unknown): e is ClearmlFailure {
   return e instanceof ClearmlBackendError || e instanceof ClearmlNotFoundError || e instanceof ClearmlConflictError;
 }
 
+/** How the client authenticated, for what {@link clearmlError} says of a 401. */
+export interface ClearmlErrorContext {
+  /** `true` when `CLEARML_AUTH_TOKEN` stood in for the access key and secret. */
+  readonly token?: boolean;
+}
+
 /**
  * Maps a ClearML error answer to the error hierarchy: the one place where result codes become
  * error classes and exit codes.
  *
  * - 401 (20 no credentials, 21/22 bad credentials): `E_CLEARML_AUTH`, exit 4.
- *   401/30 (invalid token) is handled by the client (one re-login) and lands here only when the
- *   fresh token is refused too.
+ *   401/30 (invalid token) is handled by the client (one re-login, or one renewal of
+ *   `CLEARML_AUTH_TOKEN`) and lands here only when that fails or the new token is refused too.
  * - 403: `E_CLEARML_FORBIDDEN`, exit 4.
  * - 400/101 invalid task id, 400/401 invalid project id: `E_CLEARML_NOT_FOUND`, exit 2.
- * - 400/131 events not added, 400/110 invalid task status: `E_CLEARML_REFUSED`, exit 2.
+ * - 400/131 events not added (a published, publishing or public task), 400/110 invalid task
+ *   status: `E_CLEARML_REFUSED`, exit 2.
  * - 404 unknown endpoint: `E_CLEARML_UNSUPPORTED` (the server is too old), exit 4.
  * - 400/11, 400/12 and other 400s: `E_CLEARML_REQUEST` (the server rejected the request), exit 4.
  * - 5xx: `E_CLEARML_SERVER`, exit 4.
  */
-export function clearmlError(details: ClearmlErrorDetails, server: string): ClearmlFailure {
+export function clearmlError(details: ClearmlErrorDetails, server: string, context: ClearmlErrorContext = {}): ClearmlFailure {
   const { endpoint, resultCode: code, resultSubcode: sub, resultMsg: msg } = details;
   const said = `${code}/${sub}${msg ? ` ${msg}` : ""}`;
+  if (code === 401 && context.token === true) {
+    const why = sub === 30 ? "CLEARML_AUTH_TOKEN was refused as invalid or expired, and could not be renewed" : "CLEARML_AUTH_TOKEN was refused";
+    return new ClearmlBackendError("E_CLEARML_AUTH", `ClearML at ${server}: ${why} (${said})`, details, {
+      hint: "clearml-agent sets CLEARML_AUTH_TOKEN for the task it runs; elsewhere unset it, and the access key and secret (CLEARML_API_ACCESS_KEY / CLEARML_API_SECRET_KEY, or api.credentials in clearml.conf) are used",
+    });
+  }
   if (code === 401) {
     const why = sub === 20 ? "no credentials were accepted" : sub === 30 ? "the session token was refused even after a fresh login" : "the credentials were refused";
     return new ClearmlBackendError("E_CLEARML_AUTH", `ClearML at ${server}: ${why} (${said})`, details, {
@@ -84,7 +97,7 @@ export function clearmlError(details: ClearmlErrorDetails, server: string): Clea
   }
   if (code === 400 && (sub === 131 || sub === 110)) {
     return new ClearmlConflictError("E_CLEARML_REFUSED", `ClearML at ${server} refused ${endpoint} (${said})`, details, {
-      hint: sub === 131 ? "a published task accepts no new events; report to a task that is not published" : undefined,
+      hint: sub === 131 ? "a published or publishing task, and a public one, accepts no new events; report to a task of your workspace that is not published" : undefined,
     });
   }
   if (code === 404) {

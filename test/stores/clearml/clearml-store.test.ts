@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NotFoundError, UsageError, ValidationError } from "../../../src/core/errors.js";
+import { ConflictError, NotFoundError, UsageError, ValidationError } from "../../../src/core/errors.js";
 import { reportStandard } from "../../../src/core/metrics/registry.js";
 import { compareScores } from "../../../src/core/ranking/compare-scores.js";
 import { validateCompetitionRules } from "../../../src/core/rules/rules.js";
@@ -346,6 +346,46 @@ describe("ClearmlStore: reporting metrics", () => {
     expect((e as { exitCode?: number }).exitCode).toBe(2);
     expect((e as { code?: string }).code).toBe("E_TASK_PUBLISHED");
     expect(fake.count("events.add_batch")).toBe(0);
+  });
+
+  // Regression: the server refuses events to a publishing task too, and to public tasks
+  // (company "" in its database; apiserver/bll/event takes events only for the caller's company),
+  // answering 400/131 "Invalid task id": say so before sending anything.
+  it("a publishing task refuses events: exit 2 E_TASK_PUBLISHED saying so, nothing sent", async () => {
+    await start([fakeTask({ name: "t", project: P.id, status: "publishing" })]);
+    const e = (await store()
+      .reportMetrics(fake.tasks[0]!.id, { pde_mean: 1 })
+      .catch((x: unknown) => x)) as ConflictError;
+    expect(e).toBeInstanceOf(ConflictError);
+    expect(e).toMatchObject({ code: "E_TASK_PUBLISHED", exitCode: 2 });
+    expect(e.message).toBe(`ClearML task ${fake.tasks[0]!.id} is being published (publishing), and a task being published accepts no new metrics`);
+    expect(e.hint).toContain("clone it");
+    expect(fake.count("events.add_batch")).toBe(0);
+  });
+
+  it("a public task (company '') refuses events: exit 2 E_TASK_PUBLIC saying to clone it, nothing sent", async () => {
+    await start([fakeTask({ name: "example", project: P.id, status: "completed" })]);
+    (fake.tasks[0] as FakeTask & { company?: string }).company = "";
+    const e = (await store()
+      .reportMetrics(fake.tasks[0]!.id, { pde_mean: 1 })
+      .catch((x: unknown) => x)) as ConflictError;
+    expect(e).toBeInstanceOf(ConflictError);
+    expect(e).toMatchObject({ code: "E_TASK_PUBLIC", exitCode: 2 });
+    expect(e.message).toContain("is a public task");
+    expect(e.hint).toBe("clone the task into your workspace (Clone in the ClearML web app) and report to the clone");
+    expect(fake.count("events.add_batch")).toBe(0);
+  });
+
+  it("another company's task refuses events: exit 2 E_TASK_FOREIGN; the caller's own company's takes them, at no extra request", async () => {
+    await start([fakeTask({ name: "theirs", project: P.id, status: "completed" }), fakeTask({ name: "ours", project: P.id, status: "completed", created: "2025-02-01T00:00:00.000Z" })]);
+    (fake.tasks[0] as FakeTask & { company?: string }).company = "other-company";
+    (fake.tasks[1] as FakeTask & { company?: string }).company = "fake-company";
+    const s = store();
+    await expect(s.reportMetrics(fake.tasks[0]!.id, { pde_mean: 1 })).rejects.toMatchObject({ code: "E_TASK_FOREIGN", exitCode: 2 });
+    fake.resetCounts();
+    await expect(s.reportMetrics(fake.tasks[1]!.id, { pde_mean: 1 })).resolves.toMatchObject({ added: 1 });
+    expect(fake.requests.map((r) => r.endpoint)).toEqual(["tasks.get_all", "events.add_batch"]);
+    expect((fake.requests[0]!.body as { only_fields: string[] }).only_fields).toEqual(["id", "status", "company"]);
   });
 
   it("an unknown task: exit 2 E_TASK_NOT_FOUND, nothing sent; requireTask says the same", async () => {
