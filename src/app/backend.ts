@@ -10,7 +10,7 @@ import { RoutingExecutor } from "../executors/routing-executor.js";
 import type { Authorize } from "../security/guarded.js";
 import { guardedExecutor, guardedStore } from "../security/guarded.js";
 import { ClearmlClient } from "../stores/clearml/client.js";
-import { resolveClearmlConnection } from "../stores/clearml/connection.js";
+import { clientOptionsOf, resolveClearmlConnection } from "../stores/clearml/connection.js";
 import { LocalStore } from "../stores/local/local-store.js";
 import type { WarningSink } from "../stores/store.js";
 
@@ -67,11 +67,11 @@ export interface BackendContext {
   readonly describeScript?: DescribeScript;
 }
 
-function defaultOpenClearml(env: Readonly<Record<string, string | undefined>>): OpenClearmlClient {
+function defaultOpenClearml(env: Readonly<Record<string, string | undefined>>, cwd: string): OpenClearmlClient {
   return () => {
     const home = env["HOME"] !== undefined && env["HOME"] !== "" ? env["HOME"] : homedir();
-    const connection = resolveClearmlConnection(env, home);
-    return { client: new ClearmlClient({ apiServer: connection.apiServer, accessKey: connection.accessKey, secretKey: connection.secretKey }), webServer: connection.webServer };
+    const connection = resolveClearmlConnection(env, home, { cwd });
+    return { client: new ClearmlClient(clientOptionsOf(connection)), webServer: connection.webServer };
   };
 }
 
@@ -87,7 +87,7 @@ export function openLocalBackend(ctx: BackendContext): LocalBackend {
   const writer = { now: ctx.now, who: ctx.who, createDirectory: ctx.config.registry.source === "default" };
   const metrics = metricRegistryOf(ctx.config);
   let side: { executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string } | undefined;
-  const openClearml = ctx.openClearml ?? defaultOpenClearml(ctx.env);
+  const openClearml = ctx.openClearml ?? defaultOpenClearml(ctx.env, ctx.cwd);
   const clearml = (): { executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string } => {
     if (side === undefined) {
       const { client, webServer } = openClearml();

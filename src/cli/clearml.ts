@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import type { ClearmlConnection } from "../stores/clearml/connection.js";
-import { readCaBundle, resolveClearmlConnection } from "../stores/clearml/connection.js";
+import { clientOptionsOf, resolveClearmlConnection } from "../stores/clearml/connection.js";
 import { ClearmlClient } from "../stores/clearml/client.js";
 import type { RequestInfo } from "../stores/clearml/client.js";
 import { ClearmlStore } from "../stores/clearml/clearml-store.js";
@@ -44,15 +44,13 @@ export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, optio
       "certificate checks stay on: expflow ignores CLEARML_API_HOST_VERIFY_CERT / api.verify_certificate = false; to trust a self-signed server, set either to the path of its CA certificate (or point NODE_EXTRA_CA_CERTS at it)",
     );
   }
-  const ca = connection.caBundle === null ? undefined : readCaBundle(connection.caBundle);
   const onRequest = flags.verbose
     ? (r: RequestInfo) => {
         const outcome = r.status === null ? "no answer" : String(r.status);
         stderr.write(`clearml: ${r.endpoint} -> ${outcome}${r.error ? ` (${r.error})` : ""} in ${r.ms} ms${r.attempt > 1 ? `, attempt ${r.attempt}` : ""}\n`);
       }
     : undefined;
-  const credentials = connection.authToken !== null ? { authToken: connection.authToken } : { accessKey: connection.accessKey, secretKey: connection.secretKey };
-  const client = new ClearmlClient({ apiServer: connection.apiServer, ...credentials, ca, onRequest });
+  const client = new ClearmlClient({ ...clientOptionsOf(connection), onRequest });
   let drawn = false;
   const onProgress = stderr.isTTY && !flags.verbose
     ? (fetched: number) => {

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { BackendError } from "../../core/errors.js";
+import type { ClearmlClientOptions } from "./client.js";
 import type { ConfObject, ConfValue } from "./conf.js";
 import { ConfSyntaxError, confGet, mergeConf, parseClearmlConf } from "./conf.js";
 
@@ -268,4 +269,15 @@ export function resolveClearmlConnection(env: Readonly<Record<string, string | u
     caBundle,
     sources: { apiServer: host?.name ?? serverFile!.path, credentials },
   };
+}
+
+/**
+ * What a {@link ClearmlClient} needs of a connection: the server, the token or the keys, and the
+ * CA bundle's certificates when one is named.
+ *
+ * @throws {BackendError} `E_CLEARML_CONFIG` (exit 4) for a CA bundle that cannot be read or holds no certificate.
+ */
+export function clientOptionsOf(connection: ClearmlConnection): Pick<ClearmlClientOptions, "apiServer" | "accessKey" | "secretKey" | "authToken" | "ca"> {
+  const credentials = connection.authToken !== null ? { authToken: connection.authToken } : { accessKey: connection.accessKey, secretKey: connection.secretKey };
+  return { apiServer: connection.apiServer, ...credentials, ...(connection.caBundle === null ? {} : { ca: readCaBundle(connection.caBundle) }) };
 }
