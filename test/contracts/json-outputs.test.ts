@@ -296,6 +296,25 @@ process.exit(Number(process.argv[2] ?? 0));
     expect(errorFits(await cli(home, ["run", "submit", "--registry", r, "--queue", " ", "--json", "--", "true"]), "E_USAGE", 2).hint).toBeNull();
   });
 
+  it("submit --clearml: the dispatched record; sync: with nothing linked, then the report of what moved", async () => {
+    const r = join(tempDir(), "runs.jsonl");
+    const home = newHome();
+    const env = { ...clearmlEnv(), CLEARML_CONFIG_FILE: join(home, "none.conf"), CLEARML_WEB_HOST: "https://app.example" };
+    writeFileSync(r, "");
+    const nothing = fits("run sync", await ok(cli(home, ["run", "sync", "--registry", r, "--json"], { env }))) as { server: string | null };
+    expect(nothing.server).toBeNull();
+    const sent = fits("run submit", await ok(cli(home, ["run", "submit", "--clearml", "--no-repo", "--registry", r, "--project", "Contracts", "--name", "dispatched", "--arg", "lr=3e-4", "--json", "--", NODE, "-e", "1"], { env, cwd: tempDir() }))) as Record<string, unknown>;
+    expect(sent).toMatchObject({ method: "clearml", status: "queued", queue: "default" });
+    const task = fake.tasks.find((t) => t.id === sent["clearml_task_id"])!;
+    task.status = "completed";
+    task.status_reason = "worker execution done";
+    task.last_metrics = T_DONE.last_metrics;
+    const report = fits("run sync", await ok(cli(home, ["run", "sync", "--registry", r, "--json"], { env }))) as { moved: unknown[]; metricsImported: number };
+    expect(report.moved).toHaveLength(1);
+    expect(report.metricsImported).toBe(3);
+    fits("run status", await ok(cli(home, ["run", "status", String(sent["experiment_id"]), "--registry", r, "--json"], { env })));
+  });
+
   it("list: the experiment list (archived included, nothing matching), and --raw the records", async () => {
     fits("run list", await ok(cli(plain, ["run", "list", "--registry", reg, "--json"])));
     fits("run list", await ok(cli(plain, ["run", "list", "--registry", reg, "--include-archived", "--json"])));

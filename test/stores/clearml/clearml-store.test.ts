@@ -376,12 +376,13 @@ describe("ClearmlStore: reporting metrics", () => {
     expect(fake.count("events.add_batch")).toBe(0);
   });
 
-  it("another company's task refuses events: exit 2 E_TASK_FOREIGN; the caller's own company's takes them, at no extra request", async () => {
+  it("another company's (private) task is invisible, as on the server: exit 2 E_TASK_NOT_FOUND, nothing sent; the caller's own company's takes them, at no extra request", async () => {
     await start([fakeTask({ name: "theirs", project: P.id, status: "completed" }), fakeTask({ name: "ours", project: P.id, status: "completed", created: "2025-02-01T00:00:00.000Z" })]);
     (fake.tasks[0] as FakeTask & { company?: string }).company = "other-company";
     (fake.tasks[1] as FakeTask & { company?: string }).company = "fake-company";
     const s = store();
-    await expect(s.reportMetrics(fake.tasks[0]!.id, { pde_mean: 1 })).rejects.toMatchObject({ code: "E_TASK_FOREIGN", exitCode: 2 });
+    await expect(s.reportMetrics(fake.tasks[0]!.id, { pde_mean: 1 })).rejects.toMatchObject({ code: "E_TASK_NOT_FOUND", exitCode: 2 });
+    expect(fake.count("events.add_batch")).toBe(0);
     fake.resetCounts();
     await expect(s.reportMetrics(fake.tasks[1]!.id, { pde_mean: 1 })).resolves.toMatchObject({ added: 1 });
     expect(fake.requests.map((r) => r.endpoint)).toEqual(["tasks.get_all", "events.add_batch"]);
