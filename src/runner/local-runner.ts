@@ -168,7 +168,8 @@ export function queueTime(r: RegistryRecord): number {
 
 /** Whether a record is a remote run (dispatched to ClearML, by expflow or the earlier tool): never one for the local agent. */
 export function isRemoteRun(r: RegistryRecord): boolean {
-  return r.method === "clearml" || linkOf(r) !== undefined;
+  // Any task id at all, valid or not: a run someone sent to ClearML is not run here a second time.
+  return r.method === "clearml" || linkOf(r) !== undefined || (typeof r.clearml_task_id === "string" && r.clearml_task_id !== "");
 }
 
 /**

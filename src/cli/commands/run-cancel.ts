@@ -3,6 +3,7 @@ import type { CancelOutcome } from "../../executors/executor.js";
 import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
 import type { RunCancelOptions } from "../define/run.js";
+import { printable } from "../output/sanitize.js";
 
 /**
  * `expflow run cancel <id>`: protected by the guard (asked before anything changes), then the
@@ -49,7 +50,8 @@ function clearmlCancelMessage(o: Extract<CancelOutcome, { kind: "clearml" }>): s
   const answered =
     o.clearml === null
       ? ""
-      : ` ClearML: ${o.clearml.status}${o.clearml.statusMessage !== null ? ` (${o.clearml.statusMessage})` : ""}${o.clearml.statusReason !== null ? `, reason: ${o.clearml.statusReason}` : ""}.`;
+      : // The server's words are data: made printable.
+        ` ClearML: ${printable(o.clearml.status)}${o.clearml.statusMessage !== null ? ` (${printable(o.clearml.statusMessage)})` : ""}${o.clearml.statusReason !== null ? `, reason: ${printable(o.clearml.statusReason)}` : ""}.`;
   switch (o.action) {
     case "dequeued":
       return `Cancelled ${o.id} (it was ${o.from}): its ClearML task ${o.taskId} was taken out of its queue and stopped.${answered}`;

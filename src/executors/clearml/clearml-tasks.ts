@@ -1,4 +1,5 @@
 import { BackendError, ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
+import { assertValidId, isValidId } from "../../core/ids.js";
 import { didYouMean } from "../../core/suggest.js";
 import type { ClearmlClient } from "../../stores/clearml/client.js";
 import { isClearmlFailure } from "../../stores/clearml/errors.js";
@@ -100,7 +101,7 @@ export class ClearmlTasks {
     if (name === undefined) {
       try {
         const q = await this.client.call<{ id?: unknown; name?: unknown }>("queues.get_default", {});
-        if (typeof q.id === "string") return { id: q.id, name: typeof q.name === "string" ? q.name : q.id };
+        if (isValidId(q.id)) return { id: q.id, name: typeof q.name === "string" ? q.name : q.id };
       } catch (e) {
         if (!(isClearmlFailure(e) && e.clearml.resultCode === 400 && (e.clearml.resultSubcode === 707 || e.clearml.resultSubcode === 708))) throw e;
         const several = e.clearml.resultSubcode === 708;
@@ -111,7 +112,7 @@ export class ClearmlTasks {
       throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server} answered queues.get_default without a queue id`);
     }
     const data = await this.client.call<{ queues?: Raw[] }>("queues.get_all", { name: `^${escapeRegExp(name)}$`, only_fields: ["id", "name"], search_hidden: true });
-    const found = (data.queues ?? []).find((q) => q["name"] === name && typeof q["id"] === "string");
+    const found = (data.queues ?? []).find((q) => q["name"] === name && isValidId(q["id"]));
     if (found !== undefined) return { id: String(found["id"]), name };
     const names = await this.queueNames();
     throw new NotFoundError("E_QUEUE_NOT_FOUND", `no queue named '${name}' on ClearML at ${this.server}.${didYouMean(name, names)}`, {
@@ -141,7 +142,7 @@ export class ClearmlTasks {
     if (existing !== undefined) return { id: existing, created: false };
     try {
       const made = await this.client.call<{ id?: unknown }>("projects.create", { name, description: "created by expflow for the runs dispatched to it" }, { idempotent: false });
-      if (typeof made.id === "string") return { id: made.id, created: true };
+      if (isValidId(made.id)) return { id: made.id, created: true };
       throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server} answered projects.create without an id`);
     } catch (e) {
       // Lost answer, or another process created it meanwhile: look again before deciding.
@@ -154,7 +155,7 @@ export class ClearmlTasks {
 
   private async findProject(name: string): Promise<string | undefined> {
     const data = await this.client.call<{ projects?: Raw[] }>("projects.get_all", { name: `^${escapeRegExp(name)}$`, only_fields: ["id", "name"], search_hidden: true });
-    const p = (data.projects ?? []).find((x) => x["name"] === name && typeof x["id"] === "string");
+    const p = (data.projects ?? []).find((x) => x["name"] === name && isValidId(x["id"]));
     return p === undefined ? undefined : String(p["id"]);
   }
 
@@ -208,7 +209,8 @@ export class ClearmlTasks {
 
   private async createOnce(endpoint: "tasks.create" | "tasks.clone", body: Raw, localId: string): Promise<string> {
     const idOf = (data: { id?: unknown }): string => {
-      if (typeof data.id !== "string" || data.id === "") throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server} answered ${endpoint} without a task id`);
+      // The id goes into the registry, links and later requests: it must pass the id rule.
+      if (!isValidId(data.id)) throw new BackendError("E_CLEARML_BAD_RESPONSE", `ClearML at ${this.server} answered ${endpoint} without a usable task id`);
       return data.id;
     };
     try {
@@ -225,7 +227,7 @@ export class ClearmlTasks {
   async findLinked(localId: string): Promise<string | undefined> {
     const data = await this.client.call<{ tasks?: Raw[] }>("tasks.get_all", { system_tags: [linkTag(localId)], only_fields: ["id"], search_hidden: true, order_by: ["created"], page: 0, page_size: 10 });
     const t = (data.tasks ?? [])[0];
-    return t !== undefined && typeof t["id"] === "string" ? t["id"] : undefined;
+    return t !== undefined && isValidId(t["id"]) ? t["id"] : undefined;
   }
 
   /**
@@ -349,6 +351,7 @@ export class ClearmlTasks {
 
   /** The task's project and name, script and `Args`, to record a clone locally. */
   async source(taskId: string): Promise<{ name: string | null; projectId: string | null; tags: string[]; args: Record<string, string>; entryPoint: string | null; binary: string | null }> {
+    assertValidId(taskId, "ClearML task id");
     const data = await this.client.call<{ tasks?: Raw[] }>("tasks.get_all", { id: [taskId], only_fields: ["id", "name", "project", "tags", "hyperparams", "script"] });
     const t = (data.tasks ?? []).find((x) => x["id"] === taskId);
     if (t === undefined) throw this.taskNotFound(taskId);
@@ -359,7 +362,7 @@ export class ClearmlTasks {
     const script = t["script"] !== null && typeof t["script"] === "object" ? (t["script"] as Raw) : {};
     return {
       name: typeof t["name"] === "string" ? t["name"] : null,
-      projectId: typeof t["project"] === "string" ? t["project"] : null,
+      projectId: isValidId(t["project"]) ? t["project"] : null,
       tags: Array.isArray(t["tags"]) ? t["tags"].filter((x): x is string => typeof x === "string") : [],
       args,
       entryPoint: typeof script["entry_point"] === "string" ? script["entry_point"] : null,

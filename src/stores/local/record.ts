@@ -1,5 +1,5 @@
 import type { Experiment } from "../../core/experiment.js";
-import { idProblem, quoteId } from "../../core/ids.js";
+import { idProblem, isValidId, quoteId } from "../../core/ids.js";
 import type { RemoteLink } from "../store.js";
 
 /**
@@ -123,11 +123,13 @@ export function experimentFromRecord(o: Record<string, unknown>, id: string): Ex
 
 /**
  * The remote task a record is linked to: its `clearml_task_id` (the earlier tool's field), with
- * `clearml_server` when expflow recorded it; `undefined` for a local run.
+ * `clearml_server` when expflow recorded it; `undefined` for a local run (and for a task id that
+ * breaks the id rule of `core/ids.ts`).
  */
 export function linkOf(o: Record<string, unknown>): RemoteLink | undefined {
   const taskId = o["clearml_task_id"];
-  if (typeof taskId !== "string" || taskId === "") return undefined;
+  // A task id that breaks the id rule names no task: it is never sent, nor put in a path or a link.
+  if (!isValidId(taskId)) return undefined;
   const server = o["clearml_server"];
   return { kind: "clearml", taskId, ...(typeof server === "string" && server !== "" ? { server } : {}) };
 }
