@@ -13,6 +13,7 @@
 //   -> {type: "ready", url, accessKey, secretKey, projects: {scores, perTask}, tasks}
 //   <- {type: "reset"}   -> {type: "reset"}       forgets recorded requests, restarts the busy clock
 //   <- {type: "counts"}  -> {type: "counts", total, byEndpoint, notOk, violations, busyMs}
+//   <- {type: "taskIds", n} -> {type: "taskIds", ids}  the ids of the first n BenchScores tasks
 //   <- {type: "close"}   closes the server and exits
 //
 // `violations` are taken (returned and cleared) from the fake; `busyMs` is the time the child's
@@ -50,6 +51,9 @@ process.on("message", (msg) => {
       if (r.status !== 200) notOk.push(`${r.endpoint} -> ${r.status}`);
     }
     send({ type: "counts", total: fake.count(), byEndpoint, notOk, violations: fake.takeViolations(), busyMs: busy.active });
+  } else if (msg?.type === "taskIds") {
+    // Ids of BenchScores tasks, for the registry of the sync benchmark.
+    send({ type: "taskIds", ids: fake.tasks.filter((t) => t.project === scores.id).slice(0, Number(msg.n)).map((t) => t.id) });
   } else if (msg?.type === "close") {
     void fake.close().then(() => process.disconnect());
   }

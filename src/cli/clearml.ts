@@ -3,7 +3,8 @@ import type { ClearmlConnection } from "../stores/clearml/connection.js";
 import { clientOptionsOf, resolveClearmlConnection } from "../stores/clearml/connection.js";
 import { ClearmlClient } from "../stores/clearml/client.js";
 import type { RequestInfo } from "../stores/clearml/client.js";
-import { ClearmlStore } from "../stores/clearml/clearml-store.js";
+import { ClearmlStore, DEFAULT_PAGE_CONCURRENCY, MAX_PAGE_CONCURRENCY } from "../stores/clearml/clearml-store.js";
+import { ConfigError } from "../core/errors.js";
 import type { CommandContext } from "./context.js";
 
 /** Flags every command that talks to ClearML takes. */
@@ -25,6 +26,26 @@ export interface OpenClearml {
 function userHome(env: Readonly<Record<string, string | undefined>>): string {
   const home = env["HOME"] ?? env["USERPROFILE"];
   return home !== undefined && home !== "" ? home : homedir();
+}
+
+/** The variable that bounds how many pages of a listing are asked for at once. */
+export const PAGES_IN_FLIGHT_VARIABLE = "EXPFLOW_CLEARML_PAGES_IN_FLIGHT";
+
+/**
+ * `EXPFLOW_CLEARML_PAGES_IN_FLIGHT`: how many pages of a listing are asked for at once (1 to
+ * {@link MAX_PAGE_CONCURRENCY}; default {@link DEFAULT_PAGE_CONCURRENCY}); 1 asks one page after
+ * the other, for a server that limits concurrent requests.
+ *
+ * @throws {ConfigError} `E_CONFIG` (exit 2) for anything else.
+ */
+export function pagesInFlight(env: Readonly<Record<string, string | undefined>>): number {
+  const text = env[PAGES_IN_FLIGHT_VARIABLE];
+  if (text === undefined || text.trim() === "") return DEFAULT_PAGE_CONCURRENCY;
+  const n = Number(text.trim());
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_CONCURRENCY) {
+    throw new ConfigError("the environment", PAGES_IN_FLIGHT_VARIABLE, `must be a whole number from 1 to ${MAX_PAGE_CONCURRENCY}, got '${text.slice(0, 40)}'`);
+  }
+  return n;
 }
 
 /**
@@ -58,7 +79,7 @@ export function openClearml(ctx: CommandContext, flags: ClearmlFlags = {}, optio
         drawn = true;
       }
     : undefined;
-  const store = new ClearmlStore({ client, onWarning: ctx.warn, onProgress, listParams: options.listParams });
+  const store = new ClearmlStore({ client, onWarning: ctx.warn, onProgress, listParams: options.listParams, pageConcurrency: pagesInFlight(ctx.io.env) });
   const done = () => {
     if (drawn) stderr.write("\r\x1b[2K");
     drawn = false;

@@ -173,6 +173,20 @@ describe("refusals that change nothing", () => {
     expect(fake.tasks.some((x) => x.id === t)).toBe(true);
   });
 
+  it("a missing project is created (and said); with an unknown queue, nothing is: neither the project nor a task", async () => {
+    const h = await newHome();
+    const tasks = fake.tasks.length;
+    const refused = await h.cli(["run", "submit", "--clearml", "--no-repo", "--queue", "nope", "--project", "Brand/New", "--", "true"]);
+    expect(refused.code).toBe(2);
+    expect(fake.projects.map((p) => p.name)).not.toContain("Brand/New");
+    expect(fake.tasks.length).toBe(tasks);
+    const made = await h.cli(["run", "submit", "--clearml", "--no-repo", "--project", "Brand/New", "--", "true"]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stderr).toContain("note: created the ClearML project 'Brand/New'");
+    const project = fake.projects.find((p) => p.name === "Brand/New")!;
+    expect(task(String(latest(h.registry, made.stdout.trim())["clearml_task_id"])).project).toBe(project.id);
+  });
+
   it("careless ids: a clone source or a name that cannot be one is exit 2 before any request", async () => {
     const h = await newHome();
     fake.resetCounts();

@@ -174,8 +174,11 @@ export class ClearmlExecutor implements Executor {
   async dispatch(spec: ClearmlRunSpec): Promise<Dispatched> {
     const name = this.#taskName(spec.name ?? null);
     const { script, display, notes } = await this.#o.describeScript({ cwd: spec.cwd, argv: spec.argv, shell: spec.shell, noRepo: spec.noRepo === true });
-    const queue = await this.#o.tasks.resolveQueue(spec.queue);
-    const project = await this.#project(spec.project ?? null, notes);
+    // The two lookups share the client's one login and go out together; a missing project is
+    // created only once the queue is known to exist (a refusal creates nothing).
+    const projectName = spec.project ?? null;
+    const [queue, found] = await Promise.all([this.#o.tasks.resolveQueue(spec.queue), projectName === null ? undefined : this.#o.tasks.findProject(projectName)]);
+    const project = found !== undefined ? { id: found } : await this.#project(projectName, notes);
     const localId = newExperimentId();
     const args = Object.fromEntries(Object.entries(spec.params ?? {}).map(([k, v]) => [k.startsWith("Args/") ? k.slice(5) : k, v]));
     const taskId = await this.#o.tasks.create(

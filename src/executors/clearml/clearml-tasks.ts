@@ -153,7 +153,8 @@ export class ClearmlTasks {
     }
   }
 
-  private async findProject(name: string): Promise<string | undefined> {
+  /** The id of the project with exactly this name, or `undefined` (one request; creates nothing). */
+  async findProject(name: string): Promise<string | undefined> {
     const data = await this.client.call<{ projects?: Raw[] }>("projects.get_all", { name: `^${escapeRegExp(name)}$`, only_fields: ["id", "name"], search_hidden: true });
     const p = (data.projects ?? []).find((x) => x["name"] === name && isValidId(x["id"]));
     return p === undefined ? undefined : String(p["id"]);
