@@ -110,8 +110,11 @@ describe("what ClearML says of a task, followed", () => {
   it("a cancelled queued task leaves its queue and is stopped there; the record says what ClearML answered", async () => {
     const h = await newHome({ pin: true });
     const { id, task: t } = await dispatched(h, "queued-run");
+    fake.resetCounts();
     const r = await h.cli(["run", "cancel", id, "--pin-stdin"], { input: `${PIN}\n` });
     expect(r.code, r.stderr).toBe(0);
+    // What the README says it costs: the task, the stop, the task again (and the login).
+    expect(fake.requests.map((q) => q.endpoint)).toEqual(["auth.login", "tasks.get_all", "tasks.stop", "tasks.get_all"]);
     expect(r.stdout).toContain("was taken out of its queue and stopped. ClearML: stopped");
     expect(task(t).status).toBe("stopped");
     expect(fake.queues.flatMap((q) => q.entries).some((e) => e.task === t)).toBe(false);
@@ -163,7 +166,9 @@ describe("refusals that change nothing", () => {
     const { id, task: t } = await dispatched(h, "refused-delete");
     Object.assign(task(t), { status: "completed" });
     expect((await h.cli(["run", "sync"])).code).toBe(0);
+    fake.resetCounts();
     expect((await h.cli(["run", "archive", id, "--pin-stdin"], { input: `${PIN}\n` })).code).toBe(0);
+    expect(fake.requests.map((q) => q.endpoint)).toEqual(["auth.login", "tasks.archive"]);
     fake.failNext("tasks.delete", { status: 400, subcode: 123, msg: "Task cannot be deleted" });
     const r = await h.cli(["run", "delete", id, "--pin-stdin"], { input: `${PIN}\n` });
     expect(r.code).toBe(2);
