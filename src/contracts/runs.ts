@@ -105,20 +105,27 @@ export const ClearmlTaskStateSchema = z.strictObject({
  * A ClearML run's record as expflow writes it (`run submit --clearml`, then `run sync`,
  * `run cancel`, ...): the local fields, and the task it is linked to.
  */
-export const ClearmlRunRecordSchema = z.strictObject({
-  experiment_id: z.string().min(1),
-  name: textOrNull,
-  status: runState,
+export const ClearmlRunRecordSchema = RunRecordSchema.pick({
+  experiment_id: true,
+  name: true,
+  status: true,
+  command: true,
+  shell: true,
+  cwd: true,
+  project: true,
+  tags: true,
+  timestamp: true,
+  metrics: true,
+  params: true,
+  history: true,
+  archived: true,
+  rev: true,
+  updated_at: true,
+}).extend({
   /** The ClearML queue's name. */
   queue: z.string().min(1),
-  command: z.string().min(1),
   /** The words run (empty for a clone, whose command is its source's). */
   argv: z.array(z.string()).readonly(),
-  shell: z.boolean(),
-  cwd: z.string().min(1),
-  project: textOrNull,
-  tags: list(z.string()),
-  timestamp: isoTime,
   method: z.literal("clearml"),
   clearml_task_id: z.string().min(1),
   /** The API server. */
@@ -129,12 +136,6 @@ export const ClearmlRunRecordSchema = z.strictObject({
   /** With `--clone`: the task it was cloned from. */
   clearml_source_task_id: z.string().min(1).optional(),
   clearml: ClearmlTaskStateSchema.optional(),
-  metrics: z.record(z.string(), z.number()),
-  params: paramValues,
-  history: z.array(HistoryEntrySchema).min(1).readonly(),
-  archived: z.boolean(),
-  rev: position,
-  updated_at: isoTime,
   /** ClearML's status reason of a failed task. */
   reason: z.string().min(1).optional(),
 });
