@@ -2,15 +2,14 @@ import { homedir } from "node:os";
 import type { ResolvedConfig } from "../config/load.js";
 import { metricRegistryOf } from "../config/load.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
-import type { DescribeScript } from "../executors/clearml/clearml-executor.js";
-import { ClearmlExecutor } from "../executors/clearml/clearml-executor.js";
-import { ClearmlTasks } from "../executors/clearml/clearml-tasks.js";
+// ClearML's modules are loaded only when a run goes there or comes from there (types only here):
+// a local listing does not pay for them.
+import type { ClearmlExecutor, DescribeScript } from "../executors/clearml/clearml-executor.js";
 import { LocalExecutor } from "../executors/local/local-executor.js";
 import { RoutingExecutor } from "../executors/routing-executor.js";
 import type { Authorize } from "../security/guarded.js";
 import { guardedExecutor, guardedStore } from "../security/guarded.js";
-import { ClearmlClient } from "../stores/clearml/client.js";
-import { clientOptionsOf, resolveClearmlConnection } from "../stores/clearml/connection.js";
+import type { ClearmlClient } from "../stores/clearml/client.js";
 import { LocalStore } from "../stores/local/local-store.js";
 import type { WarningSink } from "../stores/store.js";
 
@@ -41,11 +40,11 @@ export interface LocalBackend {
    *
    * @throws {BackendError} `E_CLEARML_NOT_CONFIGURED` / `E_CLEARML_CONFIG` (exit 4).
    */
-  readonly clearml: () => ClearmlSide;
+  readonly clearml: () => Promise<ClearmlSide>;
 }
 
 /** How the ClearML client is opened: the CLI passes its own (with `--verbose` logging and the progress line). */
-export type OpenClearmlClient = () => { readonly client: ClearmlClient; readonly webServer: string | null };
+export type OpenClearmlClient = () => Promise<{ readonly client: ClearmlClient; readonly webServer: string | null }>;
 
 /** What opening a backend needs from outside: injected so tests control it. */
 export interface BackendContext {
@@ -68,10 +67,11 @@ export interface BackendContext {
 }
 
 function defaultOpenClearml(env: Readonly<Record<string, string | undefined>>, cwd: string): OpenClearmlClient {
-  return () => {
+  return async () => {
+    const [{ ClearmlClient: Client }, { clientOptionsOf, resolveClearmlConnection }] = await Promise.all([import("../stores/clearml/client.js"), import("../stores/clearml/connection.js")]);
     const home = env["HOME"] !== undefined && env["HOME"] !== "" ? env["HOME"] : homedir();
     const connection = resolveClearmlConnection(env, home, { cwd });
-    return { client: new ClearmlClient(clientOptionsOf(connection)), webServer: connection.webServer };
+    return { client: new Client(clientOptionsOf(connection)), webServer: connection.webServer };
   };
 }
 
@@ -86,29 +86,38 @@ export function openLocalBackend(ctx: BackendContext): LocalBackend {
   const path = ctx.config.registry.value;
   const writer = { now: ctx.now, who: ctx.who, createDirectory: ctx.config.registry.source === "default" };
   const metrics = metricRegistryOf(ctx.config);
-  let side: { executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string } | undefined;
+  let side: Promise<{ executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string }> | undefined;
   const openClearml = ctx.openClearml ?? defaultOpenClearml(ctx.env, ctx.cwd);
-  const clearml = (): { executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string } => {
-    if (side === undefined) {
-      const { client, webServer } = openClearml();
-      const executor = new ClearmlExecutor({
-        // The executor's own bookkeeping: creating and following records is not destructive.
-        store: new LocalStore({ path, onWarning: ctx.warn, writer }),
-        tasks: new ClearmlTasks(client),
-        webServer,
-        who: ctx.who,
-        metrics,
-        describeScript: ctx.describeScript ?? defaultDescribeScript,
-        onWarning: ctx.warn,
-        now: ctx.now,
-      });
-      side = { executor, guarded: guardedExecutor(executor, ctx.authorize), server: client.server };
-    }
+  const open = async (): Promise<{ executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string }> => {
+    const [{ client, webServer }, { ClearmlExecutor: Executor }, { ClearmlTasks }] = await Promise.all([
+      openClearml(),
+      import("../executors/clearml/clearml-executor.js"),
+      import("../executors/clearml/clearml-tasks.js"),
+    ]);
+    const executor = new Executor({
+      // The executor's own bookkeeping: creating and following records is not destructive.
+      store: new LocalStore({ path, onWarning: ctx.warn, writer }),
+      tasks: new ClearmlTasks(client),
+      webServer,
+      who: ctx.who,
+      metrics,
+      describeScript: ctx.describeScript ?? defaultDescribeScript,
+      onWarning: ctx.warn,
+      now: ctx.now,
+    });
+    return { executor, guarded: guardedExecutor(executor, ctx.authorize), server: client.server };
+  };
+  const clearml = (): Promise<{ executor: ClearmlExecutor; guarded: ClearmlExecutor; server: string }> => {
+    // A failed opening (not configured) is not kept: the next call tries again.
+    side ??= open().catch((e: unknown) => {
+      side = undefined;
+      throw e;
+    });
     return side;
   };
-  const store = new LocalStore({ path, onWarning: ctx.warn, writer, linked: () => clearml().executor.linkedTasks() });
+  const store = new LocalStore({ path, onWarning: ctx.warn, writer, linked: async () => (await clearml()).executor.linkedTasks() });
   const local = new LocalExecutor({ path, home: ctx.config.home, metrics, host: ctx.host, env: ctx.env, cwd: ctx.cwd, writer, onEvent: ctx.onEvent });
-  const executor = new RoutingExecutor(local, () => clearml().executor, store);
+  const executor = new RoutingExecutor(local, async () => (await clearml()).executor, store);
   return {
     kind: "local",
     path,
@@ -116,8 +125,8 @@ export function openLocalBackend(ctx: BackendContext): LocalBackend {
     metrics,
     store: guardedStore(store, ctx.authorize),
     executor: guardedExecutor(executor, ctx.authorize),
-    clearml: () => {
-      const s = clearml();
+    clearml: async () => {
+      const s = await clearml();
       return { executor: s.guarded, server: s.server };
     },
   };

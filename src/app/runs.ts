@@ -78,7 +78,7 @@ function anyLinked(records: Iterable<RegistryRecord>): boolean {
 async function refreshLinked(backend: LocalBackend, records: readonly RegistryRecord[], warn: (message: string) => void): Promise<SyncReport | undefined> {
   if (!anyLinked(records)) return undefined;
   try {
-    return await backend.clearml().executor.sync(records);
+    return await (await backend.clearml()).executor.sync(records);
   } catch (e) {
     if (!(e instanceof ExpflowError) || e.exitCode !== 4) throw e;
     const linked = records.filter((r) => r.deleted !== true && linkOf(r) !== undefined).length;
@@ -99,40 +99,40 @@ export async function listRuns(
   options: { keepText?: boolean; refresh?: boolean; warn?: (message: string) => void } = {},
 ): Promise<RunListing> {
   const raw = backend.store.rawAll(options);
-  const selected: { id: string; record: RegistryRecord; experiment: Experiment }[] = [];
+  const rows: RunRow[] = [];
+  // Linked runs that matched, shown or hidden: what a refresh asks ClearML about.
+  const linked: RegistryRecord[] = [];
   let hiddenArchived = 0;
   for (const [id, record] of raw.records) {
     if (record.deleted === true) continue;
     const experiment = experimentFromRecord(record, id);
     if (!matchesFilter(experiment, { project: filter.project, tags: filter.tags, includeArchived: true })) continue;
-    selected.push({ id, record, experiment });
-  }
-  let refresh: SyncReport | undefined;
-  const texts = new Map(raw.texts);
-  if (options.refresh === true) {
-    refresh = await refreshLinked(
-      backend,
-      selected.map((s) => s.record),
-      options.warn ?? (() => undefined),
-    );
-    if (refresh !== undefined && (refresh.moved.length > 0 || refresh.updated > 0 || refresh.missing.length > 0)) {
-      for (const s of selected) {
-        if (linkOf(s.record) === undefined) continue;
-        const now = backend.store.raw(s.id);
-        if (now === undefined || now.rev === s.record.rev) continue;
-        s.record = now;
-        s.experiment = experimentFromRecord(now, s.id);
-        texts.delete(s.id);
-      }
-    }
-  }
-  const rows: RunRow[] = [];
-  for (const s of selected) {
-    if (s.experiment.archived === true && filter.includeArchived !== true) {
+    if (options.refresh === true && linkOf(record) !== undefined) linked.push(record);
+    if (experiment.archived === true && filter.includeArchived !== true) {
       hiddenArchived++;
       continue;
     }
-    rows.push({ record: s.record, experiment: s.experiment });
+    rows.push({ record, experiment });
+  }
+  let refresh: SyncReport | undefined;
+  let texts = raw.texts;
+  if (linked.length > 0) {
+    refresh = await refreshLinked(backend, linked, options.warn ?? (() => undefined));
+    if (refresh !== undefined && (refresh.moved.length > 0 || refresh.updated > 0 || refresh.missing.length > 0)) {
+      const changed = new Map<string, RegistryRecord>();
+      for (const r of linked) {
+        const now = backend.store.raw(String(r.experiment_id));
+        if (now !== undefined && now.rev !== r.rev) changed.set(String(r.experiment_id), now);
+      }
+      const kept = new Map(texts);
+      for (const [i, row] of rows.entries()) {
+        const now = changed.get(row.experiment.id);
+        if (now === undefined) continue;
+        rows[i] = { record: now, experiment: experimentFromRecord(now, row.experiment.id) };
+        kept.delete(row.experiment.id);
+      }
+      texts = kept;
+    }
   }
   return { location: backend.path, rows, hiddenArchived, texts, ...(refresh === undefined ? {} : { refresh }) };
 }
@@ -162,7 +162,7 @@ export async function runRecord(backend: LocalBackend, idOrPrefix: string, optio
 export async function syncRuns(backend: LocalBackend, options: { project?: string; metrics?: boolean } = {}): Promise<SyncReport & { readonly server: string | null }> {
   const records = [...backend.store.rawAll().records.values()].filter((r) => r.deleted !== true && (options.project === undefined || r.project === options.project));
   if (!anyLinked(records)) return { ...EMPTY_SYNC, server: null };
-  const side = backend.clearml();
+  const side = await backend.clearml();
   const report = await side.executor.sync(records, { metrics: options.metrics !== false });
   return { ...report, server: side.server };
 }
@@ -177,7 +177,7 @@ export type ClearmlSubmission = ({ readonly kind: "command" } & ClearmlRunSpec) 
  * it in the registry linked to its task, and returns what was sent; see {@link ClearmlExecutor.dispatch}.
  */
 export async function dispatchRun(backend: LocalBackend, submission: ClearmlSubmission): Promise<Dispatched & { readonly server: string }> {
-  const side = backend.clearml();
+  const side = await backend.clearml();
   const { kind: _kind, ...spec } = submission;
   const done = submission.kind === "clone" ? await side.executor.dispatchClone(spec as ClearmlCloneSpec) : await side.executor.dispatch(spec as ClearmlRunSpec);
   return { ...done, server: side.server };

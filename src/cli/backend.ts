@@ -7,7 +7,6 @@ import type { CommandContext } from "./context.js";
 import { whoAmI } from "./identity.js";
 import { guardContext } from "./security.js";
 import type { ClearmlFlags } from "./clearml.js";
-import { openClearml } from "./clearml.js";
 
 /**
  * The local backend for a command: the registry named by `--registry`, configuration or the
@@ -31,7 +30,8 @@ export async function openLocal(ctx: CommandContext, flags: { registry?: string 
     warn: ctx.warn,
     onEvent,
     // ClearML is opened only when a run goes there or comes from there, with `--verbose` logging.
-    openClearml: () => {
+    openClearml: async () => {
+      const { openClearml } = await import("./clearml.js");
       const opened = openClearml(ctx, { verbose: flags.verbose });
       return { client: opened.client, webServer: opened.connection.webServer };
     },

@@ -20,11 +20,11 @@ export class RoutingExecutor implements Executor {
   constructor(
     /** The local runner and agent. */
     readonly local: LocalExecutor,
-    private readonly clearml: () => ClearmlExecutor,
+    private readonly clearml: () => Promise<ClearmlExecutor>,
     private readonly store: LocalStore,
   ) {}
 
-  #for(id: string): Executor {
+  async #for(id: string): Promise<Executor> {
     const record = this.store.raw(id);
     return record !== undefined && linkOf(record) !== undefined ? this.clearml() : this.local;
   }
@@ -46,17 +46,17 @@ export class RoutingExecutor implements Executor {
   }
 
   /** {@inheritDoc Executor.cancel} */
-  cancel(id: string): Promise<CancelOutcome> {
-    return this.#for(id).cancel(id);
+  async cancel(id: string): Promise<CancelOutcome> {
+    return (await this.#for(id)).cancel(id);
   }
 
   /** {@inheritDoc Executor.status} A linked run is refreshed from its task first. */
-  status(id: string): Promise<Experiment> {
-    return this.#for(id).status(id);
+  async status(id: string): Promise<Experiment> {
+    return (await this.#for(id)).status(id);
   }
 
   /** {@inheritDoc Executor.watch} */
-  watch(id: string, options?: { intervalMs?: number; signal?: AbortSignal }): AsyncIterable<Experiment> {
-    return this.#for(id).watch(id, options);
+  async *watch(id: string, options?: { intervalMs?: number; signal?: AbortSignal }): AsyncIterable<Experiment> {
+    yield* (await this.#for(id)).watch(id, options);
   }
 }

@@ -29,7 +29,7 @@ export interface LocalStoreOptions {
    * The remote tasks of linked runs (opened only when a linked run is archived, restored or
    * deleted). Absent: a linked run changes only here.
    */
-  linked?: () => LinkedTasks;
+  linked?: () => LinkedTasks | Promise<LinkedTasks>;
 }
 
 /** What {@link LocalStore.follow} is told to apply. */
@@ -78,7 +78,7 @@ export class LocalStore extends BaseStore {
   /** The registry's writer (under its lock), when the store was opened for writing; never handed out. */
   private readonly writer: RegistryWriter | undefined;
   private readonly onWarning: WarningSink;
-  private readonly linked: (() => LinkedTasks) | undefined;
+  private readonly linked: (() => LinkedTasks | Promise<LinkedTasks>) | undefined;
 
   constructor(options: LocalStoreOptions) {
     super();
@@ -221,7 +221,7 @@ export class LocalStore extends BaseStore {
     let gone = false;
     if (record !== undefined && link !== undefined) {
       checkArchiveEvent(statusOf(record), record.archived === true, event, id);
-      gone = !(await this.linked!().archive(link, event));
+      gone = !(await (await this.linked!()).archive(link, event));
     }
     // The record says what happened to its task: gone, or archived (or not) with it.
     const extra = (r: RegistryRecord): Partial<RegistryRecord> => {
