@@ -920,7 +920,14 @@ export class FakeClearml {
   private authenticate(endpoint: string, spec: EndpointSpec, auth: Auth): void {
     if (auth.kind === "invalid") this.violations.push(`${endpoint}: malformed Authorization header`);
     if (endpoint === "auth.login") {
-      if (auth.kind !== "basic") throw new ApiError(401, 20, "Missing authentication (auth.login takes Basic credentials)");
+      // A token renews itself: the SDK (and a task run by clearml-agent with CLEARML_AUTH_TOKEN)
+      // logs in with `Bearer <token>`, which the server authorises as any other call.
+      if (auth.kind === "bearer") {
+        const expires = this.tokens.get(auth.token);
+        if (expires === undefined || this.clock.now() >= expires) throw new ApiError(401, 30, "Invalid token");
+        return;
+      }
+      if (auth.kind !== "basic") throw new ApiError(401, 20, "Missing authentication (auth.login takes Basic credentials or a token)");
       // Never echo the key or the secret.
       if (!this.credentialsOk(auth)) throw new ApiError(401, 21, "Invalid credentials");
       return;

@@ -30,8 +30,8 @@ async function agentToken(): Promise<string> {
 }
 
 /**
- * The next auth.login answers with `token`. The real server renews a valid Bearer token on
- * auth.login; the fake takes only Basic there, so the answer is written here.
+ * The next auth.login answers with `token` (a renewal to a token of the test's choosing; the
+ * double renews a valid Bearer token on auth.login as the server does, with a new one).
  */
 function renewNextTo(token: string, times = 1): void {
   fake.respondNext(
@@ -118,10 +118,9 @@ describe("ClearmlClient with an auth token", () => {
   it("login() proves the token with one renewal, as the SDK does when it starts; identity() reads the company", async () => {
     const token = await agentToken();
     fake.resetCounts();
-    renewNextTo(token);
     const c = tokenClient(token);
     await c.login();
-    expect(endpoints()).toEqual(["auth.login bearer 401"]);
+    expect(endpoints()).toEqual(["auth.login bearer 200"]);
     await expect(c.identity()).resolves.toEqual({ company: "fake-company", user: "fake-user" });
     expect(fake.count()).toBe(1);
   });
@@ -160,6 +159,23 @@ describe("the CLI with CLEARML_AUTH_TOKEN", () => {
     expect((JSON.parse(r.stdout) as { experiments: { name: string }[] }).experiments.map((e) => e.name)).toEqual(["run-1"]);
     expect(endpoints()).toEqual(["projects.get_all bearer 200", "tasks.get_all bearer 200"]);
     expect(r.stdout + r.stderr).not.toContain(token);
+  });
+});
+
+describe("a token renewed by the server itself (the double answers auth.login with Bearer as the server does)", () => {
+  it("clearml status with the token alone: one renewal with Bearer, and the credentials work", async () => {
+    const token = await agentToken();
+    fake.resetCounts();
+    const env = { CLEARML_API_HOST: fake.url, CLEARML_AUTH_TOKEN: token, CLEARML_API_ACCESS_KEY: undefined, CLEARML_API_SECRET_KEY: undefined, CLEARML_CONFIG_FILE: undefined, HOME: tempDir(), NO_COLOR: "1" };
+    const r = await runInProcess(["clearml", "status", "--json"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(endpoints()).toContain("auth.login bearer 200");
+    expect(r.stdout + r.stderr).not.toContain(token);
+    // An unknown token is refused there as anywhere: 401/30.
+    fake.resetCounts();
+    const bad = await runInProcess(["clearml", "status", "--json"], { env: { ...env, CLEARML_AUTH_TOKEN: `${token.slice(0, -4)}AAAA` } });
+    expect(bad.code).toBe(4);
+    expect(endpoints().some((e) => e.endsWith(" 401"))).toBe(true);
   });
 });
 
