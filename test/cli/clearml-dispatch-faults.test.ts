@@ -192,6 +192,16 @@ describe("refusals that change nothing", () => {
     expect(task(String(latest(h.registry, made.stdout.trim())["clearml_task_id"])).project).toBe(project.id);
   });
 
+  it("without --name the task is named by its command, or by the run when the command is too short for ClearML", async () => {
+    const h = await newHome();
+    const short = await h.cli(["run", "submit", "--clearml", "--no-repo", "--", "ls"]);
+    expect(short.code, short.stderr).toBe(0);
+    const id = short.stdout.trim();
+    expect(task(String(latest(h.registry, id)["clearml_task_id"])).name).toBe(`expflow ${id}`);
+    const long = await h.cli(["run", "submit", "--clearml", "--no-repo", "--", "echo", "hello"]);
+    expect(task(String(latest(h.registry, long.stdout.trim())["clearml_task_id"])).name).toBe("echo hello");
+  });
+
   it("careless ids: a clone source or a name that cannot be one is exit 2 before any request", async () => {
     const h = await newHome();
     fake.resetCounts();

@@ -181,8 +181,10 @@ export class ClearmlExecutor implements Executor {
     const project = found !== undefined ? { id: found } : await this.#project(projectName, notes);
     const localId = newExperimentId();
     const args = Object.fromEntries(Object.entries(spec.params ?? {}).map(([k, v]) => [k.startsWith("Args/") ? k.slice(5) : k, v]));
+    // Without --name the task is named by its command, or by the run when that is too short for ClearML.
+    const derived = display.trim().length >= 3 ? display.trim().slice(0, 120) : `expflow ${localId}`;
     const taskId = await this.#o.tasks.create(
-      { name: name ?? display.slice(0, 120), projectId: project?.id, comment: this.#comment(localId), tags: spec.tags ?? [], script, args },
+      { name: name ?? derived, projectId: project?.id, comment: this.#comment(localId), tags: spec.tags ?? [], script, args },
       localId,
     );
     return this.#record(localId, taskId, queue, project?.id ?? null, notes, {
