@@ -173,6 +173,8 @@ export class ClearmlExecutor implements Executor {
    */
   async dispatch(spec: ClearmlRunSpec): Promise<Dispatched> {
     const name = this.#taskName(spec.name ?? null);
+    // A registry that cannot take the record is said before a task exists.
+    this.#o.store.assertWritable();
     const { script, display, notes } = await this.#o.describeScript({ cwd: spec.cwd, argv: spec.argv, shell: spec.shell, noRepo: spec.noRepo === true });
     // The two lookups share the client's one login and go out together; a missing project is
     // created only once the queue is known to exist (a refusal creates nothing).
@@ -207,6 +209,7 @@ export class ClearmlExecutor implements Executor {
    */
   async dispatchClone(spec: ClearmlCloneSpec): Promise<Dispatched> {
     const name = this.#taskName(spec.name ?? null);
+    this.#o.store.assertWritable();
     const source = await this.#o.tasks.source(spec.sourceTaskId);
     const queue = await this.#o.tasks.resolveQueue(spec.queue);
     const notes: string[] = [];
@@ -281,6 +284,15 @@ export class ClearmlExecutor implements Executor {
         history: [],
         archived: false,
       },
+    }).catch(async (e: unknown) => {
+      // Not recorded here (a full disk): the task, still created and never queued, is taken back
+      // so that nothing runs untracked.
+      const gone = await this.#o.tasks.delete(taskId).then(
+        () => true,
+        () => false,
+      );
+      this.#o.onWarning?.(gone ? `the run could not be recorded, so ClearML task ${taskId} was deleted again` : `the run could not be recorded, and ClearML task ${taskId} (created, not queued) could not be deleted: delete it in the web app`);
+      throw e;
     });
     try {
       await this.#o.tasks.enqueue(taskId, queue, `queued by expflow (run ${localId}) for ${this.#o.who}`);

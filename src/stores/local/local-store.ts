@@ -234,6 +234,14 @@ export class LocalStore extends BaseStore {
     return experimentFromRecord(await writer.archive(id, event, extra), id);
   }
 
+  /**
+   * Throws what a write would throw for the registry's place (a directory that does not exist or
+   * cannot be written), before anything is done elsewhere that must then be recorded here.
+   */
+  assertWritable(): void {
+    this.writable().assertWritable();
+  }
+
   /** The last snapshot of `id` as written, a tombstone included (`undefined`: no such experiment). */
   lastSnapshot(id: string): RegistryRecord | undefined {
     assertRegistryFile(this.location);

@@ -202,6 +202,17 @@ export class RegistryWriter {
     return `${realFilePath(this.path)}.lock`;
   }
 
+  /**
+   * Checks, before anything is done elsewhere that must then be recorded here, that the
+   * registry's directory is there to write in (or is made, for the default registry).
+   *
+   * @throws what a write would: {@link UsageError} `E_NO_DIRECTORY` / `E_NOT_DIRECTORY` (exit 2),
+   *   {@link BackendError} (exit 4) for a directory that cannot be written.
+   */
+  assertWritable(): void {
+    prepareRegistryDir(this.path, this.ctx.createDirectory === true);
+  }
+
   /** Runs `fn` under the registry lock. */
   locked<T>(fn: () => Promise<T> | T): Promise<T> {
     prepareRegistryDir(this.path, this.ctx.createDirectory === true);

@@ -1,7 +1,7 @@
 // The ClearML executor against the ClearML double: what it sends, what it does when an answer is
 // lost (a call that is not safe to repeat is never repeated blindly), how it follows tasks.
-import { appendFileSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MetricRegistry } from "../../../src/core/metrics/registry.js";
 import type { DescribeScript } from "../../../src/executors/clearml/clearml-executor.js";
@@ -71,6 +71,36 @@ describe("dispatch when an answer is lost", () => {
     const [e] = await store.list();
     expect(e).toMatchObject({ status: "dispatched", name: "refused-enqueue" });
     expect(warnings.join("\n")).toMatch(/was created .* but it was not queued/);
+  });
+});
+
+describe("dispatch when the run cannot be recorded", () => {
+  it("a registry in a directory that does not exist is said before any task is made", async () => {
+    const path = join(tempDir(), "missing-dir", "experiments.jsonl");
+    const store = new LocalStore({ path, writer: { now: () => new Date(), who: "t@h", createDirectory: false } });
+    const client = new ClearmlClient({ apiServer: fake.url, accessKey: fake.accessKey, secretKey: fake.secretKey });
+    const ex = new ClearmlExecutor({ store, tasks: new ClearmlTasks(client), webServer: null, who: "t@h", metrics: MetricRegistry.standard(), describeScript: script });
+    fake.resetCounts();
+    await expect(ex.dispatch(spec("unrecorded"))).rejects.toMatchObject({ code: "E_NO_DIRECTORY", exitCode: 2 });
+    expect(fake.count()).toBe(0);
+  });
+
+  it("a record that fails after the task was made: the task is deleted again, nothing runs untracked, and the error is the registry's", async () => {
+    const path = join(tempDir(), "later-missing", "experiments.jsonl");
+    mkdirSync(dirname(path));
+    const warnings: string[] = [];
+    const store = new LocalStore({ path, writer: { now: () => new Date(), who: "t@h", createDirectory: false } });
+    // The directory goes away between the check and the write (as a disk that fills up meanwhile).
+    fake.respondNext("tasks.create", (res, answer) => {
+      rmSync(dirname(path), { recursive: true, force: true });
+      res.writeHead(200, { "Content-Type": "application/json" }).end(answer.text);
+    });
+    const client = new ClearmlClient({ apiServer: fake.url, accessKey: fake.accessKey, secretKey: fake.secretKey });
+    const ex = new ClearmlExecutor({ store, tasks: new ClearmlTasks(client), webServer: null, who: "t@h", metrics: MetricRegistry.standard(), describeScript: script, onWarning: (m) => warnings.push(m) });
+    const before = fake.tasks.length;
+    await expect(ex.dispatch(spec("unrecorded"))).rejects.toMatchObject({ code: "E_NO_DIRECTORY", exitCode: 2 });
+    expect(fake.tasks.length).toBe(before);
+    expect(warnings).toEqual([expect.stringMatching(/could not be recorded, so ClearML task \w+ was deleted again/)]);
   });
 });
 
