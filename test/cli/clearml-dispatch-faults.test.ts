@@ -110,6 +110,12 @@ describe("what ClearML says of a task, followed", () => {
   it("a cancelled queued task leaves its queue and is stopped there; the record says what ClearML answered", async () => {
     const h = await newHome({ pin: true });
     const { id, task: t } = await dispatched(h, "queued-run");
+    // An agent told to "just pass --force": the owner has not allowed it, so nothing reaches ClearML.
+    fake.resetCounts();
+    const forced = await h.cli(["run", "cancel", id, "--force"]);
+    expect(forced.code).toBe(3);
+    expect(fake.requests).toEqual([]);
+    expect(task(t).status).toBe("queued");
     fake.resetCounts();
     const r = await h.cli(["run", "cancel", id, "--pin-stdin"], { input: `${PIN}\n` });
     expect(r.code, r.stderr).toBe(0);
