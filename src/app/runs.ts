@@ -1,8 +1,8 @@
-import { ExpflowError, NotFoundError } from "../core/errors.js";
+import { ConflictError, ExpflowError, NotFoundError } from "../core/errors.js";
 import type { Experiment } from "../core/experiment.js";
 import { matchesFilter } from "../core/experiment.js";
 import type { RegistryRecord } from "../stores/local/record.js";
-import { experimentFromRecord, linkOf } from "../stores/local/record.js";
+import { experimentFromRecord, linkOf, plainObject, statusOf } from "../stores/local/record.js";
 import type { ClearmlCloneSpec, ClearmlRunSpec, Dispatched, SyncReport } from "../executors/clearml/clearml-executor.js";
 import type { ArchiveEvent } from "../core/lifecycle/lifecycle.js";
 import type { CancelOutcome, Executor } from "../executors/executor.js";
@@ -181,4 +181,100 @@ export async function dispatchRun(backend: LocalBackend, submission: ClearmlSubm
   const { kind: _kind, ...spec } = submission;
   const done = submission.kind === "clone" ? await side.executor.dispatchClone(spec as ClearmlCloneSpec) : await side.executor.dispatch(spec as ClearmlRunSpec);
   return { ...done, server: side.server };
+}
+
+/** The reasons a run is failed with when its agent (or `run submit --wait`) was interrupted. */
+const INTERRUPTED = /^(agent )?interrupted \(SIG[A-Z]+\)$/;
+
+/** Whether a record is a run failed by an interrupted agent or `run submit --wait`. */
+export function wasInterrupted(record: Readonly<RegistryRecord>): boolean {
+  return statusOf(record) === "failed" && typeof record["reason"] === "string" && INTERRUPTED.test(record["reason"]);
+}
+
+/** What {@link retryRuns} made. */
+export interface RetryReport {
+  readonly retried: readonly { readonly of: string; readonly id: string; readonly queue: string; readonly status: string }[];
+  /** With `interrupted`: runs left out because a retry of them exists already. */
+  readonly alreadyRetried: readonly string[];
+}
+
+/**
+ * Requeues failed or cancelled runs as new experiments linked to the originals (`retry_of`; the
+ * new run's `create` history entry says of which run and why it ended): the same command, working
+ * directory, parameters, project and tags, on the same queue unless `queue` is given. A run
+ * dispatched to ClearML is retried on ClearML, as a clone of its task. The original is left as it
+ * is. With `interrupted`, every run failed by an interrupted agent (or `run submit --wait`) that
+ * has no retry yet.
+ *
+ * @throws {ConflictError} `E_ILLEGAL_TRANSITION` (exit 2) for a run that is not failed or cancelled.
+ * @throws {NotFoundError} / {UsageError} for an unknown or ambiguous id.
+ */
+export async function retryRuns(backend: LocalBackend, which: { readonly id: string } | { readonly interrupted: true }, options: { readonly queue?: string } = {}): Promise<RetryReport> {
+  let originals: RegistryRecord[];
+  const alreadyRetried: string[] = [];
+  if ("id" in which) {
+    const record = await runRecord(backend, which.id);
+    const state = statusOf(record);
+    if (state !== "failed" && state !== "cancelled") {
+      throw new ConflictError("E_ILLEGAL_TRANSITION", `cannot retry ${record.experiment_id}: it is ${state}; only failed or cancelled runs can be retried`, {
+        hint: state === "running" || state === "queued" ? "it has not ended: `expflow run cancel` it first, or wait" : undefined,
+      });
+    }
+    originals = [record];
+  } else {
+    const all = [...backend.store.rawAll().records.values()].filter((r) => r.deleted !== true);
+    const retried = new Set(all.map((r) => r["retry_of"]).filter((v): v is string => typeof v === "string"));
+    originals = [];
+    for (const r of all) {
+      if (!wasInterrupted(r)) continue;
+      if (retried.has(String(r.experiment_id))) alreadyRetried.push(String(r.experiment_id));
+      else originals.push(r);
+    }
+  }
+  const retried: { of: string; id: string; queue: string; status: string }[] = [];
+  for (const r of originals) {
+    const of = String(r.experiment_id);
+    const ended = typeof r["reason"] === "string" ? `${statusOf(r)}: ${r["reason"]}` : statusOf(r);
+    const retry = { of, reason: `retry of ${of} (${ended})` };
+    const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+    const link = linkOf(r);
+    if (link !== undefined) {
+      const side = await backend.clearml();
+      const clearmlQueue = options.queue ?? str(r.queue);
+      const done = await side.executor.dispatchClone({
+        sourceTaskId: link.taskId,
+        ...(clearmlQueue === null ? {} : { queue: clearmlQueue }),
+        name: str(r.name),
+        project: str(r.project),
+        tags: Array.isArray(r.tags) ? r.tags.filter((t): t is string => typeof t === "string") : [],
+        args: {},
+        cwd: str(r["cwd"]) ?? backend.home,
+        retry,
+      });
+      retried.push({ of, id: done.experiment.id, queue: done.queue.name, status: done.experiment.status });
+      continue;
+    }
+    const argv = Array.isArray(r["argv"]) && r["argv"].every((a) => typeof a === "string") ? (r["argv"] as string[]) : undefined;
+    const command = Array.isArray(r.command) ? r.command.join(" ") : str(r.command);
+    if (argv === undefined && command === null) {
+      throw new ConflictError("E_NOTHING_TO_RUN", `cannot retry ${of}: its record holds no command`, { hint: "submit the command again with `expflow run submit`" });
+    }
+    const params = plainObject(r.params) ?? {};
+    const queue = options.queue ?? str(r.queue) ?? "default";
+    const made = await backend.executor.submit({
+      // A record of the earlier tool holds only a command line: it runs through the shell, as the runner runs it.
+      argv: argv ?? [command!],
+      display: command ?? argv!.join(" "),
+      shell: argv === undefined ? true : r["shell"] === true,
+      cwd: str(r["cwd"]) ?? backend.home,
+      queue,
+      name: str(r.name),
+      project: str(r.project),
+      tags: Array.isArray(r.tags) ? r.tags.filter((t): t is string => typeof t === "string") : [],
+      params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
+      retry,
+    });
+    retried.push({ of, id: made.id, queue, status: made.status });
+  }
+  return { retried, alreadyRetried };
 }

@@ -6,7 +6,7 @@ import { ErrorOutputSchema } from "./error.js";
 import { ExperimentListSchema } from "./experiment.js";
 import { MetricDefinitionSchema, MetricListSchema, TaskMetricsReportSchema } from "./metrics.js";
 import { RankingSchema } from "./ranking.js";
-import { RawRunListSchema, RegistryCheckSchema, RunStatusSchema, RunSubmitResultSchema, RunSubmitWaitResultSchema, RunSyncSchema, RegistryRecordSchema } from "./runs.js";
+import { RawRunListSchema, RegistryCheckSchema, RunStatusSchema, RunSubmitResultSchema, RunSubmitWaitResultSchema, RunSyncSchema, RunRetrySchema, RegistryRecordSchema } from "./runs.js";
 import { PinPolicySchema, PinStatusSchema } from "./security.js";
 
 /**
@@ -30,6 +30,7 @@ export const JSON_OUTPUTS = {
   "run list --raw": RawRunListSchema,
   "run status": RunStatusSchema,
   "run sync": RunSyncSchema,
+  "run retry": RunRetrySchema,
   "registry check": RegistryCheckSchema,
   "config show": ConfigShowSchema,
   "pin policy": PinPolicySchema,

@@ -85,6 +85,8 @@ export const RunRecordSchema = z.strictObject({
   finished_at: isoTime.optional(),
   reason: z.string().min(1).optional(),
   rejected_metrics: z.array(RejectedMetricSchema).min(1).readonly().optional(),
+  /** With `run retry`: the run this one retries. */
+  retry_of: z.string().min(1).optional(),
 });
 export type RunRecordJson = z.infer<typeof RunRecordSchema>;
 
@@ -138,7 +140,17 @@ export const ClearmlRunRecordSchema = RunRecordSchema.pick({
   clearml: ClearmlTaskStateSchema.optional(),
   /** ClearML's status reason of a failed task. */
   reason: z.string().min(1).optional(),
+  /** With `run retry`: the run this one retries. */
+  retry_of: z.string().min(1).optional(),
 });
+
+/** `run retry --json`: the runs made, each with the run it retries. */
+export const RunRetrySchema = z.strictObject({
+  retried: list(z.strictObject({ of: z.string().min(1), id: z.string().min(1), queue: z.string().min(1), status: runState })),
+  /** With `--interrupted`: interrupted runs left out because a retry of them exists already. */
+  alreadyRetried: list(z.string().min(1)),
+});
+export type RunRetryJson = z.infer<typeof RunRetrySchema>;
 export type ClearmlRunRecordJson = z.infer<typeof ClearmlRunRecordSchema>;
 
 /**

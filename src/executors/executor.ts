@@ -17,6 +17,8 @@ export interface RunSpec {
   readonly tags?: readonly string[];
   /** Parameters as recorded (`Args/k`). */
   readonly params?: Readonly<Record<string, string>>;
+  /** The run this one retries (recorded as `retry_of`), and why, for the history. */
+  readonly retry?: { readonly of: string; readonly reason: string };
 }
 
 /**

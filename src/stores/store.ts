@@ -19,6 +19,8 @@ export interface NewExperiment {
   readonly generatedId?: boolean;
   /** The record's fields as the store keeps them (for the local registry: a registry record without `rev`/`updated_at`/`history`). */
   readonly fields: Readonly<Record<string, unknown>>;
+  /** Why it was made, recorded with its `create` history entry (a retry: of which run, and why that one ended). */
+  readonly reason?: string;
 }
 
 /** Extra effects of a {@link Store.transition}. */

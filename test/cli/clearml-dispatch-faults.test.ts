@@ -166,6 +166,25 @@ describe("what ClearML says of a task, followed", () => {
   });
 });
 
+describe("retry of a ClearML run", () => {
+  it("is a clone of its task on the same queue, linked to the original run", async () => {
+    const h = await newHome();
+    const { id, task: t } = await dispatched(h, "failing-run");
+    Object.assign(task(t), { status: "failed", status_reason: "worker execution exit code 1" });
+    expect((await h.cli(["run", "sync"])).code).toBe(0);
+    const r = await h.cli(["run", "retry", id, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const made = (JSON.parse(r.stdout) as { retried: { of: string; id: string; queue: string }[] }).retried[0]!;
+    expect(made).toMatchObject({ of: id, queue: "default" });
+    const record = latest(h.registry, made.id);
+    expect(record).toMatchObject({ retry_of: id, method: "clearml", clearml_source_task_id: t, status: "queued", name: "failing-run" });
+    const clone = task(String(record["clearml_task_id"]));
+    expect(clone.id).not.toBe(t);
+    expect(clone.system_tags).toEqual([`expflow:${made.id}`]);
+    expect(clone.status).toBe("queued");
+  });
+});
+
 describe("refusals that change nothing", () => {
   it("a delete ClearML refuses (400/123) is exit 2, and the run stays archived here", async () => {
     const h = await newHome({ pin: true });

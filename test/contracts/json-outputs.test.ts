@@ -315,6 +315,13 @@ process.exit(Number(process.argv[2] ?? 0));
     fits("run status", await ok(cli(home, ["run", "status", String(sent["experiment_id"]), "--registry", r, "--json"], { env })));
   });
 
+  it("retry: the runs made from a cancelled run", async () => {
+    const r = join(tempDir(), "runs.jsonl");
+    writeFileSync(r, `${JSON.stringify({ experiment_id: "exp-cancelled", status: "cancelled", argv: [NODE, "-e", "1"], command: "node -e 1", cwd: tempDir(), queue: "default" })}\n`);
+    const made = fits("run retry", await ok(cli(newHome(), ["run", "retry", "exp-cancelled", "--registry", r, "--json"]))) as { retried: unknown[] };
+    expect(made.retried).toHaveLength(1);
+  });
+
   it("list: the experiment list (archived included, nothing matching), and --raw the records", async () => {
     fits("run list", await ok(cli(plain, ["run", "list", "--registry", reg, "--json"])));
     fits("run list", await ok(cli(plain, ["run", "list", "--registry", reg, "--include-archived", "--json"])));

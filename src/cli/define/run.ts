@@ -89,6 +89,18 @@ export type RunSubmitOptions = OptionsOf<ReturnType<typeof declareSubmit>>;
 export type RunListOptions = OptionsOf<ReturnType<typeof declareList>>;
 /** The options of `expflow run status`. */
 export type RunStatusOptions = OptionsOf<ReturnType<typeof declareStatus>>;
+function declareRetry(run: Run) {
+  const cmd = run
+    .command("retry")
+    .description("requeue a failed or cancelled run as a new run linked to it (--interrupted: every run an interrupted agent failed)")
+    .argument("[id]", "id or unique prefix")
+    .option("--interrupted", "every run failed by an interrupted agent or run submit --wait, not retried yet")
+    .option("--queue <queue>", "the queue of the new run (default: the original's)");
+  return verboseOption(registryOption(jsonOption(cmd, "print the runs made as JSON")));
+}
+
+/** The options of `expflow run retry`. */
+export type RunRetryOptions = OptionsOf<ReturnType<typeof declareRetry>>;
 /** The options of `expflow run sync`. */
 export type RunSyncOptions = OptionsOf<ReturnType<typeof declareSync>>;
 /** The options of `expflow run cancel`. */
@@ -114,6 +126,10 @@ export function defineRun(program: Command, ctx: CommandContext, setExit: SetExi
   declareSync(run).action(async (opts) => {
     const { runSyncCommand } = await import("../commands/run-sync.js");
     setExit(await runSyncCommand(opts, ctx));
+  });
+  declareRetry(run).action(async (id, opts) => {
+    const { runRetryCommand } = await import("../commands/run-retry.js");
+    setExit(await runRetryCommand(id, opts, ctx));
   });
   declareCancel(run).action(async (id, opts) => {
     const { runCancelCommand } = await import("../commands/run-cancel.js");

@@ -54,6 +54,8 @@ export interface ClearmlCloneSpec {
   /** `Args/<name>` values set over the copied ones. */
   readonly args: Readonly<Record<string, string>>;
   readonly cwd: string;
+  /** The run this one retries (recorded as `retry_of`), and why, for the history. */
+  readonly retry?: { readonly of: string; readonly reason: string };
 }
 
 /** What a dispatch did. */
@@ -234,7 +236,8 @@ export class ClearmlExecutor implements Executor {
       tags: [...(spec.tags ?? source.tags)],
       params: Object.fromEntries(Object.entries(args).map(([k, v]) => [`Args/${k}`, v])),
       clearml_source_task_id: spec.sourceTaskId,
-    });
+      ...(spec.retry === undefined ? {} : { retry_of: spec.retry.of }),
+    }, spec.retry?.reason);
   }
 
   /** A name ClearML accepts (at least 3 characters after trimming), or `undefined` to derive one. */
@@ -262,13 +265,14 @@ export class ClearmlExecutor implements Executor {
     return `${displayUrl(web.trim())}/projects/${projectId ?? "*"}/experiments/${taskId}/output/execution`;
   }
 
-  async #record(localId: string, taskId: string, queue: QueueRef, projectId: string | null, notes: string[], fields: Record<string, unknown>): Promise<Dispatched> {
+  async #record(localId: string, taskId: string, queue: QueueRef, projectId: string | null, notes: string[], fields: Record<string, unknown>, reason?: string): Promise<Dispatched> {
     const webUrl = this.webUrl(taskId, projectId);
     const { store } = this.#o;
     const created = await store.create({
       id: localId,
       generatedId: true,
       events: ["dispatch"],
+      ...(reason === undefined ? {} : { reason }),
       fields: {
         name: fields["name"] ?? null,
         status: "created",

@@ -193,7 +193,9 @@ export class ClearmlTasks {
       new_task_system_tags: [linkTag(localId)],
       ...(options.name === undefined ? {} : { new_task_name: options.name }),
       ...(options.projectId === undefined ? {} : { new_task_project: options.projectId }),
-      ...(options.tags === undefined ? {} : { new_task_tags: [...options.tags] }),
+      // The server reads an empty list as none given (Python's `or`) and copies the source's: say
+      // so by sending none.
+      ...(options.tags === undefined || options.tags.length === 0 ? {} : { new_task_tags: [...options.tags] }),
     };
     let id: string;
     try {

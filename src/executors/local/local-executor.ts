@@ -73,6 +73,7 @@ export class LocalExecutor implements Executor {
       id,
       generatedId: true,
       events: ["dispatch", "queue"],
+      ...(spec.retry === undefined ? {} : { reason: spec.retry.reason }),
       // In the order the registry has always had them (`status` and `history` are set by create).
       fields: {
         name: spec.name ?? null,
@@ -91,6 +92,7 @@ export class LocalExecutor implements Executor {
         params: { ...(spec.params ?? {}) },
         history: [],
         archived: false,
+        ...(spec.retry === undefined ? {} : { retry_of: spec.retry.of }),
       },
     });
   }

@@ -180,7 +180,7 @@ export class LocalStore extends BaseStore {
    */
   override async create(spec: NewExperiment & { readonly events?: readonly RunEvent[] }): Promise<Experiment> {
     const writer = this.writable();
-    const history: HistoryEntry[] = [writer.entry("create", null, "created")];
+    const history: HistoryEntry[] = [writer.entry("create", null, "created", spec.reason)];
     let status = "created";
     for (const event of spec.events ?? []) {
       const to = nextState(status, event, spec.id);
