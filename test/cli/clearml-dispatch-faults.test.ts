@@ -119,8 +119,8 @@ describe("what ClearML says of a task, followed", () => {
     fake.resetCounts();
     const r = await h.cli(["run", "cancel", id, "--pin-stdin"], { input: `${PIN}\n` });
     expect(r.code, r.stderr).toBe(0);
-    // What the README says it costs: the task, the stop, the task again (and the login).
-    expect(fake.requests.map((q) => q.endpoint)).toEqual(["auth.login", "tasks.get_all", "tasks.stop", "tasks.get_all"]);
+    // What the README says it costs: the task, the stop (and the login); what ClearML answered comes with the stop.
+    expect(fake.requests.map((q) => q.endpoint)).toEqual(["auth.login", "tasks.get_all", "tasks.stop"]);
     expect(r.stdout).toContain("was taken out of its queue and stopped. ClearML: stopped");
     expect(task(t).status).toBe("stopped");
     expect(fake.queues.flatMap((q) => q.entries).some((e) => e.task === t)).toBe(false);

@@ -348,7 +348,7 @@ export class ClearmlExecutor implements Executor {
     let after: TaskState | undefined = before;
     let action: "dequeued" | "stop-requested" | "stopped" | "none";
     if (before.status === "queued" || before.status === "in_progress") {
-      after = await tasks.stop(link.taskId, `cancelled with expflow by ${this.#o.who}`);
+      after = await tasks.stop(link.taskId, `cancelled with expflow by ${this.#o.who}`, before);
       if (before.status === "queued") action = "dequeued";
       else action = after !== undefined && after.status === "in_progress" ? "stop-requested" : "stopped";
     } else action = before.status === "stopped" ? "stopped" : "none";

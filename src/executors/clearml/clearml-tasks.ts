@@ -258,17 +258,31 @@ export class ClearmlTasks {
    * stopped; a running one with a live worker gets the status message `stopping` and its agent
    * stops it within seconds; one without a live worker is stopped at once.
    *
-   * @returns the task as the server has it afterwards (one more read).
+   * @returns the task as the server answered the stop (its `fields` over `before`), which is
+   *   what happened even when the agent acts before any later read; read again only when the
+   *   answer carries no fields (or the task had ended meanwhile: 400/110); `undefined` when the
+   *   task no longer exists.
    */
-  async stop(taskId: string, reason: string): Promise<TaskState | undefined> {
+  async stop(taskId: string, reason: string, before: TaskState): Promise<TaskState | undefined> {
+    let answer: { fields?: unknown };
     try {
-      await this.client.call("tasks.stop", { task: taskId, status_reason: reason });
+      answer = await this.client.call<{ fields?: unknown }>("tasks.stop", { task: taskId, status_reason: reason });
     } catch (e) {
       if (isClearmlFailure(e) && e.clearml.resultCode === 400 && e.clearml.resultSubcode === 101) return undefined;
       // 110: it finished (or was never queued) meanwhile; what it is now is read below.
       if (!(isClearmlFailure(e) && e.clearml.resultCode === 400 && e.clearml.resultSubcode === 110)) throw e;
+      return this.state(taskId);
     }
-    return this.state(taskId);
+    const fields = answer.fields !== null && typeof answer.fields === "object" && !Array.isArray(answer.fields) ? (answer.fields as Raw) : undefined;
+    if (fields === undefined || typeof fields["status"] !== "string") return this.state(taskId);
+    const text = (v: unknown, was: string | null): string | null => (typeof v === "string" ? (v === "" ? null : v) : was);
+    return {
+      ...before,
+      status: fields["status"],
+      statusReason: text(fields["status_reason"], before.statusReason),
+      statusMessage: text(fields["status_message"], before.statusMessage),
+      statusChanged: text(fields["status_changed"], before.statusChanged),
+    };
   }
 
   /**

@@ -74,6 +74,23 @@ describe("dispatch when an answer is lost", () => {
   });
 });
 
+describe("cancel", () => {
+  it("says what ClearML answered the stop, even when the agent has stopped the task before anything reads it again", async () => {
+    const { executor: ex, store } = executor();
+    const done = await ex.dispatch(spec("racing-stop"));
+    await store.follow(done.experiment.id, () => ({ target: "running" }));
+    const task = fake.tasks.find((t) => t.id === done.taskId)!;
+    Object.assign(task, { status: "in_progress", last_worker: "w1", last_update: new Date(fake.clock.now()).toISOString() });
+    // A fast agent: the stop is answered "stopping", and the task is stopped at once after.
+    fake.respondNext("tasks.stop", (res, answer) => {
+      res.writeHead(200, { "Content-Type": "application/json" }).end(answer.text);
+      Object.assign(task, { status: "stopped", status_reason: "task was stopped by tasks.stop" });
+    });
+    const outcome = await ex.cancel(done.experiment.id);
+    expect(outcome).toMatchObject({ kind: "clearml", action: "stop-requested", clearml: { status: "in_progress", statusMessage: "stopping" } });
+  });
+});
+
 describe("dispatch when the run cannot be recorded", () => {
   it("a registry in a directory that does not exist is said before any task is made", async () => {
     const path = join(tempDir(), "missing-dir", "experiments.jsonl");
