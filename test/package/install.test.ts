@@ -85,7 +85,7 @@ describe.skipIf(!HAS_NPM)(HAS_NPM ? "the npm package" : "the npm package (skippe
     expect(packed.version).toBe((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
   });
 
-  it("installs offline from the tarball, and the installed expflow runs from another directory: --version, a ranking, the Python helper beside its CLI", () => {
+  it("installs offline from the tarball, and the installed expflow runs from another directory: --version, a ranking, completion, the Python helper beside its CLI", () => {
     // A project that depends on the tarball alone, locked to this repository's runtime
     // dependencies (the entries of package-lock.json that are not dev-only).
     const project = tempDir("expflow-install-");
@@ -125,6 +125,10 @@ describe.skipIf(!HAS_NPM)(HAS_NPM ? "the npm package" : "the npm package (skippe
     expect(ranking.status, ranking.stderr).toBe(0);
     expect(ranking.stdout).toMatch(/^ {3}1 {2}exp-b389f873 {2}task3-fno-ss2-lr5e-4 /m);
     expect(ranking.stdout).toContain("19 of 60 experiments pass 2 gates (showing 10); ranked by pde_mean, lowest first.");
+
+    const completion = run(["completion", "bash"]);
+    expect(completion.status, completion.stderr).toBe(0);
+    expect(completion.stdout).toContain("complete -o default -F _expflow_completion expflow");
 
     const helper = join(project, "node_modules", "expflow", "python");
     expect(existsSync(join(helper, "expflow_log.py"))).toBe(true);
