@@ -8,6 +8,7 @@ import { defineAgent } from "./define/agent.js";
 import { defineAudit } from "./define/audit.js";
 import { defineClearml } from "./define/clearml.js";
 import { defineCompareScores } from "./define/compare-scores.js";
+import { defineCompletion } from "./define/completion.js";
 import { defineConfig } from "./define/config.js";
 import { defineMetrics } from "./define/metrics.js";
 import type { Definition, SetExit } from "./define/options.js";
@@ -23,7 +24,7 @@ import { terminalWording } from "./output/terminal-words.js";
 export const EXIT_INTERNAL = 70;
 
 /** Every command and command group (`define/`), in the order of the help's command list. */
-const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineAudit];
+const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineAudit, defineCompletion];
 
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");
