@@ -1,6 +1,9 @@
-/** The definitions of `expflow run ...`; the implementations are `commands/run.ts`, `commands/run-submit.ts` and `commands/run-cancel.ts`. */
+/**
+ * The definitions of `expflow run ...`; the implementations are `commands/run.ts`,
+ * `commands/run-submit.ts`, `commands/run-cancel.ts`, and `commands/run-logs.ts`.
+ */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
-import { Option } from "@commander-js/extra-typings";
+import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { CommandContext } from "../context.js";
 import type { OptionsOf, SetExit } from "./options.js";
@@ -53,6 +56,39 @@ function declareStatus(run: Run) {
   return offlineOption(verboseOption(registryOption(jsonOption(run.command("status").description("a run's record: state, metrics, params and history").argument("<id>", "id or unique prefix")))));
 }
 
+/**
+ * A whole number, 0 or more.
+ *
+ * @throws {InvalidArgumentError} anything else (commander reports it: exit 2).
+ */
+function lineCount(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected a number of lines (0, 1, 2, ...), got '${value}'.`);
+  return Number(value);
+}
+
+function declareLogs(run: Run) {
+  const cmd = run
+    .command("logs")
+    .description("print a run's output (its log); -f follows it as it is written until the run is finished")
+    .argument("<id>", "id or unique prefix")
+    .option("-f, --follow", "keep printing what the run writes until it is finished (then its final state goes to stderr; exit 0 completed, 1 otherwise), or Ctrl-C")
+    .option("--tail <n>", "start with the last n lines (0: only what comes next)", lineCount)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  expflow run logs exp-1a2b --tail 50
+  expflow run logs -f exp-1a2b
+  expflow run logs exp-1a2b > train.log
+
+On a terminal, control characters and escape sequences in the log are shown as
+escapes (\\u001b[2J) and never act; into a file or a pipe the log is copied byte
+for byte. A run on ClearML has its output in its task's console there: the
+command says where.`,
+    );
+  return registryOption(cmd);
+}
+
 function declareSync(run: Run) {
   const cmd = run
     .command("sync")
@@ -89,6 +125,8 @@ export type RunSubmitOptions = OptionsOf<ReturnType<typeof declareSubmit>>;
 export type RunListOptions = OptionsOf<ReturnType<typeof declareList>>;
 /** The options of `expflow run status`. */
 export type RunStatusOptions = OptionsOf<ReturnType<typeof declareStatus>>;
+/** The options of `expflow run logs`. */
+export type RunLogsOptions = OptionsOf<ReturnType<typeof declareLogs>>;
 /** The options of `expflow run sync`. */
 export type RunSyncOptions = OptionsOf<ReturnType<typeof declareSync>>;
 /** The options of `expflow run cancel`. */
@@ -96,7 +134,7 @@ export type RunCancelOptions = OptionsOf<ReturnType<typeof declareCancel>>;
 /** The options of `expflow run archive|restore|delete` (restore takes only `--registry`). */
 export type RunArchiveOptions = OptionsOf<ReturnType<typeof declareProtectedArchive>>;
 
-/** Adds `expflow run` (submit, list, status, cancel, archive, restore, delete) to `program`. */
+/** Adds `expflow run` (submit, list, status, logs, sync, cancel, archive, restore, delete) to `program`. */
 export function defineRun(program: Command, ctx: CommandContext, setExit: SetExit): void {
   const run = declareRun(program);
   declareSubmit(run).action(async (command, opts) => {
@@ -110,6 +148,10 @@ export function defineRun(program: Command, ctx: CommandContext, setExit: SetExi
   declareStatus(run).action(async (id, opts) => {
     const { runStatusCommand } = await import("../commands/run.js");
     setExit(await runStatusCommand(id, opts, ctx));
+  });
+  declareLogs(run).action(async (id, opts) => {
+    const { runLogsCommand } = await import("../commands/run-logs.js");
+    setExit(await runLogsCommand(id, opts, ctx));
   });
   declareSync(run).action(async (opts) => {
     const { runSyncCommand } = await import("../commands/run-sync.js");
