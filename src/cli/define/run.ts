@@ -1,6 +1,6 @@
 /**
  * The definitions of `expflow run ...`; the implementations are `commands/run.ts`,
- * `commands/run-submit.ts`, `commands/run-cancel.ts`, and `commands/run-logs.ts`.
+ * `commands/run-submit.ts`, `commands/run-cancel.ts`, `commands/run-logs.ts` and `commands/run-watch.ts`.
  */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
@@ -89,6 +89,22 @@ command says where.`,
   return registryOption(cmd);
 }
 
+function declareWatch(run: Run) {
+  const cmd = run
+    .command("watch")
+    .description("a live view of runs: state, elapsed time, latest metrics (default: every local run running or queued)")
+    .argument("[id...]", "runs to watch (ids or unique prefixes): the view ends once they are all finished")
+    .addHelpText(
+      "after",
+      `
+On a terminal the view is redrawn in place until Ctrl-C, or until the runs named
+are all finished (exit 0 when they all completed, 1 otherwise). Into a file or a
+pipe it prints one plain line per change instead: a run seen, a new state, new
+metric values.`,
+    );
+  return registryOption(cmd);
+}
+
 function declareSync(run: Run) {
   const cmd = run
     .command("sync")
@@ -127,6 +143,8 @@ export type RunListOptions = OptionsOf<ReturnType<typeof declareList>>;
 export type RunStatusOptions = OptionsOf<ReturnType<typeof declareStatus>>;
 /** The options of `expflow run logs`. */
 export type RunLogsOptions = OptionsOf<ReturnType<typeof declareLogs>>;
+/** The options of `expflow run watch`. */
+export type RunWatchOptions = OptionsOf<ReturnType<typeof declareWatch>>;
 /** The options of `expflow run sync`. */
 export type RunSyncOptions = OptionsOf<ReturnType<typeof declareSync>>;
 /** The options of `expflow run cancel`. */
@@ -134,7 +152,7 @@ export type RunCancelOptions = OptionsOf<ReturnType<typeof declareCancel>>;
 /** The options of `expflow run archive|restore|delete` (restore takes only `--registry`). */
 export type RunArchiveOptions = OptionsOf<ReturnType<typeof declareProtectedArchive>>;
 
-/** Adds `expflow run` (submit, list, status, logs, sync, cancel, archive, restore, delete) to `program`. */
+/** Adds `expflow run` (submit, list, status, logs, watch, sync, cancel, archive, restore, delete) to `program`. */
 export function defineRun(program: Command, ctx: CommandContext, setExit: SetExit): void {
   const run = declareRun(program);
   declareSubmit(run).action(async (command, opts) => {
@@ -152,6 +170,10 @@ export function defineRun(program: Command, ctx: CommandContext, setExit: SetExi
   declareLogs(run).action(async (id, opts) => {
     const { runLogsCommand } = await import("../commands/run-logs.js");
     setExit(await runLogsCommand(id, opts, ctx));
+  });
+  declareWatch(run).action(async (ids, opts) => {
+    const { runWatchCommand } = await import("../commands/run-watch.js");
+    setExit(await runWatchCommand(ids, opts, ctx));
   });
   declareSync(run).action(async (opts) => {
     const { runSyncCommand } = await import("../commands/run-sync.js");
