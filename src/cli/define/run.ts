@@ -26,7 +26,7 @@ function declareSubmit(run: Run) {
     .option("--queue <queue>", "the queue (default: 'default' locally; with --clearml, the server's default queue)")
     .option("--arg <k=v>", "a parameter: recorded as Args/k and passed as --k v (repeatable)", collect)
     .option("--shell", "run the command through /bin/sh -c (default: no shell)")
-    .option("--wait", "run it now in the foreground, as the agent would, and exit with its verdict (with --clearml: follow the task to its end)")
+    .option("--wait", "run it now in the foreground, as the agent would, its output streamed to stderr, and exit with its verdict (with --clearml: follow the task to its end)")
     .option("--allow-pin-env", "with --wait: start even while EXPFLOW_PIN is set (the run can read it from /proc)")
     .option("--clearml", "dispatch to a ClearML queue: a task clearml-agent runs from this git repository")
     .addOption(new Option("--use-clearml", "the earlier tool's name of --clearml").hideHelp().implies({ clearml: true }))
