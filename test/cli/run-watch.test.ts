@@ -1,4 +1,5 @@
-import { appendFileSync, readFileSync, readdirSync } from "node:fs";
+import { appendFileSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { displayWidth, formatElapsed, renderFrame } from "../../src/cli/commands/run-watch.js";
@@ -6,6 +7,9 @@ import { run } from "../../src/cli/main.js";
 import { colors } from "../../src/cli/output/color.js";
 import { dropKeptLocks } from "../../src/util/lock.js";
 import { tempDir, writeRegistry } from "../helpers/cli.js";
+import { FakeClearml } from "../../fake-clearml/server.js";
+import { fakeProject, fakeTask } from "../../fake-clearml/tasks.js";
+import { client } from "../fake-clearml/helpers.js";
 import { spawnCli, waitFor } from "../helpers/runs.js";
 import { hasTmux, startInTmux } from "../helpers/tmux.js";
 
@@ -90,6 +94,26 @@ describe("expflow run watch", () => {
     h.put({ experiment_id: "exp-d1", deleted: true });
     expect(await gone.done).toBe(1);
     expect(gone.writes.join("")).toBe('exp-d1 running name="n-exp-d1"\nexp-d1 deleted\n');
+  });
+
+  it("a run on ClearML named by id is refreshed from its task while it is watched, and the watch ends when the task does", async () => {
+    const project = fakeProject("PDEBench");
+    const task = fakeTask({ project: project.id, name: "fno", status: "in_progress" });
+    const fake = await FakeClearml.start({ projects: [project], tasks: [task] });
+    try {
+      const h = home([rec("exp-cml1", { method: "clearml", clearml_task_id: task.id, clearml_server: fake.url })]);
+      writeFileSync(join(h.home, "clearml.conf"), "");
+      const env = { ...h.env, CLEARML_CONFIG_FILE: join(h.home, "clearml.conf"), CLEARML_API_HOST: fake.url, CLEARML_API_ACCESS_KEY: fake.accessKey, CLEARML_API_SECRET_KEY: fake.secretKey };
+      const w = start(["run", "watch", "exp-cml1"], env);
+      await waitFor(() => w.writes.length > 0, "the first line");
+      await (await client(fake))("tasks.completed", { task: task.id, status_reason: "done" });
+      expect(await w.done).toBe(0);
+      expect(w.writes.join("")).toBe('exp-cml1 running name="n-exp-cml1"\nexp-cml1 completed\n');
+      expect(w.stderr()).toBe("");
+      fake.assertClean();
+    } finally {
+      await fake.close();
+    }
   });
 
   it("on a terminal: every frame is one write that redraws in place, fits 20 columns, shows no escape sequence from data, and the cursor comes back", async () => {
