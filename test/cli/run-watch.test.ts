@@ -164,6 +164,9 @@ describe("expflow run watch", () => {
     ]);
     const wide = renderFrame({ view: { runs: runs.slice(0, 1), changed: new Set() }, columns: 80, rows: 24, now: 0, colors: colors(false) });
     expect(wide[1]).toBe("exp-r0  completed  1m30s  a-very-long-name-that-g…  loss=0.1235 step=12");
+    // A metric that is a megabyte of text is cut, in a frame and in a line alike.
+    const huge = renderFrame({ view: { runs: [{ ...runs[1]!, metrics: { ["n".repeat(100)]: "v".repeat(1_000_000) } }], changed: new Set() }, columns: 400, rows: 24, now: 0, colors: colors(false) });
+    expect(huge[1]).toBe(`exp-r1  running  0s  ${"n".repeat(63)}…="${"v".repeat(62)}…`);
     expect([formatElapsed(42_000), formatElapsed(184_000), formatElapsed(7_500_000), formatElapsed(3 * 86_400_000 + 4 * 3_600_000)]).toEqual(["42s", "3m04s", "2h05m", "3d04h"]);
   });
 

@@ -91,10 +91,16 @@ function padTo(text: string, width: number): string {
   return text + " ".repeat(Math.max(0, width - displayWidth(text)));
 }
 
-/** One metric as `name=value`, made printable (a name or a text value from data cannot drive the terminal). */
+/** The longest metric name and value shown (a record may hold anything: a line stays a line). */
+const METRIC_TEXT_WIDTH = 64;
+
+/**
+ * One metric as `name=value`, made printable (a name or a text value from data cannot drive the
+ * terminal), name and value each cut to 64 columns.
+ */
 function metricText(name: string, value: unknown): string {
   const v = typeof value === "number" ? formatNumber(value) : (JSON.stringify(value) ?? String(value));
-  return `${printable(name)}=${printable(v)}`;
+  return `${cutToWidth(printable(name), METRIC_TEXT_WIDTH)}=${cutToWidth(printable(v), METRIC_TEXT_WIDTH)}`;
 }
 
 function paintStatus(status: string, text: string, c: Colors): string {
