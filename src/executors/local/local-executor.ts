@@ -160,6 +160,8 @@ export class LocalExecutor implements Executor {
   /**
    * Several runs at once, with every change of their records (state, metrics): see
    * {@link watchRegistryRuns}. Without `ids`, every local run that is running or queued.
+   *
+   * @internal not part of the package's API (what `run watch` reads, through `app/logs.ts`).
    */
   watchRuns(options: WatchRunsOptions = {}): AsyncGenerator<RunsSnapshot> {
     return watchRegistryRuns(this.store, { intervalMs: this.pollMs, ...options });
