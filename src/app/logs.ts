@@ -334,7 +334,8 @@ export async function* followRunLog(backend: LocalBackend, id: string, options: 
       if (file === undefined) {
         file = LogFile.open(path);
         if (file !== undefined) {
-          pos = !opened && options.tailLines !== undefined ? tailOffset(file, file.size(), options.tailLines) : 0;
+          // A log that appeared while it was waited for is all new: read from its start.
+          pos = !opened && !waiting && options.tailLines !== undefined ? tailOffset(file, file.size(), options.tailLines) : 0;
           lastBytes = file.bytesBefore(pos);
           if (opened) yield { kind: "restarted", why: "replaced" };
           opened = true;

@@ -188,6 +188,14 @@ describe("followRunLog", () => {
     const f = collect(followRunLog(b, "exp-t", { intervalMs: 10, tailLines: 1 }));
     await f.done;
     expect(bytesOf(f.items)).toBe("3\n");
+    // A log that appears while it is waited for is new from its first line, whatever --tail says.
+    put("exp-late", { status: "queued" });
+    const late = collect(followRunLog(b, "exp-late", { intervalMs: 10, tailLines: 1 }));
+    await waitFor(() => late.items.some((e) => e.kind === "waiting"), "the waiting event");
+    writeFileSync(log("exp-late"), "a\nb\n");
+    put("exp-late", { status: "completed" });
+    await late.done;
+    expect(bytesOf(late.items)).toBe("a\nb\n");
     put("exp-dir", { status: "running" });
     mkdirSync(log("exp-dir"));
     await expect(collect(followRunLog(b, "exp-dir", { intervalMs: 10 })).done).rejects.toMatchObject({ code: "E_LOG_NOT_A_FILE" });
