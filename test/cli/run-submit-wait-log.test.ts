@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -5,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../src/cli/main.js";
 import { LocalRunner } from "../../src/runner/local-runner.js";
 import { dropKeptLocks } from "../../src/util/lock.js";
-import { tempDir } from "../helpers/cli.js";
+import { CLI, tempDir } from "../helpers/cli.js";
 import { latest, script, spawnCli, waitFor } from "../helpers/runs.js";
 import { hasTmux, startInTmux } from "../helpers/tmux.js";
 
@@ -85,6 +86,23 @@ describe("expflow run submit --wait streams the run's output", () => {
     expect(await done).toBe(0);
     expect(stderr).toBe(`${id} was taken by an agent; waiting for it to finish\nepoch 1\nepoch 2\nexpflow: run completed\n${id} completed; log: ${log}\n`);
     expect(existsSync(log)).toBe(true);
+  });
+
+  it("a reader that goes away (2>&1 | head -3) stops the streaming, not the wait: the run still ends recorded, exit 0", () => {
+    const home = tempDir("expflow-wait-pipe-");
+    const s = script(home, "chatty.cjs", 'let i = 0; const t = setInterval(() => { console.log("line " + ++i); if (i === 8) { clearInterval(t); } }, 50);');
+    const r = spawnSync("bash", ["-c", `'${process.execPath}' '${CLI}' run submit --wait -- '${process.execPath}' '${s}' 2>&1 | head -3; echo "status=\${PIPESTATUS[0]}" >&2`], {
+      env: { ...process.env, EXPFLOW_HOME: home },
+      cwd: home,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(r.stderr).toBe("status=0\n");
+    const id = r.stdout.split("\n")[0]!;
+    expect(id).toMatch(/^exp-/);
+    // The waiter outlived its reader: the run is recorded as it ended, not left running.
+    expect(latest(join(home, "experiments.jsonl"), id)).toMatchObject({ status: "completed", exit_code: 0 });
+    expect(readFileSync(join(home, "logs", `${id}.log`), "utf8")).toContain("line 8\n");
   });
 
   it.skipIf(!hasTmux)("on a terminal, the output's escape sequences are shown as escapes, never acted on", async () => {

@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import type { LogEvent, RunLogPlace } from "../../app/logs.js";
 import { followRunLog, locateRunLog, readRunLog } from "../../app/logs.js";
@@ -12,6 +13,8 @@ import { onStopSignals, signalExitCode } from "../runner.js";
 interface ByteStream {
   write(bytes: Uint8Array): unknown;
   readonly destroyed?: boolean;
+  /** The file descriptor under the process's own standard streams. */
+  readonly fd?: unknown;
 }
 
 /**
@@ -22,6 +25,11 @@ interface ByteStream {
  * sequence shown as its JSON escape by {@link printable} (so `\e[2J` shows as `\u001b[2J`
  * instead of clearing the screen), and a carriage return that does not end a line becomes a line
  * break: a progress bar's redraws show one under the other instead of hiding what they overwrite.
+ *
+ * The process's own standard streams are written through their file descriptor, so a reader
+ * that went away (`| head`) is an `EPIPE` this class sees ({@link closed}) instead of an error
+ * event that ends the process: `run submit --wait 2>&1 | head` stops showing the log but still
+ * waits for the run and records its end.
  */
 export class LogOutput {
   private readonly terminal: boolean;
@@ -30,20 +38,22 @@ export class LogOutput {
   private heldCr = false;
   /** Whether the last text written ended a line. */
   private atLineStart = true;
+  private gone = false;
+  private viaStream = false;
 
   constructor(private readonly stream: OutStream) {
     this.terminal = stream.isTTY === true;
   }
 
-  /** Whether the reader went away (`| head`): nothing more is worth reading. */
+  /** Whether the reader went away (`| head`): nothing more is written, nothing more is worth reading. */
   get closed(): boolean {
-    return (unguarded(this.stream) as unknown as ByteStream).destroyed === true;
+    return this.gone || (unguarded(this.stream) as unknown as ByteStream).destroyed === true;
   }
 
   write(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     if (!this.terminal) {
-      (unguarded(this.stream) as unknown as ByteStream).write(bytes);
+      this.bytes(bytes);
       this.atLineStart = bytes[bytes.length - 1] === 0x0a;
       return;
     }
@@ -55,9 +65,32 @@ export class LogOutput {
 
   private text(text: string): void {
     if (text === "") return;
-    // Through the guarded stream too: printable text passes it unchanged.
-    this.stream.write(printable(text.replace(/\r(?!\n)/g, "\n"), { multiline: true }));
+    this.bytes(Buffer.from(printable(text.replace(/\r(?!\n)/g, "\n"), { multiline: true }), "utf8"));
     this.atLineStart = text.endsWith("\n");
+  }
+
+  /** Writes bytes: to the file descriptor of the process's own stream (see the class), else to the stream. */
+  private bytes(buf: Uint8Array): void {
+    if (this.gone) return;
+    const raw = unguarded(this.stream) as unknown as ByteStream;
+    let rest = buf;
+    if (typeof raw.fd === "number" && !this.viaStream) {
+      try {
+        while (rest.length > 0) rest = rest.subarray(writeSync(raw.fd, rest));
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EPIPE") {
+          this.gone = true;
+          return;
+        }
+        // A descriptor left non-blocking by whoever opened it: the stream waits for room, and
+        // from now on everything goes through it (a direct write would overtake what it holds).
+        if (code !== "EAGAIN") throw e;
+        this.viaStream = true;
+      }
+    }
+    raw.write(rest);
   }
 
   /**

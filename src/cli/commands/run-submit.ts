@@ -138,22 +138,28 @@ export async function streamLog(backend: LocalBackend, id: string, ctx: CommandC
   const path = runLogPath(backend, id);
   try {
     for await (const event of followRunLog(backend, id, options)) {
-      if (event.kind === "end") break;
+      if (event.kind === "end") return;
       writeLogEvent(event, out, notice, path);
+      // Nobody reads standard error any more (`2>&1 | head`): stop showing the log, still wait.
+      if (out.closed) break;
     }
+    await untilFinished(backend, id, options.finished);
   } catch (e) {
     out.breakLine();
     ctx.warn(`the run's output cannot be shown: ${(e as Error).message}`);
     // Still wait for the run: the verdict is what --wait is for.
-    if (options.finished !== undefined) await options.finished.catch(() => undefined);
-    else await waitUntilFinished(backend, id);
+    await untilFinished(backend, id, options.finished);
   } finally {
     out.end();
   }
 }
 
-/** Polls the registry until run `id` is finished or gone. */
-async function waitUntilFinished(backend: LocalBackend, id: string): Promise<void> {
+/** Until run `id` is finished: `finished` when given, else polling the registry until it is finished or gone. */
+async function untilFinished(backend: LocalBackend, id: string, finished: Promise<unknown> | undefined): Promise<void> {
+  if (finished !== undefined) {
+    await finished.catch(() => undefined);
+    return;
+  }
   for (;;) {
     const r = backend.store.raw(id);
     if (r === undefined || isTerminal(String(r.status))) return;
