@@ -2,12 +2,16 @@ import { UsageError } from "../../core/errors.js";
 import { isTerminal } from "../../core/lifecycle/lifecycle.js";
 import type { Dispatched, RegistryRecord, RunResult } from "../../app/runs.js";
 import { dispatchRun, runLogPath } from "../../app/runs.js";
+import type { FollowOptions } from "../../app/logs.js";
+import { followRunLog } from "../../app/logs.js";
+import type { LocalBackend } from "../../app/backend.js";
 import { printable } from "../output/sanitize.js";
 import { shellQuote } from "../../util/shell.js";
 import type { CommandContext } from "../context.js";
 import { openLocal } from "../backend.js";
 import type { RunSubmitOptions } from "../define/run.js";
 import { onStopSignals, refusePinInEnvironment, signalExitCode } from "../runner.js";
+import { LogOutput, writeLogEvent } from "./run-logs.js";
 
 const ARG_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -92,6 +96,9 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitOption
   if (claimed !== undefined) {
     ctx.io.stderr.write(`running ${id}; log: ${runLogPath(backend, id)}\n`);
     const handle = runner.start(claimed);
+    // The run's output, on standard error as it is written, until the run has ended and its
+    // log is read to the end (the runner's last line comes before `done` settles).
+    const streamed = streamLog(backend, id, ctx, { finished: handle.done.then((r) => ({ id, status: r.status, reason: r.reason })) });
     const removeHandlers = onStopSignals((signal, count) => {
       stoppedBy ??= signal;
       if (count === 1) {
@@ -101,17 +108,14 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitOption
     });
     try {
       result = await handle.done;
+      await streamed;
     } finally {
       removeHandlers();
     }
   } else {
-    // An agent took it first: follow it to its end.
+    // An agent took it first: its log, as the agent's run writes it, until the run is finished.
     ctx.io.stderr.write(`${id} was taken by an agent; waiting for it to finish\n`);
-    for (;;) {
-      const r = record();
-      if (r === undefined || isTerminal(String(r.status))) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    await streamLog(backend, id, ctx, {});
   }
   const final = record();
   const finalStatus = String(final?.status ?? "unknown");
@@ -120,6 +124,47 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitOption
   ctx.io.stderr.write(`${id} ${finalStatus}${finalStatus === "failed" ? reason : ""}; log: ${result?.logPath ?? runLogPath(backend, id)}\n`);
   if (stoppedBy !== undefined) return signalExitCode(stoppedBy);
   return finalStatus === "completed" ? 0 : 1;
+}
+
+/**
+ * Copies the log of local run `id` to standard error as it is written (a terminal gets it made
+ * printable, a file or a pipe byte for byte: see {@link LogOutput}) until the run is finished
+ * and its log read to the end. A log that cannot be read is said once; the wait goes on.
+ * Exported for the tests of the path where an agent took the run first.
+ */
+export async function streamLog(backend: LocalBackend, id: string, ctx: CommandContext, options: Pick<FollowOptions, "finished" | "signal">): Promise<void> {
+  const out = new LogOutput(ctx.io.stderr);
+  const notice = (line: string): void => void ctx.io.stderr.write(`${printable(line)}\n`);
+  const path = runLogPath(backend, id);
+  try {
+    for await (const event of followRunLog(backend, id, options)) {
+      if (event.kind === "end") return;
+      writeLogEvent(event, out, notice, path);
+      // Nobody reads standard error any more (`2>&1 | head`): stop showing the log, still wait.
+      if (out.closed) break;
+    }
+    await untilFinished(backend, id, options.finished);
+  } catch (e) {
+    out.breakLine();
+    ctx.warn(`the run's output cannot be shown: ${(e as Error).message}`);
+    // Still wait for the run: the verdict is what --wait is for.
+    await untilFinished(backend, id, options.finished);
+  } finally {
+    out.end();
+  }
+}
+
+/** Until run `id` is finished: `finished` when given, else polling the registry until it is finished or gone. */
+async function untilFinished(backend: LocalBackend, id: string, finished: Promise<unknown> | undefined): Promise<void> {
+  if (finished !== undefined) {
+    await finished.catch(() => undefined);
+    return;
+  }
+  for (;;) {
+    const r = backend.store.raw(id);
+    if (r === undefined || isTerminal(String(r.status))) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /**

@@ -1,6 +1,9 @@
-/** The definitions of `expflow run ...`; the implementations are `commands/run.ts`, `commands/run-submit.ts` and `commands/run-cancel.ts`. */
+/**
+ * The definitions of `expflow run ...`; the implementations are `commands/run.ts`,
+ * `commands/run-submit.ts`, `commands/run-cancel.ts`, `commands/run-logs.ts` and `commands/run-watch.ts`.
+ */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
-import { Option } from "@commander-js/extra-typings";
+import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { CommandContext } from "../context.js";
 import type { OptionsOf, SetExit } from "./options.js";
@@ -23,7 +26,7 @@ function declareSubmit(run: Run) {
     .option("--queue <queue>", "the queue (default: 'default' locally; with --clearml, the server's default queue)")
     .option("--arg <k=v>", "a parameter: recorded as Args/k and passed as --k v (repeatable)", collect)
     .option("--shell", "run the command through /bin/sh -c (default: no shell)")
-    .option("--wait", "run it now in the foreground, as the agent would, and exit with its verdict (with --clearml: follow the task to its end)")
+    .option("--wait", "run it now in the foreground, as the agent would, its output streamed to stderr, and exit with its verdict (with --clearml: follow the task to its end)")
     .option("--allow-pin-env", "with --wait: start even while EXPFLOW_PIN is set (the run can read it from /proc)")
     .option("--clearml", "dispatch to a ClearML queue: a task clearml-agent runs from this git repository")
     .addOption(new Option("--use-clearml", "the earlier tool's name of --clearml").hideHelp().implies({ clearml: true }))
@@ -51,6 +54,55 @@ function offlineOption<A extends unknown[], O extends OptionValues, G extends Op
 
 function declareStatus(run: Run) {
   return offlineOption(verboseOption(registryOption(jsonOption(run.command("status").description("a run's record: state, metrics, params and history").argument("<id>", "id or unique prefix")))));
+}
+
+/**
+ * A whole number, 0 or more.
+ *
+ * @throws {InvalidArgumentError} anything else (commander reports it: exit 2).
+ */
+function lineCount(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected a number of lines (0, 1, 2, ...), got '${value}'.`);
+  return Number(value);
+}
+
+function declareLogs(run: Run) {
+  const cmd = run
+    .command("logs")
+    .description("print a run's output (its log); -f follows it as it is written until the run is finished")
+    .argument("<id>", "id or unique prefix")
+    .option("-f, --follow", "keep printing what the run writes until it is finished (then its final state goes to stderr; exit 0 completed, 1 otherwise), or Ctrl-C")
+    .option("--tail <n>", "start with the last n lines (0: only what comes next)", lineCount)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  expflow run logs exp-1a2b --tail 50
+  expflow run logs -f exp-1a2b
+  expflow run logs exp-1a2b > train.log
+
+On a terminal, control characters and escape sequences in the log are shown as
+escapes (\\u001b[2J) and never act; into a file or a pipe the log is copied byte
+for byte. A run on ClearML has its output in its task's console there: the
+command says where.`,
+    );
+  return registryOption(cmd);
+}
+
+function declareWatch(run: Run) {
+  const cmd = run
+    .command("watch")
+    .description("a live view of runs: state, elapsed time, latest metrics (default: every local run running or queued)")
+    .argument("[id...]", "runs to watch (ids or unique prefixes): the view ends once they are all finished")
+    .addHelpText(
+      "after",
+      `
+On a terminal the view is redrawn in place until Ctrl-C, or until the runs named
+are all finished (exit 0 when they all completed, 1 otherwise). Into a file or a
+pipe it prints one plain line per change instead: a run seen, a new state, new
+metric values.`,
+    );
+  return registryOption(cmd);
 }
 
 function declareSync(run: Run) {
@@ -101,6 +153,10 @@ function declareRetry(run: Run) {
 
 /** The options of `expflow run retry`. */
 export type RunRetryOptions = OptionsOf<ReturnType<typeof declareRetry>>;
+/** The options of `expflow run logs`. */
+export type RunLogsOptions = OptionsOf<ReturnType<typeof declareLogs>>;
+/** The options of `expflow run watch`. */
+export type RunWatchOptions = OptionsOf<ReturnType<typeof declareWatch>>;
 /** The options of `expflow run sync`. */
 export type RunSyncOptions = OptionsOf<ReturnType<typeof declareSync>>;
 /** The options of `expflow run cancel`. */
@@ -108,7 +164,7 @@ export type RunCancelOptions = OptionsOf<ReturnType<typeof declareCancel>>;
 /** The options of `expflow run archive|restore|delete` (restore takes only `--registry`). */
 export type RunArchiveOptions = OptionsOf<ReturnType<typeof declareProtectedArchive>>;
 
-/** Adds `expflow run` (submit, list, status, cancel, archive, restore, delete) to `program`. */
+/** Adds `expflow run` (submit, list, status, logs, watch, sync, retry, cancel, archive, restore, delete) to `program`. */
 export function defineRun(program: Command, ctx: CommandContext, setExit: SetExit): void {
   const run = declareRun(program);
   declareSubmit(run).action(async (command, opts) => {
@@ -122,6 +178,14 @@ export function defineRun(program: Command, ctx: CommandContext, setExit: SetExi
   declareStatus(run).action(async (id, opts) => {
     const { runStatusCommand } = await import("../commands/run.js");
     setExit(await runStatusCommand(id, opts, ctx));
+  });
+  declareLogs(run).action(async (id, opts) => {
+    const { runLogsCommand } = await import("../commands/run-logs.js");
+    setExit(await runLogsCommand(id, opts, ctx));
+  });
+  declareWatch(run).action(async (ids, opts) => {
+    const { runWatchCommand } = await import("../commands/run-watch.js");
+    setExit(await runWatchCommand(ids, opts, ctx));
   });
   declareSync(run).action(async (opts) => {
     const { runSyncCommand } = await import("../commands/run-sync.js");

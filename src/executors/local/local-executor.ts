@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import type { Experiment } from "../../core/experiment.js";
 import { isTerminal } from "../../core/lifecycle/lifecycle.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
@@ -9,6 +10,8 @@ import { statusOf } from "../../stores/local/record.js";
 import type { WriterContext } from "../../stores/local/registry-writer.js";
 import { RegistryWriter } from "../../stores/local/registry-writer.js";
 import type { CancelOutcome, Executor, RunSpec } from "../executor.js";
+import type { RunsSnapshot, WatchRunsOptions } from "./registry-watch.js";
+import { sleep, watchRegistryRuns } from "./registry-watch.js";
 
 /** Options of {@link LocalExecutor}. */
 export interface LocalExecutorOptions {
@@ -131,19 +134,48 @@ export class LocalExecutor implements Executor {
     return this.store.require(id);
   }
 
-  /** {@inheritDoc Executor.watch} Polls the registry (only the lines that mention the run). */
+  /**
+   * {@inheritDoc Executor.watch} Polls the registry: the run's lines are read again only when the
+   * file changed since the last look (an idle poll is one `stat`). A run deleted while it is
+   * watched ends the iteration with `E_EXPERIMENT_NOT_FOUND`.
+   */
   async *watch(id: string, options: { intervalMs?: number; signal?: AbortSignal } = {}): AsyncIterable<Experiment> {
     const interval = options.intervalMs ?? this.pollMs;
     let last: string | undefined;
+    let seen = "";
     for (;;) {
       if (options.signal?.aborted === true) return;
-      const now = await this.store.require(id);
-      if (now.status !== last) {
-        last = now.status;
-        yield now;
+      const signature = registrySignature(this.store.location);
+      if (signature !== seen) {
+        seen = signature;
+        const now = await this.store.require(id);
+        if (now.status !== last) {
+          last = now.status;
+          yield now;
+        }
+        if (isTerminal(now.status)) return;
       }
-      if (isTerminal(now.status)) return;
-      await new Promise((resolve) => setTimeout(resolve, interval));
+      await sleep(interval, options.signal);
     }
+  }
+
+  /**
+   * Several runs at once, with every change of their records (state, metrics): see
+   * {@link watchRegistryRuns}. Without `ids`, every local run that is running or queued.
+   *
+   * @internal not part of the package's API (what `run watch` reads, through `app/logs.ts`).
+   */
+  watchRuns(options: WatchRunsOptions = {}): AsyncGenerator<RunsSnapshot> {
+    return watchRegistryRuns(this.store, { intervalMs: this.pollMs, ...options });
+  }
+}
+
+/** A fingerprint of the registry file that changes with every append or rewrite. */
+function registrySignature(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return "missing";
   }
 }
