@@ -131,7 +131,7 @@ async function withEntry(text: string, name: string, entry: MetricOverride, path
  */
 export async function declareMetric(environment: ConfigEnvironment, declaration: MetricDeclaration): Promise<DeclaredMetric> {
   const { name } = declaration;
-  const problem = name === "__proto__" ? "__proto__ cannot be declared as a metric (a run that reports it keeps it as a custom metric)" : customNameProblem(name);
+  const problem = customNameProblem(name);
   if (problem !== null) throw new UsageError("E_METRIC_NAME", `cannot declare ${JSON.stringify(name)}: ${problem}`, { field: "name", value: name });
   const config = await loadConfig(environment);
   const registry = metricRegistryOf(config);

@@ -61,7 +61,7 @@ export function validateConfigFile(data: unknown, source: string): ConfigFileCon
   const metrics = data !== null && typeof data === "object" && !Array.isArray(data) ? (data as Record<string, unknown>)["metrics"] : undefined;
   if (metrics !== null && typeof metrics === "object" && Object.hasOwn(metrics, "__proto__")) {
     // Objects keyed by name would take it for their prototype and drop it without a word.
-    throw new ConfigError(source, "metrics.__proto__", "__proto__ cannot be declared as a metric (a run that reports it keeps it as a custom metric)");
+    throw new ConfigError(source, "metrics.__proto__", "__proto__ cannot be a metric's name");
   }
   if (metrics !== null && typeof metrics === "object" && !Array.isArray(metrics) && Object.hasOwn(metrics, "strict")) {
     const value = (metrics as Record<string, unknown>)["strict"];

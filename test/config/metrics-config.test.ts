@@ -109,7 +109,7 @@ describe("declareMetric (metrics add)", () => {
     expect(metricRegistryOf(config).get("constructor")?.direction).toBe("lower");
     // __proto__ would be taken for the prototype of the objects keyed by name, and dropped: refused, by the file's check too.
     expect(((await rejection(declareMetric({ env: l.env, cwd: l.cwd }, { name: "__proto__", direction: "lower" }))) as UsageError).code).toBe("E_METRIC_NAME");
-    expect(() => validateConfigFile(JSON.parse('{"metrics": {"__proto__": {"direction": "lower"}}}'), "f.yaml")).toThrow(/key 'metrics\.__proto__': __proto__ cannot be declared/);
+    expect(() => validateConfigFile(JSON.parse('{"metrics": {"__proto__": {"direction": "lower"}}}'), "f.yaml")).toThrow(/key 'metrics\.__proto__': __proto__ cannot be a metric's name/);
   });
 
   it("a name that is already a metric or an alias, standard or declared, is refused and nothing is written", async () => {

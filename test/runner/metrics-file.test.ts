@@ -67,17 +67,19 @@ describe("ingestMetricsText", () => {
     expect(ingestMetricsText(" \n", registry)).toEqual({ accepted: {}, rejected: [], custom: [], history: {} });
   });
 
-  it("treats names like __proto__ as names: a custom metric, or (strict) refused, never dropped", () => {
-    const custom = ingestMetricsText('{"__proto__": 1, "seg1": 2}', registry);
-    expect(Object.getPrototypeOf(custom.accepted)).toBe(Object.prototype);
+  it("treats names like __proto__ as names: refused with its reason, never dropped; constructor is a custom metric like any other", () => {
+    for (const reg of [registry, strict]) {
+      const { accepted, rejected } = ingestMetricsText('{"__proto__": 1, "seg1": 2}', reg);
+      expect(Object.getPrototypeOf(accepted)).toBe(Object.prototype);
+      expect(accepted).toEqual({ seg1: 2 });
+      expect(rejected.map((r) => r.name)).toEqual(["__proto__"]);
+    }
+    const custom = ingestMetricsText('{"constructor": 1, "toString": 2}', registry);
     expect(Object.entries(custom.accepted)).toEqual([
-      ["__proto__", 1],
-      ["seg1", 2],
+      ["constructor", 1],
+      ["toString", 2],
     ]);
-    expect(custom.custom).toEqual(["__proto__"]);
-    const { accepted, rejected } = ingestMetricsText('{"__proto__": 1, "seg1": 2}', strict);
-    expect(accepted).toEqual({ seg1: 2 });
-    expect(rejected.map((r) => r.name)).toEqual(["__proto__"]);
+    expect(custom.custom).toEqual(["constructor", "toString"]);
   });
 });
 

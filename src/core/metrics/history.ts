@@ -28,7 +28,7 @@ export const HISTORY_BUCKETS = 100;
  * Points of history the record keeps across all of a run's metrics: with many metrics each
  * keeps fewer points (at least 2: its first and latest), so the record stays small.
  */
-export const HISTORY_POINTS_PER_RUN = 4_000;
+export const HISTORY_POINTS_PER_RUN = 2_000;
 
 /**
  * The values of one metric over a run, in bounded memory, whatever the number of entries.

@@ -88,13 +88,15 @@ const UNSAFE_NAME_CHAR = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u2
 /**
  * Why `name` cannot be a custom metric's name, or `null` when it can: 1 to
  * {@link MAX_CUSTOM_NAME_CHARS} characters, no white space, no control characters (C0, DEL, C1),
- * no bidirectional controls, and not a step key ({@link STEP_KEYS}). Pure.
+ * no bidirectional controls, not a step key ({@link STEP_KEYS}) and not `__proto__`. Pure.
  */
 export function customNameProblem(name: string): string | null {
   if (name === "") return "a metric name must not be empty";
   if (name.length > MAX_CUSTOM_NAME_CHARS) return `a metric name must be at most ${MAX_CUSTOM_NAME_CHARS} characters`;
   if (UNSAFE_NAME_CHAR.test(name)) return "a metric name must contain no white space and no control or bidirectional characters";
   if (STEP_KEYS.includes(name)) return `'${name}' is the entry's step, not a metric`;
+  // Objects keyed by metric name (records, reports, rankings) would take it for their prototype.
+  if (name === "__proto__") return "__proto__ cannot be a metric's name";
   return null;
 }
 

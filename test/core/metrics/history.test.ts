@@ -50,8 +50,9 @@ describe("MetricSeries", () => {
 
   it("points per metric share the run's budget: 101 each for a few metrics, at least 2 for many", () => {
     expect(pointsPerMetric(1)).toBe(101);
-    expect(pointsPerMetric(40)).toBe(100);
-    expect(pointsPerMetric(1000)).toBe(4);
+    expect(pointsPerMetric(20)).toBe(100);
+    expect(pointsPerMetric(100)).toBe(20);
+    expect(pointsPerMetric(1000)).toBe(2);
     expect(pointsPerMetric(100_000)).toBe(2);
     expect(pointsPerMetric(1000) * 1000).toBeLessThanOrEqual(HISTORY_POINTS_PER_RUN);
   });
