@@ -361,7 +361,8 @@ export function validateMetricValues(values: unknown, registry: MetricRegistry =
       const problem = custom ? customNameProblem(name) : undefined;
       if (problem === null) canonical = name;
       else {
-        unknown.push(name);
+        // A name that cannot be a metric's gets no advice to declare it.
+        if (problem === undefined) unknown.push(name);
         problems.push(problem === undefined ? unknownMetricProblem(name, registry) : `metric ${JSON.stringify(name)} cannot be kept as a custom metric: ${problem}`);
         continue;
       }

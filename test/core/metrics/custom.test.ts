@@ -37,6 +37,14 @@ describe("custom metrics", () => {
     expect(customNameProblem("constructor")).toBeNull();
     for (const bad of ["", "a b", "a\u001b[31m", "x\u0085", "a\u202eb", "a\u2066b", "a\u2028b", "x".repeat(129), "step", "iteration", "__proto__"]) expect(customNameProblem(bad), JSON.stringify(bad)).not.toBeNull();
     expect(() => validateMetricValues({ "a\u001bb": 1 }, MetricRegistry.standard(), { custom: true })).toThrow(/cannot be kept as a custom metric: a metric name must contain no white space and no control/);
+    // No advice to declare a name that cannot be one.
+    let hint: string | undefined = "unset";
+    try {
+      validateMetricValues({ "a b": 1 }, MetricRegistry.standard(), { custom: true });
+    } catch (e) {
+      hint = (e as ValidationError).hint;
+    }
+    expect(hint).toBeUndefined();
   });
 
   it("step and iteration cannot be metrics or aliases in config: in a metrics file they are the entry's step", () => {
