@@ -33,6 +33,7 @@ export {
   MetricRegistry,
   reportStandard,
   validateMetricValues,
+  type ValidateOptions,
   type Direction,
   type MetricDefinition,
   type MetricOverride,

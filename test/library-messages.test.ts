@@ -29,6 +29,7 @@ describe("library errors name no flags", () => {
       "unknown sortBy metric": { field: "sortBy", value: "pde_maen", suggestion: "pde_mean" },
       "unknown thenBy metric": { field: "thenBy", value: "bogus_x", suggestion: undefined },
       "unknown gate metric": { field: "gates", value: "bogus_x", suggestion: undefined },
+      "unknown metric reported, strict": { field: "values", value: "val_loss", suggestion: undefined },
       "max not positive": { field: "max", value: "0", suggestion: undefined },
       "statuses empty": { field: "statuses", value: undefined, suggestion: undefined },
       "ambiguous sortBy metric": { field: "sortBy", value: "seg_total", suggestion: "Score/seg_total" },

@@ -1,3 +1,5 @@
+import type { ConfigEnvironment } from "../config/load.js";
+import type { DeclaredMetric, MetricDeclaration } from "../config/edit.js";
 import { assertValidId } from "../core/ids.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { validateMetricValues } from "../core/metrics/registry.js";
@@ -16,27 +18,45 @@ export interface MetricsBackends {
   readonly clearml: () => ClearmlStore;
 }
 
-/** What a report wrote. */
+/** What a report wrote. `custom`: the names the registry does not know, kept as custom metrics. */
 export type MetricsReport =
-  | { readonly kind: "local"; readonly id: string; readonly values: Readonly<Record<string, number>>; readonly record: RegistryRecord }
-  | { readonly kind: "clearml"; readonly taskId: string; readonly server: string; readonly values: Readonly<Record<string, number>>; readonly scalars: readonly { metric: string; variant: string; value: number }[] };
+  | { readonly kind: "local"; readonly id: string; readonly values: Readonly<Record<string, number>>; readonly custom: readonly string[]; readonly record: RegistryRecord }
+  | {
+      readonly kind: "clearml";
+      readonly taskId: string;
+      readonly server: string;
+      readonly values: Readonly<Record<string, number>>;
+      readonly custom: readonly string[];
+      readonly scalars: readonly { metric: string; variant: string; value: number }[];
+    };
 
 /**
  * Reports metric values to a run: validated through the metrics registry first (a refused value
  * is exit 2 and nothing is sent or written), then merged into the local record under the
  * registry lock, or sent to the ClearML task as scalars (metric = the registry group, variant =
- * the name, iteration 0).
+ * the name, iteration 0). A name the registry does not know is kept as a custom metric (group
+ * `Custom` on ClearML), unless the registry is strict, which refuses it.
  */
 export async function reportMetrics(backends: MetricsBackends, target: MetricsTarget, assignments: ReadonlyMap<string, string>): Promise<MetricsReport> {
-  if (target.kind === "clearml") {
-    const taskId = assertValidId(target.taskId, "ClearML task id");
-    const values = validateMetricValues(assignments, backends.registry);
+  const taskId = target.kind === "clearml" ? assertValidId(target.taskId, "ClearML task id") : undefined;
+  const values = validateMetricValues(assignments, backends.registry, { custom: true });
+  const custom = Object.keys(values).filter((name) => !backends.registry.has(name));
+  if (taskId !== undefined) {
     const store = backends.clearml();
     const { scalars } = await store.reportMetrics(taskId, values, { registry: backends.registry });
-    return { kind: "clearml", taskId, server: store.location, values, scalars };
+    return { kind: "clearml", taskId, server: store.location, values, custom, scalars };
   }
-  const values = validateMetricValues(assignments, backends.registry);
   const local = await backends.local();
-  const id = await local.store.resolve(target.id);
-  return { kind: "local", id, values, record: await local.store.logMetricsRaw(id, values) };
+  const id = await local.store.resolve((target as { readonly id: string }).id);
+  return { kind: "local", id, values, custom, record: await local.store.logMetricsRaw(id, values) };
+}
+
+/**
+ * Declares a metric of your own in the nearest configuration file (the project's
+ * `expflow.yaml`, else `$EXPFLOW_HOME/config.yaml`, created when missing), the rest of the file
+ * kept as it was. See `config/edit.ts`'s `declareMetric` for what it checks and throws.
+ */
+export async function addMetric(environment: ConfigEnvironment, declaration: MetricDeclaration): Promise<DeclaredMetric> {
+  const { declareMetric } = await import("../config/edit.js");
+  return declareMetric(environment, declaration);
 }

@@ -28,6 +28,11 @@ export interface ResolvedConfig {
   /** For each overridden metric, the file that last set one of its fields. */
   readonly metricSources: Readonly<Record<string, string>>;
   /**
+   * `metrics.strict`: refuse unregistered metrics (`true`) or keep them as custom metrics
+   * (`false`, the default). The highest file that sets it wins.
+   */
+  readonly metricsStrict: Sourced<boolean>;
+  /**
    * The first file that says `pin.allow_force: false`, if any. Files can only forbid `--force`:
    * allowing it is the PIN owner's choice, recorded with the PIN (`expflow pin policy`).
    */
@@ -83,7 +88,18 @@ async function readConfigFile(path: string): Promise<ConfigFileContent> {
   }
   if (text.trim() === "") return {};
   // YAML and the schema library are loaded only when a file exists, to keep start-up fast.
-  const [{ parseDocument }, { validateConfigFile }] = await Promise.all([import("yaml"), import("./schema.js")]);
+  const [doc, { validateConfigFile }] = await Promise.all([parseConfigDocument(text, path), import("./schema.js")]);
+  return validateConfigFile(toJsBounded(doc, path), path);
+}
+
+/**
+ * Parses the text of a configuration file as a YAML document (comments and layout kept, for an
+ * edit), refusing duplicate keys.
+ *
+ * @throws {ConfigError} naming the file, line and column of invalid YAML.
+ */
+export async function parseConfigDocument(text: string, path: string): Promise<import("yaml").Document.Parsed> {
+  const { parseDocument } = await import("yaml");
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err !== undefined) {
@@ -91,7 +107,7 @@ async function readConfigFile(path: string): Promise<ConfigFileContent> {
     const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
     throw new ConfigError(path, undefined, `not valid YAML: ${where}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
   }
-  return validateConfigFile(toJsBounded(doc, path), path);
+  return doc;
 }
 
 /** How many times a YAML alias may be expanded in one file (config and rule packs). */
@@ -129,6 +145,7 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
   let registry: Sourced<string> = { value: join(home, "experiments.jsonl"), source: "default" };
   const metrics: Record<string, MetricOverride> = {};
   const metricSources: Record<string, string> = {};
+  let metricsStrict: Sourced<boolean> = { value: false, source: "default" };
   let forceForbiddenBy: string | undefined;
   let pinHash: { value: string; source: string } | undefined;
   let auditRules: Sourced<string> | undefined;
@@ -144,6 +161,7 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
       metrics[name] = { ...metrics[name], ...override };
       metricSources[name] = file;
     }
+    if (content.metricsStrict !== undefined) metricsStrict = { value: content.metricsStrict, source: file };
     const force = content.pin?.allow_force;
     if (force === true) {
       throw new ConfigError(file, "pin.allow_force", "a configuration file can only forbid force in place of the PIN (false); allowing it is the PIN owner's choice", {
@@ -157,14 +175,15 @@ export async function loadConfig(environment: ConfigEnvironment, flags: ConfigFl
   const envRegistry = env["EXPFLOW_REGISTRY"];
   if (envRegistry !== undefined && envRegistry.trim() !== "") registry = { value: resolve(cwd, envRegistry), source: "env" };
   if (flags.registry !== undefined) registry = { value: resolve(cwd, flags.registry), source: "flag" };
-  return { home, files, registry, metrics, metricSources, forceForbiddenBy, pinHash, auditRules };
+  return { home, files, registry, metrics, metricSources, metricsStrict, forceForbiddenBy, pinHash, auditRules };
 }
 
 /**
- * The metrics registry of a configuration: the standard metrics with the user's overrides.
+ * The metrics registry of a configuration: the standard metrics with the user's overrides, strict
+ * when `metrics.strict` is set.
  *
  * @throws {ConfigError} naming the file and key of an invalid definition.
  */
-export function metricRegistryOf(config: ResolvedConfig): MetricRegistry {
-  return MetricRegistry.create(config.metrics, (name) => config.metricSources[name] ?? "config");
+export function metricRegistryOf(config: Pick<ResolvedConfig, "metrics" | "metricSources"> & { readonly metricsStrict?: Sourced<boolean> }): MetricRegistry {
+  return MetricRegistry.create(config.metrics, (name) => config.metricSources[name] ?? "config", { strict: config.metricsStrict?.value === true });
 }

@@ -32,6 +32,12 @@ const configFile = z.strictObject({
 export interface ConfigFileContent {
   registry?: string;
   metrics?: Record<string, MetricOverride>;
+  /**
+   * `metrics.strict`: `true` refuses metrics the registry does not know (as the earlier tool
+   * did); `false` keeps them as custom metrics. A boolean under `metrics:` is this setting; a
+   * mapping there is a metric's definition.
+   */
+  metricsStrict?: boolean;
   pin?: { allow_force?: boolean; hash?: string };
   audit?: { rules?: string };
 }
@@ -51,8 +57,24 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
  */
 export function validateConfigFile(data: unknown, source: string): ConfigFileContent {
   if (data === null || data === undefined) return {};
+  let strict: boolean | undefined;
+  const metrics = data !== null && typeof data === "object" && !Array.isArray(data) ? (data as Record<string, unknown>)["metrics"] : undefined;
+  if (metrics !== null && typeof metrics === "object" && Object.hasOwn(metrics, "__proto__")) {
+    // Objects keyed by name would take it for their prototype and drop it without a word.
+    throw new ConfigError(source, "metrics.__proto__", "__proto__ cannot be a metric's name");
+  }
+  if (metrics !== null && typeof metrics === "object" && !Array.isArray(metrics) && Object.hasOwn(metrics, "strict")) {
+    const value = (metrics as Record<string, unknown>)["strict"];
+    // `strict: {direction: ...}` stays a metric named strict, as it has always been.
+    if (value === null || typeof value !== "object") {
+      if (typeof value !== "boolean") throw new ConfigError(source, "metrics.strict", `must be true or false, got ${JSON.stringify(value) ?? String(value)}`);
+      strict = value;
+      const { strict: _setting, ...rest } = metrics as Record<string, unknown>;
+      data = { ...(data as Record<string, unknown>), metrics: rest };
+    }
+  }
   const result = configFile.safeParse(data);
-  if (result.success) return result.data as ConfigFileContent;
+  if (result.success) return { ...(result.data as ConfigFileContent), ...(strict === undefined ? {} : { metricsStrict: strict }) };
   const issue = result.error.issues[0]!;
   const path = issue.path.map(String);
   if (issue.code === "unrecognized_keys") {

@@ -27,6 +27,8 @@ export const ConfigShowSchema = z.strictObject({
   registry: sourced(z.string().min(1)),
   /** Only the metrics configuration adds or overrides; `{}` for the standard ones alone. */
   metrics: z.record(z.string(), MetricOverrideSchema),
+  /** `metrics.strict`: `true` refuses unregistered metrics; `false` (default) keeps them as custom metrics. */
+  metrics_strict: sourced(z.boolean()),
   pin: z.strictObject({ allow_force: sourced(z.boolean()) }),
   /** `audit.rules`: a rule file, or `pdebench (built in)` from `default`. */
   audit: z.strictObject({ rules: sourced(z.string().min(1)) }),

@@ -23,6 +23,16 @@ export type MetricDefinitionJson = z.infer<typeof MetricDefinitionSchema>;
 export const MetricListSchema = list(MetricDefinitionSchema);
 export type MetricListJson = z.infer<typeof MetricListSchema>;
 
+/** `metrics add --json`: the configuration file written and the metric it now defines. */
+export const MetricAddSchema = z.strictObject({
+  /** The configuration file the metric was declared in. */
+  file: z.string().min(1),
+  /** Whether the file was created by this declaration. */
+  created: z.boolean(),
+  metric: MetricDefinitionSchema,
+});
+export type MetricAddJson = z.infer<typeof MetricAddSchema>;
+
 /** One scalar sent to a ClearML task: metric = the registry group, variant = the metric's name. */
 export const ReportedScalarSchema = z.strictObject({
   metric: z.string().min(1),

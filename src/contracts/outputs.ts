@@ -4,7 +4,7 @@ import { ClearmlStatusSchema } from "./clearml.js";
 import { ConfigShowSchema } from "./config.js";
 import { ErrorOutputSchema } from "./error.js";
 import { ExperimentListSchema } from "./experiment.js";
-import { MetricDefinitionSchema, MetricListSchema, TaskMetricsReportSchema } from "./metrics.js";
+import { MetricAddSchema, MetricDefinitionSchema, MetricListSchema, TaskMetricsReportSchema } from "./metrics.js";
 import { RankingSchema } from "./ranking.js";
 import { RawRunListSchema, RegistryCheckSchema, RunStatusSchema, RunSubmitResultSchema, RunSubmitWaitResultSchema, RunSyncSchema, RunRetrySchema, RegistryRecordSchema } from "./runs.js";
 import { PinPolicySchema, PinStatusSchema } from "./security.js";
@@ -24,6 +24,7 @@ export const JSON_OUTPUTS = {
   "metrics show": MetricDefinitionSchema,
   "metrics report": RegistryRecordSchema,
   "metrics report --task-id": TaskMetricsReportSchema,
+  "metrics add": MetricAddSchema,
   "run submit": RunSubmitResultSchema,
   "run submit --wait": RunSubmitWaitResultSchema,
   "run list": ExperimentListSchema,

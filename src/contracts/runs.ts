@@ -47,6 +47,20 @@ export const RejectedMetricSchema = z.strictObject({
 });
 
 /**
+ * One metric's history in a run's record (`core/metrics/history.ts`'s `MetricHistory`): exact
+ * aggregates of every value the run reported, and at most 101 `[step, value]` points spread over
+ * the whole run (the first entry and the latest among them).
+ */
+export const MetricHistorySchema = z.strictObject({
+  last: z.number(),
+  min: z.number(),
+  max: z.number(),
+  count: z.number().int().positive(),
+  steps: z.array(z.tuple([z.number(), z.number()]).readonly()).max(101).readonly(),
+});
+export type MetricHistoryJson = z.infer<typeof MetricHistorySchema>;
+
+/**
  * A local run's record as expflow writes it (`run submit`, then the agent or `run submit --wait`,
  * then `metrics report`, `run cancel`, `run archive`): every field fixed. Printed by
  * `run submit --json`; `run status --json` of such a run fits it too.
@@ -87,6 +101,8 @@ export const RunRecordSchema = z.strictObject({
   rejected_metrics: z.array(RejectedMetricSchema).min(1).readonly().optional(),
   /** With `run retry`: the run this one retries. */
   retry_of: z.string().min(1).optional(),
+  /** Each reported metric's history, read from the metrics file while the run went and at its end. */
+  metric_history: z.record(z.string(), MetricHistorySchema).optional(),
 });
 export type RunRecordJson = z.infer<typeof RunRecordSchema>;
 

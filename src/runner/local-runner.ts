@@ -11,8 +11,8 @@ import type { RegistryRecord } from "../stores/local/record.js";
 import { linkOf, plainObject, statusOf } from "../stores/local/record.js";
 import type { RegistryWriter } from "../stores/local/registry-writer.js";
 import { readOne, readRaw } from "../stores/local/registry-writer.js";
-import type { RejectedMetric } from "./metrics-file.js";
-import { readMetricsFile } from "./metrics-file.js";
+import type { MetricsChanges } from "./metrics-file.js";
+import { MetricsFileTail, MetricsIngest, MetricsLines } from "./metrics-file.js";
 import { DEFAULT_GRACE_MS, groupAlive, signalGroup, stopProcessGroup } from "./process-group.js";
 import { runEnvironment } from "./run-env.js";
 
@@ -39,6 +39,11 @@ export interface RunnerOptions {
   readonly pollMs?: number;
   /** Time between SIGTERM and SIGKILL when a run is stopped, in ms (default 5000). */
   readonly graceMs?: number;
+  /**
+   * How often a running run's metrics file is read, in ms (default 2000). What came since the
+   * last read is merged into the record at most this often at first; see {@link liveSnapshotInterval}.
+   */
+  readonly metricsPollMs?: number;
   /** Receives one line for each thing that happens (started, finished, problems). */
   readonly onEvent?: (message: string) => void;
 }
@@ -205,6 +210,33 @@ function historyOf(r: RegistryRecord): unknown[] {
   return Array.isArray(r.history) ? r.history : [];
 }
 
+/** The longest time between two live snapshots of a run's metrics, in ms: 60 s. */
+export const MAX_LIVE_SNAPSHOT_MS = 60_000;
+
+/**
+ * The least time between two snapshots of a running run's live metrics, in ms: `pollMs` while
+ * the run is young, then a thirtieth of its age, at most {@link MAX_LIVE_SNAPSHOT_MS}. Each
+ * snapshot appends the whole record to the registry, so a run that logs every step for ten
+ * hours appends about 700 snapshots, not one every two seconds (18,000). Pure.
+ */
+export function liveSnapshotInterval(ageMs: number, pollMs = 2_000): number {
+  return Math.min(Math.max(pollMs, ageMs / 30), Math.max(pollMs, MAX_LIVE_SNAPSHOT_MS));
+}
+
+/**
+ * A record with a metrics ingest's changes merged in: the metrics that got entries take their
+ * latest values (the others, a report made meanwhile included, stay), `metric_history` is the
+ * run's, and `rejected_metrics` every refused entry so far.
+ */
+export function mergeMetricsChanges(r: RegistryRecord, changes: MetricsChanges): RegistryRecord {
+  return {
+    ...r,
+    metrics: { ...(plainObject(r.metrics) ?? {}), ...changes.metrics },
+    metric_history: { ...(plainObject(r["metric_history"]) ?? {}), ...changes.history },
+    ...(changes.rejected !== undefined && changes.rejected.length > 0 ? { rejected_metrics: changes.rejected } : {}),
+  };
+}
+
 /** Thrown inside a claim's update when the run is no longer there to take; never escapes. */
 class ClaimLost extends Error {}
 
@@ -219,6 +251,7 @@ export class LocalRunner {
   private readonly now: () => Date;
   private readonly pollMs: number;
   private readonly graceMs: number;
+  private readonly metricsPollMs: number;
   private idleSignature: string | undefined;
   /** How many damaged lines the last read of the registry found (told once per change). */
   private damagedSeen = 0;
@@ -227,6 +260,7 @@ export class LocalRunner {
     this.now = opts.now ?? (() => new Date());
     this.pollMs = opts.pollMs ?? 500;
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+    this.metricsPollMs = opts.metricsPollMs ?? 2_000;
   }
 
   private event(message: string): void {
@@ -379,6 +413,21 @@ export class LocalRunner {
 
     let exit: Exit;
     let startedMs = 0;
+    const ingest = new MetricsIngest(this.opts.metrics);
+    const tail = new MetricsFileTail(metricsPath, new MetricsLines(ingest));
+    const readProblems = new Set<string>();
+    const readMetrics = (options: { final?: boolean } = {}): boolean => {
+      try {
+        const read = tail.read(options);
+        for (const note of read.notes) log(note);
+        return read.more;
+      } catch (e) {
+        const problem = `could not read ${metricsPath}: ${(e as Error).message}`;
+        if (!readProblems.has(problem)) ingest.reject(null, null, problem);
+        readProblems.add(problem);
+        return false;
+      }
+    };
     const current = readOne(writer.path, id);
     if (invocation === undefined) {
       exit = { error: new Error("the record holds no command") };
@@ -416,6 +465,36 @@ export class LocalRunner {
           log(`could not record the process in the registry: ${(e as Error).message}`);
         }
       }
+      // Live metrics: the file is read while the run goes, and what came is merged into the
+      // record (nothing is appended when nothing came), so `run status` shows progress.
+      let lastSnapshot = startedMs;
+      let snapshotting: Promise<void> | undefined;
+      const snapshotProblems = new Set<string>();
+      const live = setInterval(() => {
+        if (snapshotting !== undefined) return;
+        readMetrics();
+        const now = Date.now();
+        if (now - lastSnapshot < liveSnapshotInterval(now - startedMs, this.metricsPollMs)) return;
+        const changes = ingest.takeChanges();
+        if (changes === undefined) return;
+        lastSnapshot = now;
+        snapshotting = writer
+          .updateIf(id, (r) => (r.status === "running" ? mergeMetricsChanges(r, changes) : undefined))
+          .then(
+            (written) => {
+              // Not running any more: the final merge carries these.
+              if (written === undefined) ingest.restoreChanges(changes);
+            },
+            (e: Error) => {
+              ingest.restoreChanges(changes);
+              if (!snapshotProblems.has(e.message)) log(`could not record live metrics (they are recorded at the end): ${e.message}`);
+              snapshotProblems.add(e.message);
+            },
+          )
+          .finally(() => {
+            snapshotting = undefined;
+          });
+      }, this.metricsPollMs);
       let lastSignature = "";
       const watch = setInterval(() => {
         if (state.interrupt !== undefined) return stop();
@@ -433,9 +512,12 @@ export class LocalRunner {
         exit = await exited;
       } finally {
         clearInterval(watch);
+        clearInterval(live);
       }
       if (state.stopping !== undefined) await state.stopping;
       else if (!("error" in exit) && child.pid !== undefined) await this.stopLeftovers(child.pid, log);
+      // A live snapshot still being written lands before the final one.
+      while (snapshotting !== undefined) await snapshotting;
     }
 
     const wallMinutes = startedMs > 0 && !("error" in exit) ? Math.round(((Date.now() - startedMs) / 60_000) * 1000) / 1000 : null;
@@ -454,26 +536,31 @@ export class LocalRunner {
     }
     log("error" in exit ? `did not run: ${reason}` : `command ended: ${signal !== null ? `signal ${signal}` : `exit code ${exitCode}`}${wallMinutes !== null ? ` after ${wallMinutes} min` : ""}`);
 
-    let accepted: Record<string, number> = {};
-    let rejected: RejectedMetric[] = [];
-    if (existsSync(metricsPath)) {
-      try {
-        ({ accepted, rejected } = readMetricsFile(metricsPath, this.opts.metrics));
-      } catch (e) {
-        rejected = [{ name: null, value: null, reason: `could not read ${metricsPath}: ${(e as Error).message}` }];
-      }
-    }
+    // The rest of the file, to its end (its last line too, without a line break): the run is
+    // over. Read in bounded looks, letting the agent's other runs go on between them.
+    while (readMetrics({ final: true })) await new Promise((resolve) => setImmediate(resolve));
+    const accepted = ingest.accepted();
+    const rejected = ingest.rejected();
+    const custom = ingest.customNames();
+    const changes = ingest.takeChanges();
     if (Object.keys(accepted).length > 0) log(`metrics: ${Object.entries(accepted).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    if (custom.length > 0) {
+      const note = ingest.customNote(custom);
+      log(`note: ${note}`);
+      this.event(`${id}: note: ${note}`);
+    }
     for (const r of rejected) log(`rejected metric ${r.name === null ? "entry" : `'${r.name}'`} (${JSON.stringify(r.value)}): ${r.reason}`);
-    if (rejected.length > 0) this.event(`${id}: warning: ${rejected.length} metrics entr${rejected.length === 1 ? "y" : "ies"} rejected (see ${logPath})`);
+    const rejectedCount = ingest.rejectedCount;
+    if (rejectedCount > 0) this.event(`${id}: warning: ${rejectedCount} metrics entr${rejectedCount === 1 ? "y" : "ies"} rejected (see ${logPath})`);
 
     const event = reason === null ? "complete" : "fail";
     const finished = await writer.update(id, (r) => {
       const from = statusOf(r);
-      const metrics: Record<string, unknown> = { ...(plainObject(r.metrics) ?? {}), ...accepted };
-      if (wallMinutes !== null && this.opts.metrics.has("train_time_min") && !("train_time_min" in metrics)) metrics["train_time_min"] = wallMinutes;
+      const merged = changes === undefined ? r : mergeMetricsChanges(r, changes);
+      const metrics: Record<string, unknown> = { ...(plainObject(merged.metrics) ?? {}) };
+      if (wallMinutes !== null && this.opts.metrics.has("train_time_min") && !Object.hasOwn(metrics, "train_time_min")) metrics["train_time_min"] = wallMinutes;
       const next: RegistryRecord = {
-        ...r,
+        ...merged,
         metrics,
         exit_code: exitCode,
         signal,

@@ -385,7 +385,7 @@ describe("expflow metrics report --task-id", () => {
   });
 
   it("a value the registry refuses is exit 2 and no request at all reaches ClearML", async () => {
-    for (const bad of [["pde_mean=abc"], ["pde_mean=NaN"], ["pde_mean=Infinity"], ["pde_mean="], ["no_such_metric=1"], ["seg_total=0.8", "pde_mean=abc"], ["pde_mean"]]) {
+    for (const bad of [["pde_mean=abc"], ["pde_mean=NaN"], ["pde_mean=Infinity"], ["pde_mean="], ["no such=1"], ["seg_total=0.8", "pde_mean=abc"], ["pde_mean"]]) {
       fake.resetCounts();
       const r = await cli(["metrics", "report", "--task-id", TARGET.id, ...bad]);
       expect(r.code, `${bad.join(" ")}: ${r.stderr}`).toBe(2);

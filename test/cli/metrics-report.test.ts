@@ -74,7 +74,8 @@ describe("expflow metrics report", () => {
   });
 
   it.each([
-    ["an unknown metric", ["pde_meen=1"], /unknown metric 'pde_meen'/],
+    // An unknown name is kept as a custom metric (test/cli/custom-metrics.test.ts); one that cannot be a name is not.
+    ["a name with white space", ["pde meen=1"], /cannot be kept as a custom metric: a metric name must contain no white space/],
     ["NaN", ["pde_mean=NaN"], /finite number/],
     ["Infinity", ["pde_mean=Infinity"], /finite number/],
     ["-Infinity", ["pde_mean=-Infinity"], /finite number/],
@@ -92,14 +93,14 @@ describe("expflow metrics report", () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
-  it("an unknown metric under --json: the error object on stderr", async () => {
+  it("a refused name under --json: the error object on stderr", async () => {
     const path = registry();
-    const r = await cli(["metrics", "report", B1, "pde_meen=1", "--registry", path, "--json"]);
+    const r = await cli(["metrics", "report", B1, "pde\u001bmeen=1", "--registry", path, "--json"]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     const err = JSON.parse(r.stderr) as { error: { code: string; message: string } };
     expect(err.error.code).toBe("E_METRIC_VALIDATION");
-    expect(err.error.message).toContain("pde_meen");
+    expect(err.error.message).toContain('metric "pde\\u001bmeen" cannot be kept as a custom metric');
   });
 
   it("an ambiguous prefix: exit 2 listing the candidates, nothing written", async () => {

@@ -196,8 +196,9 @@ describe("expflow run status", () => {
     expect(r.stdout).toMatch(/^id +exp-aaa11111$/m);
     expect(r.stdout).toMatch(/^status +completed$/m);
     expect(r.stdout).toMatch(/^tags +task1, final$/m);
-    expect(r.stdout).toMatch(/^ {2}METRIC +VALUE +THRESHOLD$/m);
-    expect(r.stdout).toMatch(/^ {2}pde_mean +15\.2 +< 18\.09$/m);
+    // Issue 14: last, best (by direction) and steps (none recorded: an earlier record).
+    expect(r.stdout).toMatch(/^ {2}METRIC +LAST +BEST +STEPS +THRESHOLD +NOTE$/m);
+    expect(r.stdout).toMatch(/^ {2}pde_mean +15\.2 +15\.2 +- +< 18\.09 +-$/m);
     expect(r.stdout).toMatch(/^History\n {2}\(no history recorded/m);
   });
 
@@ -207,7 +208,7 @@ describe("expflow run status", () => {
     const r = await cli(h, ["run", "status", "exp-py", "--registry", reg]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^created +2024-09-28T17:42:10\.500Z$/m);
-    expect(r.stdout).toMatch(/^ {2}pde_mean +- +< 18\.09$/m);
+    expect(r.stdout).toMatch(/^ {2}pde_mean +- +- +- +< 18\.09 +-$/m);
     expect(r.stdout).toContain("  Args/--lr = 0.001");
     const j = await cli(h, ["run", "status", "exp-aaa22222", "--registry", reg, "--json"]);
     expect(JSON.parse(j.stdout)).toEqual(record("exp-aaa22222", { pde_mean: 18.5 }, { status: "failed", project: "PDE", rev: 2, updated_at: "2026-10-03T00:00:00.000Z" }));

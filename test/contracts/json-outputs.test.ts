@@ -263,6 +263,18 @@ describe("metrics --json", () => {
     fits("metrics report --task-id", await ok(cli(plain, ["metrics", "report", "--task-id", T_RUNNING.id, "seg_total=0.75", "pde_mean=14", "--json"], { env: clearmlEnv() })));
     errorFits(await cli(plain, ["metrics", "report", "exp-pass", "pde_mean=x", "--registry", r, "--json"]), "E_METRIC_VALIDATION", 2);
     errorFits(await cli(plain, ["metrics", "report", "--task-id", T_PUBLISHED.id, "pde_mean=1", "--json"], { env: clearmlEnv() }), "E_TASK_PUBLISHED", 2);
+    // A custom metric (not registered) is kept in the record.
+    fits("metrics report", await ok(cli(plain, ["metrics", "report", "exp-pass", "val_loss=0.25", "--registry", r, "--json"])));
+  });
+
+  it("add: the file written and the metric's definition; a name that is already a metric is an error", async () => {
+    const home = newHome();
+    const cwd = tempDir();
+    const added = fits("metrics add", await ok(cli(home, ["metrics", "add", "val_loss", "--direction", "lower", "--threshold", "0.2", "--unit", "nats", "--json"], { cwd }))) as { file: string; created: boolean };
+    expect(added).toMatchObject({ file: join(home, "config.yaml"), created: true });
+    fits("metrics add", await ok(cli(home, ["metrics", "add", "top5", "--direction", "higher", "--group", "Score", "--description", "top-5 accuracy", "--json"], { cwd })));
+    errorFits(await cli(home, ["metrics", "add", "pde_mean", "--direction", "lower", "--json"], { cwd }), "E_METRIC_EXISTS", 2);
+    errorFits(await cli(home, ["metrics", "add", "val_loss", "--direction", "lower", "--json"], { cwd }), "E_METRIC_EXISTS", 2);
   });
 });
 
@@ -280,7 +292,7 @@ describe("run --json", () => {
       `import { appendFileSync } from "node:fs";
 const f = process.env.EXPFLOW_METRICS_FILE;
 appendFileSync(f, JSON.stringify({ pde_mean: 16.25, seg_total: 0.5 }) + "\\n");
-appendFileSync(f, JSON.stringify({ not_a_metric: 1 }) + "\\n");
+appendFileSync(f, '{"seg1": NaN, "not_a_metric": 1}\\n');
 process.exit(Number(process.argv[2] ?? 0));
 `,
     );

@@ -6,6 +6,7 @@ import type { Experiment } from "../../src/core/experiment.js";
 import type { CompareScoresOptions } from "../../src/core/ranking/compare-scores.js";
 import { compareScores } from "../../src/core/ranking/compare-scores.js";
 import { validateCompetitionRules } from "../../src/core/rules/rules.js";
+import { MetricRegistry, validateMetricValues } from "../../src/core/metrics/registry.js";
 import { loadConfig } from "../../src/config/load.js";
 import { guard } from "../../src/security/guard.js";
 import { ClearmlClient } from "../../src/stores/clearml/client.js";
@@ -55,6 +56,7 @@ export const LIBRARY_ERROR_CASES: readonly LibraryErrorCase[] = [
   { name: "unknown sortBy metric", run: rank(PLAIN, { sortBy: "pde_maen" }) },
   { name: "unknown thenBy metric", run: rank(PLAIN, { sortBy: "pde_mean", thenBy: ["bogus_x"] }) },
   { name: "unknown gate metric", run: rank(PLAIN, { sortBy: "pde_mean", gates: ["bogus_x:lt:1"] }) },
+  { name: "unknown metric reported, strict", run: () => validateMetricValues({ val_loss: 0.1 }, MetricRegistry.create({}, undefined, { strict: true }), { custom: true }) },
   { name: "malformed gate", run: rank(PLAIN, { sortBy: "pde_mean", gates: ["pde_mean:lt"] }) },
   { name: "max not positive", run: rank(PLAIN, { sortBy: "pde_mean", max: 0 }) },
   { name: "statuses empty", run: rank(PLAIN, { sortBy: "pde_mean", statuses: [] }) },

@@ -8,10 +8,17 @@ import { DEFAULT_METRICS_FILE_LIMITS, ingestMetricsText, readMetricsFile } from 
 import { nestedDeeperThan as jsonDeeperThan } from "../../src/util/jsonl.js";
 
 const registry = MetricRegistry.create({ f1_macro: { direction: "higher", aliases: ["f1"] } });
+/** The same metrics, refusing unregistered names (`metrics.strict: true`), as the earlier tool did. */
+const strict = MetricRegistry.create({ f1_macro: { direction: "higher", aliases: ["f1"] } }, undefined, { strict: true });
+
+/** What the runner keeps of an ingest that the cases below look at: the latest values and the refused entries. */
+function kept(r: { accepted: unknown; rejected: unknown }): { accepted: unknown; rejected: unknown } {
+  return { accepted: r.accepted, rejected: r.rejected };
+}
 
 describe("ingestMetricsText", () => {
   it("reads one JSON object", () => {
-    expect(ingestMetricsText('{"pde_mean": 14.5, "epochs": "20"}', registry)).toEqual({ accepted: { pde_mean: 14.5, epochs: 20 }, rejected: [] });
+    expect(kept(ingestMetricsText('{"pde_mean": 14.5, "epochs": "20"}', registry))).toEqual({ accepted: { pde_mean: 14.5, epochs: 20 }, rejected: [] });
   });
 
   it("reads a pretty-printed object spanning lines as one object", () => {
@@ -20,11 +27,11 @@ describe("ingestMetricsText", () => {
 
   it("reads JSON lines, later values winning, aliases included", () => {
     const text = ['{"pde_mean": 20, "f1": 0.5}', "", '{"pde_mean": 15}', '{"f1_macro": 0.7, "seg1": 3}'].join("\n");
-    expect(ingestMetricsText(text, registry)).toEqual({ accepted: { pde_mean: 15, f1_macro: 0.7, seg1: 3 }, rejected: [] });
+    expect(kept(ingestMetricsText(text, registry))).toEqual({ accepted: { pde_mean: 15, f1_macro: 0.7, seg1: 3 }, rejected: [] });
   });
 
-  it("keeps the good entries when some are invalid, and returns the bad ones with a reason", () => {
-    const { accepted, rejected } = ingestMetricsText('{"pde_mean": 14}\n{"pde_maen": 1, "epochs": "ten", "seg2": null}\n', registry);
+  it("keeps the good entries when some are invalid, and returns the bad ones with a reason (strict: unregistered names too)", () => {
+    const { accepted, rejected } = ingestMetricsText('{"pde_mean": 14}\n{"pde_maen": 1, "epochs": "ten", "seg2": null}\n', strict);
     expect(accepted).toEqual({ pde_mean: 14 });
     expect(rejected.map((r) => [r.name, r.value])).toEqual([
       ["pde_maen", 1],
@@ -35,8 +42,11 @@ describe("ingestMetricsText", () => {
     expect(rejected[1]!.reason).toMatch(/finite number/);
   });
 
-  it("a later valid value replaces an earlier invalid one", () => {
-    expect(ingestMetricsText('{"pde_mean": "bad"}\n{"pde_mean": 3}', registry)).toEqual({ accepted: { pde_mean: 3 }, rejected: [] });
+  it("a later valid value is the metric's value; the earlier invalid one stays refused (each entry is judged as it comes)", () => {
+    expect(kept(ingestMetricsText('{"pde_mean": "bad"}\n{"pde_mean": 3}', registry))).toEqual({
+      accepted: { pde_mean: 3 },
+      rejected: [{ name: "pde_mean", value: "bad", reason: expect.stringMatching(/finite number/) }],
+    });
   });
 
   it("reports damaged lines and non-object JSON without losing the rest", () => {
@@ -49,17 +59,27 @@ describe("ingestMetricsText", () => {
   });
 
   it("a whole file that is JSON but not an object is rejected", () => {
-    expect(ingestMetricsText("[1]", registry)).toEqual({ accepted: {}, rejected: [{ name: null, value: "[1]", reason: expect.stringMatching(/not an object/) }] });
+    expect(kept(ingestMetricsText("[1]", registry))).toEqual({ accepted: {}, rejected: [{ name: null, value: "[1]", reason: "line 1 is not a JSON object of name: value" }] });
+    expect(kept(ingestMetricsText("[\n1\n]\n", registry))).toEqual({ accepted: {}, rejected: [{ name: null, value: "[\n1\n]", reason: "the JSON document from line 1 is not a JSON object of name: value" }] });
   });
 
   it("an empty file yields nothing", () => {
-    expect(ingestMetricsText(" \n", registry)).toEqual({ accepted: {}, rejected: [] });
+    expect(ingestMetricsText(" \n", registry)).toEqual({ accepted: {}, rejected: [], custom: [], history: {} });
   });
 
-  it("treats names like __proto__ as names", () => {
-    const { accepted, rejected } = ingestMetricsText('{"__proto__": 1, "seg1": 2}', registry);
-    expect(accepted).toEqual({ seg1: 2 });
-    expect(rejected.map((r) => r.name)).toEqual(["__proto__"]);
+  it("treats names like __proto__ as names: refused with its reason, never dropped; constructor is a custom metric like any other", () => {
+    for (const reg of [registry, strict]) {
+      const { accepted, rejected } = ingestMetricsText('{"__proto__": 1, "seg1": 2}', reg);
+      expect(Object.getPrototypeOf(accepted)).toBe(Object.prototype);
+      expect(accepted).toEqual({ seg1: 2 });
+      expect(rejected.map((r) => r.name)).toEqual(["__proto__"]);
+    }
+    const custom = ingestMetricsText('{"constructor": 1, "toString": 2}', registry);
+    expect(Object.entries(custom.accepted)).toEqual([
+      ["constructor", 1],
+      ["toString", 2],
+    ]);
+    expect(custom.custom).toEqual(["constructor", "toString"]);
   });
 });
 
@@ -77,7 +97,7 @@ describe("metrics file limits", () => {
     const { accepted, rejected } = ingestMetricsText(nested(5000), registry);
     expect(accepted).toEqual({});
     expect(rejected).toHaveLength(1);
-    expect(rejected[0]!.reason).toBe("the metrics file nests deeper than 32 levels");
+    expect(rejected[0]!.reason).toBe("line 1 nests deeper than 32 levels");
     expect(String(rejected[0]!.value).length).toBeLessThanOrEqual(203);
   });
 
@@ -113,17 +133,18 @@ describe("metrics file limits", () => {
     expect(rejected).toEqual([{ name: "seg3", value: 3, reason: "more than 2 distinct metric names in one run" }]);
   });
 
-  it("readMetricsFile reads at most maxFileBytes, up to the last whole line, and says so", () => {
+  it("readMetricsFile skips to the file's last part when more than maxBacklogBytes are unread, and says so; the last values are read", () => {
     const dir = mkdtempSync(join(tmpdir(), "expflow-metrics-"));
     const path = join(dir, "m.jsonl");
     const line = '{"seg1": 1}\n';
     writeFileSync(path, line.repeat(100) + '{"seg2": 2}\n');
-    const limits = { ...DEFAULT_METRICS_FILE_LIMITS, maxFileBytes: line.length * 10 + 5 };
-    const { accepted, rejected } = readMetricsFile(path, registry, limits);
-    expect(accepted).toEqual({ seg1: 1 });
-    expect(rejected).toHaveLength(1);
-    expect(rejected[0]!.reason).toMatch(/the metrics file is 1212 bytes, over the limit of 125: only its lines within the first 125 bytes were read/);
-    expect(readMetricsFile(path, registry).accepted).toEqual({ seg1: 1, seg2: 2 });
+    const limits = { ...DEFAULT_METRICS_FILE_LIMITS, maxBacklogBytes: line.length * 10, maxReadBytes: line.length * 3 + 5 };
+    const { accepted, rejected, history } = readMetricsFile(path, registry, limits);
+    expect(accepted).toEqual({ seg1: 1, seg2: 2 });
+    expect(rejected).toEqual([{ name: null, value: null, reason: "the metrics file grew faster than it is read: bytes 0 to 1171 of 1212 (1171 bytes) were skipped, over the limit of 120 unread; reading went on from the next whole line" }]);
+    // The skip lands inside a line, which is dropped; the two whole lines after it are read.
+    expect(history["seg1"]?.count).toBe(2);
+    expect(readMetricsFile(path, registry).history["seg1"]?.count).toBe(100);
   });
 });
 
@@ -132,7 +153,7 @@ describe("readMetricsFile: not a regular file", () => {
     const dir = mkdtempSync(join(tmpdir(), "expflow-metrics-"));
     const fifo = join(dir, "fifo");
     execFileSync("mkfifo", [fifo]);
-    expect(readMetricsFile(fifo, registry)).toEqual({ accepted: {}, rejected: [{ name: null, value: null, reason: "the metrics file is not a regular file: not read" }] });
+    expect(kept(readMetricsFile(fifo, registry))).toEqual({ accepted: {}, rejected: [{ name: null, value: null, reason: "the metrics file is not a regular file (a FIFO): not read" }] });
     expect(readMetricsFile(dir, registry).rejected[0]!.reason).toMatch(/not a regular file/);
   });
 });

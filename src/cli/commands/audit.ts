@@ -1,3 +1,4 @@
+import { declareMetricCommand } from "../output/terminal-words.js";
 import { existsSync, statSync } from "node:fs";
 import type { AuditRulesJson, AuditValidationJson, MetricRuleJson, ParamRuleJson, StatusRuleJson } from "../../contracts/audit.js";
 import { makeDirs, storageError } from "../../util/fs-errors.js";
@@ -243,10 +244,12 @@ export function resolvePack(active: ActivePack, registry: MetricRegistry): Audit
   return { name: pack.name, description: pack.description ?? null, source: active.source, status, metrics, params };
 }
 
-function metricRuleText(r: ResolvedMetricRule, useThreshold: boolean): string {
+function metricRuleText(r: ResolvedMetricRule, useThreshold: boolean, registered: boolean): string {
   if (r.op !== null && r.value !== null) {
     return `${r.name} ${GATE_OP_SYMBOLS[r.op as keyof typeof GATE_OP_SYMBOLS]} ${formatNumber(r.value)} (${r.bound_source === "registry" ? "registered threshold" : "rule"})`;
   }
+  // Issue 14: a rule on a metric the registry does not know says how to declare it.
+  if (useThreshold && !registered) return `${r.name} present and finite (unknown metric, so no registered threshold: not gated; ${declareMetricCommand(r.name).replace(" --direction lower|higher`", " --direction lower|higher --threshold V`")})`;
   if (useThreshold) return `${r.name} present and finite (no registered threshold: not gated)`;
   return r.required ? `${r.name} present and finite (reported, not gated)` : `${r.name} optional: finite when reported`;
 }
@@ -284,7 +287,8 @@ export async function auditRulesCommand(flags: AuditRulesOptions, ctx: CommandCo
   out.push(resolved.status === null ? "  any (the pack has no status rule)" : `  ${resolved.status.allowed.join(", ")}${resolved.status.allowed.length > 1 ? " (any of them)" : ""}: a run in another state fails`);
   out.push("", c.bold("Metrics"));
   if (resolved.metrics.length === 0) out.push("  (none)");
-  resolved.metrics.forEach((m, i) => out.push(`  ${m.name.padEnd(width)}  ${metricRuleText(m, active.pack.metrics[i]!.useThreshold === true)}`));
+  const registry = metricRegistryOf(config);
+  resolved.metrics.forEach((m, i) => out.push(`  ${m.name.padEnd(width)}  ${metricRuleText(m, active.pack.metrics[i]!.useThreshold === true, registry.definitionOf(m.name) !== undefined)}`));
   out.push("", c.bold("Params"));
   if (resolved.params.length === 0) out.push("  (none)");
   for (const p of resolved.params) out.push(`  ${p.name.padEnd(width)}  ${paramRuleText(p)}`);

@@ -24,6 +24,7 @@ export async function configShowCommand(flags: ConfigShowOptions, ctx: CommandCo
     files: config.files,
     registry: { value: config.registry.value, source: config.registry.source },
     metrics: Object.fromEntries(Object.entries(config.metrics).map(([k, v]) => [k, { ...v, source: config.metricSources[k] ?? "config" }])),
+    metrics_strict: { value: config.metricsStrict.value, source: config.metricsStrict.source },
     pin: { allow_force: { value: policy.allow_force, source: policy.source } },
     audit: { rules: config.auditRules ? { value: config.auditRules.value, source: config.auditRules.source } : { value: "pdebench (built in)", source: "default" } },
   };
@@ -38,6 +39,7 @@ export async function configShowCommand(flags: ConfigShowOptions, ctx: CommandCo
     `${c.bold("registry")}         ${view.registry.value}  ${c.dim(`(from ${view.registry.source})`)}`,
     `${c.bold("pin.allow_force")}  ${view.pin.allow_force.value}  ${c.dim(`(from ${view.pin.allow_force.source})`)}`,
     `${c.bold("audit.rules")}      ${view.audit.rules.value}  ${c.dim(`(from ${view.audit.rules.source})`)}`,
+    `${c.bold("metrics.strict")}   ${view.metrics_strict.value}  ${c.dim(`(from ${view.metrics_strict.source}${view.metrics_strict.value ? "; unregistered metrics are refused" : "; unregistered metrics are kept as custom metrics"})`)}`,
   ];
   const overridden = Object.entries(view.metrics);
   lines.push(`${c.bold("metrics")}          ${overridden.length === 0 ? "standard only" : `${overridden.length} added or overridden`}`);

@@ -8,6 +8,9 @@ import { openClearml } from "../clearml.js";
 import type { CommandContext } from "../context.js";
 import { openLocal } from "../backend.js";
 import type { MetricsReportOptions } from "../define/metrics.js";
+import { didYouMean } from "../../core/suggest.js";
+import type { MetricRegistry } from "../../core/metrics/registry.js";
+import { declareMetricCommand } from "../output/terminal-words.js";
 
 /**
  * Parses `name=value` arguments; a value stays text for the registry's validation. A Map: names
@@ -30,9 +33,11 @@ export function parseAssignments(pairs: readonly string[]): Map<string, string> 
 }
 
 /**
- * `expflow metrics report <id> name=value ...`: validated through the metrics registry (an
- * unknown name or a non-finite value is exit 2 and nothing is written), then merged into the
- * record as a new snapshot under the registry lock, so concurrent reports all survive.
+ * `expflow metrics report <id> name=value ...`: validated through the metrics registry (a
+ * non-finite value, or with `metrics.strict` an unknown name, is exit 2 and nothing is written;
+ * otherwise an unknown name is kept as a custom metric, with a note on standard error), then
+ * merged into the record as a new snapshot under the registry lock, so concurrent reports all
+ * survive.
  *
  * With `--task-id ID` (and no experiment id) the values go to that ClearML task instead, through
  * `ClearmlStore.reportMetrics` (a check that the task exists and is not published, then one
@@ -62,7 +67,8 @@ export async function metricsReportCommand(id: string | undefined, pairs: string
   const assignments = parseAssignments(values);
   const registry = metricRegistryOf(await ctx.config({ registry: flags.registry }));
   const report = await reportMetrics({ registry, local: () => openLocal(ctx, { registry: flags.registry }), clearml: () => openClearml(ctx, flags).store }, target, assignments);
-  const { stdout } = ctx.io;
+  const { stdout, stderr } = ctx.io;
+  for (const name of report.custom) stderr.write(`note: ${customNote(name, registry)}\n`);
   if (report.kind === "local") {
     if (flags.json) stdout.write(`${JSON.stringify(report.record)}\n`);
     else stdout.write(`Reported ${describeValues(report.values)} to ${report.id}: ${Object.entries(report.values).map(([k, v]) => `${k}=${v}`).join(" ")}\n`);
@@ -73,6 +79,11 @@ export async function metricsReportCommand(id: string | undefined, pairs: string
     stdout.write(`Reported ${describeValues(report.values)} to ClearML task ${report.taskId}: ${report.scalars.map((e) => `${e.metric}/${e.variant}=${e.value}`).join(" ")}\n`);
   }
   return 0;
+}
+
+/** What the terminal says of a custom metric reported: kept, not ranked best-first until declared. */
+export function customNote(name: string, registry: MetricRegistry): string {
+  return `'${name}' is not a registered metric: kept as a custom metric.${didYouMean(name, registry.allNames())} To rank by it best-first, ${declareMetricCommand(name)} (or give compare-scores --ascending/--descending)`;
 }
 
 function describeValues(values: Readonly<Record<string, number>>): string {

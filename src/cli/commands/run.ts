@@ -1,6 +1,9 @@
 import type { Experiment } from "../../core/experiment.js";
 import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { MetricDefinition, MetricRegistry } from "../../core/metrics/registry.js";
+import type { MetricHistory } from "../../core/metrics/history.js";
+import { bestValue, readMetricHistory } from "../../core/metrics/history.js";
+import { declareMetricCommand } from "../output/terminal-words.js";
 import type { CommandContext } from "../context.js";
 import type { RunArchiveOptions, RunListOptions, RunStatusOptions } from "../define/run.js";
 import { formatOf } from "../context.js";
@@ -166,25 +169,7 @@ export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry,
   // The status is painted, so it is made printable before; every other value here.
   for (const [label, value] of fields) if (value !== null) out.push(`${c.bold(label.padEnd(13))}${label === "status" ? value : printable(value)}`);
 
-  const names = Object.keys(e.metrics);
-  out.push("", c.bold("Metrics"));
-  if (names.length === 0) out.push("  (none reported)");
-  else {
-    // Registered metrics in registry order first, then the others as recorded.
-    const order = new Map(metrics.list().map((m, i) => [m.name, i]));
-    const sorted = [...names].sort((a, b) => (order.get(a) ?? Infinity) - (order.get(b) ?? Infinity));
-    const cols: Column<string>[] = [
-      { header: "METRIC", get: (n) => n },
-      { header: "VALUE", get: (n) => valueText(e.metrics[n]), align: "right" },
-      { header: "THRESHOLD", get: (n) => thresholdText(metrics.get(n)) },
-    ];
-    out.push(
-      ...renderTable(sorted, cols, c)
-        .trimEnd()
-        .split("\n")
-        .map((l) => `  ${l}`),
-    );
-  }
+  out.push("", ...metricsLines(record, e.metrics, e.status, metrics, c));
 
   const params = Object.entries(e.params);
   out.push("", c.bold("Params"));
@@ -196,6 +181,63 @@ export function renderRunStatus(record: RegistryRecord, metrics: MetricRegistry,
   if (history.length === 0) out.push("  (no history recorded: written before expflow kept one, or by the earlier tool)");
   for (const h of history) out.push(`  ${printable(historyLine(h))}`);
   return `${out.join("\n")}\n`;
+}
+
+/** Rejected entries shown by `run status` (`--json` has them all). */
+const REJECTED_SHOWN = 5;
+
+/**
+ * The metrics part of `run status`: for each metric its last value, its best by its direction,
+ * how many values the run reported (from `metric_history`, which the runner keeps while the run
+ * goes), its threshold, and a note for custom metrics (not registered: no direction, so no
+ * best); then the entries the registry refused.
+ */
+function metricsLines(record: RegistryRecord, values: Readonly<Record<string, unknown>>, status: string, metrics: MetricRegistry, c: Colors): string[] {
+  const history = plainObject(record["metric_history"]) ?? {};
+  const historyOf = (n: string): MetricHistory | undefined => (Object.hasOwn(history, n) ? readMetricHistory(history[n]) : undefined);
+  const names = [...new Set([...Object.keys(values), ...Object.keys(history).filter((n) => historyOf(n) !== undefined)])];
+  const live = status === "running" && names.some((n) => historyOf(n) !== undefined);
+  const out = [c.bold(live ? `Metrics (live, as of ${printable(text(record.updated_at) ?? "the last snapshot")})` : "Metrics")];
+  if (names.length === 0) out.push(`  (none reported${status === "running" ? " yet" : ""})`);
+  else {
+    // Registered metrics in registry order first, then the others as recorded.
+    const order = new Map(metrics.list().map((m, i) => [m.name, i]));
+    const sorted = [...names].sort((a, b) => (order.get(a) ?? Infinity) - (order.get(b) ?? Infinity));
+    const recorded = (n: string): number | undefined => {
+      const v = Object.hasOwn(values, n) ? values[n] : undefined;
+      return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+    };
+    const last = (n: string): string | number | null => (Object.hasOwn(values, n) ? valueText(values[n]) : (historyOf(n)?.last ?? null));
+    const cols: Column<string>[] = [
+      { header: "METRIC", get: (n) => n },
+      { header: "LAST", get: last, align: "right" },
+      { header: "BEST", get: (n) => bestValue(metrics.definitionOf(n)?.direction, historyOf(n), recorded(n)) ?? null, align: "right" },
+      { header: "STEPS", get: (n) => historyOf(n)?.count ?? null, align: "right" },
+      { header: "THRESHOLD", get: (n) => thresholdText(metrics.get(n)) },
+      { header: "NOTE", get: (n) => (metrics.definitionOf(n) === undefined ? "custom" : null) },
+    ];
+    out.push(
+      ...renderTable(sorted, cols, c)
+        .trimEnd()
+        .split("\n")
+        .map((l) => `  ${l}`),
+    );
+    const custom = sorted.filter((n) => metrics.definitionOf(n) === undefined);
+    if (custom.length > 0) {
+      out.push(printable(`  custom: not a registered metric, kept as reported; no direction, so no best. To rank by one best-first, ${declareMetricCommand(custom.length === 1 ? custom[0] : undefined)}`));
+    }
+  }
+  const rejected = Array.isArray(record["rejected_metrics"]) ? (record["rejected_metrics"] as unknown[]) : [];
+  if (rejected.length > 0) {
+    out.push(`  ${rejected.length} entr${rejected.length === 1 ? "y" : "ies"} refused:`);
+    for (const r of rejected.slice(0, REJECTED_SHOWN)) {
+      const o = plainObject(r) ?? {};
+      const name = typeof o["name"] === "string" ? `'${o["name"]}'` : "entry";
+      out.push(`    ${printable(`${name} (${JSON.stringify(o["value"] ?? null)}): ${typeof o["reason"] === "string" ? o["reason"] : "?"}`)}`);
+    }
+    if (rejected.length > REJECTED_SHOWN) out.push(`    ... ${rejected.length - REJECTED_SHOWN} more (\`expflow run status ID --json\` shows them all, as rejected_metrics)`);
+  }
+  return out;
 }
 
 /** What the record keeps of its ClearML task: server, link, and ClearML's own status words as last synced. */

@@ -1,4 +1,6 @@
 import type { ExpflowError } from "../../core/errors.js";
+import { declareMetricHint } from "../../core/metrics/registry.js";
+import { shellQuote } from "../../util/shell.js";
 
 /**
  * The terminal's words for what the library says in its own. Library messages name the options
@@ -122,6 +124,20 @@ function ambiguousExample(field: string, qualified: string): string | undefined 
   return flag === undefined ? undefined : `${flag} '${qualified}'`;
 }
 
+/** The terminal's words for declaring a metric: the command that does it. */
+export function declareMetricCommand(name = "NAME"): string {
+  return `declare it: \`expflow metrics add ${name === "NAME" ? name : shellQuote(name)} --direction lower|higher\``;
+}
+
+/** The codes whose hints say how to declare a metric ({@link declareMetricHint}). */
+const DECLARING_CODES = new Set(["E_UNKNOWN_METRIC", "E_METRIC_VALIDATION"]);
+
+/** `text` with the library's words for declaring a metric (named `value`, or `NAME`) said with the command. */
+function declaring(text: string, value: string | undefined): string {
+  for (const name of value === undefined ? ["NAME"] : [value, "NAME"]) text = replaceFirst(text, declareMetricHint(name), declareMetricCommand(name));
+  return text;
+}
+
 /**
  * The message and hint of a library error as the terminal says them: the field at fault named by
  * its flag (`unknown metric 'x' in --sort-by`), the library's phrases for the force policy, the
@@ -139,6 +155,7 @@ export function terminalWording(e: ExpflowError): { message: string; hint: strin
     if (example !== undefined) hint = `name one of them instead, e.g. ${example}`;
   }
   for (const [code, library, terminal] of HINTS) if (code === e.code && hint === library) hint = terminal;
+  if (DECLARING_CODES.has(e.code) && hint !== undefined) hint = declaring(hint, e.value);
   for (const phrase of HINT_PHRASES) if (hint !== undefined && phrase.code === e.code) hint = swap(hint, phrase);
   return { message, hint };
 }

@@ -72,14 +72,58 @@ export const STANDARD_METRICS: readonly MetricDefinition[] = Object.freeze([
 export type MetricValues = Record<string, number>;
 
 /**
+ * Keys of a metrics-file entry that are not metrics: the entry's step (`step`, else
+ * `iteration`). No metric (nor alias) may be named so.
+ */
+export const STEP_KEYS: readonly string[] = Object.freeze(["step", "iteration"]);
+
+/** The longest name a custom (unregistered) metric may have. */
+export const MAX_CUSTOM_NAME_CHARS = 128;
+
+// C0 controls, DEL, C1 controls, bidirectional embeddings/overrides/isolates, line and paragraph
+// separators, and every kind of white space: none of them belongs in a metric name.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_NAME_CHAR = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\s]/u;
+
+/**
+ * Why `name` cannot be a custom metric's name, or `null` when it can: 1 to
+ * {@link MAX_CUSTOM_NAME_CHARS} characters, no white space, no control characters (C0, DEL, C1),
+ * no bidirectional controls, not a step key ({@link STEP_KEYS}) and not `__proto__`. Pure.
+ */
+export function customNameProblem(name: string): string | null {
+  if (name === "") return "a metric name must not be empty";
+  if (name.length > MAX_CUSTOM_NAME_CHARS) return `a metric name must be at most ${MAX_CUSTOM_NAME_CHARS} characters`;
+  if (UNSAFE_NAME_CHAR.test(name)) return "a metric name must contain no white space and no control or bidirectional characters";
+  if (STEP_KEYS.includes(name)) return `'${name}' is the entry's step, not a metric`;
+  // Objects keyed by metric name (records, reports, rankings) would take it for their prototype.
+  if (name === "__proto__") return "__proto__ cannot be a metric's name";
+  return null;
+}
+
+/**
+ * How to declare a metric of your own, in the library's words (the CLI says it with its
+ * command). `name` is the metric's name, or `NAME` when several are meant.
+ */
+export function declareMetricHint(name = "NAME"): string {
+  return `declare it with its direction under metrics: in expflow.yaml (${name}: {direction: lower} or {direction: higher})`;
+}
+
+/**
  * The metrics registry: the standard metrics plus a user's additions and overrides. Immutable;
  * build one with {@link MetricRegistry.create}.
  */
 export class MetricRegistry {
   private readonly byName: ReadonlyMap<string, MetricDefinition>;
   private readonly byAlias: ReadonlyMap<string, string>;
+  /**
+   * `true` when only registered metrics are accepted (`metrics.strict: true` in config): an
+   * unregistered name is refused, as the earlier tool did. `false` (the default): an
+   * unregistered name is kept as a custom metric, without a direction until one is declared.
+   */
+  readonly strict: boolean;
 
-  private constructor(definitions: readonly MetricDefinition[]) {
+  private constructor(definitions: readonly MetricDefinition[], strict = false) {
+    this.strict = strict;
     const byName = new Map<string, MetricDefinition>();
     const byAlias = new Map<string, string>();
     for (const d of definitions) byName.set(d.name, d);
@@ -99,19 +143,25 @@ export class MetricRegistry {
    *
    * @param overrides the merged `metrics:` map of the configuration.
    * @param sourceOf names the file that set a metric's entry, for error messages (default `config`).
+   * @param options.strict refuse unregistered metrics instead of keeping them as custom ones
+   *   (default `false`; see {@link MetricRegistry.strict}).
    * @throws {ConfigError} naming the file and key of an invalid definition: a new metric without a
-   *   direction, a non-finite threshold, an empty name, or an alias that is already a metric's
-   *   name or another metric's alias.
+   *   direction, a non-finite threshold, an empty name, a name or alias that is a step key
+   *   (`step`, `iteration`), or an alias that is already a metric's name or another metric's alias.
    */
   static create(
     overrides: Readonly<Record<string, MetricOverride>> = {},
     sourceOf: (metric: string) => string = () => "config",
+    options: { strict?: boolean } = {},
   ): MetricRegistry {
     const definitions = new Map<string, MetricDefinition>(STANDARD_METRICS.map((d) => [d.name, d]));
     for (const [name, o] of Object.entries(overrides)) {
       const key = `metrics.${name}`;
       if (name.trim() === "" || /\s/.test(name)) {
         throw new ConfigError(sourceOf(name), key, "a metric name must be non-empty and contain no whitespace");
+      }
+      if (STEP_KEYS.includes(name)) {
+        throw new ConfigError(sourceOf(name), key, `'${name}' cannot be a metric: in a metrics file it is the entry's step`);
       }
       if (o.threshold !== undefined && o.threshold !== null && !Number.isFinite(o.threshold)) {
         throw new ConfigError(sourceOf(name), `${key}.threshold`, "must be a finite number (or null for none)");
@@ -122,6 +172,9 @@ export class MetricRegistry {
       for (const alias of o.aliases ?? []) {
         if (typeof alias !== "string" || alias.trim() === "" || /\s/.test(alias)) {
           throw new ConfigError(sourceOf(name), `${key}.aliases`, `alias ${JSON.stringify(alias)} must be non-empty and contain no whitespace`);
+        }
+        if (STEP_KEYS.includes(alias)) {
+          throw new ConfigError(sourceOf(name), `${key}.aliases`, `alias '${alias}' cannot be a metric's: in a metrics file it is the entry's step`);
         }
       }
       const base = definitions.get(name);
@@ -161,7 +214,7 @@ export class MetricRegistry {
         owner.set(alias, d.name);
       }
     }
-    return new MetricRegistry([...definitions.values()]);
+    return new MetricRegistry([...definitions.values()], options.strict === true);
   }
 
   /** The canonical name for a name or alias, or `undefined` when it is not registered. */
@@ -241,17 +294,54 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** How {@link validateMetricValues} treats names the registry does not know. */
+export interface ValidateOptions {
+  /**
+   * Keep an unregistered name that is a valid custom metric name ({@link customNameProblem}) as
+   * a custom metric, under its own name, instead of refusing it. Ignored (refused) when the
+   * registry is strict. Default `false`: only registered metrics pass.
+   */
+  readonly custom?: boolean;
+}
+
+/**
+ * Why `value` is not a metric value, or its number: a finite number, or a string holding a
+ * finite decimal number. 0 and negative values are values. Pure.
+ */
+export function metricNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "string") return parseDecimal(value.trim());
+  return undefined;
+}
+
+/** The message for a value that is not a finite number. */
+export function notFiniteMessage(name: string, value: unknown): string {
+  return `metric '${name}' has value ${describe(value)}: it must be a finite number`;
+}
+
+/**
+ * The message (and hint) for a name the registry does not know, with the nearest known name
+ * and how to declare one.
+ */
+export function unknownMetricProblem(name: string, registry: MetricRegistry): string {
+  const strict = registry.strict ? " (metrics.strict is set in the configuration, so only registered metrics are kept)" : "";
+  return `unknown metric '${name}'${strict}.${didYouMean(name, registry.allNames())}`;
+}
+
 /**
  * Validates metric values against the registry without reporting them anywhere.
  *
  * Names may be canonical names or aliases; the result is keyed by canonical name. Values must be
  * finite numbers, or strings holding a finite decimal number. 0 and negative values are values.
+ * With `options.custom` (and a registry that is not strict), unregistered names that are valid
+ * custom metric names are kept under their own names.
  *
  * @throws {ValidationError} (`E_METRIC_VALIDATION`) listing every problem at once: unknown names
- *   (with the nearest known name and the list of known names), non-finite numbers, booleans,
- *   non-numeric strings and other types; also when `values` is not an object or is empty.
+ *   (with the nearest known name, the list of known names and how to declare one), non-finite
+ *   numbers, booleans, non-numeric strings and other types, invalid custom names; also when
+ *   `values` is not an object or is empty. A single unknown name is its `value`.
  */
-export function validateMetricValues(values: unknown, registry: MetricRegistry = MetricRegistry.standard()): MetricValues {
+export function validateMetricValues(values: unknown, registry: MetricRegistry = MetricRegistry.standard(), options: ValidateOptions = {}): MetricValues {
   if (values === null || typeof values !== "object" || Array.isArray(values)) {
     throw new ValidationError("E_METRIC_VALIDATION", "metric values must be an object mapping metric names to numbers");
   }
@@ -259,23 +349,27 @@ export function validateMetricValues(values: unknown, registry: MetricRegistry =
   if (entries.length === 0) {
     throw new ValidationError("E_METRIC_VALIDATION", "no metric values given: nothing to report");
   }
+  const custom = options.custom === true && !registry.strict;
   const problems: string[] = [];
-  let unknownSeen = false;
+  const unknown: string[] = [];
   // A Map, not an object: metric names such as `constructor` or `__proto__` are names like any other.
   const out = new Map<string, number>();
   for (const [rawName, value] of entries) {
     const name = String(rawName);
-    const canonical = registry.resolve(name);
+    let canonical = registry.resolve(name);
     if (canonical === undefined) {
-      unknownSeen = true;
-      problems.push(`unknown metric '${name}'.${didYouMean(name, registry.allNames())}`);
-      continue;
+      const problem = custom ? customNameProblem(name) : undefined;
+      if (problem === null) canonical = name;
+      else {
+        // A name that cannot be a metric's gets no advice to declare it.
+        if (problem === undefined) unknown.push(name);
+        problems.push(problem === undefined ? unknownMetricProblem(name, registry) : `metric ${JSON.stringify(name)} cannot be kept as a custom metric: ${problem}`);
+        continue;
+      }
     }
-    let n: number | undefined;
-    if (typeof value === "number") n = Number.isFinite(value) ? value : undefined;
-    else if (typeof value === "string") n = parseDecimal(value.trim());
+    const n = metricNumber(value);
     if (n === undefined) {
-      problems.push(`metric '${name}' has value ${describe(value)}: it must be a finite number`);
+      problems.push(notFiniteMessage(name, value));
       continue;
     }
     if (out.has(canonical)) {
@@ -286,7 +380,8 @@ export function validateMetricValues(values: unknown, registry: MetricRegistry =
   }
   if (problems.length > 0) {
     throw new ValidationError("E_METRIC_VALIDATION", problems.join("\n"), {
-      hint: unknownSeen ? `known metrics: ${registry.names().join(", ")}` : undefined,
+      hint: unknown.length > 0 ? `known metrics: ${registry.names().join(", ")}; ${declareMetricHint(unknown.length === 1 ? unknown[0] : undefined)}` : undefined,
+      ...(unknown.length === 1 ? { field: "values", value: unknown[0] } : {}),
     });
   }
   return Object.fromEntries(out);

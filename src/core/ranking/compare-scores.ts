@@ -3,7 +3,7 @@ import type { Experiment } from "../experiment.js";
 import { assertUnambiguous } from "../experiment.js";
 import type { Gate, GateResult } from "../gates/gate.js";
 import { evaluateGates, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
-import { MetricRegistry } from "../metrics/registry.js";
+import { declareMetricHint, MetricRegistry } from "../metrics/registry.js";
 import { didYouMean, nearest } from "../suggest.js";
 import type { StatusSelection } from "./selection.js";
 import { selectByStatus } from "./selection.js";
@@ -100,7 +100,7 @@ export function resolveMetricName(
     "E_UNKNOWN_METRIC",
     `unknown metric '${name}' in ${where}: it is neither registered nor reported by any selected experiment.${didYouMean(name, known)}`,
     {
-      hint: "`expflow metrics list` shows the registered metrics; add your own under `metrics:` in expflow.yaml",
+      hint: `\`expflow metrics list\` shows the registered metrics; if '${name}' is a metric of your own, ${declareMetricHint(name)}`,
       field,
       value: name,
       suggestion: nearest(name, known),

@@ -3,7 +3,7 @@ import type { Pattern } from "./pattern.js";
 import { compilePattern, PatternSyntaxError } from "./pattern.js";
 import type { GateOp } from "../gates/gate.js";
 import { compareOp, GATE_OP_SYMBOLS } from "../gates/gate.js";
-import { MetricRegistry } from "../metrics/registry.js";
+import { declareMetricHint, MetricRegistry } from "../metrics/registry.js";
 
 /** A rule on one metric: required to be present and finite, and optionally bounded. */
 export interface MetricRule {
@@ -151,6 +151,9 @@ function checkMetric(rule: MetricRule, metrics: Readonly<Record<string, unknown>
   if (!present) return { ...base, value: null, passed: false, detail: `metric '${canonical}' not found` };
   if (value === null) return { ...base, value: null, passed: false, detail: `metric '${canonical}' is not a finite number (${typeof raw === "string" ? JSON.stringify(raw) : toText(raw)})` };
   if (bound === null) {
+    if (rule.useThreshold && registry.definitionOf(rule.name) === undefined) {
+      return { ...base, value, passed: true, detail: `present (${fmt(value)}); '${canonical}' has no registered threshold (it is not a registered metric), so nothing is gated; to gate it, ${declareMetricHint(canonical)} and a threshold` };
+    }
     if (rule.useThreshold) return { ...base, value, passed: true, detail: `present (${fmt(value)}); '${canonical}' has no registered threshold, so nothing is gated` };
     return { ...base, value, passed: true, detail: `present: ${fmt(value)}` };
   }

@@ -9,9 +9,14 @@ import { errorOf, LIBRARY_ERROR_CASES } from "../../helpers/library-errors.js";
  * of flags (taken from the binary of that time): the terminal's words must stay byte for byte.
  */
 const TERMINAL: Record<string, { message: string; hint: string | undefined }> = {
-  "unknown sortBy metric": { message: "unknown metric 'pde_maen' in --sort-by: it is neither registered nor reported by any selected experiment. Did you mean 'pde_mean'?", hint: "`expflow metrics list` shows the registered metrics; add your own under `metrics:` in expflow.yaml" },
-  "unknown thenBy metric": { message: "unknown metric 'bogus_x' in --then-by: it is neither registered nor reported by any selected experiment.", hint: "`expflow metrics list` shows the registered metrics; add your own under `metrics:` in expflow.yaml" },
-  "unknown gate metric": { message: "unknown metric 'bogus_x' in gate 'bogus_x:lt:1': it is neither registered nor reported by any selected experiment.", hint: "`expflow metrics list` shows the registered metrics; add your own under `metrics:` in expflow.yaml" },
+  // Issue 14: an unknown metric's hint says how to declare one, with the command that does it.
+  "unknown sortBy metric": { message: "unknown metric 'pde_maen' in --sort-by: it is neither registered nor reported by any selected experiment. Did you mean 'pde_mean'?", hint: "`expflow metrics list` shows the registered metrics; if 'pde_maen' is a metric of your own, declare it: `expflow metrics add pde_maen --direction lower|higher`" },
+  "unknown thenBy metric": { message: "unknown metric 'bogus_x' in --then-by: it is neither registered nor reported by any selected experiment.", hint: "`expflow metrics list` shows the registered metrics; if 'bogus_x' is a metric of your own, declare it: `expflow metrics add bogus_x --direction lower|higher`" },
+  "unknown gate metric": { message: "unknown metric 'bogus_x' in gate 'bogus_x:lt:1': it is neither registered nor reported by any selected experiment.", hint: "`expflow metrics list` shows the registered metrics; if 'bogus_x' is a metric of your own, declare it: `expflow metrics add bogus_x --direction lower|higher`" },
+  "unknown metric reported, strict": {
+    message: "unknown metric 'val_loss' (metrics.strict is set in the configuration, so only registered metrics are kept).",
+    hint: "known metrics: seg_total, seg1, seg2, seg3, val_mse, val_relmse, pde_mean, pde_seg1, pde_seg2, pde_seg3, train_time_min, arch_params, epochs; declare it: `expflow metrics add val_loss --direction lower|higher`",
+  },
   "malformed gate": { message: "invalid gate 'pde_mean:lt': expected three parts separated by ':'", hint: "a gate is metric:op:value, e.g. pde_mean:lt:18.09; ops: lt le gt ge eq ne; the value is a finite decimal number" },
   "max not positive": { message: "max must be a positive whole number, got 0", hint: undefined },
   "statuses empty": { message: "statuses must name at least one status; pass \"all\" to rank every status", hint: undefined },

@@ -270,6 +270,8 @@ describe("thresholds come from the metrics registry", () => {
     const result = validate({ my_score: 3 }, {}, metricPack({ name: "my_score", useThreshold: true }));
     expect(check(result, "my_score")).toMatchObject({ passed: true, value: 3 });
     expect(check(result, "my_score").detail).toContain("no registered threshold");
+    // Issue 14: it says how to declare one.
+    expect(check(result, "my_score").detail).toContain("(it is not a registered metric), so nothing is gated; to gate it, declare it with its direction under metrics: in expflow.yaml (my_score: {direction: lower} or {direction: higher}) and a threshold");
   });
 
   it("gates a user-added metric at its registered threshold", () => {
