@@ -375,13 +375,13 @@ def _validate(values, table):
             canonical_of.setdefault(alias, name)
     candidates = [name for name, _ in table] + [a for _, aliases in table for a in aliases]
     problems = []  # type: List[str]
-    unknown_seen = False
+    unknown = []  # type: List[str]
     out = {}  # type: Dict[str, Any]
     for raw_name, value in values.items():
         name = str(raw_name)
         canonical = canonical_of.get(name)
         if canonical is None:
-            unknown_seen = True
+            unknown.append(name)
             match = _nearest(name, candidates)
             problems.append("unknown metric '{}'.{}".format(name, "" if match is None else " Did you mean '{}'?".format(match)))
             continue
@@ -394,7 +394,14 @@ def _validate(values, table):
             continue
         out[canonical] = number
     if problems:
-        raise MetricValidationError(problems, "known metrics: " + ", ".join(n for n, _ in table) if unknown_seen else None)
+        hint = None
+        if unknown:
+            # As the TypeScript registry's declareMetricHint says it: how to declare the metric.
+            named = unknown[0] if len(unknown) == 1 else "NAME"
+            hint = "known metrics: {}; declare it with its direction under metrics: in expflow.yaml ({}: {{direction: lower}} or {{direction: higher}})".format(
+                ", ".join(n for n, _ in table), named
+            )
+        raise MetricValidationError(problems, hint)
     return out
 
 

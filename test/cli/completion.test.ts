@@ -27,7 +27,7 @@ const CASES: [string[], Expected][] = [
   [["ru"], ["run"]],
   [["run", "su"], ["submit"]],
   [["run", "s"], ["status", "submit", "sync"]],
-  [["metrics", ""], ["list", "report", "show"]],
+  [["metrics", ""], ["add", "list", "report", "show"]],
   [["--no-color", "run", "su"], ["submit"]],
   [["compare-scores", "--reg"], ["--registry"]],
   [["clearml", "compare-scores", "--sort"], ["--sort-by"]],

@@ -128,7 +128,7 @@ except MetricValidationError as e:
         "unknown metric 'seg_totl'. Did you mean 'seg_total'?",
         "metric 'pde_mean' has value NaN: it must be a finite number",
         "metric 'epochs' has value boolean: it must be a finite number",
-        `known metrics: ${STANDARD_METRICS.map((d) => d.name).join(", ")}`,
+        `known metrics: ${STANDARD_METRICS.map((d) => d.name).join(", ")}; declare it with its direction under metrics: in expflow.yaml (seg_totl: {direction: lower} or {direction: higher})`,
       ].join("\n"),
     });
     expect(readFileSync(file, "utf8")).toBe('{"pde_mean": 16.2, "seg_total": 0.81, "epochs": 50}\n');
