@@ -4,7 +4,6 @@ import type { MetricDefinition, MetricRegistry } from "../../core/metrics/regist
 import type { CommandContext } from "../context.js";
 import type { RunArchiveOptions, RunListOptions, RunStatusOptions } from "../define/run.js";
 import { formatOf } from "../context.js";
-import { checkStatuses } from "../filters.js";
 import type { Colors } from "../output/color.js";
 import { writeExperimentList } from "../output/experiment-list.js";
 import type { Column } from "../output/render.js";
@@ -69,38 +68,44 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
 }
 
 /**
- * `expflow run list`: the latest snapshot of every run, in order of first appearance, filtered.
- * Reads the registry once. Archived runs are left out unless `--include-archived`; deleted
- * (tombstoned) runs never appear. `--json` prints the contract's experiment list
- * (`ExperimentListSchema`: `{"location", "experiments"}`, as `clearml tasks --json` does);
- * `--raw` prints the raw latest records as one array, as written.
+ * `expflow run list`: the latest snapshot of every run, in order of first appearance (or
+ * `--sort-by`, reversed by `--descending`), filtered (`--project`, `--tags`, `--status`,
+ * `--since`), at most `--limit`. Reads the registry once. Archived runs are left out unless
+ * `--include-archived`; deleted (tombstoned) runs never appear. `--json` prints the contract's
+ * experiment list (`ExperimentListSchema`: `{"location", "experiments"}`, as `clearml tasks
+ * --json` does); `--raw` prints the raw latest records as one array, as written; the selection
+ * and order are the same in every format.
  * Returns 0, also when nothing matches (a listing is not a verdict).
  *
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist.
  * @throws {UsageError} `E_UNKNOWN_STATUS` for a `--status` that is neither a lifecycle state
- *   nor the status of a selected run.
+ *   nor the status of a selected run; `E_UNKNOWN_METRIC` for a `--sort-by` that is neither a
+ *   column nor a metric.
  */
 export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
   const format = flags.raw ? "json" : formatOf(flags);
+  const now = Date.now();
+  // Clamped to the earliest time a Date holds: `999999999w` means "any time".
+  const since = flags.since === undefined ? undefined : new Date(Math.max(-8.64e15, "at" in flags.since ? flags.since.at : now - flags.since.ago));
+  if (since !== undefined && since.getTime() > now) ctx.warn(`--since ${since.toISOString()} is in the future: no run was created since`);
   // Raw records are printed as their lines were written: no second serialisation.
   const listing = await listRuns(
     backend,
-    { project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived === true },
-    { keepText: flags.raw === true, refresh: flags.offline !== true, warn: ctx.warn },
+    { project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived === true, statuses: flags.status, since },
+    {
+      keepText: flags.raw === true,
+      refresh: flags.offline !== true,
+      warn: ctx.warn,
+      order: { sortBy: flags.sortBy, ascending: flags.ascending ? true : flags.descending ? false : undefined, limit: flags.limit },
+    },
   );
-  const selection = listing.rows;
+  const { rows } = listing;
   const elsewhere = listing.refresh?.otherServer ?? [];
   if (elsewhere.length > 0) {
     ctx.warn(`${elsewhere.length} run${elsewhere.length === 1 ? " is" : "s are"} linked to another ClearML server (${[...new Set(elsewhere.map((o) => o.server))].map((x) => printable(x)).join(", ")}), shown as last synced`);
   }
   const { hiddenArchived } = listing;
-  const statuses = flags.status ?? [];
-  checkStatuses(
-    statuses,
-    selection.map((r) => r.experiment),
-  );
-  const rows = statuses.length > 0 ? selection.filter((r) => statuses.includes(r.experiment.status)) : selection;
 
   const { stdout } = ctx.io;
   if (format === "json") {
@@ -128,7 +133,13 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
   if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors));
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const hidden = hiddenArchived > 0 ? `; ${plural(hiddenArchived, "archived run")} hidden (--include-archived shows them)` : "";
-  stdout.write(rows.length === 0 ? `No runs match in ${backend.path}${hidden}.\n` : `${plural(rows.length, "run")}${hidden}.\n`);
+  if (rows.length === 0) {
+    stdout.write(`No runs match in ${backend.path}${hidden}.\n`);
+    return 0;
+  }
+  const count = listing.matched > rows.length ? `${rows.length} of ${plural(listing.matched, "run")} (--limit ${rows.length})` : plural(rows.length, "run");
+  const by = listing.sortedBy === undefined ? "" : `, by ${printable(listing.sortedBy.field)}, ${listing.sortedBy.ascending ? "ascending" : "descending"}`;
+  stdout.write(`${count}${by}${hidden}.\n`);
   return 0;
 }
 
