@@ -50,8 +50,12 @@ describe("expflow compare-scores on the example registry", () => {
     const section = readme.slice(readme.indexOf("## Quick start"));
     const command = /npx expflow (compare-scores [^\n]*)\n/.exec(section)![1]!.split(" ");
     const shown = /```text\n([\s\S]*?)```/.exec(section)![1]!.trimEnd().split("\n");
-    // Spawned: the built binary, as the README's reader runs it.
-    const r = await runCliAsync(command.map((a) => (a === "examples/experiments.jsonl" ? EXAMPLE : a)));
+    // Spawned: the built binary, as the README's reader runs it, on a terminal 80 columns wide
+    // (COLUMNS stands for it here; terminal-width.test.ts runs it on a real one).
+    const r = await runCliAsync(
+      command.map((a) => (a === "examples/experiments.jsonl" ? EXAMPLE : a)),
+      { env: { COLUMNS: "80" } },
+    );
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     const cut = shown.indexOf("...");

@@ -15,6 +15,8 @@ import { filterOf } from "../filters.js";
 import { rankExperiments } from "../../app/rank.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
+import { chooseColumns } from "../output/column-choice.js";
+import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import { shellQuote } from "../../util/shell.js";
@@ -34,6 +36,10 @@ export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
   useThresholds?: boolean;
   onlyPassing?: boolean;
   max?: number;
+  /** `--wide`: the table whole, whatever the terminal's width. */
+  wide?: boolean;
+  /** `--columns`: the columns of the table, CSV or Markdown, by key. */
+  columns?: string[];
 }
 
 /**
@@ -113,40 +119,62 @@ function failedGates(r: RankedExperiment): string {
     .join("; ");
 }
 
-/** The columns of the listing: the same spec feeds the table, CSV and Markdown. */
+/**
+ * The columns of the listing: the same spec feeds the table, CSV and Markdown. To fit a
+ * terminal, the failed gates and then the name are cut, then `status`, `failed_gates`, the gated
+ * metrics, the tie-breakers (the last first), `passed` and `name` are left out, in that order;
+ * the rank, the id and the sort metric always stay.
+ */
 export function compareScoresColumns(result: CompareScoresResult): Column<RankedExperiment>[] {
-  const metricValue = (metric: string) => (r: RankedExperiment) => {
+  const shown = [result.sortBy, ...result.thenBy.map((t) => t.metric), ...result.gates.map((g: Gate) => g.metric)];
+  const metrics = [...new Set(shown)];
+  const thenBy = new Set(result.thenBy.map((t) => t.metric));
+  const cols: Column<RankedExperiment>[] = [
+    { header: "RANK", key: "rank", get: (r) => r.rank, align: "right" },
+    { header: "ID", key: "id", get: (r) => r.experiment.id },
+    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 40, shrink: { min: 20, order: 2 }, drop: 80 },
+    { header: "STATUS", key: "status", get: (r) => r.experiment.status, drop: 10 },
+    ...metrics.map((m) => metricColumn(result, m, m === result.sortBy ? undefined : thenBy.has(m) ? 50 : 40)),
+    {
+      header: "RESULT",
+      key: "passed",
+      get: (r) => (r.passed ? "PASS" : "FAIL"),
+      paint: (r, text, c) => (r.passed ? c.green(text) : c.red(text)),
+      drop: 75,
+    },
+  ];
+  if (result.gates.length > 0) cols.push({ header: "FAILED GATES", key: "failed_gates", get: (r) => failedGates(r) || null, shrink: { min: 20, order: 1 }, drop: 20 });
+  return cols;
+}
+
+/** The column of a metric: the ranked value, else the gate's, else the recorded one. */
+function metricColumn(result: CompareScoresResult, metric: string, drop?: number): Column<RankedExperiment> {
+  const value = (r: RankedExperiment): number | null => {
     if (metric === result.sortBy) return r.value;
     const fromGate = r.gates.find((g) => g.metric === metric);
     if (fromGate) return fromGate.actual;
     const v = r.experiment.metrics[metric];
     return typeof v === "number" && Number.isFinite(v) ? v : null;
   };
-  const shown = [result.sortBy, ...result.thenBy.map((t) => t.metric), ...result.gates.map((g: Gate) => g.metric)];
-  const metrics = [...new Set(shown)];
-  const cols: Column<RankedExperiment>[] = [
-    { header: "RANK", key: "rank", get: (r) => r.rank, align: "right" },
-    { header: "ID", key: "id", get: (r) => r.experiment.id },
-    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 40 },
-    { header: "STATUS", key: "status", get: (r) => r.experiment.status },
-    ...metrics.map(
-      (m): Column<RankedExperiment> => ({
-        header: m,
-        key: m,
-        get: metricValue(m),
-        align: "right",
-        paint: (r, text, c) => (metricValue(m)(r) === null ? c.dim(text) : m === result.sortBy ? c.bold(text) : text),
-      }),
-    ),
-    {
-      header: "RESULT",
-      key: "passed",
-      get: (r) => (r.passed ? "PASS" : "FAIL"),
-      paint: (r, text, c) => (r.passed ? c.green(text) : c.red(text)),
+  return {
+    header: metric,
+    key: metric,
+    get: value,
+    align: "right",
+    paint: (r, text, c) => (value(r) === null ? c.dim(text) : metric === result.sortBy ? c.bold(text) : text),
+    ...(drop === undefined ? {} : { drop }),
+  };
+}
+
+/** The columns `--columns` chose: those of {@link compareScoresColumns}, or any metric registered or that a ranked experiment reports. */
+function chosenColumns(result: CompareScoresResult, registry: MetricRegistry, keys: readonly string[] | undefined, command: string): Column<RankedExperiment>[] {
+  return chooseColumns(command, compareScoresColumns(result), keys, {
+    describe: "a metric (registered, or that a ranked experiment reports)",
+    make: (key) => {
+      const name = registry.get(key)?.name ?? (result.results.some((r) => Object.hasOwn(r.experiment.metrics, key)) ? key : undefined);
+      return name === undefined ? undefined : metricColumn(result, name);
     },
-  ];
-  if (result.gates.length > 0) cols.push({ header: "FAILED GATES", key: "failed_gates", get: (r) => failedGates(r) || null });
-  return cols;
+  });
 }
 
 function csvColumns(cols: Column<RankedExperiment>[]): Column<RankedExperiment>[] {
@@ -180,7 +208,13 @@ function statusesText(statuses: readonly string[]): string {
  * of the JSON. Returns the exit code: 0 when at least one experiment passes every gate, 1 when
  * none does (also when none is ranked).
  */
-export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry, opts: { onListed?: () => void } = {}): Promise<number> {
+export async function rankStore(
+  store: Store,
+  flags: CompareScoresFlags,
+  ctx: CommandContext,
+  registry: MetricRegistry,
+  opts: { onListed?: () => void; command?: string } = {},
+): Promise<number> {
   const ranking = await rankExperiments(
     store,
     {
@@ -203,13 +237,15 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
   const { stdout } = ctx.io;
   const note = selectionNote(result.selection);
   if (ranking.listed === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
+  const command = opts.command ?? "compare-scores";
   if (format === "json") {
     writeCompareScoresJson(result, (text) => stdout.write(text));
     if (result.total === 0 && note !== null) ctx.warn(`nothing ranked in ${store.location}: ${note}`);
   } else {
-    const cols = compareScoresColumns(result);
+    const cols = chosenColumns(result, registry, flags.columns, command);
     if (format === "table") {
-      if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors));
+      const table = { width: tableWidth(stdout, ctx.io.env), wide: flags.wide === true, keepAll: flags.columns !== undefined };
+      if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors, table));
       stdout.write(`${verdictLine(result, registry)}\n`);
       if (note !== null) stdout.write(`${note}\n`);
     } else {

@@ -8,6 +8,8 @@ import type { Colors } from "../output/color.js";
 import { writeExperimentList } from "../output/experiment-list.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows, renderTable } from "../output/render.js";
+import { chooseColumns } from "../output/column-choice.js";
+import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
 import type { RegistryRecord, RunRow } from "../../app/runs.js";
 import { archiveRun, experimentFromRecord, linkOf, listRuns, plainObject, runRecord } from "../../app/runs.js";
@@ -30,22 +32,26 @@ function text(v: unknown): string | null {
 /**
  * The columns of `run list`: the same spec feeds the table, CSV and Markdown. The key metrics
  * are the registered metrics that have a threshold (`pde_mean`, `train_time_min` by default);
- * `archived` is shown only when archived runs are.
+ * `archived` is shown only when archived runs are. To fit a terminal, tags, project and name
+ * are cut (in that order), then `updated_at`, `queue`, `created`, `tags`, `project`, the key
+ * metrics (the last first), `archived` and `status` are left out (in that order); `id` and
+ * `name` always stay.
  */
 export function runListColumns(keyMetrics: readonly MetricDefinition[], showArchived: boolean, forCsv = false): Column<RunRow>[] {
   const cols: Column<RunRow>[] = [
     { header: "ID", key: "id", get: (r) => r.experiment.id },
-    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 36 },
-    { header: "STATUS", key: "status", get: (r) => r.experiment.status, paint: (r, t, c) => paintStatus(r.experiment.status, t, c) },
-    { header: "QUEUE", key: "queue", get: (r) => text(r.record.queue) },
-    { header: "PROJECT", key: "project", get: (r) => r.experiment.project, maxWidth: 24 },
-    { header: "TAGS", key: "tags", get: (r) => (r.experiment.tags.length > 0 ? r.experiment.tags.join(",") : null), maxWidth: 30 },
-    { header: "CREATED", key: "created", get: (r) => r.experiment.created },
-    { header: "UPDATED", key: "updated_at", get: (r) => text(r.record.updated_at) },
-    ...keyMetrics.map((m): Column<RunRow> => ({ header: m.name, key: m.name, get: (r) => finiteMetric(r.experiment, m.name), align: "right" })),
+    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 36, shrink: { min: 20, order: 3 } },
+    { header: "STATUS", key: "status", get: (r) => r.experiment.status, paint: (r, t, c) => paintStatus(r.experiment.status, t, c), drop: 90 },
+    { header: "QUEUE", key: "queue", get: (r) => text(r.record.queue), drop: 20 },
+    { header: "PROJECT", key: "project", get: (r) => r.experiment.project, maxWidth: 24, shrink: { min: 10, order: 2 }, drop: 50 },
+    { header: "TAGS", key: "tags", get: (r) => (r.experiment.tags.length > 0 ? r.experiment.tags.join(",") : null), maxWidth: 30, shrink: { min: 10, order: 1 }, drop: 40 },
+    { header: "CREATED", key: "created", get: (r) => r.experiment.created, drop: 30 },
+    { header: "UPDATED", key: "updated_at", get: (r) => text(r.record.updated_at), drop: 10 },
+    // Same rank: the later metric goes first.
+    ...keyMetrics.map((m): Column<RunRow> => ({ header: m.name, key: m.name, get: (r) => finiteMetric(r.experiment, m.name), align: "right", drop: 70 })),
   ];
   if (showArchived) {
-    cols.push({ header: "ARCHIVED", key: "archived", get: (r) => (r.experiment.archived === true ? (forCsv ? "true" : "yes") : forCsv ? "false" : null) });
+    cols.push({ header: "ARCHIVED", key: "archived", get: (r) => (r.experiment.archived === true ? (forCsv ? "true" : "yes") : forCsv ? "false" : null), drop: 80 });
   }
   return cols;
 }
@@ -74,13 +80,14 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
  * `--include-archived`; deleted (tombstoned) runs never appear. `--json` prints the contract's
  * experiment list (`ExperimentListSchema`: `{"location", "experiments"}`, as `clearml tasks
  * --json` does); `--raw` prints the raw latest records as one array, as written; the selection
- * and order are the same in every format.
+ * and order are the same in every format. The table fits the terminal (see `renderTable`);
+ * `--columns` chooses its columns (and CSV's and Markdown's).
  * Returns 0, also when nothing matches (a listing is not a verdict).
  *
  * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist.
  * @throws {UsageError} `E_UNKNOWN_STATUS` for a `--status` that is neither a lifecycle state
  *   nor the status of a selected run; `E_UNKNOWN_METRIC` for a `--sort-by` that is neither a
- *   column nor a metric.
+ *   column nor a metric; `E_USAGE` for a `--columns` naming no column or an unknown one.
  */
 export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
@@ -125,12 +132,19 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
     return 0;
   }
   const keyMetrics = backend.metrics.list().filter((m) => m.threshold !== null);
-  const cols = runListColumns(keyMetrics, flags.includeArchived === true, format === "csv");
+  const metricColumn = (key: string): Column<RunRow> | undefined => {
+    const name = backend.metrics.get(key)?.name ?? (rows.some((r) => Object.hasOwn(r.experiment.metrics, key)) ? key : undefined);
+    return name === undefined ? undefined : { header: name, key: name, get: (r) => finiteMetric(r.experiment, name), align: "right" };
+  };
+  const cols = chooseColumns("run list", runListColumns(keyMetrics, flags.includeArchived === true, format === "csv"), flags.columns, {
+    describe: "a metric (registered, or that a run reports)",
+    make: metricColumn,
+  });
   if (format !== "table") {
     stdout.write(renderRows(format, rows, cols, ctx.colors));
     return 0;
   }
-  if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors));
+  if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors, { width: tableWidth(stdout, ctx.io.env), wide: flags.wide === true, keepAll: flags.columns !== undefined }));
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const hidden = hiddenArchived > 0 ? `; ${plural(hiddenArchived, "archived run")} hidden (--include-archived shows them)` : "";
   if (rows.length === 0) {

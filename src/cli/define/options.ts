@@ -85,6 +85,17 @@ export function parseSince(value: string): Since {
   throw new InvalidArgumentError(`expected an ISO 8601 date or time (2026-10-01, 2026-10-01T09:30:00Z) or a span back from now (30m, 2h, 3d, 1w), got '${value}'.`);
 }
 
+/**
+ * The options of a command that prints a table: `--wide` (nothing cut or left out to fit the
+ * terminal) and `--columns` (the columns to show, by key, in that order; with a table, CSV or
+ * Markdown: never with `--json`, whose shape is a contract).
+ */
+export function tableOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>) {
+  return cmd
+    .option("--wide", "show every column whole, however wide the terminal (tables only)")
+    .addOption(new Option("--columns <a,b>", "show these columns, in this order, by key (table, CSV, Markdown)").argParser(commaList).conflicts("json"));
+}
+
 /** `--json` of a command that prints one thing (`description` default: "print JSON"). */
 export function jsonOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>, description = "print JSON") {
   return cmd.option("--json", description);

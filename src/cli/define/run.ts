@@ -6,7 +6,7 @@ import type { CommandContext } from "../context.js";
 import type { OptionsOf, SetExit } from "./options.js";
 import { collect, commaList, formatOptions, guardedOptions, jsonOption, registryOption, verboseOption } from "./options.js";
 // run list's own (a line of its own, so definitions added beside it leave the line above alone).
-import { parseSince, positiveInt } from "./options.js";
+import { parseSince, positiveInt, tableOptions } from "./options.js";
 
 function declareRun(program: Command) {
   return program.command("run").description("runs, local or on ClearML: submit, list, inspect, sync, cancel, archive");
@@ -47,17 +47,19 @@ function declareList(run: Run) {
     .addOption(new Option("--ascending", "lowest (earliest) first: the default for a column").conflicts("descending"))
     .addOption(new Option("--descending", "highest (latest) first; without --sort-by, newest runs first").conflicts("ascending"))
     .option("--limit <n>", "show at most n runs, after ordering", positiveInt)
-    .addOption(new Option("--raw", "print the raw latest records as JSON, as written in the registry (implies --json)").implies({ json: true }).conflicts(["csv", "markdown"]));
-  return offlineOption(verboseOption(formatOptions(registryOption(cmd)))).addHelpText(
+    .addOption(new Option("--raw", "print the raw latest records as JSON, as written in the registry (implies --json)").implies({ json: true }).conflicts(["csv", "markdown", "columns"]));
+  return offlineOption(verboseOption(tableOptions(formatOptions(registryOption(cmd))))).addHelpText(
     "after",
     `
 Examples:
   expflow run list --status running,queued
   expflow run list --since 3d --sort-by pde_mean --limit 10
-  expflow run list --descending --limit 5
+  expflow run list --descending --limit 5 --columns id,name,status,created
 
 A metric sorts in its registered direction, best first, unless --ascending or
---descending says otherwise.`,
+--descending says otherwise. On a terminal the table fits its width (COLUMNS
+sets one for a pipe): long text is cut with …, and columns that still do not
+fit are left out and named; --wide shows everything.`,
   );
 }
 
