@@ -61,6 +61,8 @@ export interface RunListing {
   readonly rows: RunRow[];
   /** How many runs matched the filter, before `order.limit`. */
   readonly matched: number;
+  /** Live runs in the registry, whatever the filter (0: an empty registry). */
+  readonly total: number;
   /** Archived runs that matched but were left out (without `includeArchived`). */
   readonly hiddenArchived: number;
   /** With `keepText`: each record's line as written (of the records the refresh left as they were). */
@@ -101,6 +103,16 @@ export interface RunOrder {
   readonly ascending?: boolean;
   /** At most this many runs, after ordering (a positive whole number). */
   readonly limit?: number;
+}
+
+/** Every latest raw record, or none for a registry that does not exist yet when `missingIsEmpty`. */
+function rawOrNothing(backend: LocalBackend, options: { keepText?: boolean; missingIsEmpty?: boolean }): { records: ReadonlyMap<string, RegistryRecord>; texts: ReadonlyMap<string, string> } {
+  try {
+    return backend.store.rawAll(options);
+  } catch (e) {
+    if (options.missingIsEmpty === true && e instanceof NotFoundError && e.code === "E_REGISTRY_NOT_FOUND") return { records: new Map(), texts: new Map() };
+    throw e;
+  }
 }
 
 /** A value to order by: a number, text, or `null` (missing, ordered last). */
@@ -195,7 +207,9 @@ async function refreshLinked(backend: LocalBackend, records: readonly RegistryRe
  * ClearML first (one request per 500; see {@link refreshLinked}), so the status filter and the
  * order see their current state. Then ordered and cut as `order` asks.
  *
- * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist.
+ * @param options.missingIsEmpty a registry file that does not exist yet lists as an empty one
+ *   (the CLI's default registry on a fresh home), instead of throwing.
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist (without `missingIsEmpty`).
  * @throws {UsageError} `E_UNKNOWN_STATUS` for a status that is neither a lifecycle state nor the
  *   status of a selected run; `E_UNKNOWN_METRIC` (field `sortBy`) for a `sortBy` that is neither
  *   a field nor a metric registered or reported.
@@ -203,16 +217,18 @@ async function refreshLinked(backend: LocalBackend, records: readonly RegistryRe
 export async function listRuns(
   backend: LocalBackend,
   filter: RunFilter,
-  options: { keepText?: boolean; refresh?: boolean; warn?: (message: string) => void; order?: RunOrder } = {},
+  options: { keepText?: boolean; refresh?: boolean; warn?: (message: string) => void; order?: RunOrder; missingIsEmpty?: boolean } = {},
 ): Promise<RunListing> {
-  const raw = backend.store.rawAll(options);
+  const raw = rawOrNothing(backend, options);
   let rows: RunRow[] = [];
   // Linked runs that matched, shown or hidden: what a refresh asks ClearML about.
   const linked: RegistryRecord[] = [];
   let hiddenArchived = 0;
+  let total = 0;
   const since = filter.since?.getTime();
   for (const [id, record] of raw.records) {
     if (record.deleted === true) continue;
+    total++;
     const experiment = experimentFromRecord(record, id);
     if (!matchesFilter(experiment, { project: filter.project, tags: filter.tags, includeArchived: true })) continue;
     if (since !== undefined && !((timeOf(experiment.created) ?? Number.NEGATIVE_INFINITY) >= since)) continue;
@@ -263,6 +279,7 @@ export async function listRuns(
     location: backend.path,
     rows,
     matched,
+    total,
     hiddenArchived,
     texts,
     ...(refresh === undefined ? {} : { refresh }),

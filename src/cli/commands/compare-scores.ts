@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { GateResultJson, RankedExperimentJson, RankingJson, RankingSelectionJson } from "../../contracts/ranking.js";
 import type { ExperimentFilter } from "../../core/experiment.js";
 import type { Gate } from "../../core/gates/gate.js";
@@ -6,7 +7,7 @@ import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/c
 import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { openLocal } from "../backend.js";
-import type { Store } from "../../stores/store.js";
+import type { RankedStore } from "../../app/rank.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import type { CompareScoresOptions } from "../define/compare-scores.js";
 import { formatOf } from "../context.js";
@@ -209,11 +210,11 @@ function statusesText(statuses: readonly string[]): string {
  * none does (also when none is ranked).
  */
 export async function rankStore(
-  store: Store,
+  store: RankedStore,
   flags: CompareScoresFlags,
   ctx: CommandContext,
   registry: MetricRegistry,
-  opts: { onListed?: () => void; command?: string } = {},
+  opts: { onListed?: () => void; command?: string; isEmpty?: () => Promise<boolean> } = {},
 ): Promise<number> {
   const ranking = await rankExperiments(
     store,
@@ -236,7 +237,11 @@ export async function rankStore(
   const format = formatOf(flags);
   const { stdout } = ctx.io;
   const note = selectionNote(result.selection);
-  if (ranking.listed === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
+  if (ranking.listed === 0) {
+    // An empty registry (a fresh home's) is not a selection that missed: say how to fill it.
+    if ((await opts.isEmpty?.()) === true) ctx.warn(`no experiments yet in ${store.location}; submit one with \`expflow run submit\``);
+    else ctx.warn(`no experiments match the selection in ${store.location}`);
+  }
   const command = opts.command ?? "compare-scores";
   if (format === "json") {
     writeCompareScoresJson(result, (text) => stdout.write(text));
@@ -274,12 +279,18 @@ function verdictLine(result: CompareScoresResult, registry: MetricRegistry): str
   return `${verdict}${shown}; ranked by ${result.sortBy}, ${order}${against}.`;
 }
 
-/** `expflow compare-scores` on the local registry. */
+/**
+ * `expflow compare-scores` on the local registry. The default registry that does not exist yet
+ * (a fresh home) ranks as an empty one: exit 1, saying how to submit a first run; a registry the
+ * user named (`--registry`, `EXPFLOW_REGISTRY`, a config file) that does not exist is exit 2.
+ */
 export async function compareScoresCommand(flags: CompareScoresOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config({ registry: flags.registry });
   const registry = metricRegistryOf(config);
   const { store } = await openLocal(ctx, { registry: flags.registry });
-  return rankStore(store, flags, ctx, registry);
+  const fresh = config.registry.source === "default" && !existsSync(store.location);
+  const ranked: RankedStore = fresh ? { location: store.location, list: async () => [] } : store;
+  return rankStore(ranked, flags, ctx, registry, { isEmpty: async () => fresh || (await store.list({ includeArchived: true })).length === 0 });
 }
 
 /** The store filter of the selection flags without the status selection, which the ranking applies itself. */

@@ -81,15 +81,18 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
  * experiment list (`ExperimentListSchema`: `{"location", "experiments"}`, as `clearml tasks
  * --json` does); `--raw` prints the raw latest records as one array, as written; the selection
  * and order are the same in every format. The table fits the terminal (see `renderTable`);
- * `--columns` chooses its columns (and CSV's and Markdown's).
+ * `--columns` chooses its columns (and CSV's and Markdown's). The default registry that does not
+ * exist yet (a fresh home) lists as empty: "No experiments yet".
  * Returns 0, also when nothing matches (a listing is not a verdict).
  *
- * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist.
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when a registry named by `--registry`,
+ *   `EXPFLOW_REGISTRY` or a config file does not exist (a typo must not look like an empty registry).
  * @throws {UsageError} `E_UNKNOWN_STATUS` for a `--status` that is neither a lifecycle state
  *   nor the status of a selected run; `E_UNKNOWN_METRIC` for a `--sort-by` that is neither a
  *   column nor a metric; `E_USAGE` for a `--columns` naming no column or an unknown one.
  */
 export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
+  const config = await ctx.config({ registry: flags.registry });
   const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
   const format = flags.raw ? "json" : formatOf(flags);
   const now = Date.now();
@@ -105,6 +108,8 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
       refresh: flags.offline !== true,
       warn: ctx.warn,
       order: { sortBy: flags.sortBy, ascending: flags.ascending ? true : flags.descending ? false : undefined, limit: flags.limit },
+      // A fresh home has no registry yet; one named by the user that does not exist is a typo.
+      missingIsEmpty: config.registry.source === "default",
     },
   );
   const { rows } = listing;
@@ -148,7 +153,7 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const hidden = hiddenArchived > 0 ? `; ${plural(hiddenArchived, "archived run")} hidden (--include-archived shows them)` : "";
   if (rows.length === 0) {
-    stdout.write(`No runs match in ${backend.path}${hidden}.\n`);
+    stdout.write(listing.total === 0 ? `No experiments yet in ${backend.path}; submit one with \`expflow run submit\`.\n` : `No runs match in ${backend.path}${hidden}.\n`);
     return 0;
   }
   const count = listing.matched > rows.length ? `${rows.length} of ${plural(listing.matched, "run")} (--limit ${rows.length})` : plural(rows.length, "run");
