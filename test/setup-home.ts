@@ -10,6 +10,8 @@ for (const name of Object.keys(process.env)) if (name.startsWith("EXPFLOW_")) de
 const home = mkdtempSync(join(tmpdir(), "expflow-test-home-"));
 process.env["EXPFLOW_HOME"] = home;
 delete process.env["NO_COLOR"];
+// Tables fit COLUMNS when it is set: a developer's exported COLUMNS must not change what tests see.
+delete process.env["COLUMNS"];
 // Nor does any test read the real ~/clearml.conf or reach a real ClearML server: HOME is a
 // temporary directory (the SDK's ~/clearml.conf lives there) and no CLEARML_* / TRAINS_*
 // variable from the machine leaks in. ClearML tests set their own, pointing at the fake server.

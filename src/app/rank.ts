@@ -50,6 +50,13 @@ export interface RankRequest {
   readonly max?: number;
 }
 
+/**
+ * What a ranking reads of a store: its listing, where it is, and the statuses it knows. A
+ * {@link Store} is one; so is `{ location, list: async () => [] }`, the empty registry of a
+ * fresh home that has no file yet.
+ */
+export type RankedStore = Pick<Store, "location" | "list" | "statuses" | "assertStatuses">;
+
 /** What a ranking found. */
 export interface Ranking {
   readonly result: CompareScoresResult;
@@ -67,7 +74,7 @@ export interface Ranking {
  * typo costs no listing; every status is listed, so the ranking can count what its status
  * selection leaves out.
  */
-export async function rankExperiments(store: Store, request: RankRequest, registry: MetricRegistry, hooks: { onListed?: () => void } = {}): Promise<Ranking> {
+export async function rankExperiments(store: RankedStore, request: RankRequest, registry: MetricRegistry, hooks: { onListed?: () => void } = {}): Promise<Ranking> {
   const gates = request.gates.map(parseGate);
   store.assertStatuses?.(request.statuses);
   const experiments = await store.list({ ...request.filter, statuses: undefined });

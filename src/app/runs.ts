@@ -1,4 +1,4 @@
-import { ConflictError, ExpflowError, NotFoundError } from "../core/errors.js";
+import { ConflictError, ExpflowError, NotFoundError, UsageError } from "../core/errors.js";
 import type { Experiment } from "../core/experiment.js";
 import { matchesFilter } from "../core/experiment.js";
 import type { RegistryRecord } from "../stores/local/record.js";
@@ -11,6 +11,9 @@ import { runAgent } from "../executors/local/agent.js";
 import { logPathOf } from "../runner/local-runner.js";
 import type { Store } from "../stores/store.js";
 import type { LocalBackend } from "./backend.js";
+import { didYouMean } from "../core/suggest.js";
+import type { MetricRegistry } from "../core/metrics/registry.js";
+import { checkStatuses } from "./rank.js";
 
 /**
  * Cancels a run by id or unique prefix: resolved first (an unknown or ambiguous id is exit 2
@@ -54,14 +57,124 @@ export interface RunRow {
 export interface RunListing {
   /** The registry file. */
   readonly location: string;
-  /** The live runs matching the filter, in order of first appearance. */
+  /** The live runs matching the filter, in order of first appearance (or as `order` asks), at most `order.limit`. */
   readonly rows: RunRow[];
+  /** How many runs matched the filter, before `order.limit`. */
+  readonly matched: number;
+  /** Live runs in the registry, whatever the filter (0: an empty registry). */
+  readonly total: number;
   /** Archived runs that matched but were left out (without `includeArchived`). */
   readonly hiddenArchived: number;
   /** With `keepText`: each record's line as written (of the records the refresh left as they were). */
   readonly texts: ReadonlyMap<string, string>;
   /** With `refresh`, when runs linked to ClearML were refreshed. */
   readonly refresh?: SyncReport;
+  /** With `order.sortBy`: the field sorted by (a metric by its registered name) and the direction used. */
+  readonly sortedBy?: { readonly field: string; readonly ascending: boolean };
+}
+
+/** Which runs {@link listRuns} selects. */
+export interface RunFilter {
+  /** Only runs of this project (exact name). */
+  readonly project?: string;
+  /** Only runs carrying all of these tags. */
+  readonly tags?: readonly string[];
+  /** Archived runs too (default: left out, and counted in `hiddenArchived`). */
+  readonly includeArchived?: boolean;
+  /** Only runs in one of these states (lifecycle states, or a state some selected run has). */
+  readonly statuses?: readonly string[];
+  /** Only runs created at this time or later (a run without a readable creation time is left out). */
+  readonly since?: Date;
+}
+
+/** How {@link listRuns} orders and cuts what it selected. */
+export interface RunOrder {
+  /**
+   * A field of the listing ({@link RUN_FIELDS}: `id`, `name`, `status`, `queue`, `project`,
+   * `tags`, `created`, `updated_at`, `archived`) or a metric (a registered name or alias, or a
+   * name some run reports). Missing values go last, either way. Default: order of first appearance.
+   */
+  readonly sortBy?: string;
+  /**
+   * Lowest (earliest, first in code-point order) first. Default: a metric in its registered
+   * direction, best first (an unregistered metric highest first, as a ranking does), a field
+   * lowest first. Without `sortBy`, `false` reverses the order of first appearance.
+   */
+  readonly ascending?: boolean;
+  /** At most this many runs, after ordering (a positive whole number). */
+  readonly limit?: number;
+}
+
+/** Every latest raw record, or none for a registry that does not exist yet when `missingIsEmpty`. */
+function rawOrNothing(backend: LocalBackend, options: { keepText?: boolean; missingIsEmpty?: boolean }): { records: ReadonlyMap<string, RegistryRecord>; texts: ReadonlyMap<string, string> } {
+  try {
+    return backend.store.rawAll(options);
+  } catch (e) {
+    if (options.missingIsEmpty === true && e instanceof NotFoundError && e.code === "E_REGISTRY_NOT_FOUND") return { records: new Map(), texts: new Map() };
+    throw e;
+  }
+}
+
+/** A value to order by: a number, text, or `null` (missing, ordered last). */
+type SortKey = number | string | null;
+
+function textOf(v: unknown): string | null {
+  if (typeof v === "string") return v === "" ? null : v;
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  return null;
+}
+
+function timeOf(v: unknown): number | null {
+  const t = typeof v === "string" && v !== "" ? Date.parse(v) : Number.NaN;
+  return Number.isNaN(t) ? null : t;
+}
+
+/** The fields of a run listing {@link RunOrder.sortBy} names, as the `run list` columns are keyed. */
+export const RUN_FIELDS: Readonly<Record<string, (row: RunRow) => SortKey>> = Object.freeze({
+  id: (r: RunRow) => r.experiment.id,
+  name: (r: RunRow) => textOf(r.experiment.name),
+  status: (r: RunRow) => textOf(r.experiment.status),
+  queue: (r: RunRow) => textOf(r.record.queue),
+  project: (r: RunRow) => textOf(r.experiment.project),
+  tags: (r: RunRow) => (r.experiment.tags.length > 0 ? r.experiment.tags.join(",") : null),
+  created: (r: RunRow) => timeOf(r.experiment.created),
+  updated_at: (r: RunRow) => timeOf(r.record.updated_at),
+  archived: (r: RunRow) => (r.experiment.archived === true ? 1 : 0),
+});
+
+/** What `order.sortBy` names: a field, or a metric (by its registered name when it has one) with its default direction. */
+function sortFieldOf(sortBy: string, metrics: MetricRegistry, rows: readonly RunRow[]): { field: string; key: (row: RunRow) => SortKey; ascending: boolean } {
+  const get = Object.hasOwn(RUN_FIELDS, sortBy) ? RUN_FIELDS[sortBy] : undefined;
+  if (get !== undefined) return { field: sortBy, key: get, ascending: true };
+  const def = metrics.get(sortBy);
+  const name = def?.name ?? sortBy;
+  if (def === undefined && !rows.some((r) => Object.hasOwn(r.experiment.metrics, name))) {
+    const candidates = [...Object.keys(RUN_FIELDS), ...metrics.allNames()];
+    throw new UsageError("E_UNKNOWN_METRIC", `unknown field '${sortBy}' in sortBy: not a field of the listing, nor a metric that is registered or that a run reports.${didYouMean(sortBy, candidates)}`, {
+      hint: `fields: ${Object.keys(RUN_FIELDS).join(", ")}; or a metric (\`expflow metrics list\` shows the registered ones)`,
+      field: "sortBy",
+      value: sortBy,
+    });
+  }
+  const key = (r: RunRow): SortKey => {
+    const v = r.experiment.metrics[name];
+    return typeof v === "number" && Number.isFinite(v) ? v : null;
+  };
+  return { field: name, key, ascending: def === undefined ? false : def.direction === "lower" };
+}
+
+/** `rows` ordered by `key` (missing last, ties in their order), lowest first unless `!ascending`. */
+function sortRows(rows: readonly RunRow[], key: (row: RunRow) => SortKey, ascending: boolean): RunRow[] {
+  const keyed = rows.map((row, at) => ({ row, at, k: key(row) }));
+  const sign = ascending ? 1 : -1;
+  keyed.sort((a, b) => {
+    if (a.k === null || b.k === null) return a.k === b.k ? a.at - b.at : a.k === null ? 1 : -1;
+    if (a.k === b.k) return a.at - b.at;
+    // Numbers among text (a field that holds both) order before it.
+    if (typeof a.k !== typeof b.k) return typeof a.k === "number" ? -1 : 1;
+    return (a.k < b.k ? -1 : 1) * sign;
+  });
+  return keyed.map((x) => x.row);
 }
 
 /** Whether any of these records is linked to a ClearML task. */
@@ -88,25 +201,37 @@ async function refreshLinked(backend: LocalBackend, records: readonly RegistryRe
 }
 
 /**
- * The live runs of the local registry (deleted ones never), filtered by project and tags, archived
- * ones only with `includeArchived`; the registry read once, its damage passed to the warning sink.
- * With `refresh`, runs linked to ClearML tasks are refreshed from ClearML first (one request per
- * 500; see {@link refreshLinked}).
+ * The live runs of the local registry (deleted ones never), filtered by project, tags, creation
+ * time and status, archived ones only with `includeArchived`; the registry read once, its damage
+ * passed to the warning sink. With `refresh`, runs linked to ClearML tasks are refreshed from
+ * ClearML first (one request per 500; see {@link refreshLinked}), so the status filter and the
+ * order see their current state. Then ordered and cut as `order` asks.
+ *
+ * @param options.missingIsEmpty a registry file that does not exist yet lists as an empty one
+ *   (the CLI's default registry on a fresh home), instead of throwing.
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist (without `missingIsEmpty`).
+ * @throws {UsageError} `E_UNKNOWN_STATUS` for a status that is neither a lifecycle state nor the
+ *   status of a selected run; `E_UNKNOWN_METRIC` (field `sortBy`) for a `sortBy` that is neither
+ *   a field nor a metric registered or reported.
  */
 export async function listRuns(
   backend: LocalBackend,
-  filter: { project?: string; tags?: readonly string[]; includeArchived?: boolean },
-  options: { keepText?: boolean; refresh?: boolean; warn?: (message: string) => void } = {},
+  filter: RunFilter,
+  options: { keepText?: boolean; refresh?: boolean; warn?: (message: string) => void; order?: RunOrder; missingIsEmpty?: boolean } = {},
 ): Promise<RunListing> {
-  const raw = backend.store.rawAll(options);
-  const rows: RunRow[] = [];
+  const raw = rawOrNothing(backend, options);
+  let rows: RunRow[] = [];
   // Linked runs that matched, shown or hidden: what a refresh asks ClearML about.
   const linked: RegistryRecord[] = [];
   let hiddenArchived = 0;
+  let total = 0;
+  const since = filter.since?.getTime();
   for (const [id, record] of raw.records) {
     if (record.deleted === true) continue;
+    total++;
     const experiment = experimentFromRecord(record, id);
     if (!matchesFilter(experiment, { project: filter.project, tags: filter.tags, includeArchived: true })) continue;
+    if (since !== undefined && !((timeOf(experiment.created) ?? Number.NEGATIVE_INFINITY) >= since)) continue;
     if (options.refresh === true && linkOf(record) !== undefined) linked.push(record);
     if (experiment.archived === true && filter.includeArchived !== true) {
       hiddenArchived++;
@@ -114,6 +239,9 @@ export async function listRuns(
     }
     rows.push({ record, experiment });
   }
+  const order = options.order ?? {};
+  // A typo in the field costs no request to ClearML.
+  const sort = order.sortBy === undefined ? undefined : sortFieldOf(order.sortBy, backend.metrics, rows);
   let refresh: SyncReport | undefined;
   let texts = raw.texts;
   if (linked.length > 0) {
@@ -134,7 +262,29 @@ export async function listRuns(
       texts = kept;
     }
   }
-  return { location: backend.path, rows, hiddenArchived, texts, ...(refresh === undefined ? {} : { refresh }) };
+  const statuses = filter.statuses ?? [];
+  if (statuses.length > 0) {
+    checkStatuses(
+      statuses,
+      rows.map((r) => r.experiment),
+    );
+    rows = rows.filter((r) => statuses.includes(r.experiment.status));
+  }
+  const ascending = order.ascending ?? sort?.ascending ?? true;
+  if (sort !== undefined) rows = sortRows(rows, sort.key, ascending);
+  else if (!ascending) rows.reverse();
+  const matched = rows.length;
+  if (order.limit !== undefined && rows.length > order.limit) rows = rows.slice(0, order.limit);
+  return {
+    location: backend.path,
+    rows,
+    matched,
+    total,
+    hiddenArchived,
+    texts,
+    ...(refresh === undefined ? {} : { refresh }),
+    ...(sort === undefined ? {} : { sortedBy: { field: sort.field, ascending } }),
+  };
 }
 
 /**

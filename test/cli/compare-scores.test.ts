@@ -50,8 +50,12 @@ describe("expflow compare-scores on the example registry", () => {
     const section = readme.slice(readme.indexOf("## Quick start"));
     const command = /npx expflow (compare-scores [^\n]*)\n/.exec(section)![1]!.split(" ");
     const shown = /```text\n([\s\S]*?)```/.exec(section)![1]!.trimEnd().split("\n");
-    // Spawned: the built binary, as the README's reader runs it.
-    const r = await runCliAsync(command.map((a) => (a === "examples/experiments.jsonl" ? EXAMPLE : a)));
+    // Spawned: the built binary, as the README's reader runs it, on a terminal 80 columns wide
+    // (COLUMNS stands for it here; terminal-width.test.ts runs it on a real one).
+    const r = await runCliAsync(
+      command.map((a) => (a === "examples/experiments.jsonl" ? EXAMPLE : a)),
+      { env: { COLUMNS: "80" } },
+    );
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     const cut = shown.indexOf("...");
@@ -216,12 +220,12 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
     expect(r.stderr).toContain(`registry file not found: ${missing}`);
   });
 
-  it("exits 1 on an empty registry, saying nothing matched", async () => {
+  it("exits 1 on an empty registry, saying there are no experiments yet", async () => {
     const r = await runInProcess(["compare-scores", "--registry", writeRegistry([]), "--sort-by", "pde_mean", "--json"]);
     expect(r.code).toBe(1);
     expect(json(r.stdout).results).toEqual([]);
     expect(json(r.stdout).selection).toEqual({ statuses: ["completed"], default: true, ranked: 0, excluded: 0, excluded_by_status: {} });
-    expect(r.stderr).toContain("no experiments match");
+    expect(r.stderr).toContain("no experiments yet");
     const t = await runInProcess(["compare-scores", "--registry", writeRegistry([]), "--sort-by", "pde_mean"]);
     expect(t.code).toBe(1);
     expect(t.stdout).toBe("0 experiments, no gates; ranked by pde_mean, lowest first.\n");

@@ -10,9 +10,10 @@ export const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 /**
  * Runs expflow in a tmux pseudo-terminal with `EXPFLOW_HOME=home`, answers each prompt in turn
  * (an answer is typed, then Enter; the answer `"^C"` presses Ctrl-C instead) and returns the
- * screen once the command has ended, with `EXIT=<code>` on it.
+ * screen once the command has ended, with `EXIT=<code>` on it. The terminal is `size.x` columns
+ * by `size.y` lines (default 200 by 40).
  */
-export async function onTerminal(home: string, args: string, answers: string[], env = ""): Promise<string> {
+export async function onTerminal(home: string, args: string, answers: string[], env = "", size: { x: number; y: number } = { x: 200, y: 40 }): Promise<string> {
   const session = `expflow-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   // A tmux server of its own (-S): on the shared default one, a session started while another
   // test (of this run, or of anyone's on the machine) ends the server's last session can be lost
@@ -21,7 +22,7 @@ export async function onTerminal(home: string, args: string, answers: string[], 
   const tmux = (...a: string[]) => spawnSync("tmux", ["-S", socket, ...a], { encoding: "utf8" });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const command = `env EXPFLOW_HOME='${home}' EXPFLOW_PIN= NO_COLOR=1 ${env} '${process.execPath}' '${CLI}' ${args}; echo EXIT=$?; sleep 60`;
-  tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "40", command);
+  tmux("new-session", "-d", "-s", session, "-x", String(size.x), "-y", String(size.y), command);
   const screen = () => tmux("capture-pane", "-p", "-t", session).stdout;
   const waitFor = async (pred: (s: string) => boolean) => {
     for (let i = 0; i < 300; i++) {

@@ -14,6 +14,8 @@ import { errorJsonOf } from "../output/error-json.js";
 import { writeExperimentList } from "../output/experiment-list.js";
 import type { Column } from "../output/render.js";
 import { renderRows } from "../output/render.js";
+import { chooseColumns } from "../output/column-choice.js";
+import { tableWidth } from "../output/table-fit.js";
 import { rankStore } from "./compare-scores.js";
 
 /** The `--json` contract of `expflow clearml status`: `ClearmlStatusSchema` in `src/contracts`. */
@@ -99,7 +101,7 @@ export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresOpt
   // A ranking never reads parameters: leave them out of the listing.
   const clearml = openClearml(ctx, flags, { listParams: false });
   try {
-    return await rankStore(clearml.store, flags, ctx, registry, { onListed: clearml.done });
+    return await rankStore(clearml.store, flags, ctx, registry, { onListed: clearml.done, command: "clearml compare-scores" });
   } finally {
     clearml.done();
   }
@@ -139,17 +141,25 @@ export async function clearmlTasksCommand(flags: ClearmlTasksOptions, ctx: Comma
   const reported = new Set<string>();
   for (const t of tasks) for (const k of Object.keys(t.metrics)) reported.add(k);
   const metricCols = STANDARD_METRICS.map((m) => m.name).filter((m) => reported.has(m));
-  const cols: Column<Experiment>[] = [
+  const metricColumn = (m: string): Column<Experiment> => ({ header: m, key: m, get: (t) => finiteOrNull(t.metrics[m]), align: "right" });
+  // To fit a terminal the name is cut, then the ClearML status, created, the metrics (the last
+  // first), archived and status are left out; the id and the name always stay.
+  const columns: Column<Experiment>[] = [
     { header: "ID", key: "id", get: (t) => t.id },
-    { header: "NAME", key: "name", get: (t) => t.name, maxWidth: 40 },
-    { header: "STATUS", key: "status", get: (t) => t.status },
-    { header: "CLEARML STATUS", key: "clearml_status", get: (t) => t.backendStatus ?? null },
-    { header: "CREATED", key: "created", get: (t) => t.created },
-    ...metricCols.map((m): Column<Experiment> => ({ header: m, key: m, get: (t) => finiteOrNull(t.metrics[m]), align: "right" })),
+    { header: "NAME", key: "name", get: (t) => t.name, maxWidth: 40, shrink: { min: 20, order: 1 } },
+    { header: "STATUS", key: "status", get: (t) => t.status, drop: 90 },
+    { header: "CLEARML STATUS", key: "clearml_status", get: (t) => t.backendStatus ?? null, drop: 10 },
+    { header: "CREATED", key: "created", get: (t) => t.created, drop: 20 },
+    ...metricCols.map((m): Column<Experiment> => ({ ...metricColumn(m), drop: 70 })),
   ];
-  if (tasks.some((t) => t.archived === true)) cols.push({ header: "ARCHIVED", key: "archived", get: (t) => (t.archived ? "yes" : null) });
+  if (tasks.some((t) => t.archived === true)) columns.push({ header: "ARCHIVED", key: "archived", get: (t) => (t.archived ? "yes" : null), drop: 80 });
+  const cols = chooseColumns("clearml tasks", columns, flags.columns, {
+    describe: "a metric the tasks report",
+    make: (key) => (tasks.some((t) => Object.hasOwn(t.metrics, key)) ? metricColumn(key) : undefined),
+  });
   if (format === "table") {
-    if (tasks.length > 0) stdout.write(renderRows("table", tasks, cols, ctx.colors));
+    const table = { width: tableWidth(stdout, ctx.io.env), wide: flags.wide === true, keepAll: flags.columns !== undefined };
+    if (tasks.length > 0) stdout.write(renderRows("table", tasks, cols, ctx.colors, table));
     stdout.write(`${tasks.length} task${tasks.length === 1 ? "" : "s"} in ${flags.project} on ${clearml.client.server}.\n`);
   } else {
     stdout.write(renderRows(format, tasks, cols, ctx.colors));

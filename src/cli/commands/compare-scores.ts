@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { GateResultJson, RankedExperimentJson, RankingJson, RankingSelectionJson } from "../../contracts/ranking.js";
 import type { ExperimentFilter } from "../../core/experiment.js";
 import type { Gate } from "../../core/gates/gate.js";
@@ -6,7 +7,7 @@ import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/c
 import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { openLocal } from "../backend.js";
-import type { Store } from "../../stores/store.js";
+import type { RankedStore } from "../../app/rank.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import type { CompareScoresOptions } from "../define/compare-scores.js";
 import { formatOf } from "../context.js";
@@ -15,6 +16,8 @@ import { filterOf } from "../filters.js";
 import { rankExperiments } from "../../app/rank.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
+import { chooseColumns } from "../output/column-choice.js";
+import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import { shellQuote } from "../../util/shell.js";
@@ -34,6 +37,10 @@ export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
   useThresholds?: boolean;
   onlyPassing?: boolean;
   max?: number;
+  /** `--wide`: the table whole, whatever the terminal's width. */
+  wide?: boolean;
+  /** `--columns`: the columns of the table, CSV or Markdown, by key. */
+  columns?: string[];
 }
 
 /**
@@ -113,40 +120,62 @@ function failedGates(r: RankedExperiment): string {
     .join("; ");
 }
 
-/** The columns of the listing: the same spec feeds the table, CSV and Markdown. */
+/**
+ * The columns of the listing: the same spec feeds the table, CSV and Markdown. To fit a
+ * terminal, the failed gates and then the name are cut, then `status`, `failed_gates`, the gated
+ * metrics, the tie-breakers (the last first), `passed` and `name` are left out, in that order;
+ * the rank, the id and the sort metric always stay.
+ */
 export function compareScoresColumns(result: CompareScoresResult): Column<RankedExperiment>[] {
-  const metricValue = (metric: string) => (r: RankedExperiment) => {
+  const shown = [result.sortBy, ...result.thenBy.map((t) => t.metric), ...result.gates.map((g: Gate) => g.metric)];
+  const metrics = [...new Set(shown)];
+  const thenBy = new Set(result.thenBy.map((t) => t.metric));
+  const cols: Column<RankedExperiment>[] = [
+    { header: "RANK", key: "rank", get: (r) => r.rank, align: "right" },
+    { header: "ID", key: "id", get: (r) => r.experiment.id },
+    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 40, shrink: { min: 20, order: 2 }, drop: 80 },
+    { header: "STATUS", key: "status", get: (r) => r.experiment.status, drop: 10 },
+    ...metrics.map((m) => metricColumn(result, m, m === result.sortBy ? undefined : thenBy.has(m) ? 50 : 40)),
+    {
+      header: "RESULT",
+      key: "passed",
+      get: (r) => (r.passed ? "PASS" : "FAIL"),
+      paint: (r, text, c) => (r.passed ? c.green(text) : c.red(text)),
+      drop: 75,
+    },
+  ];
+  if (result.gates.length > 0) cols.push({ header: "FAILED GATES", key: "failed_gates", get: (r) => failedGates(r) || null, shrink: { min: 20, order: 1 }, drop: 20 });
+  return cols;
+}
+
+/** The column of a metric: the ranked value, else the gate's, else the recorded one. */
+function metricColumn(result: CompareScoresResult, metric: string, drop?: number): Column<RankedExperiment> {
+  const value = (r: RankedExperiment): number | null => {
     if (metric === result.sortBy) return r.value;
     const fromGate = r.gates.find((g) => g.metric === metric);
     if (fromGate) return fromGate.actual;
     const v = r.experiment.metrics[metric];
     return typeof v === "number" && Number.isFinite(v) ? v : null;
   };
-  const shown = [result.sortBy, ...result.thenBy.map((t) => t.metric), ...result.gates.map((g: Gate) => g.metric)];
-  const metrics = [...new Set(shown)];
-  const cols: Column<RankedExperiment>[] = [
-    { header: "RANK", key: "rank", get: (r) => r.rank, align: "right" },
-    { header: "ID", key: "id", get: (r) => r.experiment.id },
-    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 40 },
-    { header: "STATUS", key: "status", get: (r) => r.experiment.status },
-    ...metrics.map(
-      (m): Column<RankedExperiment> => ({
-        header: m,
-        key: m,
-        get: metricValue(m),
-        align: "right",
-        paint: (r, text, c) => (metricValue(m)(r) === null ? c.dim(text) : m === result.sortBy ? c.bold(text) : text),
-      }),
-    ),
-    {
-      header: "RESULT",
-      key: "passed",
-      get: (r) => (r.passed ? "PASS" : "FAIL"),
-      paint: (r, text, c) => (r.passed ? c.green(text) : c.red(text)),
+  return {
+    header: metric,
+    key: metric,
+    get: value,
+    align: "right",
+    paint: (r, text, c) => (value(r) === null ? c.dim(text) : metric === result.sortBy ? c.bold(text) : text),
+    ...(drop === undefined ? {} : { drop }),
+  };
+}
+
+/** The columns `--columns` chose: those of {@link compareScoresColumns}, or any metric registered or that a ranked experiment reports. */
+function chosenColumns(result: CompareScoresResult, registry: MetricRegistry, keys: readonly string[] | undefined, command: string): Column<RankedExperiment>[] {
+  return chooseColumns(command, compareScoresColumns(result), keys, {
+    describe: "a metric (registered, or that a ranked experiment reports)",
+    make: (key) => {
+      const name = registry.get(key)?.name ?? (result.results.some((r) => Object.hasOwn(r.experiment.metrics, key)) ? key : undefined);
+      return name === undefined ? undefined : metricColumn(result, name);
     },
-  ];
-  if (result.gates.length > 0) cols.push({ header: "FAILED GATES", key: "failed_gates", get: (r) => failedGates(r) || null });
-  return cols;
+  });
 }
 
 function csvColumns(cols: Column<RankedExperiment>[]): Column<RankedExperiment>[] {
@@ -180,7 +209,13 @@ function statusesText(statuses: readonly string[]): string {
  * of the JSON. Returns the exit code: 0 when at least one experiment passes every gate, 1 when
  * none does (also when none is ranked).
  */
-export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: CommandContext, registry: MetricRegistry, opts: { onListed?: () => void } = {}): Promise<number> {
+export async function rankStore(
+  store: RankedStore,
+  flags: CompareScoresFlags,
+  ctx: CommandContext,
+  registry: MetricRegistry,
+  opts: { onListed?: () => void; command?: string; isEmpty?: () => Promise<boolean> } = {},
+): Promise<number> {
   const ranking = await rankExperiments(
     store,
     {
@@ -202,14 +237,20 @@ export async function rankStore(store: Store, flags: CompareScoresFlags, ctx: Co
   const format = formatOf(flags);
   const { stdout } = ctx.io;
   const note = selectionNote(result.selection);
-  if (ranking.listed === 0) ctx.warn(`no experiments match the selection in ${store.location}`);
+  if (ranking.listed === 0) {
+    // An empty registry (a fresh home's) is not a selection that missed: say how to fill it.
+    if ((await opts.isEmpty?.()) === true) ctx.warn(`no experiments yet in ${store.location}; submit one with \`expflow run submit\``);
+    else ctx.warn(`no experiments match the selection in ${store.location}`);
+  }
+  const command = opts.command ?? "compare-scores";
   if (format === "json") {
     writeCompareScoresJson(result, (text) => stdout.write(text));
     if (result.total === 0 && note !== null) ctx.warn(`nothing ranked in ${store.location}: ${note}`);
   } else {
-    const cols = compareScoresColumns(result);
+    const cols = chosenColumns(result, registry, flags.columns, command);
     if (format === "table") {
-      if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors));
+      const table = { width: tableWidth(stdout, ctx.io.env), wide: flags.wide === true, keepAll: flags.columns !== undefined };
+      if (result.results.length > 0) stdout.write(renderRows("table", result.results, cols, ctx.colors, table));
       stdout.write(`${verdictLine(result, registry)}\n`);
       if (note !== null) stdout.write(`${note}\n`);
     } else {
@@ -238,12 +279,18 @@ function verdictLine(result: CompareScoresResult, registry: MetricRegistry): str
   return `${verdict}${shown}; ranked by ${result.sortBy}, ${order}${against}.`;
 }
 
-/** `expflow compare-scores` on the local registry. */
+/**
+ * `expflow compare-scores` on the local registry. The default registry that does not exist yet
+ * (a fresh home) ranks as an empty one: exit 1, saying how to submit a first run; a registry the
+ * user named (`--registry`, `EXPFLOW_REGISTRY`, a config file) that does not exist is exit 2.
+ */
 export async function compareScoresCommand(flags: CompareScoresOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config({ registry: flags.registry });
   const registry = metricRegistryOf(config);
   const { store } = await openLocal(ctx, { registry: flags.registry });
-  return rankStore(store, flags, ctx, registry);
+  const fresh = config.registry.source === "default" && !existsSync(store.location);
+  const ranked: RankedStore = fresh ? { location: store.location, list: async () => [] } : store;
+  return rankStore(ranked, flags, ctx, registry, { isEmpty: async () => fresh || (await store.list({ includeArchived: true })).length === 0 });
 }
 
 /** The store filter of the selection flags without the status selection, which the ranking applies itself. */

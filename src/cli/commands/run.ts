@@ -7,11 +7,12 @@ import { declareMetricCommand } from "../output/terminal-words.js";
 import type { CommandContext } from "../context.js";
 import type { RunArchiveOptions, RunListOptions, RunStatusOptions } from "../define/run.js";
 import { formatOf } from "../context.js";
-import { checkStatuses } from "../filters.js";
 import type { Colors } from "../output/color.js";
 import { writeExperimentList } from "../output/experiment-list.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows, renderTable } from "../output/render.js";
+import { chooseColumns } from "../output/column-choice.js";
+import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
 import type { RegistryRecord, RunRow } from "../../app/runs.js";
 import { archiveRun, experimentFromRecord, linkOf, listRuns, plainObject, runRecord } from "../../app/runs.js";
@@ -34,22 +35,26 @@ function text(v: unknown): string | null {
 /**
  * The columns of `run list`: the same spec feeds the table, CSV and Markdown. The key metrics
  * are the registered metrics that have a threshold (`pde_mean`, `train_time_min` by default);
- * `archived` is shown only when archived runs are.
+ * `archived` is shown only when archived runs are. To fit a terminal, tags, project and name
+ * are cut (in that order), then `updated_at`, `queue`, `created`, `tags`, `project`, the key
+ * metrics (the last first), `archived` and `status` are left out (in that order); `id` and
+ * `name` always stay.
  */
 export function runListColumns(keyMetrics: readonly MetricDefinition[], showArchived: boolean, forCsv = false): Column<RunRow>[] {
   const cols: Column<RunRow>[] = [
     { header: "ID", key: "id", get: (r) => r.experiment.id },
-    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 36 },
-    { header: "STATUS", key: "status", get: (r) => r.experiment.status, paint: (r, t, c) => paintStatus(r.experiment.status, t, c) },
-    { header: "QUEUE", key: "queue", get: (r) => text(r.record.queue) },
-    { header: "PROJECT", key: "project", get: (r) => r.experiment.project, maxWidth: 24 },
-    { header: "TAGS", key: "tags", get: (r) => (r.experiment.tags.length > 0 ? r.experiment.tags.join(",") : null), maxWidth: 30 },
-    { header: "CREATED", key: "created", get: (r) => r.experiment.created },
-    { header: "UPDATED", key: "updated_at", get: (r) => text(r.record.updated_at) },
-    ...keyMetrics.map((m): Column<RunRow> => ({ header: m.name, key: m.name, get: (r) => finiteMetric(r.experiment, m.name), align: "right" })),
+    { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 36, shrink: { min: 20, order: 3 } },
+    { header: "STATUS", key: "status", get: (r) => r.experiment.status, paint: (r, t, c) => paintStatus(r.experiment.status, t, c), drop: 90 },
+    { header: "QUEUE", key: "queue", get: (r) => text(r.record.queue), drop: 20 },
+    { header: "PROJECT", key: "project", get: (r) => r.experiment.project, maxWidth: 24, shrink: { min: 10, order: 2 }, drop: 50 },
+    { header: "TAGS", key: "tags", get: (r) => (r.experiment.tags.length > 0 ? r.experiment.tags.join(",") : null), maxWidth: 30, shrink: { min: 10, order: 1 }, drop: 40 },
+    { header: "CREATED", key: "created", get: (r) => r.experiment.created, drop: 30 },
+    { header: "UPDATED", key: "updated_at", get: (r) => text(r.record.updated_at), drop: 10 },
+    // Same rank: the later metric goes first.
+    ...keyMetrics.map((m): Column<RunRow> => ({ header: m.name, key: m.name, get: (r) => finiteMetric(r.experiment, m.name), align: "right", drop: 70 })),
   ];
   if (showArchived) {
-    cols.push({ header: "ARCHIVED", key: "archived", get: (r) => (r.experiment.archived === true ? (forCsv ? "true" : "yes") : forCsv ? "false" : null) });
+    cols.push({ header: "ARCHIVED", key: "archived", get: (r) => (r.experiment.archived === true ? (forCsv ? "true" : "yes") : forCsv ? "false" : null), drop: 80 });
   }
   return cols;
 }
@@ -72,38 +77,50 @@ function writeJsonArray(items: readonly string[], write: (text: string) => unkno
 }
 
 /**
- * `expflow run list`: the latest snapshot of every run, in order of first appearance, filtered.
- * Reads the registry once. Archived runs are left out unless `--include-archived`; deleted
- * (tombstoned) runs never appear. `--json` prints the contract's experiment list
- * (`ExperimentListSchema`: `{"location", "experiments"}`, as `clearml tasks --json` does);
- * `--raw` prints the raw latest records as one array, as written.
+ * `expflow run list`: the latest snapshot of every run, in order of first appearance (or
+ * `--sort-by`, reversed by `--descending`), filtered (`--project`, `--tags`, `--status`,
+ * `--since`), at most `--limit`. Reads the registry once. Archived runs are left out unless
+ * `--include-archived`; deleted (tombstoned) runs never appear. `--json` prints the contract's
+ * experiment list (`ExperimentListSchema`: `{"location", "experiments"}`, as `clearml tasks
+ * --json` does); `--raw` prints the raw latest records as one array, as written; the selection
+ * and order are the same in every format. The table fits the terminal (see `renderTable`);
+ * `--columns` chooses its columns (and CSV's and Markdown's). The default registry that does not
+ * exist yet (a fresh home) lists as empty: "No experiments yet".
  * Returns 0, also when nothing matches (a listing is not a verdict).
  *
- * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the registry file does not exist.
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when a registry named by `--registry`,
+ *   `EXPFLOW_REGISTRY` or a config file does not exist (a typo must not look like an empty registry).
  * @throws {UsageError} `E_UNKNOWN_STATUS` for a `--status` that is neither a lifecycle state
- *   nor the status of a selected run.
+ *   nor the status of a selected run; `E_UNKNOWN_METRIC` for a `--sort-by` that is neither a
+ *   column nor a metric; `E_USAGE` for a `--columns` naming no column or an unknown one.
  */
 export async function runListCommand(flags: RunListOptions, ctx: CommandContext): Promise<number> {
+  const config = await ctx.config({ registry: flags.registry });
   const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
   const format = flags.raw ? "json" : formatOf(flags);
+  const now = Date.now();
+  // Clamped to the earliest time a Date holds: `999999999w` means "any time".
+  const since = flags.since === undefined ? undefined : new Date(Math.max(-8.64e15, "at" in flags.since ? flags.since.at : now - flags.since.ago));
+  if (since !== undefined && since.getTime() > now) ctx.warn(`--since ${since.toISOString()} is in the future: no run was created since`);
   // Raw records are printed as their lines were written: no second serialisation.
   const listing = await listRuns(
     backend,
-    { project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived === true },
-    { keepText: flags.raw === true, refresh: flags.offline !== true, warn: ctx.warn },
+    { project: flags.project, tags: flags.tags, includeArchived: flags.includeArchived === true, statuses: flags.status, since },
+    {
+      keepText: flags.raw === true,
+      refresh: flags.offline !== true,
+      warn: ctx.warn,
+      order: { sortBy: flags.sortBy, ascending: flags.ascending ? true : flags.descending ? false : undefined, limit: flags.limit },
+      // A fresh home has no registry yet; one named by the user that does not exist is a typo.
+      missingIsEmpty: config.registry.source === "default",
+    },
   );
-  const selection = listing.rows;
+  const { rows } = listing;
   const elsewhere = listing.refresh?.otherServer ?? [];
   if (elsewhere.length > 0) {
     ctx.warn(`${elsewhere.length} run${elsewhere.length === 1 ? " is" : "s are"} linked to another ClearML server (${[...new Set(elsewhere.map((o) => o.server))].map((x) => printable(x)).join(", ")}), shown as last synced`);
   }
   const { hiddenArchived } = listing;
-  const statuses = flags.status ?? [];
-  checkStatuses(
-    statuses,
-    selection.map((r) => r.experiment),
-  );
-  const rows = statuses.length > 0 ? selection.filter((r) => statuses.includes(r.experiment.status)) : selection;
 
   const { stdout } = ctx.io;
   if (format === "json") {
@@ -123,15 +140,28 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
     return 0;
   }
   const keyMetrics = backend.metrics.list().filter((m) => m.threshold !== null);
-  const cols = runListColumns(keyMetrics, flags.includeArchived === true, format === "csv");
+  const metricColumn = (key: string): Column<RunRow> | undefined => {
+    const name = backend.metrics.get(key)?.name ?? (rows.some((r) => Object.hasOwn(r.experiment.metrics, key)) ? key : undefined);
+    return name === undefined ? undefined : { header: name, key: name, get: (r) => finiteMetric(r.experiment, name), align: "right" };
+  };
+  const cols = chooseColumns("run list", runListColumns(keyMetrics, flags.includeArchived === true, format === "csv"), flags.columns, {
+    describe: "a metric (registered, or that a run reports)",
+    make: metricColumn,
+  });
   if (format !== "table") {
     stdout.write(renderRows(format, rows, cols, ctx.colors));
     return 0;
   }
-  if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors));
+  if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors, { width: tableWidth(stdout, ctx.io.env), wide: flags.wide === true, keepAll: flags.columns !== undefined }));
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const hidden = hiddenArchived > 0 ? `; ${plural(hiddenArchived, "archived run")} hidden (--include-archived shows them)` : "";
-  stdout.write(rows.length === 0 ? `No runs match in ${backend.path}${hidden}.\n` : `${plural(rows.length, "run")}${hidden}.\n`);
+  if (rows.length === 0) {
+    stdout.write(listing.total === 0 ? `No experiments yet in ${backend.path}; submit one with \`expflow run submit\`.\n` : `No runs match in ${backend.path}${hidden}.\n`);
+    return 0;
+  }
+  const count = listing.matched > rows.length ? `${rows.length} of ${plural(listing.matched, "run")} (--limit ${rows.length})` : plural(rows.length, "run");
+  const by = listing.sortedBy === undefined ? "" : `, by ${printable(listing.sortedBy.field)}, ${listing.sortedBy.ascending ? "ascending" : "descending"}`;
+  stdout.write(`${count}${by}${hidden}.\n`);
   return 0;
 }
 

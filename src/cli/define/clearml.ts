@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { CommandContext } from "../context.js";
 import type { OptionsOf, SetExit } from "./options.js";
-import { clearmlSelectionOptions, formatOptions, jsonOption, rankingOptions, verboseOption } from "./options.js";
+import { clearmlSelectionOptions, formatOptions, jsonOption, rankingOptions, tableOptions, verboseOption } from "./options.js";
 
 function declareClearml(program: Command) {
   return program.command("clearml").description("experiments on a ClearML server: connection status, task listing, ranking with gates");
@@ -21,7 +21,7 @@ CLEARML_API_SECRET_KEY, else from clearml.conf (CLEARML_CONFIG_FILE, else ~/clea
 
 function declareCompareScores(clearml: Clearml) {
   const cmd = clearmlSelectionOptions(clearml.command("compare-scores").description("rank the tasks of a ClearML project by a metric and gate them"));
-  return formatOptions(verboseOption(rankingOptions(cmd, "tasks"))).addHelpText(
+  return tableOptions(formatOptions(verboseOption(rankingOptions(cmd, "tasks")))).addHelpText(
     "after",
     `
 Examples:
@@ -36,7 +36,7 @@ Exit codes: 0 at least one task passes, 1 none does, 2 usage or input error, 4 C
 }
 
 function declareTasks(clearml: Clearml) {
-  return formatOptions(verboseOption(clearmlSelectionOptions(clearml.command("tasks").description("list the tasks of a ClearML project with their status and standard metrics"))));
+  return tableOptions(formatOptions(verboseOption(clearmlSelectionOptions(clearml.command("tasks").description("list the tasks of a ClearML project with their status and standard metrics")))));
 }
 
 /** The options of `expflow clearml status`. */

@@ -52,6 +52,50 @@ export function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** What `--since` asks for: a time (epoch milliseconds), or a span back from the time the command runs. */
+export type Since = { readonly at: number } | { readonly ago: number };
+
+const SPAN_UNITS: Readonly<Record<string, number>> = Object.freeze({ s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 });
+/** `2026-10-01`, `2026-10-01T09:30`, `2026-10-01 09:30:15.250`, each optionally with `Z` or `+02:00`. */
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * `--since WHEN`: an ISO 8601 date or date and time (`2026-10-01`, `2026-10-01T09:30:00Z`;
+ * without a zone, local time, as a date alone is: its midnight) or a span back from now: a
+ * whole number and a unit, `s`, `m` (minutes), `h`, `d` or `w` (`90m`, `2h`, `3d`).
+ *
+ * @throws {InvalidArgumentError} anything else, or a date that is not in the calendar
+ *   (`2026-02-30`) (commander reports it: exit 2).
+ */
+export function parseSince(value: string): Since {
+  const text = value.trim();
+  const span = /^(\d{1,9})([smhdw])$/.exec(text);
+  if (span !== null) return { ago: Number(span[1]) * SPAN_UNITS[span[2]!]! };
+  const iso = ISO_TIME.exec(text);
+  if (iso !== null) {
+    const [, y, mo, d, h = "00", mi = "00", sec = "00", fraction = "", zone = ""] = iso;
+    // Date.parse reads a date alone as UTC but a date and time without a zone as local time: one rule for both.
+    const offset = zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+    const at = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${fraction.slice(0, 4)}${offset}`);
+    const day = new Date(0);
+    day.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+    const real = day.getUTCFullYear() === Number(y) && day.getUTCMonth() === Number(mo) - 1 && day.getUTCDate() === Number(d) && Number(h) < 24 && Number(mi) < 60 && Number(sec) < 60;
+    if (real && !Number.isNaN(at)) return { at };
+  }
+  throw new InvalidArgumentError(`expected an ISO 8601 date or time (2026-10-01, 2026-10-01T09:30:00Z) or a span back from now (30m, 2h, 3d, 1w), got '${value}'.`);
+}
+
+/**
+ * The options of a command that prints a table: `--wide` (nothing cut or left out to fit the
+ * terminal) and `--columns` (the columns to show, by key, in that order; with a table, CSV or
+ * Markdown: never with `--json`, whose shape is a contract).
+ */
+export function tableOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>) {
+  return cmd
+    .option("--wide", "show every column whole, however wide the terminal (tables only)")
+    .addOption(new Option("--columns <a,b>", "show these columns, in this order, by key (table, CSV, Markdown)").argParser(commaList).conflicts("json"));
+}
+
 /** `--json` of a command that prints one thing (`description` default: "print JSON"). */
 export function jsonOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>, description = "print JSON") {
   return cmd.option("--json", description);

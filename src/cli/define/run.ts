@@ -8,6 +8,8 @@ import type { ArchiveEvent } from "../../core/lifecycle/lifecycle.js";
 import type { CommandContext } from "../context.js";
 import type { OptionsOf, SetExit } from "./options.js";
 import { collect, commaList, formatOptions, guardedOptions, jsonOption, registryOption, verboseOption } from "./options.js";
+// run list's own (a line of its own, so definitions added beside it leave the line above alone).
+import { parseSince, positiveInt, tableOptions } from "./options.js";
 
 function declareRun(program: Command) {
   return program.command("run").description("runs, local or on ClearML: submit, list, inspect, sync, cancel, archive");
@@ -42,9 +44,26 @@ function declareList(run: Run) {
     .option("--status <s1,s2>", "only runs in one of these states", commaList)
     .option("--project <name>", "only runs of this project")
     .option("--tags <a,b>", "only runs carrying all of these tags", commaList)
+    .option("--since <when>", "only runs created since WHEN: a date or time (2026-10-01, 2026-10-01T09:30Z) or a span back from now (30m, 2h, 3d, 1w)", parseSince)
     .option("--include-archived", "include archived runs")
-    .addOption(new Option("--raw", "print the raw latest records as JSON, as written in the registry (implies --json)").implies({ json: true }).conflicts(["csv", "markdown"]));
-  return offlineOption(verboseOption(formatOptions(registryOption(cmd))));
+    .option("--sort-by <field>", "order by a column (id, name, status, created, ...) or a metric; missing values last")
+    .addOption(new Option("--ascending", "lowest (earliest) first: the default for a column").conflicts("descending"))
+    .addOption(new Option("--descending", "highest (latest) first; without --sort-by, newest runs first").conflicts("ascending"))
+    .option("--limit <n>", "show at most n runs, after ordering", positiveInt)
+    .addOption(new Option("--raw", "print the raw latest records as JSON, as written in the registry (implies --json)").implies({ json: true }).conflicts(["csv", "markdown", "columns"]));
+  return offlineOption(verboseOption(tableOptions(formatOptions(registryOption(cmd))))).addHelpText(
+    "after",
+    `
+Examples:
+  expflow run list --status running,queued
+  expflow run list --since 3d --sort-by pde_mean --limit 10
+  expflow run list --descending --limit 5 --columns id,name,status,created
+
+A metric sorts in its registered direction, best first, unless --ascending or
+--descending says otherwise. On a terminal the table fits its width (COLUMNS
+sets one for a pipe): long text is cut with …, and columns that still do not
+fit are left out and named; --wide shows everything.`,
+  );
 }
 
 /** `--offline`: show runs linked to ClearML as last synced, without asking the server. */

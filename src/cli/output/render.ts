@@ -1,5 +1,8 @@
 import type { Colors } from "./color.js";
 import { csvCell, printable } from "./sanitize.js";
+import type { TableFit } from "./table-fit.js";
+import { COLUMN_GAP, fitColumns } from "./table-fit.js";
+import { cutToWidth, displayWidth, padToWidth } from "./text-width.js";
 
 /** Output formats every listing command offers. */
 export type Format = "table" | "json" | "csv" | "markdown";
@@ -17,8 +20,27 @@ export interface Column<T> {
   readonly align?: "left" | "right";
   /** Colours a table cell's text (already padded). */
   readonly paint?: (row: T, text: string, c: Colors) => string;
-  /** Longest width in the table before text is cut with an ellipsis. */
+  /** Longest width in the table (in terminal cells) before text is cut with an ellipsis; not with `wide`. */
   readonly maxWidth?: number;
+  /**
+   * Text that may be cut with an ellipsis to fit the terminal: down to `min` cells, the columns
+   * of lowest `order` first (see {@link fitColumns}). Absent: never cut (ids, numbers, dates).
+   */
+  readonly shrink?: { readonly min: number; readonly order: number };
+  /** Rank among the columns that may be left out to fit the terminal, lowest first; absent: always shown. */
+  readonly drop?: number;
+}
+
+/** How a table is laid out for people. */
+export interface TableOptions {
+  /** The width to fit, in terminal cells (see {@link tableWidth}); absent: the table's own width. */
+  readonly width?: number;
+  /** Everything whole: no fitting and no `maxWidth` (`--wide`). */
+  readonly wide?: boolean;
+  /** No column is left out to fit, only cut: the columns were chosen (`--columns`). */
+  readonly keepAll?: boolean;
+  /** What a missing value shows (default `-`). */
+  readonly missing?: string;
 }
 
 /**
@@ -40,40 +62,56 @@ function humanCell(cell: Cell, missing: string): string {
   return printable(cell.replace(/(?:\r?\n|\t)+/g, " "));
 }
 
-function truncate(text: string, width: number | undefined): string {
-  if (width === undefined || text.length <= width) return text;
-  return `${text.slice(0, Math.max(1, width - 1))}…`;
-}
-
 /**
  * A plain-text table with a header row, columns separated by two spaces. Every text cell is made
- * {@link printable} (line breaks and tabs become spaces). Widths are found in a loop, so a table
- * of millions of rows renders (a spread into `Math.max` overflowed the stack from ~130,000).
+ * {@link printable} (line breaks and tabs become spaces). Widths are counted in terminal cells
+ * (a CJK character or an emoji is 2, a combining mark 0), so columns line up whatever the text.
+ *
+ * With `options.width`, the table fits that many cells (see {@link fitColumns}): text columns
+ * are cut with `…` (never inside a character or a number), then the lowest-ranked columns are
+ * left out whole, and a last line names them. Numbers are never cut.
+ *
+ * Widths are found in a loop, so a table of millions of rows renders (a spread into `Math.max`
+ * overflowed the stack from ~130,000).
  */
-export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[], c: Colors, missing = "-"): string {
+export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[], c: Colors, options: TableOptions = {}): string {
+  const missing = options.missing ?? "-";
+  const wide = options.wide === true;
   const n = columns.length;
   const headers = columns.map((col) => printable(col.header));
-  const widths = headers.map((h) => h.length);
+  const natural = headers.map((h) => displayWidth(h));
   // One flat array of cells (not an array per row): a million rows stay cheap for the collector.
   const cells: string[] = new Array<string>(rows.length * n);
   for (let r = 0; r < rows.length; r++) {
     for (let i = 0; i < n; i++) {
       const col = columns[i]!;
-      const text = truncate(humanCell(col.get(rows[r]!), missing), col.maxWidth);
+      let text = humanCell(col.get(rows[r]!), missing);
+      if (!wide && col.maxWidth !== undefined) text = cutToWidth(text, col.maxWidth);
       cells[r * n + i] = text;
-      if (text.length > widths[i]!) widths[i] = text.length;
+      const w = displayWidth(text);
+      if (w > natural[i]!) natural[i] = w;
     }
   }
-  const pad = (text: string, i: number): string =>
-    columns[i]!.align === "right" ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
-  const chunks = [`${c.bold(headers.map((h, i) => pad(h, i)).join("  ").trimEnd())}\n`];
+  const fit: TableFit =
+    options.width === undefined || wide ? { shown: columns.map((_, i) => i), widths: natural, dropped: [] } : fitColumns(columns, natural, options.width, options.keepAll === true);
+  const { shown, widths } = fit;
+  // Only a column narrowed below its widest cell needs its cells measured again to be cut.
+  const narrowed = shown.map((i, at) => widths[at]! < natural[i]!);
+  const gap = " ".repeat(COLUMN_GAP);
+  const cell = (text: string, at: number): string => {
+    const w = widths[at]!;
+    const fitted = narrowed[at]! ? cutToWidth(text, w) : text;
+    return padToWidth(fitted, w, columns[shown[at]!]!.align);
+  };
+  const chunks = [`${c.bold(shown.map((i, at) => cell(headers[i]!, at)).join(gap).trimEnd())}\n`];
   let chunk = "";
   for (let r = 0; r < rows.length; r++) {
     let line = "";
-    for (let i = 0; i < n; i++) {
+    for (let at = 0; at < shown.length; at++) {
+      const i = shown[at]!;
       const col = columns[i]!;
-      const text = pad(cells[r * n + i]!, i);
-      line += (i > 0 ? "  " : "") + (col.paint ? col.paint(rows[r]!, text, c) : text);
+      const text = cell(cells[r * n + i]!, at);
+      line += (at > 0 ? gap : "") + (col.paint ? col.paint(rows[r]!, text, c) : text);
     }
     chunk += `${line.trimEnd()}\n`;
     if (r % 4096 === 4095) {
@@ -82,7 +120,14 @@ export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]
     }
   }
   chunks.push(chunk);
+  if (fit.dropped.length > 0) chunks.push(`${droppedNote(fit.dropped.map((i) => columns[i]!), options.width!)}\n`);
   return chunks.join("");
+}
+
+/** The table's last line when columns were left out to fit: `Left out to fit 80 columns: queue, created (--wide shows all).` */
+function droppedNote<T>(dropped: readonly Column<T>[], width: number): string {
+  const names = dropped.map((col) => printable(col.key ?? col.header)).join(", ");
+  return `Left out to fit ${width} columns: ${names} (--wide shows all).`;
 }
 
 /**
@@ -114,11 +159,11 @@ export function renderMarkdown<T>(rows: readonly T[], columns: readonly Column<T
   return `${[header, rule, ...body].join("\n")}\n`;
 }
 
-/** Renders rows in a non-JSON format. */
-export function renderRows<T>(format: Exclude<Format, "json">, rows: readonly T[], columns: readonly Column<T>[], c: Colors): string {
+/** Renders rows in a non-JSON format; `table` lays the table out for people (CSV and Markdown are always whole). */
+export function renderRows<T>(format: Exclude<Format, "json">, rows: readonly T[], columns: readonly Column<T>[], c: Colors, table: TableOptions = {}): string {
   switch (format) {
     case "table":
-      return renderTable(rows, columns, c);
+      return renderTable(rows, columns, c, table);
     case "csv":
       return renderCsv(rows, columns);
     case "markdown":

@@ -58,6 +58,8 @@ export function csvCell(cell: Cell): string {
 export interface TextStream {
   write(text: string): unknown;
   readonly isTTY?: boolean;
+  /** A terminal's width in cells (Node's `tty.WriteStream#columns`), read when a table fits it. */
+  readonly columns?: number;
 }
 
 /**
@@ -96,6 +98,10 @@ export function guardStream(stream: TextStream, active: () => boolean, own: RegE
   return {
     get isTTY() {
       return stream.isTTY;
+    },
+    // Read at each use: a terminal resized between two commands of a session says its new width.
+    get columns() {
+      return stream.columns;
     },
     write: (text: string) => stream.write(active() ? guardText(text, own) : text),
     unguarded: stream,
