@@ -189,3 +189,26 @@ describe("the spawned binary", () => {
     expect(r.stdout.split("\n")[0]).toMatch(/^ID +NAME +STATUS +pde_mean +train_time_min$/);
   });
 });
+
+describe("the other tables fit too: metrics list, audit validate", () => {
+  const widest = (text: string) => Math.max(...text.split("\n").map((l) => [...l].length));
+
+  it("metrics list cuts its descriptions (then its aliases) to the width, and is whole in a pipe", async () => {
+    const whole = await runInProcess(["metrics", "list"], at(undefined));
+    expect(widest(whole.stdout)).toBeGreaterThan(80);
+    const fitted = await runInProcess(["metrics", "list"], at(80));
+    expect(fitted.code).toBe(0);
+    expect(widest(fitted.stdout)).toBeLessThanOrEqual(80);
+    expect(fitted.stdout).toContain("…");
+    // Every metric is still there, with its direction and threshold whole.
+    expect(fitted.stdout).toMatch(/pde_mean\s+\S+\s+lower\s+< 18\.09/);
+  });
+
+  it("audit validate cuts its rules' details to the width", async () => {
+    const r = await runInProcess(["audit", "validate", "exp-b389f873", "--competition-rules", "--registry", EXAMPLE], at(60));
+    expect(widest(r.stdout)).toBeLessThanOrEqual(60);
+    const whole = await runInProcess(["audit", "validate", "exp-b389f873", "--competition-rules", "--registry", EXAMPLE], at(undefined));
+    expect(widest(whole.stdout)).toBeGreaterThan(60);
+    expect(r.code).toBe(whole.code);
+  });
+});

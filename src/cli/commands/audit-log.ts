@@ -5,21 +5,23 @@ import type { CommandContext } from "../context.js";
 import type { AuditLogOptions } from "../define/audit.js";
 import type { Column } from "../output/render.js";
 import { renderTable } from "../output/render.js";
+import { tableWidth } from "../output/table-fit.js";
 
 const COLUMNS: Column<AuditRecord>[] = [
   { header: "SEQ", get: (r) => r.seq, align: "right" },
   { header: "TIME", get: (r) => r.time },
   { header: "USER", get: (r) => r.user },
-  { header: "HOST", get: (r) => r.host, maxWidth: 24 },
+  { header: "HOST", get: (r) => r.host, maxWidth: 24, shrink: { min: 8, order: 1 }, drop: 1 },
   { header: "ACTION", get: (r) => r.action },
-  { header: "TARGET", get: (r) => r.target, maxWidth: 24 },
+  { header: "TARGET", get: (r) => r.target, maxWidth: 24, shrink: { min: 12, order: 2 } },
   {
     header: "OUTCOME",
     get: (r) => r.outcome,
     paint: (r, t, c) =>
       r.outcome === "allowed" || r.outcome === "no-pin" || r.outcome === "done" || r.outcome === "confirmed" ? c.green(t) : r.outcome === "forced" ? c.yellow(t) : c.red(t),
   },
-  { header: "DETAIL", get: (r) => r.detail },
+  // The detail is cut first to fit the terminal, then the host and the target.
+  { header: "DETAIL", get: (r) => r.detail, shrink: { min: 12, order: 0 }, drop: 0 },
 ];
 
 /** `expflow audit log [--json] [--verify]`: list the audit log, or verify its hash chain (exit 1 when broken). */
@@ -39,6 +41,6 @@ export async function auditLogCommand(flags: AuditLogOptions, ctx: CommandContex
   const records: AuditLogJson = readAudit(home);
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(records)}\n`);
   else if (records.length === 0) ctx.io.stdout.write("The audit log is empty.\n");
-  else ctx.io.stdout.write(renderTable(records, COLUMNS, ctx.colors));
+  else ctx.io.stdout.write(renderTable(records, COLUMNS, ctx.colors, { width: tableWidth(ctx.io.stdout, ctx.io.env) }));
   return 0;
 }

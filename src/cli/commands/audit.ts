@@ -19,6 +19,7 @@ import { renderAuditReport } from "../output/audit-report.js";
 import { renderJUnit } from "../output/junit.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/render.js";
+import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
 import type { ClearmlFlags } from "../clearml.js";
 import type { AuditSubject } from "../../app/audit.js";
@@ -80,9 +81,10 @@ function cellValue(v: RuleCheck["value"]): string | null {
 
 const CHECK_COLUMNS: Column<RuleCheck>[] = [
   { header: "RESULT", key: "result", get: (c) => (c.passed ? "PASS" : "FAIL"), paint: (c, t, col) => (c.passed ? col.green(t) : col.red(t)) },
-  { header: "RULE", key: "label", get: (c) => c.label },
+  { header: "RULE", key: "label", get: (c) => c.label, shrink: { min: 16, order: 1 } },
   { header: "VALUE", key: "value", get: (c) => cellValue(c.value), align: "right" },
-  { header: "DETAIL", key: "detail", get: (c) => c.detail },
+  // The detail is cut first to fit the terminal, then the rule's label.
+  { header: "DETAIL", key: "detail", get: (c) => c.detail, shrink: { min: 12, order: 0 } },
 ];
 
 const CSV_COLUMNS: Column<RuleCheck>[] = [
@@ -189,7 +191,7 @@ export async function auditValidateCommand(id: string, flags: AuditValidateOptio
     stdout.write(`${c.bold("Rules")}       ${printable(`${active.pack.name} (${active.source})`)}\n${c.bold("Experiment")}  ${printable(experimentId)}\n${c.bold("Status")}      ${statusText(experiment)}\n`);
     if (subject.source) stdout.write(`${c.bold("Metrics")}     from ${printable(subject.source)}\n`);
     stdout.write("\n");
-    stdout.write(renderTable(validation.checks, CHECK_COLUMNS, c));
+    stdout.write(renderTable(validation.checks, CHECK_COLUMNS, c, { width: tableWidth(stdout, ctx.io.env) }));
     const line = summary(validation);
     stdout.write(`\n${validation.all_pass ? c.green(line) : c.red(line)}\n`);
     if (flags.junit !== undefined) stdout.write(`JUnit report written to ${resolve(ctx.io.cwd, flags.junit)}.\n`);

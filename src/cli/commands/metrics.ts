@@ -8,6 +8,7 @@ import type { MetricsListOptions, MetricsShowOptions } from "../define/metrics.j
 import { formatOf } from "../context.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
+import { tableWidth } from "../output/table-fit.js";
 
 /** A metric definition as JSON (snake_case, stable): `MetricDefinitionSchema` in `src/contracts`. */
 export function metricJson(d: MetricDefinition): MetricDefinitionJson {
@@ -35,8 +36,9 @@ const COLUMNS: Column<MetricDefinition>[] = [
   { header: "BETTER", key: "direction", get: (d) => d.direction },
   { header: "THRESHOLD", key: "threshold", get: (d) => thresholdText(d) },
   { header: "UNIT", key: "unit", get: (d) => d.unit },
-  { header: "ALIASES", key: "aliases", get: (d) => (d.aliases.length > 0 ? d.aliases.join(", ") : null) },
-  { header: "DESCRIPTION", key: "description", get: (d) => d.description },
+  { header: "ALIASES", key: "aliases", get: (d) => (d.aliases.length > 0 ? d.aliases.join(", ") : null), shrink: { min: 8, order: 1 }, drop: 1 },
+  // The description is cut first to fit the terminal, then the aliases.
+  { header: "DESCRIPTION", key: "description", get: (d) => d.description, shrink: { min: 12, order: 0 }, drop: 0 },
 ];
 
 const CSV_COLUMNS: Column<MetricDefinition>[] = COLUMNS.map((c) =>
@@ -54,7 +56,7 @@ export async function metricsListCommand(flags: MetricsListOptions, ctx: Command
   }
   const format = formatOf(flags);
   if (format === "json") ctx.io.stdout.write(`${JSON.stringify(defs.map(metricJson), null, 2)}\n`);
-  else ctx.io.stdout.write(renderRows(format, defs, format === "csv" ? CSV_COLUMNS : COLUMNS, ctx.colors));
+  else ctx.io.stdout.write(renderRows(format, defs, format === "csv" ? CSV_COLUMNS : COLUMNS, ctx.colors, { width: tableWidth(ctx.io.stdout, ctx.io.env) }));
   return 0;
 }
 
