@@ -3,6 +3,7 @@ import type { ExperimentFilter } from "../core/experiment.js";
 import { LIFECYCLE_STATES } from "../core/experiment.js";
 import { parseGate } from "../core/gates/gate.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
+import { declareMetricHint } from "../core/metrics/registry.js";
 import type { CompareScoresResult } from "../core/ranking/compare-scores.js";
 import { compareScores } from "../core/ranking/compare-scores.js";
 import { didYouMean } from "../core/suggest.js";
@@ -80,6 +81,15 @@ export async function rankExperiments(store: RankedStore, request: RankRequest, 
   const experiments = await store.list({ ...request.filter, statuses: undefined });
   hooks.onListed?.();
   checkStatuses(request.statuses, experiments, store.statuses);
+  // A custom metric (reported, not registered) has no direction: which end is best is not
+  // guessed. A name nobody reports is left to the ranking's own "unknown metric".
+  if (request.ascending === undefined && registry.definitionOf(request.sortBy) === undefined && experiments.some((e) => Object.hasOwn(e.metrics, request.sortBy))) {
+    throw new UsageError("E_METRIC_DIRECTION", `metric '${request.sortBy}' in sortBy has no direction: it is a custom metric, not a registered one, so which end is best is not known`, {
+      hint: `rank it with the ascending (lowest first) or descending option, or ${declareMetricHint(request.sortBy)}`,
+      field: "sortBy",
+      value: request.sortBy,
+    });
+  }
   const result = compareScores(experiments, {
     sortBy: request.sortBy,
     ascending: request.ascending,

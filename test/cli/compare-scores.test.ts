@@ -188,11 +188,15 @@ describe("expflow compare-scores: verdicts and exit codes", () => {
     expect(s.stderr).toContain("Did you mean 'seg_total'?");
   });
 
-  it("accepts an unregistered metric that an experiment reports, ranking it descending", async () => {
+  it("ranks an unregistered metric an experiment reports once its direction is given; without one it is exit 2, never guessed", async () => {
     const path = writeRegistry([record("a", { my_f1: 0.5 }), record("b", { my_f1: 0.9 })]);
-    const out = json((await runInProcess(["compare-scores", "--registry", path, "--sort-by", "my_f1", "--json"])).stdout);
+    const out = json((await runInProcess(["compare-scores", "--registry", path, "--sort-by", "my_f1", "--descending", "--json"])).stdout);
     expect(out.ascending).toBe(false);
     expect(out.results.map((x) => x.id)).toEqual(["b", "a"]);
+    const undirected = await runInProcess(["compare-scores", "--registry", path, "--sort-by", "my_f1"]);
+    expect(undirected.code).toBe(2);
+    expect(undirected.stderr).toContain("error: metric 'my_f1' in --sort-by has no direction: it is a custom metric");
+    expect(undirected.stderr).toContain("hint: pass --ascending (lowest first) or --descending, or declare it: `expflow metrics add my_f1 --direction lower|higher`");
   });
 
   it("reports usage errors as JSON on stderr under --json", async () => {

@@ -61,9 +61,11 @@ describe("custom metrics on the command line", () => {
     const p = project("# ours\nregistry: runs.jsonl\n");
     writeFileSync(join(p.dir, "runs.jsonl"), RUNS.map((r) => JSON.stringify(r)).join("\n") + "\n");
     const ids = (r: CliResult): string[] => (JSON.parse(r.stdout) as { results: { id: string }[] }).results.map((x) => x.id);
-    // Without a direction: unregistered metrics rank highest first, as they always have.
+    // Without a direction a custom metric is not ranked: lower and higher put opposite ends first.
     const undirected = await cli(p, ["compare-scores", "--sort-by", "val_loss", "--json"]);
-    expect(ids(undirected)).toEqual(["exp-loss00000001", "exp-loss00000003", "exp-loss00000002"]);
+    expect(undirected.code).toBe(2);
+    expect(JSON.parse(undirected.stderr)).toMatchObject({ error: { code: "E_METRIC_DIRECTION" } });
+    expect(ids(await cli(p, ["compare-scores", "--sort-by", "val_loss", "--descending", "--json"]))).toEqual(["exp-loss00000001", "exp-loss00000003", "exp-loss00000002"]);
     expect(ids(await cli(p, ["compare-scores", "--sort-by", "val_loss", "--ascending", "--json"]))).toEqual(["exp-loss00000002", "exp-loss00000003", "exp-loss00000001"]);
 
     const added = await cli(p, ["metrics", "add", "val_loss", "--direction", "lower", "--threshold", "0.25"]);

@@ -95,12 +95,15 @@ const HINTS: readonly (readonly [code: string, library: string, terminal: string
 ];
 
 /** Phrases of library hints, said with the flag (`noRepo`: `--no-repo`), in the errors of their codes. */
-const HINT_PHRASES: readonly Phrase[] = ["E_NO_REPOSITORY", "E_NO_REMOTE", "E_GIT_MISSING"].map((code) => ({
-  code,
-  at: "within",
-  library: "set noRepo to send no repository",
-  terminal: "pass --no-repo to send no repository",
-}));
+const HINT_PHRASES: readonly Phrase[] = [
+  ...["E_NO_REPOSITORY", "E_NO_REMOTE", "E_GIT_MISSING"].map((code) => ({
+    code,
+    at: "within" as const,
+    library: "set noRepo to send no repository",
+    terminal: "pass --no-repo to send no repository",
+  })),
+  { code: "E_METRIC_DIRECTION", at: "start", library: "rank it with the ascending (lowest first) or descending option", terminal: "pass --ascending (lowest first) or --descending" },
+];
 
 function swap(text: string, phrase: Phrase): string {
   const { library, terminal } = phrase;
@@ -130,7 +133,7 @@ export function declareMetricCommand(name = "NAME"): string {
 }
 
 /** The codes whose hints say how to declare a metric ({@link declareMetricHint}). */
-const DECLARING_CODES = new Set(["E_UNKNOWN_METRIC", "E_METRIC_VALIDATION"]);
+const DECLARING_CODES = new Set(["E_UNKNOWN_METRIC", "E_METRIC_VALIDATION", "E_METRIC_DIRECTION"]);
 
 /** `text` with the library's words for declaring a metric (named `value`, or `NAME`) said with the command. */
 function declaring(text: string, value: string | undefined): string {
