@@ -30,7 +30,7 @@ export async function runSyncCommand(flags: RunSyncOptions, ctx: CommandContext)
     out.push(`${parts.join(", ")}.`);
     if (report.metricsLeftOut.length > 0) {
       const shown = report.metricsLeftOut.slice(0, 10).map((n) => printable(n)).join(", ");
-      out.push(`Not imported (not in the metric registry): ${shown}${report.metricsLeftOut.length > 10 ? ", ..." : ""}; add them under metrics: in config.yaml to import them.`);
+      out.push(`Not imported: ${shown}${report.metricsLeftOut.length > 10 ? ", ..." : ""} (metrics.strict keeps only registered metrics, and a name with white space or control characters is no metric's; \`expflow metrics add NAME --direction lower|higher\` declares one).`);
     }
   }
   if (report.otherServer.length > 0) {

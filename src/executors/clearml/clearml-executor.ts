@@ -2,6 +2,7 @@ import { NotFoundError, UsageError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
 import { isTerminal, nextState } from "../../core/lifecycle/lifecycle.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
+import { customNameProblem } from "../../core/metrics/registry.js";
 import { metricsOfTask } from "../../stores/clearml/clearml-store.js";
 import { displayUrl } from "../../stores/clearml/client.js";
 import { newExperimentId } from "../../stores/local/ids.js";
@@ -108,15 +109,18 @@ function sameServer(a: string, b: string): boolean {
 /**
  * Imports a task's last metric values through the metric registry: a variant that names a
  * registered metric (or alias) becomes that metric; a variant reported under two titles is taken
- * from the title that is the metric's group. Everything else is left out (and named).
+ * from the title that is its metric's group (never guessed). Any other variant is kept as a
+ * custom metric under its own name, as a run's metrics file keeps one, unless the registry is
+ * strict (`metrics.strict`) or the name cannot be a metric's; then it is left out (and named).
  */
 export function importTaskMetrics(lastMetrics: unknown, registry: MetricRegistry): { values: Record<string, number>; leftOut: string[] } {
   const { metrics, ambiguous } = metricsOfTask(lastMetrics);
   const values: Record<string, number> = {};
   const leftOut: string[] = [];
   const take = (name: string, value: unknown): boolean => {
-    const canonical = registry.resolve(name);
-    if (canonical === undefined || typeof value !== "number" || !Number.isFinite(value)) return false;
+    if (typeof value !== "number" || !Number.isFinite(value)) return false;
+    const canonical = registry.resolve(name) ?? (registry.strict || customNameProblem(name) !== null ? undefined : name);
+    if (canonical === undefined) return false;
     values[canonical] = value;
     return true;
   };

@@ -40,10 +40,21 @@ describe("lifecycleTarget: ClearML statuses as lifecycle states", () => {
 describe("importTaskMetrics: a task's last values through the metric registry", () => {
   const registry = MetricRegistry.standard();
 
-  it("takes registered metrics (0 and negative values too), names what it leaves out", () => {
+  it("takes registered metrics (0 and negative values too) and keeps the others as custom metrics, as a metrics file does", () => {
     const { values, leftOut } = importTaskMetrics(lastMetrics({ Score: { seg_total: 0 }, PDE: { pde_mean: -1.5 }, Loss: { my_loss: 2 } }), registry);
-    expect(values).toEqual({ seg_total: 0, pde_mean: -1.5 });
+    expect(values).toEqual({ seg_total: 0, pde_mean: -1.5, my_loss: 2 });
+    expect(leftOut).toEqual([]);
+  });
+
+  it("with metrics.strict, or for a name that cannot be a metric's, leaves the others out and names them", () => {
+    const strict = MetricRegistry.create({}, undefined, { strict: true });
+    const { values, leftOut } = importTaskMetrics(lastMetrics({ Score: { seg_total: 0.5 }, Loss: { my_loss: 2 } }), strict);
+    expect(values).toEqual({ seg_total: 0.5 });
     expect(leftOut).toEqual(["my_loss"]);
+    // A variant with white space or a control character cannot be a metric's name: named, never kept.
+    const odd = importTaskMetrics(lastMetrics({ Custom: { fine_name: 1, "two words": 3, "bell\u0007": 4 } }), registry);
+    expect(odd.values).toEqual({ fine_name: 1 });
+    expect(odd.leftOut.sort()).toEqual(["bell\u0007", "two words"]);
   });
 
   it("a variant under two titles is taken from the title that is its metric's group, never guessed otherwise", () => {
