@@ -1,8 +1,7 @@
 import type { Experiment } from "../core/experiment.js";
 import type { LocalStore } from "../stores/local/local-store.js";
-import { NotFoundError } from "../core/errors.js";
 import { nextState } from "../core/lifecycle/lifecycle.js";
-import { linkOf, statusOf } from "../stores/local/record.js";
+import { linkOf } from "../stores/local/record.js";
 import type { ClearmlExecutor } from "./clearml/clearml-executor.js";
 import type { CancelOutcome, Executor, RunSpec } from "./executor.js";
 import type { LocalExecutor } from "./local/local-executor.js";
@@ -39,10 +38,8 @@ export class RoutingExecutor implements Executor {
    * a finished run; `E_EXPERIMENT_NOT_FOUND`), reading nothing remote: the guard asks it before
    * the PIN.
    */
-  assertCancellable(id: string): void {
-    const record = this.store.raw(id);
-    if (record === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${this.store.location}`, { hint: "`expflow run list` shows the ids" });
-    nextState(statusOf(record), "cancel", id);
+  async assertCancellable(id: string): Promise<void> {
+    nextState((await this.store.require(id)).status, "cancel", id);
   }
 
   /** {@inheritDoc Executor.cancel} */

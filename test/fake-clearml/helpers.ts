@@ -51,3 +51,16 @@ export async function client(f: FakeClearml): Promise<(endpoint: string, body?: 
 export function codes(a: Answer): [number, number] {
   return [a.status, a.json.meta.result_subcode as number];
 }
+
+/**
+ * Ends a test's fake server: its violations fail that test (`assertClean`), and it is closed
+ * whatever they are. For `afterEach`, with the fake the test started (or none).
+ */
+export async function assertCleanAndClose(fake: FakeClearml | undefined): Promise<void> {
+  if (!fake) return;
+  try {
+    fake.assertClean();
+  } finally {
+    await fake.close();
+  }
+}

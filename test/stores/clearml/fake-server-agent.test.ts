@@ -11,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { commandFor, isLiteralScript, shlexSplit } from "../../../fake-clearml/agent.js";
 import { DEFAULT_QUEUE_ID, FakeClearml, type FakeScript, type FakeTask } from "../../../fake-clearml/server.js";
 import { fakeProject, md5 } from "../../../fake-clearml/tasks.js";
-import { client, codes } from "../../fake-clearml/helpers.js";
+import { assertCleanAndClose, client, codes } from "../../fake-clearml/helpers.js";
+import { alive } from "../../helpers/runs.js";
 
 const WAIT_MS = 60_000;
 const P = fakeProject("Agent");
@@ -76,12 +77,7 @@ let fake: FakeClearml | undefined;
 afterEach(async () => {
   const f = fake;
   fake = undefined;
-  if (!f) return;
-  try {
-    f.assertClean();
-  } finally {
-    await f.close();
-  }
+  await assertCleanAndClose(f);
 });
 
 async function start(): Promise<FakeClearml> {
@@ -104,21 +100,6 @@ async function submit(f: FakeClearml, script: FakeScript, name = "job"): Promise
 }
 
 const ended = (t: FakeTask | undefined): boolean => t !== undefined && ["completed", "failed", "stopped"].includes(t.status);
-
-/** Whether a process lives (a zombie counts as dead). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 async function waitUntil(what: string, test: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;

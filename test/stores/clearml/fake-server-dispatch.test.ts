@@ -4,19 +4,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_QUEUE_ID, FakeClearml, STATE_MACHINE, type FakeClearmlOptions, type FakeTask } from "../../../fake-clearml/server.js";
 import { fakeProject, fakeTask, md5 } from "../../../fake-clearml/tasks.js";
-import { client, codes, type Answer } from "../../fake-clearml/helpers.js";
+import { assertCleanAndClose, client, codes, type Answer } from "../../fake-clearml/helpers.js";
 
 let fake: FakeClearml | undefined;
 
 afterEach(async () => {
   const f = fake;
   fake = undefined;
-  if (!f) return;
-  try {
-    f.assertClean();
-  } finally {
-    await f.close();
-  }
+  await assertCleanAndClose(f);
 });
 
 const P = fakeProject("Dispatch");

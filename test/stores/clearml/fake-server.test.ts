@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeClearml, type FakeClearmlOptions, type FakeTask } from "../../../fake-clearml/server.js";
 import { fakeProject, fakeTask, hyperparams, lastMetrics, manyTasks, md5 } from "../../../fake-clearml/tasks.js";
+import { assertCleanAndClose } from "../../fake-clearml/helpers.js";
 
 interface Answer {
   status: number;
@@ -26,12 +27,7 @@ let fake: FakeClearml | undefined;
 afterEach(async () => {
   const f = fake;
   fake = undefined;
-  if (!f) return;
-  try {
-    f.assertClean();
-  } finally {
-    await f.close();
-  }
+  await assertCleanAndClose(f);
 });
 
 async function start(options: FakeClearmlOptions = {}): Promise<FakeClearml> {
