@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -117,13 +118,23 @@ export function runCli(args: readonly string[], options: CliOptions = {}): CliRe
 export function runCliAsync(args: readonly string[], options: CliOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
   const env = envOf(options.env);
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (vitest's global setup builds it)`);
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? tempDir(), env, stdio: ["pipe", "pipe", "pipe"] });
+  const result = outputOf(child, options.timeoutMs ?? 60_000);
+  child.stdin.end(options.input ?? "");
+  return result;
+}
+
+/**
+ * What a spawned child (with piped standard output and error) printed, and its exit code, once
+ * it has closed; killed with SIGKILL after `timeoutMs`.
+ */
+export function outputOf(child: ChildProcess, timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? tempDir(), env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", (e) => {
       clearTimeout(timer);
       reject(e);
@@ -132,7 +143,6 @@ export function runCliAsync(args: readonly string[], options: CliOptions & { tim
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(options.input ?? "");
   });
 }
 

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
-import { ROOT } from "../helpers/cli.js";
+import { outputOf, ROOT } from "../helpers/cli.js";
 
 /** The package's Python directory: what a user puts on PYTHONPATH to import expflow_log. */
 export const PYTHON_DIR = join(ROOT, "python");
@@ -66,20 +66,5 @@ export function py(code: string, options: PyOptions = {}): PyResult {
 
 /** {@link py} without blocking this process: for Python that talks to a server running in the test. */
 export function pyAsync(code: string, options: PyOptions = {}): Promise<PyResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("python3", ["-c", code], { env: pyEnv(options.env), cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return outputOf(spawn("python3", ["-c", code], { env: pyEnv(options.env), cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] }));
 }
