@@ -17,6 +17,11 @@ export default tseslint.config(
     },
   },
   {
+    // The report page's script runs in a browser.
+    files: ["src/report/page/**/*.ts"],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Library code throws; only the CLI entry prints or exits (CONVENTIONS.md, rule 4).
     files: ["src/**/*.ts"],
     ignores: ["src/cli/**"],

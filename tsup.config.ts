@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { defineConfig } from "tsup";
+import { reportPageEsbuildPlugin } from "./scripts/report-page.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -17,4 +18,6 @@ export default defineConfig({
   clean: true,
   sourcemap: false,
   define: { __EXPFLOW_VERSION__: JSON.stringify(pkg.version) },
+  // `expflow report` inlines the page's browser script: built from src/report/page/ as text.
+  esbuildPlugins: [reportPageEsbuildPlugin()],
 });

@@ -1,7 +1,10 @@
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+import { reportPageVitePlugin } from "./scripts/report-page.mjs";
 
 export default defineConfig({
+  // `virtual:report-page`, the report page's browser script, for the tests that run src/ in-process.
+  plugins: [reportPageVitePlugin()],
   define: { __EXPFLOW_VERSION__: JSON.stringify("0.0.0-test") },
   test: {
     include: ["test/**/*.test.ts"],

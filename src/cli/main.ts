@@ -14,6 +14,7 @@ import { defineMetrics } from "./define/metrics.js";
 import type { Definition, SetExit } from "./define/options.js";
 import { definePin } from "./define/pin.js";
 import { defineRegistry } from "./define/registry.js";
+import { defineReport } from "./define/report.js";
 import { defineRun } from "./define/run.js";
 import { colors, shouldColor } from "./output/color.js";
 import { commanderErrorJson, errorJsonOf, formatErrorJson } from "./output/error-json.js";
@@ -24,7 +25,7 @@ import { terminalWording } from "./output/terminal-words.js";
 export const EXIT_INTERNAL = 70;
 
 /** Every command and command group (`define/`), in the order of the help's command list. */
-const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineAudit, defineCompletion];
+const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineReport, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineAudit, defineCompletion];
 
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");

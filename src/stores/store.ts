@@ -1,4 +1,5 @@
 import { NotFoundError, UsageError } from "../core/errors.js";
+import type { MetricHistory } from "../core/metrics/history.js";
 import type { Experiment, ExperimentFilter } from "../core/experiment.js";
 import { assertValidId } from "../core/ids.js";
 import type { ArchiveEvent, RunEvent } from "../core/lifecycle/lifecycle.js";
@@ -98,6 +99,11 @@ export interface Store {
   pages(filter?: ExperimentFilter): AsyncIterable<readonly Experiment[]>;
   /** The experiments matching `filter` (all of them when omitted). */
   list(filter?: ExperimentFilter): Promise<Experiment[]>;
+  /**
+   * The step history of each of these experiments that recorded one, by id then metric: what the
+   * HTML report plots. Left out by a store that keeps none it can read cheaply.
+   */
+  histories?(ids: readonly string[]): Promise<ReadonlyMap<string, Readonly<Record<string, MetricHistory>>>>;
   /** The experiment with this id, or `undefined`. */
   get(id: string): Promise<Experiment | undefined>;
   /** The experiment with this id; `NotFoundError` `E_EXPERIMENT_NOT_FOUND` (exit 2) when there is none. */

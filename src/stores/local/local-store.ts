@@ -1,5 +1,7 @@
 import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
 import { matchesFilter } from "../../core/experiment.js";
+import type { MetricHistory } from "../../core/metrics/history.js";
+import { readMetricHistory } from "../../core/metrics/history.js";
 import { UsageError, ValidationError } from "../../core/errors.js";
 import { assertValidId } from "../../core/ids.js";
 import type { ArchiveEvent, HistoryEntry, RunEvent, RunState } from "../../core/lifecycle/lifecycle.js";
@@ -120,6 +122,35 @@ export class LocalStore extends BaseStore {
   override async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
     const all = this.snapshot().experiments;
     return all.filter((e) => matchesFilter(e, filter));
+  }
+
+  /**
+   * {@inheritDoc Store.histories} One read of the file: the `metric_history` of each id's latest
+   * record (a value that is not a history is left out, as `run status` leaves it).
+   */
+  async histories(ids: readonly string[]): Promise<ReadonlyMap<string, Readonly<Record<string, MetricHistory>>>> {
+    const wanted = new Set(ids);
+    const out = new Map<string, Record<string, MetricHistory>>();
+    if (wanted.size === 0) return out;
+    assertRegistryFile(this.location);
+    try {
+      scanRegistry(this.location, (id, record) => {
+        if (!wanted.has(id)) return;
+        // A later line replaces the whole record, its history included.
+        out.delete(id);
+        const raw = plainObject(record["metric_history"]);
+        if (record["deleted"] === true || raw === null) return;
+        const kept: Record<string, MetricHistory> = {};
+        for (const [name, value] of Object.entries(raw)) {
+          const h = readMetricHistory(value);
+          if (h !== undefined && h.steps.length > 0) kept[name] = h;
+        }
+        if (Object.keys(kept).length > 0) out.set(id, kept);
+      });
+    } catch (e) {
+      throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${this.location}: ${(e as Error).message}`);
+    }
+    return out;
   }
 
   /** {@inheritDoc Store.get} Reads only the lines that mention the id. */

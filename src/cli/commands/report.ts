@@ -1,0 +1,168 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import pageScript from "virtual:report-page";
+import type { ReportStore } from "../../app/report.js";
+import { buildReport } from "../../app/report.js";
+import { metricRegistryOf } from "../../config/load.js";
+import { UsageError } from "../../core/errors.js";
+import type { ExperimentFilter } from "../../core/experiment.js";
+import { renderReportHtml } from "../../report/html.js";
+import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
+import { storageError } from "../../util/fs-errors.js";
+import { shellQuote } from "../../util/shell.js";
+import { openLocal } from "../backend.js";
+import type { CommandContext } from "../context.js";
+import type { ReportOptions } from "../define/report.js";
+import { filterOf } from "../filters.js";
+import { printable, unguarded } from "../output/sanitize.js";
+import { selectionNote } from "./compare-scores.js";
+
+/** The options that make the report, in the order the page shows them, to make it again. */
+const SHOWN_OPTIONS: readonly (readonly [keyof ReportOptions, string])[] = [
+  ["html", "--html"],
+  ["clearml", "--clearml"],
+  ["registry", "--registry"],
+  ["project", "--project"],
+  ["tags", "--tags"],
+  ["anyTag", "--any-tag"],
+  ["status", "--status"],
+  ["includeArchived", "--include-archived"],
+  ["includeSubprojects", "--include-subprojects"],
+  ["sortBy", "--sort-by"],
+  ["pareto" as keyof ReportOptions, "--pareto"],
+  ["ascending", "--ascending"],
+  ["descending", "--descending"],
+  ["thenBy", "--then-by"],
+  ["gate", "--gate"],
+  ["useThresholds", "--use-thresholds"],
+  ["onlyPassing", "--only-passing"],
+  ["max", "--max"],
+  ["x", "--x"],
+  ["y", "--y"],
+  ["axes", "--axes"],
+  ["history", "--history"],
+  ["title", "--title"],
+];
+
+/** The command line that makes this report again, from the options as parsed. */
+export function reportCommandLine(flags: ReportOptions): string {
+  const words = ["expflow", "report"];
+  const commaJoined = new Set(["tags", "status", "axes"]);
+  for (const [key, flag] of SHOWN_OPTIONS) {
+    const v = (flags as Record<string, unknown>)[key];
+    if (v === undefined || v === false) continue;
+    if (v === true) words.push(flag);
+    else if (Array.isArray(v)) {
+      if (commaJoined.has(key)) words.push(flag, shellQuote(v.join(",")));
+      else for (const item of v) words.push(flag, shellQuote(String(item)));
+    } else words.push(flag, shellQuote(String(v)));
+  }
+  return words.join(" ");
+}
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/**
+ * Refuses, before anything is read, a destination that cannot be written: a directory, or a
+ * path whose directory does not exist. (Permissions and a full disk are found at the write.)
+ */
+function checkDestination(path: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new UsageError("E_IS_DIRECTORY", `${path} is a directory, not a file`, { hint: "name the HTML file to write, e.g. --html report.html" });
+  }
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UsageError("E_NO_DIRECTORY", `the directory ${dir} of ${path} does not exist`, { hint: "create the directory first, or name another path" });
+  }
+}
+
+function checkCombinations(flags: ReportOptions): void {
+  if (flags.clearml) {
+    if (flags.registry !== undefined) throw new UsageError("E_USAGE", "--registry names a local registry; --clearml ranks a ClearML project instead: pass one of them");
+    if (flags.project === undefined) throw new UsageError("E_USAGE", "--clearml needs --project: the ClearML project to rank", { hint: "e.g. expflow report --clearml --project PDEBench --sort-by pde_mean --html report.html" });
+  } else {
+    const only = flags.anyTag ? "--any-tag" : flags.includeSubprojects ? "--include-subprojects" : undefined;
+    if (only !== undefined) throw new UsageError("E_USAGE", `${only} applies to ClearML projects: pass it with --clearml`);
+  }
+}
+
+/**
+ * `expflow report --html FILE`: ranks like `compare-scores` (the same application function, so the
+ * same options mean the same) and writes the ranking, its plots and its summary as one
+ * self-contained HTML page, atomically: a report that fails leaves no file, or the old one.
+ * Returns the verdict's exit code: 0 when at least one experiment passes, 1 when none does.
+ */
+export async function reportCommand(flags: ReportOptions, ctx: CommandContext): Promise<number> {
+  checkCombinations(flags);
+  const toStdout = flags.html === "-";
+  const path = toStdout ? "-" : isAbsolute(flags.html) ? flags.html : join(ctx.io.cwd, flags.html);
+  if (!toStdout) checkDestination(path);
+
+  const config = await ctx.config({ registry: flags.registry });
+  const registry = metricRegistryOf(config);
+  const request = {
+    filter: withoutStatuses(filterOf(flags)),
+    statuses: flags.status ?? [],
+    sortBy: flags.sortBy,
+    ascending: flags.ascending ? true : flags.descending ? false : undefined,
+    thenBy: flags.thenBy,
+    gates: flags.gate ?? [],
+    useThresholds: flags.useThresholds,
+    onlyPassing: flags.onlyPassing,
+    max: flags.max,
+    x: flags.x,
+    y: flags.y,
+    axes: flags.axes,
+    historyRuns: flags.history,
+    title: flags.title,
+  };
+  const context = { now: new Date(), version: __EXPFLOW_VERSION__, command: reportCommandLine(flags) };
+
+  let report;
+  if (flags.clearml) {
+    const { openClearml } = await import("../clearml.js");
+    const clearml = openClearml(ctx, flags, { listParams: false });
+    try {
+      report = await buildReport(clearml.store, request, registry, { ...context, kind: "clearml" }, { onListed: clearml.done });
+    } finally {
+      clearml.done();
+    }
+  } else {
+    const { store } = await openLocal(ctx, { registry: flags.registry });
+    // A fresh home has no registry file yet: an empty report, as compare-scores ranks nothing.
+    const fresh = config.registry.source === "default" && !existsSync(store.location);
+    const source: ReportStore = fresh ? { location: store.location, list: async () => [] } : store;
+    report = await buildReport(source, request, registry, { ...context, kind: "local" });
+  }
+
+  const html = renderReportHtml(report.data, pageScript);
+  const { result } = report.ranking;
+  const passing = result.gates.length === 0 ? `${result.total} experiment${result.total === 1 ? "" : "s"}, no gates` : `${result.passedCount} of ${result.total} experiment${result.total === 1 ? "" : "s"} pass`;
+  const line = `${passing}; ${report.data.history.runs === 0 ? "no history read" : `history of ${Object.keys(report.data.history.series).length} of the top ${report.data.history.runs}`}`;
+  if (toStdout) {
+    // The document is ASCII with no control character (renderReportHtml escapes the rest).
+    unguarded(ctx.io.stdout).write(html);
+    ctx.io.stderr.write(`wrote the report to standard output (${sizeText(Buffer.byteLength(html))}): ${line}.\n`);
+  } else {
+    try {
+      replaceFileAtomic(path, (fd) => writeAll(fd, html));
+    } catch (e) {
+      throw storageError(e, path);
+    }
+    ctx.io.stdout.write(`wrote ${printable(flags.html)} (${sizeText(Buffer.byteLength(html))}): ${line}.\n`);
+  }
+  const note = selectionNote(result.selection);
+  if (note !== null) ctx.io.stderr.write(`${note}\n`);
+  if (report.ranking.listed === 0) ctx.warn(`no experiments match the selection in ${report.ranking.location}`);
+  return report.ranking.passed ? 0 : 1;
+}
+
+/** The store filter of the selection flags without the status selection, which the ranking applies itself. */
+function withoutStatuses(filter: ExperimentFilter): Omit<ExperimentFilter, "statuses"> {
+  const { statuses: _statuses, ...rest } = filter;
+  return rest;
+}
