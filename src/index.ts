@@ -40,6 +40,7 @@ export {
   type MetricSink,
   type MetricValues,
 } from "./core/metrics/registry.js";
+export type { MetricHistory } from "./core/metrics/history.js";
 
 // Gates: the grammar parses to a typed value; evaluation is pure.
 export { GATE_OPS, parseGate, formatGate, evaluateGates, thresholdGates, type Gate, type GateOp, type GateResult, type GateFailure } from "./core/gates/gate.js";

@@ -15,4 +15,5 @@ export * from "./metrics.js";
 export * from "./security.js";
 export * from "./config.js";
 export * from "./clearml.js";
+export * from "./report.js";
 export { JSON_OUTPUTS, JSON_ERROR_OUTPUT, type JsonOutput } from "./outputs.js";

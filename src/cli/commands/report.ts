@@ -123,6 +123,7 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
   const context = { now: new Date(), version: __EXPFLOW_VERSION__, command: reportCommandLine(flags) };
 
   let report;
+  let fresh = false;
   if (flags.clearml) {
     const { openClearml } = await import("../clearml.js");
     const clearml = openClearml(ctx, flags, { listParams: false });
@@ -134,7 +135,7 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
   } else {
     const { store } = await openLocal(ctx, { registry: flags.registry });
     // A fresh home has no registry file yet: an empty report, as compare-scores ranks nothing.
-    const fresh = config.registry.source === "default" && !existsSync(store.location);
+    fresh = config.registry.source === "default" && !existsSync(store.location);
     const source: ReportStore = fresh ? { location: store.location, list: async () => [] } : store;
     report = await buildReport(source, request, registry, { ...context, kind: "local" });
   }
@@ -157,7 +158,8 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
   }
   const note = selectionNote(result.selection);
   if (note !== null) ctx.io.stderr.write(`${note}\n`);
-  if (report.ranking.listed === 0) ctx.warn(`no experiments match the selection in ${report.ranking.location}`);
+  if (fresh) ctx.warn(`no experiments yet in ${report.ranking.location}; submit one with \`expflow run submit\``);
+  else if (report.ranking.listed === 0) ctx.warn(`no experiments match the selection in ${report.ranking.location}`);
   return report.ranking.passed ? 0 : 1;
 }
 
