@@ -192,6 +192,7 @@ describe("expflow run diff", () => {
     ]);
     const r = diff(reg, ["exp-host1", "exp-host2", "--wide"]);
     expect(r.code, r.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
     expect(r.stdout).toContain("\\u001b[2J\\u001b[H\\u001b[31mFAKE PASS\\u0007");
     expect(r.stdout).toContain("Args/\\u001b[31m--lr");
