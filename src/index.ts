@@ -49,6 +49,9 @@ export { GATE_OPS, parseGate, formatGate, evaluateGates, thresholdGates, type Ga
 export { compareScores, type CompareScoresOptions, type CompareScoresResult, type RankedExperiment } from "./core/ranking/compare-scores.js";
 export { DEFAULT_RANKED_STATUSES, type StatusSelection } from "./core/ranking/selection.js";
 
+// Experiments side by side.
+export { diffExperiments, type ExperimentDiff, type DiffRow, type DiffValue, type DiffMark, type DiffKind, type DiffOptions } from "./core/experiment-diff.js";
+
 // Competition rules and their audit.
 export {
   validateCompetitionRules,

@@ -14,6 +14,8 @@ import type { LocalBackend } from "./backend.js";
 import { didYouMean } from "../core/suggest.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { checkStatuses } from "./rank.js";
+import type { DiffRow } from "../core/experiment-diff.js";
+import { diffExperiments } from "../core/experiment-diff.js";
 
 /**
  * Cancels a run by id or unique prefix: resolved first (an unknown or ambiguous id is exit 2
@@ -302,6 +304,82 @@ export async function runRecord(backend: LocalBackend, idOrPrefix: string, optio
   if (options.refresh !== true || linkOf(record) === undefined) return record;
   await refreshLinked(backend, [record], options.warn ?? (() => undefined));
   return backend.store.latestRaw(id) ?? record;
+}
+
+/** One run of a {@link RunDiff}: who the columns are. */
+export interface RunDiffRun {
+  readonly id: string;
+  readonly name: string | null;
+  readonly status: string;
+  /** Creation time as recorded (ISO 8601), or `null`. */
+  readonly created: string | null;
+}
+
+/** What {@link diffRuns} found: `runDiff` of `src/contracts/runs.ts`, as `run diff` prints it with `--json`. */
+export interface RunDiff {
+  /** The runs compared, in the order given: the first is the one the others are marked against. */
+  readonly runs: readonly RunDiffRun[];
+  /** Whether every row is kept, not only those that differ. */
+  readonly all: boolean;
+  /** See {@link diffExperiments}. */
+  readonly rows: readonly DiffRow[];
+  /** How many rows differ. */
+  readonly differing: number;
+  /** How many rows were compared (shown or not). */
+  readonly compared: number;
+}
+
+/**
+ * The fields, params and metrics of two or more runs of the local registry side by side, by id
+ * or unique prefix (see {@link diffExperiments}: the first run is the reference the metrics of
+ * the others are marked against). Every id is resolved before anything else happens; then, with
+ * `refresh`, the runs linked to ClearML are refreshed from it in one request (or, when ClearML
+ * cannot be reached, compared as last synced, with a warning), as {@link runRecord} does.
+ *
+ * @param options.all keep the rows that do not differ too (default: only those that differ).
+ * @throws {UsageError} `E_USAGE` for fewer than two ids; `E_SAME_RUN` when two ids name the same
+ *   run; `E_AMBIGUOUS_ID` listing the candidates; `E_BAD_ID`.
+ * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND`, `E_EXPERIMENT_NOT_FOUND` (also for deleted runs).
+ */
+export async function diffRuns(
+  backend: LocalBackend,
+  idsOrPrefixes: readonly string[],
+  options: { all?: boolean; refresh?: boolean; warn?: (message: string) => void } = {},
+): Promise<RunDiff> {
+  if (idsOrPrefixes.length < 2) throw new UsageError("E_USAGE", `a diff compares two runs or more; ${idsOrPrefixes.length === 0 ? "none was" : "one was"} given`, { hint: "name the runs to compare by id or unique prefix" });
+  const ids: string[] = [];
+  const given = new Map<string, string>();
+  for (const p of idsOrPrefixes) {
+    const id = await backend.store.resolve(p);
+    const earlier = given.get(id);
+    if (earlier !== undefined) {
+      const same = earlier === p ? `'${p}' is given twice${p === id ? "" : ` (run ${id})`}` : `'${earlier}' and '${p}' are the same run, ${id}`;
+      throw new UsageError("E_SAME_RUN", `${same}: a diff compares different runs`, { hint: "name each run once", value: p });
+    }
+    given.set(id, p);
+    ids.push(id);
+  }
+  let records: RegistryRecord[] = [];
+  for (const id of ids) {
+    const record = backend.store.latestRaw(id);
+    // Deleted between its resolution and now.
+    if (record === undefined) throw new NotFoundError("E_EXPERIMENT_NOT_FOUND", `no experiment '${id}' in ${backend.path}`, { hint: "`expflow run list` shows the ids" });
+    records.push(record);
+  }
+  const linked = records.filter((r) => linkOf(r) !== undefined);
+  if (options.refresh === true && linked.length > 0) {
+    await refreshLinked(backend, linked, options.warn ?? (() => undefined));
+    records = records.map((r, i) => (linkOf(r) === undefined ? r : (backend.store.latestRaw(ids[i]!) ?? r)));
+  }
+  const experiments = records.map((r, i) => experimentFromRecord(r, ids[i]!));
+  const diff = diffExperiments(experiments, backend.metrics, { all: options.all === true });
+  return {
+    runs: experiments.map((e) => ({ id: e.id, name: e.name, status: e.status, created: e.created })),
+    all: options.all === true,
+    rows: diff.rows,
+    differing: diff.differing,
+    compared: diff.compared,
+  };
 }
 
 /**

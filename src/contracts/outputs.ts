@@ -6,7 +6,7 @@ import { ErrorOutputSchema } from "./error.js";
 import { ExperimentListSchema } from "./experiment.js";
 import { MetricAddSchema, MetricDefinitionSchema, MetricListSchema, TaskMetricsReportSchema } from "./metrics.js";
 import { RankingSchema } from "./ranking.js";
-import { RawRunListSchema, RegistryCheckSchema, RunStatusSchema, RunSubmitResultSchema, RunSubmitWaitResultSchema, RunSyncSchema, RunRetrySchema, RegistryRecordSchema } from "./runs.js";
+import { RawRunListSchema, RegistryCheckSchema, RunStatusSchema, RunSubmitResultSchema, RunSubmitWaitResultSchema, RunSyncSchema, RunRetrySchema, RegistryRecordSchema, RunDiffSchema } from "./runs.js";
 import { PinPolicySchema, PinStatusSchema } from "./security.js";
 
 /**
@@ -30,6 +30,7 @@ export const JSON_OUTPUTS = {
   "run list": ExperimentListSchema,
   "run list --raw": RawRunListSchema,
   "run status": RunStatusSchema,
+  "run diff": RunDiffSchema,
   "run sync": RunSyncSchema,
   "run retry": RunRetrySchema,
   "registry check": RegistryCheckSchema,

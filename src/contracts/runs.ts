@@ -207,6 +207,65 @@ export type RunSyncJson = z.infer<typeof RunSyncSchema>;
 /** `run status --json`: the latest snapshot of one run, as recorded. */
 export const RunStatusSchema = RegistryRecordSchema;
 
+/** One run of `run diff --json`: who each column of the values is. */
+export const RunDiffRunSchema = z.strictObject({
+  id: z.string().min(1),
+  name: textOrNull,
+  /** As recorded (`unknown` for a record without one). */
+  status: z.string().min(1),
+  /** Creation time as recorded (ISO 8601), or `null`. */
+  created: textOrNull,
+});
+
+/** A value of a diff row for one run: text, a finite number, or `null` (missing). */
+const diffValue = z.union([z.string(), z.number(), z.null()]);
+
+/**
+ * One row of `run diff --json` (`core/experiment-diff.ts`'s `DiffRow`): a field (`name`,
+ * `status`, `project`, `tags`), a parameter (`Section/name`) or a metric, one value per run.
+ */
+export const RunDiffRowSchema = z
+  .strictObject({
+    kind: z.enum(["field", "param", "metric"]),
+    key: z.string(),
+    values: z.array(diffValue).min(2).readonly(),
+    /** The values are not all equal (a missing value differs from a present one). */
+    differs: z.boolean(),
+    /** A metric's registered direction; `null` for a field, a parameter or a custom metric. */
+    direction: z.enum(["lower", "higher"]).nullable(),
+    /** Per run, against the first run in `direction`; `null` for the first run, a missing value, no direction. */
+    marks: list(z.enum(["better", "worse", "same"]).nullable()),
+    /** Positions (0-based) of the runs holding the best value, when at least two values are present and not all equal. */
+    best: list(count),
+  })
+  .refine((r) => r.marks.length === r.values.length, { message: "one mark per value" })
+  .refine((r) => r.marks[0] === null, { message: "the first run is the reference: it has no mark" })
+  .refine((r) => r.direction !== null || (r.best.length === 0 && r.marks.every((m) => m === null)), { message: "only a row with a direction has marks or a best" })
+  .refine((r) => r.best.every((i) => i < r.values.length), { message: "best holds positions of values" })
+  .refine((r) => r.differs === !r.values.every((v) => v === r.values[0]), { message: "differs is whether the values are not all equal" });
+export type RunDiffRowJson = z.infer<typeof RunDiffRowSchema>;
+
+/**
+ * `run diff --json`: two or more runs side by side; only the rows that differ unless `all`.
+ * Rows come fields first, then parameters, then metrics.
+ */
+export const RunDiffSchema = z
+  .strictObject({
+    /** In the order given: the first is the reference the others are marked against. */
+    runs: z.array(RunDiffRunSchema).min(2).readonly(),
+    /** Every row, not only those that differ (`--all`). */
+    all: z.boolean(),
+    rows: list(RunDiffRowSchema),
+    /** How many rows differ. */
+    differing: count,
+    /** How many rows were compared (shown or not). */
+    compared: count,
+  })
+  .refine((d) => d.rows.every((r) => r.values.length === d.runs.length), { message: "one value per run in every row" })
+  .refine((d) => (d.all ? d.rows.length === d.compared : d.rows.length === d.differing && d.rows.every((r) => r.differs)), { message: "without all, the rows are those that differ; with all, every row compared" })
+  .refine((d) => d.differing <= d.compared, { message: "no more rows differ than were compared" });
+export type RunDiffJson = z.infer<typeof RunDiffSchema>;
+
 /** One damaged line of the registry. */
 export const DamagedLineSchema = z.strictObject({
   line: position,

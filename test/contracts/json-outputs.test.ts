@@ -350,6 +350,20 @@ process.exit(Number(process.argv[2] ?? 0));
     errorFits(await cli(plain, ["run", "status", "exp-fail", "--registry", reg, "--json"]), "E_AMBIGUOUS_ID", 2);
   });
 
+  it("diff: two runs, the earlier tool's record (NaN, numeric params) among three with --all, runs that do not differ; a run named twice, unknown and ambiguous ids", async () => {
+    const two = fits("run diff", await ok(cli(plain, ["run", "diff", "exp-pass", "exp-fail0002", "--registry", reg, "--json"]))) as { rows: { kind: string }[] };
+    expect(new Set(two.rows.map((r) => r.kind))).toEqual(new Set(["field", "param", "metric"]));
+    fits("run diff", await ok(cli(plain, ["run", "diff", "exp-pass", "exp-py", "exp-miss", "--registry", reg, "--all", "--json"])));
+    // Linked to ClearML, compared as last synced.
+    fits("run diff", await ok(cli(plain, ["run", "diff", "exp-link", "exp-arch", "--registry", reg, "--offline", "--json"])));
+    const same = writeRegistry([record("exp-a", { pde_mean: 1 }), record("exp-b", { pde_mean: 1 }, { name: "run-exp-a" })]);
+    expect(fits("run diff", await ok(cli(plain, ["run", "diff", "exp-a", "exp-b", "--registry", same, "--json"])))).toMatchObject({ rows: [], differing: 0 });
+    errorFits(await cli(plain, ["run", "diff", "exp-pass", "exp-pass0001", "--registry", reg, "--json"]), "E_SAME_RUN", 2);
+    errorFits(await cli(plain, ["run", "diff", "exp-pass", "exp-zzz", "--registry", reg, "--json"]), "E_EXPERIMENT_NOT_FOUND", 2);
+    errorFits(await cli(plain, ["run", "diff", "exp-pass", "exp-fail", "--registry", reg, "--json"]), "E_AMBIGUOUS_ID", 2);
+    errorFits(await cli(plain, ["run", "diff", "exp-pass", "--registry", reg, "--json"]), "E_USAGE", 2);
+  });
+
   it("commands without --json say so as a JSON error", async () => {
     errorFits(await cli(plain, ["run", "cancel", "exp-runn0004", "--registry", reg, "--json"]), "E_USAGE", 2);
     errorFits(await cli(plain, ["run", "archive", "exp-pass0001", "--registry", reg, "--json"]), "E_USAGE", 2);

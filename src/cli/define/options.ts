@@ -91,9 +91,12 @@ export function parseSince(value: string): Since {
  * Markdown: never with `--json`, whose shape is a contract).
  */
 export function tableOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>) {
-  return cmd
-    .option("--wide", "show every column whole, however wide the terminal (tables only)")
-    .addOption(new Option("--columns <a,b>", "show these columns, in this order, by key (table, CSV, Markdown)").argParser(commaList).conflicts("json"));
+  return wideOption(cmd).addOption(new Option("--columns <a,b>", "show these columns, in this order, by key (table, CSV, Markdown)").argParser(commaList).conflicts("json"));
+}
+
+/** `--wide`: nothing cut or left out to fit the terminal (of a table whose columns are not chosen by key). */
+export function wideOption<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>) {
+  return cmd.option("--wide", "show every column whole, however wide the terminal (tables only)");
 }
 
 /** `--json` of a command that prints one thing (`description` default: "print JSON"). */

@@ -1,6 +1,7 @@
 /**
  * The definitions of `expflow run ...`; the implementations are `commands/run.ts`,
- * `commands/run-submit.ts`, `commands/run-cancel.ts`, `commands/run-logs.ts` and `commands/run-watch.ts`.
+ * `commands/run-submit.ts`, `commands/run-cancel.ts`, `commands/run-logs.ts`, `commands/run-watch.ts`
+ * and `commands/run-diff.ts`.
  */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
@@ -10,6 +11,7 @@ import type { OptionsOf, SetExit } from "./options.js";
 import { collect, commaList, formatOptions, guardedOptions, jsonOption, registryOption, verboseOption } from "./options.js";
 // run list's own (a line of its own, so definitions added beside it leave the line above alone).
 import { parseSince, positiveInt, tableOptions } from "./options.js";
+import { wideOption } from "./options.js";
 
 function declareRun(program: Command) {
   return program.command("run").description("runs, local or on ClearML: submit, list, inspect, sync, cancel, archive");
@@ -73,6 +75,28 @@ function offlineOption<A extends unknown[], O extends OptionValues, G extends Op
 
 function declareStatus(run: Run) {
   return offlineOption(verboseOption(registryOption(jsonOption(run.command("status").description("a run's record: state, metrics, params and history").argument("<id>", "id or unique prefix")))));
+}
+
+function declareDiff(run: Run) {
+  const cmd = run
+    .command("diff")
+    .description("two or more runs side by side: the fields, params and metrics that differ, each metric's better and worse marked")
+    .argument("<id>", "the run the others are compared with (id or unique prefix)")
+    .argument("<other...>", "the runs compared with it (ids or unique prefixes)")
+    .option("--all", "show every field, param and metric, not only those that differ");
+  return offlineOption(verboseOption(wideOption(formatOptions(registryOption(cmd))))).addHelpText(
+    "after",
+    `
+Examples:
+  expflow run diff exp-74dc exp-35f3
+  expflow run diff exp-74dc exp-35f3 exp-d10d --all
+  expflow run diff exp-74dc exp-35f3 --json
+
+A metric with a registered direction is marked against the first run: "better"
+or "worse" in that direction (equal: no mark), and * marks the best value of the
+row; a custom metric has no direction and no marks. Exit 0 whenever the runs
+were compared, whether or not they differ.`,
+  );
 }
 
 /**
@@ -170,6 +194,8 @@ function declareRetry(run: Run) {
   return verboseOption(registryOption(jsonOption(cmd, "print the runs made as JSON")));
 }
 
+/** The options of `expflow run diff`. */
+export type RunDiffOptions = OptionsOf<ReturnType<typeof declareDiff>>;
 /** The options of `expflow run retry`. */
 export type RunRetryOptions = OptionsOf<ReturnType<typeof declareRetry>>;
 /** The options of `expflow run logs`. */
@@ -183,7 +209,7 @@ export type RunCancelOptions = OptionsOf<ReturnType<typeof declareCancel>>;
 /** The options of `expflow run archive|restore|delete` (restore takes only `--registry`). */
 export type RunArchiveOptions = OptionsOf<ReturnType<typeof declareProtectedArchive>>;
 
-/** Adds `expflow run` (submit, list, status, logs, watch, sync, retry, cancel, archive, restore, delete) to `program`. */
+/** Adds `expflow run` (submit, list, status, diff, logs, watch, sync, retry, cancel, archive, restore, delete) to `program`. */
 export function defineRun(program: Command, ctx: CommandContext, setExit: SetExit): void {
   const run = declareRun(program);
   declareSubmit(run).action(async (command, opts) => {
@@ -197,6 +223,10 @@ export function defineRun(program: Command, ctx: CommandContext, setExit: SetExi
   declareStatus(run).action(async (id, opts) => {
     const { runStatusCommand } = await import("../commands/run.js");
     setExit(await runStatusCommand(id, opts, ctx));
+  });
+  declareDiff(run).action(async (id, others, opts) => {
+    const { runDiffCommand } = await import("../commands/run-diff.js");
+    setExit(await runDiffCommand([id, ...others], opts, ctx));
   });
   declareLogs(run).action(async (id, opts) => {
     const { runLogsCommand } = await import("../commands/run-logs.js");
