@@ -151,7 +151,8 @@ export async function buildReport(store: ReportStore, request: ReportRequest, re
   const metrics = unique([result.sortBy, ...axes, x, y, ...named]).map((m) => definitionJson(m, registry));
 
   const top = result.results.slice(0, historyRuns).map((r) => r.experiment.id);
-  const series: Record<string, Record<string, (readonly [number, number])[]>> = {};
+  // Entries, then fromEntries: own properties, so a run named `__proto__` is a run, not a prototype.
+  const entries: [string, Record<string, (readonly [number, number])[]>][] = [];
   let note: string | null = null;
   if (store.histories === undefined) note = `Step history is not read from ${context.kind === "clearml" ? "ClearML" : "this store"} by the report.`;
   else if (top.length > 0) {
@@ -159,11 +160,12 @@ export async function buildReport(store: ReportStore, request: ReportRequest, re
     for (const id of top) {
       const h = found.get(id);
       if (h === undefined) continue;
-      series[id] = Object.fromEntries(Object.entries(h).map(([m, v]) => [m, v.steps.map((p) => [p[0], p[1]] as const)]));
+      entries.push([id, Object.fromEntries(Object.entries(h).map(([m, v]) => [m, v.steps.map((p) => [p[0], p[1]] as const)]))]);
     }
-    if (Object.keys(series).length === 0) note = `None of the top ${plural(top.length, "run")} recorded a step history (the local runner keeps one while a run reports metrics).`;
+    if (entries.length === 0) note = `None of the top ${plural(top.length, "run")} recorded a step history (the local runner keeps one while a run reports metrics).`;
   }
 
+  const series = Object.fromEntries(entries);
   const unfinished = result.results.filter((r) => r.experiment.status !== "completed").length;
   const data: ReportDataJson = {
     format: "expflow-report/1",

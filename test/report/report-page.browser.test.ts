@@ -118,6 +118,27 @@ describe("the HTML report in a browser", () => {
     await page.close();
   });
 
+  it("takes ids and metric names such as constructor and toString for names, not for the page's own objects", async () => {
+    const steps = [[0, 3], [1, 2]] as const;
+    const h = { last: 2, min: 2, max: 3, count: 2, steps };
+    const odd = writeRegistry([
+      record("constructor", { pde_mean: 15, toString: 1 }),
+      record("toString", { pde_mean: 16, constructor: 2 }, { metric_history: { pde_mean: h, hasOwnProperty: h } }),
+      record("valueOf", { pde_mean: 17 }, { metric_history: { constructor: h } }),
+    ]);
+    const made = await makeReport(odd, ["--sort-by", "pde_mean", "--axes", "pde_mean,toString,constructor"]);
+    expect(Object.keys(made.data.history.series).sort()).toEqual(["toString", "valueOf"]);
+    const { page, problems } = await openReport(browser, made.file);
+    expect(problems).toEqual([]);
+    expect(await tableIds(page)).toEqual(["constructor", "toString", "valueOf"]);
+    expect(await page.isDisabled('tr[data-id="constructor"] td[data-key=pick] input')).toBe(true);
+    expect(await page.$$eval("[data-testid=history] .history-line", (els) => els.map((e) => (e as SVGElement).dataset["id"]))).toEqual(["toString", "valueOf"]);
+    // valueOf recorded no pde_mean: its line is empty, and the legend says so.
+    expect(await page.textContent("ul.legend")).toContain("valueOf (valueOf): no history of this metric");
+    expect(await page.textContent('tr[data-id="toString"] td[data-key="metric:constructor"]')).toBe("2");
+    await page.close();
+  });
+
   it("sorts the table by any column, again for the other way, missing values last", async () => {
     const { page } = await openReport(browser, report.file);
     const rows = report.data.ranking.results;

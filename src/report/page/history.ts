@@ -2,6 +2,7 @@ import { axisBottom, axisLeft } from "d3-axis";
 import { scaleLinear } from "d3-scale";
 import { select } from "d3-selection";
 import type { Model } from "./model.js";
+import { historyOf, pointsOf } from "./model.js";
 import { domainOf } from "./plot-frame.js";
 
 const MARGINS = { top: 16, right: 24, bottom: 44, left: 72 } as const;
@@ -46,7 +47,7 @@ export class HistoryPlot {
     // Picked at the start: the first rows (in ranking order) that recorded a history, up to 3.
     for (const row of model.rows) {
       if (model.picked.size >= 3) break;
-      if (model.data.history.series[row.result.id] !== undefined) model.picked.add(row.index);
+      if (historyOf(model.data, row.result.id) !== undefined) model.picked.add(row.index);
     }
   }
 
@@ -54,9 +55,9 @@ export class HistoryPlot {
   render(): void {
     const model = this.#model;
     const series = model.data.history.series;
-    const picked = model.rows.filter((r) => model.picked.has(r.index) && series[r.result.id] !== undefined);
+    const picked = model.rows.filter((r) => model.picked.has(r.index) && historyOf(model.data, r.result.id) !== undefined);
     const names = new Set<string>();
-    for (const r of picked) for (const m of Object.keys(series[r.result.id]!)) names.add(m);
+    for (const r of picked) for (const m of Object.keys(historyOf(model.data, r.result.id)!)) names.add(m);
     const sort = model.data.ranking.sort_by;
     const options = [...names].sort((a, b) => (a === sort ? -1 : b === sort ? 1 : a.localeCompare(b)));
     if (this.#metric === undefined || !names.has(this.#metric)) this.#metric = options[0];
@@ -81,7 +82,7 @@ export class HistoryPlot {
       return;
     }
     const width = Math.max(320, Math.floor(this.#host.clientWidth || 640));
-    const lines = picked.map((r, i) => ({ row: r, color: PALETTE[i % PALETTE.length]!, points: series[r.result.id]![metric] ?? [] }));
+    const lines = picked.map((r, i) => ({ row: r, color: PALETTE[i % PALETTE.length]!, points: pointsOf(historyOf(model.data, r.result.id)!, metric) }));
     const steps = lines.flatMap((l) => l.points.map((p) => p[0]));
     const values = lines.flatMap((l) => l.points.map((p) => p[1]));
     const xs = scaleLinear().domain(domainOf(steps)).nice().range([MARGINS.left, width - MARGINS.right]);

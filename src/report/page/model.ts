@@ -34,6 +34,16 @@ export interface Model {
   matchingCount: number;
 }
 
+/** A run's recorded history by metric, or `undefined`: own keys only (a run may be named `constructor`). */
+export function historyOf(data: ReportDataJson, id: string): Readonly<Record<string, readonly (readonly [number, number])[]>> | undefined {
+  return Object.hasOwn(data.history.series, id) ? data.history.series[id] : undefined;
+}
+
+/** One metric's points of a run's history (none when it did not record that metric). */
+export function pointsOf(history: Readonly<Record<string, readonly (readonly [number, number])[]>>, metric: string): readonly (readonly [number, number])[] {
+  return Object.hasOwn(history, metric) ? history[metric]! : [];
+}
+
 const OPS: Record<string, string> = { lt: "<", le: "≤", gt: ">", ge: "≥", eq: "=", ne: "≠" };
 
 /** A gate's operator as a symbol. */

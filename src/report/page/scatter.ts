@@ -2,7 +2,7 @@ import { axisBottom, axisLeft } from "d3-axis";
 import { scaleLinear } from "d3-scale";
 import type { GateJson } from "../../contracts/ranking.js";
 import type { Model, Row } from "./model.js";
-import { COLORS, formatNumber, opSymbol } from "./model.js";
+import { COLORS, formatNumber, historyOf, opSymbol } from "./model.js";
 import { domainOf, plotFrame } from "./plot-frame.js";
 import type { PlotFrame } from "./plot-frame.js";
 
@@ -175,7 +175,7 @@ export class ScatterPlot {
     overlay.on("mouseleave", () => (this.#tooltip.hidden = true));
     overlay.on("click", (event: MouseEvent) => {
       const p = this.#nearest(event);
-      if (p === undefined || model.data.history.series[p.row.result.id] === undefined) return;
+      if (p === undefined || historyOf(model.data, p.row.result.id) === undefined) return;
       if (model.picked.has(p.row.index)) model.picked.delete(p.row.index);
       else model.picked.add(p.row.index);
       this.#onPick();

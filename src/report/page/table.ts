@@ -1,5 +1,5 @@
 import type { Model, Row } from "./model.js";
-import { COLORS, formatNumber } from "./model.js";
+import { COLORS, formatNumber, historyOf } from "./model.js";
 
 /** Height of a table row in pixels: fixed, so only the rows in view are in the document. */
 const ROW_HEIGHT = 28;
@@ -116,7 +116,7 @@ export class RankingTable {
           const box = document.createElement("input");
           box.type = "checkbox";
           box.checked = model.picked.has(row.index);
-          const has = data.history.series[row.result.id] !== undefined;
+          const has = historyOf(data, row.result.id) !== undefined;
           box.disabled = !has;
           box.title = has ? "Plot this run's history" : "No step history recorded for this run";
           box.setAttribute("aria-label", `Plot the history of ${row.result.id}`);
