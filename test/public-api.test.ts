@@ -52,6 +52,8 @@ const VALUES = [
   // ranking
   "compareScores",
   "DEFAULT_RANKED_STATUSES",
+  "parseParetoSpec",
+  "paretoFronts",
   // rules and their audit
   "validateCompetitionRules",
   "PDEBENCH_RULES",
