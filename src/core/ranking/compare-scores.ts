@@ -229,7 +229,13 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   // Only the ranked experiments: a left-out run's ambiguous name blocks nothing.
   assertUnambiguous(kept, [
     ...(options.sortBy === undefined ? [] : [{ name: sortBy, aliases: aliasesOf(sortBy), field: "sortBy", group: groupOf(sortBy) }]),
-    ...(pareto ?? []).map((o) => ({ name: o.metric, aliases: aliasesOf(o.metric), field: "pareto", group: groupOf(o.metric) })),
+    ...(pareto ?? []).map((o) => ({
+      name: o.metric,
+      aliases: aliasesOf(o.metric),
+      field: "pareto",
+      group: groupOf(o.metric),
+      example: (q: string) => `the objective '${q}:${o.direction}'`,
+    })),
     ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), field: "thenBy", group: groupOf(t.metric) })),
     ...gates.map((g) => ({
       name: g.metric,
@@ -365,7 +371,7 @@ function resolveObjectives(objectives: readonly ParetoObjective[], registry: Met
     const written = `${o.metric}:${o.direction}`;
     const earlier = byMetric.get(metric);
     if (earlier !== undefined) {
-      throw paretoSyntaxError(`invalid objective '${written}' in pareto: it names ${metric}, already an objective ('${earlier}')`, written);
+      throw paretoSyntaxError(`invalid objective '${written}' in pareto: it names ${metric}, as '${earlier}' does already; each metric may be one objective only`, written);
     }
     byMetric.set(metric, written);
     return { metric, direction: o.direction };

@@ -229,7 +229,7 @@ describe("compareScores with pareto", () => {
   it("refuses an objective that names a metric twice through an alias, one objective, a bad direction, a metric nobody knows", () => {
     const twice = thrown(() => compareScores(runs, { pareto: [{ metric: "pde_mean", direction: "min" }, { metric: "pde", direction: "max" }], registry: aliased }));
     expect(twice.code).toBe("E_PARETO_SYNTAX");
-    expect(twice.message).toContain("already an objective");
+    expect(twice.message).toContain("'pde:max' in pareto: it names pde_mean, as 'pde_mean:min' does already");
     expect(thrown(() => compareScores(runs, { pareto: [{ metric: "pde_mean", direction: "min" }], registry })).code).toBe("E_PARETO_SYNTAX");
     const up = thrown(() => compareScores(runs, { pareto: [{ metric: "pde_mean", direction: "up" as "min" }, { metric: "seg_total", direction: "max" }], registry }));
     expect(up.code).toBe("E_PARETO_SYNTAX");
