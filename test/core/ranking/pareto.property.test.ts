@@ -6,8 +6,9 @@ import { evaluateGates, GATE_OPS } from "../../../src/core/gates/gate.js";
 import { MetricRegistry } from "../../../src/core/metrics/registry.js";
 import type { CompareScoresResult } from "../../../src/core/ranking/compare-scores.js";
 import { compareScores } from "../../../src/core/ranking/compare-scores.js";
+import { UsageError } from "../../../src/core/errors.js";
 import type { ParetoObjective } from "../../../src/core/ranking/pareto.js";
-import { paretoFronts } from "../../../src/core/ranking/pareto.js";
+import { paretoFronts, parseParetoSpec } from "../../../src/core/ranking/pareto.js";
 
 // ---- independent oracle: O(N²) peeling, as the definition reads --------------------------------
 
@@ -127,6 +128,53 @@ describe("paretoFronts invariants", () => {
         const front = paretoFronts(rows);
         const shuffled = paretoFronts(order.map((i) => rows[i]!));
         expect(order.map((i) => front[i])).toEqual(shuffled);
+      }),
+      RUNS,
+    );
+  });
+});
+
+// ---- parseParetoSpec ---------------------------------------------------------------------------
+
+/** Metric names as they come: plain, with `:` or `/` (ClearML's titles), never a comma or blank at the ends. */
+const metricName = fc
+  .string({ unit: fc.constantFrom("a", "b", "_", ":", "/", "1", "é"), minLength: 1, maxLength: 6 })
+  .filter((m) => m.trim() === m && !m.endsWith(":"));
+
+describe("parseParetoSpec invariants", () => {
+  it("reads back what was written: distinct metrics, each with its direction, in order, with blanks and case forgiven", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(metricName, { minLength: 2, maxLength: 6 }),
+        fc.array(fc.constantFrom("max", "min", "MAX", "Min"), { minLength: 6, maxLength: 6 }),
+        fc.constantFrom("", " ", "  "),
+        (metrics, directions, pad) => {
+          const text = metrics.map((m, i) => `${pad}${m}${pad}:${pad}${directions[i]}${pad}`).join(",");
+          expect(parseParetoSpec(text)).toEqual(metrics.map((metric, i) => ({ metric, direction: directions[i]!.toLowerCase() })));
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("throws nothing but E_PARETO_SYNTAX on any text, and what it returns is well-formed", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom("a", ":", ",", " ", "m", "i", "n", "x", "\u0000") }), (text) => {
+        let parsed: ParetoObjective[];
+        try {
+          parsed = parseParetoSpec(text);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+          expect((e as UsageError).code).toBe("E_PARETO_SYNTAX");
+          expect((e as UsageError).field).toBe("pareto");
+          return;
+        }
+        expect(parsed.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(parsed.map((o) => o.metric)).size).toBe(parsed.length);
+        for (const o of parsed) {
+          expect(o.metric).not.toBe("");
+          expect(["max", "min"]).toContain(o.direction);
+        }
       }),
       RUNS,
     );
