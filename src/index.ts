@@ -48,6 +48,7 @@ export { GATE_OPS, parseGate, formatGate, evaluateGates, thresholdGates, type Ga
 // Ranking.
 export { compareScores, type CompareScoresOptions, type CompareScoresResult, type RankedExperiment } from "./core/ranking/compare-scores.js";
 export { DEFAULT_RANKED_STATUSES, type StatusSelection } from "./core/ranking/selection.js";
+export { parseParetoSpec, paretoFronts, type ParetoObjective, type ParetoDirection } from "./core/ranking/pareto.js";
 
 // Experiments side by side.
 export { diffExperiments, type ExperimentDiff, type DiffRow, type DiffValue, type DiffMark, type DiffKind, type DiffOptions } from "./core/experiment-diff.js";

@@ -52,6 +52,8 @@ const VALUES = [
   // ranking
   "compareScores",
   "DEFAULT_RANKED_STATUSES",
+  "parseParetoSpec",
+  "paretoFronts",
   // experiments side by side
   "diffExperiments",
   // rules and their audit

@@ -5,7 +5,9 @@ import { parseGate } from "../core/gates/gate.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { declareMetricHint } from "../core/metrics/registry.js";
 import type { CompareScoresResult } from "../core/ranking/compare-scores.js";
-import { compareScores } from "../core/ranking/compare-scores.js";
+import { assertRankingOrder, compareScores } from "../core/ranking/compare-scores.js";
+import type { ParetoObjective } from "../core/ranking/pareto.js";
+import { parseParetoSpec } from "../core/ranking/pareto.js";
 import { didYouMean } from "../core/suggest.js";
 import type { Store } from "../stores/store.js";
 
@@ -40,9 +42,15 @@ export interface RankRequest {
   readonly filter: Omit<ExperimentFilter, "statuses">;
   /** The states to rank (default: completed); the others are counted as left out. */
   readonly statuses: readonly string[];
-  readonly sortBy: string;
-  /** Lowest first; default: the metric's registered direction. */
+  /** The metric to rank by; required unless `pareto` is given, with which it orders each front. */
+  readonly sortBy?: string;
+  /** Lowest `sortBy` first; default: the metric's registered direction. Only with `sortBy`. */
   readonly ascending?: boolean;
+  /**
+   * Rank by Pareto fronts of these objectives: as written (`pde_mean:min,train_time_min:min`,
+   * read by {@link parseParetoSpec}) or parsed. See {@link compareScores}.
+   */
+  readonly pareto?: string | readonly ParetoObjective[];
   readonly thenBy?: readonly string[];
   /** Gates as written, `metric:op:value`. */
   readonly gates: readonly string[];
@@ -70,29 +78,37 @@ export interface Ranking {
 }
 
 /**
- * Ranks a store's experiments by a metric and gates them: the one use case behind
- * `compare-scores` on any backend. Gates and statuses are checked before anything is read, so a
- * typo costs no listing; every status is listed, so the ranking can count what its status
- * selection leaves out.
+ * Ranks a store's experiments by a metric, or by Pareto fronts of several, and gates them: the
+ * one use case behind `compare-scores` on any backend. Gates, objectives and statuses are checked
+ * before anything is read, so a typo costs no listing; every status is listed, so the ranking can
+ * count what its status selection leaves out.
+ *
+ * @throws {UsageError} as {@link compareScores} does (`E_PARETO_SYNTAX` for a malformed
+ *   `pareto` text among them), and `E_METRIC_DIRECTION` for a `sortBy` that is a custom metric
+ *   (reported, not registered) without `ascending`: which end is best is not guessed.
  */
 export async function rankExperiments(store: RankedStore, request: RankRequest, registry: MetricRegistry, hooks: { onListed?: () => void } = {}): Promise<Ranking> {
   const gates = request.gates.map(parseGate);
+  const pareto = typeof request.pareto === "string" ? parseParetoSpec(request.pareto) : request.pareto;
+  assertRankingOrder({ sortBy: request.sortBy, ascending: request.ascending, pareto });
   store.assertStatuses?.(request.statuses);
   const experiments = await store.list({ ...request.filter, statuses: undefined });
   hooks.onListed?.();
   checkStatuses(request.statuses, experiments, store.statuses);
   // A custom metric (reported, not registered) has no direction: which end is best is not
   // guessed. A name nobody reports is left to the ranking's own "unknown metric".
-  if (request.ascending === undefined && registry.definitionOf(request.sortBy) === undefined && experiments.some((e) => Object.hasOwn(e.metrics, request.sortBy))) {
-    throw new UsageError("E_METRIC_DIRECTION", `metric '${request.sortBy}' in sortBy has no direction: it is a custom metric, not a registered one, so which end is best is not known`, {
-      hint: `rank it with the ascending (lowest first) or descending option, or ${declareMetricHint(request.sortBy)}`,
+  const { sortBy } = request;
+  if (sortBy !== undefined && request.ascending === undefined && registry.definitionOf(sortBy) === undefined && experiments.some((e) => Object.hasOwn(e.metrics, sortBy))) {
+    throw new UsageError("E_METRIC_DIRECTION", `metric '${sortBy}' in sortBy has no direction: it is a custom metric, not a registered one, so which end is best is not known`, {
+      hint: `rank it with the ascending (lowest first) or descending option, or ${declareMetricHint(sortBy)}`,
       field: "sortBy",
-      value: request.sortBy,
+      value: sortBy,
     });
   }
   const result = compareScores(experiments, {
-    sortBy: request.sortBy,
+    sortBy,
     ascending: request.ascending,
+    pareto,
     thenBy: request.thenBy,
     gates,
     useThresholds: request.useThresholds,

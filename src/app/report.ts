@@ -53,7 +53,7 @@ function unique(names: readonly string[]): string[] {
 
 /** The metrics a ranking names: sort, tie-breakers, Pareto objectives, gates, in that order. */
 function rankingMetrics(result: CompareScoresResult): string[] {
-  const pareto = (result as { pareto?: readonly { metric: string }[] | null }).pareto ?? [];
+  const pareto = result.pareto ?? [];
   return unique([result.sortBy, ...result.thenBy.map((t) => t.metric), ...pareto.map((p) => p.metric), ...result.gates.map((g) => g.metric)]);
 }
 
@@ -138,7 +138,7 @@ export async function buildReport(store: ReportStore, request: ReportRequest, re
 
   const named = rankingMetrics(result);
   const x = request.x === undefined ? named[0]! : resolve(request.x, "x");
-  const pareto = (result as { pareto?: readonly { metric: string }[] | null }).pareto ?? [];
+  const pareto = result.pareto ?? [];
   const yDefault = pareto.length >= 2 && x === pareto[0]!.metric ? pareto[1]!.metric : (named.find((m) => m !== x) ?? [...reported].find((m) => m !== x && registry.definitionOf(m) !== undefined) ?? [...reported].find((m) => m !== x) ?? x);
   const y = request.y === undefined ? yDefault : resolve(request.y, "y");
   let axes: string[];

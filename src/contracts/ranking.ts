@@ -28,7 +28,10 @@ export const GateResultSchema = z
   .refine((g) => (g.actual === null) === (g.reason === "missing"), { message: "actual is null exactly when the reason is missing" });
 export type GateResultJson = z.infer<typeof GateResultSchema>;
 
-/** One ranked experiment: `rank` 1..k when it passes every gate, `null` when it fails one. */
+/**
+ * One ranked experiment: `rank` 1..k when it passes every gate (in a Pareto ranking, its front:
+ * 1 for the Pareto front, shared by many), `null` when it fails one.
+ */
 export const RankedExperimentSchema = z
   .strictObject({
     rank: position.nullable(),
@@ -60,21 +63,57 @@ export const RankingSelectionSchema = z.strictObject({
 });
 export type RankingSelectionJson = z.infer<typeof RankingSelectionSchema>;
 
+/** One objective of a Pareto ranking: `{"metric": "pde_mean", "direction": "min"}`. */
+export const ParetoObjectiveSchema = z.strictObject({
+  /** The canonical metric name (an alias given on the command line is resolved). */
+  metric: z.string().min(1),
+  /** `min`: the lowest value is best; `max`: the highest. */
+  direction: z.enum(["max", "min"]),
+});
+export type ParetoObjectiveJson = z.infer<typeof ParetoObjectiveSchema>;
+
+/** Ranks 1, 2, 3, ... for the passing results (by `--sort-by`), then `null` for the failing ones. */
+function rankedInTurn(results: readonly { rank: number | null; passed: boolean }[]): boolean {
+  const k = results.filter((p) => p.passed).length;
+  return results.every((x, i) => x.rank === (i < k ? i + 1 : null));
+}
+
+/**
+ * Fronts for the passing results (a Pareto ranking): first, from 1, never decreasing, each at
+ * most one more than the one before; then `null` for the failing ones. A `--max` cut keeps a
+ * prefix, so it still holds.
+ */
+function frontedInTurn(results: readonly { rank: number | null; passed: boolean }[]): boolean {
+  const k = results.filter((p) => p.passed).length;
+  return results.every((x, i) => {
+    if (i >= k) return x.rank === null;
+    const before = i === 0 ? 0 : results[i - 1]!.rank;
+    return x.rank !== null && before !== null && (x.rank === before || x.rank === before + 1);
+  });
+}
+
 /** `compare-scores --json` and `clearml compare-scores --json`: one ranking. */
 export const RankingSchema = z
   .strictObject({
+    /** The sort metric; in a Pareto ranking without `--sort-by`, the first objective's. */
     sort_by: z.string().min(1),
     ascending: z.boolean(),
     /** Every gate applied: the `--gate` ones, then those from `--use-thresholds`. */
     gates: list(GateSchema),
     selection: RankingSelectionSchema,
-    /** Ordered: passing experiments first, by rank; cut by `--only-passing` and `--max`. */
+    /** The objectives of `--pareto` (two or more, distinct metrics), or `null` for a ranking by `--sort-by`. */
+    pareto: z.array(ParetoObjectiveSchema).min(2).readonly().nullable(),
+    /** Ordered: passing experiments first, by rank (front); cut by `--only-passing` and `--max`. */
     results: list(RankedExperimentSchema),
   })
   .refine((r) => r.results.every((x) => x.gates.length === r.gates.length), { message: "every result has one gate result per gate" })
-  .refine((r) => r.results.every((x, i) => x.rank === (i < r.results.filter((p) => p.passed).length ? i + 1 : null)), {
+  .refine((r) => r.pareto !== null || rankedInTurn(r.results), {
     message: "passing results come first, ranked 1, 2, 3, ...; then the failing ones",
   })
+  .refine((r) => r.pareto === null || frontedInTurn(r.results), {
+    message: "in a Pareto ranking, passing results come first, by front from 1, each front the same as the one before or the next; then the failing ones",
+  })
+  .refine((r) => r.pareto === null || new Set(r.pareto.map((o) => o.metric)).size === r.pareto.length, { message: "the objectives name distinct metrics" })
   .refine((r) => r.selection.excluded === Object.values(r.selection.excluded_by_status).reduce((a, b) => a + b, 0), {
     message: "excluded is the sum of excluded_by_status",
   });

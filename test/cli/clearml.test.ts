@@ -18,6 +18,7 @@ interface RankJson {
   ascending: boolean;
   gates: { metric: string; op: string; value: number }[];
   selection: { statuses: string[] | null; default: boolean; ranked: number; excluded: number; excluded_by_status: Record<string, number> };
+  pareto: { metric: string; direction: "max" | "min" }[] | null;
   results: {
     rank: number | null;
     id: string;
@@ -547,7 +548,7 @@ describe("expflow clearml compare-scores", () => {
     const r = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
     expect(r.code).toBe(0);
     const out = rank(r.stdout);
-    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "selection", "results"]);
+    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "selection", "pareto", "results"]);
     expect(out.selection).toEqual({ statuses: ["completed", "running", "failed", "created"], default: false, ranked: 6, excluded: 0, excluded_by_status: {} });
     expect(out.sort_by).toBe("pde_mean");
     expect(out.ascending).toBe(true);
@@ -586,6 +587,45 @@ describe("expflow clearml compare-scores", () => {
     const none = await clearml(["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:-5", "--only-passing", "--json"]);
     expect(none.code).toBe(1);
     expect(rank(none.stdout).results).toEqual([]);
+  });
+
+  it("--pareto ranks by fronts, as the local command does: FRONT, the objectives as columns, failing tasks unranked", async () => {
+    // seg_total highest and train_time_min lowest: charlie (0.9), alpha (0.81, 40) and foxtrot
+    // (5 min) are beaten by no one; delta by foxtrot; bravo fails the gate (pde_mean 18.5).
+    const args = ["compare-scores", "--project", "PDEBench", ...EVERY_STATUS, "--pareto", "seg_total:max,train_time_min:min", "--gate", "pde_mean:lt:18.09"];
+    const out = rank((await clearmlSpawned([...args, "--json"])).stdout);
+    expect(out.pareto).toEqual([
+      { metric: "seg_total", direction: "max" },
+      { metric: "train_time_min", direction: "min" },
+    ]);
+    expect(out.sort_by).toBe("seg_total");
+    expect(out.ascending).toBe(false);
+    expect(out.results.map((r) => [r.name, r.rank])).toEqual([
+      ["charlie", 1],
+      ["alpha", 1],
+      ["foxtrot", 1],
+      ["delta", 2],
+      ["bravo", null],
+      ["hotel", null],
+    ]);
+    const table = await clearml(args);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^FRONT +ID +NAME +STATUS +seg_total +train_time_min +pde_mean +RESULT +FAILED GATES$/m);
+    expect(table.stdout).toMatch(/^4 of 6 experiments pass 1 gate; 3 on the Pareto front of seg_total \(highest\) and train_time_min \(lowest\), 2 fronts\.$/m);
+    const only = rank((await clearml([...args, "--only-passing", "--max", "2", "--json"])).stdout);
+    expect(only.results.map((r) => [r.name, r.rank])).toEqual([
+      ["charlie", 1],
+      ["alpha", 1],
+    ]);
+    // Without --sort-by or --pareto, or with a bad objective: exit 2 before any request.
+    fake.resetCounts();
+    const neither = await clearml(["compare-scores", "--project", "PDEBench"]);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toContain("error: clearml compare-scores needs --sort-by or --pareto");
+    const bad = await clearml(["compare-scores", "--project", "PDEBench", "--pareto", "seg_total:best,pde_mean:min", "--json"]);
+    expect(bad.code).toBe(2);
+    expect(jsonError(bad.stderr).code).toBe("E_PARETO_SYNTAX");
+    expect(fake.count()).toBe(0);
   });
 
   it("the table, --csv and --markdown", async () => {

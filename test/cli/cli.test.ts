@@ -83,7 +83,8 @@ describe("errors under --json", () => {
     ["unknown option", ["compare-scores", "--sort-by", "x", "--gates", "a:lt:1", "--json"], "unknown option '--gates'", "Did you mean --gate?"],
     ["unknown command", ["compare-score", "--json"], "unknown command 'compare-score'", "Did you mean compare-scores?"],
     ["missing argument", ["metrics", "show", "--json"], "missing required argument 'name'", "add --help for usage"],
-    ["missing required option", ["compare-scores", "--json"], "required option '--sort-by <metric>' not specified", "add --help for usage"],
+    // compare-scores needs --sort-by or --pareto, which it checks itself; --project is commander's to require.
+    ["missing required option", ["clearml", "compare-scores", "--sort-by", "x", "--json"], "required option '--project <name>' not specified", "add --help for usage"],
     ["bad value", ["compare-scores", "--sort-by", "x", "--max", "abc", "--json"], "option '--max <n>' argument 'abc' is invalid", "add --help for usage"],
     ["conflicting options", ["metrics", "list", "--json", "--csv"], "option '--json' cannot be used with option '--csv'", "add --help for usage"],
     ["too many arguments", ["metrics", "show", "a", "b", "--json"], "too many arguments for 'show'", "add --help for usage"],

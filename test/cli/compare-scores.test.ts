@@ -11,6 +11,7 @@ interface JsonOut {
   ascending: boolean;
   gates: { metric: string; op: string; value: number }[];
   selection: { statuses: string[] | null; default: boolean; ranked: number; excluded: number; excluded_by_status: Record<string, number> };
+  pareto: { metric: string; direction: "max" | "min" }[] | null;
   results: {
     rank: number | null;
     id: string;
@@ -67,7 +68,7 @@ describe("expflow compare-scores on the example registry", () => {
     const r = await runInProcess(["compare-scores", "--registry", EXAMPLE, "--sort-by", "pde_mean", "--use-thresholds", "--json"]);
     expect(r.code).toBe(0);
     const out = json(r.stdout);
-    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "selection", "results"]);
+    expect(Object.keys(out)).toEqual(["sort_by", "ascending", "gates", "selection", "pareto", "results"]);
     expect(out.selection).toEqual({ statuses: ["completed"], default: true, ranked: 60, excluded: 8, excluded_by_status: { running: 4, failed: 4 } });
     expect(out.sort_by).toBe("pde_mean");
     expect(out.ascending).toBe(true);

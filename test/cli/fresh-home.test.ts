@@ -94,6 +94,7 @@ describe("compare-scores on a fresh home", () => {
       ascending: true,
       gates: [{ metric: "pde_mean", op: "lt", value: 18.09 }],
       selection: { statuses: ["completed"], default: true, ranked: 0, excluded: 0, excluded_by_status: {} },
+      pareto: null,
       results: [],
     });
     expect(r.stderr).toContain("no experiments yet");

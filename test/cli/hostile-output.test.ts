@@ -75,6 +75,8 @@ describe("hostile data never reaches a human output raw", () => {
     { label: "compare-scores by a hostile metric name", args: ["compare-scores", ...reg, "--sort-by", `m${H}`, "--descending"], code: 0 },
     { label: "compare-scores by a hostile metric name, without a direction (its refusal echoes it)", args: ["compare-scores", ...reg, "--sort-by", `m${H}`], code: 2 },
     { label: "compare-scores: an unknown metric echoed", args: ["compare-scores", ...reg, "--sort-by", "pde_mean", "--gate", `zz${H}:lt:1`], code: 2 },
+    { label: "compare-scores --pareto of a hostile metric name (columns and summary)", args: ["compare-scores", ...reg, "--pareto", `m${H}:max,pde_mean:min`], code: 0 },
+    { label: "compare-scores --pareto: a hostile objective echoed", args: ["compare-scores", ...reg, "--pareto", `pde_mean:min,zz:${H}`], code: 2 },
     { label: "compare-scores: an unknown status echoed", args: ["compare-scores", ...reg, "--sort-by", "pde_mean", "--status", `x${H}`], code: 2 },
     { label: "audit validate (table)", args: ["audit", "validate", ID, ...reg], code: 1, shows: `v${START}` },
     { label: "audit validate --markdown", args: ["audit", "validate", ID, ...reg, "--markdown"], code: 1 },

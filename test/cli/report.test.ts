@@ -34,7 +34,7 @@ describe("expflow report on the local registry", () => {
     const file = join(dir, "report.html");
     const r = await runInProcess(["report", "--html", file, "--registry", EXAMPLE, "--sort-by", "pde_mean", "--use-thresholds"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^wrote .*report\.html \(\d+\.\d KB\): 19 of 60 experiments pass; history of \d+ of the top 20\.\n$/);
+    expect(r.stdout).toMatch(/^wrote .*report\.html \(\d+\.\d KB\): 19 of 60 experiments pass 2 gates; ranked by pde_mean, lowest first\. Step history of 20 of the top 20\.\n$/);
     expect(r.stderr).toBe("8 unfinished experiments not ranked (4 running, 4 failed); pass --status completed,running,failed to include them.\n");
     const html = readFileSync(file, "utf8");
     expect(html.startsWith("<!doctype html>")).toBe(true);
@@ -69,7 +69,7 @@ describe("expflow report on the local registry", () => {
     const file = join(tempDir(), "report.html");
     const r = await runInProcess(["report", "--html", file, "--registry", EXAMPLE, "--sort-by", "pde_mean", "--gate", "pde_mean:lt:1"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/: 0 of 60 experiments pass;/);
+    expect(r.stdout).toMatch(/: 0 of 60 experiments pass 1 gate;/);
     expect(dataOf(readFileSync(file, "utf8")).summary.passed).toBe(0);
   });
 
@@ -78,7 +78,7 @@ describe("expflow report on the local registry", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.startsWith("<!doctype html>")).toBe(true);
     expect(dataOf(r.stdout).ranking.results).toHaveLength(60);
-    expect(r.stderr).toMatch(/^wrote the report to standard output \(\d+\.\d KB\): 60 experiments, no gates;/);
+    expect(r.stderr).toMatch(/^wrote the report to standard output \(\d+\.\d KB\): 60 experiments, no gates; ranked by pde_mean, lowest first\./);
   });
 
   it("reads the step history of the top rows only, as many as asked", async () => {
@@ -93,13 +93,13 @@ describe("expflow report on the local registry", () => {
     const file = join(tempDir(), "report.html");
     const r = await runInProcess(["report", "--html", file, "--registry", registry, "--sort-by", "pde_mean", "--history", "3"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/history of 2 of the top 3\.\n$/);
+    expect(r.stdout).toMatch(/Step history of 2 of the top 3\.\n$/);
     const data = dataOf(readFileSync(file, "utf8"));
     expect(data.history.runs).toBe(3);
     // A value that is not a history (bogus) is left out, as run status leaves it.
     expect(data.history.series).toEqual({ a: { pde_mean: steps }, b: { pde_mean: steps } });
     const none = await runInProcess(["report", "--html", file, "--registry", registry, "--sort-by", "pde_mean", "--history", "0"]);
-    expect(none.stdout).toMatch(/no history read\.\n$/);
+    expect(none.stdout).toMatch(/No step history read\.\n$/);
     expect(dataOf(readFileSync(file, "utf8")).history).toEqual({ runs: 0, series: {}, note: null });
   });
 
@@ -181,6 +181,25 @@ describe("expflow report on the local registry", () => {
     const data = dataOf(readFileSync(file, "utf8"));
     expect(data.summary).toMatchObject({ listed: 0, ranked: 0, shown: 0 });
     expect(existsSync(join(home, "experiments.jsonl"))).toBe(false);
+  });
+
+  it("ranks by Pareto fronts with --pareto, plotting the first two objectives; needs --sort-by or --pareto", async () => {
+    const file = join(tempDir(), "report.html");
+    const r = await runInProcess(["report", "--html", file, "--registry", EXAMPLE, "--pareto", "pde_mean:min,train_time_min:min", "--gate", "pde_mean:lt:18.09"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/: 28 of 60 experiments pass 1 gate; \d+ on the Pareto front of pde_mean \(lowest\) and train_time_min \(lowest\), \d+ fronts\./);
+    const data = dataOf(readFileSync(file, "utf8"));
+    const ranked = await runInProcess(["compare-scores", "--registry", EXAMPLE, "--pareto", "pde_mean:min,train_time_min:min", "--gate", "pde_mean:lt:18.09", "--json"]);
+    expect(data.ranking).toEqual(JSON.parse(ranked.stdout));
+    expect(data.ranking.pareto).toEqual([
+      { metric: "pde_mean", direction: "min" },
+      { metric: "train_time_min", direction: "min" },
+    ]);
+    expect(data.scatter).toEqual({ x: "pde_mean", y: "train_time_min" });
+    expect(data.command).toContain("--pareto pde_mean:min,train_time_min:min");
+    const neither = await runInProcess(["report", "--html", file, "--registry", EXAMPLE]);
+    expect(neither.code).toBe(2);
+    expectOneError(neither, /^error: report needs --sort-by or --pareto/);
   });
 
   it("refuses ClearML-only options without --clearml, and --clearml without a project or with a registry, exit 2", async () => {

@@ -147,11 +147,38 @@ describe("the schemas are strict where the shape is fixed", () => {
       ascending: true,
       gates: [{ metric: "pde_mean", op: "lt", value: 18.09 }],
       selection: { statuses: ["completed"], default: true, ranked: 1, excluded: 0, excluded_by_status: {} },
+      pareto: null,
       results: [{ rank: 1, id: "e", name: null, status: "completed", passed: true, value: 16, metrics: { pde_mean: 16 }, gates: [gate] }],
     };
     expect(RankingSchema.safeParse(ranking).success).toBe(true);
     expect(RankingSchema.safeParse({ ...ranking, results: [{ ...ranking.results[0], rank: 2 }] }).success).toBe(false);
     expect(RankingSchema.safeParse({ ...ranking, selection: { ...ranking.selection, excluded: 3 } }).success).toBe(false);
+    const { pareto: _pareto, ...withoutPareto } = ranking;
+    expect(RankingSchema.safeParse(withoutPareto).success).toBe(false);
+  });
+
+  it("a Pareto ranking's ranks are fronts: from 1, passing first, never falling, never skipping one", () => {
+    const failed = { ...gate, actual: 20, passed: false, reason: "not_met" };
+    const row = (id: string, rank: number | null) => ({ rank, id, name: null, status: "completed", passed: rank !== null, value: 16, metrics: { pde_mean: 16 }, gates: [rank === null ? failed : gate] });
+    const ranking = (...ranks: (number | null)[]) => ({
+      sort_by: "pde_mean",
+      ascending: true,
+      gates: [{ metric: "pde_mean", op: "lt", value: 18.09 }],
+      selection: { statuses: ["completed"], default: true, ranked: ranks.length, excluded: 0, excluded_by_status: {} },
+      pareto: [
+        { metric: "pde_mean", direction: "min" },
+        { metric: "train_time_min", direction: "min" },
+      ],
+      results: ranks.map((r, i) => row(`e${i}`, r)),
+    });
+    for (const ok of [[], [1], [1, 1, 1], [1, 1, 2, 3, 3], [1, 2, null, null]]) expect(RankingSchema.safeParse(ranking(...ok)).success, JSON.stringify(ok)).toBe(true);
+    for (const bad of [[2], [1, 3], [1, 2, 1], [null, 1], [1, null, 2]]) expect(RankingSchema.safeParse(ranking(...bad)).success, JSON.stringify(bad)).toBe(false);
+    // Without pareto the same fronts are not ranks.
+    expect(RankingSchema.safeParse({ ...ranking(1, 1), pareto: null }).success).toBe(false);
+    const one = ranking(1);
+    expect(RankingSchema.safeParse({ ...one, pareto: one.pareto.slice(0, 1) }).success).toBe(false);
+    expect(RankingSchema.safeParse({ ...one, pareto: [one.pareto[0], one.pareto[0]] }).success).toBe(false);
+    expect(RankingSchema.safeParse({ ...one, pareto: [one.pareto[0], { metric: "x", direction: "up" }] }).success).toBe(false);
     expect(PinStatusSchema.safeParse({ active: true, source: "none", format: null, locked_until: null }).success).toBe(false);
   });
 

@@ -190,6 +190,22 @@ describe("compare-scores --json", () => {
     fits("compare-scores", await ok(cli(plain, ["compare-scores", "--registry", reg, "--tags", "nope", "--sort-by", "pde_mean", "--json"]), 1));
   });
 
+  it("--pareto: fronts with gates, a missing objective, --sort-by within a front, --max, nothing passing", async () => {
+    const out = fits("compare-scores", await ok(cli(plain, ["compare-scores", "--registry", reg, "--pareto", "pde_mean:min,train_time_min:min", "--status", "completed,running,failed", "--json"]))) as {
+      pareto: { metric: string; direction: string }[];
+      results: { rank: number | null }[];
+    };
+    expect(out.pareto).toEqual([
+      { metric: "pde_mean", direction: "min" },
+      { metric: "train_time_min", direction: "min" },
+    ]);
+    expect(out.results.filter((r) => r.rank === 1).length).toBeGreaterThan(1);
+    fits("compare-scores", await ok(cli(plain, ["compare-scores", "--registry", reg, "--pareto", "seg_total:max,pde_mean:min,train_time_min:min", "--sort-by", "pde_mean", "--descending", "--gate", "pde_mean:lt:18.09", "--then-by", "seg_total", "--max", "2", "--json"])));
+    fits("compare-scores", await ok(cli(plain, ["compare-scores", "--registry", reg, "--pareto", "seg_total:max,train_time_min:min", "--gate", "pde_mean:lt:0", "--only-passing", "--json"]), 1));
+    errorFits(await cli(plain, ["compare-scores", "--registry", reg, "--pareto", "pde_mean:up,seg_total:max", "--json"]), "E_PARETO_SYNTAX", 2);
+    errorFits(await cli(plain, ["compare-scores", "--registry", reg, "--json"]), "E_USAGE", 2);
+  });
+
   it("errors: an unknown option, an unknown metric, a malformed gate, a missing registry", async () => {
     expect(errorFits(await cli(plain, ["compare-scores", "--registry", reg, "--sort-by", "pde_mean", "--gates", "x", "--json"]), "E_USAGE", 2).hint).toBe("Did you mean --gate?");
     errorFits(await cli(plain, ["compare-scores", "--registry", reg, "--sort-by", "pde_mena", "--json"]), "E_UNKNOWN_METRIC", 2);
@@ -224,6 +240,8 @@ describe("clearml --json", () => {
     );
     fits("clearml compare-scores", await ok(cli(plain, ["clearml", "compare-scores", "--project", "Ambig", "--sort-by", "Score/seg_total", "--json"], { env: clearmlEnv() })));
     errorFits(await cli(plain, ["clearml", "compare-scores", "--project", "Ambig", "--sort-by", "seg_total", "--json"], { env: clearmlEnv() }), "E_METRIC_AMBIGUOUS", 2);
+    fits("clearml compare-scores", await ok(cli(plain, ["clearml", "compare-scores", "--project", "Contracts", "--status", "completed,cancelled,running", "--pareto", "seg_total:max,train_time_min:min", "--use-thresholds", "--json"], { env: clearmlEnv() })));
+    errorFits(await cli(plain, ["clearml", "compare-scores", "--project", "Ambig", "--pareto", "seg_total:max,pde_mean:min", "--json"], { env: clearmlEnv() }), "E_METRIC_AMBIGUOUS", 2);
   });
 
   it("tasks: every status, archived, a subproject, a metric under two titles", async () => {

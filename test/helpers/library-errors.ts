@@ -5,6 +5,7 @@ import { ExpflowError } from "../../src/core/errors.js";
 import type { Experiment } from "../../src/core/experiment.js";
 import type { CompareScoresOptions } from "../../src/core/ranking/compare-scores.js";
 import { compareScores } from "../../src/core/ranking/compare-scores.js";
+import { parseParetoSpec } from "../../src/core/ranking/pareto.js";
 import { validateCompetitionRules } from "../../src/core/rules/rules.js";
 import { MetricRegistry, validateMetricValues } from "../../src/core/metrics/registry.js";
 import { loadConfig } from "../../src/config/load.js";
@@ -58,6 +59,16 @@ export const LIBRARY_ERROR_CASES: readonly LibraryErrorCase[] = [
   { name: "unknown gate metric", run: rank(PLAIN, { sortBy: "pde_mean", gates: ["bogus_x:lt:1"] }) },
   { name: "unknown metric reported, strict", run: () => validateMetricValues({ val_loss: 0.1 }, MetricRegistry.create({}, undefined, { strict: true }), { custom: true }) },
   { name: "malformed gate", run: rank(PLAIN, { sortBy: "pde_mean", gates: ["pde_mean:lt"] }) },
+  { name: "malformed pareto objective", run: () => parseParetoSpec("pde_mean:up,seg_total:max") },
+  { name: "pareto with one objective", run: () => parseParetoSpec("pde_mean:min") },
+  { name: "unknown pareto metric", run: rank(PLAIN, { pareto: [{ metric: "pde_maen", direction: "min" }, { metric: "seg_total", direction: "max" }] }) },
+  {
+    name: "pareto metric named twice",
+    run: rank(PLAIN, { pareto: [{ metric: "pde_mean", direction: "min" }, { metric: "pde", direction: "max" }], registry: MetricRegistry.create({ pde_mean: { aliases: ["pde"] } }) }),
+  },
+  { name: "ambiguous pareto metric", run: rank(AMBIGUOUS, { pareto: [{ metric: "pde_mean", direction: "min" }, { metric: "seg_total", direction: "max" }] }) },
+  { name: "neither sortBy nor pareto", run: rank(PLAIN, {}) },
+  { name: "ascending without sortBy", run: rank(PLAIN, { pareto: [{ metric: "pde_mean", direction: "min" }, { metric: "seg_total", direction: "max" }], ascending: true }) },
   { name: "max not positive", run: rank(PLAIN, { sortBy: "pde_mean", max: 0 }) },
   { name: "statuses empty", run: rank(PLAIN, { sortBy: "pde_mean", statuses: [] }) },
   { name: "ambiguous sortBy metric", run: rank(AMBIGUOUS, { sortBy: "seg_total" }) },

@@ -14,7 +14,7 @@ function data(overrides: Partial<ReportDataJson> = {}): ReportDataJson {
     expflow_version: "0.0.0-test",
     command: null,
     source: { kind: "local", location: "/r.jsonl", project: null },
-    ranking: { sort_by: "pde_mean", ascending: true, gates: [], selection: { statuses: ["completed"], default: true, ranked: 0, excluded: 0, excluded_by_status: {} }, results: [] },
+    ranking: { sort_by: "pde_mean", ascending: true, gates: [], selection: { statuses: ["completed"], default: true, ranked: 0, excluded: 0, excluded_by_status: {} }, pareto: null, results: [] },
     metrics: [{ name: "pde_mean", direction: "lower", threshold: 18.09, unit: null, description: null }],
     axes: ["pde_mean"],
     scatter: { x: "pde_mean", y: "pde_mean" },

@@ -274,6 +274,43 @@ describe("the HTML report in a browser", () => {
     await page.close();
   });
 
+  it("shows Pareto fronts: FRONT in the table, the first front joined on the scatter plot at its points", async () => {
+    // A trade-off: six runs each best on one side (the front), six just behind each of them.
+    const tradeOff = Array.from({ length: 12 }, (_, i) => {
+      const k = i % 6;
+      const behind = i >= 6 ? 0.2 : 0;
+      return record(`run-${i}`, { pde_mean: 14 + k * 0.3 + behind, train_time_min: 58 - k * 4 + behind * 5 });
+    });
+    const pareto = await makeReport(writeRegistry(tradeOff), ["--pareto", "pde_mean:min,train_time_min:min", ...GATES]);
+    const { page, problems } = await openReport(browser, pareto.file);
+    expect(problems).toEqual([]);
+    expect(await page.textContent('th[data-key="rank"]')).toBe("FRONT");
+    const front = pareto.data.ranking.results.filter((r) => r.rank === 1);
+    expect(front.map((r) => r.id).sort()).toEqual(["run-0", "run-1", "run-2", "run-3", "run-4", "run-5"]);
+    const xTicks = await ticks(page, "[data-testid=scatter] .x-axis", false);
+    const yTicks = await ticks(page, "[data-testid=scatter] .y-axis", true);
+    // The path's vertices, in page pixels: its points are in the SVG's user space, which starts at the SVG's corner.
+    const vertices = await page.$eval("[data-testid=scatter] .front-line", (path) => {
+      const box = (path as SVGPathElement).ownerSVGElement!.getBoundingClientRect();
+      return path
+        .getAttribute("d")!
+        .slice(1)
+        .split("L")
+        .map((p) => p.split(",").map(Number))
+        .map(([x, y]) => [box.left + x!, box.top + y!]);
+    });
+    const expected = front
+      .map((r) => [pixelOf(xTicks, r.metrics["pde_mean"] as number), pixelOf(yTicks, r.metrics["train_time_min"] as number)])
+      .sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+    expect(vertices).toHaveLength(expected.length);
+    vertices.forEach((v, i) => {
+      expect(Math.abs(v[0]! - expected[i]![0]!)).toBeLessThan(1);
+      expect(Math.abs(v[1]! - expected[i]![1]!)).toBeLessThan(1);
+    });
+    await screenshot(page, "report-pareto");
+    await page.close();
+  });
+
   it("plots the step history of picked runs, and of a run picked in the table", async () => {
     const { page, problems } = await openReport(browser, report.file);
     const withHistory = report.data.ranking.results.filter((r) => report.data.history.series[r.id] !== undefined).map((r) => r.id);

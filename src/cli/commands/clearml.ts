@@ -16,7 +16,7 @@ import type { Column } from "../output/render.js";
 import { renderRows } from "../output/render.js";
 import { chooseColumns } from "../output/column-choice.js";
 import { tableWidth } from "../output/table-fit.js";
-import { rankStore } from "./compare-scores.js";
+import { assertRankingFlags, rankStore } from "./compare-scores.js";
 
 /** The `--json` contract of `expflow clearml status`: `ClearmlStatusSchema` in `src/contracts`. */
 export type { ClearmlStatusJson };
@@ -96,6 +96,8 @@ export async function clearmlStatusCommand(flags: ClearmlStatusOptions, ctx: Com
  * and exit codes over the tasks of a ClearML project, plus exit 4 for backend failures.
  */
 export async function clearmlCompareScoresCommand(flags: ClearmlCompareScoresOptions, ctx: CommandContext): Promise<number> {
+  // A ranking that cannot be asked is refused before the connection is even resolved.
+  assertRankingFlags(flags, "clearml compare-scores");
   const config = await ctx.config();
   const registry = metricRegistryOf(config);
   // A ranking never reads parameters: leave them out of the listing.

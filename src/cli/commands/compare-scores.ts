@@ -4,6 +4,8 @@ import type { ExperimentFilter } from "../../core/experiment.js";
 import type { Gate } from "../../core/gates/gate.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
+import type { ParetoObjective } from "../../core/ranking/pareto.js";
+import { UsageError } from "../../core/errors.js";
 import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { openLocal } from "../backend.js";
@@ -14,6 +16,7 @@ import { formatOf } from "../context.js";
 import type { SelectionFlags } from "../filters.js";
 import { filterOf } from "../filters.js";
 import { rankExperiments } from "../../app/rank.js";
+import { writeRankingJson } from "../../app/ranking-json.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
 import { chooseColumns } from "../output/column-choice.js";
@@ -29,7 +32,9 @@ import { shellQuote } from "../../util/shell.js";
  */
 export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
   registry?: string;
-  sortBy: string;
+  sortBy?: string;
+  /** `--pareto`, as written: `pde_mean:min,train_time_min:min`. */
+  pareto?: string;
   ascending?: boolean;
   descending?: boolean;
   thenBy?: string[];
@@ -50,65 +55,6 @@ export interface CompareScoresFlags extends FormatFlags, SelectionFlags {
 export type CompareScoresJson = RankingJson;
 export type { GateResultJson, RankedExperimentJson, RankingSelectionJson };
 
-function resultJson(r: RankedExperiment): RankedExperimentJson {
-  return {
-    rank: r.rank,
-    id: r.experiment.id,
-    name: r.experiment.name,
-    status: r.experiment.status,
-    passed: r.passed,
-    value: r.value,
-    metrics: r.experiment.metrics,
-    gates: r.gates.map((g) => ({
-      metric: g.metric,
-      op: g.op,
-      threshold: g.threshold,
-      actual: g.actual,
-      passed: g.passed,
-      reason: g.reason,
-    })),
-  };
-}
-
-function selectionJson(result: CompareScoresResult): RankingSelectionJson {
-  const s = result.selection;
-  return {
-    statuses: s.statuses === "all" ? null : [...s.statuses],
-    default: s.isDefault,
-    ranked: result.total,
-    excluded: s.excluded,
-    excluded_by_status: { ...s.excludedByStatus },
-  };
-}
-
-function headerJson(result: CompareScoresResult): Omit<CompareScoresJson, "results"> {
-  return {
-    sort_by: result.sortBy,
-    ascending: result.ascending,
-    gates: result.gates.map((g) => ({ metric: g.metric, op: g.op, value: g.value })),
-    selection: selectionJson(result),
-  };
-}
-
-/** The JSON contract of both compare-scores commands: {@link CompareScoresJson}. */
-export function compareScoresJson(result: CompareScoresResult): CompareScoresJson {
-  return { ...headerJson(result), results: result.results.map(resultJson) };
-}
-
-/**
- * Writes `JSON.stringify(compareScoresJson(result))` and a newline, in batches of rows, so a
- * large ranking never needs its whole text in memory at once.
- */
-export function writeCompareScoresJson(result: CompareScoresResult, write: (text: string) => unknown, batch = 1000): void {
-  const head = JSON.stringify(headerJson(result));
-  write(`${head.slice(0, -1)},"results":[`);
-  for (let i = 0; i < result.results.length; i += batch) {
-    const rows = result.results.slice(i, i + batch).map((r) => JSON.stringify(resultJson(r)));
-    write((i === 0 ? "" : ",") + rows.join(","));
-  }
-  write("]}\n");
-}
-
 function failedGates(r: RankedExperiment): string {
   return r.gates
     .filter((g) => !g.passed)
@@ -121,21 +67,25 @@ function failedGates(r: RankedExperiment): string {
 }
 
 /**
- * The columns of the listing: the same spec feeds the table, CSV and Markdown. To fit a
- * terminal, the failed gates and then the name are cut, then `status`, `failed_gates`, the gated
- * metrics, the tie-breakers (the last first), `passed` and `name` are left out, in that order;
- * the rank, the id and the sort metric always stay.
+ * The columns of the listing: the same spec feeds the table, CSV and Markdown. In a Pareto
+ * ranking the rank column is headed FRONT (its key stays `rank`) and the objectives follow the
+ * sort metric. To fit a terminal, the failed gates and then the name are cut, then `status`,
+ * `failed_gates`, the gated metrics, the tie-breakers (the last first), `passed`, the objectives
+ * (the last first) and `name` are left out, in that order; the rank, the id and the sort metric
+ * always stay.
  */
 export function compareScoresColumns(result: CompareScoresResult): Column<RankedExperiment>[] {
-  const shown = [result.sortBy, ...result.thenBy.map((t) => t.metric), ...result.gates.map((g: Gate) => g.metric)];
+  const objectives = (result.pareto ?? []).map((o) => o.metric);
+  const shown = [result.sortBy, ...objectives, ...result.thenBy.map((t) => t.metric), ...result.gates.map((g: Gate) => g.metric)];
   const metrics = [...new Set(shown)];
   const thenBy = new Set(result.thenBy.map((t) => t.metric));
+  const dropOf = (m: string): number | undefined => (m === result.sortBy ? undefined : objectives.includes(m) ? 78 : thenBy.has(m) ? 50 : 40);
   const cols: Column<RankedExperiment>[] = [
-    { header: "RANK", key: "rank", get: (r) => r.rank, align: "right" },
+    { header: result.pareto === null ? "RANK" : "FRONT", key: "rank", get: (r) => r.rank, align: "right" },
     { header: "ID", key: "id", get: (r) => r.experiment.id },
     { header: "NAME", key: "name", get: (r) => r.experiment.name, maxWidth: 40, shrink: { min: 20, order: 2 }, drop: 80 },
     { header: "STATUS", key: "status", get: (r) => r.experiment.status, drop: 10 },
-    ...metrics.map((m) => metricColumn(result, m, m === result.sortBy ? undefined : thenBy.has(m) ? 50 : 40)),
+    ...metrics.map((m) => metricColumn(result, m, dropOf(m))),
     {
       header: "RESULT",
       key: "passed",
@@ -148,10 +98,12 @@ export function compareScoresColumns(result: CompareScoresResult): Column<Ranked
   return cols;
 }
 
-/** The column of a metric: the ranked value, else the gate's, else the recorded one. */
+/** The column of a metric: the ranked value (the sort metric's, an objective's), else the gate's, else the recorded one. */
 function metricColumn(result: CompareScoresResult, metric: string, drop?: number): Column<RankedExperiment> {
+  const objective = result.pareto?.findIndex((o) => o.metric === metric) ?? -1;
   const value = (r: RankedExperiment): number | null => {
     if (metric === result.sortBy) return r.value;
+    if (objective >= 0 && r.objectives !== null) return r.objectives[objective] ?? null;
     const fromGate = r.gates.find((g) => g.metric === metric);
     if (fromGate) return fromGate.actual;
     const v = r.experiment.metrics[metric];
@@ -216,12 +168,15 @@ export async function rankStore(
   registry: MetricRegistry,
   opts: { onListed?: () => void; command?: string; isEmpty?: () => Promise<boolean> } = {},
 ): Promise<number> {
+  const command = opts.command ?? "compare-scores";
+  assertRankingFlags(flags, command);
   const ranking = await rankExperiments(
     store,
     {
       filter: withoutStatuses(filterOf(flags)),
       statuses: flags.status ?? [],
       sortBy: flags.sortBy,
+      pareto: flags.pareto,
       ascending: flags.ascending ? true : flags.descending ? false : undefined,
       thenBy: flags.thenBy,
       gates: flags.gate ?? [],
@@ -242,9 +197,8 @@ export async function rankStore(
     if ((await opts.isEmpty?.()) === true) ctx.warn(`no experiments yet in ${store.location}; submit one with \`expflow run submit\``);
     else ctx.warn(`no experiments match the selection in ${store.location}`);
   }
-  const command = opts.command ?? "compare-scores";
   if (format === "json") {
-    writeCompareScoresJson(result, (text) => stdout.write(text));
+    writeRankingJson(result, (text) => stdout.write(text));
     if (result.total === 0 && note !== null) ctx.warn(`nothing ranked in ${store.location}: ${note}`);
   } else {
     const cols = chosenColumns(result, registry, flags.columns, command);
@@ -262,8 +216,43 @@ export async function rankStore(
   return ranking.passed ? 0 : 1;
 }
 
-/** The table's summary: `19 of 60 experiments pass 2 gates (showing 10); ranked by pde_mean, lowest first.` */
-function verdictLine(result: CompareScoresResult, registry: MetricRegistry): string {
+/**
+ * What the ranking flags must say before anything is read: `--sort-by` or `--pareto` (commander
+ * cannot require one of two), and `--ascending`/`--descending` only with `--sort-by`.
+ *
+ * @param command the command, as the message names it (`compare-scores`, `clearml compare-scores`).
+ * @throws {UsageError} `E_USAGE` (exit 2).
+ */
+export function assertRankingFlags(flags: Pick<CompareScoresFlags, "sortBy" | "pareto" | "ascending" | "descending">, command: string): void {
+  if (flags.sortBy === undefined && flags.pareto === undefined) {
+    throw new UsageError("E_USAGE", `${command} needs --sort-by or --pareto`, {
+      hint: "rank by one metric (--sort-by pde_mean) or by Pareto fronts of several (--pareto pde_mean:min,train_time_min:min)",
+    });
+  }
+  if (flags.sortBy === undefined && (flags.ascending || flags.descending)) {
+    throw new UsageError("E_USAGE", `${flags.ascending ? "--ascending" : "--descending"} orders --sort-by, which is not given`, {
+      hint: "each --pareto objective has its own direction (metric:max or metric:min); add --sort-by M to order each front by M",
+    });
+  }
+}
+
+/** `pde_mean (lowest) and train_time_min (lowest)`; an objective against its metric's registered direction says so. */
+function objectivesText(objectives: readonly ParetoObjective[], registry: MetricRegistry): string {
+  const words = objectives.map((o) => {
+    const def = registry.definitionOf(o.metric);
+    const against = def !== undefined && (def.direction === "lower") !== (o.direction === "min") ? ", against its registered direction" : "";
+    return `${printable(o.metric)} (${o.direction === "min" ? "lowest" : "highest"}${against})`;
+  });
+  return `${words.slice(0, -1).join(", ")} and ${words.at(-1)!}`;
+}
+
+/**
+ * The table's summary: `19 of 60 experiments pass 2 gates (showing 10); ranked by pde_mean,
+ * lowest first.`; in a Pareto ranking `19 of 60 experiments pass 2 gates; 7 on the Pareto front
+ * of pde_mean (lowest) and train_time_min (lowest), 5 fronts.` (and `; each front by seg_total,
+ * highest first` with `--sort-by`).
+ */
+export function verdictLine(result: CompareScoresResult, registry: MetricRegistry): string {
   const { selection } = result;
   if (result.total === 0 && selection.excluded > 0 && selection.statuses !== "all") return `No ${statusesText(selection.statuses)} experiment to rank.`;
   const def = registry.definitionOf(result.sortBy);
@@ -276,7 +265,14 @@ function verdictLine(result: CompareScoresResult, registry: MetricRegistry): str
     result.gates.length === 0
       ? `${result.total} experiment${plural}, no gates`
       : `${result.passedCount} of ${result.total} experiment${plural} pass ${gateText}`;
-  return `${verdict}${shown}; ranked by ${result.sortBy}, ${order}${against}.`;
+  if (result.pareto === null) return `${verdict}${shown}; ranked by ${printable(result.sortBy)}, ${order}${against}.`;
+  const of = objectivesText(result.pareto, registry);
+  const fronts =
+    result.fronts === 0 ? `no Pareto front of ${of}` : `${result.onFront} on the Pareto front of ${of}, ${result.fronts} front${result.fronts === 1 ? "" : "s"}`;
+  // Each front in the first objective's order is the default: the objectives already say so.
+  const first = result.pareto[0]!;
+  const within = first.metric === result.sortBy && (first.direction === "min") === result.ascending ? "" : `; each front by ${printable(result.sortBy)}, ${order}${against}`;
+  return `${verdict}${shown}; ${fronts}${within}.`;
 }
 
 /**

@@ -15,7 +15,7 @@ import type { CommandContext } from "../context.js";
 import type { ReportOptions } from "../define/report.js";
 import { filterOf } from "../filters.js";
 import { printable, unguarded } from "../output/sanitize.js";
-import { selectionNote } from "./compare-scores.js";
+import { assertRankingFlags, selectionNote, verdictLine } from "./compare-scores.js";
 
 /** The options that make the report, in the order the page shows them, to make it again. */
 const SHOWN_OPTIONS: readonly (readonly [keyof ReportOptions, string])[] = [
@@ -29,7 +29,7 @@ const SHOWN_OPTIONS: readonly (readonly [keyof ReportOptions, string])[] = [
   ["includeArchived", "--include-archived"],
   ["includeSubprojects", "--include-subprojects"],
   ["sortBy", "--sort-by"],
-  ["pareto" as keyof ReportOptions, "--pareto"],
+  ["pareto", "--pareto"],
   ["ascending", "--ascending"],
   ["descending", "--descending"],
   ["thenBy", "--then-by"],
@@ -97,6 +97,7 @@ function checkCombinations(flags: ReportOptions): void {
  * Returns the verdict's exit code: 0 when at least one experiment passes, 1 when none does.
  */
 export async function reportCommand(flags: ReportOptions, ctx: CommandContext): Promise<number> {
+  assertRankingFlags(flags, "report");
   checkCombinations(flags);
   const toStdout = flags.html === "-";
   const path = toStdout ? "-" : isAbsolute(flags.html) ? flags.html : join(ctx.io.cwd, flags.html);
@@ -108,6 +109,7 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
     filter: withoutStatuses(filterOf(flags)),
     statuses: flags.status ?? [],
     sortBy: flags.sortBy,
+    pareto: flags.pareto,
     ascending: flags.ascending ? true : flags.descending ? false : undefined,
     thenBy: flags.thenBy,
     gates: flags.gate ?? [],
@@ -142,19 +144,20 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
 
   const html = renderReportHtml(report.data, pageScript);
   const { result } = report.ranking;
-  const passing = result.gates.length === 0 ? `${result.total} experiment${result.total === 1 ? "" : "s"}, no gates` : `${result.passedCount} of ${result.total} experiment${result.total === 1 ? "" : "s"} pass`;
-  const line = `${passing}; ${report.data.history.runs === 0 ? "no history read" : `history of ${Object.keys(report.data.history.series).length} of the top ${report.data.history.runs}`}`;
+  const history = report.data.history.runs === 0 ? "no step history read." : `step history of ${Object.keys(report.data.history.series).length} of the top ${report.data.history.runs}.`;
+  // The ranking's summary as compare-scores words it, then what the page holds of history.
+  const line = `${verdictLine(result, registry)} ${history[0]!.toUpperCase()}${history.slice(1)}`;
   if (toStdout) {
     // The document is ASCII with no control character (renderReportHtml escapes the rest).
     unguarded(ctx.io.stdout).write(html);
-    ctx.io.stderr.write(`wrote the report to standard output (${sizeText(Buffer.byteLength(html))}): ${line}.\n`);
+    ctx.io.stderr.write(`wrote the report to standard output (${sizeText(Buffer.byteLength(html))}): ${line}\n`);
   } else {
     try {
       replaceFileAtomic(path, (fd) => writeAll(fd, html));
     } catch (e) {
       throw storageError(e, path);
     }
-    ctx.io.stdout.write(`wrote ${printable(flags.html)} (${sizeText(Buffer.byteLength(html))}): ${line}.\n`);
+    ctx.io.stdout.write(`wrote ${printable(flags.html)} (${sizeText(Buffer.byteLength(html))}): ${line}\n`);
   }
   const note = selectionNote(result.selection);
   if (note !== null) ctx.io.stderr.write(`${note}\n`);

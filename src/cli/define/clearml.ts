@@ -27,7 +27,10 @@ function declareCompareScores(clearml: Clearml) {
 Examples:
   expflow clearml compare-scores --project PDEBench --tags task1 --sort-by seg_total --gate pde_mean:lt:18.09
   expflow clearml compare-scores --project PDEBench --sort-by pde_mean --use-thresholds --only-passing --json
+  expflow clearml compare-scores --project PDEBench --pareto seg_total:max,train_time_min:min
 
+Needs --sort-by or --pareto; with --pareto the rank (FRONT) is the Pareto front among the
+tasks passing every gate (see expflow compare-scores --help).
 Only completed tasks (ClearML: completed, published, closed) are ranked unless --status names
 other states; the summary counts those left out.
 A metric reported under two titles (Score/seg_total and Loss/seg_total) must be named in full.

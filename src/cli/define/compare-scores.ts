@@ -18,9 +18,12 @@ Examples:
   expflow compare-scores --registry examples/experiments.jsonl --tags task1 --sort-by seg_total --use-thresholds --json
   expflow compare-scores --sort-by pde_mean --status completed,running,failed,cancelled
   expflow compare-scores --sort-by pde_mean --use-thresholds --columns rank,name,pde_mean
+  expflow compare-scores --pareto pde_mean:min,train_time_min:min --use-thresholds
 
-Only completed experiments are ranked unless --status names other states; the summary counts
-those left out. Exit codes: 0 at least one experiment passes, 1 none does (or none is ranked),
+Needs --sort-by or --pareto. With --pareto, the rank (FRONT) is the Pareto front among the
+experiments passing every gate: 1 for those no other beats on every objective; a missing value
+is worse than any. Only completed experiments are ranked unless --status names other states;
+the summary counts those left out. Exit codes: 0 at least one experiment passes, 1 none does (or none is ranked),
 2 usage or input error.
 On a terminal the table fits its width (COLUMNS sets one for a pipe): long text
 is cut with …, columns that still do not fit are left out and named; --wide

@@ -118,15 +118,18 @@ export function verboseOption<A extends unknown[], O extends OptionValues, G ext
 }
 
 /**
- * The ranking flags shared by `compare-scores` and `clearml compare-scores`: `--sort-by`
- * (required), `--ascending`/`--descending`, `--then-by`, `--gate`, `--use-thresholds`,
- * `--only-passing`, `--max`. `things` names what is ranked in the help ("experiments", "tasks").
+ * The ranking flags shared by `compare-scores`, `clearml compare-scores` (and every command that
+ * ranks): `--sort-by` and `--pareto` (at least one of them: the command checks it, since
+ * commander cannot say "one of two"), `--ascending`/`--descending` (of `--sort-by`), `--then-by`,
+ * `--gate`, `--use-thresholds`, `--only-passing`, `--max`. `things` names what is ranked in the
+ * help ("experiments", "tasks").
  */
 export function rankingOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>, things: string) {
   return cmd
-    .requiredOption("--sort-by <metric>", "metric to rank by")
-    .addOption(new Option("--ascending", "lowest value first").conflicts("descending"))
-    .addOption(new Option("--descending", "highest value first").conflicts("ascending"))
+    .option("--sort-by <metric>", "metric to rank by (required unless --pareto; with it, orders each front)")
+    .option("--pareto <m1:min,m2:max>", `rank ${things} by Pareto fronts of two or more objectives, e.g. pde_mean:min,train_time_min:min`)
+    .addOption(new Option("--ascending", "lowest --sort-by value first").conflicts("descending"))
+    .addOption(new Option("--descending", "highest --sort-by value first").conflicts("ascending"))
     .option("--then-by <metric>", "tie-breaker, in its registered direction (repeatable)", collect)
     .option("--gate <metric:op:value>", "gate, e.g. pde_mean:lt:18.09; ops lt le gt ge eq ne (repeatable)", collect)
     .option("--use-thresholds", "gate every registered metric that has a threshold")

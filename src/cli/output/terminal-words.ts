@@ -13,6 +13,7 @@ import { shellQuote } from "../../util/shell.js";
 /** The flag that sets each library field, where the CLI has one. */
 export const FLAG_OF_FIELD: Readonly<Record<string, string>> = Object.freeze({
   sortBy: "--sort-by",
+  pareto: "--pareto",
   thenBy: "--then-by",
   gates: "--gate",
   useThresholds: "--use-thresholds",
@@ -126,6 +127,7 @@ function replaceFirst(text: string, from: string, to: string): string {
 /** How the terminal shows a qualified metric name in use, by the field that named the ambiguous one. */
 function ambiguousExample(field: string, qualified: string): string | undefined {
   if (field === "gates") return `--gate '${qualified}:...'`;
+  if (field === "pareto") return `--pareto '${qualified}:...'`;
   if (field === "rules") return `a rule pack (--rules FILE) whose metric rule has name: ${qualified}`;
   const flag = flagOf(field);
   return flag === undefined ? undefined : `${flag} '${qualified}'`;

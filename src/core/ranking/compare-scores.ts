@@ -5,18 +5,31 @@ import type { Gate, GateResult } from "../gates/gate.js";
 import { evaluateGates, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
 import { declareMetricHint, MetricRegistry } from "../metrics/registry.js";
 import { didYouMean, nearest } from "../suggest.js";
+import type { ParetoObjective } from "./pareto.js";
+import { isParetoDirection, paretoFronts, paretoSyntaxError } from "./pareto.js";
 import type { StatusSelection } from "./selection.js";
 import { selectByStatus } from "./selection.js";
 
 /** Options of {@link compareScores}. */
 export interface CompareScoresOptions {
-  /** The metric to rank by (a name or a registered alias). */
-  sortBy: string;
   /**
-   * `true` ranks the lowest value first, `false` the highest. Default: the metric's registered
-   * direction, best first; unregistered metrics rank descending.
+   * The metric to rank by (a name or a registered alias). Required unless `pareto` is given;
+   * with `pareto`, it orders the experiments within a front.
+   */
+  sortBy?: string;
+  /**
+   * `true` ranks the lowest value of `sortBy` first, `false` the highest. Default: the metric's
+   * registered direction, best first; unregistered metrics rank descending. Only with `sortBy`:
+   * each objective of `pareto` has its own direction.
    */
   ascending?: boolean;
+  /**
+   * Rank by Pareto fronts of these objectives (two or more, each a metric, by name or registered
+   * alias, and the end of it that is best; {@link parseParetoSpec} reads them from text):
+   * `rank` is then the front, 1 for the experiments no other passing experiment dominates. See
+   * {@link compareScores}.
+   */
+  pareto?: readonly ParetoObjective[];
   /** Tie-breakers, each in its registered direction (unregistered: descending). */
   thenBy?: readonly string[];
   /** Gates, parsed or as `metric:op:value` text. */
@@ -40,20 +53,32 @@ export interface CompareScoresOptions {
 
 /** One ranked experiment. */
 export interface RankedExperiment {
-  /** 1-based rank among those passing every gate; `null` for those failing one. */
+  /**
+   * 1-based rank among those passing every gate; in a Pareto ranking, the front (many share
+   * one). `null` for those failing a gate.
+   */
   readonly rank: number | null;
   readonly experiment: Experiment;
   readonly passed: boolean;
   /** The sort metric's value, or `null` when missing. */
   readonly value: number | null;
+  /** In a Pareto ranking, the value of each objective, in their order (`null`: missing); else `null`. */
+  readonly objectives: readonly (number | null)[] | null;
   readonly gates: readonly GateResult[];
 }
 
 /** The outcome of {@link compareScores}. */
 export interface CompareScoresResult {
-  /** The canonical sort metric. */
+  /** The canonical sort metric; in a Pareto ranking without `sortBy`, the first objective's. */
   readonly sortBy: string;
+  /** Whether the lowest `sortBy` value comes first (without `sortBy`: the first objective is `min`). */
   readonly ascending: boolean;
+  /** The objectives of a Pareto ranking, by canonical metric name; `null` for a ranking by `sortBy`. */
+  readonly pareto: readonly ParetoObjective[] | null;
+  /** How many Pareto fronts the passing experiments form; 0 when none passes or not a Pareto ranking. */
+  readonly fronts: number;
+  /** How many passing experiments are on the first front; 0 when none passes or not a Pareto ranking. */
+  readonly onFront: number;
   readonly thenBy: readonly { metric: string; ascending: boolean }[];
   /** Every gate applied, explicit ones first, then those from thresholds. */
   readonly gates: readonly Gate[];
@@ -72,6 +97,10 @@ interface Keyed {
   readonly passed: boolean;
   readonly value: number | null;
   readonly tieValues: (number | null)[] | null;
+  /** The objectives' values of a Pareto ranking. */
+  readonly objectives: (number | null)[] | null;
+  /** The front of a passing experiment in a Pareto ranking (0 otherwise). */
+  front: number;
   /** Parsed `created`, computed only when a tie needs it (`undefined`: not yet). */
   createdMs: number | null | undefined;
 }
@@ -123,7 +152,8 @@ function parseTime(text: string | null): number | null {
 }
 
 /**
- * Ranks experiments by a metric and gates them. Pure: it reads nothing and prints nothing.
+ * Ranks experiments by a metric, or by Pareto fronts of several, and gates them. Pure: it reads
+ * nothing and prints nothing.
  *
  * Only experiments in one of `statuses` (default: `completed`) are ranked; the others are counted
  * in `selection`. Metric names resolve against every experiment given, so a metric that only a
@@ -134,16 +164,33 @@ function parseTime(text: string | null): number | null {
  * it, ordered by value; ties are broken by each `thenBy` metric in its direction, then by earlier
  * `created`, then by id. With no gates every experiment passes. 0 and negative values are values.
  *
+ * With `pareto`, the passing experiments are sorted into Pareto fronts instead (non-dominated
+ * sorting, as Optuna's best trials for several objectives): one dominates another when it is no
+ * worse on every objective and better on at least one; front 1 holds those no passing experiment
+ * dominates, front 2 those only front 1 dominates, and so on. `rank` is the front, so many
+ * experiments share a rank; identical values share a front. A missing objective (absent, null or
+ * non-finite) counts as worse than any value and equal to another missing one, so every passing
+ * experiment has a front. Passing experiments are ordered by front, then within a front by
+ * `sortBy` when given (in its direction, as above), else by the first objective in its
+ * direction; then by each `thenBy` metric, then by the remaining objectives in their order and
+ * directions (missing last), then by earlier `created`, then by id. Experiments failing a gate
+ * are not fronted: `rank: null`, after the passing ones, ordered as without `pareto` (by the
+ * sort metric, which is then the first objective when `sortBy` is not given).
+ *
  * @throws {UsageError} `E_GATE_SYNTAX` for a malformed gate, `E_UNKNOWN_METRIC` for a sort,
- *   tie-break or gate metric that is neither registered nor reported by any experiment given,
- *   `E_METRIC_AMBIGUOUS` for one that an experiment reports under two titles,
- *   `E_USAGE` for a `max` that is not a positive integer or an empty `statuses` list.
+ *   tie-break, objective or gate metric that is neither registered nor reported by any
+ *   experiment given, `E_METRIC_AMBIGUOUS` for one that an experiment reports under two titles,
+ *   `E_PARETO_SYNTAX` for `pareto` with fewer than two objectives, a direction other than `max`
+ *   or `min`, or two objectives naming the same metric (an alias included),
+ *   `E_USAGE` for neither `sortBy` nor `pareto`, `ascending` without `sortBy`, a `max` that is
+ *   not a positive integer or an empty `statuses` list.
  */
 export function compareScores(experiments: readonly Experiment[], options: CompareScoresOptions): CompareScoresResult {
   const registry = options.registry ?? MetricRegistry.standard();
   if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0)) {
     throw new UsageError("E_USAGE", `max must be a positive whole number, got ${String(options.max)}`, { field: "max", value: String(options.max) });
   }
+  assertRankingOrder(options);
   let reportedCache: Set<string> | undefined;
   const reported = (): ReadonlySet<string> => {
     if (reportedCache === undefined) {
@@ -158,7 +205,8 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   };
   const { kept, selection } = selectByStatus(experiments, options.statuses);
   const parsed = (options.gates ?? []).map((g) => (typeof g === "string" ? parseGate(g) : g));
-  const sortBy = resolveMetricName(options.sortBy, registry, reported, "sortBy");
+  const pareto = options.pareto === undefined ? null : resolveObjectives(options.pareto, registry, reported);
+  const sortBy = options.sortBy === undefined ? pareto![0]!.metric : resolveMetricName(options.sortBy, registry, reported, "sortBy");
   const thenBy = (options.thenBy ?? []).map((m) => {
     const metric = resolveMetricName(m, registry, reported, "thenBy");
     return { metric, ascending: registry.definitionOf(metric)?.direction === "lower" };
@@ -174,12 +222,20 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   for (const g of parsed) addGate({ ...g, metric: resolveMetricName(g.metric, registry, reported, "gates", `gate '${g.metric}:${g.op}:${g.value}'`) });
   if (options.useThresholds) for (const g of thresholdGates(registry)) addGate(g);
 
-  const ascending = options.ascending ?? registry.definitionOf(sortBy)?.direction === "lower";
+  const ascending =
+    options.sortBy === undefined ? pareto![0]!.direction === "min" : (options.ascending ?? registry.definitionOf(sortBy)?.direction === "lower");
   const aliasesOf = (m: string): readonly string[] => registry.get(m)?.aliases ?? [];
   const groupOf = (m: string): string | undefined => registry.get(m)?.group;
   // Only the ranked experiments: a left-out run's ambiguous name blocks nothing.
   assertUnambiguous(kept, [
-    { name: sortBy, aliases: aliasesOf(sortBy), field: "sortBy", group: groupOf(sortBy) },
+    ...(options.sortBy === undefined ? [] : [{ name: sortBy, aliases: aliasesOf(sortBy), field: "sortBy", group: groupOf(sortBy) }]),
+    ...(pareto ?? []).map((o) => ({
+      name: o.metric,
+      aliases: aliasesOf(o.metric),
+      field: "pareto",
+      group: groupOf(o.metric),
+      example: (q: string) => `the objective '${q}:${o.direction}'`,
+    })),
     ...thenBy.map((t) => ({ name: t.metric, aliases: aliasesOf(t.metric), field: "thenBy", group: groupOf(t.metric) })),
     ...gates.map((g) => ({
       name: g.metric,
@@ -192,6 +248,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   ]);
   const sortAliases = aliasesOf(sortBy);
   const thenAliases = thenBy.map((t) => aliasesOf(t.metric));
+  const objectiveAliases = (pareto ?? []).map((o) => aliasesOf(o.metric));
 
   const passes = gatePredicate(gates, { registry });
   const keyed: Keyed[] = kept.map((experiment) => ({
@@ -199,6 +256,8 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     passed: passes(experiment.metrics),
     value: metricValue(experiment.metrics, sortBy, sortAliases),
     tieValues: thenBy.length === 0 ? null : thenBy.map((t, i) => metricValue(experiment.metrics, t.metric, thenAliases[i])),
+    objectives: pareto === null ? null : pareto.map((o, i) => metricValue(experiment.metrics, o.metric, objectiveAliases[i])),
+    front: 0,
     createdMs: undefined,
   }));
   const createdOf = (k: Keyed): number | null => {
@@ -206,13 +265,39 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     return k.createdMs;
   };
 
+  let fronts = 0;
+  let onFront = 0;
+  // The objectives after the first (or all of them, when sortBy orders within a front), as tie-breakers.
+  const laterObjectives: { index: number; ascending: boolean }[] = [];
+  if (pareto !== null) {
+    const passing = keyed.filter((k) => k.passed);
+    // Minimisation form: a maximised objective negated, a missing value worse than any.
+    const rows = passing.map((k) => k.objectives!.map((v, i) => (v === null ? Infinity : pareto[i]!.direction === "max" ? -v : v)));
+    const numbers = paretoFronts(rows);
+    passing.forEach((k, i) => {
+      k.front = numbers[i]!;
+      if (k.front > fronts) fronts = k.front;
+      if (k.front === 1) onFront++;
+    });
+    pareto.forEach((o, index) => {
+      if (o.metric !== sortBy) laterObjectives.push({ index, ascending: o.direction === "min" });
+    });
+  }
+
   keyed.sort((a, b) => {
     if (a.passed !== b.passed) return a.passed ? -1 : 1;
+    if (a.front !== b.front) return a.front - b.front;
     let c = compareNullable(a.value, b.value, ascending);
     if (c !== 0) return c;
     for (let i = 0; i < thenBy.length; i++) {
       c = compareNullable(a.tieValues![i]!, b.tieValues![i]!, thenBy[i]!.ascending);
       if (c !== 0) return c;
+    }
+    if (a.passed) {
+      for (const o of laterObjectives) {
+        c = compareNullable(a.objectives![o.index]!, b.objectives![o.index]!, o.ascending);
+        if (c !== 0) return c;
+      }
     }
     c = compareNullable(createdOf(a), createdOf(b), true);
     if (c !== 0) return c;
@@ -231,7 +316,64 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     }
     // Per-gate detail only for the rows returned: the ranking itself needs just pass or fail.
     const gateResults = evaluateGates(k.experiment.metrics, gates, { registry }).results;
-    results.push({ rank: k.passed ? ++rank : null, experiment: k.experiment, passed: k.passed, value: k.value, gates: gateResults });
+    results.push({
+      rank: k.passed ? (pareto === null ? ++rank : k.front) : null,
+      experiment: k.experiment,
+      passed: k.passed,
+      value: k.value,
+      objectives: k.objectives,
+      gates: gateResults,
+    });
   }
-  return { sortBy, ascending, thenBy, gates, results, total: kept.length, passedCount, selection };
+  return { sortBy, ascending, pareto, fronts, onFront, thenBy, gates, results, total: kept.length, passedCount, selection };
+}
+
+/**
+ * Checks what orders a ranking, before anything is read: `sortBy` or `pareto` (or both);
+ * `ascending` only with `sortBy`; two or more objectives, each `max` or `min`.
+ *
+ * @throws {UsageError} `E_USAGE` for neither `sortBy` nor `pareto`, or `ascending` without
+ *   `sortBy`; `E_PARETO_SYNTAX` for fewer than two objectives or a direction other than `max` or `min`.
+ */
+export function assertRankingOrder(options: Pick<CompareScoresOptions, "sortBy" | "ascending" | "pareto">): void {
+  if (options.sortBy === undefined && options.pareto === undefined) {
+    throw new UsageError("E_USAGE", "a ranking needs sortBy (a metric) or pareto (two or more objectives)", { field: "sortBy" });
+  }
+  if (options.sortBy === undefined && options.ascending !== undefined) {
+    throw new UsageError("E_USAGE", "ascending orders by sortBy, which is not given: each objective of pareto has its own direction", { field: "ascending" });
+  }
+  if (options.pareto !== undefined) checkObjectives(options.pareto);
+}
+
+/** Checks the shape of `pareto` as a library caller gives it: two or more, each direction `max` or `min`. */
+function checkObjectives(objectives: readonly ParetoObjective[]): void {
+  for (const o of objectives) {
+    if (!isParetoDirection(o.direction)) {
+      const written = `${String(o.metric)}:${String(o.direction)}`;
+      throw paretoSyntaxError(`invalid objective '${written}' in pareto: the direction '${String(o.direction)}' is neither max nor min`, written);
+    }
+  }
+  if (objectives.length < 2) {
+    const written = objectives.map((o) => `${o.metric}:${o.direction}`).join(",");
+    throw paretoSyntaxError(`invalid objectives '${written}' in pareto: a Pareto ranking needs at least two objectives (for one, rank by it alone)`, written);
+  }
+}
+
+/**
+ * The objectives with their metrics resolved ({@link resolveMetricName}, field `pareto`).
+ *
+ * @throws {UsageError} `E_UNKNOWN_METRIC`; `E_PARETO_SYNTAX` for two naming the same metric.
+ */
+function resolveObjectives(objectives: readonly ParetoObjective[], registry: MetricRegistry, reported: () => ReadonlySet<string>): ParetoObjective[] {
+  const byMetric = new Map<string, string>();
+  return objectives.map((o) => {
+    const metric = resolveMetricName(o.metric, registry, reported, "pareto");
+    const written = `${o.metric}:${o.direction}`;
+    const earlier = byMetric.get(metric);
+    if (earlier !== undefined) {
+      throw paretoSyntaxError(`invalid objective '${written}' in pareto: it names ${metric}, as '${earlier}' does already; each metric may be one objective only`, written);
+    }
+    byMetric.set(metric, written);
+    return { metric, direction: o.direction };
+  });
 }

@@ -67,10 +67,10 @@ function summary(model: Model): void {
   if (data.ranking.selection.excluded > 0) stat(String(data.ranking.selection.excluded), "not ranked for their status", "excluded");
   root.append(stats);
 
-  const pareto = (data.ranking as { pareto?: { metric: string; direction: string }[] | null }).pareto;
+  const pareto = data.ranking.pareto;
   const order = element("p");
   order.textContent =
-    Array.isArray(pareto) && pareto.length > 0
+    pareto !== null && pareto.length > 0
       ? `Pareto fronts of ${pareto.map((p) => `${p.metric} (${p.direction})`).join(", ")}: rank 1 is the front, then the next front.`
       : `Ranked by ${data.ranking.sort_by}, ${data.ranking.ascending ? "lowest" : "highest"} first.`;
   root.append(order);

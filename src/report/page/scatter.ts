@@ -194,8 +194,8 @@ export class ScatterPlot {
   }
 
   #isPareto(): boolean {
-    const pareto = (this.#model.data.ranking as { pareto?: unknown }).pareto;
-    return Array.isArray(pareto) && pareto.length > 0;
+    const pareto = this.#model.data.ranking.pareto;
+    return pareto !== null && pareto.length > 0;
   }
 
   #label(metric: string): string {

@@ -105,7 +105,7 @@ export class RankingTable {
   #makeColumns(): TableColumn[] {
     const model = this.#model;
     const data = model.data;
-    const pareto = (data.ranking as { pareto?: unknown }).pareto;
+    const pareto = data.ranking.pareto;
     const cols: TableColumn[] = [
       {
         key: "pick",
@@ -130,7 +130,7 @@ export class RankingTable {
       },
       {
         key: "rank",
-        header: Array.isArray(pareto) && pareto.length > 0 ? "FRONT" : "RANK",
+        header: pareto !== null && pareto.length > 0 ? "FRONT" : "RANK",
         numeric: true,
         sortValue: (r) => (r.result.rank === null ? Number.NaN : r.result.rank),
         fill: (cell, r) => text(cell, r.result.rank === null ? "–" : String(r.result.rank)),

@@ -487,6 +487,9 @@ describe("compareScores: empty input", () => {
     expect(r).toEqual({
       sortBy: "seg_total",
       ascending: false,
+      pareto: null,
+      fronts: 0,
+      onFront: 0,
       thenBy: [],
       gates: [
         { metric: "pde_mean", op: "lt", value: 18.09 },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { compareScoresJson, writeCompareScoresJson } from "../../../src/cli/commands/compare-scores.js";
-import type { Experiment } from "../../../src/core/experiment.js";
-import { compareScores } from "../../../src/core/ranking/compare-scores.js";
+import { rankingJson, writeRankingJson } from "../../src/app/ranking-json.js";
+import type { Experiment } from "../../src/core/experiment.js";
+import { compareScores } from "../../src/core/ranking/compare-scores.js";
 
 function experiments(n: number): Experiment[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -16,16 +16,16 @@ function experiments(n: number): Experiment[] {
   }));
 }
 
-describe("writeCompareScoresJson", () => {
+describe("writeRankingJson", () => {
   it.each([0, 1, 2, 999, 1000, 1001, 2500])("writes exactly JSON.stringify of the contract for %i rows, in batches", (n) => {
     const result = compareScores(experiments(n), { sortBy: "pde_mean", useThresholds: true });
     let out = "";
     let writes = 0;
-    writeCompareScoresJson(result, (t) => {
+    writeRankingJson(result, (t) => {
       out += t;
       writes++;
     });
-    expect(out).toBe(`${JSON.stringify(compareScoresJson(result))}\n`);
+    expect(out).toBe(`${JSON.stringify(rankingJson(result))}\n`);
     expect(writes).toBe(2 + Math.ceil(n / 1000));
   });
 });
