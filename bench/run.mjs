@@ -874,6 +874,14 @@ function main(tmp, pin, append, clearml, locks, report) {
     env,
     okCodes: [0, 1],
   };
+  const P = {
+    key: "P",
+    label: "compare-scores --pareto pde_mean:min,train_time_min:min --gate pde_mean:lt:18.09 --gate train_time_min:lt:60 --max 20",
+    args: [CLI, "compare-scores", "--registry", registry, "--pareto", "pde_mean:min,train_time_min:min", "--gate", "pde_mean:lt:18.09", "--gate", "train_time_min:lt:60", "--max", "20"],
+    cwd: tmp,
+    env,
+    okCodes: [0, 1],
+  };
   const F = { key: "floor", label: "floor: node bench/floor.mjs (readFileSync + split + JSON.parse per line)", args: [FLOOR, registry], cwd: tmp, env, okCodes: [0] };
   const runAvail = runCommandsAvailability(tmp, env);
   const L = {
@@ -893,7 +901,7 @@ function main(tmp, pin, append, clearml, locks, report) {
     okCodes: [0],
   };
   for (const [name, a] of Object.entries(runAvail)) if (!a.ok) log(`run ${name}: not yet available: ${a.why}\n`);
-  const tpSpecs = [A, A2, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F];
+  const tpSpecs = [A, A2, P, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F];
 
   const warnings = [...clearml.warnings];
   let passing = null;
@@ -979,6 +987,7 @@ function main(tmp, pin, append, clearml, locks, report) {
   const tpRows = [
     ["A: `compare-scores ... --max 20` (table)", A],
     ["A2: `compare-scores ... --json` (all rows)", A2],
+    ["P: `compare-scores --pareto ... --max 20` (table)", P],
     ...(runAvail.list.ok ? [["L: `run list --json`", L]] : []),
     ...(runAvail.status.ok ? [["S: `run status <id> --json`", S]] : []),
     ["Floor: `bench/floor.mjs`", F],
@@ -1168,6 +1177,7 @@ function main(tmp, pin, append, clearml, locks, report) {
       ["Cold start: median `--version` / median `node -e 0`", ratio(coldRatio), `≤ ${GOAL_COLD}x`, verdict(coldRatio, GOAL_COLD)],
       ["Throughput: median A / median floor", ratio(ratioA), `≤ ${GOAL_THROUGHPUT}x`, verdict(ratioA, GOAL_THROUGHPUT)],
       ["Throughput: median A2 (`--json`) / median floor", ratio(ratioA2), "none", "reported"],
+      ["Throughput: median P (`--pareto`, 2 objectives) / median floor", ratio(tpStats.P.median / tpStats.floor.median), "none", "reported"],
       ["`run list --json`: median L / median floor", ratioL === null ? "not yet available" : ratio(ratioL), `≤ ${GOAL_THROUGHPUT}x`, ratioL === null ? "not measured" : verdict(ratioL, GOAL_THROUGHPUT)],
       ["`run status <id>`: median S / median floor", ratioS === null ? "not yet available" : ratio(ratioS), `≤ ${GOAL_THROUGHPUT}x`, ratioS === null ? "not measured" : verdict(ratioS, GOAL_THROUGHPUT)],
       report.skipped
@@ -1286,6 +1296,8 @@ temporary directory, removed afterwards.
 
 - A: \`node dist/cli.js compare-scores --registry FILE --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60 --max 20\`
 - A2: the same with \`--json\` and without \`--max\` (every experiment in the JSON output)
+- P: \`compare-scores --pareto pde_mean:min,train_time_min:min\` with the same gates and \`--max 20\`:
+  the same table, ranked by Pareto fronts (non-dominated sorting) instead of one metric
 - Floor: \`node bench/floor.mjs FILE\` — \`readFileSync\` + \`split("\\n")\` + \`JSON.parse\` of each
   non-empty line, nothing else: the least any tool reading this file must do.
 
