@@ -12,6 +12,11 @@ import { rankingJson } from "./ranking-json.js";
 export const DEFAULT_HISTORY_RUNS = 20;
 /** Most rows whose step history a report reads (each costs the page up to 2,000 points). */
 export const MAX_HISTORY_RUNS = 200;
+/**
+ * Most rows a report's page holds: a browser parses the whole page at once, and a page of
+ * 100,000 rows is about 55 MB. A larger ranking shows its first rows, and says so.
+ */
+export const MAX_REPORT_ROWS = 100_000;
 /** Axes of the parallel-coordinates plot when the ranking names fewer than 3 metrics. */
 const DEFAULT_AXES = 5;
 
@@ -27,6 +32,8 @@ export interface ReportRequest extends RankRequest {
   readonly historyRuns?: number;
   /** The page's title (default: from the project or the registry). */
   readonly title?: string;
+  /** Most rows the page holds (default {@link MAX_REPORT_ROWS}); the first rows are kept. */
+  readonly maxRows?: number;
 }
 
 /** Where the report's experiments come from, and how it was made. */
@@ -45,6 +52,8 @@ export type ReportStore = RankedStore & Partial<Pick<Store, "histories">>;
 export interface Report {
   readonly data: ReportDataJson;
   readonly ranking: Ranking;
+  /** Rows the ranking had beyond what the page holds (left out; 0 when none). */
+  readonly cut: number;
 }
 
 function unique(names: readonly string[]): string[] {
@@ -95,7 +104,7 @@ function plural(n: number, word: string): string {
 }
 
 /** What was left out and why, one sentence each (no command-line flags: the page adds those). */
-function notesOf(ranking: Ranking, request: ReportRequest): string[] {
+function notesOf(ranking: Ranking, request: ReportRequest, cut: number): string[] {
   const { result } = ranking;
   const notes: string[] = [];
   const sel = result.selection;
@@ -108,7 +117,8 @@ function notesOf(ranking: Ranking, request: ReportRequest): string[] {
   const failing = result.total - result.passedCount;
   if (request.onlyPassing === true && failing > 0) notes.push(`${plural(failing, "experiment")} failing a gate left out (only the passing ones asked for).`);
   const wouldShow = request.onlyPassing === true ? result.passedCount : result.total;
-  if (result.results.length < wouldShow) notes.push(`Showing the first ${result.results.length} of ${wouldShow} (a maximum was asked for).`);
+  if (cut > 0) notes.push(`Showing the first ${result.results.length.toLocaleString("en-US")} of ${wouldShow.toLocaleString("en-US")}: a page holds at most ${(request.maxRows ?? MAX_REPORT_ROWS).toLocaleString("en-US")} rows (a maximum or only the passing ones choose fewer).`);
+  else if (result.results.length < wouldShow) notes.push(`Showing the first ${result.results.length} of ${wouldShow} (a maximum was asked for).`);
   if (ranking.listed === 0) notes.push("No experiment matches the selection.");
   return notes;
 }
@@ -128,10 +138,17 @@ export async function buildReport(store: ReportStore, request: ReportRequest, re
   if (!Number.isInteger(historyRuns) || historyRuns < 0 || historyRuns > MAX_HISTORY_RUNS) {
     throw new UsageError("E_USAGE", `the history count must be a whole number from 0 to ${MAX_HISTORY_RUNS}, got ${String(historyRuns)}`, { field: "historyRuns", value: String(historyRuns) });
   }
+  if (request.maxRows !== undefined && !(Number.isInteger(request.maxRows) && request.maxRows > 0)) {
+    throw new UsageError("E_USAGE", `the most rows of a report must be a positive whole number, got ${String(request.maxRows)}`, { field: "maxRows", value: String(request.maxRows) });
+  }
   if (request.axes !== undefined && unique(request.axes).length < 2) {
     throw new UsageError("E_USAGE", "a parallel-coordinates plot needs at least 2 distinct axes", { field: "axes", value: request.axes.join(",") });
   }
-  const ranking = await rankExperiments(store, request, registry, hooks);
+  const ranked = await rankExperiments(store, request, registry, hooks);
+  const maxRows = request.maxRows ?? MAX_REPORT_ROWS;
+  const cut = Math.max(0, ranked.result.results.length - maxRows);
+  // The first rows are a ranking of their own: passing ones first, ranked as before.
+  const ranking: Ranking = cut === 0 ? ranked : { ...ranked, result: { ...ranked.result, results: ranked.result.results.slice(0, maxRows) } };
   const { result } = ranking;
   const reported = reportedBy(result);
   const resolve = (name: string, field: string): string => resolveMetricName(name, registry, () => reported, field);
@@ -187,8 +204,8 @@ export async function buildReport(store: ReportStore, request: ReportRequest, re
       shown: result.results.length,
       unfinished,
       gates: gateCounts(result),
-      notes: notesOf(ranking, request),
+      notes: notesOf(ranking, request, cut),
     },
   };
-  return { data, ranking };
+  return { data, ranking, cut };
 }

@@ -73,6 +73,16 @@ describe("buildReport", () => {
     expect(all.summary.notes).toEqual([]);
   });
 
+  it("holds at most maxRows rows, the first ones, and says how many it left out", async () => {
+    const r = await buildReport(store(), request({ statuses: ["completed", "running"], maxRows: 2 }), MetricRegistry.standard(), CONTEXT);
+    const data = ReportDataSchema.parse(r.data);
+    expect(r.cut).toBe(2);
+    expect(data.ranking.results.map((x) => x.id)).toEqual(["d", "a"]);
+    expect(data.summary).toMatchObject({ ranked: 4, shown: 2 });
+    expect(data.summary.notes).toEqual(["Showing the first 2 of 4: a page holds at most 2 rows (a maximum or only the passing ones choose fewer)."]);
+    await expect(report({ maxRows: 0 })).rejects.toMatchObject({ code: "E_USAGE", field: "maxRows" });
+  });
+
   it("reads the history of the top rows from a store that keeps one, and says why there is none otherwise", async () => {
     const kept = await report({}, true);
     expect(kept.history).toEqual({ runs: 3, series: { b: { pde_mean: [[0, 2], [1, 1]] } }, note: null });

@@ -146,21 +146,54 @@ describe("expflow report on the local registry", () => {
     expect(existsSync(join(dir, "no"))).toBe(false);
   });
 
-  it("leaves an earlier report as it was when the ranking fails, and no temporary file", async () => {
+  it("leaves an earlier report as it was when the ranking fails, and no temporary file; replaces it when all goes well", async () => {
     const dir = tempDir();
     const file = join(dir, "report.html");
-    writeFileSync(file, "the earlier report");
+    const first = await runInProcess(["report", "--html", file, "--registry", EXAMPLE, "--sort-by", "pde_mean", "--title", "first"]);
+    expect(first.code, first.stderr).toBe(0);
+    const earlier = readFileSync(file, "utf8");
     const r = await runInProcess(["report", "--html", file, "--registry", EXAMPLE, "--sort-by", "pde_maen"]);
     expect(r.code).toBe(2);
     expectOneError(r, /unknown metric 'pde_maen' in --sort-by.*did you mean 'pde_mean'/i);
-    expect(readFileSync(file, "utf8")).toBe("the earlier report");
+    expect(readFileSync(file, "utf8")).toBe(earlier);
     expect(readdirSync(dir)).toEqual(["report.html"]);
+    const again = await runInProcess(["report", "--html", file, "--registry", EXAMPLE, "--sort-by", "pde_mean", "--title", "second"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(dataOf(readFileSync(file, "utf8")).title).toBe("second");
+  });
+
+  it("replaces only an earlier report or an empty file: never the registry, a script, or a file in expflow's home", async () => {
+    const dir = tempDir();
+    const registry = join(dir, "experiments.jsonl");
+    writeFileSync(registry, readFileSync(EXAMPLE));
+    const script = join(dir, "train.py");
+    writeFileSync(script, "print('hi')\n");
+    for (const target of [registry, script]) {
+      const r = await runInProcess(["report", "--html", target, "--registry", registry, "--sort-by", "pde_mean"]);
+      expect(r.code, target).toBe(2);
+      expectOneError(r, /exists and is not an expflow report: it is not replaced/);
+    }
+    expect(readFileSync(registry)).toEqual(readFileSync(EXAMPLE));
+    expect(readFileSync(script, "utf8")).toBe("print('hi')\n");
+    const home = tempDir();
+    for (const target of [join(home, "experiments.jsonl"), join(home, "report.html")]) {
+      const r = await runInProcess(["report", "--html", target, "--registry", EXAMPLE, "--sort-by", "pde_mean"], { env: { EXPFLOW_HOME: home } });
+      expect(r.code, target).toBe(2);
+      expectOneError(r, /is in expflow's home .*: a report is not written there/);
+    }
+    expect(readdirSync(home)).toEqual([]);
+    const empty = join(dir, "empty.html");
+    writeFileSync(empty, "");
+    const ok = await runInProcess(["report", "--html", empty, "--registry", EXAMPLE, "--sort-by", "pde_mean"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readFileSync(empty, "utf8").startsWith("<!doctype html>")).toBe(true);
   });
 
   it.runIf(process.getuid?.() === 0 && spawnSync("prlimit", ["--version"]).status === 0)("a write the system refuses (a file-size limit) is exit 4 naming the file, and the earlier report stays", () => {
     const dir = tempDir();
     const file = join(dir, "report.html");
-    writeFileSync(file, "the earlier report");
+    writeFileSync(file, '<!doctype html>\n<meta name="generator" content="expflow 0.0.1">the earlier report');
+    const earlier = readFileSync(file, "utf8");
     // Spawned under a 10 KB file-size limit: the page (over 100 KB) cannot be written.
     const r = spawnSync("prlimit", ["--fsize=10000", process.execPath, join(ROOT, "dist", "cli.js"), "report", "--html", file, "--registry", EXAMPLE, "--sort-by", "pde_mean"], {
       encoding: "utf8",
@@ -168,7 +201,7 @@ describe("expflow report on the local registry", () => {
     });
     expect(r.status, r.stderr).toBe(4);
     expectOneError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /^error: file too large writing .*report\.html/);
-    expect(readFileSync(file, "utf8")).toBe("the earlier report");
+    expect(readFileSync(file, "utf8")).toBe(earlier);
     expect(readdirSync(dir)).toEqual(["report.html"]);
   });
 

@@ -139,6 +139,21 @@ describe("the HTML report in a browser", () => {
     await page.close();
   });
 
+  it("opens without an error when nothing was ranked, and when the runs report a single metric", async () => {
+    const empty = await makeReport(writeRegistry([record("r1", { pde_mean: 15 }, { status: "failed" })]), ["--sort-by", "pde_mean", ...GATES]);
+    const opened = await openReport(browser, empty.file);
+    expect(opened.problems).toEqual([]);
+    expect(await opened.page.textContent("td.empty")).toBe("Nothing was ranked.");
+    expect(await opened.page.textContent("[data-testid=notes]")).toContain("1 experiment not ranked for its status (1 failed)");
+    await opened.page.close();
+    const single = await makeReport(writeRegistry([record("a", { pde_mean: 15 }), record("b", { pde_mean: 16 })]), ["--sort-by", "pde_mean"]);
+    expect(single.data.scatter).toEqual({ x: "pde_mean", y: "pde_mean" });
+    const one = await openReport(browser, single.file);
+    expect(one.problems).toEqual([]);
+    expect(await tableIds(one.page)).toEqual(["a", "b"]);
+    await one.page.close();
+  });
+
   it("sorts the table by any column, again for the other way, missing values last", async () => {
     const { page } = await openReport(browser, report.file);
     const rows = report.data.ranking.results;

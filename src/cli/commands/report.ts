@@ -1,5 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import pageScript from "virtual:report-page";
 import type { ReportStore } from "../../app/report.js";
 import { buildReport } from "../../app/report.js";
@@ -66,17 +66,46 @@ function sizeText(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/** Whether the file at `path` is a report expflow wrote (or is empty): the only files a report replaces. */
+function isReplaceable(path: string): boolean {
+  if (statSync(path).size === 0) return true;
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(4096);
+    const n = readSync(fd, head, 0, head.length, 0);
+    const text = head.subarray(0, n).toString("latin1");
+    return /^<!doctype html>/i.test(text) && text.includes('<meta name="generator" content="expflow ');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * Refuses, before anything is read, a destination that cannot be written: a directory, or a
- * path whose directory does not exist. (Permissions and a full disk are found at the write.)
+ * Refuses, before anything is read, a destination that cannot or must not be written: a
+ * directory; a path whose directory does not exist; a place in expflow's home (the registry, the
+ * PIN's hash and the audit log live there); an existing file that is not an earlier report (a
+ * registry named by mistake, a script): a report replaces only a report. Permissions and a full
+ * disk are found at the write.
  */
-function checkDestination(path: string): void {
-  if (existsSync(path) && statSync(path).isDirectory()) {
+function checkDestination(path: string, home: string): void {
+  const exists = existsSync(path);
+  if (exists && statSync(path).isDirectory()) {
     throw new UsageError("E_IS_DIRECTORY", `${path} is a directory, not a file`, { hint: "name the HTML file to write, e.g. --html report.html" });
   }
   const dir = dirname(path);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError("E_NO_DIRECTORY", `the directory ${dir} of ${path} does not exist`, { hint: "create the directory first, or name another path" });
+  }
+  const realDir = realpathSync(dir);
+  const realHome = existsSync(home) ? realpathSync(home) : resolve(home);
+  const rel = relative(realHome, realDir);
+  if (rel === "" || (!rel.startsWith("..") && !isAbsolute(rel))) {
+    throw new UsageError("E_REPORT_DESTINATION", `${path} is in expflow's home (${home}), which holds the registry, the PIN's hash and the audit log: a report is not written there`, {
+      hint: "write the report somewhere else, e.g. --html report.html",
+    });
+  }
+  if (exists && (!statSync(path).isFile() || !isReplaceable(path))) {
+    throw new UsageError("E_FILE_EXISTS", `${path} exists and is not an expflow report: it is not replaced`, { hint: "remove it first, or name another file" });
   }
 }
 
@@ -101,9 +130,8 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
   checkCombinations(flags);
   const toStdout = flags.html === "-";
   const path = toStdout ? "-" : isAbsolute(flags.html) ? flags.html : join(ctx.io.cwd, flags.html);
-  if (!toStdout) checkDestination(path);
-
   const config = await ctx.config({ registry: flags.registry });
+  if (!toStdout) checkDestination(path, config.home);
   const registry = metricRegistryOf(config);
   const request = {
     filter: withoutStatuses(filterOf(flags)),
@@ -159,6 +187,7 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
     }
     ctx.io.stdout.write(`wrote ${printable(flags.html)} (${sizeText(Buffer.byteLength(html))}): ${line}\n`);
   }
+  if (report.cut > 0) ctx.warn(`the page holds the first ${result.results.length.toLocaleString("en-US")} rows of ${(result.results.length + report.cut).toLocaleString("en-US")}; choose them with --max or --only-passing`);
   const note = selectionNote(result.selection);
   if (note !== null) ctx.io.stderr.write(`${note}\n`);
   if (fresh) ctx.warn(`no experiments yet in ${report.ranking.location}; submit one with \`expflow run submit\``);
