@@ -40,6 +40,8 @@ export interface FakeScalarEvent {
   /** Epoch milliseconds. */
   timestamp: number;
   x_axis_label?: string;
+  /** Whatever else the event carried (`worker`, unknown keys), stored with it and never read. */
+  [key: string]: unknown;
 }
 
 /** One hyperparameter (`value` is always a string). */
