@@ -25,6 +25,25 @@ export interface FakeMetricEntry {
   x_axis_label?: string;
 }
 
+/**
+ * A scalar event as `events.add_batch` stores it (events.conf `metrics_scalar_event`): what
+ * `events.scalar_metrics_iter_histogram` reads back. The real server keeps them in Elasticsearch,
+ * one document per task, iteration, metric and variant (a later event replaces an earlier one).
+ */
+export interface FakeScalarEvent {
+  type: "training_stats_scalar";
+  task: string;
+  metric: string;
+  variant: string;
+  value: number;
+  iter: number;
+  /** Epoch milliseconds. */
+  timestamp: number;
+  x_axis_label?: string;
+  /** Whatever else the event carried (`worker`, unknown keys), stored with it and never read. */
+  [key: string]: unknown;
+}
+
 /** One hyperparameter (`value` is always a string). */
 export interface FakeParam {
   section: string;
@@ -116,6 +135,12 @@ export interface FakeTask {
    * named in `only_fields` (the real field is `exclude_by_default`).
    */
   enqueue_status?: string | null;
+  /**
+   * Not a field of the real document: scalar events `fakeTask({scalars})` made for the task.
+   * `FakeClearml.start` moves them into `fake.events` (as if `events.add_batch` had sent them) and
+   * deletes the key, so a task pushed into `fake.tasks` later must push its events itself.
+   */
+  seed_events?: FakeScalarEvent[];
 }
 
 /** One entry of a queue: FIFO, oldest first. */

@@ -169,6 +169,28 @@ export const scalarEvent: SchemaObject = {
   additionalProperties: false,
 };
 
+/** `metric_variants` (_events_common.conf; model MetricVariants): a metric and, optionally, some of its variants. */
+const metricVariants: SchemaObject = { type: "object", properties: { metric: str, variants: stringList }, required: ["metric"], additionalProperties: false };
+
+/**
+ * `events.scalar_metrics_iter_histogram` request (versions 2.1, 2.14 `metrics`, 2.22
+ * `model_events`; model ScalarMetricsIterHistogramRequest in apimodels/events.py). The model's
+ * validators, not the reference, bound `samples`: 1 to 6,000, default 2,000 (the reference's
+ * "default 6000, 0 for all the points" is out of date: 0 is a validation error).
+ */
+export const eventsScalarMetricsIterHistogram: SchemaObject = {
+  type: "object",
+  properties: {
+    task: str,
+    samples: { type: "integer", minimum: 1, maximum: 6000, description: "Points per variant at most (default 2000)" },
+    key: { type: "string", enum: ["iter", "timestamp", "iso_time"], description: "The x axis (default iter)" },
+    metrics: { type: "array", items: metricVariants },
+    model_events: { type: "boolean", enum: [false], description: "Model events are not simulated" },
+  },
+  required: ["task"],
+  additionalProperties: false,
+};
+
 // ---------------------------------------------------------------- task writes
 
 /** `task`, `force`, `status_reason`, `status_message`: tasks.conf `status_change_request` (model UpdateRequest). */
@@ -478,5 +500,13 @@ export const ENDPOINTS: Readonly<Record<string, EndpointSpec>> = {
   "workers.unregister": taskWrite(workersUnregister, ["2.4"], { minVersion: "2.4" }),
   "workers.status_report": taskWrite(workersStatusReport, ["2.4", "2.22"], { minVersion: "2.4", since: { system_tags: "2.22" } }),
   "workers.get_all": taskWrite(workersGetAll, ["2.4", "2.20", "2.22", "2.30"], { minVersion: "2.4", since: { tags: "2.20", system_tags: "2.22", worker_pattern: "2.30" } }),
+  "events.scalar_metrics_iter_histogram": {
+    schema: eventsScalarMetricsIterHistogram,
+    body: "json",
+    auth: true,
+    versions: ["2.1", "2.14", "2.22"],
+    model: true,
+    since: { metrics: "2.14", model_events: "2.22" },
+  },
   "events.add_batch": { schema: scalarEvent, body: "json-lines", auth: true, versions: ["2.1", "2.22"], model: false, since: { allow_locked: "2.22", model_event: "2.22" } },
 };

@@ -13,14 +13,14 @@ import { FakeAgent, type AgentOptions } from "./agent.js";
 import { FakeBackend, HIDDEN_QUEUE_TAGS } from "./backend.js";
 import { ApiError, apiError } from "./errors.js";
 import { parseListFilter, matchesParsedFilter, type ListFilter } from "./list-filter.js";
-import type { FakeClock, FakeIdentity, FakeProject, FakeQueue, FakeQueueInput, FakeTask, FakeWorker } from "./model.js";
+import type { FakeClock, FakeIdentity, FakeProject, FakeQueue, FakeQueueInput, FakeScalarEvent, FakeTask, FakeWorker } from "./model.js";
 import { ENDPOINTS, PROJECT_FIELDS, QUEUE_FIELDS, TASK_FIELDS, TASK_STATUSES, type EndpointSpec } from "./schemas.js";
 import { fakeId, md5 } from "./tasks.js";
 import { ajvMessage, compareVersions, dropUnknownKeys, readBody as readRequestBody } from "./validate.js";
 
 export type { AgentOptions, AgentRun, StopReason } from "./agent.js";
 export { FakeAgent } from "./agent.js";
-export type { FakeClock, FakeConfigurationItem, FakeIdentity, FakeMetricEntry, FakeParam, FakeProject, FakeQueue, FakeQueueEntry, FakeQueueInput, FakeScript, FakeTask, FakeWorker } from "./model.js";
+export type { FakeClock, FakeConfigurationItem, FakeIdentity, FakeMetricEntry, FakeParam, FakeProject, FakeQueue, FakeQueueEntry, FakeQueueInput, FakeScalarEvent, FakeScript, FakeTask, FakeWorker } from "./model.js";
 export { STATE_MACHINE, TASK_UPDATE_TIMEOUT_SEC, WATCHDOG_THRESHOLD_SEC } from "./backend.js";
 export { matchesListFilter } from "./list-filter.js";
 
@@ -183,7 +183,33 @@ interface ScalarEvent {
 type Doc = Record<string, unknown>;
 
 /** Endpoints that only read: they never invalidate the memoized list queries. */
-const READ_ONLY = new Set(["debug.ping", "server.info", "auth.login", "projects.get_all", "tasks.get_all", "tasks.get_by_id", "tasks.get_hyper_params", "queues.get_all", "queues.get_by_id", "queues.get_default", "workers.get_all"]);
+/** The iteration of a single-value scalar (event_common.py): never part of a histogram. */
+const SINGLE_SCALAR_ITERATION = -(2 ** 31);
+/** EventMetrics.MAX_SAMPLE_BUCKETS and MAX_AGGS_ELEMENTS_COUNT: the buckets and variants of one aggregation. */
+const MAX_SAMPLE_BUCKETS = 6000;
+const MAX_AGGS_ELEMENTS_COUNT = 50;
+/** EventSettings.max_es_buckets: 80% (dynamic_metrics_count_threshold) of Elasticsearch's 10,000. */
+const MAX_ES_BUCKETS = 8000;
+
+/** Elasticsearch's order of keyword terms: by UTF-8 bytes. */
+function byBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+const READ_ONLY = new Set([
+  "debug.ping",
+  "server.info",
+  "auth.login",
+  "projects.get_all",
+  "tasks.get_all",
+  "tasks.get_by_id",
+  "tasks.get_hyper_params",
+  "queues.get_all",
+  "queues.get_by_id",
+  "queues.get_default",
+  "workers.get_all",
+  "events.scalar_metrics_iter_histogram",
+]);
 
 function isObject(v: unknown): v is Doc {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -454,6 +480,14 @@ export class FakeClearml {
     };
     this.projects = structuredClone(options.projects ?? []);
     this.tasks = structuredClone(options.tasks ?? []);
+    // Scalars a task was seeded with are events the server holds, as if add_batch had sent them.
+    for (const task of this.tasks) {
+      for (const ev of task.seed_events ?? []) {
+        this.events.push({ ...ev });
+        this.lastTimestamps.set(`${task.id}\0${md5(ev.metric)}\0${md5(ev.variant)}`, ev.timestamp);
+      }
+      delete task.seed_events;
+    }
     this.queues = [];
     this.backend = new FakeBackend({
       clock: this.clock,
@@ -833,6 +867,8 @@ export class FakeClearml {
         if (missing.length > 0) throw apiError("invalid_task_id", undefined, { ids });
         return { params: [...new Set(ids)].map((id) => ({ task: id, hyperparams: flattenHyperparams(backend.taskForRead(id)) })) };
       }
+      case "events.scalar_metrics_iter_histogram":
+        return this.scalarHistogram(b);
       case "tasks.create":
         return { id: backend.create(b) };
       case "tasks.edit":
@@ -1189,6 +1225,121 @@ export class FakeClearml {
   }
 
   // ---------------------------------------------------------------- events
+
+  /**
+   * `events.scalar_metrics_iter_histogram {task, samples?, key?, metrics?}` as the server answers
+   * it (services/events.py, bll/event/event_metrics.py `get_scalar_metrics_average_per_iter`):
+   * `{<metric>: {<variant>: {name, x: [...], y: [...], x_axis_label?}}}`, `{}` for a task without
+   * scalars. The task must be readable (the caller's or public: 400/101 otherwise). Events are
+   * read as Elasticsearch keeps them: one per iteration, metric and variant, the latest winning.
+   * Each variant gets an interval: 1 when it has fewer events than `samples` (default 2000),
+   * else ceil((max - min + 1) / samples) of the key; variants are grouped as the server groups
+   * them (sorted by interval, an interval within 10% of the group's first, at most 50 variants
+   * and 6,000 buckets per group), each group with its largest interval; then each non-empty
+   * bucket `floor(x / interval) * interval` is one point, `y` the mean of its values. With the
+   * dynamic limits on (the default), at most floor(8000 / metrics / 2) variants of a metric
+   * (by name) are read.
+   */
+  private scalarHistogram(b: Doc): Doc {
+    const id = String(b["task"]);
+    const task = this.backend.findVisible(id);
+    if (!task) throw apiError("invalid_task_id", undefined, { ids: [id] });
+    const samples = typeof b["samples"] === "number" ? b["samples"] : 2000;
+    const key = typeof b["key"] === "string" ? b["key"] : "iter";
+    const field = (e: FakeScalarEvent): number => (key === "iter" ? e.iter : e.timestamp);
+    let wanted: Map<string, Set<string> | null> | undefined;
+    if (Array.isArray(b["metrics"]) && b["metrics"].length > 0) {
+      wanted = new Map();
+      for (const m of b["metrics"] as { metric: string; variants?: string[] }[]) wanted.set(m.metric, m.variants && m.variants.length > 0 ? new Set(m.variants) : null);
+    }
+    const stored = new Map<string, FakeScalarEvent>();
+    for (const e of this.events as unknown as FakeScalarEvent[]) {
+      if (e.task !== id || e.iter <= SINGLE_SCALAR_ITERATION) continue;
+      if (wanted !== undefined && !(wanted.has(e.metric) && (wanted.get(e.metric) === null || wanted.get(e.metric)!.has(e.variant)))) continue;
+      stored.set(`${e.iter}\0${e.metric}\0${e.variant}`, e);
+    }
+    const byMetric = new Map<string, Map<string, FakeScalarEvent[]>>();
+    for (const e of stored.values()) {
+      const variants = byMetric.get(e.metric) ?? new Map<string, FakeScalarEvent[]>();
+      byMetric.set(e.metric, variants);
+      const list = variants.get(e.variant) ?? [];
+      variants.set(e.variant, list);
+      list.push(e);
+    }
+    const maxVariants = Math.floor(Math.floor(MAX_ES_BUCKETS / Math.max(1, byMetric.size)) / 2);
+    const intervals: { metric: string; variant: string; interval: number; size: number; events: FakeScalarEvent[] }[] = [];
+    for (const metric of [...byMetric.keys()].sort(byBytes)) {
+      const variants = byMetric.get(metric)!;
+      for (const variant of [...variants.keys()].sort(byBytes).slice(0, maxVariants)) {
+        const events = variants.get(variant)!;
+        if (events.length < samples) {
+          intervals.push({ metric, variant, interval: 1, size: events.length, events });
+          continue;
+        }
+        let low = Infinity;
+        let high = -Infinity;
+        for (const e of events) {
+          low = Math.min(low, field(e));
+          high = Math.max(high, field(e));
+        }
+        const range = high - low + 1;
+        const interval = Math.max(1, Math.ceil(range / samples));
+        intervals.push({ metric, variant, interval, size: Math.ceil(range / interval), events });
+      }
+    }
+    // _group_task_metric_intervals: a stable sort by interval, then groups sharing their largest.
+    const groups: { interval: number; members: typeof intervals }[] = [];
+    let group: typeof intervals = [];
+    let upper = 0;
+    let groupMax = 0;
+    let groupSamples = 0;
+    for (const it of [...intervals].sort((x, y) => x.interval - y.interval)) {
+      if (it.interval > upper || groupSamples + it.size > MAX_SAMPLE_BUCKETS || group.length >= MAX_AGGS_ELEMENTS_COUNT) {
+        if (group.length > 0) groups.push({ interval: groupMax, members: group });
+        group = [];
+        groupMax = it.interval;
+        upper = it.interval + Math.floor(it.interval * 0.1);
+        groupSamples = 0;
+      }
+      group.push(it);
+      groupSamples += it.size;
+      groupMax = Math.max(groupMax, it.interval);
+    }
+    if (group.length > 0) groups.push({ interval: groupMax, members: group });
+
+    const labels = new Map<string, string>();
+    for (const byVariant of Object.values(task.last_metrics)) for (const entry of Object.values(byVariant)) if (entry.x_axis_label !== undefined) labels.set(`${entry.metric}\0${entry.variant}`, entry.x_axis_label);
+    const out = new Map<string, Map<string, Doc>>();
+    for (const { interval, members } of groups) {
+      for (const { metric, variant, events } of members) {
+        const buckets = new Map<number, { sum: number; n: number }>();
+        for (const e of events) {
+          const at = Math.floor(field(e) / interval) * interval;
+          const bucket = buckets.get(at) ?? { sum: 0, n: 0 };
+          bucket.sum += e.value;
+          bucket.n += 1;
+          buckets.set(at, bucket);
+        }
+        const keys = [...buckets.keys()].sort((x, y) => x - y);
+        const series: Doc = {
+          name: variant,
+          x: keys.map((k) => (key === "iso_time" ? new Date(k).toISOString() : k)),
+          y: keys.map((k) => buckets.get(k)!.sum / buckets.get(k)!.n),
+        };
+        const label = labels.get(`${metric}\0${variant}`);
+        if (label !== undefined) series["x_axis_label"] = label;
+        const variants = out.get(metric) ?? new Map<string, Doc>();
+        out.set(metric, variants);
+        variants.set(variant, series);
+      }
+    }
+    const data: Doc = {};
+    for (const metric of [...out.keys()].sort(byBytes)) {
+      const variants = out.get(metric)!;
+      data[metric] = Object.fromEntries([...variants.keys()].sort(byBytes).map((v) => [v, variants.get(v)]));
+    }
+    return data;
+  }
 
   private deleteEvents(taskIds: readonly string[]): void {
     const ids = new Set(taskIds);

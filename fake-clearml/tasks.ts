@@ -3,7 +3,7 @@
  * (md5-keyed `last_metrics`, `hyperparams` nested by section), and a seeded generator of many.
  */
 import { createHash } from "node:crypto";
-import type { FakeConfigurationItem, FakeMetricEntry, FakeProject, FakeScript, FakeTask } from "./model.js";
+import type { FakeConfigurationItem, FakeMetricEntry, FakeProject, FakeScalarEvent, FakeScript, FakeTask } from "./model.js";
 
 /** The md5 hex digest of `s` (UTF-8), as ClearML keys `last_metrics` by metric and variant. */
 export function md5(s: string): string {
@@ -50,6 +50,46 @@ export function lastMetrics(metrics: Readonly<Record<string, Readonly<Record<str
   return out;
 }
 
+/** `{title: {variant: [[iter, value], ...]}}`: the scalars a task reported, oldest first. */
+export type FakeScalars = Readonly<Record<string, Readonly<Record<string, readonly (readonly [number, number])[]>>>>;
+
+/**
+ * What the server holds once a task reported `scalars` through `events.add_batch`, one event per
+ * point in the order given, `timestamp` one second apart from `startMs`: the events, and the
+ * `last_metrics` entries as the fake's add_batch computes them (value: the last point's; min, max
+ * and the first iteration reaching each; first; mean; count), and the highest iteration.
+ *
+ * @throws {Error} for a point whose iteration is not a whole number from 0 or whose value is not
+ *   finite (events.add_batch would refuse it).
+ */
+export function scalarHistory(taskId: string, scalars: FakeScalars, startMs: number): { events: FakeScalarEvent[]; lastMetrics: FakeTask["last_metrics"]; lastIteration: number | undefined } {
+  const events: FakeScalarEvent[] = [];
+  const out: FakeTask["last_metrics"] = {};
+  let lastIteration: number | undefined;
+  for (const [metric, variants] of Object.entries(scalars)) {
+    for (const [variant, points] of Object.entries(variants)) {
+      let entry: FakeMetricEntry | undefined;
+      for (const [iter, value] of points) {
+        if (!Number.isInteger(iter) || iter < 0 || !Number.isFinite(value)) throw new Error(`fake ClearML: scalar ${metric}/${variant} has the point [${iter}, ${value}]: iterations are whole numbers from 0, values finite`);
+        events.push({ type: "training_stats_scalar", task: taskId, metric, variant, value, iter, timestamp: startMs + events.length * 1000 });
+        lastIteration = Math.max(lastIteration ?? 0, iter);
+        if (entry === undefined) {
+          entry = { ...metricEntry(metric, variant, value), min_value_iteration: iter, max_value_iteration: iter };
+          continue;
+        }
+        const count = (entry.count ?? 1) + 1;
+        entry.mean_value = ((entry.mean_value ?? entry.value) * (count - 1) + value) / count;
+        entry.count = count;
+        if (value < entry.min_value) [entry.min_value, entry.min_value_iteration] = [value, iter];
+        if (value > entry.max_value) [entry.max_value, entry.max_value_iteration] = [value, iter];
+        entry.value = value;
+      }
+      if (entry !== undefined) (out[md5(metric)] ??= {})[md5(variant)] = entry;
+    }
+  }
+  return { events, lastMetrics: out, lastIteration };
+}
+
 /**
  * `hyperparams` as the server stores them, from `{"Section/name": value}`. The key splits at the
  * FIRST "/" (`Args/--sub_step` is section `Args`, name `--sub_step`; `Args/a/b` is name `a/b`);
@@ -90,6 +130,12 @@ export interface FakeTaskInput {
   user?: string;
   /** `{title: {variant: value}}`, stored md5-keyed (see {@link lastMetrics}). */
   metrics?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /**
+   * `{title: {variant: [[iter, value], ...]}}`: scalars the task reported over its run (see
+   * {@link scalarHistory}), read back by `events.scalar_metrics_iter_histogram`; their
+   * `last_metrics` entries join those of `metrics`, which must not name the same title and variant.
+   */
+  scalars?: FakeScalars;
   /** `{"Section/name": value}` (see {@link hyperparams}). */
   params?: Readonly<Record<string, string>>;
   /** Default `fake-company` (the caller's); `""` makes the task public (readable, not writable: 403/21). */
@@ -167,6 +213,17 @@ export function fakeTask(p: FakeTaskInput): FakeTask {
     task.last_worker_report = p.last_worker_report ?? lastUpdate;
   }
   if (p.enqueue_status !== undefined) task.enqueue_status = p.enqueue_status;
+  if (p.scalars !== undefined) {
+    const history = scalarHistory(task.id, p.scalars, Date.parse(created));
+    for (const [mh, byVariant] of Object.entries(history.lastMetrics)) {
+      for (const [vh, entry] of Object.entries(byVariant)) {
+        if (task.last_metrics[mh]?.[vh] !== undefined) throw new Error(`fake ClearML: ${entry.metric}/${entry.variant} is in both metrics and scalars of task ${p.name}`);
+        (task.last_metrics[mh] ??= {})[vh] = entry;
+      }
+    }
+    if (history.lastIteration !== undefined) task.last_iteration = history.lastIteration;
+    if (history.events.length > 0) task.seed_events = history.events;
+  }
   return task;
 }
 

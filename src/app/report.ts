@@ -179,7 +179,8 @@ export async function buildReport(store: ReportStore, request: ReportRequest, re
       if (h === undefined) continue;
       entries.push([id, Object.fromEntries(Object.entries(h).map(([m, v]) => [m, v.steps.map((p) => [p[0], p[1]] as const)]))]);
     }
-    if (entries.length === 0) note = `None of the top ${plural(top.length, "run")} recorded a step history (the local runner keeps one while a run reports metrics).`;
+    const keeps = context.kind === "clearml" ? "a ClearML task has one when it reports scalars over its iterations" : "the local runner keeps one while a run reports metrics";
+    if (entries.length === 0) note = `None of the top ${plural(top.length, "run")} recorded a step history (${keeps}).`;
   }
 
   const series = Object.fromEntries(entries);

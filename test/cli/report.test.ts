@@ -254,18 +254,21 @@ describe("expflow report on the local registry", () => {
 
 describe("expflow report --clearml on a ClearML project (the fake server)", () => {
   const P = fakeProject("PDEBench");
+  const PLAIN = fakeProject("Plain");
   const tasks = [
-    fakeTask({ name: "alpha", project: P.id, status: "completed", metrics: { PDE: { pde_mean: 16 }, Time: { train_time_min: 40 } } }),
-    fakeTask({ name: "bravo", project: P.id, status: "published", metrics: { PDE: { pde_mean: 19 }, Time: { train_time_min: 30 } } }),
-    fakeTask({ name: "charlie", project: P.id, status: "in_progress", metrics: { PDE: { pde_mean: 12 }, Time: { train_time_min: 10 } } }),
+    fakeTask({ name: "alpha", project: P.id, status: "completed", metrics: { Time: { train_time_min: 40 } }, scalars: { PDE: { pde_mean: [[0, 30], [1, 20], [2, 16]] } } }),
+    fakeTask({ name: "bravo", project: P.id, status: "published", metrics: { Time: { train_time_min: 30 } }, scalars: { PDE: { pde_mean: [[0, 25], [3, 19]] }, Loss: { val_loss: [[0, 1], [3, 0.5]] } } }),
+    fakeTask({ name: "charlie", project: P.id, status: "in_progress", metrics: { Time: { train_time_min: 10 } }, scalars: { PDE: { pde_mean: [[0, 12]] } } }),
+    fakeTask({ name: "delta", project: PLAIN.id, status: "completed", metrics: { PDE: { pde_mean: 16 }, Time: { train_time_min: 40 } } }),
+    fakeTask({ name: "echo", project: PLAIN.id, status: "completed", metrics: { PDE: { pde_mean: 19 }, Time: { train_time_min: 30 } } }),
   ];
   let fake: FakeClearml;
   beforeAll(async () => {
-    fake = await FakeClearml.start({ projects: [P], tasks });
+    fake = await FakeClearml.start({ projects: [P, PLAIN], tasks });
   });
   afterAll(() => fake.close());
 
-  it("ranks the project's tasks as clearml compare-scores does, and says the history is not read", async () => {
+  it("ranks the project's tasks as clearml compare-scores does, and plots the step history the top tasks reported", async () => {
     const env = { CLEARML_API_HOST: fake.url, CLEARML_API_ACCESS_KEY: fake.accessKey, CLEARML_API_SECRET_KEY: fake.secretKey };
     const dir = tempDir();
     mkdirSync(join(dir, "out"));
@@ -278,7 +281,24 @@ describe("expflow report --clearml on a ClearML project (the fake server)", () =
     expect(data.ranking).toEqual(JSON.parse(ranked.stdout));
     expect(data.source).toEqual({ kind: "clearml", location: fake.url, project: "PDEBench" });
     expect(data.summary).toMatchObject({ listed: 3, ranked: 2, passed: 1 });
-    expect(data.history).toEqual({ runs: 2, series: {}, note: "Step history is not read from ClearML by the report." });
+    const [alpha, bravo] = tasks;
+    expect(data.history).toEqual({
+      runs: 2,
+      series: { [alpha!.id]: { pde_mean: [[0, 30], [1, 20], [2, 16]] }, [bravo!.id]: { pde_mean: [[0, 25], [3, 19]], val_loss: [[0, 1], [3, 0.5]] } },
+      note: null,
+    });
+    expect(r.stdout).toMatch(/: 1 of 2 experiments pass; history of 2 of the top 2\.\n$/);
+    fake.assertClean();
+  });
+
+  it("says so when none of the top tasks reported scalars over its iterations", async () => {
+    const env = { CLEARML_API_HOST: fake.url, CLEARML_API_ACCESS_KEY: fake.accessKey, CLEARML_API_SECRET_KEY: fake.secretKey };
+    const file = join(tempDir(), "report.html");
+    const r = await runInProcess(["report", "--html", file, "--clearml", "--project", "Plain", "--sort-by", "pde_mean"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const data = dataOf(readFileSync(file, "utf8"));
+    expect(data.history).toEqual({ runs: 2, series: {}, note: "None of the top 2 runs recorded a step history (a ClearML task has one when it reports scalars over its iterations)." });
+    expect(r.stdout).toMatch(/history of 0 of the top 2\.\n$/);
     fake.assertClean();
   });
 });

@@ -97,8 +97,12 @@ export class MetricSeries {
   }
 }
 
-/** At most `max` of `points` (max >= 2), evenly spaced, the first and the last always kept. */
-function thin<T>(points: readonly T[], max: number): T[] {
+/**
+ * At most `max` of `points` (max >= 2), evenly spaced, the first and the last always kept: how a
+ * record's history is cut to its share of points, and how a store that reads a history from
+ * elsewhere (ClearML's scalar histograms) cuts it the same way. Pure; returns a new array.
+ */
+export function thin<T>(points: readonly T[], max: number): T[] {
   if (points.length <= max) return [...points];
   const out: T[] = [];
   for (let i = 0; i < max; i++) out.push(points[Math.round((i * (points.length - 1)) / (max - 1))]!);

@@ -1,6 +1,8 @@
 import { BackendError, ConflictError, NotFoundError, UsageError } from "../../core/errors.js";
 import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
 import { LIFECYCLE_STATES, matchesFilter } from "../../core/experiment.js";
+import type { MetricHistory } from "../../core/metrics/history.js";
+import { pointsPerMetric, thin } from "../../core/metrics/history.js";
 import type { MetricRegistry, MetricValues } from "../../core/metrics/registry.js";
 import { MetricRegistry as Registry } from "../../core/metrics/registry.js";
 import { didYouMean, nearest } from "../../core/suggest.js";
@@ -8,6 +10,7 @@ import { assertValidId } from "../../core/ids.js";
 import type { StoreCapability, WarningSink } from "../store.js";
 import { BaseStore } from "../store.js";
 import type { ClearmlClient } from "./client.js";
+import { isClearmlFailure } from "./errors.js";
 
 /** The statuses a ClearML task can have. */
 export const CLEARML_STATUSES = Object.freeze(["created", "queued", "in_progress", "stopped", "published", "publishing", "closed", "failed", "completed", "unknown"] as const);
@@ -170,6 +173,108 @@ export function metricsOfTask(lastMetrics: unknown): { metrics: Record<string, u
     for (const x of list) metrics[`${x.title}/${variant}`] = x.value;
   }
   return { metrics, ambiguous };
+}
+
+/** The endpoint that reads a task's scalars, downsampled by the server: one task per call. */
+export const SCALAR_HISTOGRAM_ENDPOINT = "events.scalar_metrics_iter_histogram";
+
+function finiteNumber(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A task's step history from the answer of `events.scalar_metrics_iter_histogram` (`{title:
+ * {variant: {x: [...], y: [...]}}}`, keyed by iteration) and the task's `last_metrics`, named as
+ * {@link metricsOfTask} names the metrics: by variant, or `Title/variant` for a variant under two
+ * titles (in either source). Each metric keeps at most `maxPoints` points (default: the share
+ * {@link pointsPerMetric} gives it among the task's metrics), thinned evenly with the first and
+ * the last kept; a point whose step or value is not a finite number is left out, and the points
+ * are put in step order. `last`, `min`, `max` and `count` are the exact ones of `last_metrics`
+ * (every value reported) where it has them, else those of the points received. Pure.
+ *
+ * @returns `undefined` when no metric has a point.
+ */
+export function historiesOfTask(histogram: unknown, lastMetrics: unknown, maxPoints?: number): Record<string, MetricHistory> | undefined {
+  const titles = new Map<string, Set<string>>();
+  const aggregates = new Map<string, { last: number; min: number; max: number; count: number }>();
+  const addTitle = (title: string, variant: string): void => {
+    const set = titles.get(variant) ?? new Set<string>();
+    set.add(title);
+    titles.set(variant, set);
+  };
+  if (isObject(lastMetrics)) {
+    for (const perTitle of Object.values(lastMetrics)) {
+      if (!isObject(perTitle)) continue;
+      for (const e of Object.values(perTitle)) {
+        if (!isObject(e) || typeof e.metric !== "string" || typeof e.variant !== "string") continue;
+        addTitle(e.metric, e.variant);
+        const { value, min_value: min, max_value: max, count } = e;
+        if (finiteNumber(value) && finiteNumber(min) && finiteNumber(max) && finiteNumber(count) && Number.isInteger(count) && count >= 1) aggregates.set(`${e.metric}\0${e.variant}`, { last: value, min, max, count });
+      }
+    }
+  }
+  const series: { title: string; variant: string; points: [number, number][] }[] = [];
+  if (isObject(histogram)) {
+    for (const [title, perVariant] of Object.entries(histogram)) {
+      if (!isObject(perVariant)) continue;
+      for (const [variant, s] of Object.entries(perVariant)) {
+        if (!isObject(s) || !Array.isArray(s.x) || !Array.isArray(s.y)) continue;
+        const points: [number, number][] = [];
+        const n = Math.min(s.x.length, s.y.length);
+        for (let i = 0; i < n; i++) {
+          const x: unknown = s.x[i];
+          const y: unknown = s.y[i];
+          if (finiteNumber(x) && finiteNumber(y)) points.push([x, y]);
+        }
+        if (points.length === 0) continue;
+        addTitle(title, variant);
+        series.push({ title, variant, points: points.sort((a, b) => a[0] - b[0]) });
+      }
+    }
+  }
+  if (series.length === 0) return undefined;
+  const keep = Math.max(2, Math.floor(maxPoints ?? pointsPerMetric(series.length)));
+  const out: Record<string, MetricHistory> = {};
+  // In metricsOfTask's order (by variant, then title), so that a name two series share ends as it does there.
+  series.sort((a, b) => byCodeUnit(a.variant, b.variant) || byCodeUnit(a.title, b.title));
+  for (const { title, variant, points } of series) {
+    const name = titles.get(variant)!.size === 1 ? variant : `${title}/${variant}`;
+    const exact = aggregates.get(`${title}\0${variant}`);
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (const [, y] of points) {
+      if (y < low) low = y;
+      if (y > high) high = y;
+    }
+    out[name] = {
+      last: exact?.last ?? points[points.length - 1]![1],
+      min: exact?.min ?? low,
+      max: exact?.max ?? high,
+      count: exact?.count ?? points.length,
+      steps: thin(points, keep),
+    };
+  }
+  return out;
+}
+
+/**
+ * Whether a failed history read concerns that one task (it is gone, its answer was refused or too
+ * large, the server failed on it) rather than the server or the credentials (no answer, 401,
+ * 403, an unknown endpoint), which fail the read as every other read fails.
+ */
+function isOneTaskFailure(e: unknown): boolean {
+  if (e instanceof BackendError && e.code === "E_CLEARML_TOO_LARGE") return true;
+  if (!isClearmlFailure(e)) return false;
+  return e.clearml.resultCode === 400 || e.clearml.resultCode >= 500;
+}
+
+/** Up to five ids, and how many more, for a warning. */
+function someIds(ids: readonly string[]): string {
+  return `${ids.slice(0, 5).join(", ")}${ids.length > 5 ? ` and ${ids.length - 5} more` : ""}`;
 }
 
 /** Reads `hyperparams` (`section -> name -> {value}`) as `Section/name -> value`. */
@@ -458,6 +563,82 @@ export class ClearmlStore extends BaseStore {
     return new BackendError("E_CLEARML_LISTING", `ClearML at ${this.location} ${what}; the listing stopped after ${listed} distinct ${of}, incomplete`, {
       hint: "check that CLEARML_API_HOST names a ClearML API server (not a proxy or another service); a larger project needs the store's maxTasks option",
     });
+  }
+
+  /**
+   * {@inheritDoc Store.histories} Read from the scalars the tasks reported: one `tasks.get_all`
+   * per 500 ids (only `last_metrics`: which tasks exist, which reported scalars, the titles that
+   * name them and their exact last, min, max and count), then one
+   * `events.scalar_metrics_iter_histogram {task, samples, key: "iter"}` per task that reported
+   * any, at most `pageConcurrency` (4) at once. The server averages each variant's values over
+   * buckets of iterations so that it sends at most `samples` points: `samples` is the share of
+   * points {@link pointsPerMetric} gives each of the task's metrics (101 for up to 19 metrics), so
+   * a step is the first iteration of its bucket and a point's value the mean over the bucket
+   * (the values themselves while a variant has fewer than `samples`). See {@link historiesOfTask}
+   * for the names and the points kept. Reads are retried by the client as any read.
+   *
+   * A task not on the server (deleted, or not readable with these credentials), one without
+   * scalars and one whose history cannot be read (400 or 5xx for it, an answer too large) is left
+   * out of the map; the first and the last are said in one warning each.
+   *
+   * @throws {BackendError} from the client when the server cannot be reached or answers without
+   *   an envelope, refuses the credentials (401) or the call (403), or does not know the
+   *   endpoint (404): exit 4, as other reads. No request is left running.
+   */
+  async histories(ids: readonly string[]): Promise<ReadonlyMap<string, Readonly<Record<string, MetricHistory>>>> {
+    const wanted = [...new Set(ids.filter((id) => typeof id === "string" && id !== ""))];
+    const result = new Map<string, Record<string, MetricHistory>>();
+    if (wanted.length === 0) return result;
+    const lastMetrics = new Map<string, unknown>();
+    for (let i = 0; i < wanted.length; i += CLEARML_PAGE_LIMIT) {
+      const chunk = wanted.slice(i, i + CLEARML_PAGE_LIMIT);
+      const data = await this.#client.call<{ tasks?: RawTask[] }>("tasks.get_all", { id: chunk, only_fields: ["id", "last_metrics"] });
+      const asked = new Set(chunk);
+      for (const t of Array.isArray(data.tasks) ? data.tasks : []) if (typeof t.id === "string" && asked.has(t.id)) lastMetrics.set(t.id, t.last_metrics);
+    }
+    const gone = wanted.filter((id) => !lastMetrics.has(id));
+    if (gone.length > 0) {
+      this.#warn(`${gone.length} of the ${wanted.length} tasks whose step history was asked for ${gone.length === 1 ? "is" : "are"} not on ClearML at ${this.location} (deleted, or not readable with these credentials), so ${gone.length === 1 ? "its history is" : "their histories are"} left out: ${someIds(gone)}`);
+    }
+    // Only tasks that reported scalars have a history to ask for.
+    const queue: { id: string; metrics: number }[] = [];
+    for (const id of wanted) {
+      const lm = lastMetrics.get(id);
+      const metrics = isObject(lm) ? Object.values(lm).reduce<number>((n, perTitle) => n + (isObject(perTitle) ? Object.keys(perTitle).length : 0), 0) : 0;
+      if (metrics > 0) queue.push({ id, metrics });
+    }
+    const read = new Map<string, Record<string, MetricHistory>>();
+    const failed: string[] = [];
+    let fatal: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next !== undefined && fatal === undefined; next = queue.shift()) {
+        const samples = pointsPerMetric(next.metrics);
+        try {
+          const data = await this.#client.call<Record<string, unknown>>(SCALAR_HISTOGRAM_ENDPOINT, { task: next.id, samples, key: "iter" });
+          const h = historiesOfTask(data, lastMetrics.get(next.id));
+          if (h !== undefined) read.set(next.id, h);
+        } catch (e) {
+          if (!isOneTaskFailure(e)) {
+            fatal ??= { error: e };
+            return;
+          }
+          const why = isClearmlFailure(e) ? `${e.clearml.resultCode}/${e.clearml.resultSubcode}${e.clearml.resultMsg ? ` ${e.clearml.resultMsg.slice(0, 80)}` : ""}` : "an answer over the size cap";
+          failed.push(`${next.id} (${why})`);
+        }
+      }
+    };
+    // Each worker catches its own errors: the first that is not about one task stops them all,
+    // once the requests in flight have been answered.
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
+    if (fatal !== undefined) throw fatal.error;
+    if (failed.length > 0) {
+      this.#warn(`the step history of ${failed.length} task${failed.length === 1 ? "" : "s"} could not be read from ClearML at ${this.location}, and is left out: ${someIds(failed)}`);
+    }
+    for (const id of wanted) {
+      const h = read.get(id);
+      if (h !== undefined) result.set(id, h);
+    }
+    return result;
   }
 
   /**

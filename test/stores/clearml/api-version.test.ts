@@ -36,9 +36,10 @@ describe("the pinned API version", () => {
     await store.list({ project: "PDEBench", includeSubprojects: true, tags: ["x"], statuses: ["completed"] });
     await store.get(f.tasks[0]!.id);
     await store.reportMetrics(f.tasks[1]!.id, { pde_mean: 1 });
+    expect((await store.histories([f.tasks[1]!.id])).size).toBe(1);
     await store.resolveProject("PDEBench-nope").catch(() => undefined);
     const endpoints = new Set(f.requests.map((r) => r.endpoint));
-    expect([...endpoints].sort()).toEqual(["auth.login", "debug.ping", "events.add_batch", "projects.get_all", "server.info", "tasks.get_all"]);
+    expect([...endpoints].sort()).toEqual(["auth.login", "debug.ping", "events.add_batch", "events.scalar_metrics_iter_histogram", "projects.get_all", "server.info", "tasks.get_all"]);
     expect(f.requests.filter((r) => r.version !== CLEARML_API_VERSION)).toEqual([]);
     for (const r of f.requests) {
       const since = ENDPOINTS[r.endpoint]?.since ?? {};
