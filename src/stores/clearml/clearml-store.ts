@@ -175,6 +175,8 @@ export function metricsOfTask(lastMetrics: unknown): { metrics: Record<string, u
   return { metrics, ambiguous };
 }
 
+/** Tasks whose history failed, none read, after which the others are not asked for. */
+const HISTORY_GIVE_UP_AFTER = 3;
 /** The endpoint that reads a task's scalars, downsampled by the server: one task per call. */
 export const SCALAR_HISTOGRAM_ENDPOINT = "events.scalar_metrics_iter_histogram";
 
@@ -610,8 +612,16 @@ export class ClearmlStore extends BaseStore {
     const read = new Map<string, Record<string, MetricHistory>>();
     const failed: string[] = [];
     let fatal: { error: unknown } | undefined;
+    // A server whose event store is down fails every task, each after its retries: once the
+    // first few tasks all failed and none was read, the rest are not asked for.
+    let skipped = 0;
+    const hopeless = (): boolean => read.size === 0 && failed.length >= HISTORY_GIVE_UP_AFTER;
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next !== undefined && fatal === undefined; next = queue.shift()) {
+        if (hopeless()) {
+          skipped++;
+          continue;
+        }
         const samples = pointsPerMetric(next.metrics);
         try {
           const data = await this.#client.call<Record<string, unknown>>(SCALAR_HISTOGRAM_ENDPOINT, { task: next.id, samples, key: "iter" });
@@ -633,6 +643,9 @@ export class ClearmlStore extends BaseStore {
     if (fatal !== undefined) throw fatal.error;
     if (failed.length > 0) {
       this.#warn(`the step history of ${failed.length} task${failed.length === 1 ? "" : "s"} could not be read from ClearML at ${this.location}, and is left out: ${someIds(failed)}`);
+    }
+    if (skipped > 0) {
+      this.#warn(`the step history of ${skipped} more task${skipped === 1 ? " was" : "s were"} not asked for: the first ${failed.length} all failed, so ClearML's event store looks unavailable`);
     }
     for (const id of wanted) {
       const h = read.get(id);

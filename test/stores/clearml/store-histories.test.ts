@@ -207,6 +207,18 @@ describe("ClearmlStore.histories: how many at once, and failures", () => {
     expect(warnings[1]).toContain(`${broken} (500/0 General error)`);
   });
 
+  it("an event store that fails every task: after the first 3 fail and none is read, the others are not asked for", async () => {
+    const all = tasks(10);
+    const f = await start(all);
+    const probe: Probe = { asked: [], maxInFlight: 0, answer: new Map(all.map((t) => [t.id, { status: 500, subcode: 0, msg: "General error" }])) };
+    const warnings: string[] = [];
+    const map = await store(f, { probe, warnings, pageConcurrency: 1 }).histories(all.map((t) => t.id));
+    expect(map.size).toBe(0);
+    // Three tasks, each tried three times (maxRetries 2); the seven others never asked.
+    expect(probe.asked).toEqual(all.slice(0, 3).flatMap((t) => [t.id, t.id, t.id]));
+    expect(warnings.at(-1)).toBe("the step history of 7 more tasks were not asked for: the first 3 all failed, so ClearML's event store looks unavailable");
+  });
+
   it("a server that refuses the credentials, or stops answering, fails the read (exit 4), with nothing left in flight", async () => {
     const all = tasks(8);
     const f = await start(all, { latencyMs: 5 });
