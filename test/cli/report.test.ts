@@ -287,7 +287,7 @@ describe("expflow report --clearml on a ClearML project (the fake server)", () =
       series: { [alpha!.id]: { pde_mean: [[0, 30], [1, 20], [2, 16]] }, [bravo!.id]: { pde_mean: [[0, 25], [3, 19]], val_loss: [[0, 1], [3, 0.5]] } },
       note: null,
     });
-    expect(r.stdout).toMatch(/: 1 of 2 experiments pass; history of 2 of the top 2\.\n$/);
+    expect(r.stdout).toMatch(/: 1 of 2 experiments pass 1 gate; ranked by pde_mean, lowest first\. Step history of 2 of the top 2\.\n$/);
     fake.assertClean();
   });
 
