@@ -168,17 +168,8 @@ interface ListQuery {
   size?: number;
 }
 
-interface ScalarEvent {
-  type: string;
-  task: string;
-  metric: string;
-  variant: string;
-  value: number;
-  iter: number;
-  timestamp: number;
-  x_axis_label?: string;
-  allow_locked?: boolean;
-}
+/** An event of `events.add_batch` as it arrives (`allow_locked` is the request's, not stored). */
+type ScalarEvent = FakeScalarEvent & { allow_locked?: boolean };
 
 type Doc = Record<string, unknown>;
 

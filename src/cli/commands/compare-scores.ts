@@ -9,7 +9,7 @@ import { UsageError } from "../../core/errors.js";
 import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { openLocal } from "../backend.js";
-import type { RankedStore } from "../../app/rank.js";
+import type { RankedStore, RankRequest } from "../../app/rank.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import type { CompareScoresOptions } from "../define/compare-scores.js";
 import { formatOf } from "../context.js";
@@ -170,23 +170,7 @@ export async function rankStore(
 ): Promise<number> {
   const command = opts.command ?? "compare-scores";
   assertRankingFlags(flags, command);
-  const ranking = await rankExperiments(
-    store,
-    {
-      filter: withoutStatuses(filterOf(flags)),
-      statuses: flags.status ?? [],
-      sortBy: flags.sortBy,
-      pareto: flags.pareto,
-      ascending: flags.ascending ? true : flags.descending ? false : undefined,
-      thenBy: flags.thenBy,
-      gates: flags.gate ?? [],
-      useThresholds: flags.useThresholds,
-      onlyPassing: flags.onlyPassing,
-      max: flags.max,
-    },
-    registry,
-    opts,
-  );
+  const ranking = await rankExperiments(store, rankRequestOf(flags), registry, opts);
   const { result } = ranking;
 
   const format = formatOf(flags);
@@ -287,6 +271,22 @@ export async function compareScoresCommand(flags: CompareScoresOptions, ctx: Com
   const fresh = config.registry.source === "default" && !existsSync(store.location);
   const ranked: RankedStore = fresh ? { location: store.location, list: async () => [] } : store;
   return rankStore(ranked, flags, ctx, registry, { isEmpty: async () => fresh || (await store.list({ includeArchived: true })).length === 0 });
+}
+
+/** The ranking the selection and ranking flags ask for: what `rankExperiments` (and a report) takes. */
+export function rankRequestOf(flags: Omit<CompareScoresFlags, keyof FormatFlags | "wide" | "columns">): RankRequest {
+  return {
+    filter: withoutStatuses(filterOf(flags)),
+    statuses: flags.status ?? [],
+    sortBy: flags.sortBy,
+    pareto: flags.pareto,
+    ascending: flags.ascending ? true : flags.descending ? false : undefined,
+    thenBy: flags.thenBy,
+    gates: flags.gate ?? [],
+    useThresholds: flags.useThresholds,
+    onlyPassing: flags.onlyPassing,
+    max: flags.max,
+  };
 }
 
 /** The store filter of the selection flags without the status selection, which the ranking applies itself. */

@@ -5,7 +5,6 @@ import type { ReportStore } from "../../app/report.js";
 import { buildReport } from "../../app/report.js";
 import { metricRegistryOf } from "../../config/load.js";
 import { UsageError } from "../../core/errors.js";
-import type { ExperimentFilter } from "../../core/experiment.js";
 import { renderReportHtml } from "../../report/html.js";
 import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { storageError } from "../../util/fs-errors.js";
@@ -13,9 +12,8 @@ import { shellQuote } from "../../util/shell.js";
 import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
 import type { ReportOptions } from "../define/report.js";
-import { filterOf } from "../filters.js";
 import { printable, unguarded } from "../output/sanitize.js";
-import { assertRankingFlags, selectionNote, verdictLine } from "./compare-scores.js";
+import { assertRankingFlags, rankRequestOf, selectionNote, verdictLine } from "./compare-scores.js";
 
 /** The options that make the report, in the order the page shows them, to make it again. */
 const SHOWN_OPTIONS: readonly (readonly [keyof ReportOptions, string])[] = [
@@ -134,16 +132,7 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
   if (!toStdout) checkDestination(path, config.home);
   const registry = metricRegistryOf(config);
   const request = {
-    filter: withoutStatuses(filterOf(flags)),
-    statuses: flags.status ?? [],
-    sortBy: flags.sortBy,
-    pareto: flags.pareto,
-    ascending: flags.ascending ? true : flags.descending ? false : undefined,
-    thenBy: flags.thenBy,
-    gates: flags.gate ?? [],
-    useThresholds: flags.useThresholds,
-    onlyPassing: flags.onlyPassing,
-    max: flags.max,
+    ...rankRequestOf(flags),
     x: flags.x,
     y: flags.y,
     axes: flags.axes,
@@ -193,10 +182,4 @@ export async function reportCommand(flags: ReportOptions, ctx: CommandContext): 
   if (fresh) ctx.warn(`no experiments yet in ${report.ranking.location}; submit one with \`expflow run submit\``);
   else if (report.ranking.listed === 0) ctx.warn(`no experiments match the selection in ${report.ranking.location}`);
   return report.ranking.passed ? 0 : 1;
-}
-
-/** The store filter of the selection flags without the status selection, which the ranking applies itself. */
-function withoutStatuses(filter: ExperimentFilter): Omit<ExperimentFilter, "statuses"> {
-  const { statuses: _statuses, ...rest } = filter;
-  return rest;
 }
