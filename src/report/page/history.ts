@@ -3,7 +3,7 @@ import { scaleLinear } from "d3-scale";
 import { select } from "d3-selection";
 import type { Model } from "./model.js";
 import { historyOf, pointsOf } from "./model.js";
-import { domainOf } from "./plot-frame.js";
+import { domainOf, plotPlace } from "./plot-frame.js";
 
 const MARGINS = { top: 16, right: 24, bottom: 44, left: 72 } as const;
 /** Line colours, one per picked run (Tableau's ten, as d3 lists them), then again. */
@@ -36,12 +36,9 @@ export class HistoryPlot {
     });
     label.append(this.#menu);
     bar.append(label);
-    this.#host = document.createElement("div");
-    this.#host.dataset.testid = "history";
+    ({ host: this.#host, caption: this.#caption } = plotPlace("history"));
     this.#legend = document.createElement("ul");
     this.#legend.className = "legend";
-    this.#caption = document.createElement("p");
-    this.#caption.className = "caption";
     root.append(bar, this.#host, this.#legend, this.#caption);
 
     // Picked at the start: the first rows (in ranking order) that recorded a history, up to 3.

@@ -5,7 +5,7 @@ import type { ScaleLinear } from "d3-scale";
 import { scaleLinear } from "d3-scale";
 import type { Model } from "./model.js";
 import { COLORS } from "./model.js";
-import { domainOf, plotFrame } from "./plot-frame.js";
+import { domainOf, plotFrame, plotPlace } from "./plot-frame.js";
 import type { PlotFrame } from "./plot-frame.js";
 
 const MARGINS = { top: 36, right: 48, bottom: 24, left: 48 } as const;
@@ -28,10 +28,7 @@ export class ParallelPlot {
   constructor(root: HTMLElement, model: Model, onBrush: () => void) {
     this.#model = model;
     this.#onBrush = onBrush;
-    this.#host = document.createElement("div");
-    this.#host.dataset.testid = "parallel";
-    this.#caption = document.createElement("p");
-    this.#caption.className = "caption";
+    ({ host: this.#host, caption: this.#caption } = plotPlace("parallel"));
     root.append(this.#host, this.#caption);
   }
 

@@ -22,6 +22,15 @@ export interface PlotFrame {
   readonly margins: Margins;
 }
 
+/** A plot's place on the page: its host (`data-testid` = `testid`) and the caption under it. */
+export function plotPlace(testid: string): { host: HTMLDivElement; caption: HTMLParagraphElement } {
+  const host = document.createElement("div");
+  host.dataset.testid = testid;
+  const caption = document.createElement("p");
+  caption.className = "caption";
+  return { host, caption };
+}
+
 /** Replaces what `host` holds with a plot frame of `height` pixels, as wide as `host`. */
 export function plotFrame(host: HTMLElement, height: number, margins: Margins, label: string): PlotFrame {
   host.replaceChildren();

@@ -3,7 +3,7 @@ import { scaleLinear } from "d3-scale";
 import type { GateJson } from "../../contracts/ranking.js";
 import type { Model, Row } from "./model.js";
 import { COLORS, formatNumber, historyOf, opSymbol } from "./model.js";
-import { domainOf, plotFrame } from "./plot-frame.js";
+import { domainOf, plotFrame, plotPlace } from "./plot-frame.js";
 import type { PlotFrame } from "./plot-frame.js";
 
 const MARGINS = { top: 16, right: 24, bottom: 48, left: 72 } as const;
@@ -46,10 +46,7 @@ export class ScatterPlot {
   constructor(root: HTMLElement, model: Model, onPick: () => void) {
     this.#model = model;
     this.#onPick = onPick;
-    this.#host = document.createElement("div");
-    this.#host.dataset.testid = "scatter";
-    this.#caption = document.createElement("p");
-    this.#caption.className = "caption";
+    ({ host: this.#host, caption: this.#caption } = plotPlace("scatter"));
     this.#tooltip = document.createElement("div");
     this.#tooltip.className = "tooltip";
     this.#tooltip.hidden = true;
