@@ -31,7 +31,7 @@ export interface AuditSubject {
 export interface AuditBackends {
   readonly local: () => Promise<LocalBackend>;
   /** The ClearML store (for `taskId` and records linked to a task). */
-  readonly clearml: () => Store;
+  readonly clearml: () => Store | Promise<Store>;
 }
 
 /** The ClearML task a record links to, checked by the id rule. @throws {UsageError} `E_BAD_ID`. */
@@ -59,7 +59,7 @@ export async function auditSubject(backends: AuditBackends, id: string, taskId?:
   if (taskId !== undefined) {
     // The id first: one that is not a name is exit 2 before ClearML is even looked for.
     const task = assertValidId(taskId, "ClearML task id");
-    return taskSubject(backends.clearml(), id, task);
+    return taskSubject(await backends.clearml(), id, task);
   }
   // The latest live record by id or unique prefix (a full read also finds ids written with \u escapes).
   const record = await runRecord(await backends.local(), id);
@@ -75,7 +75,7 @@ export async function auditSubject(backends: AuditBackends, id: string, taskId?:
   }
   let linked: AuditSubject;
   try {
-    linked = await taskSubject(backends.clearml(), record.experiment_id, task);
+    linked = await taskSubject(await backends.clearml(), record.experiment_id, task);
   } catch (e) {
     // Say why ClearML is needed at all: the user asked about a local experiment. The error keeps
     // its class, code, hint and ClearML details.

@@ -18,7 +18,7 @@ export interface MetricsBackends {
   /** Validates the values (unknown names, non-finite values are refused before anything is sent). */
   readonly registry: MetricRegistry;
   readonly local: () => Promise<LocalBackend>;
-  readonly clearml: () => ClearmlStore;
+  readonly clearml: () => ClearmlStore | Promise<ClearmlStore>;
 }
 
 /** What a report wrote. `custom`: the names the registry does not know, kept as custom metrics. */
@@ -45,7 +45,7 @@ export async function reportMetrics(backends: MetricsBackends, target: MetricsTa
   const values = validateMetricValues(assignments, backends.registry, { custom: true });
   const custom = Object.keys(values).filter((name) => !backends.registry.has(name));
   if (taskId !== undefined) {
-    const store = backends.clearml();
+    const store = await backends.clearml();
     const { scalars } = await store.reportMetrics(taskId, values, { registry: backends.registry });
     return { kind: "clearml", taskId, server: store.location, values, custom, scalars };
   }

@@ -29,6 +29,7 @@ export const FLAG_OF_FIELD: Readonly<Record<string, string>> = Object.freeze({
   force: "--force",
   pin: "--pin",
   pinStdin: "--pin-stdin",
+  tools: "--tools",
 });
 
 /** The flag that sets `field`, or `undefined` when the CLI has none. */
