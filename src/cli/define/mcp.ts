@@ -15,7 +15,7 @@ export function positiveMinutes(value: string): number {
 function declareMcp(program: Command) {
   const cmd = program
     .command("mcp")
-    .description("serve expflow's tools to AI agents over MCP (stdio); destructive tools only request a human's approval")
+    .description("serve expflow's tools to AI agents over MCP (stdio); it never performs a destructive action")
     .option("--tools <a,b>", "expose only these tools (names as the tool list has them)", commaList)
     .option("--read-only", "expose only the read tools")
     .option("--approval-ttl <minutes>", "how long an approval request stays pending", positiveMinutes, 15);
@@ -24,9 +24,8 @@ function declareMcp(program: Command) {
     `
 Configure a client (e.g. a "mcpServers" block) with {"command": "npx", "args": ["expflow", "mcp"]}.
 Standard output carries only the protocol; warnings go to standard error. Cancel, archive,
-restore, delete, registry compact and PIN changes are never performed by the server: each
-returns an approval request that a human approves with \`expflow approve ID\` (asking the PIN)
-or refuses with \`expflow deny ID\`. A PIN passed in any tool argument is refused and logged.`,
+restore, delete, registry compact and PIN changes are never performed by the server.
+A PIN passed in any tool argument is refused and logged.`,
   );
 }
 
