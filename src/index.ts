@@ -160,3 +160,19 @@ export {
   type AuditProblem,
   type AuditActor,
 } from "./security/audit-log.js";
+// Approval requests: what an agent asks for, and a human approves with the PIN or denies.
+export {
+  openApprovals,
+  leavesPending,
+  APPROVAL_ACTIONS,
+  DEFAULT_APPROVAL_TTL_MS,
+  MAX_APPROVAL_TTL_MS,
+  type Approvals,
+  type ApprovalsContext,
+  type ApprovalAction,
+  type ApprovalState,
+  type ApprovalJson,
+  type ApprovalRequester,
+  type ApprovalListOptions,
+  type NewApproval,
+} from "./app/approvals.js";

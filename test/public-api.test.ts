@@ -109,6 +109,12 @@ const VALUES = [
   "appendAudit",
   "readAudit",
   "verifyAudit",
+  // approval requests
+  "openApprovals",
+  "leavesPending",
+  "APPROVAL_ACTIONS",
+  "DEFAULT_APPROVAL_TTL_MS",
+  "MAX_APPROVAL_TTL_MS",
 ].sort();
 
 const made: string[] = [];

@@ -95,7 +95,7 @@ export const AuditRecordSchema = z.strictObject({
   action: z.string().min(1),
   /** An experiment id, a registry path, `pin`, ... */
   target: z.string(),
-  outcome: z.enum(["allowed", "denied", "forced", "locked", "no-pin", "done", "failed", "damaged", "confirmed"]),
+  outcome: z.enum(["allowed", "denied", "forced", "locked", "no-pin", "done", "failed", "damaged", "confirmed", "requested", "expired"]),
   detail: textOrNull,
   /** The previous record's hash (64 zeros for the first). */
   prev: sha256Hex,

@@ -13,6 +13,7 @@ export * from "./audit.js";
 export * from "./runs.js";
 export * from "./metrics.js";
 export * from "./security.js";
+export * from "./approvals.js";
 export * from "./config.js";
 export * from "./clearml.js";
 export * from "./report.js";

@@ -18,9 +18,11 @@ import { readPinFile, writePinFile } from "./pin-file.js";
  * - `damaged`: written by expflow itself before it chains onto a log it found damaged, saying
  *   what it found; it keeps `audit log --verify` failing for good;
  * - `confirmed`: written by expflow itself when records after the head anchor are the remains of
- *   one of its own writes interrupted by a crash (they match the write the anchor announced).
+ *   one of its own writes interrupted by a crash (they match the write the anchor announced);
+ * - `requested`, `expired`: an approval request (`app/approvals.ts`) made by an agent, and one
+ *   that nobody approved or denied in time. Its approval is `done` or `failed`, its denial `denied`.
  */
-export type AuditOutcome = "allowed" | "denied" | "forced" | "locked" | "no-pin" | "done" | "failed" | "damaged" | "confirmed";
+export type AuditOutcome = "allowed" | "denied" | "forced" | "locked" | "no-pin" | "done" | "failed" | "damaged" | "confirmed" | "requested" | "expired";
 
 /** One line of `$EXPFLOW_HOME/audit.jsonl`. */
 export interface AuditRecord {

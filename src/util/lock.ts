@@ -54,12 +54,34 @@ function processStart(pid: number): string | null {
 /** This process's start time, recorded in every lock it takes. */
 const OWN_START = processStart(process.pid);
 
+/** A process as a lock records its holder: pid, host, and start time (to tell a reused pid apart). */
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly host: string;
+  /** Clock ticks since boot (Linux), or `null` where it cannot be read. */
+  readonly start: string | null;
+}
+
+/** This process, as {@link processAlive} judges it later (what a lock records of its holder). */
+export function thisProcess(): ProcessIdentity {
+  return { pid: process.pid, host: hostname(), start: OWN_START };
+}
+
+/**
+ * Whether a process recorded by {@link thisProcess} still runs, judged as a lock's holder is
+ * (for a claim that is not a lock: an approval being performed). A process on another host
+ * counts as alive.
+ */
+export function processAlive(p: ProcessIdentity): boolean {
+  return holderAlive(p, hostname());
+}
+
 /**
  * Whether the recorded holder still runs. Only a holder on this host can be judged: a lock from
  * another host counts as alive (never taken over automatically). A stopped process (SIGSTOP) is
  * alive; so is one of another user (EPERM).
  */
-function holderAlive(owner: LockOwner, host: string): boolean {
+function holderAlive(owner: ProcessIdentity, host: string): boolean {
   if (owner.host !== host) return true;
   try {
     process.kill(owner.pid, 0);

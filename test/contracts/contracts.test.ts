@@ -4,6 +4,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, expectTypeOf, it } from "vitest";
+import type { ApprovalAction, ApprovalJson } from "../../src/app/approvals.js";
+import type { ApprovalSchemaJson } from "../../src/contracts/approvals.js";
 import type { AuditOutcome, AuditProblem, AuditRecord, AuditVerification } from "../../src/security/audit-log.js";
 import type { PinStatus, PinSource } from "../../src/security/pin.js";
 import type { PinHashFormat } from "../../src/security/pin-hash.js";
@@ -97,6 +99,9 @@ describe("the contracts agree with the code that builds the outputs", () => {
     expectTypeOf<PinStatusJson["format"]>().toEqualTypeOf<PinHashFormat | "unreadable" | null>();
     expectTypeOf<MetricDefinitionJson["direction"]>().toEqualTypeOf<Direction>();
     expectTypeOf<NonNullable<ParamRuleJson["type"]>>().toEqualTypeOf<NonNullable<ParamRule["type"]>>();
+    // The approvals' type is the contract's, written out (the library's types need no zod).
+    expectTypeOf<ApprovalJson>().toEqualTypeOf<ApprovalSchemaJson>();
+    expectTypeOf<ApprovalSchemaJson["action"]>().toEqualTypeOf<ApprovalAction>();
   });
 
   it("every standard metric's definition fits", () => {

@@ -18,7 +18,7 @@ const COLUMNS: Column<AuditRecord>[] = [
     header: "OUTCOME",
     get: (r) => r.outcome,
     paint: (r, t, c) =>
-      r.outcome === "allowed" || r.outcome === "no-pin" || r.outcome === "done" || r.outcome === "confirmed" ? c.green(t) : r.outcome === "forced" ? c.yellow(t) : c.red(t),
+      r.outcome === "allowed" || r.outcome === "no-pin" || r.outcome === "done" || r.outcome === "confirmed" ? c.green(t) : r.outcome === "forced" || r.outcome === "requested" ? c.yellow(t) : c.red(t),
   },
   // The detail is cut first to fit the terminal, then the host and the target.
   { header: "DETAIL", get: (r) => r.detail, shrink: { min: 12, order: 0 }, drop: 0 },
