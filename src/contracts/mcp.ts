@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { ApprovalListSchema, ApprovalSchema, approvalId } from "./approvals.js";
 import { AuditLogSchema } from "./audit.js";
 import { MetricListSchema } from "./metrics.js";
+import { isoTime } from "./primitives.js";
 
 /**
  * What the MCP server (`expflow mcp`) takes and returns beyond the `--json` contracts it shares
@@ -74,7 +76,12 @@ export const AuditRulesInput = z.strictObject({ rules: text.optional().describe(
 /** `audit_log` and `audit_verify`: `audit log` and `audit log --verify`. */
 export const NoInput = z.strictObject({});
 /** `approval_status`: one approval request. */
-export const ApprovalStatusInput = z.strictObject({ id: text.describe("the approval request's id") });
+export const ApprovalStatusInput = z.strictObject({ id: text.describe("the approval request's id (apr-...) or a unique prefix of one") });
+/** `approvals_list`: the pending requests, or every one. */
+export const ApprovalsListInput = z.strictObject({
+  all: flag.optional().describe("every request, decided ones too (default: pending ones only)"),
+  limit: z.number().int().positive().max(1000).optional().describe("at most this many, newest first"),
+});
 
 /** `submit_run`: `run submit` (`clearml: true`: `run submit --clearml`). */
 export const SubmitRunInput = z.strictObject({
@@ -108,12 +115,41 @@ export const RetryRunsInput = z.strictObject({
   queue: text.optional(),
 });
 
+/** Why the agent asks: shown to the human who decides, recorded with the request. */
+const reason = z.string().max(2000).optional().describe("why you ask, for the human who decides (shown and recorded with the request)");
+
 /** `cancel_run`, `archive_run`, `restore_run`, `delete_run`: a request for a human's approval. */
-export const RunActionInput = z.strictObject({ id, note: z.string().max(500).optional().describe("why, for the human who decides") });
-/** `compact_registry`, `pin_clear`, `pin_change`. */
-export const ApprovalOnlyInput = z.strictObject({ note: z.string().max(500).optional() });
-/** `pin_policy`: whether force may stand in for the PIN. */
-export const PinPolicyInput = z.strictObject({ allow_force: flag, note: z.string().max(500).optional() });
+export const RunActionInput = z.strictObject({ id, reason });
+/** `compact_registry`, `pin_clear`, `pin_change`: a request for a human's approval (the new PIN of `pin_change` is typed by the human). */
+export const ApprovalOnlyInput = z.strictObject({ reason });
+/** `pin_policy`: whether `--force` may stand in for the PIN. */
+export const PinPolicyInput = z.strictObject({ allow_force: flag.describe("true: --force may stand in for the PIN (each use logged); false: it may not"), reason });
+
+/**
+ * What a destructive tool returns: the pending request it made (nothing was done) and what
+ * happens next: the commands a human runs, and how the agent follows the outcome.
+ */
+export const ApprovalRequestedSchema = z.strictObject({
+  request: ApprovalSchema,
+  next: z.strictObject({
+    /** `expflow approve <id>`: shows the request, asks the PIN, performs it through the guard. */
+    approve: z.string().min(1),
+    /** `expflow deny <id>`: refuses it. */
+    deny: z.string().min(1),
+    /** `expflow approvals`: what is pending. */
+    list: z.literal("expflow approvals"),
+    /** The tool to call, and its arguments, to follow the outcome. */
+    follow: z.strictObject({ tool: z.literal("approval_status"), arguments: z.strictObject({ id: approvalId }) }),
+    /** Unless decided before, the request expires then (and can no longer be approved). */
+    expires_at: isoTime,
+    /** The same, in words, for the agent to relay to its human. */
+    message: z.string().min(1),
+  }),
+});
+export type ApprovalRequestedJson = z.infer<typeof ApprovalRequestedSchema>;
+
+/** `approvals_list`'s structured content: `approvals --json`'s array, as `approvals`. */
+export const McpApprovalListSchema = z.strictObject({ approvals: ApprovalListSchema });
 
 /** `metrics_list`'s structured content: `metrics list --json`'s array, as `metrics`. */
 export const McpMetricListSchema = z.strictObject({ metrics: MetricListSchema });
