@@ -82,10 +82,20 @@ describe("expflow mcp", () => {
       "audit_rules",
       "audit_log",
       "audit_verify",
+      "approval_status",
+      "approvals_list",
       "submit_run",
       "report_metrics",
       "report_task_metrics",
       "retry_runs",
+      "cancel_run",
+      "archive_run",
+      "restore_run",
+      "delete_run",
+      "compact_registry",
+      "pin_clear",
+      "pin_policy",
+      "pin_change",
     ]);
     for (const t of tools) {
       expect(t.inputSchema.type).toBe("object");
