@@ -63,7 +63,8 @@ export function compactApprovalTarget(backend: Pick<LocalBackend, "store">): App
  * one, or with a hash from the environment or configuration, which expflow does not edit);
  * a PIN change is possible either way: `params.first` says whether a first PIN is set (no
  * current PIN to type) or the current one changed. The new PIN is typed by the human at
- * `expflow approve`, never given here. `params.registry` is the registry the PIN is bound to.
+ * `expflow approve`, never given here; it binds the approver's configured registry, as
+ * `pin init` does.
  *
  * @throws {ValidationError} `E_NO_PIN` (exit 2) for clear or policy without a PIN file's PIN.
  * @throws {UsageError} `E_PIN_NOT_CLEARABLE` (exit 2) for clear when the hash comes from elsewhere.
@@ -71,10 +72,10 @@ export function compactApprovalTarget(backend: Pick<LocalBackend, "store">): App
  */
 export async function pinApprovalTarget(
   pin: PinContext,
-  request: { readonly action: "pin.clear" } | { readonly action: "pin.policy"; readonly allowForce: boolean } | { readonly action: "pin.change"; readonly registry: string },
+  request: { readonly action: "pin.clear" } | { readonly action: "pin.policy"; readonly allowForce: boolean } | { readonly action: "pin.change" },
 ): Promise<ApprovalTarget> {
   const active = await activePin(pin);
-  if (request.action === "pin.change") return { action: "pin.change", target: "pin", params: { first: active === undefined, registry: request.registry } };
+  if (request.action === "pin.change") return { action: "pin.change", target: "pin", params: { first: active === undefined } };
   if (active === undefined) {
     throw new ValidationError("E_NO_PIN", request.action === "pin.clear" ? "no PIN is set: there is nothing to clear" : "no PIN is set: every protected action proceeds without one, so there is no policy to change", {
       hint: "set a PIN with `expflow pin init` first",

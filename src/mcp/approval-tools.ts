@@ -122,7 +122,7 @@ const pinChange = tool({
   kind: "approval",
   input: ApprovalOnlyInput,
   output: ApprovalRequestedSchema,
-  run: async (a, ctx) => requestApproval(ctx, "pin_change", await pinApprovalTarget(await pinContextOf(ctx), { action: "pin.change", registry: (await ctx.config()).registry.value }), a.reason),
+  run: async (a, ctx) => requestApproval(ctx, "pin_change", await pinApprovalTarget(await pinContextOf(ctx), { action: "pin.change" }), a.reason),
 });
 
 const approvalStatus = tool({

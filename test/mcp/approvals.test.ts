@@ -56,7 +56,7 @@ describe("expflow mcp: the destructive tools", () => {
       ["pin_clear", {}, "pin.clear", "pin", {}],
       ["pin_policy", { allow_force: true }, "pin.policy", "pin", { allow_force: true }],
       ["pin_policy", { allow_force: false }, "pin.policy", "pin", { allow_force: false }],
-      ["pin_change", { reason: "rotate" }, "pin.change", "pin", { first: false, registry: where.registry }],
+      ["pin_change", { reason: "rotate" }, "pin.change", "pin", { first: false }],
     ];
     const ids: string[] = [];
     for (const [tool, args, action, target, params] of asked) {
@@ -116,7 +116,7 @@ describe("expflow mcp: the destructive tools", () => {
     expect(existsSync(join(where.home, "approvals.jsonl"))).toBe(false);
     // Without a PIN, pin_change asks for a first one.
     const first = ok(await call(s, "pin_change", {}), ApprovalRequestedSchema);
-    expect(first.request.params).toEqual({ first: true, registry: where.registry });
+    expect(first.request.params).toEqual({ first: true });
     expect(first.next.message).toContain("The new PIN is typed there too");
   });
 
