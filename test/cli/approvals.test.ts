@@ -5,6 +5,7 @@ import type { NewApproval } from "../../src/app/approvals.js";
 import { openApprovals } from "../../src/app/approvals.js";
 import { ROOT, runInProcess, tempDir } from "../helpers/cli.js";
 import { latest, snapshots } from "../helpers/runs.js";
+import { hasTmux, onTerminal } from "../helpers/terminal.js";
 
 // The human's side of the approvals (issue 16): an agent's request is performed only by
 // `expflow approve`, through the same guard as the command itself, or refused by `deny`.
@@ -281,5 +282,33 @@ describe("expflow deny and expiry", () => {
     const log = await cli(h.home, ["audit", "log"]);
     expect(log.stdout).toMatch(/approval\.expire .* expired/);
     expect((await cli(h.home, ["audit", "log", "--verify"])).code).toBe(0);
+  });
+});
+
+describe.skipIf(!hasTmux)("on a terminal (the built binary in tmux)", () => {
+  it("approve asks the PIN at a hidden prompt naming the action, again after a wrong one", async () => {
+    const h = await home();
+    const run = await queued(h);
+    const id = await h.request({ action: "run.cancel", target: run });
+    const screen = await onTerminal(h.home, `approve ${id}`, ["000000", PIN]);
+    expect(screen).toContain(`Approval request ${id}`);
+    expect(screen).toContain(`PIN to cancel run ${run}:`);
+    expect(screen).toContain("Wrong PIN (4 tries left");
+    expect(screen).toContain(`Approved ${id}: Cancelled ${run}`);
+    expect(screen).toContain("EXIT=0");
+    expect(screen).not.toContain(PIN);
+  });
+
+  it("a pin.change request asks the new PIN twice at the terminal; Ctrl-C leaves the request pending", async () => {
+    const h = await home();
+    const id = await h.request({ action: "pin.change", target: "pin", params: {} });
+    const cancelled = await onTerminal(h.home, `approve ${id}`, ["^C"]);
+    expect(cancelled).toContain("EXIT=130");
+    expect(await state(h, id)).toBe("pending");
+    const screen = await onTerminal(h.home, `approve ${id}`, [PIN, "24681357", "24681357"]);
+    expect(screen).toContain("New PIN (4 to 12 digits");
+    expect(screen).toContain("Repeat the new PIN");
+    expect(screen).toContain("EXIT=0");
+    expect((await cli(h.home, ["pin", "check", "--pin-stdin"], { input: "24681357\n" })).code).toBe(0);
   });
 });
