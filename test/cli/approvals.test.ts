@@ -79,6 +79,7 @@ describe("expflow approvals", () => {
     const id = await h.request({ action: "run.cancel", target: run, requester: { client: "\u001b[31mred\u001b[0m/1.0", tool: "cancel\u0000run", note: hostile } });
     const r = await cli(h.home, ["approvals", "--wide"]);
     expect(r.code, r.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
     expect(r.stdout).toContain(id);
     expect(r.stdout).toMatch(/ID +ACTION +TARGET +REQUESTER +CREATED +EXPIRES IN +STATE +NOTE/);
