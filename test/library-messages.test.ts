@@ -69,6 +69,8 @@ const ALLOWED: readonly { file: string; text: string; why: string }[] = [
   { file: "security/guard.ts", text: "--force refused: ", why: "an audit record's detail: the log's words stay what they were" },
   { file: "security/guard.ts", text: "the PIN owner has not allowed it (expflow pin policy --allow-force)", why: "an audit record's detail, as above" },
   { file: "security/guard.ts", text: "--force, allowed by ", why: "an audit record's detail, as above" },
+  { file: "app/pin.ts", text: "--force may now stand in for the PIN", why: "an audit record's detail (pin.policy done), moved from the pin command: the log's words stay what they were" },
+  { file: "app/pin.ts", text: "--force no longer stands in for the PIN", why: "an audit record's detail, as above" },
   {
     file: "security/guard.ts",
     text: "--pin makes the PIN visible in the process list and shell history; prefer --pin-stdin or EXPFLOW_PIN",

@@ -292,10 +292,17 @@ function viewOf(f: Folded, now: Date): { json: ApprovalJson; observed: Observati
     requester: { client: r.requester.client, tool: r.requester.tool, note: r.requester.note },
     created_at: r.created_at,
     expires_at: r.expires_at,
+  };
+  // In the contract's order of keys.
+  const decided = (state: ApprovalState, at: string | null, by: string | null, outcome: string | null): ApprovalJson => ({
+    ...base,
+    state,
+    decided_at: at,
+    decided_by: by,
+    outcome,
     approve_command: `expflow approve ${r.id}`,
     deny_command: `expflow deny ${r.id}`,
-  };
-  const decided = (state: ApprovalState, at: string | null, by: string | null, outcome: string | null): ApprovalJson => ({ ...base, state, decided_at: at, decided_by: by, outcome });
+  });
   if (f.decision !== undefined) return { json: decided(f.decision.state, f.decision.at, f.decision.by, f.decision.outcome), observed: undefined };
   if (f.claim !== undefined) {
     if (processAlive(f.claim)) return { json: decided("pending", null, null, null), observed: undefined };

@@ -5,6 +5,7 @@ import { ExpflowError } from "../core/errors.js";
 import { isStorageErrno, storageError } from "../util/fs-errors.js";
 import type { CliIO, CommandContext } from "./context.js";
 import { defineAgent } from "./define/agent.js";
+import { defineApprovals } from "./define/approvals.js";
 import { defineAudit } from "./define/audit.js";
 import { defineClearml } from "./define/clearml.js";
 import { defineCompareScores } from "./define/compare-scores.js";
@@ -26,7 +27,7 @@ import { terminalWording } from "./output/terminal-words.js";
 export const EXIT_INTERNAL = 70;
 
 /** Every command and command group (`define/`), in the order of the help's command list. */
-const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineReport, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineAudit, defineMcp, defineCompletion];
+const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineReport, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineApprovals, defineAudit, defineMcp, defineCompletion];
 
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");

@@ -50,7 +50,7 @@ export const ApprovalSchema = z
   })
   .refine((a) => a.state === "pending" || a.state === "expired" || a.decided_by !== null, { message: "an approved, denied or failed request names who decided it" })
   .refine((a) => a.approve_command === `expflow approve ${a.id}` && a.deny_command === `expflow deny ${a.id}`, { message: "the commands name the request" });
-export type ApprovalSchemaJson = z.infer<typeof ApprovalSchema>;
+export type ApprovalJson = z.infer<typeof ApprovalSchema>;
 
 /** `expflow approvals --json`: the requests, newest first (pending ones only, unless `--all`). */
 export const ApprovalListSchema = list(ApprovalSchema);

@@ -8,6 +8,7 @@ import { MetricAddSchema, MetricDefinitionSchema, MetricListSchema, TaskMetricsR
 import { RankingSchema } from "./ranking.js";
 import { RawRunListSchema, RegistryCheckSchema, RunStatusSchema, RunSubmitResultSchema, RunSubmitWaitResultSchema, RunSyncSchema, RunRetrySchema, RegistryRecordSchema, RunDiffSchema } from "./runs.js";
 import { PinPolicySchema, PinStatusSchema } from "./security.js";
+import { ApprovalListSchema, ApprovalSchema } from "./approvals.js";
 
 /**
  * What each command prints on standard output with `--json` (keys: the command, then the flags
@@ -37,6 +38,9 @@ export const JSON_OUTPUTS = {
   "config show": ConfigShowSchema,
   "pin policy": PinPolicySchema,
   "pin status": PinStatusSchema,
+  approvals: ApprovalListSchema,
+  approve: ApprovalSchema,
+  deny: ApprovalSchema,
   "audit validate": AuditValidationSchema,
   "audit rules": AuditRulesSchema,
   "audit log": AuditLogSchema,

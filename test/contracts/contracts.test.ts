@@ -5,7 +5,7 @@ import { join, relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { ApprovalAction, ApprovalJson } from "../../src/app/approvals.js";
-import type { ApprovalSchemaJson } from "../../src/contracts/approvals.js";
+import type { ApprovalJson as ApprovalSchemaJson } from "../../src/contracts/approvals.js";
 import type { AuditOutcome, AuditProblem, AuditRecord, AuditVerification } from "../../src/security/audit-log.js";
 import type { PinStatus, PinSource } from "../../src/security/pin.js";
 import type { PinHashFormat } from "../../src/security/pin-hash.js";

@@ -15,6 +15,7 @@ import { FakeClearml } from "../../fake-clearml/server.js";
 import { fakeProject, fakeTask } from "../../fake-clearml/tasks.js";
 import type { CliResult } from "../helpers/cli.js";
 import { record, runCliAsync, tempDir, writeRegistry } from "../helpers/cli.js";
+import { openApprovals } from "../../src/app/approvals.js";
 
 // ---------------------------------------------------------------- ClearML's side
 
@@ -433,6 +434,31 @@ describe("pin --json", () => {
     fits("pin policy", await ok(cli(home, ["pin", "policy", "--no-allow-force", "--json"])));
     errorFits(await cli(home, ["pin", "policy", "--allow-force", "--pin-stdin", "--json"], { input: "000000\n" }), "E_PIN_WRONG", 3);
     errorFits(await cli(plain, ["pin", "policy", "--allow-force", "--json"]), "E_NO_PIN", 2);
+  });
+});
+
+describe("approvals --json", () => {
+  it("the list (empty, pending, every one), approve (performed, a wrong PIN, twice), deny, expired", async () => {
+    const home = newHome();
+    const registry = join(tempDir(), "experiments.jsonl");
+    await ok(cli(home, ["pin", "init", "--new-pin-stdin"], { input: `${PIN}\n` }));
+    const runs = await Promise.all([1, 2].map(async () => (await ok(cli(home, ["run", "submit", "--registry", registry, "--", NODE, "-e", ""]))).stdout.trim()));
+    expect(fits("approvals", await ok(cli(home, ["approvals", "--json"])))).toEqual([]);
+    const approvals = openApprovals({ home, now: () => new Date() });
+    const requester = { client: "contracts-test/1.0", tool: "cancel_run", note: "\u001b[31mhostile\u001b[0m note" };
+    const cancel = await approvals.request({ action: "run.cancel", target: runs[0]!, params: { registry }, requester });
+    const other = await approvals.request({ action: "run.cancel", target: runs[1]!, params: { registry }, requester: { client: "c", tool: "t" } });
+    const soon = await approvals.request({ action: "pin.clear", target: "pin", requester, ttlMs: 1 });
+    await new Promise((r) => setTimeout(r, 5));
+    expect((fits("approvals", await ok(cli(home, ["approvals", "--json"]))) as { id: string }[]).map((a) => a.id)).toEqual([other.id, cancel.id]);
+    errorFits(await cli(home, ["approve", cancel.id, "--pin-stdin", "--json"], { input: "000000\n" }), "E_PIN_WRONG", 3);
+    expect(fits("approve", await ok(cli(home, ["approve", cancel.id, "--pin-stdin", "--json"], { input: `${PIN}\n` })))).toMatchObject({ state: "approved", outcome: expect.stringContaining("Cancelled") });
+    errorFits(await cli(home, ["approve", cancel.id, "--pin-stdin", "--json"], { input: `${PIN}\n` }), "E_APPROVAL_DECIDED", 2);
+    expect(fits("deny", await ok(cli(home, ["deny", other.id.slice(4, 10), "--reason", "not that one", "--json"])))).toMatchObject({ state: "denied", outcome: "denied: not that one" });
+    errorFits(await cli(home, ["approve", soon.id, "--json"]), "E_APPROVAL_EXPIRED", 3);
+    errorFits(await cli(home, ["deny", "apr-ffffffffffff", "--json"]), "E_APPROVAL_NOT_FOUND", 2);
+    const all = fits("approvals", await ok(cli(home, ["approvals", "--all", "--json"]))) as { state: string }[];
+    expect(all.map((a) => a.state)).toEqual(["expired", "denied", "approved"]);
   });
 });
 

@@ -12,7 +12,7 @@ import { rejectionOf, setPin, T0, tempDirs, testClock, thrownBy } from "./helper
 
 const newDir = tempDirs();
 const GENESIS = "0".repeat(64);
-const OUTCOMES: AuditOutcome[] = ["allowed", "denied", "forced", "locked", "no-pin"];
+const OUTCOMES: AuditOutcome[] = ["allowed", "denied", "forced", "locked", "no-pin", "requested", "expired"];
 
 /** The record hash, computed independently: SHA-256 over every field but `hash` (keys sorted), `prev` included. */
 function expectedHash(r: Omit<AuditRecord, "hash">): string {

@@ -2,7 +2,7 @@ import { metricRegistryOf } from "../../config/load.js";
 import type { ConfigShowJson } from "../../contracts/config.js";
 import type { CommandContext } from "../context.js";
 import type { ConfigShowOptions } from "../define/config.js";
-import { policyOf } from "./pin.js";
+import { policyOf } from "../../app/pin.js";
 
 /**
  * `expflow config show`: the effective settings and the layer each came from. It validates as

@@ -1,5 +1,5 @@
 import type { RegistryCheckJson } from "../../contracts/runs.js";
-import type { RegistryHealth } from "../../app/runs.js";
+import type { CompactResult, RegistryHealth } from "../../app/runs.js";
 import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
 import type { RegistryCheckOptions, RegistryCompactOptions } from "../define/registry.js";
@@ -53,13 +53,17 @@ export async function registryCheckCommand(flags: RegistryCheckOptions, ctx: Com
 export async function registryCompactCommand(flags: RegistryCompactOptions, ctx: CommandContext): Promise<number> {
   // The guarded store checks that the registry exists and can be rewritten before it asks the PIN.
   const backend = await openLocal(ctx, flags);
-  const r = await backend.store.compact();
+  ctx.io.stdout.write(compactReport(await backend.store.compact()));
+  return 0;
+}
+
+/** What `registry compact` (and an approved agent's `registry.compact`) says: the counts before and after. */
+export function compactReport(r: CompactResult): string {
   const out = [
     `Compacted ${r.path}: ${plural(r.linesBefore, "line")} -> ${plural(r.linesAfter, "line")} (${plural(r.experiments, "experiment")}).`,
     `  superseded snapshots dropped  ${r.superseded}`,
     `  deleted experiments dropped   ${r.tombstonesDropped}`,
     `  damaged lines moved           ${r.damagedMoved}${r.damagedMoved > 0 ? ` (to ${r.damagedPath})` : ""}`,
   ];
-  ctx.io.stdout.write(`${out.join("\n")}\n`);
-  return 0;
+  return `${out.join("\n")}\n`;
 }

@@ -23,8 +23,8 @@ export async function runCancelCommand(id: string, flags: RunCancelOptions, ctx:
   return 0;
 }
 
-/** What `run cancel` says about what the cancel did. */
-function cancelMessage(o: CancelOutcome, ctx: CommandContext): string {
+/** What `run cancel` (and an approved agent's `run.cancel`) says about what the cancel did. */
+export function cancelMessage(o: CancelOutcome, ctx: CommandContext): string {
   switch (o.kind) {
     case "dequeued":
       return `Cancelled ${o.id} (it was ${o.from}).`;

@@ -14,6 +14,7 @@ import { formatNumber, renderRows, renderTable } from "../output/render.js";
 import { chooseColumns } from "../output/column-choice.js";
 import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
+import type { LocalBackend } from "../../app/backend.js";
 import type { RegistryRecord, RunRow } from "../../app/runs.js";
 import { archiveRun, experimentFromRecord, linkOf, listRuns, plainObject, runRecord } from "../../app/runs.js";
 import { openLocal } from "../backend.js";
@@ -324,6 +325,16 @@ export async function runStatusCommand(id: string, flags: RunStatusOptions, ctx:
  */
 export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: RunArchiveOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, flags);
+  ctx.io.stdout.write(`${await archiveAndSay(backend, event, id)}\n`);
+  return 0;
+}
+
+/**
+ * Archives, restores or deletes a run (`archiveRun`, guarded for archive and delete) and says
+ * what was done, its ClearML task included: for `run archive|restore|delete` and an approved
+ * agent's request alike.
+ */
+export async function archiveAndSay(backend: LocalBackend, event: ArchiveEvent, id: string): Promise<string> {
   const link = linkOf(await runRecord(backend, id));
   const updated = await archiveRun(backend, event, id);
   const full = updated.id;
@@ -342,6 +353,5 @@ export async function runArchiveCommand(event: ArchiveEvent, id: string, flags: 
       : gone
         ? ` Its ClearML task ${link.taskId} no longer exists.`
         : ` Its ClearML task ${link.taskId} was ${event === "archive" ? "archived" : event === "restore" ? "taken out of the archive" : "deleted"} too.`;
-  ctx.io.stdout.write(`${message}${remote}\n`);
-  return 0;
+  return `${message}${remote}`;
 }

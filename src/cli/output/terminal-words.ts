@@ -93,6 +93,7 @@ const HINTS: readonly (readonly [code: string, library: string, terminal: string
     "check the path; the configured registry is `registry:` in expflow.yaml, else EXPFLOW_REGISTRY, else experiments.jsonl in EXPFLOW_HOME",
     "pass --registry FILE, set `registry:` in expflow.yaml or EXPFLOW_REGISTRY, or point EXPFLOW_HOME at the directory holding experiments.jsonl",
   ],
+  ["E_APPROVAL_NOT_FOUND", "list the requests (every one, decided ones too) to find its id", "`expflow approvals --all` lists every request, decided ones too"],
   [
     "E_TASK_NOT_FOUND",
     "check the task id (the ID in the ClearML web app's task info); listing the tasks of its project shows them",
