@@ -1,7 +1,10 @@
 import type { ConfigEnvironment } from "../config/load.js";
 import type { DeclaredMetric, MetricDeclaration } from "../config/edit.js";
+import type { MetricDefinitionJson } from "../contracts/metrics.js";
+import { NotFoundError, UsageError } from "../core/errors.js";
 import { assertValidId } from "../core/ids.js";
-import type { MetricRegistry } from "../core/metrics/registry.js";
+import type { MetricDefinition, MetricRegistry } from "../core/metrics/registry.js";
+import { didYouMean } from "../core/suggest.js";
 import { validateMetricValues } from "../core/metrics/registry.js";
 import type { ClearmlStore } from "../stores/clearml/clearml-store.js";
 import type { RegistryRecord } from "../stores/local/record.js";
@@ -15,7 +18,7 @@ export interface MetricsBackends {
   /** Validates the values (unknown names, non-finite values are refused before anything is sent). */
   readonly registry: MetricRegistry;
   readonly local: () => Promise<LocalBackend>;
-  readonly clearml: () => ClearmlStore;
+  readonly clearml: () => ClearmlStore | Promise<ClearmlStore>;
 }
 
 /** What a report wrote. `custom`: the names the registry does not know, kept as custom metrics. */
@@ -42,7 +45,7 @@ export async function reportMetrics(backends: MetricsBackends, target: MetricsTa
   const values = validateMetricValues(assignments, backends.registry, { custom: true });
   const custom = Object.keys(values).filter((name) => !backends.registry.has(name));
   if (taskId !== undefined) {
-    const store = backends.clearml();
+    const store = await backends.clearml();
     const { scalars } = await store.reportMetrics(taskId, values, { registry: backends.registry });
     return { kind: "clearml", taskId, server: store.location, values, custom, scalars };
   }
@@ -59,4 +62,48 @@ export async function reportMetrics(backends: MetricsBackends, target: MetricsTa
 export async function addMetric(environment: ConfigEnvironment, declaration: MetricDeclaration): Promise<DeclaredMetric> {
   const { declareMetric } = await import("../config/edit.js");
   return declareMetric(environment, declaration);
+}
+
+/** A metric definition in its contract (`MetricDefinitionSchema`): snake_case, stable. */
+export function metricJson(d: MetricDefinition): MetricDefinitionJson {
+  return {
+    name: d.name,
+    group: d.group,
+    direction: d.direction,
+    description: d.description,
+    threshold: d.threshold,
+    unit: d.unit,
+    aliases: d.aliases,
+    standard: d.standard,
+  };
+}
+
+/**
+ * The registered metrics, in registry order; of one group with `group`.
+ *
+ * @throws {UsageError} `E_UNKNOWN_GROUP` for a group no metric belongs to.
+ */
+export function listMetricDefinitions(registry: MetricRegistry, group?: string): MetricDefinition[] {
+  const defs = registry.list(group);
+  if (group !== undefined && defs.length === 0) {
+    throw new UsageError("E_UNKNOWN_GROUP", `unknown metric group '${group}'.${didYouMean(group, registry.groups())}`, {
+      hint: `groups: ${registry.groups().join(", ")}`,
+    });
+  }
+  return defs;
+}
+
+/**
+ * One registered metric by name or alias.
+ *
+ * @throws {NotFoundError} `E_UNKNOWN_METRIC`, with a did-you-mean suggestion.
+ */
+export function metricDefinition(registry: MetricRegistry, name: string): MetricDefinition {
+  const d = registry.get(name);
+  if (d === undefined) {
+    throw new NotFoundError("E_UNKNOWN_METRIC", `unknown metric '${name}'.${didYouMean(name, registry.allNames())}`, {
+      hint: `known metrics: ${registry.names().join(", ")}`,
+    });
+  }
+  return d;
 }

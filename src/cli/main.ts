@@ -11,6 +11,7 @@ import { defineClearml } from "./define/clearml.js";
 import { defineCompareScores } from "./define/compare-scores.js";
 import { defineCompletion } from "./define/completion.js";
 import { defineConfig } from "./define/config.js";
+import { defineMcp } from "./define/mcp.js";
 import { defineMetrics } from "./define/metrics.js";
 import type { Definition, SetExit } from "./define/options.js";
 import { definePin } from "./define/pin.js";
@@ -26,7 +27,7 @@ import { terminalWording } from "./output/terminal-words.js";
 export const EXIT_INTERNAL = 70;
 
 /** Every command and command group (`define/`), in the order of the help's command list. */
-const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineReport, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineApprovals, defineAudit, defineCompletion];
+const DEFINITIONS: readonly Definition[] = [defineCompareScores, defineReport, defineClearml, defineMetrics, defineRun, defineAgent, defineRegistry, defineConfig, definePin, defineApprovals, defineAudit, defineMcp, defineCompletion];
 
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");

@@ -1,6 +1,6 @@
 import type { AuditLogJson, AuditVerificationJson } from "../../contracts/audit.js";
 import type { AuditRecord } from "../../security/audit-log.js";
-import { readAudit, verifyAudit } from "../../security/audit-log.js";
+import { auditLog, verifyAuditLog } from "../../app/audit.js";
 import type { CommandContext } from "../context.js";
 import type { AuditLogOptions } from "../define/audit.js";
 import type { Column } from "../output/render.js";
@@ -28,7 +28,7 @@ const COLUMNS: Column<AuditRecord>[] = [
 export async function auditLogCommand(flags: AuditLogOptions, ctx: CommandContext): Promise<number> {
   const { home } = await ctx.config();
   if (flags.verify) {
-    const v: AuditVerificationJson = verifyAudit(home);
+    const v: AuditVerificationJson = verifyAuditLog(home);
     const records = `${v.records} record${v.records === 1 ? "" : "s"}`;
     if (flags.json) ctx.io.stdout.write(`${JSON.stringify(v)}\n`);
     else if (v.ok) ctx.io.stdout.write(`Audit log intact: ${records}, hash chain and anchors verified.\n${v.notes.map((n) => `note: ${n}\n`).join("")}`);
@@ -38,7 +38,7 @@ export async function auditLogCommand(flags: AuditLogOptions, ctx: CommandContex
     }
     return v.ok ? 0 : 1;
   }
-  const records: AuditLogJson = readAudit(home);
+  const records: AuditLogJson = auditLog(home);
   if (flags.json) ctx.io.stdout.write(`${JSON.stringify(records)}\n`);
   else if (records.length === 0) ctx.io.stdout.write("The audit log is empty.\n");
   else ctx.io.stdout.write(renderTable(records, COLUMNS, ctx.colors, { width: tableWidth(ctx.io.stdout, ctx.io.env) }));

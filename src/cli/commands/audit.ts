@@ -4,14 +4,11 @@ import type { AuditRulesJson, AuditValidationJson, MetricRuleJson, ParamRuleJson
 import { makeDirs, storageError } from "../../util/fs-errors.js";
 import { dirname, resolve } from "node:path";
 import { metricRegistryOf } from "../../config/load.js";
-import { loadRulePack } from "../../config/rules.js";
-import { ConfigError, ExpflowError, UsageError } from "../../core/errors.js";
+import { ExpflowError, UsageError } from "../../core/errors.js";
 import type { Experiment } from "../../core/experiment.js";
 import { replaceFileAtomic, writeAll } from "../../util/atomic-file.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
-import type { MetricRegistry } from "../../core/metrics/registry.js";
-import type { RuleCheck, RulePack, RulesValidation } from "../../core/rules/rules.js";
-import { metricBound, PDEBENCH_RULES, statusRuleLabel, validateCompetitionRules } from "../../core/rules/rules.js";
+import type { RuleCheck, RulesValidation } from "../../core/rules/rules.js";
 import type { CommandContext } from "../context.js";
 import type { AuditReportOptions, AuditRulesOptions, AuditValidateOptions } from "../define/audit.js";
 import { formatOf } from "../context.js";
@@ -22,48 +19,22 @@ import { formatNumber, renderCsv, renderMarkdown, renderTable } from "../output/
 import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
 import type { ClearmlFlags } from "../clearml.js";
-import type { AuditSubject } from "../../app/audit.js";
-import { auditSubject as auditSubjectOf } from "../../app/audit.js";
+import type { ActivePack, AuditSubject } from "../../app/audit.js";
+import { activeRulePack as activeRulePackOf, auditSubject as auditSubjectOf, auditValidationJson, resolvePack, validateSubject } from "../../app/audit.js";
 import { openLocal } from "../backend.js";
 import { openClearml } from "../clearml.js";
 
-/** The active rule pack and where it came from. */
-export interface ActivePack {
-  readonly pack: RulePack;
-  /** `built-in`, or the rule file (absolute). */
-  readonly source: string;
-  /** How it was chosen: `--rules`, `audit.rules` in config, or the built-in default. */
-  readonly origin: "flag" | "config" | "builtin";
-}
+export type { ActivePack };
 
 /**
  * The rule pack in force: `--rules FILE` (relative to the working directory), else `audit.rules`
- * from configuration (relative to its file), else the built-in {@link PDEBENCH_RULES}.
+ * from configuration, else the built-in pack; see the application's `activeRulePack`.
  *
- * @throws {ConfigError} (exit 2) naming the rule file, the line and the key at fault; for a pack
- *   named by configuration, the hint names the configuration file.
+ * @throws {ConfigError} (exit 2) naming the rule file, the line and the key at fault.
  */
 export async function activeRulePack(ctx: CommandContext, rulesFlag: string | undefined, registryFlag?: string): Promise<ActivePack> {
-  if (rulesFlag !== undefined) {
-    const file = resolve(ctx.io.cwd, rulesFlag);
-    return { pack: await loadRulePack(file), source: file, origin: "flag" };
-  }
-  const config = await ctx.config({ registry: registryFlag });
-  if (config.auditRules !== undefined) {
-    const file = config.auditRules.value;
-    try {
-      return { pack: await loadRulePack(file), source: file, origin: "config" };
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      const prefix = `${e.source}${e.key ? `: key '${e.key}'` : ""}: `;
-      const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-      throw new ConfigError(e.source, e.key, message, {
-        hint: `the rule pack is set by audit.rules in ${config.auditRules.source}; fix it there, or pass --rules FILE`,
-        cause: e,
-      });
-    }
-  }
-  return { pack: PDEBENCH_RULES, source: "built-in", origin: "builtin" };
+  const config = rulesFlag === undefined ? await ctx.config({ registry: registryFlag }) : undefined;
+  return activeRulePackOf({ cwd: ctx.io.cwd, config }, rulesFlag);
 }
 
 /** The experiment to audit (see {@link auditSubjectOf}), with the command's registry and ClearML flags. */
@@ -124,12 +95,6 @@ function statusText(e: Experiment): string {
   return e.backendStatus !== undefined && e.backendStatus !== e.status ? `${own} (ClearML status ${printable(e.backendStatus)})` : own;
 }
 
-/** What the rules check about the run: its status and metrics and parameters. */
-function validateSubject(subject: AuditSubject, pack: RulePack, registry: MetricRegistry): RulesValidation {
-  const e = subject.experiment;
-  return validateCompetitionRules(subject.metrics, subject.params, pack, { registry, ambiguousMetrics: e.ambiguousMetrics, status: e.status, backendStatus: e.backendStatus });
-}
-
 function summary(v: RulesValidation): string {
   const failed = v.checks.filter((c) => !c.passed).length;
   const n = v.checks.length;
@@ -172,15 +137,7 @@ export async function auditValidateCommand(id: string, flags: AuditValidateOptio
   const { stdout } = ctx.io;
   const format = formatOf(flags);
   if (format === "json") {
-    const out: AuditValidateJson = {
-      experiment_id: experimentId,
-      status: experiment.status,
-      clearml_status: experiment.backendStatus ?? null,
-      rules: active.pack.name,
-      all_pass: validation.all_pass,
-      checks: validation.checks,
-      metrics: validation.metrics,
-    };
+    const out: AuditValidateJson = auditValidationJson(subject, active.pack, validation);
     stdout.write(`${JSON.stringify(out)}\n`);
   } else if (format === "csv") {
     stdout.write(renderCsv(validation.checks, CSV_COLUMNS));
@@ -211,40 +168,7 @@ export type ResolvedStatusRule = StatusRuleJson;
 /** The `--json` contract of `expflow audit rules`: `AuditRulesSchema` in `src/contracts`. */
 export type { AuditRulesJson };
 
-/** The pack with every bound resolved through `registry`, and the labels the checks will carry. */
-export function resolvePack(active: ActivePack, registry: MetricRegistry): AuditRulesJson {
-  const { pack } = active;
-  // The labels come from the validation itself, so they cannot drift from what `validate` shows.
-  // The status rule's check, when there is one, comes first.
-  const labels = validateCompetitionRules({}, {}, pack, { registry })
-    .checks.map((c) => c.label)
-    .slice(pack.status ? 1 : 0);
-  const metrics = pack.metrics.map((r, i): ResolvedMetricRule => {
-    const bound = metricBound(r, registry);
-    return {
-      name: registry.resolve(r.name) ?? r.name,
-      label: labels[i]!,
-      required: bound !== null || r.required !== false,
-      op: bound?.op ?? null,
-      value: bound?.value ?? null,
-      bound_source: bound === null ? null : r.useThreshold ? "registry" : "rule",
-    };
-  });
-  const params = pack.params.map(
-    (r, i): ResolvedParamRule => ({
-      name: r.name,
-      label: labels[pack.metrics.length + i]!,
-      match: r.match ?? r.name,
-      type: r.type ?? null,
-      min: r.min ?? null,
-      max: r.max ?? null,
-      allowed: r.allowed ? [...r.allowed] : null,
-      required: r.required ?? true,
-    }),
-  );
-  const status = pack.status ? { label: statusRuleLabel(pack.status), allowed: [...pack.status.allowed] } : null;
-  return { name: pack.name, description: pack.description ?? null, source: active.source, status, metrics, params };
-}
+export { resolvePack };
 
 function metricRuleText(r: ResolvedMetricRule, useThreshold: boolean, registered: boolean): string {
   if (r.op !== null && r.value !== null) {

@@ -1,7 +1,5 @@
-import type { MetricDefinitionJson } from "../../contracts/metrics.js";
-import { NotFoundError, UsageError } from "../../core/errors.js";
+import { listMetricDefinitions, metricDefinition, metricJson } from "../../app/metrics.js";
 import type { MetricDefinition } from "../../core/metrics/registry.js";
-import { didYouMean } from "../../core/suggest.js";
 import { metricRegistryOf } from "../../config/load.js";
 import type { CommandContext } from "../context.js";
 import type { MetricsListOptions, MetricsShowOptions } from "../define/metrics.js";
@@ -9,20 +7,6 @@ import { formatOf } from "../context.js";
 import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
 import { tableWidth } from "../output/table-fit.js";
-
-/** A metric definition as JSON (snake_case, stable): `MetricDefinitionSchema` in `src/contracts`. */
-export function metricJson(d: MetricDefinition): MetricDefinitionJson {
-  return {
-    name: d.name,
-    group: d.group,
-    direction: d.direction,
-    description: d.description,
-    threshold: d.threshold,
-    unit: d.unit,
-    aliases: d.aliases,
-    standard: d.standard,
-  };
-}
 
 /** The threshold as a person reads it: `< 18.09` for lower-is-better. */
 export function thresholdText(d: MetricDefinition): string | null {
@@ -45,15 +29,11 @@ const CSV_COLUMNS: Column<MetricDefinition>[] = COLUMNS.map((c) =>
   c.key === "threshold" ? { ...c, get: (d: MetricDefinition) => d.threshold } : c.key === "aliases" ? { ...c, get: (d: MetricDefinition) => d.aliases.join(";") } : c,
 );
 
+export { metricJson };
+
 /** `expflow metrics list [--group G]`. */
 export async function metricsListCommand(flags: MetricsListOptions, ctx: CommandContext): Promise<number> {
-  const registry = metricRegistryOf(await ctx.config());
-  const defs = registry.list(flags.group);
-  if (flags.group !== undefined && defs.length === 0) {
-    throw new UsageError("E_UNKNOWN_GROUP", `unknown metric group '${flags.group}'.${didYouMean(flags.group, registry.groups())}`, {
-      hint: `groups: ${registry.groups().join(", ")}`,
-    });
-  }
+  const defs = listMetricDefinitions(metricRegistryOf(await ctx.config()), flags.group);
   const format = formatOf(flags);
   if (format === "json") ctx.io.stdout.write(`${JSON.stringify(defs.map(metricJson), null, 2)}\n`);
   else ctx.io.stdout.write(renderRows(format, defs, format === "csv" ? CSV_COLUMNS : COLUMNS, ctx.colors, { width: tableWidth(ctx.io.stdout, ctx.io.env) }));
@@ -62,13 +42,7 @@ export async function metricsListCommand(flags: MetricsListOptions, ctx: Command
 
 /** `expflow metrics show NAME`. */
 export async function metricsShowCommand(name: string, flags: MetricsShowOptions, ctx: CommandContext): Promise<number> {
-  const registry = metricRegistryOf(await ctx.config());
-  const d = registry.get(name);
-  if (d === undefined) {
-    throw new NotFoundError("E_UNKNOWN_METRIC", `unknown metric '${name}'.${didYouMean(name, registry.allNames())}`, {
-      hint: `known metrics: ${registry.names().join(", ")}`,
-    });
-  }
+  const d = metricDefinition(metricRegistryOf(await ctx.config()), name);
   if (flags.json) {
     ctx.io.stdout.write(`${JSON.stringify(metricJson(d), null, 2)}\n`);
     return 0;

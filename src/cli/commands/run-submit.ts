@@ -2,11 +2,12 @@ import { UsageError } from "../../core/errors.js";
 import { isTerminal } from "../../core/lifecycle/lifecycle.js";
 import type { Dispatched, RegistryRecord, RunResult } from "../../app/runs.js";
 import { dispatchRun, runLogPath } from "../../app/runs.js";
+import type { Submission } from "../../app/submit.js";
+import { clearmlSubmission, submitLocalRun } from "../../app/submit.js";
 import type { FollowOptions } from "../../app/logs.js";
 import { followRunLog } from "../../app/logs.js";
 import type { LocalBackend } from "../../app/backend.js";
 import { printable } from "../output/sanitize.js";
-import { shellQuote } from "../../util/shell.js";
 import type { CommandContext } from "../context.js";
 import { openLocal } from "../backend.js";
 import type { RunSubmitOptions } from "../define/run.js";
@@ -62,25 +63,12 @@ export async function runSubmitCommand(command: string[], flags: RunSubmitOption
   }
   const args = parseRunArgs(flags.arg ?? []);
   if (flags.clearml) return clearmlSubmit(command, args, flags, ctx);
+  const submission: Submission = { command, args, shell: flags.shell === true, cwd: ctx.io.cwd, queue: flags.queue, name: flags.name ?? null, project: flags.project ?? null, tags: flags.tags ?? [] };
   const queue = flags.queue ?? "default";
-  const argv = [...command, ...args.flatMap(([k, v]) => [`--${k}`, v])];
-  // With --shell the words form one shell command line (as ssh joins them); otherwise the
-  // display string is the argv quoted so that a shell would run exactly the same thing.
-  const display = flags.shell ? [command.join(" "), ...args.flatMap(([k, v]) => [`--${k}`, shellQuote(v)])].join(" ") : argv.map(shellQuote).join(" ");
   if (flags.wait) refusePinInEnvironment(ctx, "run submit --wait", flags.allowPinEnv);
 
   const backend = await openLocal(ctx, { registry: flags.registry });
-  const created = await backend.executor.submit({
-    argv,
-    display,
-    shell: flags.shell === true,
-    cwd: ctx.io.cwd,
-    queue,
-    name: flags.name ?? null,
-    project: flags.project ?? null,
-    tags: flags.tags ?? [],
-    params: Object.fromEntries(args.map(([k, v]) => [`Args/${k}`, v])),
-  });
+  const created = await submitLocalRun(backend, submission);
   const id = created.id;
   const record = (): RegistryRecord | undefined => backend.store.raw(id);
   if (!flags.wait) {
@@ -176,26 +164,8 @@ async function untilFinished(backend: LocalBackend, id: string, finished: Promis
  */
 async function clearmlSubmit(command: string[], args: [string, string][], flags: RunSubmitOptions, ctx: CommandContext): Promise<number> {
   const backend = await openLocal(ctx, { registry: flags.registry, verbose: flags.verbose });
-  const common = { queue: flags.queue, name: flags.name ?? null, project: flags.project ?? null, cwd: ctx.io.cwd };
-  let done: Dispatched & { server: string };
-  if (flags.clone !== undefined) {
-    done = await dispatchRun(backend, { kind: "clone", sourceTaskId: flags.clone, ...common, ...(flags.tags === undefined ? {} : { tags: flags.tags }), args: Object.fromEntries(args) });
-  } else {
-    // With --shell the words form one shell line, so the parameters' values go in quoted (as
-    // the local runner's line has them); without, each word is one argument.
-    const argv = [...command, ...args.flatMap(([k, v]) => [`--${k}`, flags.shell ? shellQuote(v) : v])];
-    const display = flags.shell ? argv.join(" ") : argv.map(shellQuote).join(" ");
-    done = await dispatchRun(backend, {
-      kind: "command",
-      argv,
-      display,
-      shell: flags.shell === true,
-      ...common,
-      tags: flags.tags ?? [],
-      params: Object.fromEntries(args.map(([k, v]) => [`Args/${k}`, v])),
-      noRepo: flags.repo === false,
-    });
-  }
+  const submission: Submission = { command, args, shell: flags.shell === true, cwd: ctx.io.cwd, queue: flags.queue, name: flags.name ?? null, project: flags.project ?? null, tags: flags.tags };
+  const done: Dispatched & { server: string } = await dispatchRun(backend, clearmlSubmission(submission, { clone: flags.clone, noRepo: flags.repo === false }));
   const id = done.experiment.id;
   // With --wait, --json prints the final record (as a local --wait does).
   if (!(flags.json && flags.wait)) ctx.io.stdout.write(flags.json ? `${JSON.stringify(done.record)}\n` : `${id}\n`);

@@ -29,6 +29,7 @@ export const FLAG_OF_FIELD: Readonly<Record<string, string>> = Object.freeze({
   force: "--force",
   pin: "--pin",
   pinStdin: "--pin-stdin",
+  tools: "--tools",
 });
 
 /** The flag that sets `field`, or `undefined` when the CLI has none. */
@@ -108,6 +109,8 @@ const HINT_PHRASES: readonly Phrase[] = [
     library: "set noRepo to send no repository",
     terminal: "pass --no-repo to send no repository",
   })),
+  // The library's words are app/audit.ts's RULES_CONFIG_HINT_END (not imported: this module loads at start-up).
+  { code: "E_CONFIG", at: "end", library: "fix it there, or name another rule file with the rules option", terminal: "fix it there, or pass --rules FILE" },
   { code: "E_METRIC_DIRECTION", at: "start", library: "rank it with the ascending (lowest first) or descending option", terminal: "pass --ascending (lowest first) or --descending" },
 ];
 
