@@ -1,12 +1,24 @@
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { CallToolResult, JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 
-/** The keys of tool arguments that look like a PIN (`pin`, `pin_code`, `PIN`, `newPin`): refused whatever the tool. */
-export const PIN_KEY = /pin/i;
+/**
+ * Whether a key of tool arguments names a PIN: one of its words (split at anything but letters
+ * and digits, and where camelCase turns upper) is `pin`, or `pins`, `pincode`, `pinnumber`
+ * (`pin`, `PIN`, `pin_code`, `newPin`, `EXPFLOW_PIN`, `pin-stdin`). A word that only holds the
+ * letters is not one: `mapping`, `spinal_loss`, `Args/--pinned` are names of parameters and
+ * metrics, and refusing them would make those runs impossible to submit or report.
+ */
+export function isPinKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.some((w) => /^pin(s|code|number)?$/.test(w));
+}
 
 /**
- * The paths (`pin`, `options.pin_code`, `list[2].PIN`) of every key in `value` that matches
- * {@link PIN_KEY}, at any depth; the values are never read. At most 10,000 nodes are visited.
+ * The paths (`pin`, `options.pin_code`, `list[2].PIN`) of every key in `value` that names a
+ * PIN ({@link isPinKey}), at any depth; the values are never read. At most 10,000 nodes are visited.
  */
 export function pinKeys(value: unknown, path = ""): string[] {
   const found: string[] = [];
@@ -21,7 +33,7 @@ export function pinKeys(value: unknown, path = ""): string[] {
     }
     for (const key of Object.keys(node)) {
       const where = at === "" ? key : `${at}.${key}`;
-      if (PIN_KEY.test(key)) found.push(where);
+      if (isPinKey(key)) found.push(where);
       stack.push([(node as Record<string, unknown>)[key], where]);
     }
   }

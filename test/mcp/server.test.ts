@@ -196,6 +196,9 @@ describe("expflow mcp", () => {
     ]);
     expect(records.map((r) => r.detail)).toEqual([expect.stringContaining("(pin)"), expect.stringContaining("(args.PIN)"), expect.stringContaining("(options[0].pin_code)")]);
     expect(records[0]!.detail).toContain("expflow-test/0.0.1");
+    // A parameter or a metric whose name only holds the letters is not a PIN.
+    const made = ok(await call(s, "submit_run", { command: ["python", "train.py"], args: { mapping: "linear" }, name: "spin-up" }), RegistryRecordSchema);
+    expect(made.status).toBe("queued");
   });
 
   it("resources: an experiment's record and a ranking by a metric with the registry's thresholds", async () => {
