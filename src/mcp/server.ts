@@ -70,7 +70,8 @@ export function createServer(options: McpOptions, selection: ToolSelection = {})
   );
   const client = (): string => {
     const info = server.server.getClientVersion();
-    return info === undefined ? "unknown client" : `${info.name}/${info.version}`;
+    // The client names itself: data of any length, cut before it reaches a request or the audit log.
+    return info === undefined ? "unknown client" : `${String(info.name).slice(0, 100)}/${String(info.version).slice(0, 40)}`;
   };
   for (const t of tools) {
     const handler = async (args: Record<string, unknown>): Promise<CallToolResult> => {

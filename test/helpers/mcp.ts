@@ -56,8 +56,8 @@ export function cliEnv(home: string): Record<string, string | undefined> {
   return { EXPFLOW_HOME: home, HOME: home, NO_COLOR: "1", EXPFLOW_PIN: undefined, EXPFLOW_PIN_HASH: undefined, EXPFLOW_REGISTRY: undefined };
 }
 
-/** The built server on `home` and `registry`, connected as the client `expflow-test/0.0.1`. */
-export async function start(where: { home: string; registry: string }, args: readonly string[] = []): Promise<Server> {
+/** The built server on `home` and `registry`, connected as the client `expflow-test/0.0.1` (or `clientInfo`). */
+export async function start(where: { home: string; registry: string }, args: readonly string[] = [], clientInfo = { name: "expflow-test", version: "0.0.1" }): Promise<Server> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, "mcp", "--registry", where.registry, ...args],
@@ -65,7 +65,7 @@ export async function start(where: { home: string; registry: string }, args: rea
     cwd: ROOT,
     stderr: "pipe",
   });
-  const client = new Client({ name: "expflow-test", version: "0.0.1" });
+  const client = new Client(clientInfo);
   await client.connect(transport);
   open.push(client);
   return { client, ...where };

@@ -86,6 +86,14 @@ describe("expflow mcp: the destructive tools", () => {
     expect(listed.map((a) => a.id)).toEqual([...ids].reverse());
   });
 
+  it("cut the name a client gives itself before it reaches the request and the audit log", async () => {
+    const s = await start(setUp(), [], { name: `agent\u001b[2J${"x".repeat(5000)}`, version: "9".repeat(500) });
+    const made = ok(await call(s, "cancel_run", { id: "run-q" }), ApprovalRequestedSchema);
+    expect(made.request.requester.client.length).toBeLessThanOrEqual(141);
+    expect(made.request.requester.client.startsWith("agent\u001b[2Jxxx")).toBe(true);
+    for (const r of auditRecords(s.home)) expect(r.detail.length, r.action).toBeLessThan(1000);
+  });
+
   it("refuse what the command would refuse before its PIN, with its code and hint, and record nothing", async () => {
     const where = setUp();
     const s = await start(where);
