@@ -91,7 +91,7 @@ describe("expflow mcp: the destructive tools", () => {
     const made = ok(await call(s, "cancel_run", { id: "run-q" }), ApprovalRequestedSchema);
     expect(made.request.requester.client.length).toBeLessThanOrEqual(141);
     expect(made.request.requester.client.startsWith("agent\u001b[2Jxxx")).toBe(true);
-    for (const r of auditRecords(s.home)) expect(r.detail.length, r.action).toBeLessThan(1000);
+    for (const r of auditRecords(s.home)) expect((r.detail ?? "").length, r.action).toBeLessThan(1000);
   });
 
   it("refuse what the command would refuse before its PIN, with its code and hint, and record nothing", async () => {
