@@ -52,7 +52,8 @@ export function rankingJson(result: CompareScoresResult): RankingJson {
 
 /** `JSON.stringify` of a number or null, as a field's value (a non-finite number is `null`). */
 function numberText(v: number | null): string {
-  return v === null || !Number.isFinite(v) ? "null" : JSON.stringify(v);
+  // For a finite number, String() is JSON.stringify's text (both Number::toString; -0 is "0").
+  return v === null || !Number.isFinite(v) ? "null" : String(v);
 }
 
 /**
