@@ -1,7 +1,7 @@
 // Deterministic generator of a synthetic local registry (`experiments.jsonl`) for the benchmarks.
 // Same seed and count → byte-identical file. Used by bench/run.mjs; runnable on its own:
 //   node bench/generate.mjs OUT_FILE [COUNT] [SEED]
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** mulberry32: a small, fast, seeded 32-bit PRNG returning floats in [0, 1). */
@@ -48,13 +48,47 @@ const round = (x, d) => Number(x.toFixed(d));
  * @returns {{ text: string, count: number, bytes: number, missingMetrics: number }}
  */
 export function generateRegistry(count = 100_000, seed = 20260101) {
+  const lines = new Array(count);
+  const stats = eachLine(count, seed, (line, i) => {
+    lines[i] = line;
+  });
+  const text = lines.join("");
+  return { text, count, bytes: Buffer.byteLength(text), missingMetrics: stats.missingMetrics, statusCount: stats.statusCount };
+}
+
+/**
+ * The registry {@link generateRegistry} makes, written to `path` in chunks of about 1 MiB, so a
+ * registry larger than a string may be (V8: ~512 MiB) can be made: the same bytes for the same
+ * count and seed.
+ */
+export function generateRegistryFile(path, count = 100_000, seed = 20260101) {
+  const fd = openSync(path, "w");
+  let chunk = "";
+  let bytes = 0;
+  try {
+    const stats = eachLine(count, seed, (line) => {
+      chunk += line;
+      if (chunk.length >= 1 << 20) {
+        bytes += writeSync(fd, chunk);
+        chunk = "";
+      }
+    });
+    if (chunk !== "") bytes += writeSync(fd, chunk);
+    return { count, bytes, missingMetrics: stats.missingMetrics, statusCount: stats.statusCount };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Calls `onLine(text, index)` for each generated line (its newline included). */
+function eachLine(count, seed, onLine) {
   const rnd = mulberry32(seed);
   const pick = (arr) => arr[Math.floor(rnd() * arr.length)];
   const uniform = (lo, hi) => lo + (hi - lo) * rnd();
   const ids = new Set();
-  const lines = new Array(count);
   let t = Date.UTC(2025, 0, 1, 8, 0, 0);
   let missingMetrics = 0;
+  const statusCount = {};
 
   for (let i = 0; i < count; i++) {
     let id;
@@ -64,6 +98,7 @@ export function generateRegistry(count = 100_000, seed = 20260101) {
 
     const r = rnd();
     const status = r < 0.9 ? "completed" : r < 0.97 ? "failed" : "running";
+    statusCount[status] = (statusCount[status] ?? 0) + 1;
     const model = pick(MODELS);
     const width = pick(WIDTHS);
     const lr = pick(LRS);
@@ -117,10 +152,9 @@ export function generateRegistry(count = 100_000, seed = 20260101) {
         "Args/--lr": lr,
       },
     };
-    lines[i] = `${JSON.stringify(record)}\n`;
+    onLine(`${JSON.stringify(record)}\n`, i);
   }
-  const text = lines.join("");
-  return { text, count, bytes: Buffer.byteLength(text), missingMetrics };
+  return { missingMetrics, statusCount };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

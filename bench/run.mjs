@@ -2,7 +2,8 @@
 //
 // 1. Cold start: `node dist/cli.js --version` against bare `node -e 0`, interleaved.
 // 2. Throughput: `compare-scores` on a generated 100,000-experiment registry against a floor
-//    (bench/floor.mjs: read the file and JSON.parse each line, nothing else), interleaved.
+//    (bench/floor.mjs: read the file and JSON.parse each line, nothing else) and output floors (the
+//    same plus JSON.stringify of the rows a command prints), interleaved; compare-scores --csv too.
 // 3. Peak memory (max RSS) of the throughput commands, through bench/rss-probe-hwm.mjs.
 // 4. Append throughput through RegistryWriter (a read-modify-append under the registry lock,
 //    fsynced, per change): one process alone, then BENCH_APPEND_PROCS processes at once,
@@ -36,7 +37,9 @@
 // BENCH_COMPACT_MB [1024] (size of the registry `registry compact` rewrites),
 // BENCH_COMPACT_EXPERIMENTS [100000] (distinct experiments in it), BENCH_RECLAIM_RUNS [5],
 // BENCH_REPORT_EXPERIMENTS [10000] (the HTML report's registry), BENCH_REPORT_RUNS [5] (timed,
-// after 1 warm-up; bench/report.mjs), BENCH_KEEP=1 keeps the temporary directory.
+// after 1 warm-up; bench/report.mjs), BENCH_HUGE_RECORDS [1000000] (the one-run compare-scores
+// rows on a registry of that many experiments, about 550 MiB; 0 leaves them out),
+// BENCH_KEEP=1 keeps the temporary directory.
 import { fork, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -44,7 +47,7 @@ import os from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { bundleEntry as bundleInto } from "../scripts/bundle-entry.mjs";
-import { generateRegistry } from "./generate.mjs";
+import { generateRegistry, generateRegistryFile } from "./generate.mjs";
 import { benchReport } from "./report.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -74,6 +77,7 @@ const COLD_WARMUP = intEnv("BENCH_COLD_WARMUP", 3);
 const RUNS = Math.max(1, intEnv("BENCH_RUNS", 7));
 const WARMUP = Math.max(1, intEnv("BENCH_WARMUP", 1)); // the first warm-up also checks the output
 const RECORDS = Math.max(1, intEnv("BENCH_RECORDS", 100_000));
+const HUGE_RECORDS = Math.max(0, intEnv("BENCH_HUGE_RECORDS", 1_000_000));
 const SEED = intEnv("BENCH_SEED", 20260101);
 const APPEND_OPS = Math.max(1, intEnv("BENCH_APPEND_OPS", 250));
 const APPEND_PROCS = Math.max(2, intEnv("BENCH_APPEND_PROCS", 4));
@@ -95,6 +99,10 @@ const GOAL_REPORT_MS = 3000;
 
 const GOAL_COLD = 1.5;
 const GOAL_THROUGHPUT = 2.5;
+/** compare-scores, every output form, against the output floor of the rows it prints (issue 17). */
+const GOAL_OUTPUT = 1.5;
+/** Peak RSS of compare-scores against the registry file's size. */
+const GOAL_RSS_FILE = 2;
 const GOAL_CLEARML_MS = 1000;
 /** The most requests a sync of DISPATCH_SYNC linked runs may make: a login and one read per 500. */
 const goalSyncRequests = () => 1 + Math.ceil(DISPATCH_SYNC / 500);
@@ -882,7 +890,20 @@ function main(tmp, pin, append, clearml, locks, report) {
     env,
     okCodes: [0, 1],
   };
-  const F = { key: "floor", label: "floor: node bench/floor.mjs (readFileSync + split + JSON.parse per line)", args: [FLOOR, registry], cwd: tmp, env, okCodes: [0] };
+  const C = {
+    key: "C",
+    label: "compare-scores --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60 --csv",
+    args: [CLI, "compare-scores", "--registry", registry, ...gateArgs, "--csv"],
+    cwd: tmp,
+    env,
+    okCodes: [0, 1],
+  };
+  const F = { key: "floor", label: "parse floor: node bench/floor.mjs (readFileSync + split + JSON.parse per line)", args: [FLOOR, registry], cwd: tmp, env, okCodes: [0] };
+  // The output floors: the parse floor plus JSON.stringify of the rows a command prints, the
+  // ranked ones (A2, C) or 20 (A, P).
+  const ranked = statusCount.completed ?? 0;
+  const FO = { key: "FO", label: `output floor: node bench/floor.mjs FILE ${ranked}`, args: [FLOOR, registry, String(ranked)], cwd: tmp, env, okCodes: [0] };
+  const FO20 = { key: "FO20", label: "output floor: node bench/floor.mjs FILE 20", args: [FLOOR, registry, "20"], cwd: tmp, env, okCodes: [0] };
   const runAvail = runCommandsAvailability(tmp, env);
   const L = {
     key: "L",
@@ -901,7 +922,7 @@ function main(tmp, pin, append, clearml, locks, report) {
     okCodes: [0],
   };
   for (const [name, a] of Object.entries(runAvail)) if (!a.ok) log(`run ${name}: not yet available: ${a.why}\n`);
-  const tpSpecs = [A, A2, P, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F];
+  const tpSpecs = [A, A2, C, P, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F, FO, FO20];
 
   const warnings = [...clearml.warnings];
   let passing = null;
@@ -919,8 +940,15 @@ function main(tmp, pin, append, clearml, locks, report) {
     check: (spec, r) => {
       closeSync(fds.get(spec.key));
       const out = readFileSync(outFile(spec), "utf8");
-      if (r.stderr.trim() !== "") warnings.push(`${spec.key} wrote to stderr: ${r.stderr.trim().split("\n")[0]}`);
+      // C names what the status selection left out on stderr (its rows alone go to stdout).
+      if (r.stderr.trim() !== "" && !(spec === C && /^\d+ unfinished experiments? not ranked/.test(r.stderr))) warnings.push(`${spec.key} wrote to stderr: ${r.stderr.trim().split("\n")[0]}`);
       if (spec === F && out.trim() !== String(RECORDS)) throw new CommandFailed(`floor parsed ${out.trim()} lines, expected ${RECORDS}`);
+      if (spec === FO || spec === FO20) {
+        const lines = out.trimEnd().split("\n");
+        const rows = spec === FO ? ranked : Math.min(20, RECORDS);
+        if (lines.at(-1) !== String(RECORDS) || lines.length !== rows + 1) throw new CommandFailed(`${spec.key} parsed ${lines.at(-1)} lines and printed ${lines.length - 1} rows, expected ${RECORDS} and ${rows}`);
+      }
+      if (spec === C && out.split("\r\n").length !== ranked + 2) warnings.push(`C printed ${out.split("\r\n").length - 2} CSV rows, expected ${ranked}`);
       // A ranks the completed records and names how many others it left out: together, all of them.
       const completed = statusCount.completed ?? 0;
       if (spec === A && !(out.includes(` of ${completed} experiments`) && (completed === RECORDS || out.includes(`${RECORDS - completed} unfinished experiments not ranked`)))) {
@@ -960,6 +988,9 @@ function main(tmp, pin, append, clearml, locks, report) {
   const ratioA2 = tpStats.A2.median / tpStats.floor.median;
   const ratioL = runAvail.list.ok ? tpStats.L.median / tpStats.floor.median : null;
   const ratioS = runAvail.status.ok ? tpStats.S.median / tpStats.floor.median : null;
+  /** The output floor a throughput spec is judged against: the one printing as many rows. */
+  const outputFloorOf = { A: "FO20", P: "FO20", A2: "FO", C: "FO" };
+  const outRatio = (key) => tpStats[key].median / tpStats[outputFloorOf[key]].median;
 
   // 3. Peak memory -----------------------------------------------------------------------------
   log("peak memory: one probed run each ");
@@ -972,6 +1003,35 @@ function main(tmp, pin, append, clearml, locks, report) {
     log(".");
   }
   log("\n");
+  const rssGoal = (key) => rss[key] * 1024 / gen.bytes;
+
+  // 3b. The huge registry: one run of each under the RSS probe ---------------------------------
+  let huge = null;
+  if (HUGE_RECORDS > 0) {
+    log(`generating ${HUGE_RECORDS} experiments (seed ${SEED}) in chunks ... `);
+    const hugeRegistry = join(tmp, "huge.jsonl");
+    const hugeGen = generateRegistryFile(hugeRegistry, HUGE_RECORDS, SEED);
+    log(`${(hugeGen.bytes / 1024 ** 2).toFixed(1)} MiB; one run each `);
+    const hugeRanked = hugeGen.statusCount.completed ?? 0;
+    const specs = [
+      { key: "A", label: "compare-scores ... --max 20 (table)", args: [CLI, "compare-scores", "--registry", hugeRegistry, ...gateArgs, "--max", "20"] },
+      { key: "A2", label: "compare-scores ... --json (all rows)", args: [CLI, "compare-scores", "--registry", hugeRegistry, ...gateArgs, "--json"] },
+      { key: "C", label: "compare-scores ... --csv (all rows)", args: [CLI, "compare-scores", "--registry", hugeRegistry, ...gateArgs, "--csv"] },
+      { key: "FO", label: `output floor: bench/floor.mjs FILE ${hugeRanked}`, args: [FLOOR, hugeRegistry, String(hugeRanked)] },
+      { key: "FO20", label: "output floor: bench/floor.mjs FILE 20", args: [FLOOR, hugeRegistry, "20"] },
+    ].map((s) => ({ ...s, cwd: tmp, env, okCodes: s.key.startsWith("FO") ? [0] : [0, 1] }));
+    const rows = {};
+    for (const spec of specs) {
+      const file = join(tmp, `rss-huge-${spec.key}.txt`);
+      const r = runOnce(spec, { env: { ...env, BENCH_RSS_FILE: file }, nodeArgs: ["--import", PROBE] });
+      rows[spec.key] = { spec, ms: r.ms, rssKiB: existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : NaN };
+      log(".");
+    }
+    log("\n");
+    rmSync(hugeRegistry);
+    const floorOf = { A: "FO20", A2: "FO", C: "FO" };
+    huge = { records: HUGE_RECORDS, bytes: hugeGen.bytes, ranked: hugeRanked, rows, ratio: (key) => rows[key].ms / rows[floorOf[key]].ms };
+  }
 
   if (distFingerprint() !== distAtStart) warnings.push("dist/ changed during the run (rebuilt concurrently?): the figures may mix two builds; run again");
 
@@ -983,19 +1043,34 @@ function main(tmp, pin, append, clearml, locks, report) {
   });
   const coldTable = table(coldHeader, coldRows, ["l", "r", "r", "r", "r", "r"]);
 
-  const tpHeader = ["Command", "Runs", "Median (ms)", "p90 (ms)", "Min (ms)", "Max (ms)", "Median / floor", "Min / floor", "Peak RSS (MiB)"];
+  const tpHeader = ["Command", "Runs", "Median (ms)", "p90 (ms)", "Min (ms)", "Max (ms)", "Median / parse floor", "Min / parse floor", "Median / output floor", "Peak RSS (MiB)"];
   const tpRows = [
     ["A: `compare-scores ... --max 20` (table)", A],
     ["A2: `compare-scores ... --json` (all rows)", A2],
+    ["C: `compare-scores ... --csv` (all rows)", C],
     ["P: `compare-scores --pareto ... --max 20` (table)", P],
     ...(runAvail.list.ok ? [["L: `run list --json`", L]] : []),
     ...(runAvail.status.ok ? [["S: `run status <id> --json`", S]] : []),
-    ["Floor: `bench/floor.mjs`", F],
+    ["Parse floor: `bench/floor.mjs FILE`", F],
+    [`Output floor: \`bench/floor.mjs FILE ${ranked}\``, FO],
+    ["Output floor: `bench/floor.mjs FILE 20`", FO20],
   ].map(([name, s]) => {
     const st = tpStats[s.key];
-    return [name, st.n, ms(st.median), ms(st.p90), ms(st.min), ms(st.max), ratio(st.median / tpStats.floor.median), ratio(st.min / tpStats.floor.min), mib(rss[s.key])];
+    const out = outputFloorOf[s.key] === undefined ? "–" : `${ratio(outRatio(s.key))} (${outputFloorOf[s.key]})`;
+    return [name, st.n, ms(st.median), ms(st.p90), ms(st.min), ms(st.max), ratio(st.median / tpStats.floor.median), ratio(st.min / tpStats.floor.min), out, mib(rss[s.key])];
   });
-  const tpTable = table(tpHeader, tpRows, ["l", "r", "r", "r", "r", "r", "r", "r", "r"]);
+  const tpTable = table(tpHeader, tpRows, ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r"]);
+  const hugeTable =
+    huge === null
+      ? "Not measured (`BENCH_HUGE_RECORDS=0`)."
+      : table(
+          ["Command", "Wall time (ms)", "/ output floor", "Peak RSS (MiB)", "Peak RSS / file size"],
+          ["A", "A2", "C", "FO", "FO20"].map((key) => {
+            const r = huge.rows[key];
+            return [`${key}: ${r.spec.label}`, ms(r.ms), key.startsWith("FO") ? "–" : ratio(huge.ratio(key)), mib(r.rssKiB), ratio((r.rssKiB * 1024) / huge.bytes)];
+          }),
+          ["l", "r", "r", "r", "r"],
+        );
   const notAvailable = Object.entries(runAvail)
     .filter(([, a]) => !a.ok)
     .map(([name, a]) => `\`run ${name}\`: not yet available in this build (${a.why}).`);
@@ -1175,9 +1250,14 @@ function main(tmp, pin, append, clearml, locks, report) {
     ["Goal", "Measured", "Target", "Verdict"],
     [
       ["Cold start: median `--version` / median `node -e 0`", ratio(coldRatio), `≤ ${GOAL_COLD}x`, verdict(coldRatio, GOAL_COLD)],
-      ["Throughput: median A / median floor", ratio(ratioA), `≤ ${GOAL_THROUGHPUT}x`, verdict(ratioA, GOAL_THROUGHPUT)],
-      ["Throughput: median A2 (`--json`) / median floor", ratio(ratioA2), "none", "reported"],
-      ["Throughput: median P (`--pareto`, 2 objectives) / median floor", ratio(tpStats.P.median / tpStats.floor.median), "none", "reported"],
+      ["Throughput: median A / median parse floor", ratio(ratioA), `≤ ${GOAL_THROUGHPUT}x`, verdict(ratioA, GOAL_THROUGHPUT)],
+      ["Throughput: median A2 (`--json`) / median parse floor", ratio(ratioA2), "none", "reported"],
+      ["Throughput: median P (`--pareto`, 2 objectives) / median parse floor", ratio(tpStats.P.median / tpStats.floor.median), "none", "reported"],
+      ...["A", "A2", "C"].map((key) => [`Output forms: median ${key} / median output floor (${outputFloorOf[key]})`, ratio(outRatio(key)), `≤ ${GOAL_OUTPUT}x`, verdict(outRatio(key), GOAL_OUTPUT)]),
+      ...["A", "A2", "C"].map((key) => [`Output forms: peak RSS of ${key} / file size`, ratio(rssGoal(key)), `≤ ${GOAL_RSS_FILE}x`, verdict(rssGoal(key), GOAL_RSS_FILE)]),
+      ...(huge === null
+        ? [[`${num(HUGE_RECORDS)} experiments`, "not measured", "", "not measured"]]
+        : ["A", "A2", "C"].map((key) => [`${num(huge.records)} experiments: ${key} / output floor (one run each, default node flags)`, ratio(huge.ratio(key)), `≤ ${GOAL_OUTPUT}x`, verdict(huge.ratio(key), GOAL_OUTPUT)])),
       ["`run list --json`: median L / median floor", ratioL === null ? "not yet available" : ratio(ratioL), `≤ ${GOAL_THROUGHPUT}x`, ratioL === null ? "not measured" : verdict(ratioL, GOAL_THROUGHPUT)],
       ["`run status <id>`: median S / median floor", ratioS === null ? "not yet available" : ratio(ratioS), `≤ ${GOAL_THROUGHPUT}x`, ratioS === null ? "not measured" : verdict(ratioS, GOAL_THROUGHPUT)],
       report.skipped
@@ -1219,6 +1299,9 @@ function main(tmp, pin, append, clearml, locks, report) {
     `Throughput — registry: ${registryText}`,
     tpTable,
     ...notAvailable,
+    "",
+    `compare-scores on ${num(HUGE_RECORDS)} experiments, one run each`,
+    hugeTable,
     "",
     `Append throughput — RegistryWriter, lock + read + append + fsync per change, ${APPEND_OPS} creates + ${APPEND_OPS} updates per process`,
     appendTable,
@@ -1296,10 +1379,17 @@ temporary directory, removed afterwards.
 
 - A: \`node dist/cli.js compare-scores --registry FILE --sort-by pde_mean --gate pde_mean:lt:18.09 --gate train_time_min:lt:60 --max 20\`
 - A2: the same with \`--json\` and without \`--max\` (every experiment in the JSON output)
+- C: the same with \`--csv\` and without \`--max\` (every experiment in the CSV output)
 - P: \`compare-scores --pareto pde_mean:min,train_time_min:min\` with the same gates and \`--max 20\`:
   the same table, ranked by Pareto fronts (non-dominated sorting) instead of one metric
-- Floor: \`node bench/floor.mjs FILE\` — \`readFileSync\` + \`split("\\n")\` + \`JSON.parse\` of each
-  non-empty line, nothing else: the least any tool reading this file must do.
+- Parse floor (the floor of earlier figures): \`node bench/floor.mjs FILE\` — \`readFileSync\` +
+  \`split("\\n")\` + \`JSON.parse\` of each non-empty line, nothing else: the least any tool reading
+  this file must do.
+- Output floors: \`node bench/floor.mjs FILE ROWS\` — the file read in 16 MiB chunks, \`JSON.parse\`
+  of each non-empty line, the first ROWS records kept and \`JSON.stringify\`-ed to standard output
+  in chunks of about 1 MiB: the least a command printing ROWS rows must do. FO prints as many as
+  A2 and C do (every ranked experiment), FO20 as many as A and P; each output form is judged
+  against its own (goal ≤ ${GOAL_OUTPUT}x), and its peak RSS against the file's size (goal ≤ ${GOAL_RSS_FILE}x).
 
 ${WARMUP} warm-up round${WARMUP === 1 ? "" : "s"}, then ${RUNS} timed runs of each, interleaved (${tpSpecs.map((x) => x.key).join(", ")}, A, ...).
 Peak RSS: one more run of each under \`node --import bench/rss-probe-hwm.mjs\`, which records
@@ -1311,7 +1401,11 @@ ${tpTable}
 ${notAvailable.length ? `\n${notAvailable.map((t) => `- ${t}`).join("\n")}\n` : ""}
 L and S, when available, are \`node dist/cli.js run list --registry FILE --json\` and
 \`node dist/cli.js run status <id> --registry FILE --json\` (the id of the file's last record),
-run in the same interleaved group and judged against the same floor (goal ≤ ${GOAL_THROUGHPUT}x).
+run in the same interleaved group and judged against the parse floor (goal ≤ ${GOAL_THROUGHPUT}x).
+
+### ${num(HUGE_RECORDS)} experiments
+
+${huge === null ? "" : `A registry of ${num(huge.records)} experiments (seed ${SEED}, ${(huge.bytes / 1024 ** 2).toFixed(1)} MiB, written in chunks by \`generateRegistryFile\`: a string of it would pass V8's limit), ${num(huge.ranked)} of them completed; A, A2 and C on it, and their output floors, once each under the RSS probe (\`BENCH_HUGE_RECORDS\`; 0 leaves this out), with node's default flags (no \`--max-old-space-size\`).\n\n`}${hugeTable}
 
 ## Append throughput
 

@@ -50,16 +50,46 @@ export function rankingJson(result: CompareScoresResult): RankingJson {
   return { ...headerJson(result), results: result.results.map(resultJson) };
 }
 
+/** `JSON.stringify` of a number or null, as a field's value (a non-finite number is `null`). */
+function numberText(v: number | null): string {
+  // For a finite number, String() is JSON.stringify's text (both Number::toString; -0 is "0").
+  return v === null || !Number.isFinite(v) ? "null" : String(v);
+}
+
 /**
- * Writes `JSON.stringify(rankingJson(result))` and a newline, in batches of rows, so a
- * large ranking never needs its whole text in memory at once.
+ * `JSON.stringify(resultJson(r))`, byte for byte, without building the row's object first: the
+ * keys in the contract's order, the strings and the metrics object through `JSON.stringify`.
  */
-export function writeRankingJson(result: CompareScoresResult, write: (text: string) => unknown, batch = 1000): void {
-  const head = JSON.stringify(headerJson(result));
-  write(`${head.slice(0, -1)},"results":[`);
-  for (let i = 0; i < result.results.length; i += batch) {
-    const rows = result.results.slice(i, i + batch).map((r) => JSON.stringify(resultJson(r)));
-    write((i === 0 ? "" : ",") + rows.join(","));
+function resultText(r: RankedExperiment): string {
+  const e = r.experiment;
+  let gates = "";
+  for (const g of r.gates) {
+    if (gates !== "") gates += ",";
+    gates +=
+      `{"metric":${JSON.stringify(g.metric)},"op":${JSON.stringify(g.op)},"threshold":${numberText(g.threshold)},"actual":${numberText(g.actual)},` +
+      `"passed":${g.passed ? "true" : "false"},"reason":${g.reason === null ? "null" : JSON.stringify(g.reason)}}`;
   }
-  write("]}\n");
+  return (
+    `{"rank":${numberText(r.rank)},"id":${JSON.stringify(e.id)},"name":${e.name === null ? "null" : JSON.stringify(e.name)},"status":${JSON.stringify(e.status)},` +
+    `"passed":${r.passed ? "true" : "false"},"value":${numberText(r.value)},"metrics":${JSON.stringify(e.metrics)},"gates":[${gates}]}`
+  );
+}
+
+/**
+ * Writes `JSON.stringify(rankingJson(result))` and a newline in chunks of about `chunkChars`
+ * characters (default 1 MiB), so a large ranking never needs its whole text in memory at once.
+ */
+export function writeRankingJson(result: CompareScoresResult, write: (text: string) => unknown, chunkChars = 1 << 20): void {
+  const head = JSON.stringify(headerJson(result));
+  let chunk = `${head.slice(0, -1)},"results":[`;
+  const { results } = result;
+  for (let i = 0; i < results.length; i++) {
+    if (i > 0) chunk += ",";
+    chunk += resultText(results[i]!);
+    if (chunk.length >= chunkChars) {
+      write(chunk);
+      chunk = "";
+    }
+  }
+  write(`${chunk}]}\n`);
 }

@@ -17,15 +17,21 @@ function experiments(n: number): Experiment[] {
 }
 
 describe("writeRankingJson", () => {
-  it.each([0, 1, 2, 999, 1000, 1001, 2500])("writes exactly JSON.stringify of the contract for %i rows, in batches", (n) => {
+  it.each([0, 1, 2, 999, 1000, 1001, 2500])("writes exactly JSON.stringify of the contract for %i rows, in chunks", (n) => {
     const result = compareScores(experiments(n), { sortBy: "pde_mean", useThresholds: true });
+    const writes: string[] = [];
+    writeRankingJson(result, (t) => writes.push(t), 4096);
+    expect(writes.join("")).toBe(`${JSON.stringify(rankingJson(result))}\n`);
+    // Every chunk but the last reached the size asked, and none grew past it by more than a row.
+    for (const w of writes.slice(0, -1)) expect(w.length).toBeGreaterThanOrEqual(4096);
+    for (const w of writes) expect(w.length).toBeLessThan(4096 + 1000);
+  });
+
+  it("writes a Pareto ranking, failing and missing gates and odd names as JSON.stringify does", () => {
+    const exps = experiments(300).map((e, i) => ({ ...e, name: i % 7 === 0 ? "\u2028 \\ \u0000 é" : e.name, metrics: i % 11 === 0 ? { pde_mean: -0, train_time_min: 1e21 } : e.metrics }));
+    const result = compareScores(exps, { pareto: [{ metric: "pde_mean", direction: "min" }, { metric: "train_time_min", direction: "max" }], gates: ["pde_mean:lt:10", "seg_total:gt:1"] });
     let out = "";
-    let writes = 0;
-    writeRankingJson(result, (t) => {
-      out += t;
-      writes++;
-    });
+    writeRankingJson(result, (t) => (out += t));
     expect(out).toBe(`${JSON.stringify(rankingJson(result))}\n`);
-    expect(writes).toBe(2 + Math.ceil(n / 1000));
   });
 });

@@ -18,7 +18,7 @@ import { filterOf } from "../filters.js";
 import { rankExperiments } from "../../app/rank.js";
 import { writeRankingJson } from "../../app/ranking-json.js";
 import type { Column } from "../output/render.js";
-import { formatNumber, renderRows } from "../output/render.js";
+import { formatNumber, renderRows, writeCsv } from "../output/render.js";
 import { chooseColumns } from "../output/column-choice.js";
 import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
@@ -192,7 +192,8 @@ export async function rankStore(
       stdout.write(`${verdictLine(result, registry)}\n`);
       if (note !== null) stdout.write(`${note}\n`);
     } else {
-      stdout.write(renderRows(format, result.results, format === "csv" ? csvColumns(cols) : cols, ctx.colors));
+      if (format === "csv") writeCsv(result.results, csvColumns(cols), (text) => stdout.write(text));
+      else stdout.write(renderRows(format, result.results, cols, ctx.colors));
       // Rows only on standard output; what was left out still reaches the person running it.
       if (note !== null) ctx.io.stderr.write(`${note}\n`);
     }

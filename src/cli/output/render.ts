@@ -135,9 +135,31 @@ function droppedNote<T>(dropped: readonly Column<T>[], width: number): string {
  * {@link csvCell} (quoting, and a `'` before text a spreadsheet would run as a formula).
  */
 export function renderCsv<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const lines = [columns.map((col) => csvCell(col.key ?? col.header)).join(",")];
-  for (const row of rows) lines.push(columns.map((col) => csvCell(col.get(row))).join(","));
-  return `${lines.join("\r\n")}\r\n`;
+  let out = "";
+  writeCsv(rows, columns, (text) => (out += text), Infinity);
+  return out;
+}
+
+/**
+ * {@link renderCsv}'s text, given to `write` in chunks of about `chunkChars` characters
+ * (default 1 MiB; each chunk whole lines), so many rows never make one giant string.
+ */
+export function writeCsv<T>(rows: readonly T[], columns: readonly Column<T>[], write: (text: string) => unknown, chunkChars = 1 << 20): void {
+  let chunk = "";
+  for (let i = -1; i < rows.length; i++) {
+    const row = i < 0 ? undefined : rows[i]!;
+    for (let j = 0; j < columns.length; j++) {
+      const col = columns[j]!;
+      if (j > 0) chunk += ",";
+      chunk += csvCell(row === undefined ? (col.key ?? col.header) : col.get(row));
+    }
+    chunk += "\r\n";
+    if (chunk.length >= chunkChars) {
+      write(chunk);
+      chunk = "";
+    }
+  }
+  if (chunk !== "") write(chunk);
 }
 
 /**

@@ -154,6 +154,24 @@ export function gatePredicate(gates: readonly Gate[], options: { registry?: Metr
 }
 
 /**
+ * {@link evaluateGates} with aliases resolved once, for evaluating the same gates against many
+ * experiments: `evaluator(metrics)` equals `evaluateGates(metrics, gates, options).results`.
+ */
+export function gateEvaluator(gates: readonly Gate[], options: { registry?: MetricRegistry } = {}): (metrics: Readonly<Record<string, unknown>>) => GateResult[] {
+  const aliases = gates.map((g) => options.registry?.get(g.metric)?.aliases);
+  return (metrics) => {
+    const results: GateResult[] = new Array<GateResult>(gates.length);
+    for (let i = 0; i < gates.length; i++) {
+      const g = gates[i]!;
+      const actual = metricValue(metrics, g.metric, aliases[i]);
+      const ok = actual !== null && compareOp(g.op, actual, g.value);
+      results[i] = { metric: g.metric, op: g.op, threshold: g.value, actual, passed: ok, reason: ok ? null : actual === null ? "missing" : "not_met" };
+    }
+    return results;
+  };
+}
+
+/**
  * One gate for each registered metric with a threshold, strict and in its direction:
  * `lower` gives `lt`, `higher` gives `gt` (`pde_mean:lt:18.09`, `train_time_min:lt:60`).
  */

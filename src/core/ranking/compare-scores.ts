@@ -2,7 +2,7 @@ import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
 import { assertUnambiguous } from "../experiment.js";
 import type { Gate, GateResult } from "../gates/gate.js";
-import { evaluateGates, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
+import { gateEvaluator, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
 import { declareMetricHint, MetricRegistry } from "../metrics/registry.js";
 import { didYouMean, nearest } from "../suggest.js";
 import type { ParetoObjective } from "./pareto.js";
@@ -101,8 +101,9 @@ interface Keyed {
   readonly objectives: (number | null)[] | null;
   /** The front of a passing experiment in a Pareto ranking (0 otherwise). */
   front: number;
-  /** Parsed `created`, computed only when a tie needs it (`undefined`: not yet). */
-  createdMs: number | null | undefined;
+  /** Parsed `created` (`null`: none, or not a date). */
+  readonly createdMs: number | null;
+  readonly id: string;
 }
 
 /**
@@ -251,19 +252,32 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const objectiveAliases = (pareto ?? []).map((o) => aliasesOf(o.metric));
 
   const passes = gatePredicate(gates, { registry });
-  const keyed: Keyed[] = kept.map((experiment) => ({
-    experiment,
-    passed: passes(experiment.metrics),
-    value: metricValue(experiment.metrics, sortBy, sortAliases),
-    tieValues: thenBy.length === 0 ? null : thenBy.map((t, i) => metricValue(experiment.metrics, t.metric, thenAliases[i])),
-    objectives: pareto === null ? null : pareto.map((o, i) => metricValue(experiment.metrics, o.metric, objectiveAliases[i])),
-    front: 0,
-    createdMs: undefined,
-  }));
-  const createdOf = (k: Keyed): number | null => {
-    if (k.createdMs === undefined) k.createdMs = parseTime(k.experiment.created);
-    return k.createdMs;
-  };
+  // Every sort key computed once, before sorting: the comparator only reads them.
+  const keyed: Keyed[] = new Array<Keyed>(kept.length);
+  for (let i = 0; i < kept.length; i++) {
+    const experiment = kept[i]!;
+    const metrics = experiment.metrics;
+    let tieValues: (number | null)[] | null = null;
+    if (thenBy.length > 0) {
+      tieValues = new Array<number | null>(thenBy.length);
+      for (let t = 0; t < thenBy.length; t++) tieValues[t] = metricValue(metrics, thenBy[t]!.metric, thenAliases[t]);
+    }
+    let objectives: (number | null)[] | null = null;
+    if (pareto !== null) {
+      objectives = new Array<number | null>(pareto.length);
+      for (let o = 0; o < pareto.length; o++) objectives[o] = metricValue(metrics, pareto[o]!.metric, objectiveAliases[o]);
+    }
+    keyed[i] = {
+      experiment,
+      passed: passes(metrics),
+      value: metricValue(metrics, sortBy, sortAliases),
+      tieValues,
+      objectives,
+      front: 0,
+      createdMs: parseTime(experiment.created),
+      id: experiment.id,
+    };
+  }
 
   let fronts = 0;
   let onFront = 0;
@@ -299,11 +313,12 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
         if (c !== 0) return c;
       }
     }
-    c = compareNullable(createdOf(a), createdOf(b), true);
+    c = compareNullable(a.createdMs, b.createdMs, true);
     if (c !== 0) return c;
-    return a.experiment.id < b.experiment.id ? -1 : a.experiment.id > b.experiment.id ? 1 : 0;
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   });
 
+  const gateResultsOf = gateEvaluator(gates, { registry });
   let rank = 0;
   let passedCount = 0;
   const results: RankedExperiment[] = [];
@@ -315,7 +330,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
       else break;
     }
     // Per-gate detail only for the rows returned: the ranking itself needs just pass or fail.
-    const gateResults = evaluateGates(k.experiment.metrics, gates, { registry }).results;
+    const gateResults = gateResultsOf(k.experiment.metrics);
     results.push({
       rank: k.passed ? (pareto === null ? ++rank : k.front) : null,
       experiment: k.experiment,
