@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openApprovals } from "../../src/app/approvals.js";
 import { readAudit } from "../../src/security/audit-log.js";
+import { runAtBarrier } from "../helpers/barrier.js";
 import { bundleForChildren } from "../helpers/bundle.js";
 import { tempDirs } from "../security/helpers.js";
 
@@ -18,33 +18,9 @@ beforeAll(async () => {
   bundle = await bundleForChildren("expflow-approvals", ENTRY);
 }, 120_000);
 
-/** Spawns one worker per index, releases them together, and waits for all of them. */
+/** One worker per index, released together; each prints its outcome as JSON. */
 async function runWorkers(n: number, args: string[]): Promise<{ id: string; state?: string; code?: string }[]> {
-  const sync = newDir();
-  const exited: boolean[] = Array.from({ length: n }, () => false);
-  const done = Array.from(
-    { length: n },
-    (_v, i) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [WORKER, bundle, sync, String(i), ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 90_000 });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => {
-          exited[i] = true;
-          resolve({ code, stdout, stderr });
-        });
-      }),
-  );
-  const deadline = Date.now() + 60_000;
-  while (!exited.every((e, i) => e || existsSync(join(sync, `ready-${i}`)))) {
-    if (Date.now() > deadline) throw new Error("workers did not reach the barrier");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  writeFileSync(join(sync, "go"), "");
-  const results = await Promise.all(done);
+  const results = await runAtBarrier(WORKER, bundle, newDir(), Array.from({ length: n }, () => args));
   for (const r of results) expect(r.code, r.stderr).toBe(0);
   return results.map((r) => JSON.parse(r.stdout.trim()) as { id: string; state?: string; code?: string });
 }

@@ -1,5 +1,4 @@
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +6,8 @@ import type { AuditRecord, AuditActor } from "../../src/security/audit-log.js";
 import { appendAudit, readAudit, verifyAudit } from "../../src/security/audit-log.js";
 import { verifyPin } from "../../src/security/pin.js";
 import { leftovers, pinContext, setPin, T0, tempDirs } from "./helpers.js";
+import { runAtBarrier } from "../helpers/barrier.js";
+import type { WorkerResult } from "../helpers/barrier.js";
 import { bundleForChildren } from "../helpers/bundle.js";
 
 const newDir = tempDirs("expflow-sec-conc-");
@@ -21,39 +22,11 @@ beforeAll(async () => {
   bundle = await bundleForChildren("expflow-security", ENTRY);
 }, 120_000);
 
-interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type ChildResult = WorkerResult;
 
-/** Spawns one worker per argument list, releases them together, and waits for all of them. */
+/** One worker per argument list, released together; each must exit 0. */
 async function runWorkers(argLists: string[][]): Promise<ChildResult[]> {
-  const sync = newDir();
-  const exited: boolean[] = argLists.map(() => false);
-  const done = argLists.map(
-    (args, i) =>
-      new Promise<ChildResult>((resolve, reject) => {
-        const child = spawn(process.execPath, [WORKER, bundle, sync, String(i), ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 90_000 });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => {
-          exited[i] = true;
-          resolve({ code, stdout, stderr });
-        });
-      }),
-  );
-  // A generous guard only: wait until every child is at the barrier (or one died), then release.
-  const deadline = Date.now() + 60_000;
-  while (!argLists.every((_a, i) => existsSync(join(sync, `ready-${i}`)) || exited[i])) {
-    if (Date.now() > deadline) throw new Error("workers did not reach the barrier");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  writeFileSync(join(sync, "go"), "");
-  const results = await Promise.all(done);
+  const results = await runAtBarrier(WORKER, bundle, newDir(), argLists);
   for (const r of results) expect(r.code, r.stderr).toBe(0);
   return results;
 }
