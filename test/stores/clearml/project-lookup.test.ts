@@ -7,13 +7,14 @@ import { ClearmlStore } from "../../../src/stores/clearml/clearml-store.js";
 import type { FakeProject } from "../../../fake-clearml/server.js";
 import { FakeClearml } from "../../../fake-clearml/server.js";
 import { fakeProject } from "../../../fake-clearml/tasks.js";
+import { assertCleanAndClose } from "../../fake-clearml/helpers.js";
 
 const P = fakeProject("PDEBench");
 let fake: FakeClearml | undefined;
 afterEach(async () => {
-  fake?.assertClean();
-  await fake?.close();
+  const f = fake;
   fake = undefined;
+  await assertCleanAndClose(f);
 });
 
 async function start(projects: FakeProject[]): Promise<FakeClearml> {

@@ -8,13 +8,14 @@ import { ClearmlStore, DEFAULT_PAGE_CONCURRENCY } from "../../../src/stores/clea
 import type { FakeTask } from "../../../fake-clearml/server.js";
 import { FakeClearml } from "../../../fake-clearml/server.js";
 import { fakeProject, manyTasks } from "../../../fake-clearml/tasks.js";
+import { assertCleanAndClose } from "../../fake-clearml/helpers.js";
 
 const P = fakeProject("PDEBench");
 let fake: FakeClearml | undefined;
 afterEach(async () => {
-  fake?.assertClean();
-  await fake?.close();
+  const f = fake;
   fake = undefined;
+  await assertCleanAndClose(f);
 });
 
 async function start(tasks: FakeTask[], options: { latencyMs?: number } = {}): Promise<FakeClearml> {
