@@ -1,3 +1,4 @@
+import { formatNumber } from "../../core/number-text.js";
 import type { Colors } from "./color.js";
 import { csvCell, printable } from "./sanitize.js";
 import type { TableFit } from "./table-fit.js";
@@ -43,17 +44,8 @@ export interface TableOptions {
   readonly missing?: string;
 }
 
-/**
- * A number for people: integers as they are, others with at most 4 decimals (trailing zeros
- * dropped), large or tiny magnitudes in exponent form.
- */
-export function formatNumber(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  if (Number.isInteger(n) && Math.abs(n) < 1e15) return String(n);
-  const abs = Math.abs(n);
-  if (abs !== 0 && (abs >= 1e9 || abs < 1e-4)) return n.toExponential(3).replace(/\.?0+e/, "e");
-  return String(Number(n.toFixed(4)));
-}
+/** A number for people (core/number-text.ts): the same in every table and in the HTML report. */
+export { formatNumber };
 
 function humanCell(cell: Cell, missing: string): string {
   if (cell === null) return missing;

@@ -1,5 +1,6 @@
 import type { RankedExperimentJson } from "../../contracts/ranking.js";
 import type { ReportDataJson, ReportMetricJson } from "../../contracts/report.js";
+import { formatNumber as formatCliNumber } from "../../core/number-text.js";
 
 /** One row of the report: a ranked experiment with its metric values read once, as numbers. */
 export interface Row {
@@ -51,13 +52,9 @@ export function opSymbol(op: string): string {
   return OPS[op] ?? op;
 }
 
-/** A number as the CLI prints it: integers whole, others to 4 decimals, tiny and huge in exponent form. */
+/** A number as the CLI prints it (core/number-text.ts); a missing value (NaN) as a dash. */
 export function formatNumber(n: number): string {
-  if (!Number.isFinite(n)) return "–";
-  if (Number.isInteger(n) && Math.abs(n) < 1e15) return String(n);
-  const abs = Math.abs(n);
-  if (abs !== 0 && (abs >= 1e9 || abs < 1e-4)) return n.toExponential(3).replace(/\.?0+e/, "e");
-  return String(Number(n.toFixed(4)));
+  return Number.isFinite(n) ? formatCliNumber(n) : "\u2013";
 }
 
 function numeric(v: unknown): number {
