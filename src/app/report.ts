@@ -7,6 +7,7 @@ import type { Store } from "../stores/store.js";
 import type { RankedStore, Ranking, RankRequest } from "./rank.js";
 import { rankExperiments } from "./rank.js";
 import { rankingJson } from "./ranking-json.js";
+import { plural } from "../core/number-text.js";
 
 /** Rows whose step history a report reads, unless asked otherwise. */
 export const DEFAULT_HISTORY_RUNS = 20;
@@ -97,10 +98,6 @@ function gateCounts(result: CompareScoresResult): ReportGateCountJson[] {
     }
     return { metric: gate.metric, op: gate.op, value: gate.value, failed, missing };
   });
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** What was left out and why, one sentence each (no command-line flags: the page adds those). */

@@ -10,3 +10,8 @@ export function formatNumber(n: number): string {
   if (abs !== 0 && (abs >= 1e9 || abs < 1e-4)) return n.toExponential(3).replace(/\.?0+e/, "e");
   return String(Number(n.toFixed(4)));
 }
+
+/** `n word`, with an `s` unless `n` is 1: `1 run`, `3 runs`, `0 lines`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -4,10 +4,7 @@ import { openLocal } from "../backend.js";
 import type { CommandContext } from "../context.js";
 import type { RegistryCheckOptions, RegistryCompactOptions } from "../define/registry.js";
 import { printable } from "../output/sanitize.js";
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
+import { plural } from "../../core/number-text.js";
 
 /** The human report of `registry check`. */
 export function renderRegistryHealth(h: RegistryHealth): string {

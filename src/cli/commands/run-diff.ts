@@ -11,6 +11,7 @@ import type { Column } from "../output/render.js";
 import { formatNumber, renderRows } from "../output/render.js";
 import { printable } from "../output/sanitize.js";
 import { tableWidth } from "../output/table-fit.js";
+import { plural } from "../../core/number-text.js";
 
 /** A row as the table shows it: whether it opens its kind's group (the kind is shown once per group). */
 interface ShownRow {
@@ -77,10 +78,6 @@ export function runDiffColumns(diff: RunDiff, forCsv: boolean): Column<ShownRow>
     });
   });
   return cols;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function idList(ids: readonly string[]): string {

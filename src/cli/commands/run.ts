@@ -18,6 +18,7 @@ import type { LocalBackend } from "../../app/backend.js";
 import type { RegistryRecord, RunRow } from "../../app/runs.js";
 import { archiveRun, experimentFromRecord, linkOf, listRuns, plainObject, runRecord } from "../../app/runs.js";
 import { openLocal } from "../backend.js";
+import { plural } from "../../core/number-text.js";
 
 /** One row of `run list`: the raw latest record and its normalised form. */
 export type { RunRow };
@@ -154,7 +155,6 @@ export async function runListCommand(flags: RunListOptions, ctx: CommandContext)
     return 0;
   }
   if (rows.length > 0) stdout.write(renderTable(rows, cols, ctx.colors, { width: tableWidth(stdout, ctx.io.env), wide: flags.wide === true, keepAll: flags.columns !== undefined }));
-  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const hidden = hiddenArchived > 0 ? `; ${plural(hiddenArchived, "archived run")} hidden (--include-archived shows them)` : "";
   if (rows.length === 0) {
     stdout.write(listing.total === 0 ? `No experiments yet in ${backend.path}; submit one with \`expflow run submit\`.\n` : `No runs match in ${backend.path}${hidden}.\n`);

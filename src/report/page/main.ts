@@ -8,6 +8,7 @@ import { buildModel, formatNumber, opSymbol, refilter } from "./model.js";
 import { ParallelPlot } from "./parallel.js";
 import { ScatterPlot } from "./scatter.js";
 import { RankingTable } from "./table.js";
+import { plural } from "../../core/number-text.js";
 
 declare global {
   interface Window {
@@ -29,10 +30,6 @@ function section(title: string, id: string): HTMLElement {
   s.append(element("h2", undefined, title));
   document.getElementById("app")!.append(s);
   return s;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function header(data: ReportDataJson): void {
