@@ -27,8 +27,11 @@ export function forEachLine(path: string, onLine: (text: string, line: number) =
     const emit = (text: string): void => {
       lineNo++;
       const t = text.endsWith("\r") ? text.slice(0, -1) : text;
-      // A record starts with "{": test that before paying for trim() on every line.
-      if (t.charCodeAt(0) > 32 || t.trim() !== "") onLine(t, lineNo);
+      // A record starts with "{": test for a printable ASCII start before paying for trim() on
+      // every line. Not any code above 32: U+00A0, U+3000 and the like are white space to trim(),
+      // and a line of them is as blank here as it is to forEachLineBackwards.
+      const c = t.charCodeAt(0);
+      if ((c > 32 && c < 127) || t.trim() !== "") onLine(t, lineNo);
     };
     for (;;) {
       const n = readSync(fd, buf, 0, chunkBytes, null);

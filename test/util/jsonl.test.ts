@@ -57,6 +57,21 @@ describe("parseObjectLine", () => {
   });
 });
 
+describe("forEachLine and forEachLineBackwards", () => {
+  it("agree that a line of non-ASCII white space (U+00A0, U+3000, U+2028) is blank", () => {
+    // CI found this: forEachLine took any line starting above code 32 for a record.
+    for (const blank of ["\u00A0", "\u3000", "\u2028", "\u00A0 \u3000", "\uFEFF"]) {
+      const content = `a\n${blank}\nb`;
+      const path = join(tempDir(), "w.jsonl");
+      writeFileSync(path, content);
+      const back: string[] = [];
+      forEachLineBackwards(path, (t) => (back.push(t), false));
+      expect(lines(content).map(([t]) => t)).toEqual(["a", "b"]);
+      expect(back).toEqual(["b", "a"]);
+    }
+  });
+});
+
 describe("forEachLineBackwards", () => {
   it("gives the non-blank lines in reverse order whatever the chunk size, and stops when asked", () => {
     fc.assert(
