@@ -56,18 +56,30 @@ function numberText(v: number | null): string {
   return v === null || !Number.isFinite(v) ? "null" : String(v);
 }
 
+/** The text of a gate result up to its `actual`, which is the same on every row: made once per gate. */
+class GatePrefixes {
+  private readonly cache: { metric: string; op: string; threshold: number; text: string }[] = [];
+
+  of(g: RankedExperiment["gates"][number], i: number): string {
+    const c = this.cache[i];
+    if (c !== undefined && c.metric === g.metric && c.op === g.op && Object.is(c.threshold, g.threshold)) return c.text;
+    const text = `{"metric":${JSON.stringify(g.metric)},"op":${JSON.stringify(g.op)},"threshold":${numberText(g.threshold)},"actual":`;
+    this.cache[i] = { metric: g.metric, op: g.op, threshold: g.threshold, text };
+    return text;
+  }
+}
+
 /**
  * `JSON.stringify(resultJson(r))`, byte for byte, without building the row's object first: the
  * keys in the contract's order, the strings and the metrics object through `JSON.stringify`.
  */
-function resultText(r: RankedExperiment): string {
+function resultText(r: RankedExperiment, prefixes: GatePrefixes): string {
   const e = r.experiment;
   let gates = "";
-  for (const g of r.gates) {
-    if (gates !== "") gates += ",";
-    gates +=
-      `{"metric":${JSON.stringify(g.metric)},"op":${JSON.stringify(g.op)},"threshold":${numberText(g.threshold)},"actual":${numberText(g.actual)},` +
-      `"passed":${g.passed ? "true" : "false"},"reason":${g.reason === null ? "null" : JSON.stringify(g.reason)}}`;
+  for (let i = 0; i < r.gates.length; i++) {
+    const g = r.gates[i]!;
+    if (i > 0) gates += ",";
+    gates += `${prefixes.of(g, i)}${numberText(g.actual)},"passed":${g.passed ? "true" : "false"},"reason":${g.reason === null ? "null" : JSON.stringify(g.reason)}}`;
   }
   return (
     `{"rank":${numberText(r.rank)},"id":${JSON.stringify(e.id)},"name":${e.name === null ? "null" : JSON.stringify(e.name)},"status":${JSON.stringify(e.status)},` +
@@ -83,9 +95,10 @@ export function writeRankingJson(result: CompareScoresResult, write: (text: stri
   const head = JSON.stringify(headerJson(result));
   let chunk = `${head.slice(0, -1)},"results":[`;
   const { results } = result;
+  const prefixes = new GatePrefixes();
   for (let i = 0; i < results.length; i++) {
     if (i > 0) chunk += ",";
-    chunk += resultText(results[i]!);
+    chunk += resultText(results[i]!, prefixes);
     if (chunk.length >= chunkChars) {
       write(chunk);
       chunk = "";

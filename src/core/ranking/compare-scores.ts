@@ -101,9 +101,14 @@ interface Keyed {
   readonly objectives: (number | null)[] | null;
   /** The front of a passing experiment in a Pareto ranking (0 otherwise). */
   front: number;
-  /** Parsed `created` (`null`: none, or not a date). */
-  readonly createdMs: number | null;
+  /**
+   * Parsed `created` (`null`: none, or not a date); `undefined` until a tie on every metric key
+   * needs it, so a ranking whose values rarely tie parses few dates.
+   */
+  createdMs: number | null | undefined;
   readonly id: string;
+  /** Position in the input: the last tie-break, so equal rows keep their order (as a stable sort would). */
+  readonly index: number;
 }
 
 /**
@@ -144,6 +149,41 @@ function compareNullable(a: number | null, b: number | null, ascending: boolean)
   if (a === null) return 1;
   if (b === null) return -1;
   return ascending ? a - b : b - a;
+}
+
+/**
+ * The `k` smallest of `items` under the total order `order`, sorted: a bounded max-heap of them
+ * (its root the largest kept), so each further item costs one comparison unless it belongs in.
+ */
+function smallest<T>(items: readonly T[], k: number, order: (a: T, b: T) => number): T[] {
+  const heap: T[] = [];
+  const siftDown = (from: number): void => {
+    let i = from;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) return;
+      const r = l + 1;
+      const big = r < heap.length && order(heap[r]!, heap[l]!) > 0 ? r : l;
+      if (order(heap[big]!, heap[i]!) <= 0) return;
+      [heap[i], heap[big]] = [heap[big]!, heap[i]!];
+      i = big;
+    }
+  };
+  for (const item of items) {
+    if (heap.length < k) {
+      heap.push(item);
+      for (let i = heap.length - 1; i > 0; ) {
+        const parent = (i - 1) >> 1;
+        if (order(heap[i]!, heap[parent]!) <= 0) break;
+        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+        i = parent;
+      }
+    } else if (order(item, heap[0]!) < 0) {
+      heap[0] = item;
+      siftDown(0);
+    }
+  }
+  return heap.sort(order);
 }
 
 function parseTime(text: string | null): number | null {
@@ -274,8 +314,9 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
       tieValues,
       objectives,
       front: 0,
-      createdMs: parseTime(experiment.created),
+      createdMs: undefined,
       id: experiment.id,
+      index: i,
     };
   }
 
@@ -298,7 +339,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     });
   }
 
-  keyed.sort((a, b) => {
+  const order = (a: Keyed, b: Keyed): number => {
     if (a.passed !== b.passed) return a.passed ? -1 : 1;
     if (a.front !== b.front) return a.front - b.front;
     let c = compareNullable(a.value, b.value, ascending);
@@ -313,22 +354,27 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
         if (c !== 0) return c;
       }
     }
+    if (a.createdMs === undefined) a.createdMs = parseTime(a.experiment.created);
+    if (b.createdMs === undefined) b.createdMs = parseTime(b.experiment.created);
     c = compareNullable(a.createdMs, b.createdMs, true);
     if (c !== 0) return c;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  });
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : a.index - b.index;
+  };
+
+  let passedCount = 0;
+  for (const k of keyed) if (k.passed) passedCount++;
+  // The rows returned: the first `max` of the order (passing ones only, with onlyPassing). The
+  // order is total (the input position breaks the last tie), so selecting them first and sorting
+  // only those gives the same rows as sorting everything, for far fewer comparisons when `max`
+  // is small.
+  const candidates = options.onlyPassing ? keyed.filter((k) => k.passed) : keyed;
+  const shown = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, order) : candidates.sort(order);
 
   const gateResultsOf = gateEvaluator(gates, { registry });
   let rank = 0;
-  let passedCount = 0;
   const results: RankedExperiment[] = [];
-  for (const k of keyed) {
-    if (k.passed) passedCount++;
-    else if (options.onlyPassing) continue;
-    if (options.max !== undefined && results.length >= options.max) {
-      if (k.passed) continue;
-      else break;
-    }
+  for (const k of shown) {
+    if (options.max !== undefined && results.length >= options.max) break;
     // Per-gate detail only for the rows returned: the ranking itself needs just pass or fail.
     const gateResults = gateResultsOf(k.experiment.metrics);
     results.push({

@@ -268,6 +268,23 @@ describe("compareScores ranking invariants", () => {
     );
   });
 
+  it("with a max under a quarter of the rows (selected before sorting), returns the prefix of the full ordering", () => {
+    // Many rows, few shown: the path that picks the first `max` without sorting every row, ties
+    // (equal ids and values included) kept in input order as the full sort keeps them.
+    const many = fc.record({ experiments: fc.array(experiment, { minLength: 8, maxLength: 60 }), options });
+    fc.assert(
+      fc.property(many, fc.boolean(), fc.integer({ min: 1, max: 6 }), ({ experiments, options: o }, onlyPassing, max) => {
+        const full = rank(experiments, o);
+        if (full === undefined) return;
+        const cut = compareScores(experiments, { ...o, onlyPassing, max });
+        const kept = full.results.filter((x) => !onlyPassing || x.passed);
+        expect(cut.results).toEqual(kept.slice(0, max));
+        expect(cut.passedCount).toBe(full.passedCount);
+      }),
+      RUNS,
+    );
+  });
+
   it("lets everything pass, ranked 1..n, when there are no gates", () => {
     fc.assert(
       fc.property(fc.array(experiment, { maxLength: 14 }), fc.constantFrom("seg_total", "pde_mean"), (experiments, sortBy) => {

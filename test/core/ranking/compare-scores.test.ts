@@ -111,6 +111,14 @@ describe("compareScores: ordering by the sort metric", () => {
 });
 
 describe("compareScores: ties", () => {
+  it("keeps rows equal in every key in input order, with a small max as without one", () => {
+    // Equal ids can come from a library caller; the rows shown with max are the full order's first.
+    const rows = [exp("z", { pde_mean: 3 }), { ...exp("a", { pde_mean: 1 }), name: "first" }, { ...exp("a", { pde_mean: 1 }), name: "second" }, ...Array.from({ length: 6 }, (_, i) => exp(`y${i}`, { pde_mean: 5 + i }))];
+    const names = (r: CompareScoresResult): (string | null)[] => r.results.map((x) => x.experiment.name);
+    expect(names(compareScores(rows, { sortBy: "pde_mean" })).slice(0, 2)).toEqual(["first", "second"]);
+    expect(names(compareScores(rows, { sortBy: "pde_mean", max: 2 }))).toEqual(["first", "second"]);
+  });
+
   it("breaks ties by thenBy in its registered direction", () => {
     const es = [exp("a", { seg_total: 5, pde_mean: 17 }), exp("b", { seg_total: 5, pde_mean: 12 }), exp("c", { seg_total: 5, pde_mean: 15 })];
     const r = compareScores(es, { sortBy: "seg_total", thenBy: ["pde_mean"] });
