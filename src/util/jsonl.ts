@@ -1,5 +1,4 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { StringDecoder } from "node:string_decoder";
 
 /** A line that could not be read as a JSON object. */
 export interface DamagedLine {
@@ -11,52 +10,83 @@ export interface DamagedLine {
 /** Bytes read at a time: large enough that reading costs about what one whole-file read does. */
 export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** Whether a decoded line holds anything but white space (as `trim()` has it). */
+function nonBlank(t: string): boolean {
+  // A record starts with "{": test for a printable ASCII start before paying for trim() on
+  // every line. Not any code above 32: U+00A0, U+3000 and the like are white space to trim(),
+  // and a line of them is as blank here as it is to forEachLineBackwards.
+  const c = t.charCodeAt(0);
+  return (c > 32 && c < 127) || t.trim() !== "";
+}
+
 /**
- * Calls `onLine` for every non-blank line of a file, with its 1-based number, reading in chunks
- * so memory stays bounded by the longest line, not the file. A trailing `\r` is dropped; a UTF-8
- * BOM at the start is ignored. Multi-byte characters split across chunks are decoded whole.
+ * Calls `onLine` for every non-blank line of a file, with its 1-based number and the byte
+ * offset where it starts in the file, reading in chunks so memory stays bounded by the longest
+ * line, not the file. Lines are found among the bytes and each is decoded alone, so the offset
+ * is exact whatever the line holds (invalid UTF-8 included, which decodes to U+FFFD). A
+ * trailing `\r` is dropped; a UTF-8 BOM at the start is ignored.
  */
-export function forEachLine(path: string, onLine: (text: string, line: number) => void, chunkBytes = DEFAULT_CHUNK_BYTES): void {
+export function forEachLine(path: string, onLine: (text: string, line: number, offset: number) => void, chunkBytes = DEFAULT_CHUNK_BYTES): void {
   const fd = openSync(path, "r");
   try {
-    const buf = Buffer.allocUnsafe(chunkBytes);
-    const decoder = new StringDecoder("utf8");
-    let carry = "";
-    let lineNo = 0;
-    let first = true;
-    const emit = (text: string): void => {
-      lineNo++;
-      const t = text.endsWith("\r") ? text.slice(0, -1) : text;
-      // A record starts with "{": test for a printable ASCII start before paying for trim() on
-      // every line. Not any code above 32: U+00A0, U+3000 and the like are white space to trim(),
-      // and a line of them is as blank here as it is to forEachLineBackwards.
-      const c = t.charCodeAt(0);
-      if ((c > 32 && c < 127) || t.trim() !== "") onLine(t, lineNo);
-    };
-    for (;;) {
-      const n = readSync(fd, buf, 0, chunkBytes, null);
-      let text = n === 0 ? decoder.end() : decoder.write(buf.subarray(0, n));
-      if (first && text.length > 0) {
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        first = false;
-      }
-      let start = 0;
-      let nl = text.indexOf("\n");
-      if (nl >= 0) {
-        emit(carry + text.slice(0, nl));
-        carry = "";
-        start = nl + 1;
-        while ((nl = text.indexOf("\n", start)) >= 0) {
-          emit(text.slice(start, nl));
-          start = nl + 1;
-        }
-      }
-      carry += text.slice(start);
-      if (n === 0) break;
-    }
-    if (carry !== "") emit(carry);
+    forEachLineOf(fd, onLine, chunkBytes);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** {@link forEachLine} on an open file, read from its start; the file stays open. */
+export function forEachLineOf(fd: number, onLine: (text: string, line: number, offset: number) => void, chunkBytes = DEFAULT_CHUNK_BYTES): void {
+  const buf = Buffer.allocUnsafe(Math.max(1, chunkBytes));
+  /** The pieces of a line that started in an earlier chunk (joined once, when it ends). */
+  let carry: Buffer[] | null = null;
+  let lineNo = 0;
+  /** The file offset of `buf[0]` in the current chunk. */
+  let base = 0;
+  /** The file offset where the carried partial line starts. */
+  let carryStart = 0;
+  const emit = (bytes: Buffer, start: number, end: number, offset: number): void => {
+    lineNo++;
+    let from = start;
+    // The BOM: bytes EF BB BF at the very start of the file.
+    if (offset === 0 && end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) from += 3;
+    const to = end > from && bytes[end - 1] === 0x0d ? end - 1 : end;
+    if (to <= from) return;
+    const t = bytes.toString("utf8", from, to);
+    if (nonBlank(t)) onLine(t, lineNo, offset);
+  };
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    const data = buf.subarray(0, n);
+    let start = 0;
+    let nl = data.indexOf(0x0a);
+    if (nl >= 0) {
+      if (carry !== null) {
+        carry.push(data.subarray(0, nl));
+        const whole = Buffer.concat(carry);
+        carry = null;
+        emit(whole, 0, whole.length, carryStart);
+      } else emit(data, 0, nl, base);
+      start = nl + 1;
+      while ((nl = data.indexOf(0x0a, start)) >= 0) {
+        emit(data, start, nl, base + start);
+        start = nl + 1;
+      }
+    }
+    if (start < n) {
+      // The start of a line that ends in a later chunk: copied, as `buf` is read into again.
+      const rest = Buffer.from(data.subarray(start));
+      if (carry === null) {
+        carry = [rest];
+        carryStart = base + start;
+      } else carry.push(rest);
+    }
+    base += n;
+  }
+  if (carry !== null) {
+    const whole = Buffer.concat(carry);
+    emit(whole, 0, whole.length, carryStart);
   }
 }
 

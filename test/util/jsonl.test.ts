@@ -57,6 +57,48 @@ describe("parseObjectLine", () => {
   });
 });
 
+/** What forEachLine should give for `bytes`, worked out on the whole buffer at once. */
+function oracleLines(bytes: Buffer): [string, number, number][] {
+  const out: [string, number, number][] = [];
+  let start = 0;
+  let n = 0;
+  while (start <= bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    const last = end < 0;
+    if (last) end = bytes.length;
+    n++;
+    let text = bytes.toString("utf8", start, end);
+    if (start === 0 && text.charCodeAt(0) === 0xfeff && bytes[0] === 0xef) text = text.slice(1);
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    if (text.trim() !== "") out.push([text, n, start]);
+    if (last) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+describe("forEachLine: offsets", () => {
+  it("gives each line's number and byte offset, as the whole buffer split at its line breaks does, whatever the chunk size", () => {
+    const piece = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 8 }),
+      fc.constantFrom("\r", "\n", "\r\n", "\uFEFF", "\u00A0", " ", "{}", "\u00e9t\u00e9"),
+    );
+    // Raw bytes too: invalid UTF-8 (a lone continuation, a lead byte cut short) decodes to U+FFFD.
+    const chunk = fc.oneof(piece.map((p) => Buffer.from(p, "utf8")), fc.constantFrom(Buffer.from([0x80]), Buffer.from([0xe2, 0x82]), Buffer.from([0xef, 0xbb, 0xbf])));
+    fc.assert(
+      fc.property(fc.array(chunk, { maxLength: 16 }), fc.integer({ min: 1, max: 9 }), (parts, size) => {
+        const bytes = Buffer.concat(parts);
+        const path = join(tempDir(), "o.jsonl");
+        writeFileSync(path, bytes);
+        const got: [string, number, number][] = [];
+        forEachLine(path, (t, n, offset) => got.push([t, n, offset]), size);
+        expect(got).toEqual(oracleLines(bytes));
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
 describe("forEachLine and forEachLineBackwards", () => {
   it("agree that a line of non-ASCII white space (U+00A0, U+3000, U+2028) is blank", () => {
     // CI found this: forEachLine took any line starting above code 32 for a record.
