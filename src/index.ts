@@ -46,7 +46,7 @@ export type { MetricHistory } from "./core/metrics/history.js";
 export { GATE_OPS, parseGate, formatGate, evaluateGates, thresholdGates, type Gate, type GateOp, type GateResult, type GateFailure } from "./core/gates/gate.js";
 
 // Ranking.
-export { compareScores, type CompareScoresOptions, type CompareScoresResult, type RankedExperiment } from "./core/ranking/compare-scores.js";
+export { compareScores, rankingMetricNames, type CompareScoresOptions, type CompareScoresResult, type RankedExperiment } from "./core/ranking/compare-scores.js";
 export { DEFAULT_RANKED_STATUSES, type StatusSelection } from "./core/ranking/selection.js";
 export { parseParetoSpec, paretoFronts, type ParetoObjective, type ParetoDirection } from "./core/ranking/pareto.js";
 
@@ -85,7 +85,7 @@ export {
 // Stores: where experiments live. One interface; open the local registry with its path (from
 // `loadConfig(...).registry.value`), a ClearML server with a client on
 // `resolveClearmlConnection(env)`.
-export type { Store, WarningSink } from "./stores/store.js";
+export type { Store, RankingListing, WarningSink } from "./stores/store.js";
 export { LocalStore, type LocalStoreOptions, type RegistrySnapshot } from "./stores/local/local-store.js";
 export type { DamagedLine } from "./util/jsonl.js";
 export { ClearmlStore, CLEARML_STATUSES, type ClearmlStoreOptions } from "./stores/clearml/clearml-store.js";

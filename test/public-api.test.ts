@@ -51,6 +51,7 @@ const VALUES = [
   "thresholdGates",
   // ranking
   "compareScores",
+  "rankingMetricNames",
   "DEFAULT_RANKED_STATUSES",
   "parseParetoSpec",
   "paretoFronts",

@@ -1,11 +1,12 @@
 import { UsageError } from "../core/errors.js";
-import type { ExperimentFilter } from "../core/experiment.js";
+import type { Experiment, ExperimentFilter } from "../core/experiment.js";
 import { LIFECYCLE_STATES } from "../core/experiment.js";
+import type { Gate } from "../core/gates/gate.js";
 import { parseGate } from "../core/gates/gate.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { declareMetricHint } from "../core/metrics/registry.js";
 import type { CompareScoresResult } from "../core/ranking/compare-scores.js";
-import { assertRankingOrder, compareScores } from "../core/ranking/compare-scores.js";
+import { assertRankingOrder, compareScores, rankingMetricNames } from "../core/ranking/compare-scores.js";
 import type { ParetoObjective } from "../core/ranking/pareto.js";
 import { parseParetoSpec } from "../core/ranking/pareto.js";
 import { didYouMean } from "../core/suggest.js";
@@ -64,7 +65,14 @@ export interface RankRequest {
  * {@link Store} is one; so is `{ location, list: async () => [] }`, the empty registry of a
  * fresh home that has no file yet.
  */
-export type RankedStore = Pick<Store, "location" | "list" | "statuses" | "assertStatuses">;
+export type RankedStore = Pick<Store, "location" | "list" | "statuses" | "assertStatuses" | "rankingListing">;
+
+/**
+ * The largest `max` for which a ranking lists lean experiments (when the store can) and reads
+ * the rows shown again whole: reading a row again costs about what parsing its line once did,
+ * so beyond this the whole listing is cheaper.
+ */
+export const LEAN_RANKING_MAX_ROWS = 10_000;
 
 /** What a ranking found. */
 export interface Ranking {
@@ -92,8 +100,48 @@ export async function rankExperiments(store: RankedStore, request: RankRequest, 
   const pareto = typeof request.pareto === "string" ? parseParetoSpec(request.pareto) : request.pareto;
   assertRankingOrder({ sortBy: request.sortBy, ascending: request.ascending, pareto });
   store.assertStatuses?.(request.statuses);
-  const experiments = await store.list({ ...request.filter, statuses: undefined });
-  hooks.onListed?.();
+  const filter = { ...request.filter, statuses: undefined };
+  let listed = false;
+  const onListed = (): void => {
+    if (!listed) hooks.onListed?.();
+    listed = true;
+  };
+  // Few rows shown, every metric read registered: list only what the ranking reads, then read
+  // the rows shown whole. The result is the same as from the whole listing (tested).
+  const metrics =
+    request.max !== undefined && request.max <= LEAN_RANKING_MAX_ROWS && store.rankingListing !== undefined
+      ? rankingMetricNames({ sortBy: request.sortBy, thenBy: request.thenBy, pareto, gates, useThresholds: request.useThresholds, registry })
+      : null;
+  if (metrics !== null) {
+    const listing = store.rankingListing!(filter, metrics);
+    try {
+      onListed();
+      const result = rankListed(listing.experiments, request, registry, gates, pareto, store);
+      const whole = listing.whole(result.results.map((r) => r.experiment));
+      if (whole !== null) {
+        const results = result.results.map((r, i) => ({ ...r, experiment: whole[i]! }));
+        return { result: { ...result, results }, listed: listing.experiments.length, location: store.location, passed: result.passedCount > 0 };
+      }
+      // The store changed under the listing (a file rewritten in place): rank its whole listing.
+    } finally {
+      listing.close();
+    }
+  }
+  const experiments = await store.list(filter);
+  onListed();
+  const result = rankListed(experiments, request, registry, gates, pareto, store);
+  return { result, listed: experiments.length, location: store.location, passed: result.passedCount > 0 };
+}
+
+/** The checks and the ranking of {@link rankExperiments}, on the experiments listed. */
+function rankListed(
+  experiments: readonly Experiment[],
+  request: RankRequest,
+  registry: MetricRegistry,
+  gates: readonly Gate[],
+  pareto: readonly ParetoObjective[] | undefined,
+  store: RankedStore,
+): CompareScoresResult {
   checkStatuses(request.statuses, experiments, store.statuses);
   // A custom metric (reported, not registered) has no direction: which end is best is not
   // guessed. A name nobody reports is left to the ranking's own "unknown metric".
@@ -105,7 +153,7 @@ export async function rankExperiments(store: RankedStore, request: RankRequest, 
       value: sortBy,
     });
   }
-  const result = compareScores(experiments, {
+  return compareScores(experiments, {
     sortBy,
     ascending: request.ascending,
     pareto,
@@ -117,5 +165,4 @@ export async function rankExperiments(store: RankedStore, request: RankRequest, 
     registry,
     statuses: request.statuses.length > 0 ? request.statuses : undefined,
   });
-  return { result, listed: experiments.length, location: store.location, passed: result.passedCount > 0 };
 }

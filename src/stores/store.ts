@@ -104,6 +104,14 @@ export interface Store {
    * HTML report plots. Left out by a store that keeps none it can read cheaply.
    */
   histories?(ids: readonly string[]): Promise<ReadonlyMap<string, Readonly<Record<string, MetricHistory>>>>;
+  /**
+   * A listing that keeps only what a ranking reads of each experiment (see {@link RankingListing}),
+   * for a ranking that shows few of them: far less memory and time on a large store. Left out
+   * by a store whose listing costs the same either way.
+   *
+   * @param metrics the metric names the ranking reads (`rankingMetricNames` in core/ranking).
+   */
+  rankingListing?(filter: ExperimentFilter, metrics: ReadonlySet<string>): RankingListing;
   /** The experiment with this id, or `undefined`. */
   get(id: string): Promise<Experiment | undefined>;
   /** The experiment with this id; `NotFoundError` `E_EXPERIMENT_NOT_FOUND` (exit 2) when there is none. */
@@ -120,6 +128,24 @@ export interface Store {
   logMetrics(id: string, values: Readonly<Record<string, number>>): Promise<Experiment>;
   /** Records that the experiment is also the remote task `link` (`link`). */
   link(id: string, link: RemoteLink): Promise<Experiment>;
+}
+
+/** What {@link Store.rankingListing} gives: lean experiments, and the way back to whole ones. */
+export interface RankingListing {
+  /**
+   * The experiments `list(filter)` gives, in its order, each with its id, status, creation time
+   * and archived flag, `metrics` holding only the names asked for, and `name`, `project`, `tags`
+   * and `params` empty. For ranking only: never shown.
+   */
+  readonly experiments: readonly Experiment[];
+  /**
+   * The whole experiments (as `list` gives them) of some of `experiments`, in that order; `null`
+   * when the store changed so that they can no longer be read as they were listed (a file
+   * rewritten in place): list again.
+   */
+  whole(some: readonly Experiment[]): Experiment[] | null;
+  /** Releases what the listing holds (an open file). Calling it again does nothing. */
+  close(): void;
 }
 
 /** Receives non-fatal problems met while reading a store. */

@@ -20,13 +20,19 @@ function nonBlank(t: string): boolean {
 }
 
 /**
- * Calls `onLine` for every non-blank line of a file, with its 1-based number and the byte
- * offset where it starts in the file, reading in chunks so memory stays bounded by the longest
- * line, not the file. Lines are found among the bytes and each is decoded alone, so the offset
- * is exact whatever the line holds (invalid UTF-8 included, which decodes to U+FFFD). A
- * trailing `\r` is dropped; a UTF-8 BOM at the start is ignored.
+ * Called for each line: its text, 1-based number, the byte offset where it starts in the file
+ * and its length in bytes (its `\r` and a BOM included, its line break not).
  */
-export function forEachLine(path: string, onLine: (text: string, line: number, offset: number) => void, chunkBytes = DEFAULT_CHUNK_BYTES): void {
+export type LineSink = (text: string, line: number, offset: number, bytes: number) => void;
+
+/**
+ * Calls `onLine` for every non-blank line of a file, with its 1-based number and where its
+ * bytes are in the file, reading in chunks so memory stays bounded by the longest line, not the
+ * file. Lines are found among the bytes and each is decoded alone, so the offsets are exact
+ * whatever the line holds (invalid UTF-8 included, which decodes to U+FFFD). A trailing `\r`
+ * is dropped; a UTF-8 BOM at the start is ignored.
+ */
+export function forEachLine(path: string, onLine: LineSink, chunkBytes = DEFAULT_CHUNK_BYTES): void {
   const fd = openSync(path, "r");
   try {
     forEachLineOf(fd, onLine, chunkBytes);
@@ -35,8 +41,20 @@ export function forEachLine(path: string, onLine: (text: string, line: number, o
   }
 }
 
+/**
+ * The text of the line in `bytes[start, end)` as {@link forEachLine} gives it: decoded, its
+ * trailing `\r` dropped, and a BOM dropped when it is the file's first line.
+ */
+export function lineText(bytes: Buffer, start: number, end: number, first: boolean): string {
+  let from = start;
+  // The BOM: bytes EF BB BF at the very start of the file.
+  if (first && end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) from += 3;
+  const to = end > from && bytes[end - 1] === 0x0d ? end - 1 : end;
+  return to <= from ? "" : bytes.toString("utf8", from, to);
+}
+
 /** {@link forEachLine} on an open file, read from its start; the file stays open. */
-export function forEachLineOf(fd: number, onLine: (text: string, line: number, offset: number) => void, chunkBytes = DEFAULT_CHUNK_BYTES): void {
+export function forEachLineOf(fd: number, onLine: LineSink, chunkBytes = DEFAULT_CHUNK_BYTES): void {
   const buf = Buffer.allocUnsafe(Math.max(1, chunkBytes));
   /** The pieces of a line that started in an earlier chunk (joined once, when it ends). */
   let carry: Buffer[] | null = null;
@@ -47,13 +65,8 @@ export function forEachLineOf(fd: number, onLine: (text: string, line: number, o
   let carryStart = 0;
   const emit = (bytes: Buffer, start: number, end: number, offset: number): void => {
     lineNo++;
-    let from = start;
-    // The BOM: bytes EF BB BF at the very start of the file.
-    if (offset === 0 && end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) from += 3;
-    const to = end > from && bytes[end - 1] === 0x0d ? end - 1 : end;
-    if (to <= from) return;
-    const t = bytes.toString("utf8", from, to);
-    if (nonBlank(t)) onLine(t, lineNo, offset);
+    const t = lineText(bytes, start, end, offset === 0);
+    if (t !== "" && nonBlank(t)) onLine(t, lineNo, offset, end - start);
   };
   for (;;) {
     const n = readSync(fd, buf, 0, buf.length, null);

@@ -91,7 +91,16 @@ describe("forEachLine: offsets", () => {
         const path = join(tempDir(), "o.jsonl");
         writeFileSync(path, bytes);
         const got: [string, number, number][] = [];
-        forEachLine(path, (t, n, offset) => got.push([t, n, offset]), size);
+        forEachLine(
+          path,
+          (t, n, offset, length) => {
+            got.push([t, n, offset]);
+            // The bytes given are the line's, up to its line break.
+            const end = bytes.indexOf(0x0a, offset);
+            expect(length).toBe((end < 0 ? bytes.length : end) - offset);
+          },
+          size,
+        );
         expect(got).toEqual(oracleLines(bytes));
       }),
       { numRuns: 400 },

@@ -390,6 +390,34 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
 }
 
 /**
+ * The keys of an experiment's `metrics` that {@link compareScores} reads with these options:
+ * every metric they name (sort metric, tie-breaks, objectives, gates, the gates of `useThresholds`)
+ * under its canonical name and its aliases. `null` when one of them is not registered: what such
+ * a name reads depends on what the experiments report. Experiments whose `metrics` hold only
+ * these keys rank exactly as the whole ones do (the property tests check it), so a store can
+ * list less for a ranking.
+ *
+ * @throws {UsageError} `E_GATE_SYNTAX` for a gate given as malformed text.
+ */
+export function rankingMetricNames(options: Pick<CompareScoresOptions, "sortBy" | "thenBy" | "pareto" | "gates" | "useThresholds" | "registry">): Set<string> | null {
+  const registry = options.registry ?? MetricRegistry.standard();
+  const named: string[] = [];
+  if (options.sortBy !== undefined) named.push(options.sortBy);
+  for (const m of options.thenBy ?? []) named.push(m);
+  for (const o of options.pareto ?? []) named.push(o.metric);
+  for (const g of options.gates ?? []) named.push((typeof g === "string" ? parseGate(g) : g).metric);
+  if (options.useThresholds) for (const g of thresholdGates(registry)) named.push(g.metric);
+  const keys = new Set<string>();
+  for (const name of named) {
+    const definition = registry.get(name);
+    if (definition === undefined) return null;
+    keys.add(definition.name);
+    for (const alias of definition.aliases) keys.add(alias);
+  }
+  return keys;
+}
+
+/**
  * Checks what orders a ranking, before anything is read: `sortBy` or `pareto` (or both);
  * `ascending` only with `sortBy`; two or more objectives, each `max` or `min`.
  *

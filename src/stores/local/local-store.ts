@@ -1,3 +1,4 @@
+import { closeSync, openSync } from "node:fs";
 import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
 import { matchesFilter } from "../../core/experiment.js";
 import type { MetricHistory } from "../../core/metrics/history.js";
@@ -6,11 +7,12 @@ import { UsageError, ValidationError } from "../../core/errors.js";
 import { assertValidId } from "../../core/ids.js";
 import type { ArchiveEvent, HistoryEntry, RunEvent, RunState } from "../../core/lifecycle/lifecycle.js";
 import { checkArchiveEvent, nextState, pathTo } from "../../core/lifecycle/lifecycle.js";
-import type { LinkedTasks, NewExperiment, RemoteLink, StoreCapability, TransitionOptions, WarningSink } from "../store.js";
+import type { LinkedTasks, NewExperiment, RankingListing, RemoteLink, StoreCapability, TransitionOptions, WarningSink } from "../store.js";
 import { BaseStore, resolvePrefix } from "../store.js";
 import type { DamagedLine } from "../../util/jsonl.js";
+import { lineText, parseObjectLine, readFully } from "../../util/jsonl.js";
 import type { RegistryRecord } from "./record.js";
-import { experimentFromRecord, linkOf, plainObject, statusOf } from "./record.js";
+import { checkedRecordId, experimentFromRecord, LeanExperiment, leanExperimentFromRecord, linkOf, plainObject, sameLean, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
 import type { RawRegistry, WriterContext } from "./registry-writer.js";
 import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
@@ -18,6 +20,35 @@ import type { CompactResult, RegistryHealth } from "./maintenance.js";
 import { assertCompactable, checkRegistry, compactRegistry } from "./maintenance.js";
 
 export { MAX_LINE_WARNINGS } from "./registry-file.js";
+
+/**
+ * The whole experiments of lean ones, read again at their lines in the open registry `fd`;
+ * `null` when a line no longer holds the record it was listed with (the file was rewritten in
+ * place meanwhile).
+ */
+function readWhole(fd: number, some: readonly Experiment[], metrics: readonly string[], path: string): Experiment[] | null {
+  const out: Experiment[] = [];
+  let buf = Buffer.alloc(0);
+  for (const e of some) {
+    if (!(e instanceof LeanExperiment)) throw new Error(`LocalStore.rankingListing: ${e.id} is not an experiment of this listing`);
+    if (buf.length < e.bytes) buf = Buffer.allocUnsafe(Math.max(e.bytes, 2 * buf.length, 4096));
+    let got: number;
+    try {
+      got = readFully(fd, buf, e.bytes, e.offset);
+    } catch (err) {
+      throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(err as Error).message}`);
+    }
+    if (got < e.bytes) return null;
+    const parsed = parseObjectLine(lineText(buf, 0, e.bytes, e.offset === 0));
+    if ("reason" in parsed) return null;
+    const checked = checkedRecordId(parsed.value);
+    if ("reason" in checked || checked.id !== e.id || parsed.value["deleted"] === true) return null;
+    const whole = experimentFromRecord(parsed.value, e.id);
+    if (!sameLean(e, whole, metrics)) return null;
+    out.push(whole);
+  }
+  return out;
+}
 
 /** Options of {@link LocalStore}. */
 export interface LocalStoreOptions {
@@ -122,6 +153,56 @@ export class LocalStore extends BaseStore {
   override async list(filter: ExperimentFilter = {}): Promise<Experiment[]> {
     const all = this.snapshot().experiments;
     return all.filter((e) => matchesFilter(e, filter));
+  }
+
+  /**
+   * {@inheritDoc Store.rankingListing} One read of the file, keeping of each experiment only its
+   * ranking fields and where its line is; the file stays open until `close`, so the lines shown
+   * are read again from the very file that was listed, even if a compaction replaced it since
+   * (appends leave the bytes read in place). The damaged lines are warned about as `list` does.
+   *
+   * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the file does not exist.
+   * @throws {ValidationError} `E_REGISTRY_UNREADABLE` when the path is not a readable file.
+   */
+  rankingListing(filter: ExperimentFilter, metrics: ReadonlySet<string>): RankingListing {
+    const path = this.location;
+    assertRegistryFile(path);
+    const names = [...metrics];
+    // Only whether it is archived, unless the filter reads more of the record.
+    const needsWhole = filter.project !== undefined || (filter.tags?.length ?? 0) > 0 || (filter.statuses?.length ?? 0) > 0;
+    let fd: number | undefined;
+    // An experiment whose latest record the filter leaves out keeps its place (null), as in list.
+    const latest = new Map<string, LeanExperiment | null>();
+    let damaged: DamagedLine[];
+    try {
+      fd = openSync(path, "r");
+      ({ damaged } = scanRegistry({ fd }, (id, record, _text, _repaired, offset, bytes) => {
+        if (record["deleted"] === true) {
+          latest.delete(id);
+          return;
+        }
+        const lean = leanExperimentFromRecord(record, id, names, offset, bytes);
+        latest.set(id, matchesFilter(needsWhole ? experimentFromRecord(record, id) : lean, filter) ? lean : null);
+      }));
+    } catch (e) {
+      if (fd !== undefined) closeSync(fd);
+      throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
+    }
+    warnDamaged(path, damaged, this.onWarning);
+    const experiments: LeanExperiment[] = [];
+    for (const e of latest.values()) if (e !== null) experiments.push(e);
+    let open: number | undefined = fd;
+    return {
+      experiments,
+      whole: (some) => {
+        if (open === undefined) throw new Error("LocalStore.rankingListing: whole() after close()");
+        return readWhole(open, some, names, path);
+      },
+      close: () => {
+        if (open !== undefined) closeSync(open);
+        open = undefined;
+      },
+    };
   }
 
   /**

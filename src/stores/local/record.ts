@@ -121,6 +121,65 @@ export function experimentFromRecord(o: Record<string, unknown>, id: string): Ex
   };
 }
 
+const NO_TAGS: readonly string[] = Object.freeze([]);
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * What a ranking reads of a record ({@link leanExperimentFromRecord}): its id, status, creation
+ * time, archived flag and some metrics, with where its line is in the file, so the whole record
+ * can be read again for the few rows shown. `name`, `project`, `tags` and `params` are empty.
+ */
+export class LeanExperiment implements Experiment {
+  readonly name = null;
+  readonly project = null;
+  readonly tags = NO_TAGS;
+  readonly params = NO_PARAMS;
+
+  constructor(
+    readonly id: string,
+    readonly status: string,
+    readonly created: string | null,
+    /** Only the metrics asked for, each as recorded. */
+    readonly metrics: Readonly<Record<string, unknown>>,
+    readonly archived: boolean,
+    /** The byte offset of the record's line in the registry. */
+    readonly offset: number,
+    /** The line's length in bytes. */
+    readonly bytes: number,
+  ) {}
+}
+
+/**
+ * A record as {@link experimentFromRecord} normalises it, but keeping only the metrics named in
+ * `metrics` (each as recorded) and no name, project, tags or params.
+ */
+export function leanExperimentFromRecord(o: Record<string, unknown>, id: string, metrics: readonly string[], offset: number, bytes: number): LeanExperiment {
+  const all = plainObject(o["metrics"]);
+  const kept: Record<string, unknown> = {};
+  if (all !== null) for (const name of metrics) if (Object.hasOwn(all, name)) kept[name] = all[name];
+  return new LeanExperiment(id, statusOf(o), created(o["timestamp"] ?? o["created_at"]), kept, o["archived"] === true, offset, bytes);
+}
+
+/**
+ * Whether `whole` (read again) is the record `lean` was made of: same id, status, creation time,
+ * archived flag and kept metrics. A registry rewritten in place between the two reads fails it.
+ */
+export function sameLean(lean: LeanExperiment, whole: Experiment, metrics: readonly string[]): boolean {
+  if (whole.id !== lean.id || whole.status !== lean.status || whole.created !== lean.created || (whole.archived === true) !== lean.archived) return false;
+  for (const name of metrics) {
+    const had = Object.hasOwn(lean.metrics, name);
+    if (had !== Object.hasOwn(whole.metrics, name)) return false;
+    if (had && !sameValue(lean.metrics[name], whole.metrics[name])) return false;
+  }
+  return true;
+}
+
+/** Equal as recorded: the same primitive, or objects with the same JSON. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  return typeof a === "object" && a !== null && typeof b === "object" && b !== null && JSON.stringify(a) === JSON.stringify(b);
+}
+
 /**
  * The remote task a record is linked to: its `clearml_task_id` (the earlier tool's field), with
  * `clearml_server` when expflow recorded it; `undefined` for a local run (and for a task id that

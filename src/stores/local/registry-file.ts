@@ -1,8 +1,8 @@
 import { statSync } from "node:fs";
 import { NotFoundError, ValidationError } from "../../core/errors.js";
 import type { WarningSink } from "../store.js";
-import type { DamagedLine } from "../../util/jsonl.js";
-import { forEachLine, parseObjectLine } from "../../util/jsonl.js";
+import type { DamagedLine, LineSink } from "../../util/jsonl.js";
+import { forEachLine, forEachLineOf, parseObjectLine } from "../../util/jsonl.js";
 import { checkedRecordId } from "./record.js";
 
 /** How many damaged lines are named one by one before the rest are summed up. */
@@ -36,19 +36,21 @@ export function warnDamaged(path: string, damaged: readonly DamagedLine[], warn:
 }
 
 
+/** Receives each usable record of {@link scanRegistry}, with where its line is in the file. */
+export type RecordSink = (id: string, record: Record<string, unknown>, text: string, repaired: boolean, offset: number, bytes: number) => void;
+
 /**
  * Reads every line of a registry: each record that parses, with an id that passes the id rule,
  * goes to `onRecord` (in file order, so the last call for an id is its latest snapshot); every
  * other non-blank line (not JSON, nested too deeply, no id, an id that is not a name) is
  * collected as damaged. Returns the damaged lines and the count of non-blank lines.
+ *
+ * @param file a path, or a file open for reading (read from its start, left open).
  */
-export function scanRegistry(
-  path: string,
-  onRecord: (id: string, record: Record<string, unknown>, text: string, repaired: boolean) => void,
-): { damaged: DamagedLine[]; lines: number } {
+export function scanRegistry(file: string | { readonly fd: number }, onRecord: RecordSink): { damaged: DamagedLine[]; lines: number } {
   const damaged: DamagedLine[] = [];
   let lines = 0;
-  forEachLine(path, (text, line) => {
+  const onLine: LineSink = (text, line, offset, bytes) => {
     lines++;
     const parsed = parseObjectLine(text);
     if ("reason" in parsed) {
@@ -60,7 +62,9 @@ export function scanRegistry(
       damaged.push({ line, reason: checked.reason });
       return;
     }
-    onRecord(checked.id, parsed.value, text, parsed.repaired === true);
-  });
+    onRecord(checked.id, parsed.value, text, parsed.repaired === true, offset, bytes);
+  };
+  if (typeof file === "string") forEachLine(file, onLine);
+  else forEachLineOf(file.fd, onLine);
   return { damaged, lines };
 }

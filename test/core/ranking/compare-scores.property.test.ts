@@ -6,7 +6,7 @@ import type { Gate } from "../../../src/core/gates/gate.js";
 import { evaluateGates, formatGate, GATE_OPS, thresholdGates } from "../../../src/core/gates/gate.js";
 import { MetricRegistry } from "../../../src/core/metrics/registry.js";
 import type { CompareScoresOptions, CompareScoresResult } from "../../../src/core/ranking/compare-scores.js";
-import { compareScores } from "../../../src/core/ranking/compare-scores.js";
+import { compareScores, rankingMetricNames } from "../../../src/core/ranking/compare-scores.js";
 
 const registry = MetricRegistry.standard();
 
@@ -280,6 +280,22 @@ describe("compareScores ranking invariants", () => {
         const kept = full.results.filter((x) => !onlyPassing || x.passed);
         expect(cut.results).toEqual(kept.slice(0, max));
         expect(cut.passedCount).toBe(full.passedCount);
+      }),
+      RUNS,
+    );
+  });
+
+  it("ranks alike when each experiment's metrics hold only rankingMetricNames (what a lean listing keeps)", () => {
+    fc.assert(
+      fc.property(input, fc.boolean(), fc.option(fc.integer({ min: 1, max: 16 }), { nil: undefined }), ({ experiments, options: o }, onlyPassing, max) => {
+        const names = rankingMetricNames({ ...o, registry });
+        const usesCustom = o.sortBy === "custom" || o.thenBy.includes("custom") || o.gates.some((g) => (typeof g === "string" ? g.startsWith("custom:") : g.metric === "custom"));
+        // A name the registry does not know reads what the experiments report: no lean listing.
+        expect(names === null).toBe(usesCustom);
+        if (names === null) return;
+        const lean = experiments.map((e) => ({ ...e, metrics: Object.fromEntries(Object.entries(e.metrics).filter(([k]) => names.has(k))) }));
+        const strip = (r: CompareScoresResult) => ({ ...r, results: r.results.map((x) => ({ ...x, experiment: x.experiment.id })) });
+        expect(strip(compareScores(lean, { ...o, onlyPassing, max, registry }))).toEqual(strip(compareScores(experiments, { ...o, onlyPassing, max, registry })));
       }),
       RUNS,
     );

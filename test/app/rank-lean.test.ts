@@ -1,0 +1,179 @@
+import { renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { RankedStore, RankRequest } from "../../src/app/rank.js";
+import { LEAN_RANKING_MAX_ROWS, rankExperiments } from "../../src/app/rank.js";
+import { ExpflowError } from "../../src/core/errors.js";
+import { MetricRegistry } from "../../src/core/metrics/registry.js";
+import { LocalStore } from "../../src/stores/local/local-store.js";
+import { tempDir } from "../helpers/cli.js";
+
+// A ranking that shows few rows lists lean experiments (LocalStore.rankingListing) and reads the
+// rows shown whole again. Its oracle is the same ranking from the whole listing (`list`).
+
+/** A registry with an alias, so a ranking that names it reads the metric under either name. */
+const REGISTRY = MetricRegistry.create({ pde_mean: { aliases: ["pde"] }, custom_x: { direction: "lower" } });
+
+/** The store without its lean listing: rankExperiments then ranks what `list` gives. */
+function wholeOnly(store: LocalStore): RankedStore {
+  return { location: store.location, list: (f) => store.list(f) };
+}
+
+type Outcome = { ok: unknown; warnings: string[] } | { error: { code: string; message: string }; warnings: string[] };
+
+async function outcome(rank: (warn: (m: string) => void) => Promise<unknown>): Promise<Outcome> {
+  const warnings: string[] = [];
+  try {
+    return { ok: await rank((m) => warnings.push(m)), warnings };
+  } catch (e) {
+    if (!(e instanceof ExpflowError)) throw e;
+    return { error: { code: e.code, message: e.message }, warnings };
+  }
+}
+
+const value = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 0, max: 5 }) },
+  { weight: 1, arbitrary: fc.constantFrom(null, "7", 2.5, { nested: 1 }, [1]) },
+);
+const metrics = fc.dictionary(fc.constantFrom("pde_mean", "pde", "train_time_min", "seg_total", "custom_x", "val_mse"), value, { maxKeys: 5 });
+const record = fc.record(
+  {
+    experiment_id: fc.constantFrom("a", "b", "c", "d", "e", "f", "g", "h"),
+    name: fc.constantFrom("n1", "n\u00e9", null),
+    status: fc.constantFrom("completed", "completed", "failed", "running", "odd"),
+    project: fc.constantFrom("P", "P/sub", "Q"),
+    tags: fc.constantFrom(["x"], ["x", "y"], [], "x,y"),
+    timestamp: fc.constantFrom("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 1767225600, "not a date"),
+    metrics,
+    params: fc.constantFrom({ "Args/lr": "0.1" }, { n: 3 }),
+    archived: fc.boolean(),
+    deleted: fc.constantFrom(false, false, false, true),
+    command: fc.constantFrom("python train.py", ["python", "t.py"]),
+  },
+  { requiredKeys: ["experiment_id"] },
+);
+/** A registry's lines: records, the same experiment again, damaged and blank lines, CRLF and a BOM. */
+const registryText = fc
+  .tuple(
+    fc.array(
+      fc.oneof(
+        { weight: 10, arbitrary: record.map((r) => JSON.stringify(r)) },
+        { weight: 1, arbitrary: fc.constantFrom("not json", "{\"no_id\": 1}", "", "   ", "{\"experiment_id\": \"../x\"}", '{"experiment_id":"a","metrics":{"pde_mean":NaN}}') },
+      ),
+      { maxLength: 30 },
+    ),
+    fc.boolean(),
+    fc.boolean(),
+  )
+  .map(([lines, crlf, bom]) => (bom ? "\uFEFF" : "") + lines.join(crlf ? "\r\n" : "\n"));
+
+const request = fc.record({
+  sortBy: fc.constantFrom("pde_mean", "pde", "seg_total", "custom_x", "unregistered"),
+  gates: fc.array(fc.constantFrom("pde_mean:lt:4", "pde:le:3", "train_time_min:lt:3", "seg_total:gt:1", "custom_x:lt:2"), { maxLength: 2 }),
+  thenBy: fc.array(fc.constantFrom("train_time_min", "seg_total"), { maxLength: 1 }),
+  useThresholds: fc.boolean(),
+  onlyPassing: fc.boolean(),
+  max: fc.integer({ min: 1, max: 4 }),
+  statuses: fc.constantFrom([], ["completed", "failed"], ["odd"], ["bogus"]),
+  filter: fc.constantFrom({}, { includeArchived: true }, { project: "P" }, { project: "P", includeSubprojects: true }, { tags: ["y"] }, { tags: ["x"], anyTag: true }),
+});
+
+describe("rankExperiments with a lean listing", () => {
+  it("gives what ranking the whole listing gives, warnings and errors included (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(registryText, request, async (text, r) => {
+        const path = join(tempDir(), "experiments.jsonl");
+        writeFileSync(path, text);
+        const req: RankRequest = { ...r, thenBy: r.thenBy };
+        const lean = await outcome((warn) => rankExperiments(new LocalStore({ path, onWarning: warn }), req, REGISTRY));
+        const whole = await outcome((warn) => rankExperiments(wholeOnly(new LocalStore({ path, onWarning: warn })), req, REGISTRY));
+        expect(lean).toEqual(whole);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("with pareto objectives, the same", async () => {
+    await fc.assert(
+      fc.asyncProperty(registryText, fc.integer({ min: 1, max: 4 }), async (text, max) => {
+        const path = join(tempDir(), "experiments.jsonl");
+        writeFileSync(path, text);
+        const req: RankRequest = { filter: {}, statuses: [], pareto: "pde:min,seg_total:max", gates: ["train_time_min:lt:4"], max };
+        const lean = await outcome(() => rankExperiments(new LocalStore({ path }), req, REGISTRY));
+        const whole = await outcome(() => rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY));
+        expect(lean).toEqual(whole);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("reads the rows shown from the file it listed, even when a compaction replaced it meanwhile", () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    writeFileSync(path, `${JSON.stringify({ experiment_id: "a", name: "first", status: "completed", metrics: { pde_mean: 1 } })}\n`);
+    const listing = new LocalStore({ path }).rankingListing({}, new Set(["pde_mean"]));
+    expect(listing.experiments.map((e) => [e.id, e.name, e.metrics])).toEqual([["a", null, { pde_mean: 1 }]]);
+    // A compaction writes a new file and renames it over the old one.
+    const next = `${path}.new`;
+    writeFileSync(next, `${JSON.stringify({ experiment_id: "z", name: "other", status: "completed", metrics: { pde_mean: 9 } })}\n`);
+    renameSync(next, path);
+    expect(listing.whole(listing.experiments)?.map((e) => [e.id, e.name])).toEqual([["a", "first"]]);
+    listing.close();
+    listing.close();
+    expect(() => listing.whole(listing.experiments)).toThrow(/after close/);
+  });
+
+  it("ranks the whole listing again when the file was rewritten in place under it", async () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    const line = (id: string, pde: number): string => JSON.stringify({ experiment_id: id, name: `run-${id}`, status: "completed", metrics: { pde_mean: pde } });
+    writeFileSync(path, `${line("a", 1)}\n${line("b", 2)}\n`);
+    const inode = statSync(path).ino;
+    const store = new LocalStore({ path });
+    let rewritten = false;
+    const racing: RankedStore = {
+      location: path,
+      list: (f) => store.list(f),
+      rankingListing: (filter, names) => {
+        const listing = store.rankingListing(filter, names);
+        return {
+          experiments: listing.experiments,
+          close: () => listing.close(),
+          whole: (some) => {
+            // An editor saving the file in place: same inode, a's value changed, same length.
+            writeFileSync(path, `${line("a", 7)}\n${line("b", 2)}\n`);
+            rewritten = true;
+            return listing.whole(some);
+          },
+        };
+      },
+    };
+    const ranking = await rankExperiments(racing, { filter: {}, statuses: [], sortBy: "pde_mean", gates: [], max: 1 }, REGISTRY);
+    expect(rewritten).toBe(true);
+    expect(statSync(path).ino).toBe(inode);
+    // Ranked again from the file as it is now: b (2) leads, not a with its old value.
+    expect(ranking.result.results.map((r) => [r.experiment.id, r.value, r.experiment.name])).toEqual([["b", 2, "run-b"]]);
+  });
+
+  it("is used only for rankings that show at most LEAN_RANKING_MAX_ROWS rows", async () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    writeFileSync(path, `${JSON.stringify({ experiment_id: "a", status: "completed", metrics: { pde_mean: 1 } })}\n`);
+    const store = new LocalStore({ path });
+    const used: number[] = [];
+    const counting: RankedStore = {
+      location: path,
+      list: (f) => store.list(f),
+      rankingListing: (filter, names) => {
+        used.push(names.size);
+        return store.rankingListing(filter, names);
+      },
+    };
+    const base: RankRequest = { filter: {}, statuses: [], sortBy: "pde_mean", gates: [] };
+    await rankExperiments(counting, { ...base, max: LEAN_RANKING_MAX_ROWS }, REGISTRY);
+    await rankExperiments(counting, { ...base, max: LEAN_RANKING_MAX_ROWS + 1 }, REGISTRY);
+    await rankExperiments(counting, base, REGISTRY);
+    // An unregistered metric reads whatever the experiments report: the whole listing.
+    await rankExperiments(counting, { ...base, gates: ["custom_y:lt:1"], max: 3 }, REGISTRY).catch(() => undefined);
+    // pde_mean and its alias.
+    expect(used).toEqual([2]);
+  });
+});
