@@ -2,9 +2,10 @@ import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
 import { assertUnambiguous } from "../experiment.js";
 import type { Gate, GateResult } from "../gates/gate.js";
-import { gateEvaluator, gatePredicate, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
+import { compareOp, metricValue, parseGate, thresholdGates } from "../gates/gate.js";
 import { declareMetricHint, MetricRegistry } from "../metrics/registry.js";
 import { didYouMean, nearest } from "../suggest.js";
+import { parseTimestamp } from "../time.js";
 import type { ParetoObjective } from "./pareto.js";
 import { isParetoDirection, paretoFronts, paretoSyntaxError } from "./pareto.js";
 import type { StatusSelection } from "./selection.js";
@@ -92,24 +93,6 @@ export interface CompareScoresResult {
   readonly selection: StatusSelection;
 }
 
-interface Keyed {
-  readonly experiment: Experiment;
-  readonly passed: boolean;
-  readonly value: number | null;
-  readonly tieValues: (number | null)[] | null;
-  /** The objectives' values of a Pareto ranking. */
-  readonly objectives: (number | null)[] | null;
-  /** The front of a passing experiment in a Pareto ranking (0 otherwise). */
-  front: number;
-  /**
-   * Parsed `created` (`null`: none, or not a date); `undefined` until a tie on every metric key
-   * needs it, so a ranking whose values rarely tie parses few dates.
-   */
-  createdMs: number | null | undefined;
-  readonly id: string;
-  /** Position in the input: the last tie-break, so equal rows keep their order (as a stable sort would). */
-  readonly index: number;
-}
 
 /**
  * Resolves a metric named in an option of a ranking: a registered name or alias gives the
@@ -144,11 +127,28 @@ export function resolveMetricName(
 }
 
 /** Ascending comparison with missing values (null) after every present value. */
-function compareNullable(a: number | null, b: number | null, ascending: boolean): number {
+/** Compares two keys of a column, where NaN (the only value unequal to itself) is a missing one, which comes last either way. */
+function compareMissingLast(a: number, b: number, ascending: boolean): number {
   if (a === b) return 0;
-  if (a === null) return 1;
-  if (b === null) return -1;
+  if (a !== a) return b !== b ? 0 : 1;
+  if (b !== b) return -1;
   return ascending ? a - b : b - a;
+}
+
+/** What {@link gateEvaluator} gives for gate `g` and the value read for it. */
+function gateResult(g: Gate, actual: number | null): GateResult {
+  const ok = actual !== null && compareOp(g.op, actual, g.value);
+  return { metric: g.metric, op: g.op, threshold: g.value, actual, passed: ok, reason: ok ? null : actual === null ? "missing" : "not_met" };
+}
+
+/** A key for a column: a missing value (`null`) as NaN. */
+function orNaN(v: number | null): number {
+  return v === null ? Number.NaN : v;
+}
+
+/** A key from a column: NaN as `null`. */
+function orNull(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
 }
 
 /**
@@ -188,7 +188,7 @@ function smallest<T>(items: readonly T[], k: number, order: (a: T, b: T) => numb
 
 function parseTime(text: string | null): number | null {
   if (text === null) return null;
-  const ms = Date.parse(text);
+  const ms = parseTimestamp(text);
   return Number.isNaN(ms) ? null : ms;
 }
 
@@ -287,103 +287,127 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
       example: (q: string) => `the gate '${q}:${g.op}:${g.value}'`,
     })),
   ]);
-  const sortAliases = aliasesOf(sortBy);
-  const thenAliases = thenBy.map((t) => aliasesOf(t.metric));
-  const objectiveAliases = (pareto ?? []).map((o) => aliasesOf(o.metric));
+  // Each metric the ranking reads (sort metric, tie-breaks, objectives, gates), read once per
+  // row into a column of `read` (NaN: missing), however many of them name it.
+  const columnOf = new Map<string, number>();
+  const column = (metric: string): number => {
+    let c = columnOf.get(metric);
+    if (c === undefined) columnOf.set(metric, (c = columnOf.size));
+    return c;
+  };
+  const sortColumn = column(sortBy);
+  const tieColumns = thenBy.map((t) => column(t.metric));
+  const objectiveColumns = (pareto ?? []).map((o) => column(o.metric));
+  const gateColumns = gates.map((g) => column(g.metric));
+  const columns = [...columnOf.keys()];
+  const columnAliases = columns.map(aliasesOf);
+  const width = columns.length;
 
-  const passes = gatePredicate(gates, { registry });
-  // Every sort key computed once, before sorting: the comparator only reads them.
-  const keyed: Keyed[] = new Array<Keyed>(kept.length);
-  for (let i = 0; i < kept.length; i++) {
-    const experiment = kept[i]!;
-    const metrics = experiment.metrics;
-    let tieValues: (number | null)[] | null = null;
-    if (thenBy.length > 0) {
-      tieValues = new Array<number | null>(thenBy.length);
-      for (let t = 0; t < thenBy.length; t++) tieValues[t] = metricValue(metrics, thenBy[t]!.metric, thenAliases[t]);
+  const n = kept.length;
+  const read = new Float64Array(n * width);
+  const passed = new Uint8Array(n);
+  /** The front of a passing row in a Pareto ranking (0 otherwise). */
+  const front = new Int32Array(n);
+  /** Parsed `created` (NaN: none, or not a date), read only once a tie on every metric key needs it. */
+  const created = new Float64Array(n);
+  const createdRead = new Uint8Array(n);
+  let passedCount = 0;
+  for (let i = 0; i < n; i++) {
+    const metrics = kept[i]!.metrics;
+    const row = i * width;
+    for (let c = 0; c < width; c++) read[row + c] = orNaN(metricValue(metrics, columns[c]!, columnAliases[c]));
+    let ok = 1;
+    for (let g = 0; g < gates.length; g++) {
+      const actual = read[row + gateColumns[g]!]!;
+      // A missing value (NaN) fails its gate.
+      if (Number.isNaN(actual) || !compareOp(gates[g]!.op, actual, gates[g]!.value)) {
+        ok = 0;
+        break;
+      }
     }
-    let objectives: (number | null)[] | null = null;
-    if (pareto !== null) {
-      objectives = new Array<number | null>(pareto.length);
-      for (let o = 0; o < pareto.length; o++) objectives[o] = metricValue(metrics, pareto[o]!.metric, objectiveAliases[o]);
-    }
-    keyed[i] = {
-      experiment,
-      passed: passes(metrics),
-      value: metricValue(metrics, sortBy, sortAliases),
-      tieValues,
-      objectives,
-      front: 0,
-      createdMs: undefined,
-      id: experiment.id,
-      index: i,
-    };
+    passed[i] = ok;
+    passedCount += ok;
   }
+  const key = (i: number, c: number): number => read[i * width + c]!;
 
   let fronts = 0;
   let onFront = 0;
   // The objectives after the first (or all of them, when sortBy orders within a front), as tie-breakers.
   const laterObjectives: { index: number; ascending: boolean }[] = [];
   if (pareto !== null) {
-    const passing = keyed.filter((k) => k.passed);
+    const passing: number[] = [];
+    for (let i = 0; i < n; i++) if (passed[i] === 1) passing.push(i);
     // Minimisation form: a maximised objective negated, a missing value worse than any.
-    const rows = passing.map((k) => k.objectives!.map((v, i) => (v === null ? Infinity : pareto[i]!.direction === "max" ? -v : v)));
+    const rows = passing.map((i) =>
+      pareto.map((o, k) => {
+        const v = key(i, objectiveColumns[k]!);
+        return Number.isNaN(v) ? Infinity : o.direction === "max" ? -v : v;
+      }),
+    );
     const numbers = paretoFronts(rows);
-    passing.forEach((k, i) => {
-      k.front = numbers[i]!;
-      if (k.front > fronts) fronts = k.front;
-      if (k.front === 1) onFront++;
+    passing.forEach((i, j) => {
+      const f = numbers[j]!;
+      front[i] = f;
+      if (f > fronts) fronts = f;
+      if (f === 1) onFront++;
     });
     pareto.forEach((o, index) => {
       if (o.metric !== sortBy) laterObjectives.push({ index, ascending: o.direction === "min" });
     });
   }
 
-  const order = (a: Keyed, b: Keyed): number => {
-    if (a.passed !== b.passed) return a.passed ? -1 : 1;
-    if (a.front !== b.front) return a.front - b.front;
-    let c = compareNullable(a.value, b.value, ascending);
+  const createdOf = (i: number): number => {
+    if (createdRead[i] === 0) {
+      created[i] = orNaN(parseTime(kept[i]!.created));
+      createdRead[i] = 1;
+    }
+    return created[i]!;
+  };
+  const order = (a: number, b: number): number => {
+    if (passed[a] !== passed[b]) return passed[a] === 1 ? -1 : 1;
+    if (front[a] !== front[b]) return front[a]! - front[b]!;
+    let c = compareMissingLast(key(a, sortColumn), key(b, sortColumn), ascending);
     if (c !== 0) return c;
-    for (let i = 0; i < thenBy.length; i++) {
-      c = compareNullable(a.tieValues![i]!, b.tieValues![i]!, thenBy[i]!.ascending);
+    for (let t = 0; t < tieColumns.length; t++) {
+      c = compareMissingLast(key(a, tieColumns[t]!), key(b, tieColumns[t]!), thenBy[t]!.ascending);
       if (c !== 0) return c;
     }
-    if (a.passed) {
+    if (passed[a] === 1) {
       for (const o of laterObjectives) {
-        c = compareNullable(a.objectives![o.index]!, b.objectives![o.index]!, o.ascending);
+        c = compareMissingLast(key(a, objectiveColumns[o.index]!), key(b, objectiveColumns[o.index]!), o.ascending);
         if (c !== 0) return c;
       }
     }
-    if (a.createdMs === undefined) a.createdMs = parseTime(a.experiment.created);
-    if (b.createdMs === undefined) b.createdMs = parseTime(b.experiment.created);
-    c = compareNullable(a.createdMs, b.createdMs, true);
+    c = compareMissingLast(createdOf(a), createdOf(b), true);
     if (c !== 0) return c;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : a.index - b.index;
+    const ia = kept[a]!.id;
+    const ib = kept[b]!.id;
+    // Last, the input position: equal rows keep their order (as a stable sort would).
+    return ia < ib ? -1 : ia > ib ? 1 : a - b;
   };
 
-  let passedCount = 0;
-  for (const k of keyed) if (k.passed) passedCount++;
   // The rows returned: the first `max` of the order (passing ones only, with onlyPassing). The
   // order is total (the input position breaks the last tie), so selecting them first and sorting
   // only those gives the same rows as sorting everything, for far fewer comparisons when `max`
   // is small.
-  const candidates = options.onlyPassing ? keyed.filter((k) => k.passed) : keyed;
+  const candidates: number[] = [];
+  for (let i = 0; i < n; i++) if (!options.onlyPassing || passed[i] === 1) candidates.push(i);
   const shown = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, order) : candidates.sort(order);
 
-  const gateResultsOf = gateEvaluator(gates, { registry });
   let rank = 0;
   const results: RankedExperiment[] = [];
-  for (const k of shown) {
+  for (const i of shown) {
     if (options.max !== undefined && results.length >= options.max) break;
-    // Per-gate detail only for the rows returned: the ranking itself needs just pass or fail.
-    const gateResults = gateResultsOf(k.experiment.metrics);
+    const experiment = kept[i]!;
+    const ok = passed[i] === 1;
     results.push({
-      rank: k.passed ? (pareto === null ? ++rank : k.front) : null,
-      experiment: k.experiment,
-      passed: k.passed,
-      value: k.value,
-      objectives: k.objectives,
-      gates: gateResults,
+      rank: ok ? (pareto === null ? ++rank : front[i]!) : null,
+      experiment,
+      passed: ok,
+      value: orNull(key(i, sortColumn)),
+      objectives: pareto === null ? null : objectiveColumns.map((c) => orNull(key(i, c))),
+      // Per-gate detail only for the rows returned: the ranking itself needs just pass or fail.
+      gates: gates.map((g, k) => gateResult(g, orNull(key(i, gateColumns[k]!)))),
     });
   }
   return { sortBy, ascending, pareto, fronts, onFront, thenBy, gates, results, total: kept.length, passedCount, selection };
