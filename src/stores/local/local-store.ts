@@ -11,6 +11,7 @@ import type { LinkedTasks, NewExperiment, RankingListing, RemoteLink, StoreCapab
 import { BaseStore, resolvePrefix } from "../store.js";
 import type { DamagedLine } from "../../util/jsonl.js";
 import { lineText, parseObjectLine, readFully } from "../../util/jsonl.js";
+import { StringMap } from "../../util/string-map.js";
 import type { RegistryRecord } from "./record.js";
 import { checkedRecordId, experimentFromRecord, LeanExperiment, leanExperimentFromRecord, linkOf, plainObject, sameLean, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
@@ -132,7 +133,7 @@ export class LocalStore extends BaseStore {
     const path = this.location;
     assertRegistryFile(path);
 
-    const latest = new Map<string, Experiment>();
+    const latest = new StringMap<Experiment>();
     let scan: { damaged: DamagedLine[]; lines: number };
     try {
       scan = scanRegistry(path, (id, record) => {
@@ -172,7 +173,7 @@ export class LocalStore extends BaseStore {
     const needsWhole = filter.project !== undefined || (filter.tags?.length ?? 0) > 0 || (filter.statuses?.length ?? 0) > 0;
     let fd: number | undefined;
     // An experiment whose latest record the filter leaves out keeps its place (null), as in list.
-    const latest = new Map<string, LeanExperiment | null>();
+    const latest = new StringMap<LeanExperiment | null>();
     let damaged: DamagedLine[];
     try {
       fd = openSync(path, "r");
