@@ -13,7 +13,7 @@ import type { DamagedLine } from "../../util/jsonl.js";
 import { lineText, parseObjectLine, readFully } from "../../util/jsonl.js";
 import { StringMap } from "../../util/string-map.js";
 import type { RegistryRecord } from "./record.js";
-import { checkedRecordId, experimentFromRecord, LeanExperiment, leanExperimentFromRecord, linkOf, plainObject, sameLean, statusOf } from "./record.js";
+import { checkedRecordId, experimentFromRecord, LeanColumns, LeanExperiment, leanExperimentFromRecord, linkOf, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
 import type { RawRegistry, WriterContext } from "./registry-writer.js";
 import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
@@ -27,7 +27,7 @@ export { MAX_LINE_WARNINGS } from "./registry-file.js";
  * `null` when a line no longer holds the record it was listed with (the file was rewritten in
  * place meanwhile).
  */
-function readWhole(fd: number, some: readonly Experiment[], metrics: readonly string[], path: string): Experiment[] | null {
+function readWhole(fd: number, some: readonly Experiment[], path: string): Experiment[] | null {
   const out: Experiment[] = [];
   let buf = Buffer.alloc(0);
   for (const e of some) {
@@ -45,7 +45,7 @@ function readWhole(fd: number, some: readonly Experiment[], metrics: readonly st
     const checked = checkedRecordId(parsed.value);
     if ("reason" in checked || checked.id !== e.id || parsed.value["deleted"] === true) return null;
     const whole = experimentFromRecord(parsed.value, e.id);
-    if (!sameLean(e, whole, metrics)) return null;
+    if (!e.isMadeOf(whole)) return null;
     out.push(whole);
   }
   return out;
@@ -168,7 +168,7 @@ export class LocalStore extends BaseStore {
   rankingListing(filter: ExperimentFilter, metrics: ReadonlySet<string>): RankingListing {
     const path = this.location;
     assertRegistryFile(path);
-    const names = [...metrics];
+    const columns = new LeanColumns([...metrics]);
     // Only whether it is archived, unless the filter reads more of the record.
     const needsWhole = filter.project !== undefined || (filter.tags?.length ?? 0) > 0 || (filter.statuses?.length ?? 0) > 0;
     let fd: number | undefined;
@@ -182,7 +182,7 @@ export class LocalStore extends BaseStore {
           latest.delete(id);
           return;
         }
-        const lean = leanExperimentFromRecord(record, id, names, offset, bytes);
+        const lean = leanExperimentFromRecord(record, id, columns, offset, bytes);
         latest.set(id, matchesFilter(needsWhole ? experimentFromRecord(record, id) : lean, filter) ? lean : null);
       }));
     } catch (e) {
@@ -197,7 +197,7 @@ export class LocalStore extends BaseStore {
       experiments,
       whole: (some) => {
         if (open === undefined) throw new Error("LocalStore.rankingListing: whole() after close()");
-        return readWhole(open, some, names, path);
+        return readWhole(open, some, path);
       },
       close: () => {
         if (open !== undefined) closeSync(open);

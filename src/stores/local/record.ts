@@ -124,60 +124,119 @@ export function experimentFromRecord(o: Record<string, unknown>, id: string): Ex
 const NO_TAGS: readonly string[] = Object.freeze([]);
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** A metric's value as a ranking reads it: a finite number, else NaN (missing). */
+function rankedValue(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : Number.NaN;
+}
+
+/**
+ * The metric values of a lean listing's rows, a column per metric name (NaN: missing, or not a
+ * finite number, which a ranking reads as missing): 8 bytes a value instead of an object a row.
+ */
+export class LeanColumns {
+  private values: Float64Array;
+  private rows = 0;
+
+  constructor(readonly names: readonly string[]) {
+    this.values = new Float64Array(Math.max(1, names.length) * 1024);
+  }
+
+  /** Stores the named metrics of `metrics` (a record's, as written) as a new row; returns its number. */
+  add(metrics: Record<string, unknown> | null): number {
+    const width = this.names.length;
+    if ((this.rows + 1) * width > this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    const at = this.rows * width;
+    for (let c = 0; c < width; c++) {
+      const name = this.names[c]!;
+      this.values[at + c] = metrics !== null && Object.hasOwn(metrics, name) ? rankedValue(metrics[name]) : Number.NaN;
+    }
+    return this.rows++;
+  }
+
+  /** The value of metric `c` in row `row` (NaN: missing). */
+  value(row: number, c: number): number {
+    return this.values[row * this.names.length + c]!;
+  }
+
+  /** Row `row` as a metrics object: each name with a value. */
+  metricsOf(row: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let c = 0; c < this.names.length; c++) {
+      const v = this.value(row, c);
+      if (!Number.isNaN(v)) out[this.names[c]!] = v;
+    }
+    return out;
+  }
+}
+
 /**
  * What a ranking reads of a record ({@link leanExperimentFromRecord}): its id, status, creation
  * time, archived flag and some metrics, with where its line is in the file, so the whole record
- * can be read again for the few rows shown. `name`, `project`, `tags` and `params` are empty.
+ * can be read again for the few rows shown. `name`, `project`, `tags` and `params` are empty;
+ * `metrics` holds the metrics asked for that are finite numbers (the others rank as missing
+ * anyway), made afresh from the listing's columns at each read.
  */
 export class LeanExperiment implements Experiment {
-  readonly name = null;
-  readonly project = null;
-  readonly tags = NO_TAGS;
-  readonly params = NO_PARAMS;
-
   constructor(
     readonly id: string,
     readonly status: string,
     readonly created: string | null,
-    /** Only the metrics asked for, each as recorded. */
-    readonly metrics: Readonly<Record<string, unknown>>,
     readonly archived: boolean,
     /** The byte offset of the record's line in the registry. */
     readonly offset: number,
     /** The line's length in bytes. */
     readonly bytes: number,
+    private readonly row: number,
+    private readonly columns: LeanColumns,
   ) {}
-}
 
-/**
- * A record as {@link experimentFromRecord} normalises it, but keeping only the metrics named in
- * `metrics` (each as recorded) and no name, project, tags or params.
- */
-export function leanExperimentFromRecord(o: Record<string, unknown>, id: string, metrics: readonly string[], offset: number, bytes: number): LeanExperiment {
-  const all = plainObject(o["metrics"]);
-  const kept: Record<string, unknown> = {};
-  if (all !== null) for (const name of metrics) if (Object.hasOwn(all, name)) kept[name] = all[name];
-  return new LeanExperiment(id, statusOf(o), created(o["timestamp"] ?? o["created_at"]), kept, o["archived"] === true, offset, bytes);
-}
-
-/**
- * Whether `whole` (read again) is the record `lean` was made of: same id, status, creation time,
- * archived flag and kept metrics. A registry rewritten in place between the two reads fails it.
- */
-export function sameLean(lean: LeanExperiment, whole: Experiment, metrics: readonly string[]): boolean {
-  if (whole.id !== lean.id || whole.status !== lean.status || whole.created !== lean.created || (whole.archived === true) !== lean.archived) return false;
-  for (const name of metrics) {
-    const had = Object.hasOwn(lean.metrics, name);
-    if (had !== Object.hasOwn(whole.metrics, name)) return false;
-    if (had && !sameValue(lean.metrics[name], whole.metrics[name])) return false;
+  get name(): null {
+    return null;
   }
-  return true;
+
+  get project(): null {
+    return null;
+  }
+
+  get tags(): readonly string[] {
+    return NO_TAGS;
+  }
+
+  get params(): Readonly<Record<string, string>> {
+    return NO_PARAMS;
+  }
+
+  get metrics(): Readonly<Record<string, unknown>> {
+    return this.columns.metricsOf(this.row);
+  }
+
+  /**
+   * Whether `whole` (read again) is the record this was made of: same id, status, creation
+   * time, archived flag and ranked metric values. A registry rewritten in place between the two
+   * reads fails it.
+   */
+  isMadeOf(whole: Experiment): boolean {
+    if (whole.id !== this.id || whole.status !== this.status || whole.created !== this.created || (whole.archived === true) !== this.archived) return false;
+    const { names } = this.columns;
+    for (let c = 0; c < names.length; c++) {
+      const recorded = Object.hasOwn(whole.metrics, names[c]!) ? rankedValue(whole.metrics[names[c]!]) : Number.NaN;
+      if (!Object.is(recorded, this.columns.value(this.row, c))) return false;
+    }
+    return true;
+  }
 }
 
-/** Equal as recorded: the same primitive, or objects with the same JSON. */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  return typeof a === "object" && a !== null && typeof b === "object" && b !== null && JSON.stringify(a) === JSON.stringify(b);
+/**
+ * A record as {@link experimentFromRecord} normalises it, but keeping only the metrics of
+ * `columns` (in them) and no name, project, tags or params.
+ */
+export function leanExperimentFromRecord(o: Record<string, unknown>, id: string, columns: LeanColumns, offset: number, bytes: number): LeanExperiment {
+  const row = columns.add(plainObject(o["metrics"]));
+  return new LeanExperiment(id, statusOf(o), created(o["timestamp"] ?? o["created_at"]), o["archived"] === true, offset, bytes, row, columns);
 }
 
 /**
