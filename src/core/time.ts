@@ -1,13 +1,12 @@
 /**
- * `Date.parse(text)`, fast for the form expflow and ClearML write, `2025-01-01T08:02:09.689Z`
- * (UTC, milliseconds): read digit by digit, with every field in range. Anything else (no
- * milliseconds, an offset, a day past the 28th, which only the calendar can check, a year before
- * 1970) is left to `Date.parse`, so the result is always exactly `Date.parse(text)` (NaN included).
+ * The time of `text` when it is of the form {@link parseTimestamp} reads fast
+ * (`2025-01-01T08:02:09.689Z`, fields in range, 1970 or later), else NaN. For such a text,
+ * `new Date(ms).toISOString()` gives the text back exactly, so a reader may keep the number alone.
  */
-export function parseTimestamp(text: string): number {
-  if (text.length !== 24 || text.charCodeAt(23) !== 0x5a /* Z */) return Date.parse(text);
+export function parseCanonicalTimestamp(text: string): number {
+  if (text.length !== 24 || text.charCodeAt(23) !== 0x5a /* Z */) return Number.NaN;
   if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54 || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e) {
-    return Date.parse(text);
+    return Number.NaN;
   }
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 2);
@@ -16,8 +15,19 @@ export function parseTimestamp(text: string): number {
   const minute = digits(text, 14, 2);
   const second = digits(text, 17, 2);
   const ms = digits(text, 20, 3);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return Date.parse(text);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return Number.NaN;
   return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+/**
+ * `Date.parse(text)`, fast for the form expflow and ClearML write, `2025-01-01T08:02:09.689Z`
+ * (UTC, milliseconds): read digit by digit, with every field in range. Anything else (no
+ * milliseconds, an offset, a day past the 28th, which only the calendar can check, a year before
+ * 1970) is left to `Date.parse`, so the result is always exactly `Date.parse(text)` (NaN included).
+ */
+export function parseTimestamp(text: string): number {
+  const ms = parseCanonicalTimestamp(text);
+  return Number.isNaN(ms) ? Date.parse(text) : ms;
 }
 
 /** The decimal number in `text[from, from + count)`, or -1 when one of them is not a digit. */

@@ -44,7 +44,7 @@ const record = fc.record(
     status: fc.constantFrom("completed", "completed", "failed", "running", "odd"),
     project: fc.constantFrom("P", "P/sub", "Q"),
     tags: fc.constantFrom(["x"], ["x", "y"], [], "x,y"),
-    timestamp: fc.constantFrom("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 1767225600, "not a date"),
+    timestamp: fc.constantFrom("2026-01-01T00:00:00Z", "2026-01-02T00:00:00.000Z", "2026-01-30T00:00:00.000Z", 1767225600, "not a date", ""),
     metrics,
     params: fc.constantFrom({ "Args/lr": "0.1" }, { n: 3 }),
     archived: fc.boolean(),

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseTimestamp } from "../../src/core/time.js";
+import { parseCanonicalTimestamp, parseTimestamp } from "../../src/core/time.js";
 
 const pad = (n: number, w: number): string => String(n).padStart(w, "0");
 
@@ -17,6 +17,26 @@ describe("parseTimestamp", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("parseCanonicalTimestamp reads only texts that toISOString gives back exactly", () => {
+    const field = (max: number, w: number) => fc.integer({ min: 0, max }).map((n) => pad(n, w));
+    const iso = fc
+      .tuple(field(9999, 4), field(13, 2), field(32, 2), field(25, 2), field(60, 2), field(61, 2), field(999, 3))
+      .map(([y, mo, d, h, mi, s, ms]) => `${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
+    let read = 0;
+    fc.assert(
+      fc.property(fc.oneof(iso, fc.string({ maxLength: 26 })), (t) => {
+        const ms = parseCanonicalTimestamp(t);
+        if (Number.isNaN(ms)) return;
+        read++;
+        expect(new Date(ms).toISOString()).toBe(t);
+        expect(ms).toBe(Date.parse(t));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(read).toBeGreaterThan(100);
+    expect(parseCanonicalTimestamp("2025-01-01T08:02:09Z")).toBeNaN();
   });
 
   it("is Date.parse for anything else: other forms, junk, near misses", () => {

@@ -1,5 +1,6 @@
 import type { Experiment } from "../../core/experiment.js";
 import { idProblem, isValidId, quoteId } from "../../core/ids.js";
+import { parseCanonicalTimestamp } from "../../core/time.js";
 import type { RemoteLink } from "../store.js";
 
 /**
@@ -129,32 +130,85 @@ function rankedValue(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : Number.NaN;
 }
 
+/** `a` copied into a new array of `size` elements. */
+function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
+/** Flag bits of a lean row. */
+const ARCHIVED = 1;
+const NO_CREATED = 2;
+
 /**
- * The metric values of a lean listing's rows, a column per metric name (NaN: missing, or not a
- * finite number, which a ranking reads as missing): 8 bytes a value instead of an object a row.
+ * The rows of a lean listing, in columns: the ranked metrics' values (NaN: missing, or not a
+ * finite number, which a ranking reads as missing), the creation time (as milliseconds when the
+ * text is of the form `parseCanonicalTimestamp` reads, which gives that text back exactly; else
+ * the text itself), the status (a code into the statuses met), the archived flag and where the
+ * line is. A row costs its id and about 60 bytes of typed arrays, not objects: little for the
+ * garbage collector to copy, so a large registry ranks in less time and memory.
  */
 export class LeanColumns {
   private values: Float64Array;
+  private createdMs: Float64Array;
+  private offsets: Float64Array;
+  private lengths: Float64Array;
+  private statusCodes: Int32Array;
+  private flags: Uint8Array;
+  private capacity = 1024;
   private rows = 0;
+  private readonly statuses: string[] = [];
+  private readonly statusCode = new Map<string, number>();
+  /** The creation time's text of the rows where it is not of the canonical form. */
+  private readonly createdText = new Map<number, string>();
 
   constructor(readonly names: readonly string[]) {
-    this.values = new Float64Array(Math.max(1, names.length) * 1024);
+    this.values = new Float64Array(this.capacity * names.length);
+    this.createdMs = new Float64Array(this.capacity);
+    this.offsets = new Float64Array(this.capacity);
+    this.lengths = new Float64Array(this.capacity);
+    this.statusCodes = new Int32Array(this.capacity);
+    this.flags = new Uint8Array(this.capacity);
   }
 
-  /** Stores the named metrics of `metrics` (a record's, as written) as a new row; returns its number. */
-  add(metrics: Record<string, unknown> | null): number {
-    const width = this.names.length;
-    if ((this.rows + 1) * width > this.values.length) {
-      const grown = new Float64Array(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
+  /** Stores what a ranking reads of record `o` (its line at `offset`, `bytes` long) as a new row; returns its number. */
+  add(o: Record<string, unknown>, offset: number, bytes: number): number {
+    if (this.rows === this.capacity) {
+      this.capacity *= 2;
+      this.values = grown(this.values, this.capacity * this.names.length);
+      this.createdMs = grown(this.createdMs, this.capacity);
+      this.offsets = grown(this.offsets, this.capacity);
+      this.lengths = grown(this.lengths, this.capacity);
+      this.statusCodes = grown(this.statusCodes, this.capacity);
+      this.flags = grown(this.flags, this.capacity);
     }
-    const at = this.rows * width;
+    const row = this.rows++;
+    const metrics = plainObject(o["metrics"]);
+    const width = this.names.length;
     for (let c = 0; c < width; c++) {
       const name = this.names[c]!;
-      this.values[at + c] = metrics !== null && Object.hasOwn(metrics, name) ? rankedValue(metrics[name]) : Number.NaN;
+      this.values[row * width + c] = metrics !== null && Object.hasOwn(metrics, name) ? rankedValue(metrics[name]) : Number.NaN;
     }
-    return this.rows++;
+    const status = statusOf(o);
+    let code = this.statusCode.get(status);
+    if (code === undefined) {
+      code = this.statuses.push(status) - 1;
+      this.statusCode.set(status, code);
+    }
+    this.statusCodes[row] = code;
+    const text = created(o["timestamp"] ?? o["created_at"]);
+    let flags = o["archived"] === true ? ARCHIVED : 0;
+    if (text === null) flags |= NO_CREATED;
+    else {
+      const ms = parseCanonicalTimestamp(text);
+      this.createdMs[row] = ms;
+      if (Number.isNaN(ms)) this.createdText.set(row, text);
+    }
+    this.flags[row] = flags;
+    this.offsets[row] = offset;
+    this.lengths[row] = bytes;
+    return row;
   }
 
   /** The value of metric `c` in row `row` (NaN: missing). */
@@ -162,7 +216,7 @@ export class LeanColumns {
     return this.values[row * this.names.length + c]!;
   }
 
-  /** Row `row` as a metrics object: each name with a value. */
+  /** Row `row`'s metrics as an object: each name with a value. */
   metricsOf(row: number): Record<string, number> {
     const out: Record<string, number> = {};
     for (let c = 0; c < this.names.length; c++) {
@@ -171,28 +225,58 @@ export class LeanColumns {
     }
     return out;
   }
+
+  statusOf(row: number): string {
+    return this.statuses[this.statusCodes[row]!]!;
+  }
+
+  createdOf(row: number): string | null {
+    if ((this.flags[row]! & NO_CREATED) !== 0) return null;
+    return this.createdText.get(row) ?? new Date(this.createdMs[row]!).toISOString();
+  }
+
+  archivedOf(row: number): boolean {
+    return (this.flags[row]! & ARCHIVED) !== 0;
+  }
+
+  offsetOf(row: number): number {
+    return this.offsets[row]!;
+  }
+
+  bytesOf(row: number): number {
+    return this.lengths[row]!;
+  }
 }
 
 /**
  * What a ranking reads of a record ({@link leanExperimentFromRecord}): its id, status, creation
- * time, archived flag and some metrics, with where its line is in the file, so the whole record
- * can be read again for the few rows shown. `name`, `project`, `tags` and `params` are empty;
- * `metrics` holds the metrics asked for that are finite numbers (the others rank as missing
- * anyway), made afresh from the listing's columns at each read.
+ * time, archived flag and some metrics, kept in the listing's {@link LeanColumns}, with where its
+ * line is in the file, so the whole record can be read again for the few rows shown. `name`,
+ * `project`, `tags` and `params` are empty; `metrics` holds the metrics asked for that are finite
+ * numbers (the others rank as missing anyway), made afresh at each read.
  */
 export class LeanExperiment implements Experiment {
   constructor(
     readonly id: string,
-    readonly status: string,
-    readonly created: string | null,
-    readonly archived: boolean,
-    /** The byte offset of the record's line in the registry. */
-    readonly offset: number,
-    /** The line's length in bytes. */
-    readonly bytes: number,
     private readonly row: number,
     private readonly columns: LeanColumns,
   ) {}
+
+  get status(): string {
+    return this.columns.statusOf(this.row);
+  }
+
+  get created(): string | null {
+    return this.columns.createdOf(this.row);
+  }
+
+  get archived(): boolean {
+    return this.columns.archivedOf(this.row);
+  }
+
+  get metrics(): Readonly<Record<string, unknown>> {
+    return this.columns.metricsOf(this.row);
+  }
 
   get name(): null {
     return null;
@@ -210,8 +294,14 @@ export class LeanExperiment implements Experiment {
     return NO_PARAMS;
   }
 
-  get metrics(): Readonly<Record<string, unknown>> {
-    return this.columns.metricsOf(this.row);
+  /** The byte offset of the record's line in the registry. */
+  get offset(): number {
+    return this.columns.offsetOf(this.row);
+  }
+
+  /** The line's length in bytes. */
+  get bytes(): number {
+    return this.columns.bytesOf(this.row);
   }
 
   /**
@@ -230,13 +320,9 @@ export class LeanExperiment implements Experiment {
   }
 }
 
-/**
- * A record as {@link experimentFromRecord} normalises it, but keeping only the metrics of
- * `columns` (in them) and no name, project, tags or params.
- */
+/** Record `o` (id `id`, its line at `offset`, `bytes` long) as a lean row of `columns`. */
 export function leanExperimentFromRecord(o: Record<string, unknown>, id: string, columns: LeanColumns, offset: number, bytes: number): LeanExperiment {
-  const row = columns.add(plainObject(o["metrics"]));
-  return new LeanExperiment(id, statusOf(o), created(o["timestamp"] ?? o["created_at"]), o["archived"] === true, offset, bytes, row, columns);
+  return new LeanExperiment(id, columns.add(o, offset, bytes), columns);
 }
 
 /**
