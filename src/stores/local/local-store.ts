@@ -13,7 +13,7 @@ import type { DamagedLine } from "../../util/jsonl.js";
 import { lineText, parseObjectLine, readFully } from "../../util/jsonl.js";
 import { StringMap } from "../../util/string-map.js";
 import type { RegistryRecord } from "./record.js";
-import { checkedRecordId, experimentFromRecord, LeanColumns, LeanExperiment, leanExperimentFromRecord, linkOf, plainObject, statusOf } from "./record.js";
+import { checkedRecordId, experimentFromRecord, LeanColumns, LeanExperiment, linkOf, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
 import type { RawRegistry, WriterContext } from "./registry-writer.js";
 import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
@@ -172,8 +172,10 @@ export class LocalStore extends BaseStore {
     // Only whether it is archived, unless the filter reads more of the record.
     const needsWhole = filter.project !== undefined || (filter.tags?.length ?? 0) > 0 || (filter.statuses?.length ?? 0) > 0;
     let fd: number | undefined;
-    // An experiment whose latest record the filter leaves out keeps its place (null), as in list.
-    const latest = new StringMap<LeanExperiment | null>();
+    // Each experiment's latest row; one whose latest record the filter leaves out keeps its
+    // place (-1), as in list. Only numbers and the ids survive the scan, so the garbage collector
+    // has little to copy while the lines are parsed.
+    const latest = new StringMap<number>();
     let damaged: DamagedLine[];
     try {
       fd = openSync(path, "r");
@@ -182,8 +184,8 @@ export class LocalStore extends BaseStore {
           latest.delete(id);
           return;
         }
-        const lean = leanExperimentFromRecord(record, id, columns, offset, bytes);
-        latest.set(id, matchesFilter(needsWhole ? experimentFromRecord(record, id) : lean, filter) ? lean : null);
+        const row = columns.add(record, id, offset, bytes);
+        latest.set(id, matchesFilter(needsWhole ? experimentFromRecord(record, id) : new LeanExperiment(id, row, columns), filter) ? row : -1);
       }));
     } catch (e) {
       if (fd !== undefined) closeSync(fd);
@@ -191,7 +193,7 @@ export class LocalStore extends BaseStore {
     }
     warnDamaged(path, damaged, this.onWarning);
     const experiments: LeanExperiment[] = [];
-    for (const e of latest.values()) if (e !== null) experiments.push(e);
+    for (const row of latest.values()) if (row >= 0) experiments.push(columns.experiment(row));
     let open: number | undefined = fd;
     return {
       experiments,

@@ -162,6 +162,7 @@ export class LeanColumns {
   private readonly statusCode = new Map<string, number>();
   /** The creation time's text of the rows where it is not of the canonical form. */
   private readonly createdText = new Map<number, string>();
+  private readonly ids: string[] = [];
 
   constructor(readonly names: readonly string[]) {
     this.values = new Float64Array(this.capacity * names.length);
@@ -172,8 +173,8 @@ export class LeanColumns {
     this.flags = new Uint8Array(this.capacity);
   }
 
-  /** Stores what a ranking reads of record `o` (its line at `offset`, `bytes` long) as a new row; returns its number. */
-  add(o: Record<string, unknown>, offset: number, bytes: number): number {
+  /** Stores what a ranking reads of record `o` (id `id`, its line at `offset`, `bytes` long) as a new row; returns its number. */
+  add(o: Record<string, unknown>, id: string, offset: number, bytes: number): number {
     if (this.rows === this.capacity) {
       this.capacity *= 2;
       this.values = grown(this.values, this.capacity * this.names.length);
@@ -184,6 +185,7 @@ export class LeanColumns {
       this.flags = grown(this.flags, this.capacity);
     }
     const row = this.rows++;
+    this.ids.push(id);
     const metrics = plainObject(o["metrics"]);
     const width = this.names.length;
     for (let c = 0; c < width; c++) {
@@ -226,6 +228,11 @@ export class LeanColumns {
     return out;
   }
 
+  /** Row `row` as a lean experiment. */
+  experiment(row: number): LeanExperiment {
+    return new LeanExperiment(this.ids[row]!, row, this);
+  }
+
   statusOf(row: number): string {
     return this.statuses[this.statusCodes[row]!]!;
   }
@@ -249,7 +256,7 @@ export class LeanColumns {
 }
 
 /**
- * What a ranking reads of a record ({@link leanExperimentFromRecord}): its id, status, creation
+ * What a ranking reads of a record (a row of {@link LeanColumns}): its id, status, creation
  * time, archived flag and some metrics, kept in the listing's {@link LeanColumns}, with where its
  * line is in the file, so the whole record can be read again for the few rows shown. `name`,
  * `project`, `tags` and `params` are empty; `metrics` holds the metrics asked for that are finite
@@ -320,10 +327,6 @@ export class LeanExperiment implements Experiment {
   }
 }
 
-/** Record `o` (id `id`, its line at `offset`, `bytes` long) as a lean row of `columns`. */
-export function leanExperimentFromRecord(o: Record<string, unknown>, id: string, columns: LeanColumns, offset: number, bytes: number): LeanExperiment {
-  return new LeanExperiment(id, columns.add(o, offset, bytes), columns);
-}
 
 /**
  * The remote task a record is linked to: its `clearml_task_id` (the earlier tool's field), with
