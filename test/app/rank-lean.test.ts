@@ -108,6 +108,25 @@ describe("rankExperiments with a lean listing", () => {
     );
   });
 
+  it("reads the rows shown at their exact bytes after lines with invalid UTF-8 and multi-byte names", async () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    const line = (id: string, name: string, pde: number): Buffer =>
+      Buffer.from(`${JSON.stringify({ experiment_id: id, name, status: "completed", metrics: { pde_mean: pde } })}\n`);
+    // A name holding the bytes FF FE (invalid UTF-8, read as U+FFFD): a reader counting decoded
+    // characters instead of bytes would read the later lines at the wrong place.
+    const bad = Buffer.concat([Buffer.from('{"experiment_id":"x","name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","status":"completed","metrics":{"pde_mean":5}}\n')]);
+    writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), line("a", "\u00e9t\u00e9 \ud83d\ude00", 3), bad, line("b", "\u4e2d\u6587", 1), line("c", "plain", 2)]));
+    const req: RankRequest = { filter: {}, statuses: [], sortBy: "pde_mean", gates: [], max: 4 };
+    const lean = await rankExperiments(new LocalStore({ path }), req, REGISTRY);
+    expect(lean).toEqual(await rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY));
+    expect(lean.result.results.map((r) => [r.experiment.id, r.experiment.name])).toEqual([
+      ["b", "\u4e2d\u6587"],
+      ["c", "plain"],
+      ["a", "\u00e9t\u00e9 \ud83d\ude00"],
+      ["x", "\ufffd\ufffd"],
+    ]);
+  });
+
   it("reads the rows shown from the file it listed, even when a compaction replaced it meanwhile", () => {
     const path = join(tempDir(), "experiments.jsonl");
     writeFileSync(path, `${JSON.stringify({ experiment_id: "a", name: "first", status: "completed", metrics: { pde_mean: 1 } })}\n`);
