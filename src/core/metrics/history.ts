@@ -78,8 +78,9 @@ export class MetricSeries {
       this.fill++;
     }
     this.latest = point;
-    if (value < this.low) this.low = value;
-    if (value > this.high) this.high = value;
+    // Math.min and Math.max, not < and >: -0 is below 0 for them, as for every reader of min/max.
+    this.low = Math.min(this.low, value);
+    this.high = Math.max(this.high, value);
     this.n++;
   }
 

@@ -28,6 +28,17 @@ describe("MetricSeries", () => {
     expect(JSON.stringify(h).length).toBeLessThan(3_000);
   });
 
+  it("takes -0 as below 0 for min and max, as Math.min and Math.max do", () => {
+    // CI found this: [-0, 0] gave max -0.
+    for (const values of [[-0, 0], [0, -0], [-0], [0, -0, 0]]) {
+      const s = new MetricSeries();
+      values.forEach((v, i) => s.add(v, i));
+      const h = s.toJSON()!;
+      expect(h.min).toBe(Math.min(...values));
+      expect(h.max).toBe(Math.max(...values));
+    }
+  });
+
   it("property: the aggregates are exact and the points a bounded, ordered subset of the entries", () => {
     fc.assert(
       fc.property(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 2000 }), fc.integer({ min: 2, max: 200 }), (values, max) => {
