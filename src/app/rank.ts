@@ -5,7 +5,7 @@ import type { Gate } from "../core/gates/gate.js";
 import { parseGate } from "../core/gates/gate.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { declareMetricHint } from "../core/metrics/registry.js";
-import type { CompareScoresResult } from "../core/ranking/compare-scores.js";
+import type { CompareScoresResult, ExperimentList } from "../core/ranking/compare-scores.js";
 import { assertRankingOrder, compareScores, rankingMetricNames } from "../core/ranking/compare-scores.js";
 import type { ParetoObjective } from "../core/ranking/pareto.js";
 import { parseParetoSpec } from "../core/ranking/pareto.js";
@@ -68,10 +68,10 @@ export interface RankRequest {
 export type RankedStore = Pick<Store, "location" | "list" | "statuses" | "assertStatuses" | "rankingListing">;
 
 /**
- * The largest `max` for which a ranking lists lean experiments (when the store can) and reads
- * the rows shown again whole. Each row shown costs one more read and parse of its line (about
- * 3 µs once the listing has brought the file into the page cache), so up to this many rows add
- * tens of milliseconds, less than holding every experiment whole costs on a large registry.
+ * The largest `max` for which a ranking lists only what it reads of each experiment (when the
+ * store can) and reads the rows shown again whole. Each row shown costs one more read and parse
+ * of its line (about 3 µs once the listing has brought the file into the page cache), so up to
+ * this many rows add tens of milliseconds; for more, the listing holds every field, packed.
  */
 export const LEAN_RANKING_MAX_ROWS = 10_000;
 
@@ -107,22 +107,25 @@ export async function rankExperiments(store: RankedStore, request: RankRequest, 
     if (!listed) hooks.onListed?.();
     listed = true;
   };
-  // Few rows shown, every metric read registered: list only what the ranking reads, then read
-  // the rows shown whole. The result is the same as from the whole listing (tested).
+  // A store that can lists lean: of each experiment, when few rows are shown and every metric
+  // read is registered, only what the ranking reads, then the rows shown are read whole; else
+  // every field, packed (`"all"`). The result is the same as from the whole listing (tested).
   const metrics =
-    request.max !== undefined && request.max <= LEAN_RANKING_MAX_ROWS && store.rankingListing !== undefined
-      ? rankingMetricNames({ sortBy: request.sortBy, thenBy: request.thenBy, pareto, gates, useThresholds: request.useThresholds, registry })
-      : null;
+    store.rankingListing === undefined
+      ? null
+      : request.max !== undefined && request.max <= LEAN_RANKING_MAX_ROWS
+        ? (rankingMetricNames({ sortBy: request.sortBy, thenBy: request.thenBy, pareto, gates, useThresholds: request.useThresholds, registry }) ?? "all")
+        : "all";
   if (metrics !== null) {
     const listing = store.rankingListing!(filter, metrics);
     try {
       onListed();
       const result = rankListed(listing.experiments, request, registry, gates, pareto, store);
+      const ranking = { result, listed: listing.experiments.length, location: store.location, passed: result.passedCount > 0 };
+      // Listed with every field, the experiments are whole already.
+      if (metrics === "all") return ranking;
       const whole = listing.whole(result.results.map((r) => r.experiment));
-      if (whole !== null) {
-        const results = result.results.map((r, i) => ({ ...r, experiment: whole[i]! }));
-        return { result: { ...result, results }, listed: listing.experiments.length, location: store.location, passed: result.passedCount > 0 };
-      }
+      if (whole !== null) return { ...ranking, result: { ...result, results: result.results.map((r, i) => ({ ...r, experiment: whole[i]! })) } };
       // The store changed under the listing (a file rewritten in place): rank its whole listing.
     } finally {
       listing.close();
@@ -134,20 +137,31 @@ export async function rankExperiments(store: RankedStore, request: RankRequest, 
   return { result, listed: experiments.length, location: store.location, passed: result.passedCount > 0 };
 }
 
+/** The experiments of a list, one at a time. */
+function* eachOf(list: ExperimentList): IterableIterator<Experiment> {
+  for (let i = 0; i < list.length; i++) yield list.at(i)!;
+}
+
+/** Whether some experiment of a list passes `test`. */
+function someOf(list: ExperimentList, test: (e: Experiment) => boolean): boolean {
+  for (let i = 0; i < list.length; i++) if (test(list.at(i)!)) return true;
+  return false;
+}
+
 /** The checks and the ranking of {@link rankExperiments}, on the experiments listed. */
 function rankListed(
-  experiments: readonly Experiment[],
+  experiments: ExperimentList,
   request: RankRequest,
   registry: MetricRegistry,
   gates: readonly Gate[],
   pareto: readonly ParetoObjective[] | undefined,
   store: RankedStore,
 ): CompareScoresResult {
-  checkStatuses(request.statuses, experiments, store.statuses);
+  checkStatuses(request.statuses, eachOf(experiments), store.statuses);
   // A custom metric (reported, not registered) has no direction: which end is best is not
   // guessed. A name nobody reports is left to the ranking's own "unknown metric".
   const { sortBy } = request;
-  if (sortBy !== undefined && request.ascending === undefined && registry.definitionOf(sortBy) === undefined && experiments.some((e) => Object.hasOwn(e.metrics, sortBy))) {
+  if (sortBy !== undefined && request.ascending === undefined && registry.definitionOf(sortBy) === undefined && someOf(experiments, (e) => Object.hasOwn(e.metrics, sortBy))) {
     throw new UsageError("E_METRIC_DIRECTION", `metric '${sortBy}' in sortBy has no direction: it is a custom metric, not a registered one, so which end is best is not known`, {
       hint: `rank it with the ascending (lowest first) or descending option, or ${declareMetricHint(sortBy)}`,
       field: "sortBy",

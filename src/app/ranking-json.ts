@@ -1,5 +1,8 @@
 import type { RankedExperimentJson, RankingJson, RankingSelectionJson } from "../contracts/ranking.js";
 import type { CompareScoresResult, RankedExperiment } from "../core/ranking/compare-scores.js";
+import { rankedRows } from "../core/ranking/compare-scores.js";
+import type { ChunkSink } from "../util/chunk-writer.js";
+import { ChunkWriter } from "../util/chunk-writer.js";
 
 // The JSON of a ranking (RankingSchema in src/contracts): what compare-scores --json prints, what
 // the HTML report embeds and what the MCP server returns. Built here once, for all of them.
@@ -88,21 +91,23 @@ function resultText(r: RankedExperiment, prefixes: GatePrefixes): string {
 }
 
 /**
- * Writes `JSON.stringify(rankingJson(result))` and a newline in chunks of about `chunkChars`
- * characters (default 1 MiB), so a large ranking never needs its whole text in memory at once.
+ * Writes `JSON.stringify(rankingJson(result))` and a newline to `sink` in chunks of whole rows of
+ * about `chunkBytes` bytes (default 64 KiB), waiting when the sink asks to: a large ranking never
+ * needs its whole text in memory at once, nor its rows all as objects.
  */
-export function writeRankingJson(result: CompareScoresResult, write: (text: string) => unknown, chunkChars = 1 << 20): void {
+export async function writeRankingJson(result: CompareScoresResult, sink: ChunkSink, chunkBytes = 64 * 1024): Promise<void> {
+  const out = new ChunkWriter(sink, chunkBytes);
   const head = JSON.stringify(headerJson(result));
-  let chunk = `${head.slice(0, -1)},"results":[`;
-  const { results } = result;
+  out.put(`${head.slice(0, -1)},"results":[`);
+  // One row at a time: a ranking of every experiment is never all in memory as objects.
+  const rows = rankedRows(result);
   const prefixes = new GatePrefixes();
-  for (let i = 0; i < results.length; i++) {
-    if (i > 0) chunk += ",";
-    chunk += resultText(results[i]!, prefixes);
-    if (chunk.length >= chunkChars) {
-      write(chunk);
-      chunk = "";
-    }
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0) out.put(",");
+    out.put(resultText(rows.at(i)!, prefixes));
+    const wait = out.waiting;
+    if (wait !== undefined) await wait;
   }
-  write(`${chunk}]}\n`);
+  out.put("]}\n");
+  await out.end();
 }

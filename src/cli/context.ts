@@ -2,9 +2,13 @@ import type { ResolvedConfig } from "../config/load.js";
 import type { Colors } from "./output/color.js";
 import type { Format } from "./output/render.js";
 
-/** A writable text stream, as much of one as the CLI needs. */
+/**
+ * A writable text stream, as much of one as the CLI needs. Large outputs are written as buffers
+ * of UTF-8, each of whole characters, and wait for a full stream to drain when it has `once`
+ * (see `streamSink` in util/chunk-writer.ts).
+ */
 export interface OutStream {
-  write(text: string): unknown;
+  write(text: string | Buffer): unknown;
   readonly isTTY?: boolean;
 }
 

@@ -1,6 +1,7 @@
 import { NotFoundError, UsageError } from "../core/errors.js";
 import type { MetricHistory } from "../core/metrics/history.js";
 import type { Experiment, ExperimentFilter } from "../core/experiment.js";
+import type { ExperimentList } from "../core/ranking/compare-scores.js";
 import { assertValidId } from "../core/ids.js";
 import type { ArchiveEvent, RunEvent } from "../core/lifecycle/lifecycle.js";
 
@@ -105,13 +106,15 @@ export interface Store {
    */
   histories?(ids: readonly string[]): Promise<ReadonlyMap<string, Readonly<Record<string, MetricHistory>>>>;
   /**
-   * A listing that keeps only what a ranking reads of each experiment (see {@link RankingListing}),
-   * for a ranking that shows few of them: far less memory and time on a large store. Left out
-   * by a store whose listing costs the same either way.
+   * A listing for a ranking (see {@link RankingListing}) that keeps only what the ranking reads
+   * of each experiment, for a ranking that shows few of them, or every field packed, for one that
+   * shows many: far less memory and time on a large store than whole objects. Left out by a
+   * store whose listing costs the same either way.
    *
-   * @param metrics the metric names the ranking reads (`rankingMetricNames` in core/ranking).
+   * @param metrics the metric names the ranking reads (`rankingMetricNames` in core/ranking), or
+   *   `"all"`: every field of each experiment is kept, and `whole` reads nothing again.
    */
-  rankingListing?(filter: ExperimentFilter, metrics: ReadonlySet<string>): RankingListing;
+  rankingListing?(filter: ExperimentFilter, metrics: ReadonlySet<string> | "all"): RankingListing;
   /** The experiment with this id, or `undefined`. */
   get(id: string): Promise<Experiment | undefined>;
   /** The experiment with this id; `NotFoundError` `E_EXPERIMENT_NOT_FOUND` (exit 2) when there is none. */
@@ -135,13 +138,15 @@ export interface RankingListing {
   /**
    * The experiments `list(filter)` gives, in its order, each with its id, status, creation time
    * and archived flag, `metrics` holding only the names asked for, and `name`, `project`, `tags`
-   * and `params` empty. For ranking only: never shown.
+   * and `params` empty: for ranking only, never shown. With `"all"` metrics asked for, each is
+   * whole, as `list` gives it. Each is made when asked for (`at`), so the listing need not hold
+   * them all as objects.
    */
-  readonly experiments: readonly Experiment[];
+  readonly experiments: ExperimentList;
   /**
-   * The whole experiments (as `list` gives them) of some of `experiments`, in that order; `null`
-   * when the store changed so that they can no longer be read as they were listed (a file
-   * rewritten in place): list again.
+   * The whole experiments (as `list` gives them) of some of `experiments`, in that order (with
+   * `"all"` metrics asked for: those very experiments); `null` when the store changed so that
+   * they can no longer be read as they were listed (a file rewritten in place): list again.
    */
   whole(some: readonly Experiment[]): Experiment[] | null;
   /** Releases what the listing holds (an open file). Calling it again does nothing. */

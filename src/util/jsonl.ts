@@ -8,7 +8,7 @@ export interface DamagedLine {
 }
 
 /** Bytes read at a time: large enough that reading costs about what one whole-file read does. */
-export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
 /** Whether a decoded line holds anything but white space (as `trim()` has it). */
 function nonBlank(t: string): boolean {

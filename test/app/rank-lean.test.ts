@@ -2,7 +2,9 @@ import { renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { RankedStore, RankRequest } from "../../src/app/rank.js";
+import type { Ranking, RankedStore, RankRequest } from "../../src/app/rank.js";
+import { writeRankingJson } from "../../src/app/ranking-json.js";
+import type { Experiment } from "../../src/core/experiment.js";
 import { LEAN_RANKING_MAX_ROWS, rankExperiments } from "../../src/app/rank.js";
 import { ExpflowError } from "../../src/core/errors.js";
 import { MetricRegistry } from "../../src/core/metrics/registry.js";
@@ -22,10 +24,24 @@ function wholeOnly(store: LocalStore): RankedStore {
 
 type Outcome = { ok: unknown; warnings: string[] } | { error: { code: string; message: string }; warnings: string[] };
 
-async function outcome(rank: (warn: (m: string) => void) => Promise<unknown>): Promise<Outcome> {
+/** An experiment's fields as plain data: a lean (held) experiment reads them from its listing's columns. */
+function plain(e: Experiment): Experiment {
+  return { id: e.id, name: e.name, status: e.status, project: e.project, tags: [...e.tags], created: e.created, metrics: { ...e.metrics }, params: { ...e.params }, archived: e.archived === true };
+}
+
+/** A ranking as plain data, and its JSON as `compare-scores --json` prints it. */
+async function plainRanking(ranking: Ranking): Promise<unknown> {
+  // The JSON first: it writes the rows one at a time, before `results` made them all.
+  let json = "";
+  await writeRankingJson(ranking.result, (t) => (json += t.toString("utf8")));
+  const results = ranking.result.results.map((r) => ({ ...r, experiment: plain(r.experiment) }));
+  return { ...ranking, result: { ...ranking.result, results }, json };
+}
+
+async function outcome(rank: (warn: (m: string) => void) => Promise<Ranking>): Promise<Outcome> {
   const warnings: string[] = [];
   try {
-    return { ok: await rank((m) => warnings.push(m)), warnings };
+    return { ok: await plainRanking(await rank((m) => warnings.push(m))), warnings };
   } catch (e) {
     if (!(e instanceof ExpflowError)) throw e;
     return { error: { code: e.code, message: e.message }, warnings };
@@ -36,17 +52,17 @@ const value = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 0, max: 5 }) },
   { weight: 1, arbitrary: fc.constantFrom(null, "7", 2.5, { nested: 1 }, [1]) },
 );
-const metrics = fc.dictionary(fc.constantFrom("pde_mean", "pde", "train_time_min", "seg_total", "custom_x", "val_mse"), value, { maxKeys: 5 });
+const metrics = fc.dictionary(fc.constantFrom("pde_mean", "pde", "train_time_min", "seg_total", "custom_x", "val_mse", "__proto__", "2", "10"), value, { maxKeys: 5 });
 const record = fc.record(
   {
     experiment_id: fc.constantFrom("a", "b", "c", "d", "e", "f", "g", "h"),
-    name: fc.constantFrom("n1", "n\u00e9", null),
+    name: fc.constantFrom("n1", "n\u00e9", null, "\ud800", "", 7, "\ud83d\ude00"),
     status: fc.constantFrom("completed", "completed", "failed", "running", "odd"),
-    project: fc.constantFrom("P", "P/sub", "Q"),
+    project: fc.constantFrom("P", "P/sub", "Q", null, "\u00e9"),
     tags: fc.constantFrom(["x"], ["x", "y"], [], "x,y"),
     timestamp: fc.constantFrom("2026-01-01T00:00:00Z", "2026-01-02T00:00:00.000Z", "2026-01-30T00:00:00.000Z", 1767225600, "not a date", ""),
     metrics,
-    params: fc.constantFrom({ "Args/lr": "0.1" }, { n: 3 }),
+    params: fc.constantFrom({ "Args/lr": "0.1" }, { n: 3 }, { "Args/lr": "0.2" }, JSON.parse('{"__proto__":"x","b":null,"c":{"d":1}}') as object, [], "x"),
     archived: fc.boolean(),
     deleted: fc.constantFrom(false, false, false, true),
     command: fc.constantFrom("python train.py", ["python", "t.py"]),
@@ -74,7 +90,7 @@ const request = fc.record({
   thenBy: fc.array(fc.constantFrom("train_time_min", "seg_total"), { maxLength: 1 }),
   useThresholds: fc.boolean(),
   onlyPassing: fc.boolean(),
-  max: fc.integer({ min: 1, max: 4 }),
+  max: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant(undefined), fc.constant(LEAN_RANKING_MAX_ROWS + 1)),
   statuses: fc.constantFrom([], ["completed", "failed"], ["odd"], ["bogus"]),
   filter: fc.constantFrom({}, { includeArchived: true }, { project: "P" }, { project: "P", includeSubprojects: true }, { tags: ["y"] }, { tags: ["x"], anyTag: true }),
 });
@@ -96,7 +112,7 @@ describe("rankExperiments with a lean listing", () => {
 
   it("with pareto objectives, the same", async () => {
     await fc.assert(
-      fc.asyncProperty(registryText, fc.integer({ min: 1, max: 4 }), async (text, max) => {
+      fc.asyncProperty(registryText, fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant(undefined)), async (text, max) => {
         const path = join(tempDir(), "experiments.jsonl");
         writeFileSync(path, text);
         const req: RankRequest = { filter: {}, statuses: [], pareto: "pde:min,seg_total:max", gates: ["train_time_min:lt:4"], max };
@@ -131,15 +147,16 @@ describe("rankExperiments with a lean listing", () => {
     const path = join(tempDir(), "experiments.jsonl");
     writeFileSync(path, `${JSON.stringify({ experiment_id: "a", name: "first", status: "completed", metrics: { pde_mean: 1 } })}\n`);
     const listing = new LocalStore({ path }).rankingListing({}, new Set(["pde_mean"]));
-    expect(listing.experiments.map((e) => [e.id, e.name, e.metrics])).toEqual([["a", null, { pde_mean: 1 }]]);
+    const listed = Array.from({ length: listing.experiments.length }, (_, i) => listing.experiments.at(i)!);
+    expect(listed.map((e) => [e.id, e.name, e.metrics])).toEqual([["a", null, { pde_mean: 1 }]]);
     // A compaction writes a new file and renames it over the old one.
     const next = `${path}.new`;
     writeFileSync(next, `${JSON.stringify({ experiment_id: "z", name: "other", status: "completed", metrics: { pde_mean: 9 } })}\n`);
     renameSync(next, path);
-    expect(listing.whole(listing.experiments)?.map((e) => [e.id, e.name])).toEqual([["a", "first"]]);
+    expect(listing.whole(listed)?.map((e) => [e.id, e.name])).toEqual([["a", "first"]]);
     listing.close();
     listing.close();
-    expect(() => listing.whole(listing.experiments)).toThrow(/after close/);
+    expect(() => listing.whole(listed)).toThrow(/after close/);
   });
 
   it("ranks the whole listing again when the file was rewritten in place under it", async () => {
@@ -173,16 +190,16 @@ describe("rankExperiments with a lean listing", () => {
     expect(ranking.result.results.map((r) => [r.experiment.id, r.value, r.experiment.name])).toEqual([["b", 2, "run-b"]]);
   });
 
-  it("is used only for rankings that show at most LEAN_RANKING_MAX_ROWS rows", async () => {
+  it("lists only the metrics read for rankings that show at most LEAN_RANKING_MAX_ROWS rows, every field for the others", async () => {
     const path = join(tempDir(), "experiments.jsonl");
     writeFileSync(path, `${JSON.stringify({ experiment_id: "a", status: "completed", metrics: { pde_mean: 1 } })}\n`);
     const store = new LocalStore({ path });
-    const used: number[] = [];
+    const used: (number | "all")[] = [];
     const counting: RankedStore = {
       location: path,
       list: (f) => store.list(f),
       rankingListing: (filter, names) => {
-        used.push(names.size);
+        used.push(names === "all" ? names : names.size);
         return store.rankingListing(filter, names);
       },
     };
@@ -190,9 +207,9 @@ describe("rankExperiments with a lean listing", () => {
     await rankExperiments(counting, { ...base, max: LEAN_RANKING_MAX_ROWS }, REGISTRY);
     await rankExperiments(counting, { ...base, max: LEAN_RANKING_MAX_ROWS + 1 }, REGISTRY);
     await rankExperiments(counting, base, REGISTRY);
-    // An unregistered metric reads whatever the experiments report: the whole listing.
+    // An unregistered metric reads whatever the experiments report: every field.
     await rankExperiments(counting, { ...base, gates: ["custom_y:lt:1"], max: 3 }, REGISTRY).catch(() => undefined);
     // pde_mean and its alias.
-    expect(used).toEqual([2]);
+    expect(used).toEqual([2, "all", "all", "all"]);
   });
 });

@@ -4,6 +4,7 @@ import type { ExperimentFilter } from "../../core/experiment.js";
 import type { Gate } from "../../core/gates/gate.js";
 import { GATE_OP_SYMBOLS } from "../../core/gates/gate.js";
 import type { CompareScoresResult, RankedExperiment } from "../../core/ranking/compare-scores.js";
+import { rankedRows } from "../../core/ranking/compare-scores.js";
 import type { ParetoObjective } from "../../core/ranking/pareto.js";
 import { UsageError } from "../../core/errors.js";
 import type { StatusSelection } from "../../core/ranking/selection.js";
@@ -24,6 +25,7 @@ import { tableWidth } from "../output/table-fit.js";
 import { printable } from "../output/sanitize.js";
 import type { MetricRegistry } from "../../core/metrics/registry.js";
 import { shellQuote } from "../../util/shell.js";
+import { streamSink } from "../../util/chunk-writer.js";
 
 /**
  * The flags {@link rankStore} reads: what `expflow compare-scores` and `expflow clearml
@@ -182,7 +184,7 @@ export async function rankStore(
     else ctx.warn(`no experiments match the selection in ${store.location}`);
   }
   if (format === "json") {
-    writeRankingJson(result, (text) => stdout.write(text));
+    await writeRankingJson(result, streamSink(stdout));
     if (result.total === 0 && note !== null) ctx.warn(`nothing ranked in ${store.location}: ${note}`);
   } else {
     const cols = chosenColumns(result, registry, flags.columns, command);
@@ -192,7 +194,7 @@ export async function rankStore(
       stdout.write(`${verdictLine(result, registry)}\n`);
       if (note !== null) stdout.write(`${note}\n`);
     } else {
-      if (format === "csv") writeCsv(result.results, csvColumns(cols), (text) => stdout.write(text));
+      if (format === "csv") await writeCsv(rankedRows(result), csvColumns(cols), streamSink(stdout));
       else stdout.write(renderRows(format, result.results, cols, ctx.colors));
       // Rows only on standard output; what was left out still reaches the person running it.
       if (note !== null) ctx.io.stderr.write(`${note}\n`);

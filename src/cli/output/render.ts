@@ -1,4 +1,6 @@
 import { formatNumber } from "../../core/number-text.js";
+import type { ChunkSink } from "../../util/chunk-writer.js";
+import { ChunkWriter } from "../../util/chunk-writer.js";
 import type { Colors } from "./color.js";
 import { csvCell, printable } from "./sanitize.js";
 import type { TableFit } from "./table-fit.js";
@@ -127,31 +129,36 @@ function droppedNote<T>(dropped: readonly Column<T>[], width: number): string {
  * {@link csvCell} (quoting, and a `'` before text a spreadsheet would run as a formula).
  */
 export function renderCsv<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  let out = "";
-  writeCsv(rows, columns, (text) => (out += text), Infinity);
+  let out = csvLine(undefined, columns);
+  for (const row of rows) out += csvLine(row, columns);
   return out;
 }
 
-/**
- * {@link renderCsv}'s text, given to `write` in chunks of about `chunkChars` characters
- * (default 1 MiB; each chunk whole lines), so many rows never make one giant string.
- */
-export function writeCsv<T>(rows: readonly T[], columns: readonly Column<T>[], write: (text: string) => unknown, chunkChars = 1 << 20): void {
-  let chunk = "";
-  for (let i = -1; i < rows.length; i++) {
-    const row = i < 0 ? undefined : rows[i]!;
-    for (let j = 0; j < columns.length; j++) {
-      const col = columns[j]!;
-      if (j > 0) chunk += ",";
-      chunk += csvCell(row === undefined ? (col.key ?? col.header) : col.get(row));
-    }
-    chunk += "\r\n";
-    if (chunk.length >= chunkChars) {
-      write(chunk);
-      chunk = "";
-    }
+/** A line of CSV (with its CRLF): the header's for `undefined`. */
+function csvLine<T>(row: T | undefined, columns: readonly Column<T>[]): string {
+  let line = "";
+  for (let j = 0; j < columns.length; j++) {
+    const col = columns[j]!;
+    if (j > 0) line += ",";
+    line += csvCell(row === undefined ? (col.key ?? col.header) : col.get(row));
   }
-  if (chunk !== "") write(chunk);
+  return `${line}\r\n`;
+}
+
+/**
+ * {@link renderCsv}'s text, in chunks of whole lines of about `chunkBytes` bytes (default 64 KiB)
+ * to `sink`, waiting when it asks to: many rows never make one giant string, nor queue whole in
+ * a pipe's buffer.
+ */
+export async function writeCsv<T>(rows: { readonly length: number; at(i: number): T | undefined }, columns: readonly Column<T>[], sink: ChunkSink, chunkBytes = 64 * 1024): Promise<void> {
+  const out = new ChunkWriter(sink, chunkBytes);
+  out.put(csvLine(undefined, columns));
+  for (let i = 0; i < rows.length; i++) {
+    out.put(csvLine(rows.at(i)!, columns));
+    const wait = out.waiting;
+    if (wait !== undefined) await wait;
+  }
+  await out.end();
 }
 
 /**

@@ -54,9 +54,12 @@ export function csvCell(cell: Cell): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** A stream of text, as much of one as {@link guardStream} needs. */
+/** A stream of text (or of UTF-8 buffers of whole characters), as much of one as {@link guardStream} needs. */
 export interface TextStream {
-  write(text: string): unknown;
+  write(text: string | Buffer): unknown;
+  /** A Node stream's, for a writer waiting for it to drain. */
+  once?(event: "drain" | "close", listener: () => void): unknown;
+  off?(event: "drain" | "close", listener: () => void): unknown;
   readonly isTTY?: boolean;
   /** A terminal's width in cells (Node's `tty.WriteStream#columns`), read when a table fits it. */
   readonly columns?: number;
@@ -87,6 +90,9 @@ export function guardText(text: string, own: RegExp | null): string {
   return out + printable(text.slice(last), { multiline: true });
 }
 
+/** Bytes of a buffer guarded at a time (cut after a line break, which no own sequence holds). */
+const GUARD_PIECE = 8 * 1024;
+
 /**
  * The last line of defence on standard output and standard error: while `active()` (the output
  * is for people, not `--json`), every write goes through {@link guardText}, so a path that quotes
@@ -95,7 +101,9 @@ export function guardText(text: string, own: RegExp | null): string {
  * what they miss.
  */
 export function guardStream(stream: TextStream, active: () => boolean, own: RegExp | null): TextStream & { readonly unguarded: TextStream } {
+  const waits = stream.once === undefined || stream.off === undefined ? {} : { once: stream.once.bind(stream), off: stream.off.bind(stream) };
   return {
+    ...waits,
     get isTTY() {
       return stream.isTTY;
     },
@@ -103,7 +111,23 @@ export function guardStream(stream: TextStream, active: () => boolean, own: RegE
     get columns() {
       return stream.columns;
     },
-    write: (text: string) => stream.write(active() ? guardText(text, own) : text),
+    write: (text: string | Buffer) => {
+      if (!active()) return stream.write(text);
+      if (typeof text === "string") return stream.write(guardText(text, own));
+      // A large output's chunk: guarded a few lines at a time, so no large string is made.
+      let ok = true;
+      for (let at = 0; at < text.length; ) {
+        let end = text.length;
+        if (end - at > GUARD_PIECE) {
+          const nl = text.lastIndexOf(0x0a, at + GUARD_PIECE);
+          const next = nl >= at ? nl : text.indexOf(0x0a, at + GUARD_PIECE);
+          end = next >= 0 ? next + 1 : text.length;
+        }
+        ok = stream.write(guardText(text.toString("utf8", at, end), own)) !== false && ok;
+        at = end;
+      }
+      return ok;
+    },
     unguarded: stream,
   };
 }

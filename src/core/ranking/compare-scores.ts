@@ -9,7 +9,22 @@ import { parseTimestamp } from "../time.js";
 import type { ParetoObjective } from "./pareto.js";
 import { isParetoDirection, paretoFronts, paretoSyntaxError } from "./pareto.js";
 import type { StatusSelection } from "./selection.js";
-import { selectByStatus } from "./selection.js";
+import { selectRowsByStatus } from "./selection.js";
+
+/**
+ * Experiments in order, as an array has them (`length`, `at`): an array, or a list that makes
+ * each experiment when asked for (a store's packed listing), which {@link compareScores} asks
+ * again each time it reads one, so that it never holds them all.
+ */
+export interface ExperimentList {
+  readonly length: number;
+  at(i: number): Experiment | undefined;
+}
+
+/** Experiments `0 .. count - 1` of `at`, one at a time. */
+function* eachOf(count: number, at: (i: number) => Experiment): IterableIterator<Experiment> {
+  for (let i = 0; i < count; i++) yield at(i);
+}
 
 /** Options of {@link compareScores}. */
 export interface CompareScoresOptions {
@@ -152,10 +167,56 @@ function orNull(v: number): number | null {
 }
 
 /**
+ * Sorts row numbers in place by `order` (a total order, so any correct sort gives the same
+ * result): a merge sort, runs of 32 by insertion first, with a typed array for scratch. The
+ * engine's own sort of a typed array with a comparator copies it into two arrays of the heap,
+ * which on a large ranking the garbage collector then copies and keeps.
+ */
+export function sortRows(rows: Int32Array, order: (a: number, b: number) => number): Int32Array {
+  const n = rows.length;
+  const RUN = 32;
+  for (let lo = 0; lo < n; lo += RUN) {
+    const hi = Math.min(lo + RUN, n);
+    for (let i = lo + 1; i < hi; i++) {
+      const x = rows[i]!;
+      let j = i - 1;
+      while (j >= lo && order(rows[j]!, x) > 0) {
+        rows[j + 1] = rows[j]!;
+        j--;
+      }
+      rows[j + 1] = x;
+    }
+  }
+  if (n <= RUN) return rows;
+  let from: Int32Array = rows;
+  let to: Int32Array = new Int32Array(n);
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      // Already in order across the two runs: copied as it is.
+      if (mid < hi && order(from[mid - 1]!, from[mid]!) <= 0) {
+        to.set(from.subarray(lo, hi), lo);
+        continue;
+      }
+      while (i < mid && j < hi) to[k++] = order(from[i]!, from[j]!) <= 0 ? from[i++]! : from[j++]!;
+      while (i < mid) to[k++] = from[i++]!;
+      while (j < hi) to[k++] = from[j++]!;
+    }
+    [from, to] = [to, from];
+  }
+  if (from !== rows) rows.set(from);
+  return rows;
+}
+
+/**
  * The `k` smallest of `items` under the total order `order`, sorted: a bounded max-heap of them
  * (its root the largest kept), so each further item costs one comparison unless it belongs in.
  */
-function smallest<T>(items: readonly T[], k: number, order: (a: T, b: T) => number): T[] {
+function smallest<T>(items: Iterable<T>, k: number, order: (a: T, b: T) => number): T[] {
   const heap: T[] = [];
   const siftDown = (from: number): void => {
     let i = from;
@@ -226,7 +287,7 @@ function parseTime(text: string | null): number | null {
  *   `E_USAGE` for neither `sortBy` nor `pareto`, `ascending` without `sortBy`, a `max` that is
  *   not a positive integer or an empty `statuses` list.
  */
-export function compareScores(experiments: readonly Experiment[], options: CompareScoresOptions): CompareScoresResult {
+export function compareScores(experiments: ExperimentList, options: CompareScoresOptions): CompareScoresResult {
   const registry = options.registry ?? MetricRegistry.standard();
   if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0)) {
     throw new UsageError("E_USAGE", `max must be a positive whole number, got ${String(options.max)}`, { field: "max", value: String(options.max) });
@@ -236,7 +297,8 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const reported = (): ReadonlySet<string> => {
     if (reportedCache === undefined) {
       reportedCache = new Set();
-      for (const e of experiments) {
+      for (let i = 0; i < experiments.length; i++) {
+        const e = experiments.at(i)!;
         // Own names, enumerable or not: a store may answer qualified names too (ClearML's Title/variant).
         for (const k of Object.getOwnPropertyNames(e.metrics)) reportedCache.add(k);
         if (e.ambiguousMetrics !== undefined) for (const k of Object.keys(e.ambiguousMetrics)) reportedCache.add(k);
@@ -244,7 +306,10 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     }
     return reportedCache;
   };
-  const { kept, selection } = selectByStatus(experiments, options.statuses);
+  // The rows ranked, by number: an experiment is asked of the list each time it is read, so a
+  // list that makes them (a store's packed listing) never has them all at once.
+  const { kept, selection } = selectRowsByStatus(experiments.length, (i) => experiments.at(i)!, options.statuses);
+  const experiment = (i: number): Experiment => experiments.at(kept[i]!)!;
   const parsed = (options.gates ?? []).map((g) => (typeof g === "string" ? parseGate(g) : g));
   const pareto = options.pareto === undefined ? null : resolveObjectives(options.pareto, registry, reported);
   const sortBy = options.sortBy === undefined ? pareto![0]!.metric : resolveMetricName(options.sortBy, registry, reported, "sortBy");
@@ -268,7 +333,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const aliasesOf = (m: string): readonly string[] => registry.get(m)?.aliases ?? [];
   const groupOf = (m: string): string | undefined => registry.get(m)?.group;
   // Only the ranked experiments: a left-out run's ambiguous name blocks nothing.
-  assertUnambiguous(kept, [
+  assertUnambiguous(eachOf(kept.length, experiment), [
     ...(options.sortBy === undefined ? [] : [{ name: sortBy, aliases: aliasesOf(sortBy), field: "sortBy", group: groupOf(sortBy) }]),
     ...(pareto ?? []).map((o) => ({
       name: o.metric,
@@ -313,7 +378,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   const createdRead = new Uint8Array(n);
   let passedCount = 0;
   for (let i = 0; i < n; i++) {
-    const metrics = kept[i]!.metrics;
+    const metrics = experiment(i).metrics;
     const row = i * width;
     for (let c = 0; c < width; c++) read[row + c] = orNaN(metricValue(metrics, columns[c]!, columnAliases[c]));
     let ok = 1;
@@ -358,7 +423,7 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
 
   const createdOf = (i: number): number => {
     if (createdRead[i] === 0) {
-      created[i] = orNaN(parseTime(kept[i]!.created));
+      created[i] = orNaN(parseTime(experiment(i).created));
       createdRead[i] = 1;
     }
     return created[i]!;
@@ -380,8 +445,8 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
     }
     c = compareMissingLast(createdOf(a), createdOf(b), true);
     if (c !== 0) return c;
-    const ia = kept[a]!.id;
-    const ib = kept[b]!.id;
+    const ia = experiment(a).id;
+    const ib = experiment(b).id;
     // Last, the input position: equal rows keep their order (as a stable sort would).
     return ia < ib ? -1 : ia > ib ? 1 : a - b;
   };
@@ -390,27 +455,70 @@ export function compareScores(experiments: readonly Experiment[], options: Compa
   // order is total (the input position breaks the last tie), so selecting them first and sorting
   // only those gives the same rows as sorting everything, for far fewer comparisons when `max`
   // is small.
-  const candidates: number[] = [];
-  for (let i = 0; i < n; i++) if (!options.onlyPassing || passed[i] === 1) candidates.push(i);
-  const shown = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, order) : candidates.sort(order);
+  // Row numbers in a typed array: nothing for the garbage collector to copy on a large ranking.
+  const all = new Int32Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (!options.onlyPassing || passed[i] === 1) all[m++] = i;
+  const candidates = all.subarray(0, m);
+  const shown: ArrayLike<number> = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, order) : sortRows(candidates, order);
 
-  let rank = 0;
-  const results: RankedExperiment[] = [];
-  for (const i of shown) {
-    if (options.max !== undefined && results.length >= options.max) break;
-    const experiment = kept[i]!;
+  const count = options.max === undefined ? shown.length : Math.min(options.max, shown.length);
+  // Each row returned is made when asked for: a writer of many rows (rankedRows) makes one at a
+  // time, so they need not all be in memory at once; `results` makes them all, once.
+  const at = (j: number): RankedExperiment => {
+    const i = shown[j]!;
     const ok = passed[i] === 1;
-    results.push({
-      rank: ok ? (pareto === null ? ++rank : front[i]!) : null,
-      experiment,
+    return {
+      // Passing rows come first, so a passing row's rank is its position.
+      rank: ok ? (pareto === null ? j + 1 : front[i]!) : null,
+      experiment: experiment(i),
       passed: ok,
       value: orNull(key(i, sortColumn)),
       objectives: pareto === null ? null : objectiveColumns.map((c) => orNull(key(i, c))),
       // Per-gate detail only for the rows returned: the ranking itself needs just pass or fail.
       gates: gates.map((g, k) => gateResult(g, orNull(key(i, gateColumns[k]!)))),
-    });
-  }
-  return { sortBy, ascending, pareto, fronts, onFront, thenBy, gates, results, total: kept.length, passedCount, selection };
+    };
+  };
+  let made: RankedExperiment[] | undefined;
+  const result: CompareScoresResult = {
+    sortBy,
+    ascending,
+    pareto,
+    fronts,
+    onFront,
+    thenBy,
+    gates,
+    get results(): readonly RankedExperiment[] {
+      if (made === undefined) {
+        made = [];
+        for (let j = 0; j < count; j++) made.push(at(j));
+      }
+      return made;
+    },
+    total: kept.length,
+    passedCount,
+    selection,
+  };
+  rowsOf.set(result, { length: count, at: (j) => (made !== undefined ? made[j] : j >= 0 && j < count ? at(j) : undefined) });
+  return result;
+}
+
+/** The results of a ranking, one at a time: as an array has them (`length`, `at`). */
+export interface RankedRows {
+  readonly length: number;
+  /** Result `i` (0-based; `undefined` past the end). */
+  at(i: number): RankedExperiment | undefined;
+}
+
+const rowsOf = new WeakMap<CompareScoresResult, RankedRows>();
+
+/**
+ * The results of `result` one at a time: for a result of {@link compareScores}, each made when
+ * asked for (afresh, unless `results` was read), so that writing many of them does not hold them
+ * all in memory; for any other, its `results`.
+ */
+export function rankedRows(result: CompareScoresResult): RankedRows {
+  return rowsOf.get(result) ?? result.results;
 }
 
 /**

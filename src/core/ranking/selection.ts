@@ -25,23 +25,30 @@ export interface StatusSelection {
 }
 
 /**
- * Splits experiments by status: those whose status or backend status is one of `statuses` are
- * kept, in their order; the others are only counted. Pure.
+ * Splits rows `0 .. count - 1` (each read by `row`) by status: those whose status or backend
+ * status is one of `statuses` are kept, by number, in their order; the others are only counted.
+ * Pure.
  *
  * @param statuses the statuses to keep; `undefined` means {@link DEFAULT_RANKED_STATUSES};
- *   `"all"` keeps every experiment.
+ *   `"all"` keeps every row.
  * @throws {UsageError} `E_USAGE` for an empty list (say `"all"` to keep everything).
  */
-export function selectByStatus(experiments: readonly Experiment[], statuses?: readonly string[] | "all"): { kept: Experiment[]; selection: StatusSelection } {
-  if (statuses === "all") return { kept: [...experiments], selection: { statuses: "all", isDefault: false, excluded: 0, excludedByStatus: {} } };
+export function selectRowsByStatus(
+  count: number,
+  row: (i: number) => Pick<Experiment, "status" | "backendStatus">,
+  statuses?: readonly string[] | "all",
+): { kept: Int32Array; selection: StatusSelection } {
+  if (statuses === "all") return { kept: Int32Array.from({ length: count }, (_, i) => i), selection: { statuses: "all", isDefault: false, excluded: 0, excludedByStatus: {} } };
   if (statuses !== undefined && statuses.length === 0) {
     throw new UsageError("E_USAGE", "statuses must name at least one status; pass \"all\" to rank every status", { field: "statuses" });
   }
   const wanted = statuses ?? DEFAULT_RANKED_STATUSES;
-  const kept: Experiment[] = [];
+  const all = new Int32Array(count);
+  let n = 0;
   const counts = new Map<string, number>();
-  for (const e of experiments) {
-    if (matchesStatus(e, wanted)) kept.push(e);
+  for (let i = 0; i < count; i++) {
+    const e = row(i);
+    if (matchesStatus(e, wanted)) all[n++] = i;
     else counts.set(e.status, (counts.get(e.status) ?? 0) + 1);
   }
   const lifecycle = LIFECYCLE_STATES as readonly string[];
@@ -49,11 +56,11 @@ export function selectByStatus(experiments: readonly Experiment[], statuses?: re
   // fromEntries defines own properties: a status named `__proto__` stays a count, not a prototype.
   const excludedByStatus: Record<string, number> = Object.fromEntries(order.map((s) => [s, counts.get(s)!]));
   return {
-    kept,
+    kept: all.subarray(0, n),
     selection: {
       statuses: Object.freeze([...new Set(wanted)]),
       isDefault: statuses === undefined,
-      excluded: experiments.length - kept.length,
+      excluded: count - n,
       excludedByStatus,
     },
   };

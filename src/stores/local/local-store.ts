@@ -12,6 +12,7 @@ import { BaseStore, resolvePrefix } from "../store.js";
 import type { DamagedLine } from "../../util/jsonl.js";
 import { lineText, parseObjectLine, readFully } from "../../util/jsonl.js";
 import { StringMap } from "../../util/string-map.js";
+import { PackedStringMap } from "../../util/packed-strings.js";
 import type { RegistryRecord } from "./record.js";
 import { checkedRecordId, experimentFromRecord, LeanColumns, LeanExperiment, linkOf, plainObject, statusOf } from "./record.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
@@ -158,52 +159,67 @@ export class LocalStore extends BaseStore {
 
   /**
    * {@inheritDoc Store.rankingListing} One read of the file, keeping of each experiment only its
-   * ranking fields and where its line is; the file stays open until `close`, so the lines shown
-   * are read again from the very file that was listed, even if a compaction replaced it since
-   * (appends leave the bytes read in place). The damaged lines are warned about as `list` does.
+   * ranking fields and where its line is (or, with `"all"`, every field, packed); the file stays
+   * open until `close`, so the lines shown are read again from the very file that was listed,
+   * even if a compaction replaced it since (appends leave the bytes read in place). The damaged
+   * lines are warned about as `list` does.
    *
    * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the file does not exist.
    * @throws {ValidationError} `E_REGISTRY_UNREADABLE` when the path is not a readable file.
    */
-  rankingListing(filter: ExperimentFilter, metrics: ReadonlySet<string>): RankingListing {
+  rankingListing(filter: ExperimentFilter, metrics: ReadonlySet<string> | "all"): RankingListing {
     const path = this.location;
     assertRegistryFile(path);
-    const columns = new LeanColumns([...metrics]);
-    // Only whether it is archived, unless the filter reads more of the record.
-    const needsWhole = filter.project !== undefined || (filter.tags?.length ?? 0) > 0 || (filter.statuses?.length ?? 0) > 0;
-    let fd: number | undefined;
+    const hold = metrics === "all";
     // Each experiment's latest row; one whose latest record the filter leaves out keeps its
-    // place (-1), as in list. Only numbers and the ids survive the scan, so the garbage collector
+    // place (-1), as in list. Only numbers and bytes survive the scan, so the garbage collector
     // has little to copy while the lines are parsed.
-    const latest = new StringMap<number>();
+    const latest = new PackedStringMap();
+    const columns = new LeanColumns(hold ? [] : [...metrics], latest.keys, hold);
+    // Only whether it is archived, unless the filter reads more of the record.
+    const needsWhole = !hold && (filter.project !== undefined || (filter.tags?.length ?? 0) > 0 || (filter.statuses?.length ?? 0) > 0);
+    let fd: number | undefined;
     let damaged: DamagedLine[];
     try {
-      fd = openSync(path, "r");
-      ({ damaged } = scanRegistry({ fd }, (id, record, _text, _repaired, offset, bytes) => {
+      fd = hold ? undefined : openSync(path, "r");
+      const onRecord = (id: string, record: Record<string, unknown>, _text: string, _repaired: boolean, offset: number, bytes: number): void => {
         if (record["deleted"] === true) {
           latest.delete(id);
           return;
         }
-        const row = columns.add(record, id, offset, bytes);
-        latest.set(id, matchesFilter(needsWhole ? experimentFromRecord(record, id) : new LeanExperiment(id, row, columns), filter) ? row : -1);
-      }));
+        const entry = latest.set(id, -1);
+        const row = columns.add(record, latest.keyAt(entry), offset, bytes);
+        if (matchesFilter(needsWhole ? experimentFromRecord(record, id) : columns.experiment(row), filter)) latest.setValueOf(entry, row);
+      };
+      ({ damaged } = scanRegistry(fd === undefined ? path : { fd }, onRecord));
     } catch (e) {
       if (fd !== undefined) closeSync(fd);
       throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);
     }
     warnDamaged(path, damaged, this.onWarning);
-    const experiments: LeanExperiment[] = [];
-    for (const row of latest.values()) if (row >= 0) experiments.push(columns.experiment(row));
+    // The rows listed, by number; each experiment is made when asked for (see ExperimentList).
+    let rows = new Int32Array(latest.size);
+    let n = 0;
+    for (const entry of latest.entries()) {
+      const row = latest.valueOf(entry);
+      if (row >= 0) rows[n++] = row;
+    }
+    rows = rows.subarray(0, n);
+    const experiments = { length: n, at: (i: number) => (i >= 0 && i < n ? columns.experiment(rows[i]!) : undefined) };
     let open: number | undefined = fd;
+    let closed = false;
     return {
       experiments,
       whole: (some) => {
-        if (open === undefined) throw new Error("LocalStore.rankingListing: whole() after close()");
-        return readWhole(open, some, path);
+        if (closed) throw new Error("LocalStore.rankingListing: whole() after close()");
+        for (const e of some) if (!(e instanceof LeanExperiment && e.isOf(columns))) throw new Error(`LocalStore.rankingListing: ${e.id} is not an experiment of this listing`);
+        // Held, the experiments are whole already.
+        return open === undefined ? [...some] : readWhole(open, some, path);
       },
       close: () => {
         if (open !== undefined) closeSync(open);
         open = undefined;
+        closed = true;
       },
     };
   }

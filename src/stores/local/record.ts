@@ -2,6 +2,7 @@ import type { Experiment } from "../../core/experiment.js";
 import { idProblem, isValidId, quoteId } from "../../core/ids.js";
 import { parseCanonicalTimestamp } from "../../core/time.js";
 import type { RemoteLink } from "../store.js";
+import { NumberColumn, PackedNumbers, PackedStrings } from "../../util/packed-strings.js";
 
 /**
  * A line of the local registry (`experiments.jsonl`): the earlier Python tool's fields plus
@@ -130,67 +131,126 @@ function rankedValue(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : Number.NaN;
 }
 
-/** `a` copied into a new array of `size` elements. */
-function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T, size: number): T {
-  const b = new (a.constructor as new (n: number) => T)(size);
-  b.set(a);
-  return b;
-}
-
 /** Flag bits of a lean row. */
 const ARCHIVED = 1;
 const NO_CREATED = 2;
+
+/** Flag bits of a held row's packed fields. */
+const HAS_NAME = 1;
+const HAS_PROJECT = 2;
+/** Its metrics are JSON text (a value that is not a number, or too many shapes), not numbers. */
+const METRICS_AS_JSON = 4;
+/** Its parameters are key and value pairs, not a shape's values. */
+const PARAMS_AS_PAIRS = 8;
+
+/** The most distinct key sequences {@link KeyShapes} keeps; a row with another is kept another way. */
+const MAX_SHAPES = 4096;
+
+/**
+ * The key sequences (in their order) of many objects of few shapes, each kept once: the metrics
+ * and the parameters of a registry's records, which mostly share their names.
+ */
+class KeyShapes {
+  readonly shapes: (readonly string[])[] = [];
+  private readonly byKeys = new Map<string, number>();
+  private last = -1;
+
+  /** The shape of `o`'s keys, or -1 when there are {@link MAX_SHAPES} others already. */
+  of(o: Readonly<Record<string, unknown>>): number {
+    const last = this.shapes[this.last];
+    if (last !== undefined) {
+      let j = 0;
+      let same = true;
+      for (const k in o) {
+        if (k !== last[j]) {
+          same = false;
+          break;
+        }
+        j++;
+      }
+      if (same && j === last.length) return this.last;
+    }
+    const keys = Object.keys(o);
+    const text = JSON.stringify(keys);
+    let shape = this.byKeys.get(text);
+    if (shape === undefined) {
+      if (this.shapes.length >= MAX_SHAPES) return -1;
+      shape = this.shapes.push(keys) - 1;
+      this.byKeys.set(text, shape);
+    }
+    this.last = shape;
+    return shape;
+  }
+}
+
+/** Sets an own property, `__proto__` included (as JSON.parse makes it), on a plain object. */
+function put(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+}
 
 /**
  * The rows of a lean listing, in columns: the ranked metrics' values (NaN: missing, or not a
  * finite number, which a ranking reads as missing), the creation time (as milliseconds when the
  * text is of the form `parseCanonicalTimestamp` reads, which gives that text back exactly; else
  * the text itself), the status (a code into the statuses met), the archived flag and where the
- * line is. A row costs its id and about 60 bytes of typed arrays, not objects: little for the
- * garbage collector to copy, so a large registry ranks in less time and memory.
+ * line is. The ids are packed in the {@link PackedStrings} given. A row costs about 60 bytes of
+ * typed arrays and its id's bytes, not objects: little for the garbage collector to copy, so a
+ * large registry ranks in less time and memory.
+ *
+ * Holding (`hold`), the rows keep the rest of each experiment too, packed: the name, project,
+ * tags and parameters as bytes, every metric value as a number under its row's key sequence
+ * (or, for metrics that are not all numbers, their JSON text). Each row then reads back as the
+ * whole experiment `list` gives, for a ranking that shows every row.
  */
 export class LeanColumns {
-  private values: Float64Array;
-  private createdMs: Float64Array;
-  private offsets: Float64Array;
-  private lengths: Float64Array;
-  private statusCodes: Int32Array;
-  private flags: Uint8Array;
-  private capacity = 1024;
+  private readonly values: NumberColumn;
+  private readonly createdMs = new NumberColumn("f64");
+  private readonly offsets = new NumberColumn("f64");
+  private readonly lengths = new NumberColumn("f64");
+  private readonly statusCodes = new NumberColumn("i32");
+  private readonly flags = new NumberColumn("u8");
+  private readonly idAt = new NumberColumn("f64");
   private rows = 0;
   private readonly statuses: string[] = [];
   private readonly statusCode = new Map<string, number>();
   /** The creation time's text of the rows where it is not of the canonical form. */
   private readonly createdText = new Map<number, string>();
-  private readonly ids: string[] = [];
+  // Held rows only.
+  private readonly texts: PackedStrings | null;
+  private readonly textAt = new NumberColumn("f64");
+  private readonly metricShape = new NumberColumn("i32");
+  private readonly metricAt = new NumberColumn("f64");
+  private readonly metricValues = new PackedNumbers();
+  private readonly metricShapes = new KeyShapes();
+  private readonly paramShapes = new KeyShapes();
 
-  constructor(readonly names: readonly string[]) {
-    this.values = new Float64Array(this.capacity * names.length);
-    this.createdMs = new Float64Array(this.capacity);
-    this.offsets = new Float64Array(this.capacity);
-    this.lengths = new Float64Array(this.capacity);
-    this.statusCodes = new Int32Array(this.capacity);
-    this.flags = new Uint8Array(this.capacity);
+  /**
+   * @param names the metrics a ranking reads, in columns.
+   * @param ids where the ids given to {@link add} are packed.
+   * @param hold keep every field of each record, not only what a ranking reads.
+   */
+  constructor(
+    readonly names: readonly string[],
+    private readonly ids: PackedStrings,
+    readonly hold = false,
+  ) {
+    this.values = new NumberColumn("f64", Math.max(1, names.length));
+    this.texts = hold ? new PackedStrings(1 << 20) : null;
   }
 
-  /** Stores what a ranking reads of record `o` (id `id`, its line at `offset`, `bytes` long) as a new row; returns its number. */
-  add(o: Record<string, unknown>, id: string, offset: number, bytes: number): number {
-    if (this.rows === this.capacity) {
-      this.capacity *= 2;
-      this.values = grown(this.values, this.capacity * this.names.length);
-      this.createdMs = grown(this.createdMs, this.capacity);
-      this.offsets = grown(this.offsets, this.capacity);
-      this.lengths = grown(this.lengths, this.capacity);
-      this.statusCodes = grown(this.statusCodes, this.capacity);
-      this.flags = grown(this.flags, this.capacity);
-    }
+  /**
+   * Stores record `o` (its id packed at `idAt` in the ids, its line at `offset`, `bytes` long)
+   * as a new row; returns its number.
+   */
+  add(o: Record<string, unknown>, idAt: number, offset: number, bytes: number): number {
     const row = this.rows++;
-    this.ids.push(id);
+    this.idAt.set(row, idAt);
     const metrics = plainObject(o["metrics"]);
     const width = this.names.length;
     for (let c = 0; c < width; c++) {
       const name = this.names[c]!;
-      this.values[row * width + c] = metrics !== null && Object.hasOwn(metrics, name) ? rankedValue(metrics[name]) : Number.NaN;
+      this.values.set(row, metrics !== null && Object.hasOwn(metrics, name) ? rankedValue(metrics[name]) : Number.NaN, c);
     }
     const status = statusOf(o);
     let code = this.statusCode.get(status);
@@ -198,117 +258,298 @@ export class LeanColumns {
       code = this.statuses.push(status) - 1;
       this.statusCode.set(status, code);
     }
-    this.statusCodes[row] = code;
+    this.statusCodes.set(row, code);
     const text = created(o["timestamp"] ?? o["created_at"]);
     let flags = o["archived"] === true ? ARCHIVED : 0;
     if (text === null) flags |= NO_CREATED;
     else {
       const ms = parseCanonicalTimestamp(text);
-      this.createdMs[row] = ms;
+      this.createdMs.set(row, ms);
       if (Number.isNaN(ms)) this.createdText.set(row, text);
     }
-    this.flags[row] = flags;
-    this.offsets[row] = offset;
-    this.lengths[row] = bytes;
+    this.flags.set(row, flags);
+    if (this.texts !== null) this.holdRest(row, o, metrics ?? {});
+    else {
+      this.offsets.set(row, offset);
+      this.lengths.set(row, bytes);
+    }
     return row;
+  }
+
+  /** Packs what a ranking does not read of record `o` (its metrics `metrics`) into held row `row`. */
+  private holdRest(row: number, o: Record<string, unknown>, metrics: Record<string, unknown>): void {
+    const texts = this.texts!;
+    const name = str(o["name"]);
+    const project = str(o["project"]);
+    texts.begin();
+    texts.addCount(0);
+    let bits = (name === null ? 0 : HAS_NAME) | (project === null ? 0 : HAS_PROJECT);
+    if (name !== null) texts.addString(name);
+    if (project !== null) texts.addString(project);
+    const t = tags(o["tags"]);
+    texts.addCount(t.length);
+    for (const tag of t) texts.addString(tag);
+    const p = params(o["params"]);
+    const pShape = this.paramShapes.of(p);
+    if (pShape < 0) {
+      bits |= PARAMS_AS_PAIRS;
+      const keys = Object.keys(p);
+      texts.addCount(keys.length);
+      for (const k of keys) {
+        texts.addString(k);
+        texts.addString(p[k]!);
+      }
+    } else {
+      texts.addCount(pShape);
+      for (const k of this.paramShapes.shapes[pShape]!) texts.addString(p[k]!);
+    }
+    let mShape = -1;
+    let numbers = true;
+    for (const k in metrics) {
+      if (typeof metrics[k] !== "number") {
+        numbers = false;
+        break;
+      }
+    }
+    if (numbers) mShape = this.metricShapes.of(metrics);
+    if (mShape < 0) {
+      bits |= METRICS_AS_JSON;
+      texts.addString(JSON.stringify(metrics));
+    } else {
+      const keys = this.metricShapes.shapes[mShape]!;
+      const run = this.metricValues.reserve(keys.length);
+      const values = this.metricValues.chunkOf(run);
+      const from = this.metricValues.offsetOf(run);
+      for (let j = 0; j < keys.length; j++) values[from + j] = metrics[keys[j]!] as number;
+      this.metricAt.set(row, run);
+    }
+    this.metricShape.set(row, mShape);
+    const at = texts.end();
+    texts.setCount(at, bits);
+    this.textAt.set(row, at);
   }
 
   /** The value of metric `c` in row `row` (NaN: missing). */
   value(row: number, c: number): number {
-    return this.values[row * this.names.length + c]!;
+    return this.values.get(row, c);
   }
 
-  /** Row `row`'s metrics as an object: each name with a value. */
-  metricsOf(row: number): Record<string, number> {
-    const out: Record<string, number> = {};
+  /** Row `row`'s metrics as an object: held, every metric recorded; else each name asked for with a value. */
+  metricsOf(row: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (this.texts !== null) {
+      const shape = this.metricShape.get(row);
+      if (shape < 0) return JSON.parse(this.texts.stringAt(this.heldAfterParams(row))) as Record<string, unknown>;
+      const keys = this.metricShapes.shapes[shape]!;
+      const run = this.metricAt.get(row);
+      const values = this.metricValues.chunkOf(run);
+      const from = this.metricValues.offsetOf(run);
+      for (let j = 0; j < keys.length; j++) put(out, keys[j]!, values[from + j]!);
+      return out;
+    }
     for (let c = 0; c < this.names.length; c++) {
       const v = this.value(row, c);
-      if (!Number.isNaN(v)) out[this.names[c]!] = v;
+      if (!Number.isNaN(v)) put(out, this.names[c]!, v);
     }
     return out;
   }
 
   /** Row `row` as a lean experiment. */
   experiment(row: number): LeanExperiment {
-    return new LeanExperiment(this.ids[row]!, row, this);
+    return new LeanExperiment(row, this);
+  }
+
+  idOf(row: number): string {
+    return this.ids.stringAt(this.idAt.get(row));
   }
 
   statusOf(row: number): string {
-    return this.statuses[this.statusCodes[row]!]!;
+    return this.statuses[this.statusCodes.get(row)]!;
   }
 
   createdOf(row: number): string | null {
-    if ((this.flags[row]! & NO_CREATED) !== 0) return null;
-    return this.createdText.get(row) ?? new Date(this.createdMs[row]!).toISOString();
+    if ((this.flags.get(row) & NO_CREATED) !== 0) return null;
+    return this.createdText.get(row) ?? new Date(this.createdMs.get(row)).toISOString();
   }
 
   archivedOf(row: number): boolean {
-    return (this.flags[row]! & ARCHIVED) !== 0;
+    return (this.flags.get(row) & ARCHIVED) !== 0;
   }
 
   offsetOf(row: number): number {
-    return this.offsets[row]!;
+    return this.offsets.get(row);
   }
 
   bytesOf(row: number): number {
-    return this.lengths[row]!;
+    return this.lengths.get(row);
+  }
+
+  /** A held row's name (`null` when not held). */
+  nameOf(row: number): string | null {
+    const texts = this.texts;
+    if (texts === null) return null;
+    const at = this.textAt.get(row);
+    return (texts.countAt(at) & HAS_NAME) === 0 ? null : texts.stringAt(at + 4);
+  }
+
+  /** A held row's project (`null` when not held). */
+  projectOf(row: number): string | null {
+    const texts = this.texts;
+    if (texts === null) return null;
+    const at = this.textAt.get(row);
+    const bits = texts.countAt(at);
+    if ((bits & HAS_PROJECT) === 0) return null;
+    return texts.stringAt((bits & HAS_NAME) === 0 ? at + 4 : texts.afterString(at + 4));
+  }
+
+  /** A held row's tags (none when not held). */
+  tagsOf(row: number): readonly string[] {
+    const texts = this.texts;
+    if (texts === null) return NO_TAGS;
+    let at = this.heldTags(row);
+    const n = texts.countAt(at);
+    at += 4;
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(texts.stringAt(at));
+      at = texts.afterString(at);
+    }
+    return out;
+  }
+
+  /** A held row's parameters (none when not held). */
+  paramsOf(row: number): Readonly<Record<string, string>> {
+    const texts = this.texts;
+    if (texts === null) return NO_PARAMS;
+    let at = this.heldParams(row);
+    const out: Record<string, string> = {};
+    const n = texts.countAt(at);
+    at += 4;
+    if ((texts.countAt(this.textAt.get(row)) & PARAMS_AS_PAIRS) !== 0) {
+      for (let i = 0; i < n; i++) {
+        const k = texts.stringAt(at);
+        at = texts.afterString(at);
+        put(out, k, texts.stringAt(at));
+        at = texts.afterString(at);
+      }
+    } else {
+      for (const k of this.paramShapes.shapes[n]!) {
+        put(out, k, texts.stringAt(at));
+        at = texts.afterString(at);
+      }
+    }
+    return out;
+  }
+
+  /** Where a held row's tag count is. */
+  private heldTags(row: number): number {
+    const texts = this.texts!;
+    let at = this.textAt.get(row);
+    const bits = texts.countAt(at);
+    at += 4;
+    if ((bits & HAS_NAME) !== 0) at = texts.afterString(at);
+    if ((bits & HAS_PROJECT) !== 0) at = texts.afterString(at);
+    return at;
+  }
+
+  /** Where a held row's parameters start (their count or shape). */
+  private heldParams(row: number): number {
+    const texts = this.texts!;
+    let at = this.heldTags(row);
+    const n = texts.countAt(at);
+    at += 4;
+    for (let i = 0; i < n; i++) at = texts.afterString(at);
+    return at;
+  }
+
+  /** Where what follows a held row's parameters is (its metrics' JSON, when so kept). */
+  private heldAfterParams(row: number): number {
+    const texts = this.texts!;
+    let at = this.heldParams(row);
+    const n = texts.countAt(at);
+    at += 4;
+    if ((texts.countAt(this.textAt.get(row)) & PARAMS_AS_PAIRS) !== 0) for (let i = 0; i < 2 * n; i++) at = texts.afterString(at);
+    else for (let i = 0; i < this.paramShapes.shapes[n]!.length; i++) at = texts.afterString(at);
+    return at;
   }
 }
 
 /**
  * What a ranking reads of a record (a row of {@link LeanColumns}): its id, status, creation
- * time, archived flag and some metrics, kept in the listing's {@link LeanColumns}, with where its
- * line is in the file, so the whole record can be read again for the few rows shown. `name`,
- * `project`, `tags` and `params` are empty; `metrics` holds the metrics asked for that are finite
- * numbers (the others rank as missing anyway), made afresh at each read.
+ * time, archived flag and some metrics, with where its line is in the file, so the whole record
+ * can be read again for the few rows shown. `name`, `project`, `tags` and `params` are empty;
+ * `metrics` holds the metrics asked for that are finite numbers (the others rank as missing
+ * anyway). Of a holding listing's columns, it is the whole experiment instead, every field read
+ * back from the columns. Each field is made afresh at each read.
  */
 export class LeanExperiment implements Experiment {
-  constructor(
-    readonly id: string,
-    private readonly row: number,
-    private readonly columns: LeanColumns,
-  ) {}
+  readonly #row: number;
+  readonly #columns: LeanColumns;
+
+  constructor(row: number, columns: LeanColumns) {
+    this.#row = row;
+    this.#columns = columns;
+  }
+
+  get id(): string {
+    return this.#columns.idOf(this.#row);
+  }
 
   get status(): string {
-    return this.columns.statusOf(this.row);
+    return this.#columns.statusOf(this.#row);
   }
 
   get created(): string | null {
-    return this.columns.createdOf(this.row);
+    return this.#columns.createdOf(this.#row);
   }
 
   get archived(): boolean {
-    return this.columns.archivedOf(this.row);
+    return this.#columns.archivedOf(this.#row);
   }
 
   get metrics(): Readonly<Record<string, unknown>> {
-    return this.columns.metricsOf(this.row);
+    return this.#columns.metricsOf(this.#row);
   }
 
-  get name(): null {
-    return null;
+  get name(): string | null {
+    return this.#columns.nameOf(this.#row);
   }
 
-  get project(): null {
-    return null;
+  get project(): string | null {
+    return this.#columns.projectOf(this.#row);
   }
 
   get tags(): readonly string[] {
-    return NO_TAGS;
+    return this.#columns.tagsOf(this.#row);
   }
 
   get params(): Readonly<Record<string, string>> {
-    return NO_PARAMS;
+    return this.#columns.paramsOf(this.#row);
+  }
+
+  /** Whether this is whole (of a holding listing): every field as `list` gives it. */
+  get whole(): boolean {
+    return this.#columns.hold;
+  }
+
+  /** The experiment's fields, as `list` gives them (of a lean one: what it holds). */
+  toJSON(): Experiment {
+    return { id: this.id, name: this.name, status: this.status, project: this.project, tags: this.tags, created: this.created, metrics: this.metrics, params: this.params, archived: this.archived };
+  }
+
+  /** Whether this is a row of `columns`. */
+  isOf(columns: LeanColumns): boolean {
+    return this.#columns === columns;
   }
 
   /** The byte offset of the record's line in the registry. */
   get offset(): number {
-    return this.columns.offsetOf(this.row);
+    return this.#columns.offsetOf(this.#row);
   }
 
   /** The line's length in bytes. */
   get bytes(): number {
-    return this.columns.bytesOf(this.row);
+    return this.#columns.bytesOf(this.#row);
   }
 
   /**
@@ -318,10 +559,10 @@ export class LeanExperiment implements Experiment {
    */
   isMadeOf(whole: Experiment): boolean {
     if (whole.id !== this.id || whole.status !== this.status || whole.created !== this.created || (whole.archived === true) !== this.archived) return false;
-    const { names } = this.columns;
+    const { names } = this.#columns;
     for (let c = 0; c < names.length; c++) {
       const recorded = Object.hasOwn(whole.metrics, names[c]!) ? rankedValue(whole.metrics[names[c]!]) : Number.NaN;
-      if (!Object.is(recorded, this.columns.value(this.row, c))) return false;
+      if (!Object.is(recorded, this.#columns.value(this.#row, c))) return false;
     }
     return true;
   }

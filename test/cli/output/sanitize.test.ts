@@ -78,14 +78,40 @@ describe("guardText and guardStream", () => {
   });
 
   it("writes through unchanged while inactive (--json), and keeps isTTY", () => {
-    const written: string[] = [];
+    const written: (string | Buffer)[] = [];
     let active = true;
     const s = guardStream({ write: (t) => written.push(t), isTTY: true }, () => active, null);
     s.write("a\u009b");
+    // A buffer (a large output's chunk of UTF-8) is guarded as its text.
+    s.write(Buffer.from("\u00e9\u009b", "utf8"));
     active = false;
     s.write("b\u009b");
-    expect(written).toEqual(["a\\u009b", "b\u009b"]);
+    expect(written).toEqual(["a\\u009b", "\u00e9\\u009b", "b\u009b"]);
     expect(s.isTTY).toBe(true);
+    // Without a stream's once and off, it offers none: a writer does not wait for a drain that never comes.
+    expect("once" in s).toBe(false);
+  });
+
+  it("guards a large buffer a few lines at a time, never cutting a line, a character or its own sequences", () => {
+    const own = ownSequences(true, false);
+    const c = colors(true);
+    const line = (i: number): string => `${c.red(`r${i}`)},\u00e9\u4e2d\u0000,${"x".repeat(i % 300)}\r\n`;
+    const text = Array.from({ length: 2000 }, (_, i) => line(i)).join("") + "tail \u009b without a line break".repeat(500);
+    const written: string[] = [];
+    const s = guardStream({ write: (t) => written.push(String(t)) }, () => true, own);
+    s.write(Buffer.from(text, "utf8"));
+    expect(written.length).toBeGreaterThan(10);
+    expect(written.join("")).toBe(guardText(text, own));
+    for (const w of written.slice(0, -1)) expect(w.endsWith("\n")).toBe(true);
+  });
+
+  it("passes a stream's drain to a writer waiting for it", () => {
+    const listeners: string[] = [];
+    const stream = { write: () => false, once: (e: string) => listeners.push(`once ${e}`), off: (e: string) => listeners.push(`off ${e}`) };
+    const s = guardStream(stream, () => false, null);
+    s.once!("drain", () => undefined);
+    s.off!("drain", () => undefined);
+    expect(listeners).toEqual(["once drain", "off drain"]);
   });
 });
 
