@@ -46,7 +46,16 @@ export type { MetricHistory } from "./core/metrics/history.js";
 export { GATE_OPS, parseGate, formatGate, evaluateGates, thresholdGates, type Gate, type GateOp, type GateResult, type GateFailure } from "./core/gates/gate.js";
 
 // Ranking.
-export { compareScores, rankingMetricNames, type CompareScoresOptions, type CompareScoresResult, type RankedExperiment } from "./core/ranking/compare-scores.js";
+export {
+  compareScores,
+  rankingMetricNames,
+  rankedRows,
+  type CompareScoresOptions,
+  type CompareScoresResult,
+  type ExperimentList,
+  type RankedExperiment,
+  type RankedRows,
+} from "./core/ranking/compare-scores.js";
 export { DEFAULT_RANKED_STATUSES, type StatusSelection } from "./core/ranking/selection.js";
 export { parseParetoSpec, paretoFronts, type ParetoObjective, type ParetoDirection } from "./core/ranking/pareto.js";
 

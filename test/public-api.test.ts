@@ -52,6 +52,7 @@ const VALUES = [
   // ranking
   "compareScores",
   "rankingMetricNames",
+  "rankedRows",
   "DEFAULT_RANKED_STATUSES",
   "parseParetoSpec",
   "paretoFronts",

@@ -55,8 +55,9 @@ export function rankingJson(result: CompareScoresResult): RankingJson {
 
 /** `JSON.stringify` of a number or null, as a field's value (a non-finite number is `null`). */
 function numberText(v: number | null): string {
-  // For a finite number, String() is JSON.stringify's text (both Number::toString; -0 is "0").
-  return v === null || !Number.isFinite(v) ? "null" : String(v);
+  // JSON.stringify, not String(): String() keeps each text in the engine's number cache, which
+  // the garbage collector then copies and keeps, row after row.
+  return v === null ? "null" : JSON.stringify(v);
 }
 
 /** The text of a gate result up to its `actual`, which is the same on every row: made once per gate. */
@@ -76,7 +77,7 @@ class GatePrefixes {
  * `JSON.stringify(resultJson(r))`, byte for byte, without building the row's object first: the
  * keys in the contract's order, the strings and the metrics object through `JSON.stringify`.
  */
-function resultText(r: RankedExperiment, prefixes: GatePrefixes): string {
+function resultText(r: RankedExperiment, prefixes: GatePrefixes, lead = ""): string {
   const e = r.experiment;
   let gates = "";
   for (let i = 0; i < r.gates.length; i++) {
@@ -84,8 +85,10 @@ function resultText(r: RankedExperiment, prefixes: GatePrefixes): string {
     if (i > 0) gates += ",";
     gates += `${prefixes.of(g, i)}${numberText(g.actual)},"passed":${g.passed ? "true" : "false"},"reason":${g.reason === null ? "null" : JSON.stringify(g.reason)}}`;
   }
+  // Each field read once: an experiment of a packed listing makes it at each read.
+  const name = e.name;
   return (
-    `{"rank":${numberText(r.rank)},"id":${JSON.stringify(e.id)},"name":${e.name === null ? "null" : JSON.stringify(e.name)},"status":${JSON.stringify(e.status)},` +
+    `${lead}{"rank":${numberText(r.rank)},"id":${JSON.stringify(e.id)},"name":${name === null ? "null" : JSON.stringify(name)},"status":${JSON.stringify(e.status)},` +
     `"passed":${r.passed ? "true" : "false"},"value":${numberText(r.value)},"metrics":${JSON.stringify(e.metrics)},"gates":[${gates}]}`
   );
 }
@@ -103,8 +106,7 @@ export async function writeRankingJson(result: CompareScoresResult, sink: ChunkS
   const rows = rankedRows(result);
   const prefixes = new GatePrefixes();
   for (let i = 0; i < rows.length; i++) {
-    if (i > 0) out.put(",");
-    out.put(resultText(rows.at(i)!, prefixes));
+    out.put(resultText(rows.at(i)!, prefixes, i > 0 ? "," : ""));
     const wait = out.waiting;
     if (wait !== undefined) await wait;
   }

@@ -53,8 +53,9 @@ export class PackedStrings {
     // At most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units).
     this.reserve(4 + 3 * s.length);
     const at = this.pos;
-    if ((s as WellFormed).isWellFormed()) {
-      const n = s.length === 0 ? 0 : this.bytes.write(s, at + 4, "utf8");
+    const n = s.length === 0 ? 0 : this.bytes.write(s, at + 4, "utf8");
+    // As many bytes as code units: ASCII, well formed; else it is checked.
+    if (n === s.length || (s as WellFormed).isWellFormed()) {
       this.bytes.writeUInt32LE(n, at);
       this.pos = at + 4 + n;
     } else {

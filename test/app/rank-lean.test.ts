@@ -143,6 +143,20 @@ describe("rankExperiments with a lean listing", () => {
     ]);
   });
 
+  it("holds every row exactly past the limits of its shared key sequences (many metric and parameter names)", async () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    const lines: string[] = [];
+    // More distinct key sequences than are shared, then one of more keys than they may hold in all.
+    for (let i = 0; i < 4200; i++) lines.push(JSON.stringify({ experiment_id: `e${i}`, status: "completed", metrics: { pde_mean: i % 50, [`m${i}`]: i }, params: { [`p${i}`]: `v${i}` } }));
+    const wide = Object.fromEntries(Array.from({ length: 70_000 }, (_, k) => [`w${k}`, k]));
+    lines.push(JSON.stringify({ experiment_id: "wide", status: "completed", metrics: { pde_mean: 0.5, ...wide }, params: Object.fromEntries(Object.keys(wide).map((k) => [k, "x"])) }));
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    const req: RankRequest = { filter: {}, statuses: [], sortBy: "pde_mean", gates: ["pde_mean:lt:40"] };
+    const held = await outcome(() => rankExperiments(new LocalStore({ path }), req, REGISTRY));
+    const whole = await outcome(() => rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY));
+    expect(held).toEqual(whole);
+  });
+
   it("reads the rows shown from the file it listed, even when a compaction replaced it meanwhile", () => {
     const path = join(tempDir(), "experiments.jsonl");
     writeFileSync(path, `${JSON.stringify({ experiment_id: "a", name: "first", status: "completed", metrics: { pde_mean: 1 } })}\n`);

@@ -49,7 +49,9 @@ const NUMBER_TEXT = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
  */
 export function csvCell(cell: Cell): string {
   if (cell === null) return "";
-  if (typeof cell === "number") return String(cell);
+  // JSON.stringify gives String()'s text of a finite number, without keeping it in the engine's
+  // number cache (where a large output's texts would survive garbage collections).
+  if (typeof cell === "number") return Number.isFinite(cell) ? JSON.stringify(cell) : String(cell);
   const text = printable(FORMULA_START.test(cell) && !NUMBER_TEXT.test(cell) ? `'${cell}` : cell, { multiline: true });
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

@@ -19,6 +19,25 @@ import { selectRowsByStatus } from "./selection.js";
 export interface ExperimentList {
   readonly length: number;
   at(i: number): Experiment | undefined;
+  /**
+   * Optional, for a list that can answer without making the experiment: the time of
+   * `at(i).created` in milliseconds (as `parseTimestamp` in core/time.ts reads it; NaN when there
+   * is none or it is not a date).
+   */
+  createdTime?(i: number): number;
+  /** Optional, likewise: `at(i).metrics[name]` when it is an own property, else `undefined`. */
+  metricOf?(i: number, name: string): unknown;
+}
+
+/** {@link metricValue} of experiment `i` of a list that answers {@link ExperimentList.metricOf}. */
+function listedValue(metricOf: (i: number, name: string) => unknown, i: number, name: string, aliases: readonly string[]): number | null {
+  const direct = metricOf(i, name);
+  if (typeof direct === "number" && Number.isFinite(direct)) return direct;
+  for (const alias of aliases) {
+    const v = metricOf(i, alias);
+    if (typeof v === "number" && Number.isFinite(v)) return v;
+  }
+  return null;
 }
 
 /** Experiments `0 .. count - 1` of `at`, one at a time. */
@@ -377,10 +396,16 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
   const created = new Float64Array(n);
   const createdRead = new Uint8Array(n);
   let passedCount = 0;
+  const metricOf = experiments.metricOf?.bind(experiments);
   for (let i = 0; i < n; i++) {
-    const metrics = experiment(i).metrics;
     const row = i * width;
-    for (let c = 0; c < width; c++) read[row + c] = orNaN(metricValue(metrics, columns[c]!, columnAliases[c]));
+    if (metricOf !== undefined) {
+      const listed = kept[i]!;
+      for (let c = 0; c < width; c++) read[row + c] = orNaN(listedValue(metricOf, listed, columns[c]!, columnAliases[c]!));
+    } else {
+      const metrics = experiment(i).metrics;
+      for (let c = 0; c < width; c++) read[row + c] = orNaN(metricValue(metrics, columns[c]!, columnAliases[c]));
+    }
     let ok = 1;
     for (let g = 0; g < gates.length; g++) {
       const actual = read[row + gateColumns[g]!]!;
@@ -423,7 +448,7 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
 
   const createdOf = (i: number): number => {
     if (createdRead[i] === 0) {
-      created[i] = orNaN(parseTime(experiment(i).created));
+      created[i] = experiments.createdTime === undefined ? orNaN(parseTime(experiment(i).created)) : experiments.createdTime(kept[i]!);
       createdRead[i] = 1;
     }
     return created[i]!;

@@ -1,5 +1,6 @@
 import { closeSync, openSync } from "node:fs";
 import type { Experiment, ExperimentFilter } from "../../core/experiment.js";
+import type { ExperimentList } from "../../core/ranking/compare-scores.js";
 import { matchesFilter } from "../../core/experiment.js";
 import type { MetricHistory } from "../../core/metrics/history.js";
 import { readMetricHistory } from "../../core/metrics/history.js";
@@ -177,7 +178,9 @@ export class LocalStore extends BaseStore {
     const latest = new PackedStringMap();
     const columns = new LeanColumns(hold ? [] : [...metrics], latest.keys, hold);
     // Only whether it is archived, unless the filter reads more of the record.
-    const needsWhole = !hold && (filter.project !== undefined || (filter.tags?.length ?? 0) > 0 || (filter.statuses?.length ?? 0) > 0);
+    const onlyArchived = filter.project === undefined && (filter.tags?.length ?? 0) === 0 && (filter.statuses?.length ?? 0) === 0;
+    const keeps = (record: Record<string, unknown>, id: string, row: number): boolean =>
+      onlyArchived ? filter.includeArchived === true || !columns.archivedOf(row) : matchesFilter(hold ? columns.experiment(row) : experimentFromRecord(record, id), filter);
     let fd: number | undefined;
     let damaged: DamagedLine[];
     try {
@@ -189,7 +192,7 @@ export class LocalStore extends BaseStore {
         }
         const entry = latest.set(id, -1);
         const row = columns.add(record, latest.keyAt(entry), offset, bytes);
-        if (matchesFilter(needsWhole ? experimentFromRecord(record, id) : columns.experiment(row), filter)) latest.setValueOf(entry, row);
+        if (keeps(record, id, row)) latest.setValueOf(entry, row);
       };
       ({ damaged } = scanRegistry(fd === undefined ? path : { fd }, onRecord));
     } catch (e) {
@@ -205,7 +208,12 @@ export class LocalStore extends BaseStore {
       if (row >= 0) rows[n++] = row;
     }
     rows = rows.subarray(0, n);
-    const experiments = { length: n, at: (i: number) => (i >= 0 && i < n ? columns.experiment(rows[i]!) : undefined) };
+    const experiments: ExperimentList = {
+      length: n,
+      at: (i) => (i >= 0 && i < n ? columns.experiment(rows[i]!) : undefined),
+      createdTime: (i) => columns.createdTimeOf(rows[i]!),
+      metricOf: (i, name) => columns.metricOf(rows[i]!, name),
+    };
     let open: number | undefined = fd;
     let closed = false;
     return {

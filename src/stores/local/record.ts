@@ -1,6 +1,6 @@
 import type { Experiment } from "../../core/experiment.js";
 import { idProblem, isValidId, quoteId } from "../../core/ids.js";
-import { parseCanonicalTimestamp } from "../../core/time.js";
+import { parseCanonicalTimestamp, parseTimestamp } from "../../core/time.js";
 import type { RemoteLink } from "../store.js";
 import { NumberColumn, PackedNumbers, PackedStrings } from "../../util/packed-strings.js";
 
@@ -143,8 +143,12 @@ const METRICS_AS_JSON = 4;
 /** Its parameters are key and value pairs, not a shape's values. */
 const PARAMS_AS_PAIRS = 8;
 
-/** The most distinct key sequences {@link KeyShapes} keeps; a row with another is kept another way. */
+/**
+ * The most distinct key sequences {@link KeyShapes} keeps, and the most keys in all of them; a
+ * row with another is kept another way (so a file of ever new names costs its rows, not more).
+ */
 const MAX_SHAPES = 4096;
+const MAX_SHAPE_KEYS = 1 << 16;
 
 /**
  * The key sequences (in their order) of many objects of few shapes, each kept once: the metrics
@@ -154,8 +158,9 @@ class KeyShapes {
   readonly shapes: (readonly string[])[] = [];
   private readonly byKeys = new Map<string, number>();
   private last = -1;
+  private keys = 0;
 
-  /** The shape of `o`'s keys, or -1 when there are {@link MAX_SHAPES} others already. */
+  /** The shape of `o`'s keys, or -1 when there is no room for another ({@link MAX_SHAPES}). */
   of(o: Readonly<Record<string, unknown>>): number {
     const last = this.shapes[this.last];
     if (last !== undefined) {
@@ -174,7 +179,8 @@ class KeyShapes {
     const text = JSON.stringify(keys);
     let shape = this.byKeys.get(text);
     if (shape === undefined) {
-      if (this.shapes.length >= MAX_SHAPES) return -1;
+      if (this.shapes.length >= MAX_SHAPES || this.keys + keys.length > MAX_SHAPE_KEYS) return -1;
+      this.keys += keys.length;
       shape = this.shapes.push(keys) - 1;
       this.byKeys.set(text, shape);
     }
@@ -370,6 +376,35 @@ export class LeanColumns {
   createdOf(row: number): string | null {
     if ((this.flags.get(row) & NO_CREATED) !== 0) return null;
     return this.createdText.get(row) ?? new Date(this.createdMs.get(row)).toISOString();
+  }
+
+  /** Row `row`'s creation time in milliseconds, as `parseTimestamp` reads its text (NaN: none, or not a date). */
+  createdTimeOf(row: number): number {
+    if ((this.flags.get(row) & NO_CREATED) !== 0) return Number.NaN;
+    const text = this.createdText.get(row);
+    return text === undefined ? this.createdMs.get(row) : parseTimestamp(text);
+  }
+
+  /**
+   * `metricsOf(row)[name]` when an own property, else `undefined`, without making the object:
+   * held, the recorded value; else, of a metric asked for, its value when a finite number.
+   */
+  metricOf(row: number, name: string): unknown {
+    if (this.texts !== null) {
+      const shape = this.metricShape.get(row);
+      if (shape < 0) {
+        const all = this.metricsOf(row);
+        return Object.hasOwn(all, name) ? all[name] : undefined;
+      }
+      const j = this.metricShapes.shapes[shape]!.indexOf(name);
+      if (j < 0) return undefined;
+      const run = this.metricAt.get(row);
+      return this.metricValues.chunkOf(run)[this.metricValues.offsetOf(run) + j];
+    }
+    const c = this.names.indexOf(name);
+    if (c < 0) return undefined;
+    const v = this.value(row, c);
+    return Number.isNaN(v) ? undefined : v;
   }
 
   archivedOf(row: number): boolean {
