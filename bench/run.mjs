@@ -898,11 +898,6 @@ function main(tmp, pin, append, clearml, locks, report) {
     env,
     okCodes: [0, 1],
   };
-  // The same two with a smaller young generation (node's --max-semi-space-size, also settable in
-  // NODE_OPTIONS): what a memory-bound machine can trade, measured beside the defaults.
-  const SEMI = "--max-semi-space-size=4";
-  const As = { ...A, key: "As", label: `node ${SEMI} ... ${A.label}`, args: [SEMI, ...A.args] };
-  const A2s = { ...A2, key: "A2s", label: `node ${SEMI} ... ${A2.label}`, args: [SEMI, ...A2.args] };
   const F = { key: "floor", label: "parse floor: node bench/floor.mjs (readFileSync + split + JSON.parse per line)", args: [FLOOR, registry], cwd: tmp, env, okCodes: [0] };
   // The output floors: the parse floor plus JSON.stringify of the rows a command prints, the
   // ranked ones (A2, C) or 20 (A, P).
@@ -927,14 +922,12 @@ function main(tmp, pin, append, clearml, locks, report) {
     okCodes: [0],
   };
   for (const [name, a] of Object.entries(runAvail)) if (!a.ok) log(`run ${name}: not yet available: ${a.why}\n`);
-  const tpSpecs = [A, A2, C, P, As, A2s, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F, FO, FO20];
+  const tpSpecs = [A, A2, C, P, ...(runAvail.list.ok ? [L] : []), ...(runAvail.status.ok ? [S] : []), F, FO, FO20];
 
   const warnings = [...clearml.warnings];
   let passing = null;
   const outFile = (spec) => join(tmp, `out-${spec.key}.txt`);
   const fds = new Map();
-  const printed = new Map();
-  const digest = (text) => createHash("sha256").update(text).digest("hex");
   log(`throughput: ${WARMUP} warm-up + ${RUNS} timed runs each of ${tpSpecs.map((s) => s.key).join(", ")}, interleaved `);
   const tp = interleaved(tpSpecs, {
     runs: RUNS,
@@ -961,10 +954,6 @@ function main(tmp, pin, append, clearml, locks, report) {
       if (spec === A && !(out.includes(` of ${completed} experiments`) && (completed === RECORDS || out.includes(`${RECORDS - completed} unfinished experiments not ranked`)))) {
         warnings.push(`A's output does not account for ${RECORDS} experiments (${completed} completed ranked, the rest left out)`);
       }
-      // The young generation's size changes nothing printed (the outputs are removed once
-      // checked, so A's and A2's are kept by digest).
-      if (spec === A || spec === A2) printed.set(spec.key, digest(out));
-      if ((spec === As || spec === A2s) && digest(out) !== printed.get(spec === As ? "A" : "A2")) warnings.push(`${spec.key} printed other output than ${spec === As ? "A" : "A2"}`);
       if (spec === A2) {
         let json;
         try {
@@ -1000,7 +989,7 @@ function main(tmp, pin, append, clearml, locks, report) {
   const ratioL = runAvail.list.ok ? tpStats.L.median / tpStats.floor.median : null;
   const ratioS = runAvail.status.ok ? tpStats.S.median / tpStats.floor.median : null;
   /** The output floor a throughput spec is judged against: the one printing as many rows. */
-  const outputFloorOf = { A: "FO20", P: "FO20", A2: "FO", C: "FO", As: "FO20", A2s: "FO" };
+  const outputFloorOf = { A: "FO20", P: "FO20", A2: "FO", C: "FO" };
   const outRatio = (key) => tpStats[key].median / tpStats[outputFloorOf[key]].median;
 
   // 3. Peak memory -----------------------------------------------------------------------------
@@ -1060,8 +1049,6 @@ function main(tmp, pin, append, clearml, locks, report) {
     ["A2: `compare-scores ... --json` (all rows)", A2],
     ["C: `compare-scores ... --csv` (all rows)", C],
     ["P: `compare-scores --pareto ... --max 20` (table)", P],
-    ["As: A under `node --max-semi-space-size=4`", As],
-    ["A2s: A2 under `node --max-semi-space-size=4`", A2s],
     ...(runAvail.list.ok ? [["L: `run list --json`", L]] : []),
     ...(runAvail.status.ok ? [["S: `run status <id> --json`", S]] : []),
     ["Parse floor: `bench/floor.mjs FILE`", F],
@@ -1395,9 +1382,6 @@ temporary directory, removed afterwards.
 - C: the same with \`--csv\` and without \`--max\` (every experiment in the CSV output)
 - P: \`compare-scores --pareto pde_mean:min,train_time_min:min\` with the same gates and \`--max 20\`:
   the same table, ranked by Pareto fronts (non-dominated sorting) instead of one metric
-- As, A2s: A and A2 under \`node --max-semi-space-size=4\` (also settable in \`NODE_OPTIONS\`): a young
-  generation of 4 MiB semi-spaces instead of the 16 MiB node grows to while \`JSON.parse\` allocates,
-  which a machine short of memory can trade (not the default: every other figure is node's own)
 - Parse floor (the floor of earlier figures): \`node bench/floor.mjs FILE\` — \`readFileSync\` +
   \`split("\\n")\` + \`JSON.parse\` of each non-empty line, nothing else: the least any tool reading
   this file must do.
@@ -1408,9 +1392,11 @@ temporary directory, removed afterwards.
   against its own (goal ≤ ${GOAL_OUTPUT}x), and its peak RSS against the file's size (goal ≤ ${GOAL_RSS_FILE}x).
 
 A and P show 20 rows, so they list lean: of each experiment only its id, status, creation time,
-archived flag and the ranked metrics (about 170 bytes, against about 620 for the whole record), then
+archived flag and the ranked metrics (about 100 bytes, against about 620 for the whole record), then
 the 20 rows shown are read whole again from where their lines are in the file (kept open). A2 and C
-print every ranked row, so, like FO, they hold each one's metrics until it is written.
+print every ranked row, so they hold every experiment packed (names and strings as bytes, metric
+values as numbers, outside the JavaScript heap: about 250 bytes a record), make each row when it is
+written and write in chunks of 64 KiB; FO instead keeps every record it prints as parsed.
 
 ${WARMUP} warm-up round${WARMUP === 1 ? "" : "s"}, then ${RUNS} timed runs of each, interleaved (${tpSpecs.map((x) => x.key).join(", ")}, A, ...).
 Peak RSS: one more run of each under \`node --import bench/rss-probe-hwm.mjs\`, which records
