@@ -1395,7 +1395,7 @@ A and P show 20 rows, so they list lean: of each experiment only its id, status,
 archived flag and the ranked metrics (about 100 bytes, against about 620 for the whole record), then
 the 20 rows shown are read whole again from where their lines are in the file (kept open). A2 and C
 print every ranked row, so they hold every experiment packed (names and strings as bytes, metric
-values as numbers, outside the JavaScript heap: about 250 bytes a record), make each row when it is
+values as numbers, outside the JavaScript heap: about 300 bytes a record), make each row when it is
 written and write in chunks of 64 KiB; FO instead keeps every record it prints as parsed.
 
 ${WARMUP} warm-up round${WARMUP === 1 ? "" : "s"}, then ${RUNS} timed runs of each, interleaved (${tpSpecs.map((x) => x.key).join(", ")}, A, ...).
