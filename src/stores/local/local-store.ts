@@ -160,10 +160,10 @@ export class LocalStore extends BaseStore {
 
   /**
    * {@inheritDoc Store.rankingListing} One read of the file, keeping of each experiment only its
-   * ranking fields and where its line is (or, with `"all"`, every field, packed); the file stays
-   * open until `close`, so the lines shown are read again from the very file that was listed,
-   * even if a compaction replaced it since (appends leave the bytes read in place). The damaged
-   * lines are warned about as `list` does.
+   * ranking fields and where its line is; the file stays open until `close`, so the lines shown
+   * are read again from the very file that was listed, even if a compaction replaced it since
+   * (appends leave the bytes read in place). With `"all"`, every field is kept, packed, and
+   * nothing is read again. The damaged lines are warned about as `list` does.
    *
    * @throws {NotFoundError} `E_REGISTRY_NOT_FOUND` when the file does not exist.
    * @throws {ValidationError} `E_REGISTRY_UNREADABLE` when the path is not a readable file.
