@@ -6,7 +6,7 @@ import { parseGate } from "../core/gates/gate.js";
 import type { MetricRegistry } from "../core/metrics/registry.js";
 import { declareMetricHint } from "../core/metrics/registry.js";
 import type { CompareScoresResult, ExperimentList } from "../core/ranking/compare-scores.js";
-import { assertRankingOrder, compareScores, rankingMetricNames } from "../core/ranking/compare-scores.js";
+import { assertRankingOrder, compareScores, eachOf, rankingMetricNames } from "../core/ranking/compare-scores.js";
 import type { ParetoObjective } from "../core/ranking/pareto.js";
 import { parseParetoSpec } from "../core/ranking/pareto.js";
 import { didYouMean } from "../core/suggest.js";
@@ -137,11 +137,6 @@ export async function rankExperiments(store: RankedStore, request: RankRequest, 
   return { result, listed: experiments.length, location: store.location, passed: result.passedCount > 0 };
 }
 
-/** The experiments of a list, one at a time. */
-function* eachOf(list: ExperimentList): IterableIterator<Experiment> {
-  for (let i = 0; i < list.length; i++) yield list.at(i)!;
-}
-
 /** Whether some experiment of a list passes `test`. */
 function someOf(list: ExperimentList, test: (e: Experiment) => boolean): boolean {
   for (let i = 0; i < list.length; i++) if (test(list.at(i)!)) return true;
@@ -157,7 +152,7 @@ function rankListed(
   pareto: readonly ParetoObjective[] | undefined,
   store: RankedStore,
 ): CompareScoresResult {
-  checkStatuses(request.statuses, eachOf(experiments), store.statuses);
+  checkStatuses(request.statuses, eachOf(experiments.length, (i) => experiments.at(i)!), store.statuses);
   // A custom metric (reported, not registered) has no direction: which end is best is not
   // guessed. A name nobody reports is left to the ranking's own "unknown metric".
   const { sortBy } = request;

@@ -104,6 +104,13 @@ export class PackedStrings {
     return at + 4;
   }
 
+  /** Where the value after the `n` strings from `at` is. */
+  afterStrings(at: number, n: number): number {
+    let next = at;
+    for (let i = 0; i < n; i++) next = this.afterString(next);
+    return next;
+  }
+
   /** FNV-1a of the bytes of the string at `at`, as a non-negative 31-bit number. */
   hashAt(at: number): number {
     const c = Math.floor(at / SPAN);

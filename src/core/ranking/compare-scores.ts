@@ -41,7 +41,7 @@ function listedValue(metricOf: (i: number, name: string) => unknown, i: number, 
 }
 
 /** Experiments `0 .. count - 1` of `at`, one at a time. */
-function* eachOf(count: number, at: (i: number) => Experiment): IterableIterator<Experiment> {
+export function* eachOf(count: number, at: (i: number) => Experiment): IterableIterator<Experiment> {
   for (let i = 0; i < count; i++) yield at(i);
 }
 

@@ -29,11 +29,10 @@ export { MAX_LINE_WARNINGS } from "./registry-file.js";
  * `null` when a line no longer holds the record it was listed with (the file was rewritten in
  * place meanwhile).
  */
-function readWhole(fd: number, some: readonly Experiment[], path: string): Experiment[] | null {
+function readWhole(fd: number, some: readonly LeanExperiment[], path: string): Experiment[] | null {
   const out: Experiment[] = [];
   let buf = Buffer.alloc(0);
   for (const e of some) {
-    if (!(e instanceof LeanExperiment)) throw new Error(`LocalStore.rankingListing: ${e.id} is not an experiment of this listing`);
     if (buf.length < e.bytes) buf = Buffer.allocUnsafe(Math.max(e.bytes, 2 * buf.length, 4096));
     let got: number;
     try {
@@ -220,9 +219,13 @@ export class LocalStore extends BaseStore {
       experiments,
       whole: (some) => {
         if (closed) throw new Error("LocalStore.rankingListing: whole() after close()");
-        for (const e of some) if (!(e instanceof LeanExperiment && e.isOf(columns))) throw new Error(`LocalStore.rankingListing: ${e.id} is not an experiment of this listing`);
+        const lean: LeanExperiment[] = [];
+        for (const e of some) {
+          if (!(e instanceof LeanExperiment && e.isOf(columns))) throw new Error(`LocalStore.rankingListing: ${e.id} is not an experiment of this listing`);
+          lean.push(e);
+        }
         // Held, the experiments are whole already.
-        return open === undefined ? [...some] : readWhole(open, some, path);
+        return open === undefined ? lean : readWhole(open, lean, path);
       },
       close: () => {
         if (open !== undefined) closeSync(open);

@@ -239,7 +239,7 @@ export class LeanColumns {
   constructor(
     readonly names: readonly string[],
     private readonly ids: PackedStrings,
-    readonly hold = false,
+    hold = false,
   ) {
     this.values = new NumberColumn("f64", Math.max(1, names.length));
     this.texts = hold ? new PackedStrings(1 << 20) : null;
@@ -424,7 +424,7 @@ export class LeanColumns {
     const texts = this.texts;
     if (texts === null) return null;
     const at = this.textAt.get(row);
-    return (texts.countAt(at) & HAS_NAME) === 0 ? null : texts.stringAt(at + 4);
+    return (texts.countAt(at) & HAS_NAME) === 0 ? null : texts.stringAt(texts.afterCount(at));
   }
 
   /** A held row's project (`null` when not held). */
@@ -434,16 +434,17 @@ export class LeanColumns {
     const at = this.textAt.get(row);
     const bits = texts.countAt(at);
     if ((bits & HAS_PROJECT) === 0) return null;
-    return texts.stringAt((bits & HAS_NAME) === 0 ? at + 4 : texts.afterString(at + 4));
+    const first = texts.afterCount(at);
+    return texts.stringAt((bits & HAS_NAME) === 0 ? first : texts.afterString(first));
   }
 
   /** A held row's tags (none when not held). */
   tagsOf(row: number): readonly string[] {
     const texts = this.texts;
     if (texts === null) return NO_TAGS;
-    let at = this.heldTags(row);
-    const n = texts.countAt(at);
-    at += 4;
+    const count = this.heldTags(row);
+    const n = texts.countAt(count);
+    let at = texts.afterCount(count);
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
       out.push(texts.stringAt(at));
@@ -456,10 +457,10 @@ export class LeanColumns {
   paramsOf(row: number): Readonly<Record<string, string>> {
     const texts = this.texts;
     if (texts === null) return NO_PARAMS;
-    let at = this.heldParams(row);
+    const count = this.heldParams(row);
     const out: Record<string, string> = {};
-    const n = texts.countAt(at);
-    at += 4;
+    const n = texts.countAt(count);
+    let at = texts.afterCount(count);
     if ((texts.countAt(this.textAt.get(row)) & PARAMS_AS_PAIRS) !== 0) {
       for (let i = 0; i < n; i++) {
         const k = texts.stringAt(at);
@@ -479,33 +480,25 @@ export class LeanColumns {
   /** Where a held row's tag count is. */
   private heldTags(row: number): number {
     const texts = this.texts!;
-    let at = this.textAt.get(row);
-    const bits = texts.countAt(at);
-    at += 4;
-    if ((bits & HAS_NAME) !== 0) at = texts.afterString(at);
-    if ((bits & HAS_PROJECT) !== 0) at = texts.afterString(at);
-    return at;
+    const start = this.textAt.get(row);
+    const bits = texts.countAt(start);
+    return texts.afterStrings(texts.afterCount(start), ((bits & HAS_NAME) === 0 ? 0 : 1) + ((bits & HAS_PROJECT) === 0 ? 0 : 1));
   }
 
   /** Where a held row's parameters start (their count or shape). */
   private heldParams(row: number): number {
     const texts = this.texts!;
-    let at = this.heldTags(row);
-    const n = texts.countAt(at);
-    at += 4;
-    for (let i = 0; i < n; i++) at = texts.afterString(at);
-    return at;
+    const tags = this.heldTags(row);
+    return texts.afterStrings(texts.afterCount(tags), texts.countAt(tags));
   }
 
   /** Where what follows a held row's parameters is (its metrics' JSON, when so kept). */
   private heldAfterParams(row: number): number {
     const texts = this.texts!;
-    let at = this.heldParams(row);
-    const n = texts.countAt(at);
-    at += 4;
-    if ((texts.countAt(this.textAt.get(row)) & PARAMS_AS_PAIRS) !== 0) for (let i = 0; i < 2 * n; i++) at = texts.afterString(at);
-    else for (let i = 0; i < this.paramShapes.shapes[n]!.length; i++) at = texts.afterString(at);
-    return at;
+    const params = this.heldParams(row);
+    const n = texts.countAt(params);
+    const pairs = (texts.countAt(this.textAt.get(row)) & PARAMS_AS_PAIRS) !== 0;
+    return texts.afterStrings(texts.afterCount(params), pairs ? 2 * n : this.paramShapes.shapes[n]!.length);
   }
 }
 
@@ -560,11 +553,6 @@ export class LeanExperiment implements Experiment {
 
   get params(): Readonly<Record<string, string>> {
     return this.#columns.paramsOf(this.#row);
-  }
-
-  /** Whether this is whole (of a holding listing): every field as `list` gives it. */
-  get whole(): boolean {
-    return this.#columns.hold;
   }
 
   /** The experiment's fields, as `list` gives them (of a lean one: what it holds). */
