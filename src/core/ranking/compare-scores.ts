@@ -232,6 +232,71 @@ export function sortRows(rows: Int32Array, order: (a: number, b: number) => numb
 }
 
 /**
+ * Sorts row numbers in place by `group` (ascending), then `key` (ascending; -0 and 0 are equal),
+ * then `tie` (a total order): what {@link sortRows} gives for that order, without a comparison
+ * per step for the first two keys. The distinct keys are sorted by the engine (a typed array,
+ * no comparator), each row counted into its key's place and then its group's (two stable
+ * counting passes), and only runs of rows equal on both are sorted by `tie`.
+ *
+ * @param group a whole number from 0 to `group.length + 1` for each row.
+ * @param key a number, not NaN, for each row.
+ */
+export function sortRowsByKeys(rows: Int32Array, group: Int32Array, key: Float64Array, tie: (a: number, b: number) => number): Int32Array {
+  const n = rows.length;
+  if (n < 2) return rows;
+  const keys = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const k = key[rows[j]!]!;
+    keys[j] = k === 0 ? 0 : k;
+  }
+  keys.sort();
+  let distinct = 1;
+  for (let j = 1; j < n; j++) if (keys[j] !== keys[distinct - 1]) keys[distinct++] = keys[j]!;
+  // Each row's place among the distinct keys (a binary search), kept by position in `rows`.
+  const place = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const k = key[rows[j]!]!;
+    let lo = 0;
+    let hi = distinct - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    place[j] = lo;
+  }
+  // By key, then (stable) by group: ordered by group, then key, the rows' order kept within.
+  const byKey = new Int32Array(n);
+  const byKeyPlace = new Int32Array(n);
+  const groups = group.length + 2;
+  const counts = new Int32Array(Math.max(distinct, groups) + 1);
+  for (let j = 0; j < n; j++) counts[place[j]! + 1]!++;
+  for (let c = 1; c <= distinct; c++) counts[c]! += counts[c - 1]!;
+  for (let j = 0; j < n; j++) {
+    const to = counts[place[j]!]!++;
+    byKey[to] = rows[j]!;
+    byKeyPlace[to] = place[j]!;
+  }
+  counts.fill(0);
+  for (let j = 0; j < n; j++) counts[group[byKey[j]!]! + 1]!++;
+  for (let c = 1; c <= groups; c++) counts[c]! += counts[c - 1]!;
+  for (let j = 0; j < n; j++) {
+    const to = counts[group[byKey[j]!]!]!++;
+    rows[to] = byKey[j]!;
+    place[to] = byKeyPlace[j]!;
+  }
+  // Runs equal on group and key, ordered by `tie`.
+  for (let lo = 0; lo < n; ) {
+    const g = group[rows[lo]!]!;
+    let hi = lo + 1;
+    while (hi < n && place[hi] === place[lo] && group[rows[hi]!] === g) hi++;
+    if (hi - lo > 1) sortRows(rows.subarray(lo, hi), tie);
+    lo = hi;
+  }
+  return rows;
+}
+
+/**
  * The `k` smallest of `items` under the total order `order`, sorted: a bounded max-heap of them
  * (its root the largest kept), so each further item costs one comparison unless it belongs in.
  */
@@ -468,12 +533,38 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
         if (c !== 0) return c;
       }
     }
-    c = compareMissingLast(createdOf(a), createdOf(b), true);
+    return lastKeys(a, b);
+  };
+  /** The order's last keys: earlier `created`, then id, then the input position. */
+  const lastKeys = (a: number, b: number): number => {
+    const c = compareMissingLast(createdOf(a), createdOf(b), true);
     if (c !== 0) return c;
     const ia = experiment(a).id;
     const ib = experiment(b).id;
     // Last, the input position: equal rows keep their order (as a stable sort would).
     return ia < ib ? -1 : ia > ib ? 1 : a - b;
+  };
+
+  // The first keys of `order` in two typed arrays, so most comparisons end without calling it:
+  // the group (passing rows by front, then failing ones) and the sort value as a number that
+  // sorts ascending (negated when descending; missing: Infinity, after every value, as values
+  // are finite). Equal on both, `order` decides, or with no keys between, its last keys. A
+  // large sort counts rows into place by the two ({@link sortRowsByKeys}).
+  const group = new Int32Array(n);
+  const primary = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    group[i] = passed[i] === 1 ? front[i]! : n + 1;
+    const v = read[i * width + sortColumn]!;
+    primary[i] = Number.isNaN(v) ? Infinity : ascending ? v : -v;
+  }
+  const middleKeys = tieColumns.length > 0 || laterObjectives.length > 0;
+  const quick = (a: number, b: number): number => {
+    const ga = group[a]!;
+    const gb = group[b]!;
+    if (ga !== gb) return ga - gb;
+    const ka = primary[a]!;
+    const kb = primary[b]!;
+    return ka < kb ? -1 : ka > kb ? 1 : middleKeys ? order(a, b) : lastKeys(a, b);
   };
 
   // The rows returned: the first `max` of the order (passing ones only, with onlyPassing). The
@@ -485,7 +576,7 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
   let m = 0;
   for (let i = 0; i < n; i++) if (!options.onlyPassing || passed[i] === 1) all[m++] = i;
   const candidates = all.subarray(0, m);
-  const shown: ArrayLike<number> = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, order) : sortRows(candidates, order);
+  const shown: ArrayLike<number> = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, quick) : sortRowsByKeys(candidates, group, primary, middleKeys ? order : lastKeys);
 
   const count = options.max === undefined ? shown.length : Math.min(options.max, shown.length);
   // Each row returned is made when asked for: a writer of many rows (rankedRows) makes one at a

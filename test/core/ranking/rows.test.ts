@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Experiment } from "../../../src/core/experiment.js";
 import { parseTimestamp } from "../../../src/core/time.js";
 import type { ExperimentList } from "../../../src/core/ranking/compare-scores.js";
-import { compareScores, rankedRows, sortRows } from "../../../src/core/ranking/compare-scores.js";
+import { compareScores, rankedRows, sortRows, sortRowsByKeys } from "../../../src/core/ranking/compare-scores.js";
 
 // The ranking of a list that makes its experiments when asked for (a store's packed listing) and
 // of an array are the same; the rows of a result one at a time are its results.
@@ -98,5 +98,45 @@ describe("sortRows", () => {
       expect(outOfOrder).toBe(0);
       expect(new Set(sorted).size).toBe(n);
     }
+  });
+});
+
+describe("sortRowsByKeys", () => {
+  // The order it stands for: group, then key (-0 equal to 0), then the tie order.
+  const fullOrder = (group: Int32Array, key: Float64Array, tie: (a: number, b: number) => number) => (a: number, b: number): number =>
+    group[a]! - group[b]! || (key[a]! < key[b]! ? -1 : key[a]! > key[b]! ? 1 : tie(a, b));
+
+  it("sorts any subset of rows as a comparison sort under group, key and tie does (property)", () => {
+    const row = fc.record({
+      group: fc.integer({ min: 0, max: 3 }),
+      key: fc.oneof(fc.constantFrom(-0, 0, 1, -1, 2.5, Infinity, -1e300), fc.integer({ min: -3, max: 3 })),
+      tie: fc.integer({ min: 0, max: 5 }),
+      kept: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 300 }), (all) => {
+        // Groups up to the rows' count + 1 (the failing rows' group in a ranking).
+        const group = Int32Array.from(all, (r) => (r.group === 3 ? all.length + 1 : r.group));
+        const key = Float64Array.from(all, (r) => r.key);
+        const tie = (a: number, b: number): number => all[a]!.tie - all[b]!.tie || a - b;
+        const kept = [...all.keys()].filter((i) => all[i]!.kept);
+        const expected = [...kept].sort(fullOrder(group, key, tie));
+        expect(Array.from(sortRowsByKeys(Int32Array.from(kept), group, key, tie))).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("sorts a hundred thousand rows with long runs of equal keys", () => {
+    const n = 100_000;
+    const group = Int32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? n + 1 : 0));
+    const key = Float64Array.from({ length: n }, (_, i) => ((i * 7919) % 97) / 10);
+    const tie = (a: number, b: number): number => b - a;
+    const sorted = sortRowsByKeys(Int32Array.from({ length: n }, (_, i) => i), group, key, tie);
+    const order = fullOrder(group, key, tie);
+    let outOfOrder = 0;
+    for (let i = 1; i < n; i++) if (order(sorted[i - 1]!, sorted[i]!) >= 0) outOfOrder++;
+    expect(outOfOrder).toBe(0);
+    expect(new Set(sorted).size).toBe(n);
   });
 });
