@@ -117,6 +117,12 @@ describe("NumberColumn and PackedNumbers", () => {
     // A row never set reads 0; a chunk made late leaves the ones before it readable.
     expect(f.get(1, 2)).toBe(0);
     expect(new NumberColumn("f64").get(10 ** 6)).toBe(0);
+    // A row set past chunks never set: the rows of those chunks read 0 too, each of its kind.
+    for (const kind of ["f64", "i32", "u8"] as const) {
+      const sparse = new NumberColumn(kind, 2);
+      sparse.set(40_000, 7, 1);
+      expect([sparse.get(100, 0), sparse.get(100, 1), sparse.get(20_000, 1), sparse.get(40_000, 1), sparse.get(40_000, 0)]).toEqual([0, 0, 0, 7, 0]);
+    }
     for (let row = 0; row < 50_000; row += 7) {
       expect([f.get(row, 0), f.get(row, 1), f.get(row, 2)]).toEqual([row, row + 0.1, row + 0.2]);
       expect(i32.get(row)).toBe(-row - 1);
