@@ -94,21 +94,6 @@ export class PackedStrings {
     return n < UTF16 ? bytes.toString("utf8", off + 4, off + 4 + n) : bytes.toString("utf16le", off + 4, off + 4 + (n - UTF16));
   }
 
-  /**
-   * Reads the byte at `at` (a handle, or a position in a block) and the ones `stride` bytes
-   * apart up to `span` bytes, and returns their sum: nothing but a read, which brings those
-   * bytes into the processor's cache (see {@link LeanColumns.warm}).
-   */
-  touch(at: number, span = 1, stride = 64): number {
-    const c = Math.floor(at / SPAN);
-    const bytes = this.chunks[c]!;
-    const off = at - c * SPAN;
-    const end = Math.min(bytes.length, off + span);
-    let sum = 0;
-    for (let i = off; i < end; i += stride) sum += bytes[i]!;
-    return sum;
-  }
-
   /** Where the value after the string at `at` is. */
   afterString(at: number): number {
     return at + 4 + (this.countAt(at) & ~UTF16);

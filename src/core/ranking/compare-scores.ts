@@ -27,11 +27,6 @@ export interface ExperimentList {
   createdTime?(i: number): number;
   /** Optional, likewise: `at(i).metrics[name]` when it is an own property, else `undefined`. */
   metricOf?(i: number, name: string): unknown;
-  /**
-   * Optional, a hint: experiments `indices` are about to be read, in that order. A list that
-   * keeps its experiments packed may read them ahead (several at once cost about what one does).
-   */
-  warm?(indices: ArrayLike<number>): void;
 }
 
 /** {@link metricValue} of experiment `i` of a list that answers {@link ExperimentList.metricOf}. */
@@ -189,9 +184,6 @@ function orNaN(v: number | null): number {
 function orNull(v: number): number | null {
   return Number.isNaN(v) ? null : v;
 }
-
-/** Rows a ranking tells its list of ahead ({@link ExperimentList.warm}), at a time. */
-const WARM_BLOCK = 256;
 
 /**
  * Sorts row numbers in place by `order` (a total order, so any correct sort gives the same
@@ -589,15 +581,7 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
   const count = options.max === undefined ? shown.length : Math.min(options.max, shown.length);
   // Each row returned is made when asked for: a writer of many rows (rankedRows) makes one at a
   // time, so they need not all be in memory at once; `results` makes them all, once.
-  // Rows are asked for in order, by writers of many: the list is told of the next ones ahead.
-  const warm = experiments.warm?.bind(experiments);
-  const block = warm === undefined ? null : new Int32Array(WARM_BLOCK);
   const at = (j: number): RankedExperiment => {
-    if (block !== null && j % WARM_BLOCK === 0) {
-      const k = Math.min(WARM_BLOCK, count - j);
-      for (let b = 0; b < k; b++) block[b] = kept[shown[j + b]!]!;
-      warm!(block.subarray(0, k));
-    }
     const i = shown[j]!;
     const ok = passed[i] === 1;
     return {

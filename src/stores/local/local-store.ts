@@ -212,7 +212,6 @@ export class LocalStore extends BaseStore {
       at: (i) => (i >= 0 && i < n ? columns.experiment(rows[i]!) : undefined),
       createdTime: (i) => columns.createdTimeOf(rows[i]!),
       metricOf: (i, name) => columns.metricOf(rows[i]!, name),
-      warm: (indices) => columns.warm(Int32Array.from(indices, (i) => rows[i]!)),
     };
     let open: number | undefined = fd;
     let closed = false;

@@ -360,36 +360,6 @@ export class LeanColumns {
     return out;
   }
 
-  /** What {@link warm} read, kept so that the reads are not left out as unused. */
-  private warmed = 0;
-
-  /**
-   * Reads what the rows `rows` keep, and nothing else: a row's fields are in several columns and
-   * buffers, each a read from memory when the rows are visited out of the order they were added
-   * in (a ranking's order), one after the other if each row is made in turn. Read here first,
-   * for many rows at once, the reads overlap and the rows are then made from the cache.
-   */
-  warm(rows: ArrayLike<number>): void {
-    let sum = 0;
-    const held = this.texts !== null;
-    // The columns first: the reads of one row do not wait for another's.
-    for (let j = 0; j < rows.length; j++) {
-      const row = rows[j]!;
-      sum += this.idAt.get(row) + this.statusCodes.get(row) + this.flags.get(row) + this.createdMs.get(row);
-      if (held) sum += this.textAt.get(row) + this.metricShape.get(row) + this.metricAt.get(row);
-    }
-    // Then where they point: the id's bytes, the first of the held texts, the metric values.
-    for (let j = 0; j < rows.length; j++) {
-      const row = rows[j]!;
-      sum += this.ids.touch(this.idAt.get(row));
-      if (!held) continue;
-      sum += this.texts!.touch(this.textAt.get(row), 128);
-      const run = this.metricAt.get(row);
-      if (this.metricShape.get(row) >= 0) sum += this.metricValues.chunkOf(run)[this.metricValues.offsetOf(run)]!;
-    }
-    this.warmed = sum;
-  }
-
   /** Row `row` as a lean experiment. */
   experiment(row: number): LeanExperiment {
     return new LeanExperiment(row, this);

@@ -73,28 +73,6 @@ describe("compareScores of an ExperimentList", () => {
     const copy = { ...result };
     expect(rankedRows(copy)).toBe(copy.results);
   });
-
-  it("tells a list that can be warmed which experiments its rows read next, in their order", () => {
-    const exps: Experiment[] = Array.from({ length: 700 }, (_, i) => ({ id: `e${i}`, name: null, status: i % 9 === 0 ? "failed" : "completed", project: null, tags: [], created: null, metrics: { pde_mean: (i * 37) % 101 }, params: {} }));
-    const told: number[] = [];
-    const read: number[] = [];
-    const list: ExperimentList = {
-      length: exps.length,
-      at: (i) => {
-        read.push(i);
-        return exps[i];
-      },
-      warm: (indices) => told.push(...Array.from(indices)),
-    };
-    const result = compareScores(list, { sortBy: "pde_mean" });
-    read.length = 0;
-    const rows = rankedRows(result);
-    for (let j = 0; j < rows.length; j++) rows.at(j);
-    // Every row's experiment was told of before it was read, in the order read.
-    expect(told).toEqual(read);
-    expect(told.length).toBe(result.total);
-    expect(compareScores(exps, { sortBy: "pde_mean" }).results).toEqual(result.results);
-  });
 });
 
 describe("sortRows", () => {
