@@ -125,6 +125,27 @@ describe("architecture", () => {
     expect(layerViolations(probe, src)).toEqual(["../../stores/local/local-store.js", "../../runner/local-runner.js", "../../stores/clearml/clearml-store.js"]);
   });
 
+  it("a ranking (compare-scores) loads none of the modules for changes: no guard, executor or runner", () => {
+    // What a command loads before it runs: its static imports of values, followed through src
+    // (type-only imports and import() calls load nothing then).
+    const loaded = new Set<string>();
+    const follow = (file: string): void => {
+      if (loaded.has(file)) return;
+      loaded.add(file);
+      const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
+      for (const node of sf.statements) {
+        if (!(ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) || node.moduleSpecifier === undefined || !ts.isStringLiteral(node.moduleSpecifier)) continue;
+        const typeOnly = ts.isImportDeclaration(node) ? node.importClause?.isTypeOnly === true : node.isTypeOnly;
+        if (typeOnly || !node.moduleSpecifier.text.startsWith(".")) continue;
+        follow(join(file, "..", node.moduleSpecifier.text.replace(/\.js$/, ".ts")));
+      }
+    };
+    follow(join(SRC, "cli", "commands", "compare-scores.ts"));
+    const names = [...loaded].map((f) => relative(SRC, f));
+    expect(names).toContain("stores/local/local-store.ts");
+    expect(names.filter((n) => /^(security|executors|runner)\/|^app\/backend\.ts$|^cli\/backend\.ts$/.test(n))).toEqual([]);
+  });
+
   it("only src/cli/main.ts sets the exit code", () => {
     const offenders = filesUnder(SRC).filter((f) => {
       if (f === join(SRC, "cli", "main.ts")) return false;

@@ -9,7 +9,7 @@ import type { ParetoObjective } from "../../core/ranking/pareto.js";
 import { UsageError } from "../../core/errors.js";
 import type { StatusSelection } from "../../core/ranking/selection.js";
 import { metricRegistryOf } from "../../config/load.js";
-import { openLocal } from "../backend.js";
+import { openLocalReader } from "../../app/local-reader.js";
 import type { RankedStore, RankRequest } from "../../app/rank.js";
 import type { CommandContext, FormatFlags } from "../context.js";
 import type { CompareScoresOptions } from "../define/compare-scores.js";
@@ -270,7 +270,8 @@ export function verdictLine(result: CompareScoresResult, registry: MetricRegistr
 export async function compareScoresCommand(flags: CompareScoresOptions, ctx: CommandContext): Promise<number> {
   const config = await ctx.config({ registry: flags.registry });
   const registry = metricRegistryOf(config);
-  const { store } = await openLocal(ctx, { registry: flags.registry });
+  // A ranking only reads: the store alone, without the backend's modules for changes.
+  const store = openLocalReader(config, ctx.warn);
   const fresh = config.registry.source === "default" && !existsSync(store.location);
   const ranked: RankedStore = fresh ? { location: store.location, list: async () => [] } : store;
   return rankStore(ranked, flags, ctx, registry, { isEmpty: async () => fresh || (await store.list({ includeArchived: true })).length === 0 });
