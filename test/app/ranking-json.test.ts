@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rankingJson, writeRankingJson } from "../../src/app/ranking-json.js";
 import type { Experiment } from "../../src/core/experiment.js";
+import { MetricRegistry } from "../../src/core/metrics/registry.js";
 import { compareScores } from "../../src/core/ranking/compare-scores.js";
 
 function experiments(n: number): Experiment[] {
@@ -59,6 +61,36 @@ describe("writeRankingJson", () => {
     await done;
     expect(waiting).toBe(writes.length);
     expect(Buffer.concat(writes).toString("utf8")).toBe(`${JSON.stringify(rankingJson(result))}\n`);
+  });
+
+  it("writes any metrics as JSON.stringify does: names that are indexes, __proto__, aliases, values not numbers (property)", async () => {
+    const aliased = MetricRegistry.create({ pde_mean: { aliases: ["pde"] }, train_time_min: { aliases: ["train_time"] } });
+    // Metrics as a registry line's JSON.parse makes them (so __proto__ is an own name).
+    const name = fc.constantFrom("pde_mean", "pde", "train_time_min", "train_time", "seg_total", "2", "10", "__proto__", "toJSON", "é", '"q"');
+    const value = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(-0, 1e21, 5e-324, 0.1), fc.constantFrom("3", null, true, [1], { a: 1 }));
+    const metrics = fc.array(fc.tuple(name, value), { maxLength: 6 }).map((pairs) => JSON.parse(`{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? "null"}`).join(",")}}`) as Record<string, unknown>);
+    // And, as a library caller may give, numbers JSON has no text for (a ranking reads an alias then).
+    const odd = fc.tuple(metrics, fc.option(fc.tuple(name, fc.constantFrom(Number.NaN, Infinity, -Infinity)), { nil: undefined })).map(([m, extra]) => {
+      if (extra !== undefined) Object.defineProperty(m, extra[0], { value: extra[1], enumerable: true, writable: true, configurable: true });
+      return m;
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(odd, { maxLength: 30 }), fc.constantFrom("pde_mean", "seg_total"), async (all, sortBy) => {
+        const exps = all.map((m, i) => ({ ...experiments(1)[0]!, id: `e${i}`, metrics: m }));
+        let result;
+        try {
+          result = compareScores(exps, { sortBy, gates: ["pde_mean:lt:10", "train_time_min:ge:2"], statuses: "all", registry: aliased });
+        } catch (e) {
+          // A run reporting a metric under two of its names is refused, not ranked.
+          expect((e as { code?: string }).code).toBe("E_METRIC_AMBIGUOUS");
+          return;
+        }
+        let out = "";
+        await writeRankingJson(result, (t) => (out += t.toString("utf8")));
+        expect(out).toBe(`${JSON.stringify(rankingJson(result))}\n`);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("writes a Pareto ranking, failing and missing gates and odd names as JSON.stringify does", async () => {
