@@ -138,7 +138,10 @@ export async function main(): Promise<void> {
     });
   }
   process.exitCode = await run(process.argv.slice(2), {
-    stdin: process.stdin,
+    // Made when first read: process.stdin opens a stream on descriptor 0, which most commands never read.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
