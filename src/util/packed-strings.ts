@@ -4,6 +4,9 @@ type WellFormed = string & { isWellFormed(): boolean };
 /** The flag, in a string's length, of a string kept as UTF-16. */
 const UTF16 = 0x80000000;
 
+/** The longest string {@link PackedStrings.addAsciiHashed} takes (an id is at most 128). */
+const ASCII_KEY_MAX = 256;
+
 /** A handle's chunk is its quotient by this, its offset in the chunk the remainder. */
 const SPAN = 2 ** 32;
 
@@ -63,6 +66,30 @@ export class PackedStrings {
       this.bytes.writeUInt32LE((n | UTF16) >>> 0, at);
       this.pos = at + 4 + n;
     }
+  }
+
+  /**
+   * Appends `s` as {@link addString} does and returns {@link hashAt} of it, when `s` is at most
+   * {@link ASCII_KEY_MAX} code units, each below 0x80 (its UTF-8 bytes are then its code units);
+   * else appends nothing and returns -1. One pass over the string, with no call into the
+   * engine's encoder: for the short keys of {@link PackedStringMap}, one per registry line.
+   */
+  addAsciiHashed(s: string): number {
+    const n = s.length;
+    if (n > ASCII_KEY_MAX) return -1;
+    this.reserve(4 + n);
+    const bytes = this.bytes;
+    const from = this.pos + 4;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return -1;
+      bytes[from + i] = c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    bytes.writeUInt32LE(n, this.pos);
+    this.pos = from + n;
+    return h >>> 1;
   }
 
   /** Appends a whole number from 0 to 2^32 - 1 to the block. */
@@ -259,16 +286,27 @@ export class PackedStringMap {
   /** The entry of `key` when present, else -1. */
   find(key: string): number {
     const at = this.pack(key);
-    const entry = this.lookup(at, this.keys.hashAt(at));
+    const entry = this.lookup(at, this.packedHash);
     this.keys.drop();
     return entry;
   }
 
-  /** `key` appended to the keys as a block of its own; its handle. */
+  /** The hash of the key {@link pack} appended last. */
+  private packedHash = 0;
+
+  /** `key` appended to the keys as a block of its own; its handle (its hash in `packedHash`). */
   private pack(key: string): number {
-    this.keys.begin();
-    this.keys.addString(key);
-    return this.keys.end();
+    const keys = this.keys;
+    keys.begin();
+    const h = keys.addAsciiHashed(key);
+    if (h >= 0) {
+      this.packedHash = h;
+      return keys.end();
+    }
+    keys.addString(key);
+    const at = keys.end();
+    this.packedHash = keys.hashAt(at);
+    return at;
   }
 
   get(key: string): number | undefined {
@@ -279,7 +317,7 @@ export class PackedStringMap {
   /** Sets `key` to `value`; returns the key's entry (a new one unless the key was present). */
   set(key: string, value: number): number {
     const at = this.pack(key);
-    const h = this.keys.hashAt(at);
+    const h = this.packedHash;
     const mask = this.table.length - 1;
     let free = -1;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
@@ -313,7 +351,7 @@ export class PackedStringMap {
 
   delete(key: string): boolean {
     const at = this.pack(key);
-    const h = this.keys.hashAt(at);
+    const h = this.packedHash;
     const mask = this.table.length - 1;
     try {
       for (let slot = h & mask; ; slot = (slot + 1) & mask) {

@@ -10,6 +10,33 @@ const text = fc.oneof(
 );
 
 describe("PackedStrings", () => {
+  it("addAsciiHashed packs a short ASCII string as addString does and gives its hashAt; any other it leaves (property)", () => {
+    const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(ascii, text), { maxLength: 40 }), fc.integer({ min: 64, max: 400 }), (strings, chunk) => {
+        const fast = new PackedStrings(chunk);
+        const plain = new PackedStrings(chunk);
+        for (const s of strings) {
+          fast.begin();
+          const h = fast.addAsciiHashed(s);
+          // eslint-disable-next-line no-control-regex
+          const takes = s.length <= 256 && /^[\u0000-\u007f]*$/.test(s);
+          expect(h >= 0).toBe(takes);
+          if (!takes) fast.addString(s);
+          const at = fast.end();
+          plain.begin();
+          plain.addString(s);
+          const ref = plain.end();
+          expect(fast.stringAt(at)).toBe(s);
+          expect(fast.afterString(at) - at).toBe(plain.afterString(ref) - ref);
+          if (takes) expect(h).toBe(plain.hashAt(ref));
+          expect(fast.hashAt(at)).toBe(plain.hashAt(ref));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("reads back every block of strings and counts exactly, across chunks (property)", () => {
     fc.assert(
       fc.property(fc.array(fc.array(fc.oneof(text, fc.nat({ max: 2 ** 32 - 1 })), { maxLength: 6 }), { maxLength: 60 }), fc.integer({ min: 64, max: 300 }), (blocks, chunk) => {
