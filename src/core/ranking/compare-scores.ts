@@ -518,11 +518,20 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
     }
     return created[i]!;
   };
-  const order = (a: number, b: number): number => {
-    if (passed[a] !== passed[b]) return passed[a] === 1 ? -1 : 1;
-    if (front[a] !== front[b]) return front[a]! - front[b]!;
-    let c = compareMissingLast(key(a, sortColumn), key(b, sortColumn), ascending);
-    if (c !== 0) return c;
+  // The order's first keys, in two typed arrays: the group (passing rows by front, then failing
+  // ones) and the sort value as a number that sorts ascending (negated when descending; missing:
+  // Infinity, after every value, as values are finite). A large sort counts rows into place by
+  // these two ({@link sortRowsByKeys}) and compares only the rows equal on both, by `rest`.
+  const group = new Int32Array(n);
+  const primary = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    group[i] = passed[i] === 1 ? front[i]! : n + 1;
+    const v = read[i * width + sortColumn]!;
+    primary[i] = Number.isNaN(v) ? Infinity : ascending ? v : -v;
+  }
+  /** The order of rows equal on group and sort value: tie-breaks, later objectives, earlier `created`, id, input position. */
+  const rest = (a: number, b: number): number => {
+    let c: number;
     for (let t = 0; t < tieColumns.length; t++) {
       c = compareMissingLast(key(a, tieColumns[t]!), key(b, tieColumns[t]!), thenBy[t]!.ascending);
       if (c !== 0) return c;
@@ -533,38 +542,20 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
         if (c !== 0) return c;
       }
     }
-    return lastKeys(a, b);
-  };
-  /** The order's last keys: earlier `created`, then id, then the input position. */
-  const lastKeys = (a: number, b: number): number => {
-    const c = compareMissingLast(createdOf(a), createdOf(b), true);
+    c = compareMissingLast(createdOf(a), createdOf(b), true);
     if (c !== 0) return c;
     const ia = experiment(a).id;
     const ib = experiment(b).id;
     // Last, the input position: equal rows keep their order (as a stable sort would).
     return ia < ib ? -1 : ia > ib ? 1 : a - b;
   };
-
-  // The first keys of `order` in two typed arrays, so most comparisons end without calling it:
-  // the group (passing rows by front, then failing ones) and the sort value as a number that
-  // sorts ascending (negated when descending; missing: Infinity, after every value, as values
-  // are finite). Equal on both, `order` decides, or with no keys between, its last keys. A
-  // large sort counts rows into place by the two ({@link sortRowsByKeys}).
-  const group = new Int32Array(n);
-  const primary = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    group[i] = passed[i] === 1 ? front[i]! : n + 1;
-    const v = read[i * width + sortColumn]!;
-    primary[i] = Number.isNaN(v) ? Infinity : ascending ? v : -v;
-  }
-  const middleKeys = tieColumns.length > 0 || laterObjectives.length > 0;
-  const quick = (a: number, b: number): number => {
+  const order = (a: number, b: number): number => {
     const ga = group[a]!;
     const gb = group[b]!;
     if (ga !== gb) return ga - gb;
     const ka = primary[a]!;
     const kb = primary[b]!;
-    return ka < kb ? -1 : ka > kb ? 1 : middleKeys ? order(a, b) : lastKeys(a, b);
+    return ka < kb ? -1 : ka > kb ? 1 : rest(a, b);
   };
 
   // The rows returned: the first `max` of the order (passing ones only, with onlyPassing). The
@@ -576,7 +567,7 @@ export function compareScores(experiments: ExperimentList, options: CompareScore
   let m = 0;
   for (let i = 0; i < n; i++) if (!options.onlyPassing || passed[i] === 1) all[m++] = i;
   const candidates = all.subarray(0, m);
-  const shown: ArrayLike<number> = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, quick) : sortRowsByKeys(candidates, group, primary, middleKeys ? order : lastKeys);
+  const shown: ArrayLike<number> = options.max !== undefined && options.max * 4 < candidates.length ? smallest(candidates, options.max, order) : sortRowsByKeys(candidates, group, primary, rest);
 
   const count = options.max === undefined ? shown.length : Math.min(options.max, shown.length);
   // Each row returned is made when asked for: a writer of many rows (rankedRows) makes one at a
