@@ -7,6 +7,10 @@ const UTF16 = 0x80000000;
 /** The longest string {@link PackedStrings.addAsciiHashed} takes (an id is at most 128). */
 const ASCII_KEY_MAX = 256;
 
+/** FNV-1a, 32 bits: {@link PackedStrings.hashAt} over bytes, {@link PackedStrings.addAsciiHashed} over the same as code units. */
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /** A handle's chunk is its quotient by this, its offset in the chunk the remainder. */
 const SPAN = 2 ** 32;
 
@@ -80,12 +84,12 @@ export class PackedStrings {
     this.reserve(4 + n);
     const bytes = this.bytes;
     const from = this.pos + 4;
-    let h = 0x811c9dc5;
+    let h = FNV_OFFSET;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80) return -1;
       bytes[from + i] = c;
-      h = Math.imul(h ^ c, 0x01000193);
+      h = Math.imul(h ^ c, FNV_PRIME);
     }
     bytes.writeUInt32LE(n, this.pos);
     this.pos = from + n;
@@ -144,8 +148,8 @@ export class PackedStrings {
     const bytes = this.chunks[c]!;
     const off = at - c * SPAN;
     const end = off + 4 + (bytes.readUInt32LE(off) & ~UTF16);
-    let h = 0x811c9dc5;
-    for (let i = off + 4; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+    let h = FNV_OFFSET;
+    for (let i = off + 4; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
     return h >>> 1;
   }
 
