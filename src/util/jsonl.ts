@@ -53,8 +53,37 @@ export function lineText(bytes: Buffer, start: number, end: number, first: boole
   return to <= from ? "" : bytes.toString("utf8", from, to);
 }
 
+/** The text {@link forEachLineOf} gives of a line {@link forEachRawLine} gave (at `offset`); `null` for a blank one, which it skips. */
+export function nonBlankText(bytes: Buffer, start: number, end: number, offset: number): string | null {
+  const t = lineText(bytes, start, end, offset === 0);
+  return t !== "" && nonBlank(t) ? t : null;
+}
+
+/**
+ * Called for each line, blank ones included, with its bytes `bytes[start, end)` (its line
+ * break not among them; its `\r` and a BOM are), its 1-based number and the byte offset where
+ * it starts in the file. The bytes are valid only during the call.
+ */
+export type RawLineSink = (bytes: Buffer, start: number, end: number, line: number, offset: number) => void;
+
 /** {@link forEachLine} on an open file, read from its start; the file stays open. */
 export function forEachLineOf(fd: number, onLine: LineSink, chunkBytes = DEFAULT_CHUNK_BYTES): void {
+  forEachRawLine(
+    fd,
+    (bytes, start, end, line, offset) => {
+      const t = nonBlankText(bytes, start, end, offset);
+      if (t !== null) onLine(t, line, offset, end - start);
+    },
+    chunkBytes,
+  );
+}
+
+/**
+ * Calls `onLine` for every line of an open file (read from its start; it stays open), with
+ * its bytes, undecoded: {@link forEachLineOf} before the decoding, for a reader that can take
+ * most lines from their bytes.
+ */
+export function forEachRawLine(fd: number, onLine: RawLineSink, chunkBytes = DEFAULT_CHUNK_BYTES): void {
   const buf = Buffer.allocUnsafe(Math.max(1, chunkBytes));
   /** The pieces of a line that started in an earlier chunk (joined once, when it ends). */
   let carry: Buffer[] | null = null;
@@ -63,11 +92,6 @@ export function forEachLineOf(fd: number, onLine: LineSink, chunkBytes = DEFAULT
   let base = 0;
   /** The file offset where the carried partial line starts. */
   let carryStart = 0;
-  const emit = (bytes: Buffer, start: number, end: number, offset: number): void => {
-    lineNo++;
-    const t = lineText(bytes, start, end, offset === 0);
-    if (t !== "" && nonBlank(t)) onLine(t, lineNo, offset, end - start);
-  };
   for (;;) {
     const n = readSync(fd, buf, 0, buf.length, null);
     if (n === 0) break;
@@ -79,11 +103,11 @@ export function forEachLineOf(fd: number, onLine: LineSink, chunkBytes = DEFAULT
         carry.push(data.subarray(0, nl));
         const whole = Buffer.concat(carry);
         carry = null;
-        emit(whole, 0, whole.length, carryStart);
-      } else emit(data, 0, nl, base);
+        onLine(whole, 0, whole.length, ++lineNo, carryStart);
+      } else onLine(data, 0, nl, ++lineNo, base);
       start = nl + 1;
       while ((nl = data.indexOf(0x0a, start)) >= 0) {
-        emit(data, start, nl, base + start);
+        onLine(data, start, nl, ++lineNo, base + start);
         start = nl + 1;
       }
     }
@@ -99,7 +123,7 @@ export function forEachLineOf(fd: number, onLine: LineSink, chunkBytes = DEFAULT
   }
   if (carry !== null) {
     const whole = Buffer.concat(carry);
-    emit(whole, 0, whole.length, carryStart);
+    onLine(whole, 0, whole.length, ++lineNo, carryStart);
   }
 }
 

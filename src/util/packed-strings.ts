@@ -96,6 +96,26 @@ export class PackedStrings {
     return h >>> 1;
   }
 
+  /**
+   * Appends the string whose UTF-8 bytes are `src[start, end)` (well formed: the caller's
+   * word) as {@link addString} would, and returns {@link hashAt} of it.
+   */
+  addBytesHashed(src: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    this.reserve(4 + n);
+    const bytes = this.bytes;
+    const from = this.pos + 4;
+    let h = FNV_OFFSET;
+    for (let i = 0; i < n; i++) {
+      const c = src[start + i]!;
+      bytes[from + i] = c;
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    bytes.writeUInt32LE(n, this.pos);
+    this.pos = from + n;
+    return h >>> 1;
+  }
+
   /** Appends a whole number from 0 to 2^32 - 1 to the block. */
   addCount(n: number): void {
     this.reserve(4);
@@ -318,9 +338,26 @@ export class PackedStringMap {
     return entry < 0 ? undefined : this.vals.get(entry);
   }
 
+  /** `key` given as its UTF-8 bytes `src[start, end)` appended as {@link pack} appends a string. */
+  private packBytes(src: Uint8Array, start: number, end: number): number {
+    const keys = this.keys;
+    keys.begin();
+    this.packedHash = keys.addBytesHashed(src, start, end);
+    return keys.end();
+  }
+
   /** Sets `key` to `value`; returns the key's entry (a new one unless the key was present). */
   set(key: string, value: number): number {
-    const at = this.pack(key);
+    return this.setPacked(this.pack(key), value);
+  }
+
+  /** {@link set} of the key whose UTF-8 bytes (well formed) are `src[start, end)`. */
+  setBytes(src: Uint8Array, start: number, end: number, value: number): number {
+    return this.setPacked(this.packBytes(src, start, end), value);
+  }
+
+  /** {@link set} of the key just packed at `at` (its hash in `packedHash`). */
+  private setPacked(at: number, value: number): number {
     const h = this.packedHash;
     const mask = this.table.length - 1;
     let free = -1;
@@ -354,7 +391,16 @@ export class PackedStringMap {
   }
 
   delete(key: string): boolean {
-    const at = this.pack(key);
+    return this.deletePacked(this.pack(key));
+  }
+
+  /** {@link delete} of the key whose UTF-8 bytes (well formed) are `src[start, end)`. */
+  deleteBytes(src: Uint8Array, start: number, end: number): boolean {
+    return this.deletePacked(this.packBytes(src, start, end));
+  }
+
+  /** {@link delete} of the key just packed at `at` (its hash in `packedHash`). */
+  private deletePacked(at: number): boolean {
     const h = this.packedHash;
     const mask = this.table.length - 1;
     try {

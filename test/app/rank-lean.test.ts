@@ -143,6 +143,25 @@ describe("rankExperiments with a lean listing", () => {
     ]);
   });
 
+  it("reads statuses exactly past the few it compares byte by byte, whichever way each line was read", async () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    const lines: string[] = [];
+    // 40 statuses, each met again later; every third line is read the general way (its status
+    // is given with an escape), so both ways meet statuses the other has coded.
+    for (let i = 0; i < 120; i++) {
+      const status = `s${i % 40}`;
+      const line = JSON.stringify({ experiment_id: `e${i}`, status, metrics: { pde_mean: i % 7 } });
+      lines.push(i % 3 === 0 ? line.replace(`"${status}"`, `"\\u0073${status.slice(1)}"`) : line);
+    }
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    for (const statuses of [["s1", "s39"], ["s17"], []]) {
+      const req: RankRequest = { filter: {}, statuses, sortBy: "pde_mean", gates: [], max: 10 };
+      const lean = await outcome(() => rankExperiments(new LocalStore({ path }), req, REGISTRY));
+      expect(lean).toEqual(await outcome(() => rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY)));
+      if (statuses.length > 0) expect((lean as { ok: { result: { results: unknown[] } } }).ok.result.results.length).toBe(3 * statuses.length);
+    }
+  });
+
   it("holds every row exactly past the limits of its shared key sequences (many metric and parameter names)", async () => {
     const path = join(tempDir(), "experiments.jsonl");
     const lines: string[] = [];
@@ -171,6 +190,32 @@ describe("rankExperiments with a lean listing", () => {
     listing.close();
     listing.close();
     expect(() => listing.whole(listed)).toThrow(/after close/);
+  });
+
+  it("knows where each line is across the file's chunks, whichever way the line was read", () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    // Over 3 MiB: lines cross the 1 MiB chunks the file is read in. Every fifth line is read the
+    // general way (its name ends in an escape), one line is longer than a chunk, and one is deleted.
+    const lines: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const name = i === 2500 ? "x".repeat(1_200_000) : `run-${i}-${"n".repeat(600)}${i % 5 === 0 ? "\\u00e9" : ""}`;
+      lines.push(`{"experiment_id":"e${i}","name":"${name}","status":"completed","metrics":{"pde_mean":${i}}}`);
+    }
+    lines.push('{"experiment_id":"e7","deleted":true}');
+    writeFileSync(path, `${lines.join("\r\n")}\r\n`);
+    const listing = new LocalStore({ path }).rankingListing({}, new Set(["pde_mean"]));
+    expect(listing.experiments.length).toBe(4999);
+    const listed = Array.from({ length: listing.experiments.length }, (_, i) => listing.experiments.at(i)!);
+    expect(listed.some((e) => e.id === "e7")).toBe(false);
+    const whole = listing.whole(listed);
+    listing.close();
+    expect(whole).not.toBeNull();
+    expect(whole!.map((e) => [e.id, e.name, e.metrics["pde_mean"]])).toEqual(
+      listed.map((e) => {
+        const i = Number(e.id.slice(1));
+        return [e.id, i === 2500 ? "x".repeat(1_200_000) : `run-${i}-${"n".repeat(600)}${i % 5 === 0 ? "\u00e9" : ""}`, i];
+      }),
+    );
   });
 
   it("ranks the whole listing again when the file was rewritten in place under it", async () => {

@@ -16,7 +16,9 @@ import { StringMap } from "../../util/string-map.js";
 import { PackedStringMap } from "../../util/packed-strings.js";
 import type { RegistryRecord } from "./record.js";
 import { checkedRecordId, experimentFromRecord, LeanColumns, LeanExperiment, linkOf, plainObject, statusOf } from "./record.js";
+import type { FastLineSink } from "./registry-file.js";
 import { assertRegistryFile, scanRegistry, warnDamaged } from "./registry-file.js";
+import { LeanLineReader } from "./lean-line.js";
 import type { RawRegistry, WriterContext } from "./registry-writer.js";
 import { readOne, readRaw, RegistryWriter } from "./registry-writer.js";
 import type { CompactResult, RegistryHealth } from "./maintenance.js";
@@ -193,7 +195,25 @@ export class LocalStore extends BaseStore {
         const row = columns.add(record, latest.keyAt(entry), offset, bytes);
         if (keeps(record, id, row)) latest.setValueOf(entry, row);
       };
-      ({ damaged } = scanRegistry(fd === undefined ? path : { fd }, onRecord));
+      // Lean, and only whether it is archived to filter by: most lines are read from their
+      // bytes, without their object (see LeanLineReader); the others go the general way.
+      let fast: FastLineSink | undefined;
+      if (!hold && onlyArchived) {
+        const reader = new LeanLineReader(columns.names);
+        const withArchived = filter.includeArchived === true;
+        fast = (bytes, start, end, offset) => {
+          if (!reader.read(bytes, start, end)) return false;
+          if (reader.deleted) {
+            latest.deleteBytes(bytes, reader.idStart, reader.idEnd);
+            return true;
+          }
+          const entry = latest.setBytes(bytes, reader.idStart, reader.idEnd, -1);
+          const row = columns.addLean(reader, bytes, latest.keyAt(entry), offset, end - start);
+          if (withArchived || !reader.archived) latest.setValueOf(entry, row);
+          return true;
+        };
+      }
+      ({ damaged } = scanRegistry(fd === undefined ? path : { fd }, onRecord, fast));
     } catch (e) {
       if (fd !== undefined) closeSync(fd);
       throw new ValidationError("E_REGISTRY_UNREADABLE", `cannot read registry ${path}: ${(e as Error).message}`);

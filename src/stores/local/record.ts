@@ -3,6 +3,7 @@ import { idProblem, isValidId, quoteId } from "../../core/ids.js";
 import { parseCanonicalTimestamp, parseTimestamp } from "../../core/time.js";
 import type { RemoteLink } from "../store.js";
 import { NumberColumn, PackedNumbers, PackedStrings } from "../../util/packed-strings.js";
+import type { LeanLineReader } from "./lean-line.js";
 
 /**
  * A line of the local registry (`experiments.jsonl`): the earlier Python tool's fields plus
@@ -131,6 +132,9 @@ function rankedValue(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : Number.NaN;
 }
 
+/** Up to how many statuses met a status read from bytes is compared byte by byte (else it is decoded and looked up). */
+const FEW_STATUSES = 16;
+
 /** Flag bits of a lean row. */
 const ARCHIVED = 1;
 const NO_CREATED = 2;
@@ -220,6 +224,8 @@ export class LeanColumns {
   private rows = 0;
   private readonly statuses: string[] = [];
   private readonly statusCode = new Map<string, number>();
+  /** The UTF-8 bytes of each status met, by code. */
+  private readonly statusBytes: Buffer[] = [];
   /** The creation time's text of the rows where it is not of the canonical form. */
   private readonly createdText = new Map<number, string>();
   // Held rows only.
@@ -258,13 +264,7 @@ export class LeanColumns {
       const name = this.names[c]!;
       this.values.set(row, metrics !== null && Object.hasOwn(metrics, name) ? rankedValue(metrics[name]) : Number.NaN, c);
     }
-    const status = statusOf(o);
-    let code = this.statusCode.get(status);
-    if (code === undefined) {
-      code = this.statuses.push(status) - 1;
-      this.statusCode.set(status, code);
-    }
-    this.statusCodes.set(row, code);
+    this.statusCodes.set(row, this.statusCodeOf(statusOf(o)));
     const text = created(o["timestamp"] ?? o["created_at"]);
     let flags = o["archived"] === true ? ARCHIVED : 0;
     if (text === null) flags |= NO_CREATED;
@@ -280,6 +280,60 @@ export class LeanColumns {
       this.lengths.set(row, bytes);
     }
     return row;
+  }
+
+  /**
+   * {@link add} of the record `reader` read from the line `line[start, start + bytes)` at
+   * `offset` in the file (its id packed at `idAt` in the ids): the same row, without the
+   * record's object. Not for holding columns, which keep what the reader does not read.
+   */
+  addLean(reader: LeanLineReader, line: Buffer, idAt: number, offset: number, bytes: number): number {
+    if (this.texts !== null) throw new Error("LeanColumns.addLean: holding columns keep every field; use add");
+    const row = this.rows++;
+    this.idAt.set(row, idAt);
+    const values = reader.values;
+    const width = this.names.length;
+    for (let c = 0; c < width; c++) this.values.set(row, values[c]!, c);
+    this.statusCodes.set(row, reader.hasStatus ? this.statusCodeOfBytes(line, reader.statusStart, reader.statusEnd) : this.statusCodeOf("unknown"));
+    let flags = reader.archived ? ARCHIVED : 0;
+    if (!reader.hasCreated) flags |= NO_CREATED;
+    else {
+      const text = line.toString("latin1", reader.createdStart, reader.createdEnd);
+      const ms = parseCanonicalTimestamp(text);
+      this.createdMs.set(row, ms);
+      if (Number.isNaN(ms)) this.createdText.set(row, text);
+    }
+    this.flags.set(row, flags);
+    this.offsets.set(row, offset);
+    this.lengths.set(row, bytes);
+    return row;
+  }
+
+  /** The code of status `status`, a new one for a status not met before. */
+  private statusCodeOf(status: string): number {
+    let code = this.statusCode.get(status);
+    if (code === undefined) {
+      code = this.statuses.push(status) - 1;
+      this.statusCode.set(status, code);
+      this.statusBytes.push(Buffer.from(status, "utf8"));
+    }
+    return code;
+  }
+
+  /** {@link statusCodeOf} of the status whose ASCII bytes are `line[start, end)`: compared with the few statuses met, not decoded. */
+  private statusCodeOfBytes(line: Buffer, start: number, end: number): number {
+    const known = this.statusBytes;
+    const n = end - start;
+    if (known.length <= FEW_STATUSES) {
+      for (let code = 0; code < known.length; code++) {
+        const k = known[code]!;
+        if (k.length !== n) continue;
+        let j = 0;
+        while (j < n && k[j] === line[start + j]) j++;
+        if (j === n) return code;
+      }
+    }
+    return this.statusCodeOf(line.toString("latin1", start, end));
   }
 
   /** Packs what a ranking does not read of record `o` (its metrics `metrics`) into held row `row`. */

@@ -1,8 +1,8 @@
-import { statSync } from "node:fs";
+import { closeSync, openSync, statSync } from "node:fs";
 import { NotFoundError, ValidationError } from "../../core/errors.js";
 import type { WarningSink } from "../store.js";
-import type { DamagedLine, LineSink } from "../../util/jsonl.js";
-import { forEachLine, forEachLineOf, parseObjectLine } from "../../util/jsonl.js";
+import type { DamagedLine, LineSink, RawLineSink } from "../../util/jsonl.js";
+import { forEachLine, forEachLineOf, forEachRawLine, nonBlankText, parseObjectLine } from "../../util/jsonl.js";
 import { checkedRecordId } from "./record.js";
 
 /** How many damaged lines are named one by one before the rest are summed up. */
@@ -40,14 +40,22 @@ export function warnDamaged(path: string, damaged: readonly DamagedLine[], warn:
 export type RecordSink = (id: string, record: Record<string, unknown>, text: string, repaired: boolean, offset: number, bytes: number) => void;
 
 /**
+ * Offered each line's bytes `bytes[start, end)` (its offset in the file) first: `true` when it
+ * took the line itself as a usable record, `false` to leave the line to the general way.
+ */
+export type FastLineSink = (bytes: Buffer, start: number, end: number, offset: number) => boolean;
+
+/**
  * Reads every line of a registry: each record that parses, with an id that passes the id rule,
  * goes to `onRecord` (in file order, so the last call for an id is its latest snapshot); every
  * other non-blank line (not JSON, nested too deeply, no id, an id that is not a name) is
  * collected as damaged. Returns the damaged lines and the count of non-blank lines.
  *
  * @param file a path, or a file open for reading (read from its start, left open).
+ * @param fast offered each line before it is decoded; a line it takes (a usable record, as it
+ *   must only take) goes no further.
  */
-export function scanRegistry(file: string | { readonly fd: number }, onRecord: RecordSink): { damaged: DamagedLine[]; lines: number } {
+export function scanRegistry(file: string | { readonly fd: number }, onRecord: RecordSink, fast?: FastLineSink): { damaged: DamagedLine[]; lines: number } {
   const damaged: DamagedLine[] = [];
   let lines = 0;
   const onLine: LineSink = (text, line, offset, bytes) => {
@@ -64,7 +72,23 @@ export function scanRegistry(file: string | { readonly fd: number }, onRecord: R
     }
     onRecord(checked.id, parsed.value, text, parsed.repaired === true, offset, bytes);
   };
-  if (typeof file === "string") forEachLine(file, onLine);
+  if (fast !== undefined) {
+    const onRaw: RawLineSink = (bytes, start, end, line, offset) => {
+      if (fast(bytes, start, end, offset)) lines++;
+      else {
+        const t = nonBlankText(bytes, start, end, offset);
+        if (t !== null) onLine(t, line, offset, end - start);
+      }
+    };
+    if (typeof file === "string") {
+      const fd = openSync(file, "r");
+      try {
+        forEachRawLine(fd, onRaw);
+      } finally {
+        closeSync(fd);
+      }
+    } else forEachRawLine(file.fd, onRaw);
+  } else if (typeof file === "string") forEachLine(file, onLine);
   else forEachLineOf(file.fd, onLine);
   return { damaged, lines };
 }
