@@ -4,17 +4,31 @@
  * `new Date(ms).toISOString()` gives the text back exactly, so a reader may keep the number alone.
  */
 export function parseCanonicalTimestamp(text: string): number {
-  if (text.length !== 24 || text.charCodeAt(23) !== 0x5a /* Z */) return Number.NaN;
-  if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54 || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e) {
+  if (text.length !== 24) return Number.NaN;
+  for (let i = 0; i < 24; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return Number.NaN;
+    scratch[i] = c;
+  }
+  return parseCanonicalTimestampBytes(scratch, 0, 24);
+}
+
+/** The text's code units, for {@link parseCanonicalTimestampBytes}. */
+const scratch = new Uint8Array(24);
+
+/** {@link parseCanonicalTimestamp} of the text whose ASCII bytes are `b[start, end)`. */
+export function parseCanonicalTimestampBytes(b: Uint8Array, start: number, end: number): number {
+  if (end - start !== 24 || b[start + 23] !== 0x5a /* Z */) return Number.NaN;
+  if (b[start + 4] !== 0x2d || b[start + 7] !== 0x2d || b[start + 10] !== 0x54 || b[start + 13] !== 0x3a || b[start + 16] !== 0x3a || b[start + 19] !== 0x2e) {
     return Number.NaN;
   }
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 2);
-  const day = digits(text, 8, 2);
-  const hour = digits(text, 11, 2);
-  const minute = digits(text, 14, 2);
-  const second = digits(text, 17, 2);
-  const ms = digits(text, 20, 3);
+  const year = digits(b, start, 4);
+  const month = digits(b, start + 5, 2);
+  const day = digits(b, start + 8, 2);
+  const hour = digits(b, start + 11, 2);
+  const minute = digits(b, start + 14, 2);
+  const second = digits(b, start + 17, 2);
+  const ms = digits(b, start + 20, 3);
   if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return Number.NaN;
   return Date.UTC(year, month - 1, day, hour, minute, second, ms);
 }
@@ -30,11 +44,11 @@ export function parseTimestamp(text: string): number {
   return Number.isNaN(ms) ? Date.parse(text) : ms;
 }
 
-/** The decimal number in `text[from, from + count)`, or -1 when one of them is not a digit. */
-function digits(text: string, from: number, count: number): number {
+/** The decimal number in `b[from, from + count)`, or -1 when one of them is not a digit. */
+function digits(b: Uint8Array, from: number, count: number): number {
   let v = 0;
   for (let i = from; i < from + count; i++) {
-    const d = text.charCodeAt(i) - 0x30;
+    const d = b[i]! - 0x30;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
   }

@@ -97,9 +97,22 @@ export class PackedStrings {
   }
 
   /**
-   * Appends the string whose UTF-8 bytes are `src[start, end)` (well formed: the caller's
-   * word) as {@link addString} would, and returns {@link hashAt} of it.
+   * Appends the bytes `src[start, end)` as a string: read back, it is their decoding (invalid
+   * UTF-8 read as U+FFFD), and when they are the UTF-8 of a string, packed as {@link addString}
+   * packs that string.
    */
+  addBytes(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.reserve(4 + n);
+    const bytes = this.bytes;
+    const from = this.pos + 4;
+    if (n > 64) bytes.set(src.subarray(start, end), from);
+    else for (let i = 0; i < n; i++) bytes[from + i] = src[start + i]!;
+    bytes.writeUInt32LE(n, this.pos);
+    this.pos = from + n;
+  }
+
+  /** {@link addBytes}, and returns {@link hashAt} of the string. */
   addBytesHashed(src: Uint8Array, start: number, end: number): number {
     const n = end - start;
     this.reserve(4 + n);

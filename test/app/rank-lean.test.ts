@@ -131,16 +131,21 @@ describe("rankExperiments with a lean listing", () => {
     // A name holding the bytes FF FE (invalid UTF-8, read as U+FFFD): a reader counting decoded
     // characters instead of bytes would read the later lines at the wrong place.
     const bad = Buffer.concat([Buffer.from('{"experiment_id":"x","name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","status":"completed","metrics":{"pde_mean":5}}\n')]);
-    writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), line("a", "\u00e9t\u00e9 \ud83d\ude00", 3), bad, line("b", "\u4e2d\u6587", 1), line("c", "plain", 2)]));
-    const req: RankRequest = { filter: {}, statuses: [], sortBy: "pde_mean", gates: [], max: 4 };
-    const lean = await rankExperiments(new LocalStore({ path }), req, REGISTRY);
-    expect(lean).toEqual(await rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY));
-    expect(lean.result.results.map((r) => [r.experiment.id, r.experiment.name])).toEqual([
-      ["b", "\u4e2d\u6587"],
-      ["c", "plain"],
-      ["a", "\u00e9t\u00e9 \ud83d\ude00"],
-      ["x", "\ufffd\ufffd"],
-    ]);
+    // A sequence cut short by the closing quote, in a tag and a parameter (held rows keep them).
+    const cut = Buffer.concat([Buffer.from('{"experiment_id":"y","tags":["t'), Buffer.from([0xe2, 0x82]), Buffer.from('"],"params":{"k":"'), Buffer.from([0xf0, 0x9f]), Buffer.from('"},"status":"completed","metrics":{"pde_mean":6}}\n')]);
+    writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), line("a", "\u00e9t\u00e9 \ud83d\ude00", 3), bad, line("b", "\u4e2d\u6587", 1), cut, line("c", "plain", 2)]));
+    for (const max of [5, undefined]) {
+      const req: RankRequest = { filter: {}, statuses: [], sortBy: "pde_mean", gates: [], max };
+      const lean = await rankExperiments(new LocalStore({ path }), req, REGISTRY);
+      expect(await plainRanking(lean)).toEqual(await plainRanking(await rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY)));
+      expect(lean.result.results.map((r) => [r.experiment.id, r.experiment.name, r.experiment.tags, r.experiment.params])).toEqual([
+        ["b", "\u4e2d\u6587", [], {}],
+        ["c", "plain", [], {}],
+        ["a", "\u00e9t\u00e9 \ud83d\ude00", [], {}],
+        ["x", "\ufffd\ufffd", [], {}],
+        ["y", null, ["t\ufffd"], { k: "\ufffd" }],
+      ]);
+    }
   });
 
   it("reads statuses exactly past the few it compares byte by byte, whichever way each line was read", async () => {
@@ -160,6 +165,26 @@ describe("rankExperiments with a lean listing", () => {
       expect(lean).toEqual(await outcome(() => rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY)));
       if (statuses.length > 0) expect((lean as { ok: { result: { results: unknown[] } } }).ok.result.results.length).toBe(3 * statuses.length);
     }
+  });
+
+  it("holds rows whose metrics or parameters repeat a key, or have keys JSON.parse reorders, as JSON.parse reads them", async () => {
+    const path = join(tempDir(), "experiments.jsonl");
+    const lines = [
+      '{"experiment_id":"a","status":"completed","metrics":{"pde_mean":1,"x":2},"params":{"p":"1","q":"2"}}',
+      '{"experiment_id":"b","status":"completed","metrics":{"pde_mean":5,"x":2,"pde_mean":3},"params":{"p":"1","q":"2","p":"3"}}',
+      '{"experiment_id":"c","status":"completed","metrics":{"x":2,"10":4,"pde_mean":2,"2":1},"params":{"q":"2","1":"x"}}',
+      '{"experiment_id":"d","status":"completed","metrics":{"pde_mean":0,"x":2},"params":{"p":"1","q":"2"},"metrics":{"x":9,"pde_mean":4}}',
+    ];
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    const req: RankRequest = { filter: {}, statuses: [], sortBy: "pde_mean", gates: [] };
+    const held = await rankExperiments(new LocalStore({ path }), req, REGISTRY);
+    expect(await plainRanking(held)).toEqual(await plainRanking(await rankExperiments(wholeOnly(new LocalStore({ path })), req, REGISTRY)));
+    expect(held.result.results.map((r) => [r.experiment.id, Object.entries(r.experiment.metrics), Object.entries(r.experiment.params)])).toEqual([
+      ["a", [["pde_mean", 1], ["x", 2]], [["p", "1"], ["q", "2"]]],
+      ["c", [["2", 1], ["10", 4], ["x", 2], ["pde_mean", 2]], [["1", "x"], ["q", "2"]]],
+      ["b", [["pde_mean", 3], ["x", 2]], [["p", "3"], ["q", "2"]]],
+      ["d", [["x", 9], ["pde_mean", 4]], [["p", "1"], ["q", "2"]]],
+    ]);
   });
 
   it("holds every row exactly past the limits of its shared key sequences (many metric and parameter names)", async () => {

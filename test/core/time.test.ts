@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseCanonicalTimestamp, parseTimestamp } from "../../src/core/time.js";
+import { parseCanonicalTimestamp, parseCanonicalTimestampBytes, parseTimestamp } from "../../src/core/time.js";
 
 const pad = (n: number, w: number): string => String(n).padStart(w, "0");
 
@@ -28,6 +28,9 @@ describe("parseTimestamp", () => {
     fc.assert(
       fc.property(fc.oneof(iso, fc.string({ maxLength: 26 })), (t) => {
         const ms = parseCanonicalTimestamp(t);
+        // Of its bytes, within others, the same (a text outside ASCII is never of the form).
+        const bytes = Buffer.from(`"${t}"`, "latin1");
+        expect(Object.is(parseCanonicalTimestampBytes(bytes, 1, bytes.length - 1), /^[\x20-\x7e]*$/.test(t) ? ms : Number.NaN)).toBe(true);
         if (Number.isNaN(ms)) return;
         read++;
         expect(new Date(ms).toISOString()).toBe(t);

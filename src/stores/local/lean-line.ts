@@ -1,19 +1,24 @@
 /**
- * Reading a registry line's ranking fields straight from its bytes, for the common line: what
- * a lean ranking keeps of a record ({@link LeanColumns.addLean}) without decoding the line or
- * building its object. The reader either reads the line exactly as `JSON.parse` then the record
- * helpers would (`checkedRecordId`, `statusOf`, the creation time, `deleted`, `archived` and the
- * metrics asked for), or declines it, and the caller takes the general path (decode,
- * `parseObjectLine`, the record helpers), which also says why a damaged line is damaged.
+ * Reading a registry line's fields straight from its bytes, for the common line: what a
+ * ranking's listing keeps of a record ({@link LeanColumns.addRead}) without decoding the line
+ * or building its object. The reader either reads the line exactly as `JSON.parse` then the
+ * record helpers would (`checkedRecordId`, `statusOf`, the creation time, `deleted`,
+ * `archived`, the metrics asked for; holding, also the name, project, tags, parameters and
+ * every metric, as `experimentFromRecord`), or declines it, and the caller takes the general
+ * path (decode, `parseObjectLine`, the record helpers), which also says why a damaged line is
+ * damaged.
  *
  * It declines, rather than decides, whatever is unusual: text that is not valid JSON (or that
  * only the Python repair reads: bare NaN/Infinity), a line not starting with `{` (a BOM, white
  * space), nesting deeper than {@link MAX_LINE_DEPTH}, an id that is not a string passing the id
- * rule as it is, a status or creation time that is a number, or that is a string with an escape
- * or bytes outside ASCII, a key of the record or of its metrics with an escape, and a metric key
- * outside ASCII when a name asked for is outside ASCII too. Every accepted line is valid JSON
- * whose values the reader takes as `JSON.parse` does: a later key replaces an earlier one, a
- * number is the double nearest its text.
+ * rule as it is, a string field that is a number (the helpers turn it into text), an escape in
+ * a string it keeps or in a key it compares, a status or creation time outside ASCII, a metric
+ * key outside ASCII when a name asked for is outside ASCII too; holding, tags as one string,
+ * a parameter that is not a string, a metric that is not a number and a key of either of
+ * digits only (`JSON.parse` puts array indexes first). Every accepted line is valid JSON whose
+ * values the reader takes as `JSON.parse` does: a later key replaces an earlier one, a number
+ * is the double nearest its text. Keys that repeat within the parameters or metrics it keeps
+ * in full ({@link Spans}) for the caller to decline.
  */
 import { MAX_LINE_DEPTH } from "../../util/jsonl.js";
 import { MAX_ID_LENGTH } from "../../core/ids.js";
@@ -40,6 +45,11 @@ const K_CREATED_AT = 4;
 const K_DELETED = 5;
 const K_ARCHIVED = 6;
 const K_METRICS = 7;
+// Read when holding only.
+const K_NAME = 8;
+const K_PROJECT = 9;
+const K_TAGS = 10;
+const K_PARAMS = 11;
 
 // What a string field (the id, the status, the creation time) was found to be.
 /** Absent, or `null`: for the creation time, `timestamp ?? created_at` goes on to `created_at`. */
@@ -71,11 +81,59 @@ const CREATED_AT_KEY = Buffer.from("created_at");
 const DELETED_KEY = Buffer.from("deleted");
 const ARCHIVED_KEY = Buffer.from("archived");
 const METRICS_KEY = Buffer.from("metrics");
+const NAME_KEY = Buffer.from("name");
+const PROJECT_KEY = Buffer.from("project");
+const TAGS_KEY = Buffer.from("tags");
+const PARAMS_KEY = Buffer.from("params");
 
 /** Whether `b` holds `word` at `at` (its length checked by the caller). */
 function same(b: Uint8Array, at: number, word: Uint8Array): boolean {
   for (let j = 0; j < word.length; j++) if (b[at + j] !== word[j]) return false;
   return true;
+}
+
+/**
+ * Where some strings of a line are, in order: each one's bytes, and whether they hold a byte
+ * outside ASCII; of keys, also a hash of them all.
+ */
+export class Spans {
+  starts = new Int32Array(16);
+  ends = new Int32Array(16);
+  wide = new Uint8Array(16);
+  length = 0;
+  /** FNV-1a of the bytes of the strings {@link pushKey} added, each followed by a 0 byte. */
+  hash = 0x811c9dc5;
+
+  clear(): void {
+    this.length = 0;
+    this.hash = 0x811c9dc5;
+  }
+
+  /** {@link push} of a key, hashed. */
+  pushKey(b: Uint8Array, start: number, end: number, wide: boolean): void {
+    let h = this.hash;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+    this.hash = Math.imul(h, 0x01000193);
+    this.push(start, end, wide);
+  }
+
+  push(start: number, end: number, wide: boolean): void {
+    const n = this.length;
+    if (n === this.starts.length) {
+      const grow = <T extends Int32Array | Uint8Array>(a: T, make: (size: number) => T): T => {
+        const next = make(2 * n);
+        next.set(a);
+        return next;
+      };
+      this.starts = grow(this.starts, (k) => new Int32Array(k));
+      this.ends = grow(this.ends, (k) => new Int32Array(k));
+      this.wide = grow(this.wide, (k) => new Uint8Array(k));
+    }
+    this.starts[n] = start;
+    this.ends[n] = end;
+    this.wide[n] = wide ? 1 : 0;
+    this.length = n + 1;
+  }
 }
 
 /**
@@ -101,6 +159,24 @@ export class LeanLineReader {
   /** Per metric name: its value as a ranking reads it (a finite number, else NaN). */
   readonly values: Float64Array;
 
+  // Holding, also what `experimentFromRecord` reads of the rest, where the line has it in a
+  // form kept as it is: the name and project as strings (else none), the tags as an array
+  // (its strings), the parameters as an object of strings and the metrics as one of numbers,
+  // neither with a key that repeats or is an array index (`JSON.parse` would reorder those).
+  /** Whether the name is a string (its bytes at `nameStart`, `nameEnd`); else none. */
+  hasName = false;
+  nameStart = 0;
+  nameEnd = 0;
+  hasProject = false;
+  projectStart = 0;
+  projectEnd = 0;
+  readonly tags = new Spans();
+  readonly paramKeys = new Spans();
+  readonly paramValues = new Spans();
+  readonly metricKeys = new Spans();
+  /** The metrics' values, in the order of `metricKeys`. */
+  metricValues = new Float64Array(16);
+
   private readonly names: readonly Uint8Array[];
   private readonly namesAscii: boolean;
   private readonly stack = new Uint8Array(MAX_LINE_DEPTH + 1);
@@ -118,7 +194,14 @@ export class LeanLineReader {
   /** The value {@link readNumber} read last. */
   private number = 0;
 
-  constructor(names: readonly string[]) {
+  /**
+   * @param names the metrics read into `values`.
+   * @param hold read the rest too (see `hasName` and what follows); a line with it in another form is declined.
+   */
+  constructor(
+    names: readonly string[],
+    readonly hold = false,
+  ) {
     this.names = names.map((n) => Buffer.from(n, "utf8"));
     // A name is ASCII when its UTF-8 is as long as it is.
     this.namesAscii = this.names.every((n, k) => n.length === names[k]!.length);
@@ -135,6 +218,12 @@ export class LeanLineReader {
     this.tsKind = V_NULLISH;
     this.caKind = V_NULLISH;
     this.values.fill(Number.NaN);
+    this.hasName = false;
+    this.hasProject = false;
+    this.tags.clear();
+    this.paramKeys.clear();
+    this.paramValues.clear();
+    this.metricKeys.clear();
     let i = this.white(b, start + 1, end);
     if (i < end && b[i] === CLOSE_BRACE) i++;
     else {
@@ -182,13 +271,15 @@ export class LeanLineReader {
       case 13:
         return same(b, start, ID_KEY) ? K_ID : K_OTHER;
       case 6:
-        return same(b, start, STATUS_KEY) ? K_STATUS : K_OTHER;
+        return same(b, start, STATUS_KEY) ? K_STATUS : same(b, start, PARAMS_KEY) ? K_PARAMS : K_OTHER;
+      case 4:
+        return same(b, start, NAME_KEY) ? K_NAME : same(b, start, TAGS_KEY) ? K_TAGS : K_OTHER;
       case 9:
         return same(b, start, TIMESTAMP_KEY) ? K_TIMESTAMP : K_OTHER;
       case 10:
         return same(b, start, CREATED_AT_KEY) ? K_CREATED_AT : K_OTHER;
       case 7:
-        return same(b, start, METRICS_KEY) ? K_METRICS : same(b, start, DELETED_KEY) ? K_DELETED : K_OTHER;
+        return same(b, start, METRICS_KEY) ? K_METRICS : same(b, start, DELETED_KEY) ? K_DELETED : same(b, start, PROJECT_KEY) ? K_PROJECT : K_OTHER;
       case 8:
         return same(b, start, ARCHIVED_KEY) ? K_ARCHIVED : K_OTHER;
       default:
@@ -250,17 +341,128 @@ export class LeanLineReader {
       case K_METRICS:
         // A later `metrics` replaces the earlier one whole.
         this.values.fill(Number.NaN);
-        return c === OPEN_BRACE ? this.metrics(b, i, end) : this.skipValue(b, i, end);
-      default:
-        return c === QUOTE ? this.readString(b, i + 1, end, false) : this.skipValue(b, i, end);
+        this.metricKeys.clear();
+        return c === OPEN_BRACE ? (this.hold ? this.heldObject(b, i, end, true) : this.metrics(b, i, end)) : this.skipValue(b, i, end);
+      case K_NAME:
+      case K_PROJECT: {
+        if (!this.hold) break;
+        if (c === MINUS || (c >= 0x30 && c <= 0x39)) return NO;
+        const isString = c === QUOTE;
+        const e = isString ? this.readString(b, i + 1, end, true) : this.skipValue(b, i, end);
+        if (key === K_NAME) {
+          this.hasName = isString;
+          this.nameStart = i + 1;
+          this.nameEnd = this.stringEnd;
+        } else {
+          this.hasProject = isString;
+          this.projectStart = i + 1;
+          this.projectEnd = this.stringEnd;
+        }
+        return e;
+      }
+      case K_TAGS:
+        if (!this.hold) break;
+        this.tags.clear();
+        // Tags as one string are split at commas: declined.
+        if (c === QUOTE) return NO;
+        return c === OPEN_BRACKET ? this.tagList(b, i, end) : this.skipValue(b, i, end);
+      case K_PARAMS:
+        if (!this.hold) break;
+        this.paramKeys.clear();
+        this.paramValues.clear();
+        return c === OPEN_BRACE ? this.heldObject(b, i, end, false) : this.skipValue(b, i, end);
     }
+    return c === QUOTE ? this.readString(b, i + 1, end, false) : this.skipValue(b, i, end);
+  }
+
+  /** Reads the tags array at `i` (its `[`): its strings, skipping its other values; returns where it ends, or {@link NO}. */
+  private tagList(b: Uint8Array, start: number, end: number): number {
+    let i = this.white(b, start + 1, end);
+    if (i < end && b[i] === CLOSE_BRACKET) return i + 1;
+    for (;;) {
+      if (i >= end) return NO;
+      if (b[i] === QUOTE) {
+        const from = i + 1;
+        i = this.readString(b, from, end, true);
+        if (i === NO) return NO;
+        this.tags.push(from, this.stringEnd, this.stringWide);
+      } else {
+        i = this.skipValue(b, i, end, 2);
+        if (i === NO) return NO;
+      }
+      i = this.white(b, i, end);
+      if (i >= end) return NO;
+      const d = b[i]!;
+      if (d === CLOSE_BRACKET) return i + 1;
+      if (d !== COMMA) return NO;
+      i = this.white(b, i + 1, end);
+    }
+  }
+
+  /**
+   * Reads the object at `i` (its `{`) as held metrics (every value a number) or parameters
+   * (every value a string); returns where it ends, or {@link NO} for another, or a key that is
+   * an array index. Keys that repeat are left to the caller ({@link Spans} keeps them all).
+   */
+  private heldObject(b: Uint8Array, start: number, end: number, numbers: boolean): number {
+    let i = this.white(b, start + 1, end);
+    if (i < end && b[i] === CLOSE_BRACE) return i + 1;
+    const keys = numbers ? this.metricKeys : this.paramKeys;
+    for (;;) {
+      if (i >= end || b[i] !== QUOTE) return NO;
+      const keyStart = i + 1;
+      i = this.readString(b, keyStart, end, true);
+      if (i === NO || allDigits(b, keyStart, this.stringEnd) || (numbers && this.stringWide && !this.namesAscii)) return NO;
+      const keyEnd = this.stringEnd;
+      keys.pushKey(b, keyStart, keyEnd, this.stringWide);
+      i = this.white(b, i, end);
+      if (i >= end || b[i] !== COLON) return NO;
+      i = this.white(b, i + 1, end);
+      if (i >= end) return NO;
+      const v = b[i]!;
+      if (numbers) {
+        if (v !== MINUS && (v < 0x30 || v > 0x39)) return NO;
+        i = this.readNumber(b, i, end);
+        if (i === NO) return NO;
+        const k = keys.length - 1;
+        if (k === this.metricValues.length) {
+          const next = new Float64Array(2 * k);
+          next.set(this.metricValues);
+          this.metricValues = next;
+        }
+        this.metricValues[k] = this.number;
+        const c = this.nameOf(b, keyStart, keyEnd);
+        if (c >= 0) this.values[c] = Number.isFinite(this.number) ? this.number : Number.NaN;
+      } else {
+        if (v !== QUOTE) return NO;
+        const from = i + 1;
+        i = this.readString(b, from, end, true);
+        if (i === NO) return NO;
+        this.paramValues.push(from, this.stringEnd, this.stringWide);
+      }
+      i = this.white(b, i, end);
+      if (i >= end) return NO;
+      const d = b[i]!;
+      if (d === CLOSE_BRACE) return i + 1;
+      if (d !== COMMA) return NO;
+      i = this.white(b, i + 1, end);
+    }
+  }
+
+  /** Which of the names the key `b[start, end)` is (-1: none). */
+  private nameOf(b: Uint8Array, start: number, end: number): number {
+    const names = this.names;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!;
+      if (name.length === end - start && same(b, start, name)) return k;
+    }
+    return -1;
   }
 
   /** Reads the metrics object at `i` (its `{`); returns where it ends, or {@link NO}. */
   private metrics(b: Uint8Array, start: number, end: number): number {
     let i = this.white(b, start + 1, end);
     if (i < end && b[i] === CLOSE_BRACE) return i + 1;
-    const names = this.names;
     for (;;) {
       if (i >= end || b[i] !== QUOTE) return NO;
       const keyStart = i + 1;
@@ -271,14 +473,7 @@ export class LeanLineReader {
       if (i >= end || b[i] !== COLON) return NO;
       i = this.white(b, i + 1, end);
       if (i >= end) return NO;
-      let c = -1;
-      for (let k = 0; k < names.length; k++) {
-        const name = names[k]!;
-        if (name.length === keyEnd - keyStart && same(b, keyStart, name)) {
-          c = k;
-          break;
-        }
-      }
+      const c = this.nameOf(b, keyStart, keyEnd);
       const v = b[i]!;
       if (v === MINUS || (v >= 0x30 && v <= 0x39)) {
         if (c >= 0) {
@@ -498,6 +693,13 @@ function literal(b: Uint8Array, i: number, end: number, word: string): number {
   if (i + word.length > end) return NO;
   for (let j = 1; j < word.length; j++) if (b[i + j] !== word.charCodeAt(j)) return NO;
   return i + word.length;
+}
+
+/** Whether `b[start, end)` is one digit or more and nothing else (an array index, to `JSON.parse`, when small enough). */
+function allDigits(b: Uint8Array, start: number, end: number): boolean {
+  if (start === end) return false;
+  for (let i = start; i < end; i++) if (b[i]! < 0x30 || b[i]! > 0x39) return false;
+  return true;
 }
 
 /** Whether the ASCII bytes `b[start, end)` are an id passing the id rule (`isValidId`). */

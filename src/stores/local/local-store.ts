@@ -180,8 +180,10 @@ export class LocalStore extends BaseStore {
     const columns = new LeanColumns(hold ? [] : [...metrics], latest.keys, hold);
     // Only whether it is archived, unless the filter reads more of the record.
     const onlyArchived = filter.project === undefined && (filter.tags?.length ?? 0) === 0 && (filter.statuses?.length ?? 0) === 0;
+    // Whether row `row` is listed, read from the row (holding, or only archived to know), or from its record.
+    const keepsRow = (row: number): boolean => (onlyArchived ? filter.includeArchived === true || !columns.archivedOf(row) : matchesFilter(columns.experiment(row), filter));
     const keeps = (record: Record<string, unknown>, id: string, row: number): boolean =>
-      onlyArchived ? filter.includeArchived === true || !columns.archivedOf(row) : matchesFilter(hold ? columns.experiment(row) : experimentFromRecord(record, id), filter);
+      hold || onlyArchived ? keepsRow(row) : matchesFilter(experimentFromRecord(record, id), filter);
     let fd: number | undefined;
     let damaged: DamagedLine[];
     try {
@@ -195,21 +197,21 @@ export class LocalStore extends BaseStore {
         const row = columns.add(record, latest.keyAt(entry), offset, bytes);
         if (keeps(record, id, row)) latest.setValueOf(entry, row);
       };
-      // Lean, and only whether it is archived to filter by: most lines are read from their
-      // bytes, without their object (see LeanLineReader); the others go the general way.
+      // Holding, or lean with only whether it is archived to filter by: most lines are read
+      // from their bytes, without their object (see LeanLineReader); the others go the general way.
       let fast: FastLineSink | undefined;
-      if (!hold && onlyArchived) {
-        const reader = new LeanLineReader(columns.names);
-        const withArchived = filter.includeArchived === true;
+      if (hold || onlyArchived) {
+        const reader = new LeanLineReader(columns.names, hold);
         fast = (bytes, start, end, offset) => {
           if (!reader.read(bytes, start, end)) return false;
           if (reader.deleted) {
             latest.deleteBytes(bytes, reader.idStart, reader.idEnd);
             return true;
           }
+          if (hold && !columns.canHold(reader, bytes)) return false;
           const entry = latest.setBytes(bytes, reader.idStart, reader.idEnd, -1);
-          const row = columns.addLean(reader, bytes, latest.keyAt(entry), offset, end - start);
-          if (withArchived || !reader.archived) latest.setValueOf(entry, row);
+          const row = columns.addRead(reader, bytes, latest.keyAt(entry), offset, end - start);
+          if (keepsRow(row)) latest.setValueOf(entry, row);
           return true;
         };
       }

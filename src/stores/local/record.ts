@@ -1,9 +1,9 @@
 import type { Experiment } from "../../core/experiment.js";
 import { idProblem, isValidId, quoteId } from "../../core/ids.js";
-import { parseCanonicalTimestamp, parseTimestamp } from "../../core/time.js";
+import { parseCanonicalTimestamp, parseCanonicalTimestampBytes, parseTimestamp } from "../../core/time.js";
 import type { RemoteLink } from "../store.js";
 import { NumberColumn, PackedNumbers, PackedStrings } from "../../util/packed-strings.js";
-import type { LeanLineReader } from "./lean-line.js";
+import type { LeanLineReader, Spans } from "./lean-line.js";
 
 /**
  * A line of the local registry (`experiments.jsonl`): the earlier Python tool's fields plus
@@ -164,6 +164,11 @@ class KeyShapes {
   private last = -1;
   private keys = 0;
 
+  /** Per shape: its keys' UTF-8 bytes (made when first needed). */
+  private readonly bytes: (Buffer[] | undefined)[] = [];
+  /** The shapes met by {@link ofSpans}, by the hash of their keys' bytes ({@link Spans.hash}). */
+  private readonly byHash = new Map<number, number>();
+
   /** The shape of `o`'s keys, or -1 when there is no room for another ({@link MAX_SHAPES}). */
   of(o: Readonly<Record<string, unknown>>): number {
     const last = this.shapes[this.last];
@@ -179,7 +184,47 @@ class KeyShapes {
       }
       if (same && j === last.length) return this.last;
     }
-    const keys = Object.keys(o);
+    return this.ofKeys(Object.keys(o));
+  }
+
+  /**
+   * The shape of the keys at `keys` in `line` (an object's, in order), as {@link of} gives it
+   * for the object they are of; -1 when there is no room for another, -2 when a key repeats
+   * (the object's keys are then fewer, in another order). The shapes met are found by a hash of
+   * the keys' bytes and compared byte by byte, so a line of a shape met decodes no key.
+   */
+  ofSpans(line: Buffer, keys: Spans): number {
+    if (this.last >= 0 && this.sameKeys(this.last, line, keys)) return this.last;
+    const known = this.byHash.get(keys.hash);
+    if (known !== undefined && this.sameKeys(known, line, keys)) {
+      this.last = known;
+      return known;
+    }
+    const n = keys.length;
+    const decoded: string[] = [];
+    for (let j = 0; j < n; j++) decoded.push(line.toString(keys.wide[j] === 1 ? "utf8" : "latin1", keys.starts[j]!, keys.ends[j]!));
+    if (new Set(decoded).size !== n) return -2;
+    const shape = this.ofKeys(decoded);
+    if (shape >= 0) this.byHash.set(keys.hash, shape);
+    return shape;
+  }
+
+  /** Whether shape `shape`'s keys are the keys at `keys` in `line`, byte for byte. */
+  private sameKeys(shape: number, line: Buffer, keys: Spans): boolean {
+    const want = (this.bytes[shape] ??= this.shapes[shape]!.map((k) => Buffer.from(k, "utf8")));
+    const n = keys.length;
+    if (want.length !== n) return false;
+    for (let j = 0; j < n; j++) {
+      const k = want[j]!;
+      const start = keys.starts[j]!;
+      if (k.length !== keys.ends[j]! - start) return false;
+      for (let i = 0; i < k.length; i++) if (k[i] !== line[start + i]) return false;
+    }
+    return true;
+  }
+
+  /** The shape of the keys `keys` (distinct, in order), a new one when there is room. */
+  private ofKeys(keys: string[]): number {
     const text = JSON.stringify(keys);
     let shape = this.byKeys.get(text);
     if (shape === undefined) {
@@ -236,6 +281,8 @@ export class LeanColumns {
   private readonly metricValues = new PackedNumbers();
   private readonly metricShapes = new KeyShapes();
   private readonly paramShapes = new KeyShapes();
+  /** The parameters' and the metrics' shapes {@link canHold} found last. */
+  private readonly readShapes = new Int32Array(2);
 
   /**
    * @param names the metrics a ranking reads, in columns.
@@ -283,12 +330,25 @@ export class LeanColumns {
   }
 
   /**
+   * Holding, whether the record `reader` read from `line` can be held from its bytes: its
+   * parameters' and its metrics' keys are each a shape ({@link KeyShapes.ofSpans}); else it is
+   * to be added from its object ({@link add}), which keeps them another way. Their shapes are
+   * kept for the {@link addRead} that follows.
+   */
+  canHold(reader: LeanLineReader, line: Buffer): boolean {
+    const p = this.paramShapes.ofSpans(line, reader.paramKeys);
+    const m = p < 0 ? p : this.metricShapes.ofSpans(line, reader.metricKeys);
+    this.readShapes[0] = p;
+    this.readShapes[1] = m;
+    return p >= 0 && m >= 0;
+  }
+
+  /**
    * {@link add} of the record `reader` read from the line `line[start, start + bytes)` at
    * `offset` in the file (its id packed at `idAt` in the ids): the same row, without the
-   * record's object. Not for holding columns, which keep what the reader does not read.
+   * record's object. Holding, after {@link canHold} said it can (and `reader` read holding).
    */
-  addLean(reader: LeanLineReader, line: Buffer, idAt: number, offset: number, bytes: number): number {
-    if (this.texts !== null) throw new Error("LeanColumns.addLean: holding columns keep every field; use add");
+  addRead(reader: LeanLineReader, line: Buffer, idAt: number, offset: number, bytes: number): number {
     const row = this.rows++;
     this.idAt.set(row, idAt);
     const values = reader.values;
@@ -298,15 +358,48 @@ export class LeanColumns {
     let flags = reader.archived ? ARCHIVED : 0;
     if (!reader.hasCreated) flags |= NO_CREATED;
     else {
-      const text = line.toString("latin1", reader.createdStart, reader.createdEnd);
-      const ms = parseCanonicalTimestamp(text);
+      const ms = parseCanonicalTimestampBytes(line, reader.createdStart, reader.createdEnd);
       this.createdMs.set(row, ms);
-      if (Number.isNaN(ms)) this.createdText.set(row, text);
+      if (Number.isNaN(ms)) this.createdText.set(row, line.toString("latin1", reader.createdStart, reader.createdEnd));
     }
     this.flags.set(row, flags);
-    this.offsets.set(row, offset);
-    this.lengths.set(row, bytes);
+    if (this.texts !== null) this.holdRead(row, reader, line);
+    else {
+      this.offsets.set(row, offset);
+      this.lengths.set(row, bytes);
+    }
     return row;
+  }
+
+  /** {@link holdRest} of the record `reader` read from `line`, in the shapes {@link canHold} found. */
+  private holdRead(row: number, reader: LeanLineReader, line: Buffer): void {
+    const pShape = this.readShapes[0]!;
+    const mShape = this.readShapes[1]!;
+    if (!reader.hold || pShape < 0 || mShape < 0) throw new Error("LeanColumns.addRead: a held row is read holding, after canHold");
+    const texts = this.texts!;
+    texts.begin();
+    texts.addCount(0);
+    const bits = (reader.hasName ? HAS_NAME : 0) | (reader.hasProject ? HAS_PROJECT : 0);
+    // The strings' bytes as they are: read back, they decode as the line does (invalid UTF-8
+    // included: a string of the line ends at an ASCII quote, where decoding is in step again).
+    if (reader.hasName) texts.addBytes(line, reader.nameStart, reader.nameEnd);
+    if (reader.hasProject) texts.addBytes(line, reader.projectStart, reader.projectEnd);
+    const tags = reader.tags;
+    texts.addCount(tags.length);
+    for (let j = 0; j < tags.length; j++) texts.addBytes(line, tags.starts[j]!, tags.ends[j]!);
+    texts.addCount(pShape);
+    const pv = reader.paramValues;
+    for (let j = 0; j < pv.length; j++) texts.addBytes(line, pv.starts[j]!, pv.ends[j]!);
+    const n = reader.metricKeys.length;
+    const run = this.metricValues.reserve(n);
+    const values = this.metricValues.chunkOf(run);
+    const from = this.metricValues.offsetOf(run);
+    for (let j = 0; j < n; j++) values[from + j] = reader.metricValues[j]!;
+    this.metricAt.set(row, run);
+    this.metricShape.set(row, mShape);
+    const at = texts.end();
+    texts.setCount(at, bits);
+    this.textAt.set(row, at);
   }
 
   /** The code of status `status`, a new one for a status not met before. */

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { Spans } from "../../../src/stores/local/lean-line.js";
 import { LeanLineReader } from "../../../src/stores/local/lean-line.js";
 import { checkedRecordId, experimentFromRecord, plainObject, statusOf } from "../../../src/stores/local/record.js";
 import { MAX_LINE_DEPTH, parseObjectLine } from "../../../src/util/jsonl.js";
@@ -40,6 +41,11 @@ function general(line: string, names: readonly string[]): Read | { reason: strin
   };
 }
 
+/** The text of `line`'s UTF-8 bytes, as a reader of the file decodes them. */
+function decoded(line: string): string {
+  return Buffer.from(line, "utf8").toString("utf8");
+}
+
 /** What the reader reads of `line` (`null`: declined), with the line placed inside other bytes. */
 function fast(line: string, names: readonly string[]): Read | null {
   const bytes = Buffer.from(`\n"x":1\n${line}\n{"experiment_id":"tail"}`, "utf8");
@@ -61,11 +67,72 @@ function fast(line: string, names: readonly string[]): Read | null {
 function agrees(line: string, names: readonly string[] = NAMES): Read | null {
   const got = fast(line, names);
   if (got !== null) {
-    const want = general(line, names);
+    // The general way reads the line's bytes decoded (a lone surrogate in `line` is U+FFFD in them).
+    const want = general(decoded(line), names);
     expect(want, line).not.toHaveProperty("reason");
     expect(got, line).toEqual(want);
     // toEqual takes -0 for 0.
     got.values.forEach((v, i) => expect(Object.is(v, (want as Read).values[i]), `${line}: value ${i}`).toBe(true));
+  }
+  return got;
+}
+
+/** What a holding listing keeps of the rest of a record: `null` when a key of the parameters or metrics repeats (left to the key shapes, which decline it). */
+interface Held {
+  name: string | null;
+  project: string | null;
+  tags: string[];
+  params: [string, string][] | null;
+  metrics: [string, number][] | null;
+}
+
+function generalHeld(line: string): Held | null {
+  const parsed = parseObjectLine(line);
+  if ("reason" in parsed) return null;
+  const id = checkedRecordId(parsed.value);
+  if ("reason" in id) return null;
+  const e = experimentFromRecord(parsed.value, id.id);
+  return { name: e.name, project: e.project, tags: [...e.tags], params: Object.entries(e.params), metrics: Object.entries(e.metrics) as [string, number][] };
+}
+
+/** The reader's held fields of `line` (`null`: declined), holding, with `names` read into `values` too. */
+function fastHeld(line: string, names: readonly string[]): (Held & { values: number[] }) | null {
+  const bytes = Buffer.from(`{}\n${line}\n`, "utf8");
+  const start = 3;
+  const end = start + Buffer.byteLength(line);
+  const r = new LeanLineReader(names, true);
+  if (!r.read(bytes, start, end)) return null;
+  const text = (spans: Spans, j: number): string => bytes.toString("utf8", spans.starts[j], spans.ends[j]);
+  const all = (spans: Spans): string[] => Array.from({ length: spans.length }, (_, j) => text(spans, j));
+  const distinct = (keys: string[]): boolean => new Set(keys).size === keys.length;
+  const pk = all(r.paramKeys);
+  const mk = all(r.metricKeys);
+  return {
+    name: r.hasName ? bytes.toString("utf8", r.nameStart, r.nameEnd) : null,
+    project: r.hasProject ? bytes.toString("utf8", r.projectStart, r.projectEnd) : null,
+    tags: all(r.tags),
+    params: distinct(pk) ? pk.map((k, j) => [k, text(r.paramValues, j)]) : null,
+    metrics: distinct(mk) ? mk.map((k, j) => [k, r.metricValues[j]!]) : null,
+    values: [...r.values],
+  };
+}
+
+/** Holding, the reader takes `line` only as the general way reads it. */
+function agreesHeld(line: string): Held | null {
+  const got = fastHeld(line, NAMES);
+  if (got !== null) {
+    const want = generalHeld(decoded(line));
+    expect(want, line).not.toBeNull();
+    expect(got.name, line).toBe(want!.name);
+    expect(got.project, line).toBe(want!.project);
+    expect(got.tags, line).toEqual(want!.tags);
+    if (got.params !== null) expect(got.params, line).toEqual(want!.params);
+    if (got.metrics !== null) {
+      expect(got.metrics.map(([k]) => k), line).toEqual(want!.metrics!.map(([k]) => k));
+      got.metrics.forEach(([, v], j) => expect(Object.is(v, want!.metrics![j]![1]), `${line}: metric ${j}`).toBe(true));
+    }
+    const lean = general(decoded(line), NAMES) as Read;
+    got.values.forEach((v, i) => expect(Object.is(v, lean.values[i]), `${line}: value ${i}`).toBe(true));
   }
   return got;
 }
@@ -100,12 +167,19 @@ const white = fc.constantFrom("", "", "", " ", "\t", "\r", " \r\n ");
 const metricsText = fc
   .array(fc.tuple(fc.oneof(fc.constantFrom(...NAMES.map((n) => JSON.stringify(n)), '"seg1"', '"pde\\u005fmean"', '"pde_mea"'), stringText), fc.oneof(numberText, numberText, nested), white), { maxLength: 6 })
   .map((m) => `{${m.map(([k, v, w]) => `${w}${k}${w}:${w}${v}`).join(",")}}`);
-const topKey = fc.constantFrom('"experiment_id"', '"status"', '"timestamp"', '"created_at"', '"deleted"', '"archived"', '"metrics"', '"name"', '"experiment\\u005fid"', '"statu"');
+const topKey = fc.constantFrom('"experiment_id"', '"status"', '"timestamp"', '"created_at"', '"deleted"', '"archived"', '"metrics"', '"name"', '"project"', '"tags"', '"params"', '"experiment\\u005fid"', '"statu"');
+const paramsText = fc
+  .array(fc.tuple(fc.oneof(fc.constantFrom('"Args/--lr"', '"seed"', '"__proto__"', '"2"', '"10"', '"01"', '"\u00e9"', '"a\\u0062"'), stringText), fc.oneof(stringText, stringText, nested)), { maxLength: 4 })
+  .map((m) => `{${m.map(([k, v]) => `${k}:${v}`).join(",")}}`);
+const tagsText = fc.array(fc.oneof(stringText, stringText, nested), { maxLength: 4 }).map((a) => `[${a.join(",")}]`);
 const member = fc.oneof(
   fc.tuple(fc.constant('"experiment_id"'), idText),
   fc.tuple(fc.constantFrom('"status"', '"timestamp"', '"created_at"'), fc.oneof(stringText, numberText, literalText, nested)),
   fc.tuple(fc.constantFrom('"deleted"', '"archived"'), fc.oneof(literalText, numberText, stringText)),
   fc.tuple(fc.constant('"metrics"'), fc.oneof(metricsText, metricsText, nested)),
+  fc.tuple(fc.constantFrom('"name"', '"project"'), fc.oneof(stringText, stringText, numberText, literalText, nested)),
+  fc.tuple(fc.constant('"tags"'), fc.oneof(tagsText, tagsText, stringText, nested)),
+  fc.tuple(fc.constant('"params"'), fc.oneof(paramsText, paramsText, nested)),
   fc.tuple(fc.oneof(topKey, stringText), nested),
 );
 /** A line: members (keys may repeat), white space around them, with the id first most often. */
@@ -133,6 +207,28 @@ describe("LeanLineReader", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("holding, takes a line only as the general way reads its name, project, tags, parameters and metrics (property)", () => {
+    fc.assert(
+      fc.property(fc.oneof(line, mutated), (l) => {
+        if (agreesHeld(l) !== null) agrees(l);
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it("holding, takes the common line and declines what it would keep another way", () => {
+    const base = '"experiment_id":"e1","name":"n","project":"p","tags":["a",1,"b"],"params":{"lr":"0.1"},"metrics":{"pde_mean":2,"x":1e400}';
+    expect(agreesHeld(`{${base}}`)).toEqual({ name: "n", project: "p", tags: ["a", "b"], params: [["lr", "0.1"]], metrics: [["pde_mean", 2], ["x", Infinity]], values: [2, Number.NaN, Number.NaN, Number.NaN] });
+    expect(agreesHeld(`{${base},"name":null,"tags":{},"params":[],"metrics":null}`)).toMatchObject({ name: null, tags: [], params: [], metrics: [] });
+    // A name or project that is a number, tags as one text, a parameter that is not text, a
+    // metric that is not a number, a key that is an array index (JSON.parse puts those first).
+    for (const other of ['"name":3', '"project":-1', '"tags":"a,b"', '"params":{"lr":0.1}', '"metrics":{"m":"1"}', '"metrics":{"10":1}', '"params":{"2":"x"}', '"name":"\\u00e9"']) {
+      expect(agreesHeld(`{${base},${other}}`), other).toBeNull();
+    }
+    // Any key of digits only (01 is no index, but is declined all the same).
+    expect(agreesHeld(`{${base},"params":{"b":"1","01":"2"}}`)).toBeNull();
   });
 
   it("declines every line the general way finds damaged, however it is broken (property)", () => {
