@@ -159,7 +159,8 @@ export class LeanLineReader {
   /** Per metric name: its value as a ranking reads it (a finite number, else NaN). */
   readonly values: Float64Array;
 
-  // Holding, also what `experimentFromRecord` reads of the rest, where the line has it in a
+  // Holding, also what `experimentFromRecord` reads of the rest (the project and the tags alone
+  // for a filter that reads them), where the line has it in a
   // form kept as it is: the name and project as strings (else none), the tags as an array
   // (its strings), the parameters as an object of strings and the metrics as one of numbers,
   // neither with a key that repeats or is an array index (`JSON.parse` would reorder those).
@@ -194,14 +195,19 @@ export class LeanLineReader {
   /** The value {@link readNumber} read last. */
   private number = 0;
 
+  /** Whether the rest is read too (see `hasName` and what follows). */
+  readonly hold: boolean;
+  /** Whether the project and the tags are read (holding, or for a filter that reads them). */
+  readonly withFilterFields: boolean;
+
   /**
    * @param names the metrics read into `values`.
-   * @param hold read the rest too (see `hasName` and what follows); a line with it in another form is declined.
+   * @param fields what else is read: nothing (`"ranked"`), the project and tags a filter reads
+   *   (`"filtered"`), or all the rest (`"held"`); a line with what is read in another form is declined.
    */
-  constructor(
-    names: readonly string[],
-    readonly hold = false,
-  ) {
+  constructor(names: readonly string[], fields: "ranked" | "filtered" | "held" = "ranked") {
+    this.hold = fields === "held";
+    this.withFilterFields = fields !== "ranked";
     this.names = names.map((n) => Buffer.from(n, "utf8"));
     // A name is ASCII when its UTF-8 is as long as it is.
     this.namesAscii = this.names.every((n, k) => n.length === names[k]!.length);
@@ -345,7 +351,7 @@ export class LeanLineReader {
         return c === OPEN_BRACE ? (this.hold ? this.heldObject(b, i, end, true) : this.metrics(b, i, end)) : this.skipValue(b, i, end);
       case K_NAME:
       case K_PROJECT: {
-        if (!this.hold) break;
+        if (key === K_NAME ? !this.hold : !this.withFilterFields) break;
         if (c === MINUS || (c >= 0x30 && c <= 0x39)) return NO;
         const isString = c === QUOTE;
         const e = isString ? this.readString(b, i + 1, end, true) : this.skipValue(b, i, end);
@@ -361,7 +367,7 @@ export class LeanLineReader {
         return e;
       }
       case K_TAGS:
-        if (!this.hold) break;
+        if (!this.withFilterFields) break;
         this.tags.clear();
         // Tags as one string are split at commas: declined.
         if (c === QUOTE) return NO;

@@ -54,6 +54,27 @@ function readWhole(fd: number, some: readonly LeanExperiment[], path: string): E
   return out;
 }
 
+/**
+ * What a filter reads of the record `reader` read (lean, with the project and tags) from
+ * `line`, as row `row` of `columns`: the experiment `experimentFromRecord` makes, but for what
+ * no filter reads (name, creation time, metrics, parameters).
+ */
+function filteredExperiment(reader: LeanLineReader, line: Buffer, columns: LeanColumns, row: number): Experiment {
+  const tags: string[] = [];
+  for (let j = 0; j < reader.tags.length; j++) tags.push(line.toString("utf8", reader.tags.starts[j]!, reader.tags.ends[j]!));
+  return {
+    id: columns.idOf(row),
+    name: null,
+    status: columns.statusOf(row),
+    project: reader.hasProject ? line.toString("utf8", reader.projectStart, reader.projectEnd) : null,
+    tags,
+    created: null,
+    metrics: {},
+    params: {},
+    archived: reader.archived,
+  };
+}
+
 /** Options of {@link LocalStore}. */
 export interface LocalStoreOptions {
   /** The registry file (`$EXPFLOW_HOME/experiments.jsonl` by default in the CLI). */
@@ -197,24 +218,23 @@ export class LocalStore extends BaseStore {
         const row = columns.add(record, latest.keyAt(entry), offset, bytes);
         if (keeps(record, id, row)) latest.setValueOf(entry, row);
       };
-      // Holding, or lean with only whether it is archived to filter by: most lines are read
-      // from their bytes, without their object (see LeanLineReader); the others go the general way.
-      let fast: FastLineSink | undefined;
-      if (hold || onlyArchived) {
-        const reader = new LeanLineReader(columns.names, hold);
-        fast = (bytes, start, end, offset) => {
-          if (!reader.read(bytes, start, end)) return false;
-          if (reader.deleted) {
-            latest.deleteBytes(bytes, reader.idStart, reader.idEnd);
-            return true;
-          }
-          if (hold && !columns.canHold(reader, bytes)) return false;
-          const entry = latest.setBytes(bytes, reader.idStart, reader.idEnd, -1);
-          const row = columns.addRead(reader, bytes, latest.keyAt(entry), offset, end - start);
-          if (keepsRow(row)) latest.setValueOf(entry, row);
+      // Most lines are read from their bytes, without their object (see LeanLineReader); the
+      // others go the general way. A filter by more than the archived flag reads a row whole
+      // when holding, else the fields it reads, with the reader reading them too.
+      const fields = hold ? "held" : onlyArchived ? "ranked" : "filtered";
+      const reader = new LeanLineReader(columns.names, fields);
+      const fast: FastLineSink = (bytes, start, end, offset) => {
+        if (!reader.read(bytes, start, end)) return false;
+        if (reader.deleted) {
+          latest.deleteBytes(bytes, reader.idStart, reader.idEnd);
           return true;
-        };
-      }
+        }
+        if (hold && !columns.canHold(reader, bytes)) return false;
+        const entry = latest.setBytes(bytes, reader.idStart, reader.idEnd, -1);
+        const row = columns.addRead(reader, bytes, latest.keyAt(entry), offset, end - start);
+        if (fields === "filtered" ? matchesFilter(filteredExperiment(reader, bytes, columns, row), filter) : keepsRow(row)) latest.setValueOf(entry, row);
+        return true;
+      };
       ({ damaged } = scanRegistry(fd === undefined ? path : { fd }, onRecord, fast));
     } catch (e) {
       if (fd !== undefined) closeSync(fd);
