@@ -45,7 +45,7 @@ const K_CREATED_AT = 4;
 const K_DELETED = 5;
 const K_ARCHIVED = 6;
 const K_METRICS = 7;
-// Read when holding only.
+// Read when holding (the project and the tags also for a filter).
 const K_NAME = 8;
 const K_PROJECT = 9;
 const K_TAGS = 10;
