@@ -50,8 +50,14 @@ const K_NAME = 8;
 const K_PROJECT = 9;
 const K_TAGS = 10;
 const K_PARAMS = 11;
+const K_COUNT = 12;
 
-// What a string field (the id, the status, the creation time) was found to be.
+// The objects read whole: the metrics, for those asked for, or holding, all of them; the parameters, holding.
+const RANKED = 0;
+const HELD_METRICS = 1;
+const HELD_PARAMS = 2;
+
+// What a string field (the id, status, creation times, name, project) was found to be.
 /** Absent, or `null`: for the creation time, `timestamp ?? created_at` goes on to `created_at`. */
 const V_NULLISH = 0;
 /** A string (its bytes at `start`, `end`). */
@@ -149,7 +155,6 @@ export class LeanLineReader {
   archived = false;
   /** Whether the status is a string (its ASCII bytes at `statusStart`, `statusEnd`); else it is "unknown". */
   hasStatus = false;
-  private statusKind = V_NULLISH;
   statusStart = 0;
   statusEnd = 0;
   /** The creation time's text (`timestamp ?? created_at`): `hasCreated` false when none (`created` gives null). */
@@ -181,14 +186,11 @@ export class LeanLineReader {
   private readonly names: readonly Uint8Array[];
   private readonly namesAscii: boolean;
   private readonly stack = new Uint8Array(MAX_LINE_DEPTH + 1);
-  // The record's string fields, as last seen in the line.
-  private idKind = V_NULLISH;
-  private tsKind = V_NULLISH;
-  private tsStart = 0;
-  private tsEnd = 0;
-  private caKind = V_NULLISH;
-  private caStart = 0;
-  private caEnd = 0;
+  // The record's string fields (the id, status, creation times, name and project), as last
+  // seen in the line, by key number: what each is ({@link V_NULLISH}, ...) and where its bytes are.
+  private readonly kinds = new Uint8Array(K_COUNT);
+  private readonly starts = new Int32Array(K_COUNT);
+  private readonly ends = new Int32Array(K_COUNT);
   /** Where the string {@link readString} read last ends (its closing quote) and whether it held a byte outside ASCII. */
   private stringEnd = 0;
   private stringWide = false;
@@ -219,13 +221,8 @@ export class LeanLineReader {
     if (start >= end || b[start] !== OPEN_BRACE) return false;
     this.deleted = false;
     this.archived = false;
-    this.idKind = V_NULLISH;
-    this.statusKind = V_NULLISH;
-    this.tsKind = V_NULLISH;
-    this.caKind = V_NULLISH;
+    this.kinds.fill(V_NULLISH);
     this.values.fill(Number.NaN);
-    this.hasName = false;
-    this.hasProject = false;
     this.tags.clear();
     this.paramKeys.clear();
     this.paramValues.clear();
@@ -257,17 +254,24 @@ export class LeanLineReader {
       }
     }
     if (this.white(b, i, end) !== end) return false;
-    if (this.idKind !== V_STRING) return false;
-    this.hasStatus = this.statusKind === V_STRING;
-    if (this.tsKind !== V_NULLISH) {
-      this.hasCreated = this.tsKind === V_STRING && this.tsEnd > this.tsStart;
-      this.createdStart = this.tsStart;
-      this.createdEnd = this.tsEnd;
-    } else {
-      this.hasCreated = this.caKind === V_STRING && this.caEnd > this.caStart;
-      this.createdStart = this.caStart;
-      this.createdEnd = this.caEnd;
-    }
+    const kinds = this.kinds;
+    if (kinds[K_ID] !== V_STRING) return false;
+    this.idStart = this.starts[K_ID]!;
+    this.idEnd = this.ends[K_ID]!;
+    this.hasStatus = kinds[K_STATUS] === V_STRING;
+    this.statusStart = this.starts[K_STATUS]!;
+    this.statusEnd = this.ends[K_STATUS]!;
+    // `timestamp ?? created_at`, and an empty text is none.
+    const created = kinds[K_TIMESTAMP] !== V_NULLISH ? K_TIMESTAMP : K_CREATED_AT;
+    this.createdStart = this.starts[created]!;
+    this.createdEnd = this.ends[created]!;
+    this.hasCreated = kinds[created] === V_STRING && this.createdEnd > this.createdStart;
+    this.hasName = kinds[K_NAME] === V_STRING;
+    this.nameStart = this.starts[K_NAME]!;
+    this.nameEnd = this.ends[K_NAME]!;
+    this.hasProject = kinds[K_PROJECT] === V_STRING;
+    this.projectStart = this.starts[K_PROJECT]!;
+    this.projectEnd = this.ends[K_PROJECT]!;
     return true;
   }
 
@@ -297,42 +301,31 @@ export class LeanLineReader {
   private topValue(b: Uint8Array, i: number, end: number, key: number): number {
     const c = b[i]!;
     switch (key) {
-      case K_ID: {
-        if (c !== QUOTE) return NO;
-        const e = this.readString(b, i + 1, end, true);
-        if (e === NO || this.stringWide || !idBytesValid(b, i + 1, this.stringEnd)) return NO;
-        this.idKind = V_STRING;
-        this.idStart = i + 1;
-        this.idEnd = this.stringEnd;
-        return e;
-      }
+      case K_ID:
       case K_STATUS:
       case K_TIMESTAMP:
-      case K_CREATED_AT: {
-        let kind: number;
+      case K_CREATED_AT:
+      case K_NAME:
+      case K_PROJECT: {
+        if (key === K_NAME ? !this.hold : key === K_PROJECT && !this.withFilterFields) break;
+        // A number the record helpers would turn into text.
+        if (c === MINUS || (c >= 0x30 && c <= 0x39)) return NO;
         let e: number;
         if (c === QUOTE) {
           e = this.readString(b, i + 1, end, true);
-          if (e === NO || this.stringWide) return NO;
-          kind = V_STRING;
-        } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) return NO;
-        else {
-          e = this.skipValue(b, i, end);
-          kind = c === 0x6e /* n */ ? V_NULLISH : V_OTHER;
-        }
-        if (e === NO) return NO;
-        if (key === K_STATUS) {
-          this.statusKind = kind;
-          this.statusStart = i + 1;
-          this.statusEnd = this.stringEnd;
-        } else if (key === K_TIMESTAMP) {
-          this.tsKind = kind;
-          this.tsStart = i + 1;
-          this.tsEnd = this.stringEnd;
+          if (e === NO) return NO;
+          // The id, status and creation time are compared or decoded as ASCII; the name and
+          // project are kept as their bytes.
+          if (this.stringWide && key !== K_NAME && key !== K_PROJECT) return NO;
+          if (key === K_ID && !idBytesValid(b, i + 1, this.stringEnd)) return NO;
+          this.kinds[key] = V_STRING;
+          this.starts[key] = i + 1;
+          this.ends[key] = this.stringEnd;
         } else {
-          this.caKind = kind;
-          this.caStart = i + 1;
-          this.caEnd = this.stringEnd;
+          // An id that is not a string names no record: the general way says so.
+          if (key === K_ID) return NO;
+          e = this.skipValue(b, i, end);
+          this.kinds[key] = c === 0x6e /* n */ ? V_NULLISH : V_OTHER;
         }
         return e;
       }
@@ -348,24 +341,7 @@ export class LeanLineReader {
         // A later `metrics` replaces the earlier one whole.
         this.values.fill(Number.NaN);
         this.metricKeys.clear();
-        return c === OPEN_BRACE ? (this.hold ? this.heldObject(b, i, end, true) : this.metrics(b, i, end)) : this.skipValue(b, i, end);
-      case K_NAME:
-      case K_PROJECT: {
-        if (key === K_NAME ? !this.hold : !this.withFilterFields) break;
-        if (c === MINUS || (c >= 0x30 && c <= 0x39)) return NO;
-        const isString = c === QUOTE;
-        const e = isString ? this.readString(b, i + 1, end, true) : this.skipValue(b, i, end);
-        if (key === K_NAME) {
-          this.hasName = isString;
-          this.nameStart = i + 1;
-          this.nameEnd = this.stringEnd;
-        } else {
-          this.hasProject = isString;
-          this.projectStart = i + 1;
-          this.projectEnd = this.stringEnd;
-        }
-        return e;
-      }
+        return c === OPEN_BRACE ? this.object(b, i, end, this.hold ? HELD_METRICS : RANKED) : this.skipValue(b, i, end);
       case K_TAGS:
         if (!this.withFilterFields) break;
         this.tags.clear();
@@ -376,7 +352,7 @@ export class LeanLineReader {
         if (!this.hold) break;
         this.paramKeys.clear();
         this.paramValues.clear();
-        return c === OPEN_BRACE ? this.heldObject(b, i, end, false) : this.skipValue(b, i, end);
+        return c === OPEN_BRACE ? this.object(b, i, end, HELD_PARAMS) : this.skipValue(b, i, end);
     }
     return c === QUOTE ? this.readString(b, i + 1, end, false) : this.skipValue(b, i, end);
   }
@@ -406,45 +382,54 @@ export class LeanLineReader {
   }
 
   /**
-   * Reads the object at `i` (its `{`) as held metrics (every value a number) or parameters
-   * (every value a string); returns where it ends, or {@link NO} for another, or a key that is
-   * an array index. Keys that repeat are left to the caller ({@link Spans} keeps them all).
+   * Reads the object at `i` (its `{`): the metrics, into `values` (`RANKED`), and holding, also
+   * every one of them, each a number (`HELD_METRICS`), or the parameters, each a string
+   * (`HELD_PARAMS`); returns where it ends, or {@link NO} for another, or, holding, a key of
+   * digits only. Keys that repeat are left to the caller ({@link Spans} keeps them all).
    */
-  private heldObject(b: Uint8Array, start: number, end: number, numbers: boolean): number {
+  private object(b: Uint8Array, start: number, end: number, what: number): number {
     let i = this.white(b, start + 1, end);
     if (i < end && b[i] === CLOSE_BRACE) return i + 1;
-    const keys = numbers ? this.metricKeys : this.paramKeys;
+    const metrics = what !== HELD_PARAMS;
+    const keys = what === HELD_METRICS ? this.metricKeys : this.paramKeys;
     for (;;) {
       if (i >= end || b[i] !== QUOTE) return NO;
       const keyStart = i + 1;
       i = this.readString(b, keyStart, end, true);
-      if (i === NO || allDigits(b, keyStart, this.stringEnd) || (numbers && this.stringWide && !this.namesAscii)) return NO;
+      if (i === NO || (metrics && this.stringWide && !this.namesAscii)) return NO;
       const keyEnd = this.stringEnd;
-      keys.pushKey(b, keyStart, keyEnd, this.stringWide);
+      if (what !== RANKED) {
+        if (allDigits(b, keyStart, keyEnd)) return NO;
+        keys.pushKey(b, keyStart, keyEnd, this.stringWide);
+      }
       i = this.white(b, i, end);
       if (i >= end || b[i] !== COLON) return NO;
       i = this.white(b, i + 1, end);
       if (i >= end) return NO;
       const v = b[i]!;
-      if (numbers) {
-        if (v !== MINUS && (v < 0x30 || v > 0x39)) return NO;
-        i = this.readNumber(b, i, end);
-        if (i === NO) return NO;
-        const k = keys.length - 1;
-        if (k === this.metricValues.length) {
-          const next = new Float64Array(2 * k);
-          next.set(this.metricValues);
-          this.metricValues = next;
-        }
-        this.metricValues[k] = this.number;
-        const c = this.nameOf(b, keyStart, keyEnd);
-        if (c >= 0) this.values[c] = Number.isFinite(this.number) ? this.number : Number.NaN;
-      } else {
+      if (!metrics) {
         if (v !== QUOTE) return NO;
         const from = i + 1;
         i = this.readString(b, from, end, true);
         if (i === NO) return NO;
         this.paramValues.push(from, this.stringEnd, this.stringWide);
+      } else {
+        const c = this.nameOf(b, keyStart, keyEnd);
+        if (v === MINUS || (v >= 0x30 && v <= 0x39)) {
+          if (c < 0 && what === RANKED) i = this.skipNumber(b, i, end);
+          else {
+            i = this.readNumber(b, i, end);
+            if (i === NO) return NO;
+            if (c >= 0) this.values[c] = Number.isFinite(this.number) ? this.number : Number.NaN;
+            if (what === HELD_METRICS) this.heldNumber(keys.length - 1, this.number);
+          }
+        } else {
+          // Holding, a metric that is not a number is kept another way.
+          if (what === HELD_METRICS) return NO;
+          i = this.skipValue(b, i, end, 2);
+          if (c >= 0) this.values[c] = Number.NaN;
+        }
+        if (i === NO) return NO;
       }
       i = this.white(b, i, end);
       if (i >= end) return NO;
@@ -453,6 +438,16 @@ export class LeanLineReader {
       if (d !== COMMA) return NO;
       i = this.white(b, i + 1, end);
     }
+  }
+
+  /** Sets held metric `k`'s value to `v`. */
+  private heldNumber(k: number, v: number): void {
+    if (k === this.metricValues.length) {
+      const next = new Float64Array(2 * k);
+      next.set(this.metricValues);
+      this.metricValues = next;
+    }
+    this.metricValues[k] = v;
   }
 
   /** Which of the names the key `b[start, end)` is (-1: none). */
@@ -463,45 +458,6 @@ export class LeanLineReader {
       if (name.length === end - start && same(b, start, name)) return k;
     }
     return -1;
-  }
-
-  /** Reads the metrics object at `i` (its `{`); returns where it ends, or {@link NO}. */
-  private metrics(b: Uint8Array, start: number, end: number): number {
-    let i = this.white(b, start + 1, end);
-    if (i < end && b[i] === CLOSE_BRACE) return i + 1;
-    for (;;) {
-      if (i >= end || b[i] !== QUOTE) return NO;
-      const keyStart = i + 1;
-      i = this.readString(b, keyStart, end, true);
-      if (i === NO || (this.stringWide && !this.namesAscii)) return NO;
-      const keyEnd = this.stringEnd;
-      i = this.white(b, i, end);
-      if (i >= end || b[i] !== COLON) return NO;
-      i = this.white(b, i + 1, end);
-      if (i >= end) return NO;
-      const c = this.nameOf(b, keyStart, keyEnd);
-      const v = b[i]!;
-      if (v === MINUS || (v >= 0x30 && v <= 0x39)) {
-        if (c >= 0) {
-          i = this.readNumber(b, i, end);
-          if (i === NO) return NO;
-          this.values[c] = Number.isFinite(this.number) ? this.number : Number.NaN;
-        } else {
-          i = this.skipNumber(b, i, end);
-          if (i === NO) return NO;
-        }
-      } else {
-        i = this.skipValue(b, i, end, 2);
-        if (i === NO) return NO;
-        if (c >= 0) this.values[c] = Number.NaN;
-      }
-      i = this.white(b, i, end);
-      if (i >= end) return NO;
-      const d = b[i]!;
-      if (d === CLOSE_BRACE) return i + 1;
-      if (d !== COMMA) return NO;
-      i = this.white(b, i + 1, end);
-    }
   }
 
   private white(b: Uint8Array, i: number, end: number): number {
