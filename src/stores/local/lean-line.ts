@@ -6,12 +6,12 @@
  * `archived`, the metrics asked for; holding, also the name, project, tags, parameters and
  * every metric, as `experimentFromRecord`), or declines it, and the caller takes the general
  * path (decode, `parseObjectLine`, the record helpers), which also says why a damaged line is
- * damaged.
+ * damaged. It reads Python's bare `NaN`, `Infinity` and `-Infinity` as null, as the general
+ * way's repair does.
  *
- * It declines, rather than decides, whatever is unusual: text that is not valid JSON (or that
- * only the Python repair reads: bare NaN/Infinity), a line not starting with `{` (a BOM, white
- * space), nesting deeper than {@link MAX_LINE_DEPTH}, an id that is not a string passing the id
- * rule as it is, a string field that is a number (the helpers turn it into text), an escape in
+ * It declines, rather than decides, whatever is unusual: text that is not valid JSON (but for
+ * those), a line not starting with `{` (a BOM, white space), nesting deeper than
+ * {@link MAX_LINE_DEPTH}, an id that is not a string passing the id rule as it is, a string field that is a number (the helpers turn it into text), an escape in
  * a string it keeps or in a key it compares, a status or creation time outside ASCII, a metric
  * key outside ASCII when a name asked for is outside ASCII too; holding, tags as one string,
  * a parameter that is not a string, a metric that is not a number and a key of either of
@@ -325,7 +325,8 @@ export class LeanLineReader {
           // An id that is not a string names no record: the general way says so.
           if (key === K_ID) return NO;
           e = this.skipValue(b, i, end);
-          this.kinds[key] = c === 0x6e /* n */ ? V_NULLISH : V_OTHER;
+          // null, or Python's NaN or Infinity, read as null.
+          this.kinds[key] = c === 0x6e /* n */ || c === 0x4e /* N */ || c === 0x49 /* I */ ? V_NULLISH : V_OTHER;
         }
         return e;
       }
@@ -415,7 +416,7 @@ export class LeanLineReader {
         this.paramValues.push(from, this.stringEnd, this.stringWide);
       } else {
         const c = this.nameOf(b, keyStart, keyEnd);
-        if (v === MINUS || (v >= 0x30 && v <= 0x39)) {
+        if ((v === MINUS && b[i + 1] !== 0x49) /* not -Infinity */ || (v >= 0x30 && v <= 0x39)) {
           if (c < 0 && what === RANKED) i = this.skipNumber(b, i, end);
           else {
             i = this.readNumber(b, i, end);
@@ -593,10 +594,13 @@ export class LeanLineReader {
           i = this.white(b, i + 1, end);
           continue;
         } else continue;
-      } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) i = this.skipNumber(b, i, end);
+      } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) i = c === MINUS && b[i + 1] === 0x49 ? literal(b, i, end, "-Infinity") : this.skipNumber(b, i, end);
       else if (c === 0x74) i = literal(b, i, end, "true");
       else if (c === 0x66) i = literal(b, i, end, "false");
       else if (c === 0x6e) i = literal(b, i, end, "null");
+      // Python's bare NaN and Infinity, which the general way reads as null.
+      else if (c === 0x4e) i = literal(b, i, end, "NaN");
+      else if (c === 0x49) i = literal(b, i, end, "Infinity");
       else return NO;
       if (i === NO) return NO;
       // After a value: the end of containers, or the next element.

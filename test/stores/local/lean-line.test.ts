@@ -23,7 +23,6 @@ interface Read {
 function general(line: string, names: readonly string[]): Read | { reason: string } {
   const parsed = parseObjectLine(line);
   if ("reason" in parsed) return parsed;
-  if (parsed.repaired === true) return { reason: "repaired" };
   const o = parsed.value;
   const checked = checkedRecordId(o);
   if ("reason" in checked) return checked;
@@ -304,7 +303,10 @@ describe("LeanLineReader", () => {
       ['{"experiment_id":"e1","timestamp":1735689600}', null],
       ['{"experiment_id":"e1","status":"d\\u006fne"}', null],
       ['{"experiment_id":"e1","metrics":{"pde\\u005fmean":1}}', null],
-      ['{"experiment_id":"e1","metrics":{"pde_mean":NaN}}', null],
+      // Python's bare NaN and Infinity read as null, as the general way's repair reads them.
+      ['{"experiment_id":"e1","metrics":{"pde_mean":NaN,"train_time_min":-Infinity,"seg1":[Infinity]},"timestamp":NaN,"created_at":"2025-01-01T00:00:00.000Z","status":Infinity}', { status: "unknown", created: "2025-01-01T00:00:00.000Z", values: [Number.NaN, Number.NaN, Number.NaN, Number.NaN] }],
+      ['{"experiment_id":"e1","metrics":{"pde_mean":-NaN}}', null],
+      ['{"experiment_id":"e1","metrics":{"pde_mean":NaNa}}', null],
       ['\ufeff{"experiment_id":"e1"}', null],
       [' {"experiment_id":"e1"}', null],
       ['{"experiment_id":"a..b"}', null],
