@@ -344,9 +344,9 @@ export class LeanColumns {
   }
 
   /**
-   * {@link add} of the record `reader` read from the line `line[start, start + bytes)` at
-   * `offset` in the file (its id packed at `idAt` in the ids): the same row, without the
-   * record's object. Holding, after {@link canHold} said it can (and `reader` read holding).
+   * {@link add} of the record `reader` read from a line in `line` (at `offset` in the file,
+   * `bytes` long; its id packed at `idAt` in the ids): the same row, without the record's
+   * object. Holding, once after each {@link canHold} that said it can (`reader` read holding).
    */
   addRead(reader: LeanLineReader, line: Buffer, idAt: number, offset: number, bytes: number): number {
     const row = this.rows++;
@@ -376,6 +376,7 @@ export class LeanColumns {
     const pShape = this.readShapes[0]!;
     const mShape = this.readShapes[1]!;
     if (!reader.hold || pShape < 0 || mShape < 0) throw new Error("LeanColumns.addRead: a held row is read holding, after canHold");
+    this.readShapes[0] = -1;
     const texts = this.texts!;
     texts.begin();
     texts.addCount(0);
