@@ -98,14 +98,10 @@ function same(b: Uint8Array, at: number, word: Uint8Array): boolean {
   return true;
 }
 
-/**
- * Where some strings of a line are, in order: each one's bytes, and whether they hold a byte
- * outside ASCII; of keys, also a hash of them all.
- */
+/** Where some strings of a line are, in order (each one's bytes); of keys, also a hash of them all. */
 export class Spans {
   starts = new Int32Array(16);
   ends = new Int32Array(16);
-  wide = new Uint8Array(16);
   length = 0;
   /** FNV-1a of the bytes of the strings {@link pushKey} added, each followed by a 0 byte. */
   hash = 0x811c9dc5;
@@ -116,28 +112,25 @@ export class Spans {
   }
 
   /** {@link push} of a key, hashed. */
-  pushKey(b: Uint8Array, start: number, end: number, wide: boolean): void {
+  pushKey(b: Uint8Array, start: number, end: number): void {
     let h = this.hash;
     for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
     this.hash = Math.imul(h, 0x01000193);
-    this.push(start, end, wide);
+    this.push(start, end);
   }
 
-  push(start: number, end: number, wide: boolean): void {
+  push(start: number, end: number): void {
     const n = this.length;
     if (n === this.starts.length) {
-      const grow = <T extends Int32Array | Uint8Array>(a: T, make: (size: number) => T): T => {
-        const next = make(2 * n);
-        next.set(a);
-        return next;
-      };
-      this.starts = grow(this.starts, (k) => new Int32Array(k));
-      this.ends = grow(this.ends, (k) => new Int32Array(k));
-      this.wide = grow(this.wide, (k) => new Uint8Array(k));
+      const starts = new Int32Array(2 * n);
+      starts.set(this.starts);
+      this.starts = starts;
+      const ends = new Int32Array(2 * n);
+      ends.set(this.ends);
+      this.ends = ends;
     }
     this.starts[n] = start;
     this.ends[n] = end;
-    this.wide[n] = wide ? 1 : 0;
     this.length = n + 1;
   }
 }
@@ -368,7 +361,7 @@ export class LeanLineReader {
         const from = i + 1;
         i = this.readString(b, from, end, true);
         if (i === NO) return NO;
-        this.tags.push(from, this.stringEnd, this.stringWide);
+        this.tags.push(from, this.stringEnd);
       } else {
         i = this.skipValue(b, i, end, 2);
         if (i === NO) return NO;
@@ -401,7 +394,7 @@ export class LeanLineReader {
       const keyEnd = this.stringEnd;
       if (what !== RANKED) {
         if (allDigits(b, keyStart, keyEnd)) return NO;
-        keys.pushKey(b, keyStart, keyEnd, this.stringWide);
+        keys.pushKey(b, keyStart, keyEnd);
       }
       i = this.white(b, i, end);
       if (i >= end || b[i] !== COLON) return NO;
@@ -413,7 +406,7 @@ export class LeanLineReader {
         const from = i + 1;
         i = this.readString(b, from, end, true);
         if (i === NO) return NO;
-        this.paramValues.push(from, this.stringEnd, this.stringWide);
+        this.paramValues.push(from, this.stringEnd);
       } else {
         const c = this.nameOf(b, keyStart, keyEnd);
         if ((v === MINUS && b[i + 1] !== 0x49) /* not -Infinity */ || (v >= 0x30 && v <= 0x39)) {

@@ -63,7 +63,10 @@ function filteredExperiment(reader: LeanLineReader, line: Buffer, columns: LeanC
   const tags: string[] = [];
   for (let j = 0; j < reader.tags.length; j++) tags.push(line.toString("utf8", reader.tags.starts[j]!, reader.tags.ends[j]!));
   return {
-    id: columns.idOf(row),
+    // Made only if the filter reads it (none does today).
+    get id() {
+      return columns.idOf(row);
+    },
     name: null,
     status: columns.statusOf(row),
     project: reader.hasProject ? line.toString("utf8", reader.projectStart, reader.projectEnd) : null,

@@ -202,7 +202,7 @@ class KeyShapes {
     }
     const n = keys.length;
     const decoded: string[] = [];
-    for (let j = 0; j < n; j++) decoded.push(line.toString(keys.wide[j] === 1 ? "utf8" : "latin1", keys.starts[j]!, keys.ends[j]!));
+    for (let j = 0; j < n; j++) decoded.push(line.toString("utf8", keys.starts[j]!, keys.ends[j]!));
     if (new Set(decoded).size !== n) return -2;
     const shape = this.ofKeys(decoded);
     if (shape >= 0) this.byHash.set(keys.hash, shape);
