@@ -8,8 +8,14 @@ const UTF16 = 0x80000000;
 const ASCII_KEY_MAX = 256;
 
 /** FNV-1a, 32 bits: {@link PackedStrings.hashAt} over bytes, {@link PackedStrings.addAsciiHashed} over the same as code units. */
-const FNV_OFFSET = 0x811c9dc5;
+export const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
+
+/** FNV-1a, from `h` (a hash so far, or {@link FNV_OFFSET}), on over `bytes[start, end)`. */
+export function fnv1a(bytes: Uint8Array, start: number, end: number, h: number): number {
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+  return h;
+}
 
 /** A handle's chunk is its quotient by this, its offset in the chunk the remainder. */
 const SPAN = 2 ** 32;
@@ -114,19 +120,8 @@ export class PackedStrings {
 
   /** {@link addBytes}, and returns {@link hashAt} of the string. */
   addBytesHashed(src: Uint8Array, start: number, end: number): number {
-    const n = end - start;
-    this.reserve(4 + n);
-    const bytes = this.bytes;
-    const from = this.pos + 4;
-    let h = FNV_OFFSET;
-    for (let i = 0; i < n; i++) {
-      const c = src[start + i]!;
-      bytes[from + i] = c;
-      h = Math.imul(h ^ c, FNV_PRIME);
-    }
-    bytes.writeUInt32LE(n, this.pos);
-    this.pos = from + n;
-    return h >>> 1;
+    this.addBytes(src, start, end);
+    return fnv1a(src, start, end, FNV_OFFSET) >>> 1;
   }
 
   /** Appends a whole number from 0 to 2^32 - 1 to the block. */
@@ -181,9 +176,7 @@ export class PackedStrings {
     const bytes = this.chunks[c]!;
     const off = at - c * SPAN;
     const end = off + 4 + (bytes.readUInt32LE(off) & ~UTF16);
-    let h = FNV_OFFSET;
-    for (let i = off + 4; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
-    return h >>> 1;
+    return fnv1a(bytes, off + 4, end, FNV_OFFSET) >>> 1;
   }
 
   /** Whether the strings at `a` and `b` are the same. */

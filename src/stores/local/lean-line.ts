@@ -22,6 +22,10 @@
  */
 import { MAX_LINE_DEPTH } from "../../util/jsonl.js";
 import { MAX_ID_LENGTH } from "../../core/ids.js";
+import { FNV_OFFSET, fnv1a } from "../../util/packed-strings.js";
+
+/** The byte that follows each key in a {@link Spans} hash. */
+const ZERO = new Uint8Array(1);
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -104,18 +108,16 @@ export class Spans {
   ends = new Int32Array(16);
   length = 0;
   /** FNV-1a of the bytes of the strings {@link pushKey} added, each followed by a 0 byte. */
-  hash = 0x811c9dc5;
+  hash = FNV_OFFSET;
 
   clear(): void {
     this.length = 0;
-    this.hash = 0x811c9dc5;
+    this.hash = FNV_OFFSET;
   }
 
   /** {@link push} of a key, hashed. */
   pushKey(b: Uint8Array, start: number, end: number): void {
-    let h = this.hash;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-    this.hash = Math.imul(h, 0x01000193);
+    this.hash = fnv1a(ZERO, 0, 1, fnv1a(b, start, end, this.hash));
     this.push(start, end);
   }
 

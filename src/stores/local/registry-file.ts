@@ -2,7 +2,7 @@ import { closeSync, openSync, statSync } from "node:fs";
 import { NotFoundError, ValidationError } from "../../core/errors.js";
 import type { WarningSink } from "../store.js";
 import type { DamagedLine, LineSink, RawLineSink } from "../../util/jsonl.js";
-import { forEachLine, forEachLineOf, forEachRawLine, nonBlankText, parseObjectLine } from "../../util/jsonl.js";
+import { forEachRawLine, nonBlankText, parseObjectLine } from "../../util/jsonl.js";
 import { checkedRecordId } from "./record.js";
 
 /** How many damaged lines are named one by one before the rest are summed up. */
@@ -72,23 +72,21 @@ export function scanRegistry(file: string | { readonly fd: number }, onRecord: R
     }
     onRecord(checked.id, parsed.value, text, parsed.repaired === true, offset, bytes);
   };
-  if (fast !== undefined) {
-    const onRaw: RawLineSink = (bytes, start, end, line, offset) => {
-      if (fast(bytes, start, end, offset)) lines++;
-      else {
-        const t = nonBlankText(bytes, start, end, offset);
-        if (t !== null) onLine(t, line, offset, end - start);
-      }
-    };
-    if (typeof file === "string") {
-      const fd = openSync(file, "r");
-      try {
-        forEachRawLine(fd, onRaw);
-      } finally {
-        closeSync(fd);
-      }
-    } else forEachRawLine(file.fd, onRaw);
-  } else if (typeof file === "string") forEachLine(file, onLine);
-  else forEachLineOf(file.fd, onLine);
+  // The lines as bytes, offered to `fast` first; the others decoded as forEachLine decodes them.
+  const onRaw: RawLineSink = (bytes, start, end, line, offset) => {
+    if (fast?.(bytes, start, end, offset) === true) lines++;
+    else {
+      const t = nonBlankText(bytes, start, end, offset);
+      if (t !== null) onLine(t, line, offset, end - start);
+    }
+  };
+  if (typeof file === "string") {
+    const fd = openSync(file, "r");
+    try {
+      forEachRawLine(fd, onRaw);
+    } finally {
+      closeSync(fd);
+    }
+  } else forEachRawLine(file.fd, onRaw);
   return { damaged, lines };
 }
